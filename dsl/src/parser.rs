@@ -1,0 +1,534 @@
+//! Turns source text into the syntax tree, reporting every syntax error.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use crate::ast::*;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{SourceId, Sources};
+use crate::span::{Ident, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar.pest"]
+struct Grammar;
+
+/// Brackets may nest this deep. Real contracts nest two or three levels;
+/// the limit keeps hostile input from exhausting the stack.
+pub const MAX_NESTING: usize = 32;
+
+/// Parses file `id`. Returns the items that parsed and a diagnostic for
+/// every syntax error: after an error the parser skips to the end of the
+/// declaration and goes on.
+pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
+    let text = sources.get(id).text.as_str();
+    let mut file = File {
+        docs: Vec::new(),
+        items: Vec::new(),
+    };
+    let mut diagnostics = Vec::new();
+    if let Some(at) = sources.get(id).invalid_utf8_at {
+        diagnostics.push(
+            Diagnostic::error(Code::InvalidUtf8, Span::point(id, at), "the file is not valid UTF-8")
+                .with_label("this byte is not UTF-8")
+                .with_help("save the file as UTF-8 text"),
+        );
+        return (file, diagnostics);
+    }
+    if let Some(at) = too_deep_at(text) {
+        diagnostics.push(
+            Diagnostic::error(
+                Code::TooDeep,
+                Span::new(id, at, at + 1),
+                format!("brackets are nested more than {MAX_NESTING} levels deep"),
+            )
+            .with_label("too deep here")
+            .with_help("contracts never need this much nesting; check for a missing closing bracket"),
+        );
+        return (file, diagnostics);
+    }
+    pest::set_error_detail(true);
+    let mut offset = 0;
+    while offset <= text.len() {
+        let rest = &text[offset..];
+        match Grammar::parse(Rule::chunk, rest) {
+            Ok(mut pairs) => {
+                let chunk = pairs.next().expect("chunk rule matched");
+                let end = chunk.as_span().end();
+                let Some(inner) = chunk.into_inner().next() else {
+                    break;
+                };
+                let builder = Builder { source: id, base: offset };
+                match inner.as_rule() {
+                    Rule::EOI => break,
+                    Rule::inner_doc => file.docs.push(builder.doc_text(inner)),
+                    Rule::item => file.items.push(builder.item(inner)),
+                    rule => unreachable!("chunk cannot hold {rule:?}"),
+                }
+                offset += end;
+            }
+            Err(error) => {
+                let at = offset + error_position(&error);
+                diagnostics.push(syntax_error(id, text, at, &error));
+                offset = recover(text, offset, at);
+            }
+        }
+    }
+    (file, diagnostics)
+}
+
+/// The offset of the first bracket that goes deeper than [`MAX_NESTING`].
+fn too_deep_at(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where to resume after a syntax error at `error_at` in the declaration
+/// starting at `start`: just after the first `;` at bracket depth zero, or
+/// the `}` that closes depth zero, at or after the error.
+fn recover(text: &str, start: usize, error_at: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' => depth = depth.saturating_sub(1),
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 && i >= error_at {
+                    return after_optional_semicolon(text, i + 1);
+                }
+            }
+            b';' if depth == 0 && i >= error_at => return i + 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    text.len() + 1
+}
+
+fn after_optional_semicolon(text: &str, at: usize) -> usize {
+    let rest = &text[at..];
+    let trimmed = rest.trim_start();
+    if trimmed.starts_with(';') {
+        at + (rest.len() - trimmed.len()) + 1
+    } else {
+        at
+    }
+}
+
+/// The index of the closing quote of the string starting at `i` (or the
+/// end of the line when it is not closed).
+fn skip_string(bytes: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'"' | b'\n' => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+fn skip_line(bytes: &[u8], i: usize) -> usize {
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |n| i + n)
+}
+
+fn error_position(error: &pest::error::Error<Rule>) -> usize {
+    match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((p, _)) => p,
+    }
+}
+
+fn syntax_error(id: SourceId, text: &str, at: usize, error: &pest::error::Error<Rule>) -> Diagnostic {
+    let mut expected: Vec<String> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        expected.extend(positives.iter().filter_map(|r| rule_name(*r)).map(str::to_string));
+    }
+    if let Some(attempts) = error.parse_attempts() {
+        for token in attempts.expected_tokens() {
+            // Only punctuation worth typing is listed: keywords and
+            // character classes are covered by the rule names above, and
+            // comment or name starts would only be noise.
+            let token = token.to_string();
+            if PUNCTUATION.contains(&token.as_str()) {
+                expected.push(format!("`{token}`"));
+            }
+        }
+    }
+    expected.sort();
+    expected.dedup();
+    let found = found_at(text, at);
+    let message = match expected.as_slice() {
+        [] => format!("unexpected {found}"),
+        [one] => format!("expected {one}, found {found}"),
+        [init @ .., last] => format!("expected {} or {last}, found {found}", init.join(", ")),
+    };
+    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+    Diagnostic::error(Code::Syntax, Span::new(id, at, end), message)
+        .with_label("unexpected here")
+        .with_help(syntax_help(&expected))
+}
+
+const PUNCTUATION: [&str; 13] = [";", ",", ":", "=", "?", "!", "(", ")", "[", "]", "{", "}", "\""];
+
+fn syntax_help(expected: &[String]) -> String {
+    if expected.iter().any(|e| e == "`;`") {
+        "end every declaration with `;`".to_string()
+    } else if expected.iter().any(|e| e == "a type") {
+        "write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`".to_string()
+    } else {
+        "see docs/language.md for the syntax of each declaration".to_string()
+    }
+}
+
+fn found_at(text: &str, at: usize) -> String {
+    let rest = &text[at..];
+    match rest.chars().next() {
+        None => "end of file".to_string(),
+        Some(c) if c.is_whitespace() => "whitespace".to_string(),
+        Some(c) if c.is_alphanumeric() || c == '_' => {
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .take(40)
+                .collect();
+            format!("`{word}`")
+        }
+        Some(c) => format!("`{}`", c.escape_debug()),
+    }
+}
+
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::ident | Rule::path | Rule::fragment_ref => "a name",
+        Rule::item | Rule::namespace_decl | Rule::use_decl | Rule::const_decl | Rule::id_decl => "a declaration",
+        Rule::record_decl | Rule::enum_decl | Rule::aggregate_decl | Rule::message_decl => "a declaration",
+        Rule::aggregate_message => "a command or event",
+        Rule::EOI => "end of file",
+        Rule::doc | Rule::inner_doc => "a doc comment",
+        Rule::fields | Rule::field_item | Rule::field => "a field",
+        Rule::type_expr | Rule::list_type | Rule::map_type => "a type",
+        Rule::optional => "`?`",
+        Rule::default_value | Rule::boolean | Rule::none | Rule::empty_list | Rule::empty_map => "a default value",
+        Rule::number => "a number",
+        Rule::string => "a string",
+        Rule::message_kind => "`?` (command) or `!` (event)",
+        Rule::version => "a version such as `v2`",
+        Rule::history | Rule::kw_was => "`was`",
+        Rule::display | Rule::kw_display => "`display`",
+        Rule::variant => "a variant",
+        _ => return None,
+    })
+}
+
+/// Builds AST nodes from pest pairs of one chunk; `base` is the chunk's
+/// offset in the file.
+struct Builder {
+    source: SourceId,
+    base: usize,
+}
+
+impl Builder {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.source, self.base + s.start(), self.base + s.end())
+    }
+
+    fn ident(&self, pair: Pair<Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn doc_text(&self, pair: Pair<Rule>) -> String {
+        let text = pair.into_inner().next().map_or("", |p| p.as_str());
+        text.strip_prefix(' ').unwrap_or(text).trim_end().to_string()
+    }
+
+    fn item(&self, pair: Pair<Rule>) -> Item {
+        let span = self.span(&pair);
+        let mut docs = Vec::new();
+        let mut kind = None;
+        for inner in pair.into_inner() {
+            match inner.as_rule() {
+                Rule::doc => docs.push(self.doc_text(inner)),
+                Rule::namespace_decl => kind = Some(ItemKind::Namespace(self.path(first(inner, 1)))),
+                Rule::use_decl => kind = Some(ItemKind::Use(self.path(first(inner, 1)))),
+                Rule::const_decl => kind = Some(ItemKind::Const(self.const_decl(inner))),
+                Rule::id_decl => kind = Some(ItemKind::Id(self.id_decl(inner))),
+                Rule::record_decl => kind = Some(ItemKind::Record(self.record_decl(inner))),
+                Rule::enum_decl => kind = Some(ItemKind::Enum(self.enum_decl(inner))),
+                Rule::aggregate_decl => kind = Some(ItemKind::Aggregate(self.aggregate_decl(inner))),
+                Rule::message_decl => kind = Some(ItemKind::Message(self.message_decl(inner))),
+                rule => unreachable!("item cannot hold {rule:?}"),
+            }
+        }
+        Item {
+            docs,
+            kind: kind.expect("the grammar requires a declaration in an item"),
+            span,
+        }
+    }
+
+    fn path(&self, pair: Pair<Rule>) -> Path {
+        let span = self.span(&pair);
+        Path {
+            segments: pair.into_inner().map(|p| self.ident(p)).collect(),
+            span,
+        }
+    }
+
+    fn const_decl(&self, pair: Pair<Rule>) -> ConstDecl {
+        let mut inner = pair.into_inner().skip(1);
+        let name = self.ident(inner.next().expect("const has a name"));
+        let fields = inner.map(|p| self.field(p, Vec::new())).collect();
+        ConstDecl { name, fields }
+    }
+
+    fn id_decl(&self, pair: Pair<Rule>) -> IdDecl {
+        let mut inner = pair.into_inner().skip(1);
+        let name = self.ident(inner.next().expect("id has a name"));
+        let inner_type = self.type_expr(inner.next().expect("id has a type"));
+        IdDecl { name, inner: inner_type }
+    }
+
+    fn record_decl(&self, pair: Pair<Rule>) -> RecordDecl {
+        let mut inner = pair.into_inner().skip(1);
+        let name = self.ident(inner.next().expect("record has a name"));
+        let mut fields = Vec::new();
+        let mut display = None;
+        for p in inner {
+            match p.as_rule() {
+                Rule::fields => fields = self.fields(p),
+                Rule::display => display = Some(self.template(p)),
+                rule => unreachable!("record cannot hold {rule:?}"),
+            }
+        }
+        RecordDecl { name, fields, display }
+    }
+
+    fn enum_decl(&self, pair: Pair<Rule>) -> EnumDecl {
+        let mut inner = pair.into_inner().skip(1);
+        let name = self.ident(inner.next().expect("enum has a name"));
+        let variants = inner
+            .map(|v| {
+                let mut docs = Vec::new();
+                let mut name = None;
+                for p in v.into_inner() {
+                    match p.as_rule() {
+                        Rule::doc => docs.push(self.doc_text(p)),
+                        _ => name = Some(self.ident(p)),
+                    }
+                }
+                Variant {
+                    docs,
+                    name: name.expect("variant has a name"),
+                }
+            })
+            .collect();
+        EnumDecl { name, variants }
+    }
+
+    fn aggregate_decl(&self, pair: Pair<Rule>) -> AggregateDecl {
+        let mut inner = pair.into_inner().skip(1);
+        let name = self.ident(inner.next().expect("aggregate has a name"));
+        let identity = self.field(inner.next().expect("aggregate has an identity"), Vec::new());
+        let messages = inner
+            .map(|m| {
+                let mut docs = Vec::new();
+                let mut message = None;
+                for p in m.into_inner() {
+                    match p.as_rule() {
+                        Rule::doc => docs.push(self.doc_text(p)),
+                        _ => message = Some(self.message_decl(p)),
+                    }
+                }
+                (docs, message.expect("aggregate message has a declaration"))
+            })
+            .collect();
+        AggregateDecl {
+            name,
+            identity,
+            messages,
+        }
+    }
+
+    fn message_decl(&self, pair: Pair<Rule>) -> MessageDecl {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("message has a name"));
+        let kind = match inner.next().expect("message has a kind").as_str() {
+            "?" => MessageKind::Command,
+            _ => MessageKind::Event,
+        };
+        let mut message = MessageDecl {
+            name,
+            kind,
+            version: None,
+            fields: Vec::new(),
+            history: Vec::new(),
+            displays: Vec::new(),
+            span,
+        };
+        for p in inner {
+            match p.as_rule() {
+                Rule::version => message.version = Some(self.version(p)),
+                Rule::fields => message.fields = self.fields(p),
+                Rule::display => message.displays.push(self.template(p)),
+                Rule::history => {
+                    let span = self.span(&p);
+                    let mut parts = p.into_inner().skip(1);
+                    let version = self.version(parts.next().expect("history has a version"));
+                    let fields = parts.next().map(|f| self.fields(f)).unwrap_or_default();
+                    message.history.push(HistoryEntry { version, fields, span });
+                }
+                rule => unreachable!("message cannot hold {rule:?}"),
+            }
+        }
+        message
+    }
+
+    fn version(&self, pair: Pair<Rule>) -> Version {
+        Version {
+            number: pair.as_str()[1..].parse().ok(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn fields(&self, pair: Pair<Rule>) -> Vec<FieldItem> {
+        pair.into_inner()
+            .map(|item| {
+                let mut docs = Vec::new();
+                let mut out = None;
+                for p in item.into_inner() {
+                    match p.as_rule() {
+                        Rule::doc => docs.push(self.doc_text(p)),
+                        Rule::field => out = Some(FieldItem::Field(self.field(p, std::mem::take(&mut docs)))),
+                        Rule::fragment_ref => out = Some(FieldItem::Fragment(self.ident(first(p, 0)))),
+                        rule => unreachable!("field item cannot hold {rule:?}"),
+                    }
+                }
+                out.expect("field item has a field")
+            })
+            .collect()
+    }
+
+    fn field(&self, pair: Pair<Rule>, docs: Vec<String>) -> FieldDecl {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("field has a name"));
+        let ty = self.type_expr(inner.next().expect("field has a type"));
+        let default = inner.next().map(|d| self.default_value(d));
+        FieldDecl {
+            docs,
+            name,
+            ty,
+            default,
+            span,
+        }
+    }
+
+    fn type_expr(&self, pair: Pair<Rule>) -> TypeExpr {
+        let span = self.span(&pair);
+        let mut optional = false;
+        let mut kind = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::optional => optional = true,
+                Rule::path => kind = Some(TypeExprKind::Named(self.path(p))),
+                Rule::list_type => kind = Some(TypeExprKind::List(Box::new(self.type_expr(first(p, 0))))),
+                Rule::map_type => {
+                    let mut parts = p.into_inner();
+                    let key = self.type_expr(parts.next().expect("map has a key"));
+                    let value = self.type_expr(parts.next().expect("map has a value"));
+                    kind = Some(TypeExprKind::Map(Box::new(key), Box::new(value)));
+                }
+                rule => unreachable!("type cannot hold {rule:?}"),
+            }
+        }
+        TypeExpr {
+            kind: kind.expect("type has a shape"),
+            optional,
+            span,
+        }
+    }
+
+    fn default_value(&self, pair: Pair<Rule>) -> DefaultValue {
+        let span = self.span(&pair);
+        let p = first(pair, 0);
+        let kind = match p.as_rule() {
+            Rule::string => DefaultKind::String(unescape(first(p, 0).as_str())),
+            Rule::number => DefaultKind::Number(p.as_str().to_string()),
+            Rule::boolean => DefaultKind::Bool(p.as_str() == "true"),
+            Rule::none => DefaultKind::None,
+            Rule::empty_list => DefaultKind::EmptyList,
+            Rule::empty_map => DefaultKind::EmptyMap,
+            Rule::ident => DefaultKind::Variant(p.as_str().to_string()),
+            rule => unreachable!("default cannot hold {rule:?}"),
+        };
+        DefaultValue { kind, span }
+    }
+
+    fn template(&self, pair: Pair<Rule>) -> Template {
+        let string = pair.into_inner().nth(1).expect("display has a string");
+        let span = self.span(&string);
+        let body = first(string, 0);
+        Template {
+            raw: body.as_str().to_string(),
+            raw_start: self.base + body.as_span().start(),
+            span,
+        }
+    }
+}
+
+fn first(pair: Pair<Rule>, n: usize) -> Pair<Rule> {
+    pair.into_inner().nth(n).expect("the grammar guarantees this child")
+}
+
+/// Resolves `\"`, `\\`, `\n`, `\t` and `\r`; any other escaped character
+/// stands for itself.
+pub(crate) fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,1091 @@
+//! The validation pass: resolves names, expands fragments, checks every
+//! rule of the language, and reports every problem of every file at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ast::{self, DefaultKind, FieldItem, ItemKind, MessageKind, TypeExpr, TypeExprKind};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::naming;
+use crate::schema::*;
+use crate::source::SourceId;
+use crate::span::{Ident, Span};
+
+/// Settings that change what counts as valid.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Types declared outside the contracts (`shared.Money`), which the
+    /// build configuration maps to Rust types. They may be used and
+    /// imported like declared types; they cannot have defaults.
+    pub extern_types: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeclKind {
+    Id,
+    Record,
+    Enum,
+    Message(MessageKind),
+    Const,
+    Extern,
+}
+
+impl DeclKind {
+    fn describe(self) -> &'static str {
+        match self {
+            DeclKind::Id => "an id type",
+            DeclKind::Record => "a record",
+            DeclKind::Enum => "an enum",
+            DeclKind::Message(MessageKind::Command) => "a command",
+            DeclKind::Message(MessageKind::Event) => "an event",
+            DeclKind::Const => "a field fragment",
+            DeclKind::Extern => "an extern type",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Decl {
+    kind: DeclKind,
+    span: Span,
+    /// Index into the parsed files, for looking at the declaration again.
+    file: usize,
+    item: usize,
+}
+
+/// What a file can see: its namespace and its imports.
+struct Scope {
+    namespace: String,
+    imports: BTreeMap<String, QualifiedName>,
+}
+
+struct Validator<'a> {
+    files: &'a [(SourceId, ast::File)],
+    config: &'a Config,
+    diagnostics: Vec<Diagnostic>,
+    /// The namespace of each file, when it has a usable one.
+    namespaces: Vec<Option<String>>,
+    decls: BTreeMap<QualifiedName, Decl>,
+    consts: BTreeMap<QualifiedName, Vec<Field>>,
+}
+
+/// Validates parsed files. Returns the schema of everything that is valid
+/// and a diagnostic for every problem; the schema is only meaningful when
+/// there are no errors.
+pub fn validate(files: &[(SourceId, ast::File)], config: &Config) -> (Schema, Vec<Diagnostic>) {
+    let mut v = Validator {
+        files,
+        config,
+        diagnostics: Vec::new(),
+        namespaces: Vec::new(),
+        decls: BTreeMap::new(),
+        consts: BTreeMap::new(),
+    };
+    v.find_namespaces();
+    v.declare();
+    let scopes: Vec<Option<Scope>> = (0..files.len()).map(|f| v.scope(f)).collect();
+    v.resolve_consts(&scopes);
+    let mut schema = Schema::default();
+    for (f, scope) in scopes.iter().enumerate() {
+        if let Some(scope) = scope {
+            v.resolve_file(f, scope, &mut schema);
+        }
+    }
+    v.check_recursion(&schema);
+    (schema, v.diagnostics)
+}
+
+impl Validator<'_> {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn find_namespaces(&mut self) {
+        let files = self.files;
+        for (source, file) in files.iter() {
+            let mut found: Option<String> = None;
+            for (i, item) in file.items.iter().enumerate() {
+                let ItemKind::Namespace(path) = &item.kind else { continue };
+                if found.is_some() {
+                    self.error(
+                        Diagnostic::error(Code::BadNamespace, path.span, "a file has one namespace")
+                            .with_label("second namespace")
+                            .with_help("split the file in two, one per namespace"),
+                    );
+                    continue;
+                }
+                if i != 0 {
+                    self.error(
+                        Diagnostic::error(Code::MissingNamespace, item.span, "the namespace must come first")
+                            .with_label("declared after other items")
+                            .with_help("move this line to the top of the file"),
+                    );
+                }
+                let mut ok = true;
+                for segment in &path.segments {
+                    if !naming::is_module_name(&segment.name) {
+                        ok = false;
+                        self.error(
+                            Diagnostic::error(
+                                Code::BadNamespace,
+                                segment.span,
+                                format!("namespace segment `{}` is not lower snake case", segment.name),
+                            )
+                            .with_label("becomes a Rust module name")
+                            .with_help(format!("write `{}`", naming::suggest_module_name(&segment.name))),
+                        );
+                    }
+                }
+                found = Some(if ok { path.dotted() } else { String::new() });
+            }
+            match found {
+                Some(ns) if !ns.is_empty() => self.namespaces.push(Some(ns)),
+                Some(_) => self.namespaces.push(None),
+                None => {
+                    self.error(
+                        Diagnostic::error(Code::MissingNamespace, Span::point(*source, 0), "the file has no namespace")
+                            .with_label("expected `namespace name;` here")
+                            .with_help("start the file with a namespace, such as `namespace shop.orders;`"),
+                    );
+                    self.namespaces.push(None);
+                }
+            }
+        }
+    }
+
+    fn declare_one(&mut self, namespace: &str, name: &Ident, kind: DeclKind, file: usize, item: usize) {
+        let qualified = QualifiedName::new(namespace, &name.name);
+        if kind != DeclKind::Const {
+            if Scalar::from_name(&name.name).is_some() {
+                self.error(
+                    Diagnostic::error(
+                        Code::DuplicateType,
+                        name.span,
+                        format!("`{}` is a built-in type", name.name),
+                    )
+                    .with_label("shadows the built-in")
+                    .with_help("choose another name"),
+                );
+                return;
+            }
+            if !naming::is_type_name(&name.name) {
+                self.error(
+                    Diagnostic::error(
+                        Code::BadName,
+                        name.span,
+                        format!("type name `{}` is not upper camel case", name.name),
+                    )
+                    .with_label("becomes a Rust type name")
+                    .with_help(format!("write `{}`", naming::suggest_type_name(&name.name))),
+                );
+            }
+        }
+        if let Some(previous) = self.decls.get(&qualified) {
+            let what = if kind == DeclKind::Const { "fragment" } else { "type" };
+            let d = Diagnostic::error(
+                Code::DuplicateType,
+                name.span,
+                format!("{what} `{qualified}` is declared twice"),
+            )
+            .with_label("declared again here")
+            .with_secondary(previous.span, "first declared here")
+            .with_help("rename or remove one of them");
+            self.error(d);
+            return;
+        }
+        self.decls.insert(
+            qualified,
+            Decl {
+                kind,
+                span: name.span,
+                file,
+                item,
+            },
+        );
+    }
+
+    fn declare(&mut self) {
+        // Names the code generator derives from declarations; a declared
+        // type with one of these names would collide in Rust.
+        let mut generated: Vec<(QualifiedName, Span, String)> = Vec::new();
+        let files = self.files;
+        for (f, (_, file)) in files.iter().enumerate() {
+            let Some(namespace) = self.namespaces[f].clone() else { continue };
+            for (i, item) in file.items.iter().enumerate() {
+                match &item.kind {
+                    ItemKind::Namespace(_) | ItemKind::Use(_) => {}
+                    ItemKind::Const(c) => self.declare_one(&namespace, &c.name, DeclKind::Const, f, i),
+                    ItemKind::Id(d) => self.declare_one(&namespace, &d.name, DeclKind::Id, f, i),
+                    ItemKind::Record(r) => self.declare_one(&namespace, &r.name, DeclKind::Record, f, i),
+                    ItemKind::Enum(e) => self.declare_one(&namespace, &e.name, DeclKind::Enum, f, i),
+                    ItemKind::Message(m) => {
+                        self.declare_one(&namespace, &m.name, DeclKind::Message(m.kind), f, i);
+                        generated.extend(history_names(&namespace, m));
+                    }
+                    ItemKind::Aggregate(a) => {
+                        for suffix in ["Command", "Event"] {
+                            generated.push((
+                                QualifiedName::new(&namespace, format!("{}{suffix}", a.name.name)),
+                                a.name.span,
+                                format!("aggregate `{}`", a.name.name),
+                            ));
+                        }
+                        for (_, m) in &a.messages {
+                            self.declare_one(&namespace, &m.name, DeclKind::Message(m.kind), f, i);
+                            generated.extend(history_names(&namespace, m));
+                        }
+                    }
+                }
+            }
+        }
+        for (name, span, origin) in generated {
+            if let Some(decl) = self.decls.get(&name) {
+                let d = Diagnostic::error(
+                    Code::DuplicateType,
+                    decl.span,
+                    format!("`{name}` collides with a name generated for {origin}"),
+                )
+                .with_label("declared here")
+                .with_secondary(span, "generates the same name")
+                .with_help("rename the declared type");
+                self.error(d);
+            }
+        }
+        for name in &self.config.extern_types {
+            if let Some(q) = QualifiedName::parse(name) {
+                self.decls.entry(q).or_insert(Decl {
+                    kind: DeclKind::Extern,
+                    span: Span::point(SourceId(0), 0),
+                    file: usize::MAX,
+                    item: usize::MAX,
+                });
+            }
+        }
+    }
+
+    fn scope(&mut self, f: usize) -> Option<Scope> {
+        let namespace = self.namespaces[f].clone()?;
+        let mut imports: BTreeMap<String, (QualifiedName, Span)> = BTreeMap::new();
+        let files = self.files;
+        for item in &files[f].1.items {
+            let ItemKind::Use(path) = &item.kind else { continue };
+            let Some(target) = QualifiedName::parse(&path.dotted()) else {
+                self.error(
+                    Diagnostic::error(Code::UnknownImport, path.span, "`use` names a type in another namespace")
+                        .with_label("no namespace here")
+                        .with_help(format!("write `use namespace.{};`", path.dotted())),
+                );
+                continue;
+            };
+            if !self.decls.contains_key(&target) {
+                let mut d = Diagnostic::error(
+                    Code::UnknownImport,
+                    path.span,
+                    format!("`{target}` is not declared in any contract file"),
+                )
+                .with_label("unknown import");
+                d = match self.same_name_elsewhere(&target.name) {
+                    Some(other) => d.with_help(format!("did you mean `use {other};`?")),
+                    None => d.with_help(format!(
+                        "declare `{}` in namespace `{}`, or configure it as an extern type",
+                        target.name, target.namespace
+                    )),
+                };
+                self.error(d);
+                continue;
+            }
+            let local = QualifiedName::new(&namespace, &target.name);
+            if local != target {
+                if let Some(decl) = self.decls.get(&local).filter(|d| d.kind != DeclKind::Extern) {
+                    let d = Diagnostic::error(
+                        Code::DuplicateType,
+                        path.span,
+                        format!("`{}` is imported and also declared in `{namespace}`", target.name),
+                    )
+                    .with_label("imported here")
+                    .with_secondary(decl.span, "declared here")
+                    .with_help("refer to one of them by its full name (`namespace.Name`) instead of importing it");
+                    self.error(d);
+                    continue;
+                }
+            }
+            if let Some((previous, previous_span)) = imports.get(&target.name) {
+                if *previous != target {
+                    let d = Diagnostic::error(
+                        Code::DuplicateType,
+                        path.span,
+                        format!("`{}` is imported twice, from different namespaces", target.name),
+                    )
+                    .with_label("second import")
+                    .with_secondary(*previous_span, "first import")
+                    .with_help("import one, and write the other by its full name");
+                    self.error(d);
+                }
+                continue;
+            }
+            imports.insert(target.name.clone(), (target, path.span));
+        }
+        Some(Scope {
+            namespace,
+            imports: imports.into_iter().map(|(k, (q, _))| (k, q)).collect(),
+        })
+    }
+
+    fn same_name_elsewhere(&self, name: &str) -> Option<QualifiedName> {
+        self.decls.keys().find(|q| q.name == name).cloned()
+    }
+
+    /// Finds what a one-segment name means in `scope`.
+    fn lookup(&self, scope: &Scope, name: &str) -> Option<(QualifiedName, Decl)> {
+        let local = QualifiedName::new(&scope.namespace, name);
+        if let Some(decl) = self.decls.get(&local) {
+            return Some((local, *decl));
+        }
+        let imported = scope.imports.get(name)?;
+        Some((imported.clone(), *self.decls.get(imported)?))
+    }
+
+    fn resolve_consts(&mut self, scopes: &[Option<Scope>]) {
+        let files = self.files;
+        for (f, scope) in scopes.iter().enumerate() {
+            let Some(scope) = scope else { continue };
+            for (i, item) in files[f].1.items.iter().enumerate() {
+                let ItemKind::Const(c) = &item.kind else { continue };
+                let qualified = QualifiedName::new(&scope.namespace, &c.name.name);
+                // Only the declaration that won (not a duplicate) is resolved.
+                if self.decls.get(&qualified).is_none_or(|d| d.file != f || d.item != i) {
+                    continue;
+                }
+                let fields = c
+                    .fields
+                    .iter()
+                    .filter_map(|field| self.resolve_field(scope, field))
+                    .collect();
+                self.consts.insert(qualified, fields);
+            }
+        }
+    }
+
+    fn resolve_file(&mut self, f: usize, scope: &Scope, schema: &mut Schema) {
+        let files = self.files;
+        let file = &files[f].1;
+        let namespace = schema
+            .namespaces
+            .entry(scope.namespace.clone())
+            .or_insert_with(|| Namespace {
+                name: scope.namespace.clone(),
+                ..Namespace::default()
+            });
+        namespace.docs.extend(file.docs.iter().cloned());
+        for (i, item) in file.items.iter().enumerate() {
+            let owns = |name: &Ident, decls: &BTreeMap<QualifiedName, Decl>| {
+                decls
+                    .get(&QualifiedName::new(&scope.namespace, &name.name))
+                    .is_some_and(|d| d.file == f && d.item == i)
+            };
+            match &item.kind {
+                ItemKind::Namespace(_) | ItemKind::Use(_) | ItemKind::Const(_) => {}
+                ItemKind::Id(decl) => {
+                    if let Some(id) = self.resolve_id(scope, decl, &item.docs) {
+                        namespace.ids.push(id);
+                    }
+                }
+                ItemKind::Enum(decl) => {
+                    if owns(&decl.name, &self.decls) {
+                        namespace.enums.push(self.resolve_enum(scope, decl, &item.docs));
+                    }
+                }
+                ItemKind::Record(decl) => {
+                    let fields = self.expand_fields(scope, &decl.fields, Vec::new());
+                    let display = decl.display.as_ref().and_then(|t| self.template(t, &fields));
+                    if owns(&decl.name, &self.decls) {
+                        namespace.records.push(Record {
+                            name: QualifiedName::new(&scope.namespace, &decl.name.name),
+                            docs: item.docs.clone(),
+                            fields,
+                            display,
+                            span: decl.name.span,
+                        });
+                    }
+                }
+                ItemKind::Message(decl) => {
+                    let message = self.resolve_message(scope, decl, &item.docs, None);
+                    if owns(&decl.name, &self.decls) {
+                        namespace.messages.push(message);
+                    }
+                }
+                ItemKind::Aggregate(decl) => {
+                    let identity = self.resolve_identity(scope, &decl.identity);
+                    let name = QualifiedName::new(&scope.namespace, &decl.name.name);
+                    if !naming::is_type_name(&decl.name.name) {
+                        self.error(
+                            Diagnostic::error(
+                                Code::BadName,
+                                decl.name.span,
+                                format!("aggregate name `{}` is not upper camel case", decl.name.name),
+                            )
+                            .with_label("names the generated command and event enums")
+                            .with_help(format!("write `{}`", naming::suggest_type_name(&decl.name.name))),
+                        );
+                    }
+                    let mut aggregate = Aggregate {
+                        name: name.clone(),
+                        docs: item.docs.clone(),
+                        identity: identity.clone(),
+                        commands: Vec::new(),
+                        events: Vec::new(),
+                        span: decl.name.span,
+                    };
+                    for (docs, m) in &decl.messages {
+                        let message = self.resolve_message(scope, m, docs, Some((&name, &identity)));
+                        if owns(&m.name, &self.decls) {
+                            match m.kind {
+                                MessageKind::Command => aggregate.commands.push(message.name.clone()),
+                                MessageKind::Event => aggregate.events.push(message.name.clone()),
+                            }
+                            namespace.messages.push(message);
+                        }
+                    }
+                    namespace.aggregates.push(aggregate);
+                }
+            }
+        }
+    }
+
+    fn resolve_id(&mut self, scope: &Scope, decl: &ast::IdDecl, docs: &[String]) -> Option<IdType> {
+        let ty = self.resolve_type(scope, &decl.inner)?;
+        let inner = match ty {
+            Type::Scalar(s @ (Scalar::Uuid | Scalar::String | Scalar::U64 | Scalar::I64)) => s,
+            other => {
+                self.error(
+                    Diagnostic::error(
+                        Code::WrongKindOfType,
+                        decl.inner.span,
+                        format!("an id cannot wrap `{other}`"),
+                    )
+                    .with_label("not an id representation")
+                    .with_help("ids wrap `Uuid`, `String`, `u64` or `i64`"),
+                );
+                return None;
+            }
+        };
+        Some(IdType {
+            name: QualifiedName::new(&scope.namespace, &decl.name.name),
+            docs: docs.to_vec(),
+            inner,
+            span: decl.name.span,
+        })
+    }
+
+    fn resolve_enum(&mut self, scope: &Scope, decl: &ast::EnumDecl, docs: &[String]) -> Enum {
+        let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+        let mut variants = Vec::new();
+        for variant in &decl.variants {
+            let Some(rust) = naming::variant_name(&variant.name.name) else {
+                self.error(
+                    Diagnostic::error(
+                        Code::BadName,
+                        variant.name.span,
+                        format!("variant `{}` has no letters for a Rust name", variant.name.name),
+                    )
+                    .with_help("give the variant a name with letters"),
+                );
+                continue;
+            };
+            if let Some(previous) = seen.get(&rust) {
+                let d = Diagnostic::error(
+                    Code::DuplicateVariant,
+                    variant.name.span,
+                    format!("variant `{}` is declared twice in `{}`", variant.name.name, decl.name.name),
+                )
+                .with_label("declared again here")
+                .with_secondary(*previous, "first declared here")
+                .with_help("remove one of them (variants that differ only in case or underscores collide in Rust)");
+                self.error(d);
+                continue;
+            }
+            seen.insert(rust, variant.name.span);
+            variants.push(EnumVariant {
+                name: variant.name.name.clone(),
+                docs: variant.docs.clone(),
+            });
+        }
+        Enum {
+            name: QualifiedName::new(&scope.namespace, &decl.name.name),
+            docs: docs.to_vec(),
+            variants,
+            span: decl.name.span,
+        }
+    }
+
+    fn resolve_identity(&mut self, scope: &Scope, field: &ast::FieldDecl) -> Field {
+        let resolved = self.resolve_field(scope, field);
+        if let Some(f) = &resolved {
+            if !matches!(f.ty, Type::Id(_)) {
+                self.error(
+                    Diagnostic::error(
+                        Code::WrongKindOfType,
+                        field.ty.span,
+                        format!("an aggregate is identified by an id type, not `{}`", f.ty),
+                    )
+                    .with_label("not an id type")
+                    .with_help("declare one, such as `id FactoryId: Uuid;`, and use it here"),
+                );
+            }
+        }
+        resolved.unwrap_or_else(|| Field {
+            name: field.name.name.clone(),
+            docs: Vec::new(),
+            ty: Type::Scalar(Scalar::String),
+            default: None,
+            span: field.span,
+        })
+    }
+
+    fn resolve_message(
+        &mut self,
+        scope: &Scope,
+        decl: &ast::MessageDecl,
+        docs: &[String],
+        aggregate: Option<(&QualifiedName, &Field)>,
+    ) -> Message {
+        let prefix: Vec<Field> = aggregate.map(|(_, id)| vec![id.clone()]).unwrap_or_default();
+        let current_version = match decl.version {
+            None => 1,
+            Some(v) => self.version_number(v),
+        };
+        let current = Shape {
+            version: current_version,
+            fields: self.expand_fields(scope, &decl.fields, prefix.clone()),
+            span: decl.name.span,
+        };
+        let mut history = Vec::new();
+        let mut newer = (current_version, decl.version.map_or(decl.name.span, |v| v.span));
+        for entry in &decl.history {
+            let version = self.version_number(entry.version);
+            if version >= newer.0 {
+                let mut d = Diagnostic::error(
+                    Code::BadVersionHistory,
+                    entry.version.span,
+                    format!("`was v{version}` is not older than v{}", newer.0),
+                )
+                .with_label("must be older")
+                .with_secondary(newer.1, "the newer version");
+                d = if decl.version.is_none() {
+                    d.with_help(format!(
+                        "declare the current version after the name, such as `{}{} v{} (...)`",
+                        decl.name.name,
+                        if decl.kind == MessageKind::Command { "?" } else { "!" },
+                        version + 1
+                    ))
+                } else {
+                    d.with_help("list earlier versions newest first, each older than the one before")
+                };
+                self.error(d);
+            }
+            newer = (version, entry.version.span);
+            history.push(Shape {
+                version,
+                fields: self.expand_fields(scope, &entry.fields, prefix.clone()),
+                span: entry.span,
+            });
+        }
+        if let Some(extra) = decl.displays.get(1) {
+            self.error(
+                Diagnostic::error(Code::BadDisplayTemplate, extra.span, "a message has one display template")
+                    .with_label("second template")
+                    .with_secondary(decl.displays[0].span, "first template")
+                    .with_help("remove one of them"),
+            );
+        }
+        let display = decl.displays.first().and_then(|t| self.template(t, &current.fields));
+        Message {
+            name: QualifiedName::new(&scope.namespace, &decl.name.name),
+            kind: decl.kind,
+            docs: docs.to_vec(),
+            current,
+            history,
+            display,
+            aggregate: aggregate.map(|(name, _)| name.clone()),
+            span: decl.name.span,
+        }
+    }
+
+    fn version_number(&mut self, version: ast::Version) -> u32 {
+        match version.number {
+            Some(0) | None => {
+                self.error(
+                    Diagnostic::error(Code::BadVersionHistory, version.span, "versions count from v1")
+                        .with_label("not a valid version")
+                        .with_help("use a version between v1 and v4294967295"),
+                );
+                version.number.unwrap_or(u32::MAX)
+            }
+            Some(n) => n,
+        }
+    }
+
+    /// Expands fragments and resolves fields, reporting duplicates.
+    fn expand_fields(&mut self, scope: &Scope, items: &[FieldItem], prefix: Vec<Field>) -> Vec<Field> {
+        let mut fields = prefix;
+        for item in items {
+            match item {
+                FieldItem::Field(decl) => {
+                    if let Some(field) = self.resolve_field(scope, decl) {
+                        self.push_field(&mut fields, field);
+                    }
+                }
+                FieldItem::Fragment(name) => {
+                    let found = self
+                        .lookup(scope, &name.name)
+                        .filter(|(_, decl)| decl.kind == DeclKind::Const)
+                        .and_then(|(q, _)| self.consts.get(&q).cloned());
+                    match found {
+                        Some(expanded) => {
+                            for mut field in expanded {
+                                // Point at the use site: that is where the
+                                // field enters this message.
+                                field.span = name.span;
+                                self.push_field(&mut fields, field);
+                            }
+                        }
+                        None => self.error(
+                            Diagnostic::error(
+                                Code::UnknownFragment,
+                                name.span,
+                                format!("`{}` is not a declared field fragment", name.name),
+                            )
+                            .with_label("unknown fragment")
+                            .with_help(format!(
+                                "write a field as `{}: Type`, or declare `const {} = field: Type;`",
+                                name.name, name.name
+                            )),
+                        ),
+                    }
+                }
+            }
+        }
+        fields
+    }
+
+    fn push_field(&mut self, fields: &mut Vec<Field>, field: Field) {
+        let rust = naming::field_name(&field.name);
+        let clash = fields.iter().find(|f| {
+            f.name == field.name || (rust.is_some() && naming::field_name(&f.name) == rust)
+        });
+        if let Some(previous) = clash {
+            let message = if previous.name == field.name {
+                format!("field `{}` appears twice", field.name)
+            } else {
+                format!(
+                    "fields `{}` and `{}` become the same Rust field `{}`",
+                    previous.name,
+                    field.name,
+                    rust.unwrap_or_default()
+                )
+            };
+            let d = Diagnostic::error(Code::DuplicateField, field.span, message)
+                .with_label("declared again here")
+                .with_secondary(previous.span, "first declared here (or brought in by a fragment or the aggregate id)")
+                .with_help("rename or remove one of them");
+            self.error(d);
+            return;
+        }
+        if rust.is_none() {
+            self.error(
+                Diagnostic::error(
+                    Code::BadName,
+                    field.span,
+                    format!("field `{}` has no letters for a Rust name", field.name),
+                )
+                .with_help("give the field a name with letters"),
+            );
+            return;
+        }
+        fields.push(field);
+    }
+
+    fn resolve_field(&mut self, scope: &Scope, decl: &ast::FieldDecl) -> Option<Field> {
+        let ty = self.resolve_type(scope, &decl.ty)?;
+        let default = match &decl.default {
+            None => None,
+            Some(value) => Some(self.check_default(value, &ty)?),
+        };
+        Some(Field {
+            name: decl.name.name.clone(),
+            docs: decl.docs.clone(),
+            ty,
+            default,
+            span: decl.span,
+        })
+    }
+
+    fn resolve_type(&mut self, scope: &Scope, expr: &TypeExpr) -> Option<Type> {
+        let base = match &expr.kind {
+            TypeExprKind::Named(path) => self.resolve_named(scope, path)?,
+            TypeExprKind::List(inner) => Type::List(Box::new(self.resolve_type(scope, inner)?)),
+            TypeExprKind::Map(key, value) => {
+                let k = self.resolve_type(scope, key);
+                let v = self.resolve_type(scope, value);
+                let k = k?;
+                let valid_key = match &k {
+                    Type::Scalar(s) => *s == Scalar::String || s.is_integer(),
+                    Type::Id(_) => true,
+                    _ => false,
+                };
+                if !valid_key {
+                    self.error(
+                        Diagnostic::error(Code::InvalidMapKey, key.span, format!("`{k}` cannot be a map key"))
+                            .with_label("invalid key type")
+                            .with_help("map keys are `String`, an integer type or an id type"),
+                    );
+                    return None;
+                }
+                Type::Map(Box::new(k), Box::new(v?))
+            }
+        };
+        Some(if expr.optional {
+            Type::Optional(Box::new(base))
+        } else {
+            base
+        })
+    }
+
+    fn resolve_named(&mut self, scope: &Scope, path: &ast::Path) -> Option<Type> {
+        let dotted = path.dotted();
+        let found = if path.segments.len() == 1 {
+            if let Some(scalar) = Scalar::from_name(&dotted) {
+                return Some(Type::Scalar(scalar));
+            }
+            self.lookup(scope, &dotted)
+        } else {
+            QualifiedName::parse(&dotted).and_then(|q| self.decls.get(&q).map(|d| (q, *d)))
+        };
+        let Some((name, decl)) = found else {
+            let mut d = Diagnostic::error(Code::UnknownType, path.span, format!("unknown type `{dotted}`"))
+                .with_label("not declared or imported");
+            let lower = dotted.to_ascii_lowercase();
+            d = if let Some(scalar) = Scalar::ALL.iter().find(|s| s.name().to_ascii_lowercase() == lower) {
+                d.with_help(format!("the built-in type is spelled `{}`", scalar.name()))
+            } else if let Some(other) = self.same_name_elsewhere(&dotted) {
+                d.with_help(format!("import it with `use {other};`"))
+            } else {
+                d.with_help(
+                    "declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type",
+                )
+            };
+            self.error(d);
+            return None;
+        };
+        match decl.kind {
+            DeclKind::Id => Some(Type::Id(name)),
+            DeclKind::Record => Some(Type::Record(name)),
+            DeclKind::Enum => Some(Type::Enum(name)),
+            DeclKind::Extern => Some(Type::Extern(name)),
+            kind @ (DeclKind::Message(_) | DeclKind::Const) => {
+                self.error(
+                    Diagnostic::error(
+                        Code::WrongKindOfType,
+                        path.span,
+                        format!("`{dotted}` is {}, not a type a field can hold", kind.describe()),
+                    )
+                    .with_label("not a value type")
+                    .with_secondary(decl.span, "declared here")
+                    .with_help("fields hold built-in types, records, enums and ids"),
+                );
+                None
+            }
+        }
+    }
+
+    fn check_default(&mut self, value: &ast::DefaultValue, ty: &Type) -> Option<Value> {
+        let bad = |message: String, help: String| {
+            Diagnostic::error(Code::BadDefault, value.span, message)
+                .with_label(format!("does not fit `{ty}`"))
+                .with_help(help)
+        };
+        let inner = match ty {
+            Type::Optional(inner) => {
+                if value.kind == DefaultKind::None {
+                    return Some(Value::None);
+                }
+                inner.as_ref()
+            }
+            _ if value.kind == DefaultKind::None => {
+                self.error(bad(
+                    "only optional fields can default to `none`".into(),
+                    format!("make the field optional: `{ty}?`"),
+                ));
+                return None;
+            }
+            other => other,
+        };
+        let result = match (inner, &value.kind) {
+            (Type::Scalar(Scalar::Bool), DefaultKind::Bool(b)) => Ok(Value::Bool(*b)),
+            (Type::Scalar(Scalar::String), DefaultKind::String(s)) => Ok(Value::String(s.clone())),
+            (Type::Scalar(Scalar::F64), DefaultKind::Number(n)) => {
+                n.parse::<f64>().map(Value::Float).map_err(|_| "not a number".to_string())
+            }
+            (Type::Scalar(Scalar::Decimal), DefaultKind::Number(n)) if !n.contains(['e', 'E']) => {
+                Ok(Value::Decimal(n.clone()))
+            }
+            (Type::Scalar(s), DefaultKind::Number(n)) if s.is_integer() => {
+                let (min, max) = s.integer_range().expect("integer types have ranges");
+                match n.parse::<i128>() {
+                    Ok(i) if (min..=max).contains(&i) => Ok(Value::Integer(i)),
+                    Ok(_) => Err(format!("{n} is out of range for `{}` ({min} to {max})", s.name())),
+                    Err(_) => Err(format!("`{}` holds whole numbers, not {n}", s.name())),
+                }
+            }
+            (Type::List(_), DefaultKind::EmptyList) => Ok(Value::EmptyList),
+            (Type::Map(_, _), DefaultKind::EmptyMap) => Ok(Value::EmptyMap),
+            (Type::Enum(name), DefaultKind::Variant(variant)) => {
+                let variants = self.enum_variants(name);
+                if variants.iter().any(|v| v == variant) {
+                    Ok(Value::Variant(variant.clone()))
+                } else {
+                    self.error(
+                        Diagnostic::error(
+                            Code::BadDefault,
+                            value.span,
+                            format!("`{variant}` is not a variant of `{name}`"),
+                        )
+                        .with_label("unknown variant")
+                        .with_help(format!("use one of: {}", variants.join(", "))),
+                    );
+                    return None;
+                }
+            }
+            (Type::Scalar(Scalar::Bytes | Scalar::Uuid | Scalar::Timestamp | Scalar::Date), _)
+            | (Type::Id(_) | Type::Record(_) | Type::Extern(_), _) => {
+                self.error(bad(
+                    format!("fields of type `{inner}` cannot have a default"),
+                    format!("make the field optional with `{inner}? = none`"),
+                ));
+                return None;
+            }
+            _ => Err(format!("{} is not a value of `{inner}`", describe_default(&value.kind))),
+        };
+        match result {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.error(bad(message, default_help(inner)));
+                None
+            }
+        }
+    }
+
+    fn enum_variants(&self, name: &QualifiedName) -> Vec<String> {
+        let Some(decl) = self.decls.get(name) else { return Vec::new() };
+        match &self.files[decl.file].1.items[decl.item].kind {
+            ItemKind::Enum(e) => e.variants.iter().map(|v| v.name.name.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn template(&mut self, template: &ast::Template, fields: &[Field]) -> Option<Vec<Segment>> {
+        let source = template.span.source;
+        let raw = template.raw.as_str();
+        let mut segments = Vec::new();
+        let mut text = String::new();
+        let mut ok = true;
+        let mut chars = raw.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|p| p.1) == Some('{') => {
+                    chars.next();
+                    text.push('{');
+                }
+                '}' if chars.peek().map(|p| p.1) == Some('}') => {
+                    chars.next();
+                    text.push('}');
+                }
+                '{' => {
+                    let Some(close) = raw[i..].find('}') else {
+                        ok = false;
+                        self.error(
+                            Diagnostic::error(
+                                Code::BadDisplayTemplate,
+                                Span::new(source, template.raw_start + i, template.raw_start + i + 1),
+                                "`{` opens a placeholder that is never closed",
+                            )
+                            .with_label("unclosed")
+                            .with_help("close it with `}`, or write `{{` for a literal brace"),
+                        );
+                        break;
+                    };
+                    let name = &raw[i + 1..i + close];
+                    let span = Span::new(source, template.raw_start + i, template.raw_start + i + close + 1);
+                    while chars.peek().is_some_and(|(j, _)| *j <= i + close) {
+                        chars.next();
+                    }
+                    match fields.iter().find(|f| f.name == name) {
+                        None => {
+                            ok = false;
+                            let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                            self.error(
+                                Diagnostic::error(
+                                    Code::BadDisplayTemplate,
+                                    span,
+                                    format!("display template names unknown field `{name}`"),
+                                )
+                                .with_label("no such field")
+                                .with_help(if names.is_empty() {
+                                    "this message has no fields to show".to_string()
+                                } else {
+                                    format!("the fields are: {}", names.join(", "))
+                                }),
+                            );
+                        }
+                        Some(field) if !self.displayable(&field.ty) => {
+                            ok = false;
+                            self.error(
+                                Diagnostic::error(
+                                    Code::BadDisplayTemplate,
+                                    span,
+                                    format!("field `{name}` of type `{}` cannot be shown in a sentence", field.ty),
+                                )
+                                .with_label("not displayable")
+                                .with_help(
+                                    "templates show scalars (not Bytes), ids, enums and records that have a display template",
+                                ),
+                            );
+                        }
+                        Some(_) => {
+                            if !text.is_empty() {
+                                segments.push(Segment::Text(std::mem::take(&mut text)));
+                            }
+                            segments.push(Segment::Field(name.to_string()));
+                        }
+                    }
+                }
+                '}' => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error(
+                            Code::BadDisplayTemplate,
+                            Span::new(source, template.raw_start + i, template.raw_start + i + 1),
+                            "`}` without a matching `{`",
+                        )
+                        .with_label("unmatched")
+                        .with_help("write `}}` for a literal brace"),
+                    );
+                }
+                '\\' => {
+                    if let Some((_, escaped)) = chars.next() {
+                        text.push_str(&crate::parser::unescape(&format!("\\{escaped}")));
+                    }
+                }
+                c => text.push(c),
+            }
+        }
+        if !text.is_empty() {
+            segments.push(Segment::Text(text));
+        }
+        ok.then_some(segments)
+    }
+
+    fn displayable(&self, ty: &Type) -> bool {
+        match ty {
+            Type::Scalar(s) => *s != Scalar::Bytes,
+            Type::Id(_) | Type::Enum(_) | Type::Extern(_) => true,
+            Type::Record(name) => {
+                let Some(decl) = self.decls.get(name) else { return false };
+                matches!(&self.files[decl.file].1.items[decl.item].kind, ItemKind::Record(r) if r.display.is_some())
+            }
+            Type::Optional(inner) => !matches!(**inner, Type::Optional(_)) && self.displayable(inner),
+            Type::List(_) | Type::Map(_, _) => false,
+        }
+    }
+
+    /// A record that holds itself directly (or through an option) would
+    /// have infinite size in Rust; lists and maps are the indirections.
+    fn check_recursion(&mut self, schema: &Schema) {
+        for namespace in schema.namespaces.values() {
+            for record in &namespace.records {
+                let mut path = Vec::new();
+                if let Some(field) = self.reaches(schema, &record.name, &record.name, &mut path) {
+                    let chain: Vec<String> = path.iter().map(|q: &QualifiedName| q.to_string()).collect();
+                    self.error(
+                        Diagnostic::error(
+                            Code::RecursiveType,
+                            field,
+                            format!("record `{}` contains itself ({})", record.name, chain.join(" -> ")),
+                        )
+                        .with_label("holds the record directly")
+                        .with_help("hold it in a list (`[T]`) or a map instead, so the value can end"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn reaches(
+        &self,
+        schema: &Schema,
+        from: &QualifiedName,
+        target: &QualifiedName,
+        path: &mut Vec<QualifiedName>,
+    ) -> Option<Span> {
+        if path.contains(from) {
+            return None;
+        }
+        path.push(from.clone());
+        let record = schema.record(from)?;
+        for field in &record.fields {
+            let mut ty = &field.ty;
+            while let Type::Optional(inner) = ty {
+                ty = inner;
+            }
+            if let Type::Record(next) = ty {
+                if next == target {
+                    path.push(next.clone());
+                    return Some(field.span);
+                }
+                if self.reaches(schema, next, target, path).is_some() {
+                    return Some(field.span);
+                }
+            }
+        }
+        path.pop();
+        None
+    }
+}
+
+fn history_names(namespace: &str, m: &ast::MessageDecl) -> Vec<(QualifiedName, Span, String)> {
+    m.history
+        .iter()
+        .filter_map(|h| h.version.number)
+        .map(|n| {
+            (
+                QualifiedName::new(namespace, format!("{}V{n}", m.name.name)),
+                m.name.span,
+                format!("version {n} of `{}`", m.name.name),
+            )
+        })
+        .collect()
+}
+
+fn describe_default(kind: &DefaultKind) -> String {
+    match kind {
+        DefaultKind::String(s) => format!("the string {s:?}"),
+        DefaultKind::Number(n) => format!("the number {n}"),
+        DefaultKind::Bool(b) => format!("`{b}`"),
+        DefaultKind::None => "`none`".into(),
+        DefaultKind::EmptyList => "`[]`".into(),
+        DefaultKind::EmptyMap => "`{}`".into(),
+        DefaultKind::Variant(v) => format!("`{v}`"),
+    }
+}
+
+fn default_help(ty: &Type) -> String {
+    match ty {
+        Type::Scalar(Scalar::Bool) => "write `true` or `false`".into(),
+        Type::Scalar(Scalar::String) => "write a string, such as `\"\"`".into(),
+        Type::Scalar(Scalar::F64 | Scalar::Decimal) => "write a number, such as `0` or `1.5`".into(),
+        Type::Scalar(s) if s.is_integer() => "write a whole number, such as `0`".into(),
+        Type::List(_) => "lists default to `[]`".into(),
+        Type::Map(_, _) => "maps default to `{}`".into(),
+        Type::Enum(_) => "write one of the enum's variants, such as `= Red`".into(),
+        _ => "see docs/language.md for the defaults each type takes".into(),
+    }
+}

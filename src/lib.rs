@@ -1,1 +1,45 @@
+//! Treaty: message-driven systems built on explicit contracts.
+//!
+//! Write commands, events and value types in `.treaty` files, compile them
+//! from `build.rs` with `treaty-codegen`, and include the generated types:
+//!
+//! ```ignore
+//! // build.rs
+//! fn main() {
+//!     treaty_codegen::Builder::new().compile(&["contracts"]).expect("contracts compile");
+//! }
+//! // src/lib.rs
+//! treaty::include_contracts!();
+//! ```
+//!
+//! Generated code refers only to paths under `::treaty`, so a crate needs
+//! `treaty` as its one dependency and `treaty-codegen` as its one
+//! build-dependency.
 
+pub use treaty_runtime::*;
+
+/// serde, re-exported for generated code (`#[serde(crate = "::treaty::serde")]`).
+#[doc(hidden)]
+pub use treaty_runtime::__private::serde;
+
+#[doc(hidden)]
+pub use treaty_runtime::__private;
+
+/// Includes the Rust that `treaty_codegen::Builder::compile` wrote to
+/// `OUT_DIR`. Without an argument it includes the default file,
+/// `treaty_contracts.rs`; with one, the file name set with
+/// `Builder::file_name`.
+///
+/// ```ignore
+/// treaty::include_contracts!();
+/// treaty::include_contracts!("billing.rs");
+/// ```
+#[macro_export]
+macro_rules! include_contracts {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/treaty_contracts.rs"));
+    };
+    ($file:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $file));
+    };
+}

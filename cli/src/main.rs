@@ -1,1 +1,176 @@
-fn main(){}
+//! The `treaty` command: check and generate contracts.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use treaty_codegen::{Builder, Error};
+use treaty_dsl::Sources;
+
+/// Treaty: explicit contracts for message-driven systems.
+#[derive(Parser)]
+#[command(name = "treaty", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate contracts: exit 0 when valid, 1 when not, 2 on usage errors.
+    Check {
+        /// Contract files, or directories searched for `*.treaty`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Map a contract type to a Rust type: `shared.Money=::money::Money`.
+        #[arg(long = "extern", value_name = "NAME=RUST_TYPE")]
+        extern_types: Vec<String>,
+    },
+    /// Print (or write) the Rust that build.rs would generate.
+    Generate {
+        /// Contract files, or directories searched for `*.treaty`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write to this file instead of standard output (only when changed).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Map a contract type to a Rust type: `shared.Money=::money::Money`.
+        #[arg(long = "extern", value_name = "NAME=RUST_TYPE")]
+        extern_types: Vec<String>,
+    },
+}
+
+/// Exit codes shared by every subcommand.
+const INVALID: u8 = 1;
+const USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Check { paths, extern_types } => check(&paths, &extern_types),
+        Command::Generate {
+            paths,
+            output,
+            extern_types,
+        } => generate(&paths, output, &extern_types),
+    }
+}
+
+fn load(paths: &[PathBuf]) -> Result<Sources, ExitCode> {
+    let mut sources = Sources::new();
+    match sources.load(paths) {
+        Ok(_) => Ok(sources),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(USAGE))
+        }
+    }
+}
+
+fn check(paths: &[PathBuf], extern_types: &[String]) -> ExitCode {
+    let sources = match load(paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let builder = match builder(extern_types) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    match builder.schema(&sources) {
+        Ok(schema) => {
+            let messages = schema.messages().count();
+            println!(
+                "ok: {} file{}, {} namespace{}, {messages} message{}",
+                sources.len(),
+                plural(sources.len()),
+                schema.namespaces.len(),
+                plural(schema.namespaces.len()),
+                plural(messages)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(Error::Contracts(diagnostics)) => {
+            report(&diagnostics);
+            ExitCode::from(INVALID)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(USAGE)
+        }
+    }
+}
+
+/// A builder with the `--extern NAME=RUST_TYPE` mappings.
+fn builder(extern_types: &[String]) -> Result<Builder, ExitCode> {
+    let mut builder = Builder::new();
+    for mapping in extern_types {
+        let Some((name, rust)) = mapping.split_once('=') else {
+            eprintln!("error: --extern takes NAME=RUST_TYPE, such as shared.Money=::money::Money");
+            return Err(ExitCode::from(USAGE));
+        };
+        builder.extern_type(name, rust);
+    }
+    Ok(builder)
+}
+
+fn generate(paths: &[PathBuf], output: Option<PathBuf>, extern_types: &[String]) -> ExitCode {
+    let sources = match load(paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let builder = match builder(extern_types) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let code = match builder.generate(&sources) {
+        Ok(code) => code,
+        Err(Error::Contracts(diagnostics)) => {
+            report(&diagnostics);
+            return ExitCode::from(INVALID);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    match output {
+        None => {
+            let _ = std::io::stdout().write_all(code.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Some(path) => match treaty_codegen::write_if_changed(&path, code.as_bytes()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(INVALID)
+            }
+        },
+    }
+}
+
+/// Prints diagnostics to stderr, in colour on a terminal.
+fn report(diagnostics: &treaty_dsl::Diagnostics) {
+    use treaty_dsl::diagnostic::termcolor::{ColorChoice, StandardStream};
+    let choice = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    };
+    diagnostics.emit(&mut StandardStream::stderr(choice));
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

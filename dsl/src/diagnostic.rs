@@ -7,6 +7,8 @@
 
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::term;
+/// Terminal colour support, for callers of [`Diagnostics::emit`].
+pub use codespan_reporting::term::termcolor;
 
 use crate::source::Sources;
 use crate::span::Span;

@@ -56,6 +56,8 @@ struct Decl {
 struct Scope {
     namespace: String,
     imports: BTreeMap<String, QualifiedName>,
+    /// Names whose `use` failed; their uses are not reported again.
+    failed_imports: BTreeSet<String>,
 }
 
 struct Validator<'a> {
@@ -265,6 +267,7 @@ impl Validator<'_> {
     fn scope(&mut self, f: usize) -> Option<Scope> {
         let namespace = self.namespaces[f].clone()?;
         let mut imports: BTreeMap<String, (QualifiedName, Span)> = BTreeMap::new();
+        let mut failed_imports = BTreeSet::new();
         let files = self.files;
         for item in &files[f].1.items {
             let ItemKind::Use(path) = &item.kind else { continue };
@@ -291,6 +294,7 @@ impl Validator<'_> {
                     )),
                 };
                 self.error(d);
+                failed_imports.insert(target.name.clone());
                 continue;
             }
             let local = QualifiedName::new(&namespace, &target.name);
@@ -327,6 +331,7 @@ impl Validator<'_> {
         Some(Scope {
             namespace,
             imports: imports.into_iter().map(|(k, (q, _))| (k, q)).collect(),
+            failed_imports,
         })
     }
 
@@ -761,6 +766,9 @@ impl Validator<'_> {
             QualifiedName::parse(&dotted).and_then(|q| self.decls.get(&q).map(|d| (q, *d)))
         };
         let Some((name, decl)) = found else {
+            if scope.failed_imports.contains(&dotted) {
+                return None;
+            }
             let mut d = Diagnostic::error(Code::UnknownType, path.span, format!("unknown type `{dotted}`"))
                 .with_label("not declared or imported");
             let lower = dotted.to_ascii_lowercase();
@@ -825,8 +833,14 @@ impl Validator<'_> {
             (Type::Scalar(Scalar::F64), DefaultKind::Number(n)) => {
                 n.parse::<f64>().map(Value::Float).map_err(|_| "not a number".to_string())
             }
-            (Type::Scalar(Scalar::Decimal), DefaultKind::Number(n)) if !n.contains(['e', 'E']) => {
-                Ok(Value::Decimal(n.clone()))
+            (Type::Scalar(Scalar::Decimal), DefaultKind::Number(n)) => {
+                // rust_decimal holds 28 significant digits and no exponent.
+                let digits = n.chars().filter(char::is_ascii_digit).count();
+                if n.contains(['e', 'E']) || digits > 28 {
+                    Err(format!("{n} is not a decimal of at most 28 digits"))
+                } else {
+                    Ok(Value::Decimal(n.clone()))
+                }
             }
             (Type::Scalar(s), DefaultKind::Number(n)) if s.is_integer() => {
                 let (min, max) = s.integer_range().expect("integer types have ranges");

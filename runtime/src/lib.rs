@@ -1,1 +1,18 @@
+//! The Treaty runtime: the [`Contract`] trait that generated commands and
+//! events implement, and the scalar types contracts use.
+//!
+//! Users depend on the `treaty` facade, which re-exports all of this.
 
+mod contract;
+mod types;
+
+pub use contract::{decode_json, Command, Contract, ContractKind, ContractVersion, DecodeError, EncodeError, Event};
+pub use types::{Bytes, Date, Decimal, DisplayOptional, ParseIdError, Timestamp, Uuid};
+
+/// Crates that generated code reaches through `::treaty`, so user crates
+/// need no direct dependency on them.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+    pub use serde_json;
+}

@@ -1,0 +1,689 @@
+//! Schema to Rust tokens: the one code path behind build.rs, the CLI and
+//! the `contract!` macro.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+use treaty_dsl::ast::MessageKind;
+use treaty_dsl::canonical;
+use treaty_dsl::naming;
+use treaty_dsl::schema::*;
+
+use crate::config::Settings;
+
+/// Generates the items of every namespace, nested as modules.
+pub(crate) fn schema_tokens(schema: &Schema, settings: &Settings) -> TokenStream {
+    let mut tree = ModuleTree::default();
+    for namespace in schema.namespaces.values() {
+        let mut node = &mut tree;
+        for segment in namespace.name.split('.') {
+            node = node.children.entry(segment.to_string()).or_default();
+        }
+        node.namespace = Some(namespace);
+    }
+    let generator = Generator { schema, settings };
+    let modules = tree.children.iter().map(|(segment, node)| {
+        let body = generator.module(node, &[segment.as_str()]);
+        let name = module_ident(segment);
+        // Generated types are public API of the contracts: a binary that
+        // uses some of them must not get dead-code warnings for the rest,
+        // and a large event next to a small one in an aggregate enum is the
+        // contract's shape, not something to box.
+        quote! {
+            #[allow(dead_code, missing_docs, clippy::large_enum_variant)]
+            pub mod #name { #body }
+        }
+    });
+    quote! { #(#modules)* }
+}
+
+#[derive(Default)]
+struct ModuleTree<'a> {
+    namespace: Option<&'a Namespace>,
+    children: BTreeMap<String, ModuleTree<'a>>,
+}
+
+struct Generator<'a> {
+    schema: &'a Schema,
+    settings: &'a Settings,
+}
+
+impl Generator<'_> {
+    fn module(&self, node: &ModuleTree<'_>, path: &[&str]) -> TokenStream {
+        let mut out = TokenStream::new();
+        if let Some(namespace) = node.namespace {
+            let docs = namespace.docs.iter().map(|d| {
+                let text = format!(" {d}");
+                quote! { #![doc = #text] }
+            });
+            out.extend(quote! { #(#docs)* });
+            for id in &namespace.ids {
+                out.extend(self.id_type(id));
+            }
+            for e in &namespace.enums {
+                out.extend(self.enumeration(e));
+            }
+            for record in &namespace.records {
+                out.extend(self.record(record, path));
+            }
+            for message in &namespace.messages {
+                out.extend(self.message(message, path));
+            }
+            for aggregate in &namespace.aggregates {
+                out.extend(self.aggregate(aggregate, path));
+            }
+        }
+        for (segment, child) in &node.children {
+            let mut child_path = path.to_vec();
+            child_path.push(segment);
+            let body = self.module(child, &child_path);
+            let name = module_ident(segment);
+            out.extend(quote! { pub mod #name { #body } });
+        }
+        out
+    }
+
+    fn type_attributes(&self, name: &QualifiedName) -> TokenStream {
+        self.settings.type_attributes(&name.to_string())
+    }
+
+    fn id_type(&self, id: &IdType) -> TokenStream {
+        let name = type_ident(&id.name.name);
+        let docs = doc_attrs(&id.docs);
+        let attrs = self.type_attributes(&id.name);
+        let inner = scalar_tokens(id.inner);
+        let copy = (id.inner != Scalar::String).then(|| quote! { Copy, });
+        let contract_name = id.name.to_string();
+        let from_str = if id.inner == Scalar::String {
+            quote! { ::std::result::Result::Ok(Self(::std::string::String::from(text))) }
+        } else {
+            quote! {
+                text.parse()
+                    .map(Self)
+                    .map_err(|e| ::treaty::ParseIdError::new(#contract_name, e))
+            }
+        };
+        let generate = (id.inner == Scalar::Uuid).then(|| {
+            quote! {
+                impl #name {
+                    /// A new id from a time-ordered UUID (version 7).
+                    pub fn generate() -> Self {
+                        Self(::treaty::Uuid::now_v7())
+                    }
+                }
+            }
+        });
+        quote! {
+            #docs
+            #[derive(Debug, Clone, #copy PartialEq, Eq, Hash, PartialOrd, Ord,
+                ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+            #[serde(crate = "::treaty::serde", transparent)]
+            #attrs
+            pub struct #name(pub #inner);
+
+            impl ::std::fmt::Display for #name {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    ::std::fmt::Display::fmt(&self.0, f)
+                }
+            }
+
+            impl ::std::str::FromStr for #name {
+                type Err = ::treaty::ParseIdError;
+                fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
+                    #from_str
+                }
+            }
+
+            impl ::std::convert::From<#inner> for #name {
+                fn from(value: #inner) -> Self {
+                    Self(value)
+                }
+            }
+
+            #generate
+        }
+    }
+
+    fn enumeration(&self, e: &Enum) -> TokenStream {
+        let name = type_ident(&e.name.name);
+        let docs = doc_attrs(&e.docs);
+        let attrs = self.type_attributes(&e.name);
+        let variants = e.variants.iter().map(|v| {
+            let ident = variant_ident(&v.name);
+            let docs = doc_attrs(&v.docs);
+            let rename = (ident != v.name).then(|| {
+                let wire = &v.name;
+                quote! { #[serde(rename = #wire)] }
+            });
+            quote! { #docs #rename #ident }
+        });
+        let idents: Vec<Ident> = e.variants.iter().map(|v| variant_ident(&v.name)).collect();
+        let wires = e.variants.iter().map(|v| &v.name);
+        quote! {
+            #docs
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+                ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+            #[serde(crate = "::treaty::serde")]
+            #attrs
+            pub enum #name { #(#variants,)* }
+
+            impl #name {
+                /// Every variant, in declaration order.
+                pub const ALL: &'static [#name] = &[#(#name::#idents),*];
+
+                /// The variant's name on the wire.
+                pub fn as_str(&self) -> &'static str {
+                    match *self { #(#name::#idents => #wires,)* }
+                }
+            }
+
+            impl ::std::fmt::Display for #name {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(self.as_str())
+                }
+            }
+        }
+    }
+
+    fn record(&self, record: &Record, path: &[&str]) -> TokenStream {
+        let name = type_ident(&record.name.name);
+        let body = self.shape_struct(&record.name, &name, &record.docs, &record.fields, path, None);
+        let display = record.display.as_ref().map(|t| self.display(&name, t, &record.fields));
+        quote! { #body #display }
+    }
+
+    fn message(&self, message: &Message, path: &[&str]) -> TokenStream {
+        let name = type_ident(&message.name.name);
+        let mut out = self.shape_struct(&message.name, &name, &message.docs, &message.current.fields, path, None);
+        if let Some(template) = &message.display {
+            out.extend(self.display(&name, template, &message.current.fields));
+        }
+        let versions = canonical::message_versions(self.schema, message);
+        out.extend(self.contract_impl(message, &name, &versions));
+
+        // Earlier shapes, and an upcast from each to the next newer one.
+        let mut newer: (&Shape, Ident) = (&message.current, name.clone());
+        for shape in &message.history {
+            let old_name = history_ident(&message.name.name, shape.version);
+            let upcast = derive_upcast(shape, newer.0);
+            let note = match &upcast {
+                Ok(_) => format!(
+                    "Version {} of [`{}`], kept so stored data can still be read; it upcasts to \
+                     version {} automatically.",
+                    shape.version, message.name.name, newer.0.version
+                ),
+                Err(reason) => format!(
+                    "Version {} of [`{}`], kept so stored data can still be read. The upcast to \
+                     version {} cannot be derived ({reason}): write `impl From<{old_name}> for {}`.",
+                    shape.version, message.name.name, newer.0.version, newer.1
+                ),
+            };
+            let docs = vec![note];
+            out.extend(self.shape_struct(&message.name, &old_name, &docs, &shape.fields, path, Some(shape.version)));
+            if let Ok(steps) = upcast {
+                out.extend(self.upcast_impl(&old_name, &newer.1, newer.0, &steps, path));
+            }
+            newer = (shape, old_name);
+        }
+        out
+    }
+
+    /// A struct for one shape. `version` is set for earlier versions, whose
+    /// extra attributes come from `Name.vN` paths.
+    fn shape_struct(
+        &self,
+        contract: &QualifiedName,
+        name: &Ident,
+        docs_lines: &[String],
+        fields: &[Field],
+        path: &[&str],
+        version: Option<u32>,
+    ) -> TokenStream {
+        let docs = doc_attrs(docs_lines);
+        let attr_path = match version {
+            None => contract.to_string(),
+            Some(v) => format!("{contract}.v{v}"),
+        };
+        let attrs = self.settings.type_attributes(&attr_path);
+        let mut defaults = Vec::new();
+        let fields = fields.iter().map(|field| {
+            let ident = field_ident(&field.name);
+            let ty = self.rust_type(&field.ty, path);
+            let docs = doc_attrs(&field.docs);
+            let mut serde = Vec::new();
+            if ident.to_string().trim_start_matches("r#") != field.name {
+                let wire = &field.name;
+                serde.push(quote! { rename = #wire });
+            }
+            match &field.default {
+                Some(value) if value.is_type_default() => serde.push(quote! { default }),
+                Some(value) => {
+                    let function = format_ident!("default_{}", ident.to_string().trim_start_matches("r#"));
+                    let path_text = format!("{name}::{function}");
+                    let expr = self.value_expr(value, &field.ty, path);
+                    defaults.push(quote! { fn #function() -> #ty { #expr } });
+                    serde.push(quote! { default = #path_text });
+                }
+                None if matches!(field.ty, Type::Optional(_)) => serde.push(quote! { default }),
+                None => {}
+            }
+            let serde = (!serde.is_empty()).then(|| quote! { #[serde(#(#serde),*)] });
+            let field_attrs = self.settings.field_attributes(&format!("{attr_path}.{}", field.name));
+            quote! { #docs #serde #field_attrs pub #ident: #ty }
+        });
+        let fields: Vec<TokenStream> = fields.collect();
+        let default_impl = (!defaults.is_empty()).then(|| quote! { impl #name { #(#defaults)* } });
+        quote! {
+            #docs
+            #[derive(Debug, Clone, PartialEq, ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+            #[serde(crate = "::treaty::serde")]
+            #attrs
+            pub struct #name { #(#fields,)* }
+            #default_impl
+        }
+    }
+
+    fn display(&self, name: &Ident, template: &[Segment], fields: &[Field]) -> TokenStream {
+        let mut format = String::new();
+        let mut args = Vec::new();
+        for segment in template {
+            match segment {
+                Segment::Text(text) => format.push_str(&text.replace('{', "{{").replace('}', "}}")),
+                Segment::Field(wire) => {
+                    format.push_str("{}");
+                    let ident = field_ident(wire);
+                    let optional = fields
+                        .iter()
+                        .find(|f| f.name == *wire)
+                        .is_some_and(|f| matches!(f.ty, Type::Optional(_)));
+                    args.push(if optional {
+                        quote! { ::treaty::DisplayOptional(&self.#ident) }
+                    } else {
+                        quote! { self.#ident }
+                    });
+                }
+            }
+        }
+        let body = if args.is_empty() {
+            let text = format.replace("{{", "{").replace("}}", "}");
+            quote! { f.write_str(#text) }
+        } else {
+            quote! { ::std::write!(f, #format, #(#args),*) }
+        };
+        quote! {
+            impl ::std::fmt::Display for #name {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    #body
+                }
+            }
+        }
+    }
+
+    fn contract_impl(&self, message: &Message, name: &Ident, versions: &[canonical::CanonicalContract]) -> TokenStream {
+        let contract_name = message.name.to_string();
+        let version = Literal::u32_unsuffixed(message.current.version);
+        let fingerprint = &versions[0].fingerprint;
+        let history = versions.iter().map(|v| {
+            let number = Literal::u32_unsuffixed(v.version);
+            let fingerprint = &v.fingerprint;
+            quote! { ::treaty::ContractVersion { version: #number, fingerprint: #fingerprint } }
+        });
+        // The kind constant and the marker trait share their name.
+        let kind = match message.kind {
+            MessageKind::Command => quote! { Command },
+            MessageKind::Event => quote! { Event },
+        };
+        // Each earlier version is read as its own shape, then upcast one
+        // step at a time to the current type.
+        let mut arms = vec![quote! { #version => ::treaty::decode_json(Self::NAME, version, payload), }];
+        let mut chain: Vec<Ident> = Vec::new();
+        for shape in &message.history {
+            let old = history_ident(&message.name.name, shape.version);
+            let number = Literal::u32_unsuffixed(shape.version);
+            // Each step names its `From` impl in full, so a missing
+            // hand-written upcast fails with rustc naming that impl.
+            let mut expr = quote! { old };
+            let mut from = old.clone();
+            for step in chain.iter().rev() {
+                expr = quote! { <#step as ::std::convert::From<#from>>::from(#expr) };
+                from = step.clone();
+            }
+            let upcast = if chain.is_empty() {
+                quote! { .map(<Self as ::std::convert::From<#from>>::from) }
+            } else {
+                quote! { .map(|old| <Self as ::std::convert::From<#from>>::from(#expr)) }
+            };
+            arms.push(quote! {
+                #number => ::treaty::decode_json::<#old>(Self::NAME, version, payload)#upcast,
+            });
+            chain.push(old);
+        }
+        quote! {
+            impl ::treaty::Contract for #name {
+                const NAME: &'static str = #contract_name;
+                const VERSION: u32 = #version;
+                const FINGERPRINT: &'static str = #fingerprint;
+                const HISTORY: &'static [::treaty::ContractVersion] = &[#(#history),*];
+                const KIND: ::treaty::ContractKind = ::treaty::ContractKind::#kind;
+
+                fn decode(version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
+                    match version {
+                        #(#arms)*
+                        _ => ::std::result::Result::Err(::treaty::DecodeError::unknown_version(
+                            Self::NAME, version, Self::HISTORY,
+                        )),
+                    }
+                }
+            }
+
+            impl ::treaty::#kind for #name {}
+        }
+    }
+
+    fn upcast_impl(&self, old: &Ident, new: &Ident, new_shape: &Shape, steps: &[Step], path: &[&str]) -> TokenStream {
+        let uses_old = steps.iter().any(|s| !matches!(s, Step::Default(_) | Step::None));
+        let param = if uses_old { quote! { old } } else { quote! { _old } };
+        let fields = new_shape.fields.iter().zip(steps).map(|(field, step)| {
+            let ident = field_ident(&field.name);
+            let source = |wire: &str| {
+                let old_ident = field_ident(wire);
+                quote! { old.#old_ident }
+            };
+            let expr = match step {
+                Step::Move(wire) => source(wire),
+                Step::Widen(wire) => {
+                    let s = source(wire);
+                    quote! { ::std::convert::From::from(#s) }
+                }
+                Step::WidenOptional(wire) => {
+                    let s = source(wire);
+                    quote! { #s.map(::std::convert::From::from) }
+                }
+                Step::Wrap(wire) => {
+                    let s = source(wire);
+                    quote! { ::std::option::Option::Some(#s) }
+                }
+                Step::Default(value) => {
+                    if value.is_type_default() {
+                        quote! { ::std::default::Default::default() }
+                    } else {
+                        self.value_expr(value, &field.ty, path)
+                    }
+                }
+                Step::None => quote! { ::std::option::Option::None },
+            };
+            quote! { #ident: #expr }
+        });
+        quote! {
+            impl ::std::convert::From<#old> for #new {
+                fn from(#param: #old) -> Self {
+                    Self { #(#fields,)* }
+                }
+            }
+        }
+    }
+
+    fn aggregate(&self, aggregate: &Aggregate, path: &[&str]) -> TokenStream {
+        let mut out = TokenStream::new();
+        let id_ty = self.rust_type(&aggregate.identity.ty, path);
+        let id_field = field_ident(&aggregate.identity.name);
+        for (suffix, members) in [("Command", &aggregate.commands), ("Event", &aggregate.events)] {
+            if members.is_empty() {
+                continue;
+            }
+            let name = format_ident!("{}{}", aggregate.name.name, suffix);
+            let doc = format!(
+                "Every {} of the `{}` aggregate.",
+                suffix.to_lowercase(),
+                aggregate.name.name
+            );
+            let attrs = self.settings.type_attributes(&format!("{}{suffix}", aggregate.name));
+            let variants: Vec<Ident> = members.iter().map(|m| type_ident(&m.name)).collect();
+            let names: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+            let all_display = members
+                .iter()
+                .all(|m| self.schema.message(m).is_some_and(|m| m.display.is_some()));
+            let display = all_display.then(|| {
+                quote! {
+                    impl ::std::fmt::Display for #name {
+                        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                            match self { #(Self::#variants(message) => ::std::fmt::Display::fmt(message, f),)* }
+                        }
+                    }
+                }
+            });
+            out.extend(quote! {
+                #[doc = #doc]
+                #[derive(Debug, Clone, PartialEq)]
+                #attrs
+                pub enum #name { #(#variants(#variants),)* }
+
+                impl #name {
+                    /// The identity of the aggregate the message is for.
+                    pub fn id(&self) -> &#id_ty {
+                        match self { #(Self::#variants(message) => &message.#id_field,)* }
+                    }
+
+                    /// The message's contract name.
+                    pub fn contract_name(&self) -> &'static str {
+                        match self { #(Self::#variants(_) => #names,)* }
+                    }
+
+                    /// The message's current contract version.
+                    pub fn contract_version(&self) -> u32 {
+                        match self { #(Self::#variants(_) => <#variants as ::treaty::Contract>::VERSION,)* }
+                    }
+
+                    /// Reads a stored or received message by contract name and
+                    /// version, upcasting earlier versions.
+                    pub fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
+                        match contract {
+                            #(#names => <#variants as ::treaty::Contract>::decode(version, payload).map(Self::#variants),)*
+                            _ => ::std::result::Result::Err(::treaty::DecodeError::unknown_contract(
+                                contract, version, &[#(#names),*],
+                            )),
+                        }
+                    }
+
+                    /// The message's JSON, at its current version.
+                    pub fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
+                        match self { #(Self::#variants(message) => ::treaty::Contract::encode(message),)* }
+                    }
+                }
+
+                #(
+                    impl ::std::convert::From<#variants> for #name {
+                        fn from(message: #variants) -> Self {
+                            Self::#variants(message)
+                        }
+                    }
+                )*
+
+                #display
+            });
+        }
+        out
+    }
+
+    fn rust_type(&self, ty: &Type, path: &[&str]) -> TokenStream {
+        match ty {
+            Type::Scalar(s) => scalar_tokens(*s),
+            Type::Id(n) | Type::Record(n) | Type::Enum(n) => relative_path(n, path),
+            Type::Extern(n) => self.settings.extern_type(&n.to_string()),
+            Type::List(inner) => {
+                let inner = self.rust_type(inner, path);
+                quote! { ::std::vec::Vec<#inner> }
+            }
+            Type::Map(k, v) => {
+                let k = self.rust_type(k, path);
+                let v = self.rust_type(v, path);
+                quote! { ::std::collections::BTreeMap<#k, #v> }
+            }
+            Type::Optional(inner) => {
+                let inner = self.rust_type(inner, path);
+                quote! { ::std::option::Option<#inner> }
+            }
+        }
+    }
+
+    fn value_expr(&self, value: &Value, ty: &Type, path: &[&str]) -> TokenStream {
+        if let Type::Optional(inner) = ty {
+            if *value == Value::None {
+                return quote! { ::std::option::Option::None };
+            }
+            let inner = self.value_expr(value, inner, path);
+            return quote! { ::std::option::Option::Some(#inner) };
+        }
+        match (value, ty) {
+            (Value::String(s), _) => quote! { ::std::string::String::from(#s) },
+            (Value::Bool(b), _) => quote! { #b },
+            (Value::Integer(i), Type::Scalar(s)) => integer_literal(*i, *s),
+            (Value::Float(x), _) => {
+                let lit = Literal::f64_suffixed(*x);
+                quote! { #lit }
+            }
+            (Value::Decimal(text), _) => {
+                let (mantissa, scale) = decimal_parts(text);
+                let mantissa = Literal::i128_unsuffixed(mantissa);
+                quote! { ::treaty::Decimal::from_i128_with_scale(#mantissa, #scale) }
+            }
+            (Value::Variant(variant), Type::Enum(e)) => {
+                let path = relative_path(e, path);
+                let variant = variant_ident(variant);
+                quote! { #path::#variant }
+            }
+            _ => quote! { ::std::default::Default::default() },
+        }
+    }
+}
+
+/// How one field of a newer shape is filled from the older one.
+enum Step {
+    /// Same type: moved.
+    Move(String),
+    /// A narrower integer: widened.
+    Widen(String),
+    /// An optional narrower integer: widened inside the option.
+    WidenOptional(String),
+    /// Was required, is optional: wrapped in `Some`.
+    Wrap(String),
+    /// New, with a default.
+    Default(Value),
+    /// New and optional without a default.
+    None,
+}
+
+/// The steps that turn `old` into `new`, or why there are none. Fields are
+/// matched by wire name; fields of `old` missing from `new` are dropped.
+fn derive_upcast(old: &Shape, new: &Shape) -> Result<Vec<Step>, String> {
+    new.fields
+        .iter()
+        .map(|field| {
+            let Some(previous) = old.fields.iter().find(|f| f.name == field.name) else {
+                return match (&field.default, &field.ty) {
+                    (Some(value), _) => Ok(Step::Default(value.clone())),
+                    (None, Type::Optional(_)) => Ok(Step::None),
+                    (None, _) => Err(format!("field `{}` was added without a default", field.name)),
+                };
+            };
+            let wire = field.name.clone();
+            match (&previous.ty, &field.ty) {
+                (a, b) if a == b => Ok(Step::Move(wire)),
+                (Type::Scalar(a), Type::Scalar(b)) if a.widens_to(*b) => Ok(Step::Widen(wire)),
+                (Type::Optional(a), Type::Optional(b)) => match (a.as_ref(), b.as_ref()) {
+                    (Type::Scalar(a), Type::Scalar(b)) if a.widens_to(*b) => Ok(Step::WidenOptional(wire)),
+                    _ => Err(format!("field `{}` changed type from `{}` to `{}`", field.name, previous.ty, field.ty)),
+                },
+                (a, Type::Optional(b)) if a == b.as_ref() => Ok(Step::Wrap(wire)),
+                _ => Err(format!("field `{}` changed type from `{}` to `{}`", field.name, previous.ty, field.ty)),
+            }
+        })
+        .collect()
+}
+
+fn scalar_tokens(scalar: Scalar) -> TokenStream {
+    match scalar {
+        Scalar::Bool => quote! { bool },
+        Scalar::I32 => quote! { i32 },
+        Scalar::I64 => quote! { i64 },
+        Scalar::U32 => quote! { u32 },
+        Scalar::U64 => quote! { u64 },
+        Scalar::F64 => quote! { f64 },
+        Scalar::String => quote! { ::std::string::String },
+        Scalar::Bytes => quote! { ::treaty::Bytes },
+        Scalar::Uuid => quote! { ::treaty::Uuid },
+        Scalar::Timestamp => quote! { ::treaty::Timestamp },
+        Scalar::Date => quote! { ::treaty::Date },
+        Scalar::Decimal => quote! { ::treaty::Decimal },
+    }
+}
+
+fn integer_literal(value: i128, scalar: Scalar) -> TokenStream {
+    // The validator checked the range, so the conversions cannot fail; the
+    // fallbacks only keep this function total.
+    let lit = match scalar {
+        Scalar::I32 => Literal::i32_suffixed(i32::try_from(value).unwrap_or_default()),
+        Scalar::I64 => Literal::i64_suffixed(i64::try_from(value).unwrap_or_default()),
+        Scalar::U32 => Literal::u32_suffixed(u32::try_from(value).unwrap_or_default()),
+        Scalar::U64 => Literal::u64_suffixed(u64::try_from(value).unwrap_or_default()),
+        Scalar::F64 => Literal::f64_suffixed(value as f64),
+        _ => Literal::i128_unsuffixed(value),
+    };
+    quote! { #lit }
+}
+
+/// `"-12.50"` to `(-1250, 2)`.
+fn decimal_parts(text: &str) -> (i128, u32) {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits: String = format!("{whole}{fraction}");
+    (digits.parse().unwrap_or_default(), fraction.len() as u32)
+}
+
+/// The path from the module of `from` to the type `target`.
+fn relative_path(target: &QualifiedName, from: &[&str]) -> TokenStream {
+    let name = type_ident(&target.name);
+    let segments: Vec<&str> = target.namespace.split('.').collect();
+    if segments == from {
+        return quote! { #name };
+    }
+    let supers = from.iter().map(|_| quote! { super });
+    let modules = segments.iter().map(|s| module_ident(s));
+    quote! { #(#supers::)* #(#modules::)* #name }
+}
+
+fn doc_attrs(lines: &[String]) -> TokenStream {
+    let lines = lines.iter().map(|line| {
+        let text = format!(" {line}");
+        quote! { #[doc = #text] }
+    });
+    quote! { #(#lines)* }
+}
+
+fn ident(name: &str) -> Ident {
+    if naming::is_keyword(name) {
+        Ident::new_raw(name, Span::call_site())
+    } else {
+        Ident::new(name, Span::call_site())
+    }
+}
+
+fn type_ident(name: &str) -> Ident {
+    ident(name)
+}
+
+fn history_ident(name: &str, version: u32) -> Ident {
+    format_ident!("{}V{}", name, version)
+}
+
+fn field_ident(wire: &str) -> Ident {
+    ident(&naming::field_name(wire).unwrap_or_else(|| "field".to_string()))
+}
+
+fn variant_ident(wire: &str) -> Ident {
+    ident(&naming::variant_name(wire).unwrap_or_else(|| "Variant".to_string()))
+}
+
+fn module_ident(segment: &str) -> Ident {
+    ident(&naming::module_name(segment))
+}

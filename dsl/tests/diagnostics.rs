@@ -1,0 +1,1622 @@
+//! Data-driven tests of every diagnostic the contract compiler reports.
+//!
+//! Each test compiles a few small files and compares the rendered output
+//! (or `ok`) with a snapshot. The snapshots are the user interface: they
+//! show the message, the span under the caret and the hint exactly as a
+//! person would see them. After a deliberate change, re-bless them with
+//! `UPDATE_EXPECT=1 cargo test -p treaty-dsl` and review the diff.
+
+use expect_test::{expect, Expect};
+use treaty_dsl::{compile, Config, Sources};
+
+/// Compiles `files` (name, text) together and compares the rendered
+/// diagnostics, or `ok` when the contracts are valid, with `expect`.
+fn check(files: &[(&str, &str)], expect: Expect) {
+    let mut sources = Sources::new();
+    for (name, text) in files {
+        sources.add(*name, *text);
+    }
+    check_sources(&sources, expect);
+}
+
+/// Like [`check`], for sources that cannot be written as `&str`.
+fn check_sources(sources: &Sources, expect: Expect) {
+    let actual = match compile(sources, &Config::default()) {
+        Ok(_) => "ok".to_string(),
+        Err(diagnostics) => diagnostics.render(),
+    };
+    expect.assert_eq(&actual);
+}
+
+// The sketch's complete file is the language's reference example; it
+// must compile exactly as written, given the `shared.Money` it imports.
+const SKETCH: &str = r#"//! Contracts of the factory bounded context.
+namespace factory;
+
+use shared.Money;
+
+/// Reusable field fragment: `employee` expands to `employee_name: String`.
+const employee = employee_name: String;
+
+/// Identifies a factory.
+id FactoryId: Uuid;
+
+/// A part used to build a car.
+record CarPart(name: String, quantity: u32);
+
+/// Colour of a produced car.
+enum Color { Red, Green, Blue }
+
+/// A car factory. Every message inside carries `id: FactoryId` first.
+aggregate Factory(id: FactoryId) {
+    /// Open the factory for work.
+    OpenFactory?();
+
+    /// The factory was opened.
+    FactoryOpened!() display "Opened factory {id}";
+
+    /// Ask the factory to produce a car.
+    ProduceCar?(employee, car_model: String, price: Money?)
+        display "Employee '{employee_name}' produces a {car_model}";
+
+    /// A car was produced.
+    CarProduced! v2 (employee, car_model: String, parts: [CarPart], color: Color = Red)
+        was v1 (employee, car_model: String, parts: [CarPart]);
+}
+
+/// A message outside any aggregate.
+PingRequested?(note: String = "");
+"#;
+
+const SHARED: &str = "namespace shared;\nrecord Money(cents: i64, currency: String);\n";
+
+#[test]
+fn sketch_complete_file_is_valid() {
+    check(&[("factory.treaty", SKETCH), ("shared.treaty", SHARED)], expect![[r#"ok"#]]);
+}
+
+#[test]
+fn example_contracts_are_valid() {
+    // The example project builds from these files, so they must stay valid.
+    let mut sources = Sources::new();
+    sources
+        .load(&[concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/factory/contracts")])
+        .expect("the example contracts are readable");
+    check_sources(&sources, expect![[r#"ok"#]]);
+}
+
+#[test]
+fn invalid_utf8() {
+    let mut sources = Sources::new();
+    sources.add("latin1.treaty", b"namespace shop;\nrecord Caf\xe9(name: String);\n".to_vec());
+    check_sources(&sources, expect![[r#"
+        error[missing-namespace]: the file has no namespace
+          ┌─ latin1.treaty:1:1
+          │
+        1 │ namespace shop;
+          │ ^ expected `namespace name;` here
+          │
+          = help: start the file with a namespace, such as `namespace shop.orders;`
+
+        error[invalid-utf8]: the file is not valid UTF-8
+          ┌─ latin1.treaty:2:11
+          │
+        2 │ record Caf�(name: String);
+          │           ^ this byte is not UTF-8
+          │
+          = help: save the file as UTF-8 text
+
+        error: contracts have 2 errors
+    "#]]);
+}
+
+#[test]
+fn too_deep() {
+    let deep = format!("namespace shop;\nrecord A(a: {}u32{});\n", "[".repeat(40), "]".repeat(40));
+    check(&[("deep.treaty", &deep)], expect![[r#"
+        error[missing-namespace]: the file has no namespace
+          ┌─ deep.treaty:1:1
+          │
+        1 │ namespace shop;
+          │ ^ expected `namespace name;` here
+          │
+          = help: start the file with a namespace, such as `namespace shop.orders;`
+
+        error[too-deep]: brackets are nested more than 32 levels deep
+          ┌─ deep.treaty:2:44
+          │
+        2 │ record A(a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[u32]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]);
+          │                                            ^ too deep here
+          │
+          = help: contracts never need this much nesting; check for a missing closing bracket
+
+        error: contracts have 2 errors
+    "#]]);
+}
+
+#[test]
+fn syntax_missing_type() {
+    check(&[("shop.treaty", "namespace shop;\nrecord A(name: );\n")], expect![[r#"
+        error[syntax]: expected `[`, `{` or a type, found `)`
+          ┌─ shop.treaty:2:16
+          │
+        2 │ record A(name: );
+          │                ^ unexpected here
+          │
+          = help: write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn syntax_missing_semicolon() {
+    check(&[("shop.treaty", "namespace shop;\nOrderPlaced!(total: u64)\n")], expect![[r#"
+        error[syntax]: expected `;`, `display` or `was`, found end of file
+          ┌─ shop.treaty:3:1
+          │
+        3 │ 
+          │ ^ unexpected here
+          │
+          = help: end every declaration with `;`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn syntax_double_comma() {
+    check(&[("shop.treaty", "namespace shop;\nPlaceOrder?(a: u32,, b: u32);\n")], expect![[r#"
+        error[syntax]: expected `)` or a field, found `,`
+          ┌─ shop.treaty:2:20
+          │
+        2 │ PlaceOrder?(a: u32,, b: u32);
+          │                    ^ unexpected here
+          │
+          = help: see docs/language.md for the syntax of each declaration
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn syntax_lokad_field_order() {
+    // People migrating from Lokad's `.ddd` files write the type first.
+    check(&[("shop.treaty", "namespace shop;\nPlaceOrder?(String name);\n")], expect![[r#"
+        error[syntax]: expected `)`, `,`, `:`, a doc comment or a field, found `String`
+          ┌─ shop.treaty:2:13
+          │
+        2 │ PlaceOrder?(String name);
+          │             ^ unexpected here
+          │
+          = help: see docs/language.md for the syntax of each declaration
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn syntax_message_without_kind() {
+    check(&[("shop.treaty", "namespace shop;\nPlaceOrder(name: String);\n")], expect![[r#"
+        error[syntax]: expected `!`, `?` or `?` (command) or `!` (event), found `(`
+          ┌─ shop.treaty:2:11
+          │
+        2 │ PlaceOrder(name: String);
+          │           ^ unexpected here
+          │
+          = help: see docs/language.md for the syntax of each declaration
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn syntax_errors_are_all_reported() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\n\
+             record A(name: );\n\
+             PlaceOrder?(String name);\n\
+             enum Color { Red Green }\n\
+             OrderPlaced!(total: u64) displya \"{total}\";\n\
+             OrderShipped!(at: Timestamp);\n\
+             id OrderId Uuid;\n",
+        )],
+        expect![[r#"
+            error[syntax]: expected `[`, `{` or a type, found `)`
+              ┌─ shop.treaty:2:16
+              │
+            2 │ record A(name: );
+              │                ^ unexpected here
+              │
+              = help: write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`
+
+            error[syntax]: expected `)`, `,`, `:`, a doc comment or a field, found `String`
+              ┌─ shop.treaty:3:13
+              │
+            3 │ PlaceOrder?(String name);
+              │             ^ unexpected here
+              │
+              = help: see docs/language.md for the syntax of each declaration
+
+            error[syntax]: expected `,`, `}` or a doc comment, found `Red`
+              ┌─ shop.treaty:4:14
+              │
+            4 │ enum Color { Red Green }
+              │              ^ unexpected here
+              │
+              = help: see docs/language.md for the syntax of each declaration
+
+            error[syntax]: expected `;`, `display` or `was`, found `displya`
+              ┌─ shop.treaty:5:26
+              │
+            5 │ OrderPlaced!(total: u64) displya "{total}";
+              │                          ^ unexpected here
+              │
+              = help: end every declaration with `;`
+
+            error[syntax]: expected `:` or `?` (command) or `!` (event), found `OrderId`
+              ┌─ shop.treaty:7:4
+              │
+            7 │ id OrderId Uuid;
+              │    ^ unexpected here
+              │
+              = help: see docs/language.md for the syntax of each declaration
+
+            error: contracts have 5 errors
+        "#]],
+    );
+}
+
+#[test]
+fn syntax_error_does_not_hide_validation_errors() {
+    // The declaration after the broken one is still parsed and checked.
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord A(name: );\nrecord B(name: Strin);\n")],
+        expect![[r#"
+            error[syntax]: expected `[`, `{` or a type, found `)`
+              ┌─ shop.treaty:2:16
+              │
+            2 │ record A(name: );
+              │                ^ unexpected here
+              │
+              = help: write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`
+
+            error[unknown-type]: unknown type `Strin`
+              ┌─ shop.treaty:3:16
+              │
+            3 │ record B(name: Strin);
+              │                ^^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn syntax_unclosed_parenthesis() {
+    // A missing `)` must not swallow the rest of the file: the error in
+    // the last line is reported too.
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nPlaceOrder?(a: u32;\nOrderPlaced!(total: u64);\nOrderShipped!(at: Strin);\n",
+        )],
+        expect![[r#"
+            error[syntax]: expected `)`, `,`, `=` or `?`, found `;`
+              ┌─ shop.treaty:2:19
+              │
+            2 │ PlaceOrder?(a: u32;
+              │                   ^ unexpected here
+              │
+              = help: see docs/language.md for the syntax of each declaration
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn errors_in_several_files_are_reported_together() {
+    check(
+        &[
+            ("a.treaty", "namespace shop;\nrecord A(name: Strin);\n"),
+            ("b.treaty", "namespace billing;\nInvoiceSent!(total: u32 = -1);\nrecord B(;\n"),
+            ("c.treaty", "record C();\n"),
+        ],
+        expect![[r#"
+            error[unknown-type]: unknown type `Strin`
+              ┌─ a.treaty:2:16
+              │
+            2 │ record A(name: Strin);
+              │                ^^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+
+            error[bad-default]: -1 is out of range for `u32` (0 to 4294967295)
+              ┌─ b.treaty:2:27
+              │
+            2 │ InvoiceSent!(total: u32 = -1);
+              │                           ^^ does not fit `u32`
+              │
+              = help: write a whole number, such as `0`
+
+            error[syntax]: expected `)` or a field, found `;`
+              ┌─ b.treaty:3:10
+              │
+            3 │ record B(;
+              │          ^ unexpected here
+              │
+              = help: see docs/language.md for the syntax of each declaration
+
+            error[missing-namespace]: the file has no namespace
+              ┌─ c.treaty:1:1
+              │
+            1 │ record C();
+              │ ^ expected `namespace name;` here
+              │
+              = help: start the file with a namespace, such as `namespace shop.orders;`
+
+            error: contracts have 4 errors
+        "#]],
+    );
+}
+
+#[test]
+fn missing_namespace() {
+    check(&[("shop.treaty", "record A(name: String);\n")], expect![[r#"
+        error[missing-namespace]: the file has no namespace
+          ┌─ shop.treaty:1:1
+          │
+        1 │ record A(name: String);
+          │ ^ expected `namespace name;` here
+          │
+          = help: start the file with a namespace, such as `namespace shop.orders;`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn missing_namespace_in_empty_file() {
+    check(&[("empty.treaty", "")], expect![[r#"
+        error[missing-namespace]: the file has no namespace
+          ┌─ empty.treaty:1:1
+          │
+        1 │ 
+          │ ^ expected `namespace name;` here
+          │
+          = help: start the file with a namespace, such as `namespace shop.orders;`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn namespace_not_first() {
+    check(&[("shop.treaty", "record A(name: String);\nnamespace shop;\n")], expect![[r#"
+        error[missing-namespace]: the namespace must come first
+          ┌─ shop.treaty:2:1
+          │
+        2 │ namespace shop;
+          │ ^^^^^^^^^^^^^^^ declared after other items
+          │
+          = help: move this line to the top of the file
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn namespace_declared_twice() {
+    check(&[("shop.treaty", "namespace shop;\nnamespace billing;\n")], expect![[r#"
+        error[bad-namespace]: a file has one namespace
+          ┌─ shop.treaty:2:11
+          │
+        2 │ namespace billing;
+          │           ^^^^^^^ second namespace
+          │
+          = help: split the file in two, one per namespace
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn namespace_not_snake_case() {
+    check(&[("shop.treaty", "namespace Shop.orderLines;\nrecord A();\n")], expect![[r#"
+        error[bad-namespace]: namespace segment `Shop` is not lower snake case
+          ┌─ shop.treaty:1:11
+          │
+        1 │ namespace Shop.orderLines;
+          │           ^^^^ becomes a Rust module name
+          │
+          = help: write `shop`
+
+        error[bad-namespace]: namespace segment `orderLines` is not lower snake case
+          ┌─ shop.treaty:1:16
+          │
+        1 │ namespace Shop.orderLines;
+          │                ^^^^^^^^^^ becomes a Rust module name
+          │
+          = help: write `order_lines`
+
+        error: contracts have 2 errors
+    "#]]);
+}
+
+#[test]
+fn namespace_with_syntax_error() {
+    check(&[("shop.treaty", "namespace shop\nrecord A(name: String);\n")], expect![[r#"
+        error[missing-namespace]: the file has no namespace
+          ┌─ shop.treaty:1:1
+          │
+        1 │ namespace shop
+          │ ^ expected `namespace name;` here
+          │
+          = help: start the file with a namespace, such as `namespace shop.orders;`
+
+        error[syntax]: expected `;` or `?` (command) or `!` (event), found `shop`
+          ┌─ shop.treaty:1:11
+          │
+        1 │ namespace shop
+          │           ^ unexpected here
+          │
+          = help: end every declaration with `;`
+
+        error: contracts have 2 errors
+    "#]]);
+}
+
+#[test]
+fn unknown_type() {
+    check(&[("shop.treaty", "namespace shop;\nrecord A(name: Strin);\n")], expect![[r#"
+        error[unknown-type]: unknown type `Strin`
+          ┌─ shop.treaty:2:16
+          │
+        2 │ record A(name: Strin);
+          │                ^^^^^ not declared or imported
+          │
+          = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn unknown_type_with_wrong_case_of_builtin() {
+    check(&[("shop.treaty", "namespace shop;\nrecord A(name: string, at: timestamp);\n")], expect![[r#"
+        error[unknown-type]: unknown type `string`
+          ┌─ shop.treaty:2:16
+          │
+        2 │ record A(name: string, at: timestamp);
+          │                ^^^^^^ not declared or imported
+          │
+          = help: the built-in type is spelled `String`
+
+        error[unknown-type]: unknown type `timestamp`
+          ┌─ shop.treaty:2:28
+          │
+        2 │ record A(name: string, at: timestamp);
+          │                            ^^^^^^^^^ not declared or imported
+          │
+          = help: the built-in type is spelled `Timestamp`
+
+        error: contracts have 2 errors
+    "#]]);
+}
+
+#[test]
+fn unknown_type_declared_in_another_namespace() {
+    check(
+        &[
+            ("shop.treaty", "namespace shop;\nOrderPlaced!(total: Money);\n"),
+            ("shared.treaty", SHARED),
+        ],
+        expect![[r#"
+            error[unknown-type]: unknown type `Money`
+              ┌─ shop.treaty:2:21
+              │
+            2 │ OrderPlaced!(total: Money);
+              │                     ^^^^^ not declared or imported
+              │
+              = help: import it with `use shared.Money;`
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_type_by_full_name() {
+    check(
+        &[
+            ("shop.treaty", "namespace shop;\nOrderPlaced!(total: shared.Mony);\n"),
+            ("shared.treaty", SHARED),
+        ],
+        expect![[r#"
+            error[unknown-type]: unknown type `shared.Mony`
+              ┌─ shop.treaty:2:21
+              │
+            2 │ OrderPlaced!(total: shared.Mony);
+              │                     ^^^^^^^^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn type_by_full_name_needs_no_import() {
+    check(
+        &[
+            ("shop.treaty", "namespace shop;\nOrderPlaced!(total: shared.Money);\n"),
+            ("shared.treaty", SHARED),
+        ],
+        expect!["ok"],
+    );
+}
+
+#[test]
+fn unknown_type_in_display_template_field() {
+    // The field whose type is unknown still exists: the template that
+    // shows it must not be reported as naming an unknown field.
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced!(total: Mony) display \"Total {total}\";\n")],
+        expect![[r#"
+            error[unknown-type]: unknown type `Mony`
+              ┌─ shop.treaty:2:21
+              │
+            2 │ OrderPlaced!(total: Mony) display "Total {total}";
+              │                     ^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+
+            error[bad-display-template]: display template names unknown field `total`
+              ┌─ shop.treaty:2:42
+              │
+            2 │ OrderPlaced!(total: Mony) display "Total {total}";
+              │                                          ^^^^^^^ no such field
+              │
+              = help: this message has no fields to show
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_import() {
+    check(&[("shop.treaty", "namespace shop;\nuse shared.Money;\n")], expect![[r#"
+        error[unknown-import]: `shared.Money` is not declared in any contract file
+          ┌─ shop.treaty:2:5
+          │
+        2 │ use shared.Money;
+          │     ^^^^^^^^^^^^ unknown import
+          │
+          = help: declare `Money` in namespace `shared`, or configure it as an extern type
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn unknown_import_from_wrong_namespace() {
+    check(
+        &[("shop.treaty", "namespace shop;\nuse common.Money;\n"), ("shared.treaty", SHARED)],
+        expect![[r#"
+            error[unknown-import]: `common.Money` is not declared in any contract file
+              ┌─ shop.treaty:2:5
+              │
+            2 │ use common.Money;
+              │     ^^^^^^^^^^^^ unknown import
+              │
+              = help: did you mean `use shared.Money;`?
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_import_without_namespace() {
+    check(&[("shop.treaty", "namespace shop;\nuse Money;\n")], expect![[r#"
+        error[unknown-import]: `use` names a type in another namespace
+          ┌─ shop.treaty:2:5
+          │
+        2 │ use Money;
+          │     ^^^^^ no namespace here
+          │
+          = help: write `use namespace.Money;`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn extern_type_can_be_imported() {
+    let mut sources = Sources::new();
+    sources.add("shop.treaty", "namespace shop;\nuse shared.Money;\nOrderPlaced!(total: Money);\n");
+    let config = Config {
+        extern_types: ["shared.Money".to_string()].into(),
+    };
+    let schema = compile(&sources, &config).map_err(|d| d.render()).expect("extern types resolve");
+    let message = schema.messages().next().expect("one message");
+    expect!["shared.Money"].assert_eq(&message.current.fields[0].ty.to_string());
+}
+
+#[test]
+fn unknown_fragment() {
+    check(&[("shop.treaty", "namespace shop;\nPlaceOrder?(employee, total: u64);\n")], expect![[r#"
+        error[unknown-fragment]: `employee` is not a declared field fragment
+          ┌─ shop.treaty:2:13
+          │
+        2 │ PlaceOrder?(employee, total: u64);
+          │             ^^^^^^^^ unknown fragment
+          │
+          = help: write a field as `employee: Type`, or declare `const employee = field: Type;`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn fragment_imported_from_another_namespace() {
+    check(
+        &[
+            ("shop.treaty", "namespace shop;\nuse staff.employee;\nPlaceOrder?(employee);\n"),
+            ("staff.treaty", "namespace staff;\nconst employee = employee_name: String, employee_id: u64;\n"),
+        ],
+        expect!["ok"],
+    );
+}
+
+#[test]
+fn duplicate_type() {
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord Money(cents: i64);\nenum Money { Euro }\n")],
+        expect![[r#"
+            error[duplicate-type]: type `shop.Money` is declared twice
+              ┌─ shop.treaty:3:6
+              │
+            2 │ record Money(cents: i64);
+              │        ----- first declared here
+            3 │ enum Money { Euro }
+              │      ^^^^^ declared again here
+              │
+              = help: rename or remove one of them
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_message() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nid OrderId: Uuid;\nOrderPlaced!();\naggregate Order(id: OrderId) {\n    OrderPlaced!();\n}\n",
+        )],
+        expect![[r#"
+            error[duplicate-type]: type `shop.OrderPlaced` is declared twice
+              ┌─ shop.treaty:5:5
+              │
+            3 │ OrderPlaced!();
+              │ ----------- first declared here
+            4 │ aggregate Order(id: OrderId) {
+            5 │     OrderPlaced!();
+              │     ^^^^^^^^^^^ declared again here
+              │
+              = help: rename or remove one of them
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_type_across_files_of_one_namespace() {
+    check(
+        &[
+            ("a.treaty", "namespace shop;\nrecord Money(cents: i64);\n"),
+            ("b.treaty", "namespace shop;\nrecord Money(cents: i64);\n"),
+        ],
+        expect![[r#"
+            error[duplicate-type]: type `shop.Money` is declared twice
+              ┌─ b.treaty:2:8
+              │
+            2 │ record Money(cents: i64);
+              │        ^^^^^ declared again here
+              │
+              ┌─ a.treaty:2:8
+              │
+            2 │ record Money(cents: i64);
+              │        ----- first declared here
+              │
+              = help: rename or remove one of them
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn same_name_in_two_namespaces_is_fine() {
+    check(
+        &[
+            ("a.treaty", "namespace shop;\nrecord Money(cents: i64);\n"),
+            ("b.treaty", "namespace billing;\nrecord Money(cents: i64);\n"),
+        ],
+        expect!["ok"],
+    );
+}
+
+#[test]
+fn duplicate_type_with_generated_version_name() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nrecord OrderPlacedV1(total: u64);\nOrderPlaced! v2 (total: u64) was v1 (total: u32);\n",
+        )],
+        expect![[r#"
+            error[duplicate-type]: `shop.OrderPlacedV1` collides with a name generated for version 1 of `OrderPlaced`
+              ┌─ shop.treaty:2:8
+              │
+            2 │ record OrderPlacedV1(total: u64);
+              │        ^^^^^^^^^^^^^ declared here
+            3 │ OrderPlaced! v2 (total: u64) was v1 (total: u32);
+              │ ----------- generates the same name
+              │
+              = help: rename the declared type
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_type_with_generated_aggregate_enum() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nid OrderId: Uuid;\nenum OrderCommand { Place }\naggregate Order(id: OrderId) {\n    PlaceOrder?();\n}\n",
+        )],
+        expect![[r#"
+            error[duplicate-type]: `shop.OrderCommand` collides with a name generated for aggregate `Order`
+              ┌─ shop.treaty:3:6
+              │
+            3 │ enum OrderCommand { Place }
+              │      ^^^^^^^^^^^^ declared here
+            4 │ aggregate Order(id: OrderId) {
+              │           ----- generates the same name
+              │
+              = help: rename the declared type
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_aggregate() {
+    // Two aggregates of one name would generate two `OrderCommand` enums.
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nid OrderId: Uuid;\naggregate Order(id: OrderId) {\n    PlaceOrder?();\n}\naggregate Order(id: OrderId) {\n    CancelOrder?();\n}\n",
+        )],
+        expect!["ok"],
+    );
+}
+
+#[test]
+fn duplicate_type_shadowing_builtin() {
+    check(&[("shop.treaty", "namespace shop;\nrecord Timestamp(seconds: i64);\n")], expect![[r#"
+        error[duplicate-type]: `Timestamp` is a built-in type
+          ┌─ shop.treaty:2:8
+          │
+        2 │ record Timestamp(seconds: i64);
+          │        ^^^^^^^^^ shadows the built-in
+          │
+          = help: choose another name
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn duplicate_type_imported_and_declared() {
+    check(
+        &[
+            ("shop.treaty", "namespace shop;\nuse shared.Money;\nrecord Money(cents: u64);\n"),
+            ("shared.treaty", SHARED),
+        ],
+        expect![[r#"
+            error[duplicate-type]: `Money` is imported and also declared in `shop`
+              ┌─ shop.treaty:2:5
+              │
+            2 │ use shared.Money;
+              │     ^^^^^^^^^^^^ imported here
+            3 │ record Money(cents: u64);
+              │        ----- declared here
+              │
+              = help: refer to one of them by its full name (`namespace.Name`) instead of importing it
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_field() {
+    check(&[("shop.treaty", "namespace shop;\nrecord A(name: String, name: String);\n")], expect![[r#"
+        error[duplicate-field]: field `name` appears twice
+          ┌─ shop.treaty:2:24
+          │
+        2 │ record A(name: String, name: String);
+          │          ------------  ^^^^^^^^^^^^ declared again here
+          │          │              
+          │          first declared here (or brought in by a fragment or the aggregate id)
+          │
+          = help: rename or remove one of them
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn duplicate_field_from_fragment() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nconst employee = employee_name: String;\nPlaceOrder?(employee, employee_name: String);\n",
+        )],
+        expect![[r#"
+            error[duplicate-field]: field `employee_name` appears twice
+              ┌─ shop.treaty:3:23
+              │
+            3 │ PlaceOrder?(employee, employee_name: String);
+              │             --------  ^^^^^^^^^^^^^^^^^^^^^ declared again here
+              │             │          
+              │             first declared here (or brought in by a fragment or the aggregate id)
+              │
+              = help: rename or remove one of them
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_field_in_rust() {
+    check(
+        &[("shop.treaty", "namespace shop;\nPlaceOrder?(carModel: String, car_model: String);\n")],
+        expect![[r#"
+            error[duplicate-field]: fields `carModel` and `car_model` become the same Rust field `car_model`
+              ┌─ shop.treaty:2:31
+              │
+            2 │ PlaceOrder?(carModel: String, car_model: String);
+              │             ----------------  ^^^^^^^^^^^^^^^^^ declared again here
+              │             │                  
+              │             first declared here (or brought in by a fragment or the aggregate id)
+              │
+              = help: rename or remove one of them
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_field_with_aggregate_identity() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nid OrderId: Uuid;\naggregate Order(id: OrderId) {\n    PlaceOrder?(id: u64);\n}\n",
+        )],
+        expect![[r#"
+            error[duplicate-field]: field `id` appears twice
+              ┌─ shop.treaty:4:17
+              │
+            3 │ aggregate Order(id: OrderId) {
+              │                 ----------- first declared here (or brought in by a fragment or the aggregate id)
+            4 │     PlaceOrder?(id: u64);
+              │                 ^^^^^^^ declared again here
+              │
+              = help: rename or remove one of them
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_variant() {
+    check(&[("shop.treaty", "namespace shop;\nenum Color { Red, Green, Red }\n")], expect![[r#"
+        error[duplicate-variant]: variant `Red` is declared twice in `Color`
+          ┌─ shop.treaty:2:26
+          │
+        2 │ enum Color { Red, Green, Red }
+          │              ---         ^^^ declared again here
+          │              │            
+          │              first declared here
+          │
+          = help: remove one of them (variants that differ only in case or underscores collide in Rust)
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn duplicate_variant_in_rust() {
+    check(&[("shop.treaty", "namespace shop;\nenum Color { dark_red, DarkRed }\n")], expect![[r#"
+        error[duplicate-variant]: variant `DarkRed` is declared twice in `Color`
+          ┌─ shop.treaty:2:24
+          │
+        2 │ enum Color { dark_red, DarkRed }
+          │              --------  ^^^^^^^ declared again here
+          │              │          
+          │              first declared here
+          │
+          = help: remove one of them (variants that differ only in case or underscores collide in Rust)
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn bad_default_type_mismatch() {
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord A(count: u32 = \"none\", flag: bool = 1, names: [String] = {});\n")],
+        expect![[r#"
+            error[bad-default]: the string "none" is not a value of `u32`
+              ┌─ shop.treaty:2:23
+              │
+            2 │ record A(count: u32 = "none", flag: bool = 1, names: [String] = {});
+              │                       ^^^^^^ does not fit `u32`
+              │
+              = help: write a whole number, such as `0`
+
+            error[bad-default]: the number 1 is not a value of `bool`
+              ┌─ shop.treaty:2:44
+              │
+            2 │ record A(count: u32 = "none", flag: bool = 1, names: [String] = {});
+              │                                            ^ does not fit `bool`
+              │
+              = help: write `true` or `false`
+
+            error[bad-default]: `{}` is not a value of `[String]`
+              ┌─ shop.treaty:2:65
+              │
+            2 │ record A(count: u32 = "none", flag: bool = 1, names: [String] = {});
+              │                                                                 ^^ does not fit `[String]`
+              │
+              = help: lists default to `[]`
+
+            error: contracts have 3 errors
+        "#]],
+    );
+}
+
+#[test]
+fn bad_default_unknown_variant() {
+    check(
+        &[("shop.treaty", "namespace shop;\nenum Color { Red, Green }\nrecord Car(color: Color = Blue);\n")],
+        expect![[r#"
+            error[bad-default]: `Blue` is not a variant of `shop.Color`
+              ┌─ shop.treaty:3:27
+              │
+            3 │ record Car(color: Color = Blue);
+              │                           ^^^^ unknown variant
+              │
+              = help: use one of: Red, Green
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_default_none_on_non_optional() {
+    check(&[("shop.treaty", "namespace shop;\nrecord A(note: String = none);\n")], expect![[r#"
+        error[bad-default]: only optional fields can default to `none`
+          ┌─ shop.treaty:2:25
+          │
+        2 │ record A(note: String = none);
+          │                         ^^^^ does not fit `String`
+          │
+          = help: make the field optional: `String?`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn bad_default_out_of_range() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nrecord A(a: u32 = -1, b: i32 = 2147483648, c: u64 = 99999999999999999999999999999999999999999);\n",
+        )],
+        expect![[r#"
+            error[bad-default]: -1 is out of range for `u32` (0 to 4294967295)
+              ┌─ shop.treaty:2:19
+              │
+            2 │ record A(a: u32 = -1, b: i32 = 2147483648, c: u64 = 99999999999999999999999999999999999999999);
+              │                   ^^ does not fit `u32`
+              │
+              = help: write a whole number, such as `0`
+
+            error[bad-default]: 2147483648 is out of range for `i32` (-2147483648 to 2147483647)
+              ┌─ shop.treaty:2:32
+              │
+            2 │ record A(a: u32 = -1, b: i32 = 2147483648, c: u64 = 99999999999999999999999999999999999999999);
+              │                                ^^^^^^^^^^ does not fit `i32`
+              │
+              = help: write a whole number, such as `0`
+
+            error[bad-default]: `u64` holds whole numbers, not 99999999999999999999999999999999999999999
+              ┌─ shop.treaty:2:53
+              │
+            2 │ record A(a: u32 = -1, b: i32 = 2147483648, c: u64 = 99999999999999999999999999999999999999999);
+              │                                                     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ does not fit `u64`
+              │
+              = help: write a whole number, such as `0`
+
+            error: contracts have 3 errors
+        "#]],
+    );
+}
+
+#[test]
+fn bad_default_fraction_for_integer() {
+    check(&[("shop.treaty", "namespace shop;\nrecord A(a: u32 = 1.5);\n")], expect![[r#"
+        error[bad-default]: `u32` holds whole numbers, not 1.5
+          ┌─ shop.treaty:2:19
+          │
+        2 │ record A(a: u32 = 1.5);
+          │                   ^^^ does not fit `u32`
+          │
+          = help: write a whole number, such as `0`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn bad_default_infinite_float() {
+    // `1e999` parses as an infinite f64, which JSON cannot carry.
+    check(&[("shop.treaty", "namespace shop;\nrecord A(ratio: f64 = 1e999);\n")], expect!["ok"]);
+}
+
+#[test]
+fn bad_default_on_timestamp() {
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord A(at: Timestamp = \"2024-05-01T10:00:00Z\");\n")],
+        expect![[r#"
+            error[bad-default]: fields of type `Timestamp` cannot have a default
+              ┌─ shop.treaty:2:26
+              │
+            2 │ record A(at: Timestamp = "2024-05-01T10:00:00Z");
+              │                          ^^^^^^^^^^^^^^^^^^^^^^ does not fit `Timestamp`
+              │
+              = help: make the field optional with `Timestamp? = none`
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn defaults_that_fit() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nenum Color { Red, Green }\nrecord A(\n    a: u32 = 4294967295,\n    b: i64 = -9223372036854775808,\n    c: f64 = -1.5e3,\n    d: Decimal = 10.50,\n    e: bool = true,\n    f: String = \"say \\\"hi\\\"\",\n    g: [u32] = [],\n    h: {String: u32} = {},\n    i: Color = Green,\n    j: Timestamp? = none,\n    k: u32? = 3,\n);\n",
+        )],
+        expect!["ok"],
+    );
+}
+
+#[test]
+fn invalid_map_key() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nrecord Money(cents: i64);\nrecord A(a: {f64: u32}, b: {Money: u32}, c: {String?: u32});\n",
+        )],
+        expect![[r#"
+            error[invalid-map-key]: `f64` cannot be a map key
+              ┌─ shop.treaty:3:14
+              │
+            3 │ record A(a: {f64: u32}, b: {Money: u32}, c: {String?: u32});
+              │              ^^^ invalid key type
+              │
+              = help: map keys are `String`, an integer type or an id type
+
+            error[invalid-map-key]: `shop.Money` cannot be a map key
+              ┌─ shop.treaty:3:29
+              │
+            3 │ record A(a: {f64: u32}, b: {Money: u32}, c: {String?: u32});
+              │                             ^^^^^ invalid key type
+              │
+              = help: map keys are `String`, an integer type or an id type
+
+            error[invalid-map-key]: `String?` cannot be a map key
+              ┌─ shop.treaty:3:46
+              │
+            3 │ record A(a: {f64: u32}, b: {Money: u32}, c: {String?: u32});
+              │                                              ^^^^^^^ invalid key type
+              │
+              = help: map keys are `String`, an integer type or an id type
+
+            error: contracts have 3 errors
+        "#]],
+    );
+}
+
+#[test]
+fn bad_display_template_unknown_field() {
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced!(total: u64) display \"Order of {totl}\";\n")],
+        expect![[r#"
+            error[bad-display-template]: display template names unknown field `totl`
+              ┌─ shop.treaty:2:44
+              │
+            2 │ OrderPlaced!(total: u64) display "Order of {totl}";
+              │                                            ^^^^^^ no such field
+              │
+              = help: the fields are: total
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_display_template_unclosed() {
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced!(total: u64) display \"Order of {total\";\n")],
+        expect![[r#"
+            error[bad-display-template]: `{` opens a placeholder that is never closed
+              ┌─ shop.treaty:2:44
+              │
+            2 │ OrderPlaced!(total: u64) display "Order of {total";
+              │                                            ^ unclosed
+              │
+              = help: close it with `}`, or write `{{` for a literal brace
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_display_template_unmatched_close() {
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced!(total: u64) display \"Order of total}\";\n")],
+        expect![[r#"
+            error[bad-display-template]: `}` without a matching `{`
+              ┌─ shop.treaty:2:49
+              │
+            2 │ OrderPlaced!(total: u64) display "Order of total}";
+              │                                                 ^ unmatched
+              │
+              = help: write `}}` for a literal brace
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_display_template_list_field() {
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced!(lines: [String]) display \"Lines {lines}\";\n")],
+        expect![[r#"
+            error[bad-display-template]: field `lines` of type `[String]` cannot be shown in a sentence
+              ┌─ shop.treaty:2:46
+              │
+            2 │ OrderPlaced!(lines: [String]) display "Lines {lines}";
+              │                                              ^^^^^^^ not displayable
+              │
+              = help: templates show scalars (not Bytes), ids, enums and records that have a display template
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_display_template_record_without_display() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nrecord Money(cents: i64);\nOrderPlaced!(total: Money) display \"Total {total}\";\n",
+        )],
+        expect![[r#"
+            error[bad-display-template]: field `total` of type `shop.Money` cannot be shown in a sentence
+              ┌─ shop.treaty:3:43
+              │
+            3 │ OrderPlaced!(total: Money) display "Total {total}";
+              │                                           ^^^^^^^ not displayable
+              │
+              = help: templates show scalars (not Bytes), ids, enums and records that have a display template
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_display_template_twice() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nOrderPlaced! v2 (total: u64) display \"a {total}\" was v1 () display \"b\";\n",
+        )],
+        expect![[r#"
+            error[bad-display-template]: a message has one display template
+              ┌─ shop.treaty:2:68
+              │
+            2 │ OrderPlaced! v2 (total: u64) display "a {total}" was v1 () display "b";
+              │                                      -----------                   ^^^ second template
+              │                                      │                              
+              │                                      first template
+              │
+              = help: remove one of them
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn display_template_position_after_multibyte_text() {
+    // Offsets inside the template are bytes; the caret must still land
+    // on the placeholder after non-ASCII text.
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced!(total: u64) display \"Commande reçue → {totl}\";\n")],
+        expect![[r#"
+            error[bad-display-template]: display template names unknown field `totl`
+              ┌─ shop.treaty:2:52
+              │
+            2 │ OrderPlaced!(total: u64) display "Commande reçue → {totl}";
+              │                                                    ^^^^^^ no such field
+              │
+              = help: the fields are: total
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn display_template_escapes() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nOrderPlaced!(total: u64) display \"{{literal}} \\\"{total}\\\"\";\n",
+        )],
+        expect!["ok"],
+    );
+}
+
+#[test]
+fn bad_version_history_not_older() {
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced! v2 (total: u64) was v2 (total: u32);\n")],
+        expect![[r#"
+            error[bad-version-history]: `was v2` is not older than v2
+              ┌─ shop.treaty:2:34
+              │
+            2 │ OrderPlaced! v2 (total: u64) was v2 (total: u32);
+              │              --                  ^^ must be older
+              │              │                    
+              │              the newer version
+              │
+              = help: list earlier versions newest first, each older than the one before
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_version_history_not_newest_first() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nOrderPlaced! v3 (total: u64) was v1 (total: u32) was v2 (total: u32, note: String);\n",
+        )],
+        expect![[r#"
+            error[bad-version-history]: `was v2` is not older than v1
+              ┌─ shop.treaty:2:54
+              │
+            2 │ OrderPlaced! v3 (total: u64) was v1 (total: u32) was v2 (total: u32, note: String);
+              │                                  --                  ^^ must be older
+              │                                  │                    
+              │                                  the newer version
+              │
+              = help: list earlier versions newest first, each older than the one before
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_version_history_implicit_v1() {
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced!(total: u64) was v1 (total: u32);\n")],
+        expect![[r#"
+            error[bad-version-history]: `was v1` is not older than v1
+              ┌─ shop.treaty:2:30
+              │
+            2 │ OrderPlaced!(total: u64) was v1 (total: u32);
+              │ -----------                  ^^ must be older
+              │ │                             
+              │ the newer version
+              │
+              = help: declare the current version after the name, such as `OrderPlaced! v2 (...)`
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_version_zero() {
+    check(&[("shop.treaty", "namespace shop;\nOrderPlaced! v0 (total: u64);\n")], expect![[r#"
+        error[bad-version-history]: versions count from v1
+          ┌─ shop.treaty:2:14
+          │
+        2 │ OrderPlaced! v0 (total: u64);
+          │              ^^ not a valid version
+          │
+          = help: use a version between v1 and v4294967295
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn bad_version_too_large() {
+    check(&[("shop.treaty", "namespace shop;\nOrderPlaced! v99999999999 (total: u64);\n")], expect![[r#"
+        error[bad-version-history]: versions count from v1
+          ┌─ shop.treaty:2:14
+          │
+        2 │ OrderPlaced! v99999999999 (total: u64);
+          │              ^^^^^^^^^^^^ not a valid version
+          │
+          = help: use a version between v1 and v4294967295
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn bad_name_type() {
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord car_part(name: String);\norderPlaced!();\n")],
+        expect![[r#"
+            error[bad-name]: type name `car_part` is not upper camel case
+              ┌─ shop.treaty:2:8
+              │
+            2 │ record car_part(name: String);
+              │        ^^^^^^^^ becomes a Rust type name
+              │
+              = help: write `CarPart`
+
+            error[bad-name]: type name `orderPlaced` is not upper camel case
+              ┌─ shop.treaty:3:1
+              │
+            3 │ orderPlaced!();
+              │ ^^^^^^^^^^^ becomes a Rust type name
+              │
+              = help: write `OrderPlaced`
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn bad_name_aggregate() {
+    check(
+        &[("shop.treaty", "namespace shop;\nid OrderId: Uuid;\naggregate order(id: OrderId) {}\n")],
+        expect![[r#"
+            error[bad-name]: aggregate name `order` is not upper camel case
+              ┌─ shop.treaty:3:11
+              │
+            3 │ aggregate order(id: OrderId) {}
+              │           ^^^^^ names the generated command and event enums
+              │
+              = help: write `Order`
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_name_field_and_variant() {
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord A(_: String, __: u32);\nenum E { _, Ok }\n")],
+        expect![[r#"
+            error[bad-name]: field `_` has no letters for a Rust name
+              ┌─ shop.treaty:2:10
+              │
+            2 │ record A(_: String, __: u32);
+              │          ^^^^^^^^^
+              │
+              = help: give the field a name with letters
+
+            error[bad-name]: field `__` has no letters for a Rust name
+              ┌─ shop.treaty:2:21
+              │
+            2 │ record A(_: String, __: u32);
+              │                     ^^^^^^^
+              │
+              = help: give the field a name with letters
+
+            error[bad-name]: variant `_` has no letters for a Rust name
+              ┌─ shop.treaty:3:10
+              │
+            3 │ enum E { _, Ok }
+              │          ^
+              │
+              = help: give the variant a name with letters
+
+            error: contracts have 3 errors
+        "#]],
+    );
+}
+
+#[test]
+fn bad_name_starting_with_digit() {
+    // `_1` is a name in the grammar, but snake and camel case turn it
+    // into `1`, which Rust cannot use as a field or variant.
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord A(_1: String, _2b: u32);\nenum E { _1, Ok }\n")],
+        expect!["ok"],
+    );
+}
+
+#[test]
+fn keywords_are_valid_names() {
+    // Rust keywords become raw identifiers or get an underscore; the
+    // contract keeps the names people would naturally write.
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord A(type: String, self: u32, match: bool);\nenum E { Self, Type }\n")],
+        expect!["ok"],
+    );
+}
+
+#[test]
+fn wrong_kind_of_type_message_as_field() {
+    check(
+        &[("shop.treaty", "namespace shop;\nOrderPlaced!(total: u64);\nrecord Log(events: [OrderPlaced]);\n")],
+        expect![[r#"
+            error[wrong-kind-of-type]: `OrderPlaced` is an event, not a type a field can hold
+              ┌─ shop.treaty:3:21
+              │
+            2 │ OrderPlaced!(total: u64);
+              │ ----------- declared here
+            3 │ record Log(events: [OrderPlaced]);
+              │                     ^^^^^^^^^^^ not a value type
+              │
+              = help: fields hold built-in types, records, enums and ids
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn wrong_kind_of_type_fragment_as_field() {
+    check(
+        &[("shop.treaty", "namespace shop;\nconst employee = employee_name: String;\nrecord A(who: employee);\n")],
+        expect![[r#"
+            error[wrong-kind-of-type]: `employee` is a field fragment, not a type a field can hold
+              ┌─ shop.treaty:3:15
+              │
+            2 │ const employee = employee_name: String;
+              │       -------- declared here
+            3 │ record A(who: employee);
+              │               ^^^^^^^^ not a value type
+              │
+              = help: fields hold built-in types, records, enums and ids
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn wrong_kind_of_type_id_wrapping_float() {
+    check(&[("shop.treaty", "namespace shop;\nid Ratio: f64;\n")], expect![[r#"
+        error[wrong-kind-of-type]: an id cannot wrap `f64`
+          ┌─ shop.treaty:2:11
+          │
+        2 │ id Ratio: f64;
+          │           ^^^ not an id representation
+          │
+          = help: ids wrap `Uuid`, `String`, `u64` or `i64`
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn wrong_kind_of_type_aggregate_identity() {
+    check(
+        &[("shop.treaty", "namespace shop;\naggregate Order(id: Uuid) {\n    PlaceOrder?();\n}\n")],
+        expect![[r#"
+            error[wrong-kind-of-type]: an aggregate is identified by an id type, not `Uuid`
+              ┌─ shop.treaty:2:21
+              │
+            2 │ aggregate Order(id: Uuid) {
+              │                     ^^^^ not an id type
+              │
+              = help: declare one, such as `id FactoryId: Uuid;`, and use it here
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn recursive_type() {
+    check(&[("shop.treaty", "namespace shop;\nrecord Node(name: String, next: Node?);\n")], expect![[r#"
+        error[recursive-type]: record `shop.Node` contains itself (shop.Node -> shop.Node)
+          ┌─ shop.treaty:2:27
+          │
+        2 │ record Node(name: String, next: Node?);
+          │                           ^^^^^^^^^^^ holds the record directly
+          │
+          = help: hold it in a list (`[T]`) or a map instead, so the value can end
+
+        error: contracts have 1 error
+    "#]]);
+}
+
+#[test]
+fn recursive_type_through_another_record() {
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord A(b: B);\nrecord B(a: A?);\n")],
+        expect![[r#"
+            error[recursive-type]: record `shop.A` contains itself (shop.A -> shop.B -> shop.A)
+              ┌─ shop.treaty:2:10
+              │
+            2 │ record A(b: B);
+              │          ^^^^ holds the record directly
+              │
+              = help: hold it in a list (`[T]`) or a map instead, so the value can end
+
+            error[recursive-type]: record `shop.B` contains itself (shop.B -> shop.A -> shop.B)
+              ┌─ shop.treaty:3:10
+              │
+            3 │ record B(a: A?);
+              │          ^^^^^ holds the record directly
+              │
+              = help: hold it in a list (`[T]`) or a map instead, so the value can end
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn recursion_through_a_list_is_fine() {
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord Node(name: String, children: [Node], index: {String: Node});\n")],
+        expect!["ok"],
+    );
+}

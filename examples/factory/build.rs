@@ -1,0 +1,5 @@
+fn main() {
+    treaty_codegen::Builder::new()
+        .compile(&["contracts"])
+        .expect("contracts compile");
+}

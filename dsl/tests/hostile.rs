@@ -1,0 +1,303 @@
+//! Hostile input: whatever bytes arrive, `compile` returns (no panic, no
+//! stack overflow, no hang) and reports an error for anything invalid.
+//!
+//! Contract files come from repositories and pull requests, and the build
+//! script compiles them on every machine that builds the project, so a
+//! crafted file must never take the build down with it.
+
+use proptest::prelude::*;
+use treaty_dsl::{compile, parse_file, validate, Code, Config, Diagnostics, Severity, Sources, MAX_NESTING};
+
+/// Compiles one file that must be rejected and returns its diagnostics,
+/// after checking that every diagnostic points inside the file.
+fn reject(name: &str, bytes: impl Into<Vec<u8>>) -> Diagnostics {
+    let mut sources = Sources::new();
+    sources.add(name, bytes);
+    match compile(&sources, &Config::default()) {
+        Ok(_) => panic!("{name} compiled, but it is not a valid contract file"),
+        Err(diagnostics) => {
+            assert!(diagnostics.error_count() > 0, "{name}: Err without errors");
+            check_spans(&diagnostics);
+            diagnostics
+        }
+    }
+}
+
+/// Every span must lie within its file and on character boundaries, or
+/// rendering would point at the wrong place (or panic).
+fn check_spans(diagnostics: &Diagnostics) {
+    for d in &diagnostics.items {
+        for span in std::iter::once(&d.primary.span).chain(d.secondary.iter().map(|l| &l.span)) {
+            let text = &diagnostics.sources.get(span.source).text;
+            assert!(
+                span.start <= span.end && span.end <= text.len(),
+                "{:?} span {span:?} is outside a file of {} bytes",
+                d.code,
+                text.len()
+            );
+            assert!(
+                text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                "{:?} span {span:?} splits a character",
+                d.code
+            );
+        }
+    }
+}
+
+fn codes(diagnostics: &Diagnostics) -> Vec<Code> {
+    diagnostics.items.iter().map(|d| d.code).collect()
+}
+
+#[test]
+fn deeply_nested_brackets() {
+    for (open, close) in [("[", "]"), ("(", ")"), ("{", "}")] {
+        let text = format!("namespace x;\nrecord A(a: {}u32{});\n", open.repeat(20_000), close.repeat(20_000));
+        let diagnostics = reject("deep.treaty", text);
+        assert_eq!(codes(&diagnostics), [Code::TooDeep], "{open}: {}", diagnostics.render_short());
+    }
+}
+
+#[test]
+fn unclosed_brackets() {
+    // The same depth without any closing bracket, as a truncated file has.
+    for open in ["[", "(", "{"] {
+        let diagnostics = reject("deep.treaty", format!("namespace x;\nrecord A(a: {}", open.repeat(20_000)));
+        assert_eq!(codes(&diagnostics), [Code::TooDeep], "{open}");
+    }
+}
+
+#[test]
+fn nesting_up_to_the_limit_compiles() {
+    // The limit is reachable: `MAX_NESTING` levels (the record's own
+    // parenthesis included) are accepted by every stage, including the
+    // canonical schema, which recurses over types.
+    let lists = MAX_NESTING - 1;
+    let text = format!("namespace x;\nrecord A(a: {}u32{});\n", "[".repeat(lists), "]".repeat(lists));
+    let mut sources = Sources::new();
+    sources.add("deep.treaty", text);
+    let schema = compile(&sources, &Config::default()).map_err(|d| d.render()).expect("compiles");
+    assert_eq!(treaty_dsl::contracts(&schema).len(), 1);
+
+    let maps = MAX_NESTING - 1;
+    let text = format!("namespace x;\nrecord A(a: {}u32{});\n", "{String: ".repeat(maps), "}".repeat(maps));
+    let mut sources = Sources::new();
+    sources.add("deep.treaty", text);
+    compile(&sources, &Config::default()).map_err(|d| d.render()).expect("compiles");
+
+    let text = format!("namespace x;\nrecord A(a: {}u32{});\n", "[".repeat(lists + 1), "]".repeat(lists + 1));
+    assert_eq!(codes(&reject("deep.treaty", text)), [Code::TooDeep]);
+}
+
+#[test]
+fn random_bytes_that_are_not_utf8() {
+    // A fixed pseudo-random sequence keeps the test reproducible.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let bytes: Vec<u8> = (0..64 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 56) as u8
+        })
+        .collect();
+    assert!(std::str::from_utf8(&bytes).is_err());
+    let diagnostics = reject("random.treaty", bytes);
+    assert_eq!(codes(&diagnostics), [Code::InvalidUtf8]);
+}
+
+#[test]
+fn one_megabyte_line() {
+    let mb = 1 << 20;
+    // One enormous name.
+    reject("long.treaty", format!("namespace x;\nrecord {}(a: u32);", "A".repeat(mb)));
+    // One enormous string.
+    let text = format!("namespace x;\nrecord A(a: String = \"{}\") display \"{{b}}\";", "a".repeat(mb));
+    reject("long.treaty", text);
+    // A megabyte of punctuation: every byte is a syntax error, and the
+    // parser must not spend the whole line's length on each of them.
+    let start = std::time::Instant::now();
+    let diagnostics = reject("long.treaty", format!("namespace x;{}", ")".repeat(mb)));
+    assert!(diagnostics.items.iter().all(|d| d.code == Code::Syntax));
+    let diagnostics = reject("long.treaty", format!("namespace x;{}", ";".repeat(mb)));
+    assert!(diagnostics.items.iter().all(|d| d.code == Code::Syntax));
+    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+}
+
+#[test]
+fn empty_file() {
+    assert_eq!(codes(&reject("empty.treaty", "")), [Code::MissingNamespace]);
+}
+
+#[test]
+fn only_comments() {
+    let text = "// just a comment\n/// a doc comment with nothing to document\n//! file docs\n";
+    let diagnostics = reject("comments.treaty", text);
+    assert!(codes(&diagnostics).contains(&Code::MissingNamespace), "{}", diagnostics.render_short());
+    // Plain and file comments alone are not even a syntax error.
+    assert_eq!(codes(&reject("comments.treaty", "// one\n//! two\n")), [Code::MissingNamespace]);
+}
+
+#[test]
+fn nul_bytes() {
+    let diagnostics = reject("nul.treaty", "namespace x;\nrecord A(a: u32\0);\n\0\0\0");
+    assert!(codes(&diagnostics).iter().all(|c| *c == Code::Syntax));
+    reject("nul.treaty", "\0namespace x;");
+}
+
+#[test]
+fn huge_version_number() {
+    let diagnostics = reject("big.treaty", "namespace x;\nA! v99999999999 ();\nB! v2 () was v99999999999999999999999 ();\n");
+    assert!(codes(&diagnostics).iter().all(|c| *c == Code::BadVersionHistory));
+    assert_eq!(diagnostics.error_count(), 3, "{}", diagnostics.render_short());
+}
+
+#[test]
+fn unterminated_string() {
+    let diagnostics = reject("string.treaty", "namespace x;\nA!(note: String = \"never closed);\nB!(x: Strin);\n");
+    // The error after the broken string is still found.
+    assert_eq!(codes(&diagnostics), [Code::Syntax, Code::UnknownType], "{}", diagnostics.render_short());
+    reject("string.treaty", "namespace x;\nA!() display \"never closed");
+    reject("string.treaty", "namespace x;\nA!(note: String = \"ends in a backslash\\");
+}
+
+#[test]
+fn long_chain_of_records() {
+    // Records that contain each other in a long chain: validation follows
+    // the chain to look for recursion, and must not overflow doing so.
+    let n = 20_000;
+    let mut text = String::from("namespace x;\n");
+    for i in 0..n {
+        text.push_str(&format!("record R{i}(next: R{});\n", i + 1));
+    }
+    text.push_str(&format!("record R{n}(end: u32);\n"));
+    let mut sources = Sources::new();
+    sources.add("chain.treaty", text);
+    let _ = compile(&sources, &Config::default());
+}
+
+#[test]
+fn diamond_of_records() {
+    // Each record holds the next one twice, so there are 2^40 paths from
+    // the first to the last; the recursion check must not walk them all.
+    let n = 40;
+    let mut text = String::from("namespace x;\n");
+    for i in 0..n {
+        text.push_str(&format!("record R{i}(a: R{next}, b: R{next});\n", next = i + 1));
+    }
+    text.push_str(&format!("record R{n}(end: u32);\n"));
+    let mut sources = Sources::new();
+    sources.add("diamond.treaty", text);
+    let start = std::time::Instant::now();
+    compile(&sources, &Config::default()).map_err(|d| d.render()).expect("compiles");
+    assert!(start.elapsed().as_secs() < 10, "took {:?}", start.elapsed());
+}
+
+/// Compiles `text` and checks what must hold for any input at all.
+fn compile_anything(text: &str) {
+    let mut sources = Sources::new();
+    let id = sources.add("any.treaty", text);
+    match compile(&sources, &Config::default()) {
+        Ok(schema) => {
+            // `compile` says Ok only when no stage found an error; the
+            // stages, run by hand, must agree.
+            let (file, parse_errors) = parse_file(&sources, id);
+            assert!(parse_errors.is_empty(), "Ok, yet the parser reported {parse_errors:?}");
+            let (_, errors) = validate(&[(id, file)], &Config::default());
+            assert!(
+                errors.iter().all(|d| d.severity != Severity::Error),
+                "Ok, yet validation reported {errors:?}"
+            );
+            for contract in treaty_dsl::contracts(&schema) {
+                assert_eq!(contract.fingerprint.len(), 32);
+            }
+        }
+        Err(diagnostics) => {
+            assert!(diagnostics.error_count() > 0);
+            check_spans(&diagnostics);
+            let rendered = diagnostics.render();
+            assert!(rendered.contains("error["), "{rendered}");
+        }
+    }
+}
+
+/// Pieces of the language, so that random sequences of them get past the
+/// first token and into the depths of the parser and the validator.
+const TOKENS: &[&str] = &[
+    "namespace", "use", "const", "id", "record", "enum", "aggregate", "was", "display", "x", "y.z", "A", "B",
+    "Foo", "FooV1", "FooCommand", "u32", "i64", "f64", "String", "Bytes", "Uuid", "Timestamp", "Decimal", "none",
+    "true", "v1", "v2", "v0", "0", "-1", "1.5", "1e999", "\"{a}\"", "\"{\"", "\"}\"", "\"", ";", ",", ":", "=",
+    "?", "!", "(", ")", "[", "]", "{", "}", "[]", "{}", ".", "///d\n", "//!d\n", "//c\n", "\n", "\\", "a", "_",
+    "_1", "é", "\0",
+];
+
+/// A random type expression, nested a few levels.
+fn type_expr() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(vec!["u32", "String", "A", "B", "E", "Id", "Foo", "x.A", "Nope", "f64", "Bytes"])
+        .prop_map(str::to_string);
+    leaf.prop_recursive(4, 16, 2, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|t| format!("[{t}]")),
+            (inner.clone(), inner.clone()).prop_map(|(k, v)| format!("{{{k}: {v}}}")),
+            inner.prop_map(|t| format!("{t}?")),
+        ]
+    })
+}
+
+fn field() -> impl Strategy<Value = String> {
+    let name = prop::sample::select(vec!["a", "b", "carModel", "car_model", "id", "_", "type"]);
+    let default = prop::sample::select(vec!["", " = 0", " = -1", " = none", " = []", " = {}", " = \"s\"", " = Red"]);
+    prop_oneof![
+        (name, type_expr(), default).prop_map(|(n, t, d)| format!("{n}: {t}{d}")),
+        Just("frag".to_string()),
+    ]
+}
+
+fn fields() -> impl Strategy<Value = String> {
+    prop::collection::vec(field(), 0..4).prop_map(|f| f.join(", "))
+}
+
+fn declaration() -> impl Strategy<Value = String> {
+    let template = prop::sample::select(vec!["", " display \"{a}\"", " display \"{id} {b}\"", " display \"{\""]);
+    let version = prop::sample::select(vec!["", " v2", " v3", " v0"]);
+    let history = prop::sample::select(vec!["", " was v1 (a: u32)", " was v2 () was v1 ()", " was v1 (frag)"]);
+    let message = (
+        prop::sample::select(vec!["Foo", "Bar", "FooV1", "ACommand", "low"]),
+        prop::sample::select(vec!["?", "!"]),
+        version,
+        fields(),
+        template,
+        history,
+    )
+        .prop_map(|(n, k, v, f, t, h)| format!("{n}{k}{v} ({f}){t}{h};"));
+    prop_oneof![
+        fields().prop_map(|f| format!("record A({f});")),
+        fields().prop_map(|f| format!("record B({f}) display \"{{a}}\";")),
+        Just("enum E { Red, Green, red }".to_string()),
+        type_expr().prop_map(|t| format!("id Id: {t};")),
+        field().prop_map(|f| format!("const frag = {f};")),
+        Just("use x.A;".to_string()),
+        message.clone(),
+        (type_expr(), prop::collection::vec(message, 0..3))
+            .prop_map(|(t, m)| format!("aggregate A(id: {t}) {{ {} }}", m.join(" "))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in any::<String>()) {
+        compile_anything(&text);
+    }
+
+    #[test]
+    fn token_soup_never_panics(tokens in prop::collection::vec(prop::sample::select(TOKENS), 0..60)) {
+        compile_anything(&format!("namespace x;\n{}", tokens.join(" ")));
+        compile_anything(&tokens.concat());
+    }
+
+    #[test]
+    fn random_declarations_never_panic(declarations in prop::collection::vec(declaration(), 0..8)) {
+        compile_anything(&format!("namespace x;\n{}", declarations.join("\n")));
+    }
+}

@@ -27,11 +27,12 @@ pub(crate) fn schema_tokens(schema: &Schema, settings: &Settings) -> TokenStream
         let body = generator.module(node, &[segment.as_str()]);
         let name = module_ident(segment);
         // Generated types are public API of the contracts: a binary that
-        // uses some of them must not get dead-code warnings for the rest,
-        // and a large event next to a small one in an aggregate enum is the
-        // contract's shape, not something to box.
+        // uses some of them must not get dead-code warnings for the rest;
+        // a large event next to a small one in an aggregate enum is the
+        // contract's shape, not something to box; and users often include
+        // the code in a module named like the namespace.
         quote! {
-            #[allow(dead_code, missing_docs, clippy::large_enum_variant)]
+            #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
             pub mod #name { #body }
         }
     });

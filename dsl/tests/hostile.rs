@@ -256,11 +256,11 @@ fn fields() -> impl Strategy<Value = String> {
     prop::collection::vec(field(), 0..4).prop_map(|f| f.join(", "))
 }
 
-fn declaration() -> impl Strategy<Value = String> {
+fn message() -> impl Strategy<Value = String> {
     let template = prop::sample::select(vec!["", " display \"{a}\"", " display \"{id} {b}\"", " display \"{\""]);
     let version = prop::sample::select(vec!["", " v2", " v3", " v0"]);
     let history = prop::sample::select(vec!["", " was v1 (a: u32)", " was v2 () was v1 ()", " was v1 (frag)"]);
-    let message = (
+    (
         prop::sample::select(vec!["Foo", "Bar", "FooV1", "ACommand", "low"]),
         prop::sample::select(vec!["?", "!"]),
         version,
@@ -268,7 +268,10 @@ fn declaration() -> impl Strategy<Value = String> {
         template,
         history,
     )
-        .prop_map(|(n, k, v, f, t, h)| format!("{n}{k}{v} ({f}){t}{h};"));
+        .prop_map(|(n, k, v, f, t, h)| format!("{n}{k}{v} ({f}){t}{h};"))
+}
+
+fn declaration() -> impl Strategy<Value = String> {
     prop_oneof![
         fields().prop_map(|f| format!("record A({f});")),
         fields().prop_map(|f| format!("record B({f}) display \"{{a}}\";")),
@@ -276,8 +279,8 @@ fn declaration() -> impl Strategy<Value = String> {
         type_expr().prop_map(|t| format!("id Id: {t};")),
         field().prop_map(|f| format!("const frag = {f};")),
         Just("use x.A;".to_string()),
-        message.clone(),
-        (type_expr(), prop::collection::vec(message, 0..3))
+        message(),
+        (type_expr(), prop::collection::vec(message(), 0..3))
             .prop_map(|(t, m)| format!("aggregate A(id: {t}) {{ {} }}", m.join(" "))),
     ]
 }

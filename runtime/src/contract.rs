@@ -75,10 +75,7 @@ pub trait Event: Contract {}
 #[non_exhaustive]
 pub enum DecodeError {
     /// The payload names a version this code does not know.
-    #[error(
-        "contract {contract} has no version {version}; this build reads versions {known}: \
-         add `was v{version} (...)` to the contract's history, or upgrade this service"
-    )]
+    #[error("contract {contract} has no version {version}; this build reads versions {known}: {hint}")]
     UnknownVersion {
         /// The contract.
         contract: &'static str,
@@ -86,6 +83,8 @@ pub enum DecodeError {
         version: u32,
         /// The versions this build reads, comma separated.
         known: String,
+        /// What to do about it.
+        hint: &'static str,
     },
     /// The payload names a contract this code does not know.
     #[error("unknown contract {contract} (version {version}); the known contracts are: {known}")]
@@ -115,10 +114,16 @@ impl DecodeError {
     pub fn unknown_version(contract: &'static str, version: u32, history: &[ContractVersion]) -> Self {
         let mut known: Vec<u32> = history.iter().map(|v| v.version).collect();
         known.sort_unstable();
+        let newer = known.last().is_none_or(|newest| version > *newest);
         DecodeError::UnknownVersion {
             contract,
             version,
             known: known.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(", "),
+            hint: if newer {
+                "the data was written by a newer build; deploy a build whose contracts know this version"
+            } else {
+                "restore this version's shape to the contract's history with `was vN (...)`"
+            },
         }
     }
 

@@ -5,4 +5,13 @@ fn main() {
         .field_attribute("shop.Customer.email", "#[doc = \"Personal data: erase on request.\"]")
         .compile(&["contracts"])
         .expect("contracts compile");
+
+    // The code generator's golden fixtures are compiled here too, so every
+    // expected file is known to build without warnings, not only to match.
+    for case in ["defaults", "factory", "names", "versions"] {
+        treaty_codegen::Builder::new()
+            .file_name(format!("golden_{case}.rs"))
+            .compile(&[format!("../../codegen/tests/golden/{case}")])
+            .expect("golden contracts compile");
+    }
 }

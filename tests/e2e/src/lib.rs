@@ -5,6 +5,37 @@
 
 treaty::include_contracts!();
 
+/// The code generator's golden fixtures, compiled under `deny(warnings)`.
+pub mod golden {
+    /// `codegen/tests/golden/defaults`.
+    pub mod defaults {
+        treaty::include_contracts!("golden_defaults.rs");
+    }
+    /// `codegen/tests/golden/factory`.
+    pub mod factory {
+        treaty::include_contracts!("golden_factory.rs");
+    }
+    /// `codegen/tests/golden/names`.
+    pub mod names {
+        treaty::include_contracts!("golden_names.rs");
+    }
+    /// `codegen/tests/golden/versions`.
+    pub mod versions {
+        treaty::include_contracts!("golden_versions.rs");
+
+        /// The fixture's `Renamed` changed a field's type, which needs a
+        /// hand-written upcast.
+        impl From<ledger::RenamedV1> for ledger::Renamed {
+            fn from(old: ledger::RenamedV1) -> Self {
+                ledger::Renamed {
+                    account: old.account,
+                    name: old.name.len() as u64,
+                }
+            }
+        }
+    }
+}
+
 /// The Rust type that `geo.Point` is mapped to in build.rs, to test
 /// extern types.
 pub mod geo {

@@ -4,6 +4,7 @@
 //! Users depend on the `treaty` facade, which re-exports all of this.
 
 mod contract;
+pub mod store;
 mod types;
 
 pub use contract::{decode_json, Command, Contract, ContractKind, ContractVersion, DecodeError, EncodeError, Event};

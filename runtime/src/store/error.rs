@@ -1,0 +1,108 @@
+//! One error enum per store operation.
+
+use super::types::{ExpectedVersion, InvalidStreamName, StreamName};
+use crate::types::Uuid;
+
+/// Why an append failed. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// Another writer appended first: reload and decide again.
+    #[error("stream {stream} was expected at {expected} but is at {}", actual.map_or("no stream".to_string(), |v| format!("version {v}")))]
+    WrongExpectedVersion {
+        /// The stream.
+        stream: StreamName,
+        /// What the appender expected.
+        expected: ExpectedVersion,
+        /// What the stream is at (`None`: it does not exist).
+        actual: Option<u64>,
+    },
+    /// Some of the event ids are stored already, but not as exactly this
+    /// append (another stream, or only part of the batch): a retry of a
+    /// different append, or ids reused by mistake.
+    #[error("event {id} is already stored in stream {stored_in} at version {version}; an append's event ids must be new, or be an exact retry")]
+    IdConflict {
+        /// The id.
+        id: Uuid,
+        /// Where it is stored.
+        stored_in: StreamName,
+        /// At which version.
+        version: u64,
+    },
+    /// An append must carry at least one event.
+    #[error("an append to {stream} must carry at least one event")]
+    Empty {
+        /// The stream.
+        stream: StreamName,
+    },
+    /// A payload (or its metadata) is larger than the store accepts.
+    #[error("event {id} ({contract}) is {size} bytes, over the limit of {limit} bytes; store large data elsewhere and reference it")]
+    TooLarge {
+        /// The event.
+        id: Uuid,
+        /// Its contract.
+        contract: String,
+        /// Its size.
+        size: usize,
+        /// The store's limit.
+        limit: usize,
+    },
+    /// A payload is not JSON.
+    #[error("event {id} ({contract}) has a payload that is not JSON: {reason}")]
+    InvalidPayload {
+        /// The event.
+        id: Uuid,
+        /// Its contract.
+        contract: String,
+        /// What the JSON parser said.
+        reason: String,
+    },
+    /// The stream name is not valid.
+    #[error(transparent)]
+    InvalidStream(#[from] InvalidStreamName),
+    /// The backend failed; the append may be retried with the same ids.
+    #[error("storage failed: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// A stored row cannot be read back; the row is left as it is.
+    #[error("event at position {position} cannot be read: {reason}")]
+    Corrupt {
+        /// Its global position.
+        position: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The backend failed.
+    #[error("storage failed: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The database was written by a newer Treaty with another layout.
+    #[error("the store at {location} has schema version {found}; this build knows version {supported} — upgrade Treaty")]
+    NewerSchema {
+        /// Where the store is.
+        location: String,
+        /// Its layout version.
+        found: i64,
+        /// The newest layout this build knows.
+        supported: i64,
+    },
+    /// The backend failed.
+    #[error("cannot open the store at {location}: {source}")]
+    Storage {
+        /// Where the store is.
+        location: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}

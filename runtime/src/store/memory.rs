@@ -1,0 +1,195 @@
+//! An in-memory event store, for tests and examples. It keeps everything
+//! in memory by design; use [`super::SqliteStore`] for anything real.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::watch;
+
+use super::paging::{self, PAGE_SIZE};
+use super::rules::{self, StoredId};
+use super::{
+    AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
+    RecordedEvent, StreamName,
+};
+use crate::types::Uuid;
+
+/// An event store in memory. Clones share the same events.
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<RwLock<State>>,
+    head: Arc<watch::Sender<u64>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Every event; the one at index `i` has position `i + 1`.
+    events: Vec<RecordedEvent>,
+    /// The positions of each stream's events, in version order.
+    streams: HashMap<StreamName, Vec<u64>>,
+    /// Event id to position.
+    ids: HashMap<Uuid, u64>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore {
+            inner: Arc::new(RwLock::new(State::default())),
+            head: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half
+        // written: appends check everything before they change anything.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl EventStore for MemoryStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, AppendError> {
+        rules::validate_append(stream, &events, rules::DEFAULT_MAX_EVENT_BYTES)?;
+        let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(result) = retried(&state, stream, &events)? {
+            return Ok(result);
+        }
+        let actual = state.streams.get(stream).map(|s| s.len() as u64);
+        if !expected.admits(actual) {
+            return Err(AppendError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+        let mut version = actual.unwrap_or(0);
+        let first_position = state.events.len() as u64 + 1;
+        for event in events {
+            version += 1;
+            let position = state.events.len() as u64 + 1;
+            state.ids.insert(event.id, position);
+            state.streams.entry(stream.clone()).or_default().push(position);
+            state.events.push(RecordedEvent {
+                id: event.id,
+                stream: stream.clone(),
+                version,
+                position,
+                contract: event.contract,
+                contract_version: event.contract_version,
+                fingerprint: event.fingerprint,
+                payload: event.payload,
+                metadata: event.metadata,
+            });
+        }
+        let last_position = state.events.len() as u64;
+        drop(state);
+        self.head.send_replace(last_position);
+        Ok(AppendResult {
+            stream_version: version,
+            first_position,
+            last_position,
+        })
+    }
+
+    async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {
+        Ok(self.read().streams.get(stream).map(|s| s.len() as u64))
+    }
+
+    async fn head(&self) -> Result<u64, ReadError> {
+        Ok(self.read().events.len() as u64)
+    }
+
+    fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream {
+        let store = self.clone();
+        let stream = stream.clone();
+        let fetch = move |at: u64| {
+            let page = store.stream_page(&stream, at, direction);
+            async move { Ok(page) }
+        };
+        match direction {
+            Direction::Forward => paging::paged(from.max(1), fetch, paging::after_version),
+            Direction::Backward => paging::paged(from, fetch, paging::before_version),
+        }
+    }
+
+    fn read_all(&self, from: u64) -> EventStream {
+        let store = self.clone();
+        paging::paged(
+            from.max(1),
+            move |at| {
+                let page = store.all_page(at);
+                async move { Ok(page) }
+            },
+            paging::after_position,
+        )
+    }
+
+    fn subscribe(&self, from: u64) -> EventStream {
+        let store = self.clone();
+        paging::subscription(
+            from,
+            move |at| {
+                let page = store.all_page(at);
+                async move { Ok(page) }
+            },
+            self.head.subscribe(),
+        )
+    }
+}
+
+impl MemoryStore {
+    fn all_page(&self, from: u64) -> Vec<RecordedEvent> {
+        let state = self.read();
+        let start = (from.max(1) - 1) as usize;
+        state.events.iter().skip(start).take(PAGE_SIZE).cloned().collect()
+    }
+
+    fn stream_page(&self, stream: &StreamName, at: u64, direction: Direction) -> Vec<RecordedEvent> {
+        let state = self.read();
+        let Some(positions) = state.streams.get(stream) else {
+            return Vec::new();
+        };
+        let pick = |p: &u64| state.events[(*p - 1) as usize].clone();
+        match direction {
+            Direction::Forward => {
+                let start = (at.max(1) - 1) as usize;
+                positions.iter().skip(start).take(PAGE_SIZE).map(pick).collect()
+            }
+            Direction::Backward => {
+                let end = (at.min(positions.len() as u64)) as usize;
+                positions[..end].iter().rev().take(PAGE_SIZE).map(pick).collect()
+            }
+        }
+    }
+}
+
+/// The original result when `events` were all appended to `stream` before,
+/// in this order; an error when some ids are stored but not like that.
+fn retried(state: &State, stream: &StreamName, events: &[NewEvent]) -> Result<Option<AppendResult>, AppendError> {
+    let stored: Vec<Option<StoredId>> = events
+        .iter()
+        .map(|e| {
+            state.ids.get(&e.id).map(|p| {
+                let event = &state.events[(*p - 1) as usize];
+                StoredId {
+                    id: event.id,
+                    stream: event.stream.clone(),
+                    version: event.version,
+                    position: event.position,
+                }
+            })
+        })
+        .collect();
+    rules::judge_retry(stream, &stored)
+}

@@ -1,0 +1,89 @@
+//! The event store: append-only streams of events, one global order, and
+//! reads that stream instead of collecting whole histories in memory.
+//!
+//! [`EventStore`] is the contract every backend meets; the conformance
+//! suite in `runtime/tests/store_conformance.rs` checks each backend
+//! against the same assertions. Backends: [`MemoryStore`] for tests and
+//! [`SqliteStore`], the embedded default.
+
+mod error;
+mod memory;
+mod paging;
+mod rules;
+mod sqlite;
+mod types;
+
+use std::future::Future;
+
+use futures::stream::BoxStream;
+
+pub use error::{AppendError, OpenError, ReadError};
+pub use memory::MemoryStore;
+pub use rules::DEFAULT_MAX_EVENT_BYTES;
+pub use sqlite::{Durability, SqliteConfig, SqliteStore};
+pub use types::{
+    AppendResult, Direction, ExpectedVersion, InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamName,
+    MAX_STREAM_NAME,
+};
+
+/// Events read from a store, one at a time. Backends fetch them in pages,
+/// so memory use does not grow with the number of events read.
+pub type EventStream = BoxStream<'static, Result<RecordedEvent, ReadError>>;
+
+/// An event store.
+///
+/// Every stream is an ordered list of events with versions 1, 2, 3, …;
+/// every event also has a global position, 1, 2, 3, … over the whole store,
+/// without gaps, in the order appends became visible. Reads never return
+/// an event before every event with a lower position is readable.
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream`, all or nothing, if the stream's
+    /// version satisfies `expected`.
+    ///
+    /// Retrying an append whose events (by id) are all stored already, in
+    /// this stream and in this order, returns the original result and
+    /// writes nothing, so a caller that lost the answer may simply retry.
+    ///
+    /// # Errors
+    ///
+    /// [`AppendError::WrongExpectedVersion`] when another writer appended
+    /// first; [`AppendError::IdConflict`] when ids are stored but not as
+    /// this exact append; validation errors for empty appends, payloads
+    /// that are too large or not JSON; [`AppendError::Storage`] when the
+    /// backend fails (nothing was written, or the retry will say so).
+    fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<AppendResult, AppendError>> + Send;
+
+    /// The version of the stream's last event, `None` when it has none.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn stream_version(&self, stream: &StreamName) -> impl Future<Output = Result<Option<u64>, ReadError>> + Send;
+
+    /// The position of the last event in the store, 0 when it is empty.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn head(&self) -> impl Future<Output = Result<u64, ReadError>> + Send;
+
+    /// The events of `stream`: with [`Direction::Forward`] those with
+    /// version `>= from` oldest first, with [`Direction::Backward`] those
+    /// with version `<= from` newest first (`u64::MAX` reads from the end).
+    /// The stream ends after the last matching event.
+    fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream;
+
+    /// Every event with position `>= from`, in position order, up to the
+    /// head at the time each page is read; then the stream ends.
+    fn read_all(&self, from: u64) -> EventStream;
+
+    /// Like [`EventStore::read_all`], but when it has caught up with the
+    /// head it waits for new events instead of ending. It ends only with
+    /// an error, or when the store is dropped.
+    fn subscribe(&self, from: u64) -> EventStream;
+}

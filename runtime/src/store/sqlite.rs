@@ -1,0 +1,601 @@
+//! The embedded default: an event store in one SQLite file.
+//!
+//! - Opening runs a handful of constant-time statements; nothing is read
+//!   into memory, so a store with ten million events opens as fast as one
+//!   with a thousand.
+//! - One writer thread owns the write connection. Appends queue up for it;
+//!   whatever has queued while a transaction commits is written together
+//!   in the next one (group commit), each append inside its own savepoint
+//!   so one failing append does not affect the others. Many concurrent
+//!   writers therefore share each fsync instead of paying for one each.
+//! - Positions are assigned by that single writer inside the transaction,
+//!   so they are gap-free and in commit order.
+//! - Reads use a small pool of read connections (WAL lets them run while
+//!   the writer writes) and fetch in pages.
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use tokio::sync::{oneshot, watch};
+
+use super::paging::{self, PAGE_SIZE};
+use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
+use super::{
+    AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent, OpenError,
+    ReadError, RecordedEvent, StreamName,
+};
+use crate::types::Uuid;
+
+/// The layout version this build writes, kept in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    position         INTEGER PRIMARY KEY,
+    id               BLOB NOT NULL UNIQUE,
+    stream           TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    contract         TEXT NOT NULL,
+    contract_version INTEGER NOT NULL,
+    fingerprint      TEXT NOT NULL,
+    payload          TEXT NOT NULL,
+    metadata         TEXT NOT NULL,
+    UNIQUE (stream, version)
+);
+";
+
+const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
+
+/// How hard a commit tries to survive failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every commit is on disk before the append returns (`synchronous =
+    /// FULL`): an acknowledged append survives a crash of the process and
+    /// of the machine. The default. Group commit keeps concurrent appends
+    /// cheap.
+    #[default]
+    Full,
+    /// Commits reach the operating system before the append returns, and
+    /// the disk at checkpoints (`synchronous = NORMAL` with WAL): an
+    /// acknowledged append survives a crash of the process, but the last
+    /// appends before a power loss or kernel crash may be lost. Several
+    /// times faster for one writer appending one event at a time.
+    Normal,
+}
+
+/// Settings of a [`SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// See [`Durability`].
+    pub durability: Durability,
+    /// The largest payload accepted, in bytes.
+    pub max_event_bytes: usize,
+    /// The most appends written in one group commit.
+    pub max_group: usize,
+    /// How many read connections to keep.
+    pub readers: usize,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        SqliteConfig {
+            durability: Durability::Full,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_group: 1024,
+            readers: 4,
+        }
+    }
+}
+
+/// An event store in a SQLite file. Clones share the same store; the
+/// writer thread stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<mpsc::Sender<Append>>,
+    readers: ReaderPool,
+    head: watch::Receiver<u64>,
+    config: SqliteConfig,
+}
+
+struct Append {
+    stream: StreamName,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<AppendResult, AppendError>>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path` with default settings.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened or was written by a newer layout.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        SqliteStore::open_with(path, SqliteConfig::default())
+    }
+
+    /// Opens (or creates) the store at `path`.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened or was written by a newer layout.
+    pub fn open_with(path: impl AsRef<Path>, config: SqliteConfig) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let location = path.display().to_string();
+        let storage = |e: rusqlite::Error| OpenError::Storage {
+            location: location.clone(),
+            source: Box::new(e),
+        };
+        let mut conn = Connection::open(&path).map_err(storage)?;
+        configure(&conn, config.durability).map_err(storage)?;
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(storage)?;
+        if found > SCHEMA_VERSION {
+            return Err(OpenError::NewerSchema {
+                location,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        tx.execute_batch(SCHEMA).map_err(storage)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(storage)?;
+        tx.commit().map_err(storage)?;
+        let head = last_position(&conn).map_err(storage)?;
+        let (head_tx, head_rx) = watch::channel(head);
+        let (sender, receiver) = mpsc::channel();
+        let writer = Writer {
+            conn,
+            head: head_tx,
+            max_group: config.max_group.max(1),
+        };
+        std::thread::Builder::new()
+            .name("treaty-sqlite-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| OpenError::Storage {
+                location: location.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(sender),
+                readers: ReaderPool {
+                    path,
+                    idle: Mutex::new(Vec::new()),
+                    keep: config.readers.max(1),
+                },
+                head: head_rx,
+                config,
+            }),
+        })
+    }
+
+    fn page(&self, query: PageQuery) -> impl std::future::Future<Output = Result<Vec<RecordedEvent>, ReadError>> {
+        let inner = self.inner.clone();
+        async move {
+            tokio::task::spawn_blocking(move || inner.readers.with(|conn| query.run(conn)))
+                .await
+                .map_err(|e| ReadError::Storage(Box::new(e)))?
+        }
+    }
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    Ok(())
+}
+
+fn last_position(conn: &Connection) -> rusqlite::Result<u64> {
+    // `MAX` over the integer primary key is a single b-tree lookup.
+    let max: Option<i64> = conn.query_row("SELECT MAX(position) FROM events", [], |r| r.get(0))?;
+    Ok(max.unwrap_or(0) as u64)
+}
+
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, AppendError> {
+        rules::validate_append(stream, &events, self.inner.config.max_event_bytes)?;
+        let (reply, answer) = oneshot::channel();
+        let request = Append {
+            stream: stream.clone(),
+            expected,
+            events,
+            reply,
+        };
+        let sent = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(request);
+        if sent.is_err() {
+            return Err(AppendError::Storage("the SQLite writer thread has stopped".into()));
+        }
+        answer
+            .await
+            .map_err(|_| AppendError::Storage("the SQLite writer thread stopped during the append".into()))?
+    }
+
+    async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {
+        let inner = self.inner.clone();
+        let stream = stream.clone();
+        tokio::task::spawn_blocking(move || {
+            inner
+                .readers
+                .with(|conn| stream_version(conn, &stream).map_err(|e| ReadError::Storage(Box::new(e))))
+        })
+        .await
+        .map_err(|e| ReadError::Storage(Box::new(e)))?
+    }
+
+    async fn head(&self) -> Result<u64, ReadError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            inner
+                .readers
+                .with(|conn| last_position(conn).map_err(|e| ReadError::Storage(Box::new(e))))
+        })
+        .await
+        .map_err(|e| ReadError::Storage(Box::new(e)))?
+    }
+
+    fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream {
+        let store = self.clone();
+        let stream = stream.clone();
+        let fetch = move |at: u64| {
+            store.page(PageQuery::Stream {
+                stream: stream.clone(),
+                at,
+                direction,
+            })
+        };
+        match direction {
+            Direction::Forward => paging::paged(from.max(1), fetch, paging::after_version),
+            Direction::Backward => paging::paged(from, fetch, paging::before_version),
+        }
+    }
+
+    fn read_all(&self, from: u64) -> EventStream {
+        let store = self.clone();
+        paging::paged(
+            from.max(1),
+            move |at| store.page(PageQuery::All { at }),
+            paging::after_position,
+        )
+    }
+
+    fn subscribe(&self, from: u64) -> EventStream {
+        let store = self.clone();
+        paging::subscription(
+            from,
+            move |at| store.page(PageQuery::All { at }),
+            self.inner.head.clone(),
+        )
+    }
+}
+
+fn stream_version(conn: &Connection, stream: &StreamName) -> rusqlite::Result<Option<u64>> {
+    let max: Option<i64> = conn.query_row(
+        "SELECT MAX(version) FROM events WHERE stream = ?1",
+        [stream.as_str()],
+        |r| r.get(0),
+    )?;
+    Ok(max.map(|v| v as u64))
+}
+
+/// Read connections, opened on demand and kept for reuse.
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    keep: usize,
+}
+
+impl ReaderPool {
+    fn with<T>(&self, work: impl FnOnce(&Connection) -> Result<T, ReadError>) -> Result<T, ReadError> {
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| ReadError::Storage(Box::new(e)))?;
+                conn.busy_timeout(std::time::Duration::from_secs(30))
+                    .map_err(|e| ReadError::Storage(Box::new(e)))?;
+                conn
+            }
+        };
+        let result = work(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.keep {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+/// One page of a read.
+enum PageQuery {
+    All {
+        at: u64,
+    },
+    Stream {
+        stream: StreamName,
+        at: u64,
+        direction: Direction,
+    },
+}
+
+impl PageQuery {
+    fn run(&self, conn: &Connection) -> Result<Vec<RecordedEvent>, ReadError> {
+        let storage = |e: rusqlite::Error| ReadError::Storage(Box::new(e));
+        let limit = Value::Integer(PAGE_SIZE as i64);
+        let (filter, args) = match self {
+            PageQuery::All { at } => ("position >= ?1 ORDER BY position LIMIT ?2", vec![int(*at), limit]),
+            PageQuery::Stream { stream, at, direction } => {
+                let filter = match direction {
+                    Direction::Forward => "stream = ?1 AND version >= ?2 ORDER BY version LIMIT ?3",
+                    Direction::Backward => "stream = ?1 AND version <= ?2 ORDER BY version DESC LIMIT ?3",
+                };
+                (filter, vec![Value::Text(stream.to_string()), int(*at), limit])
+            }
+        };
+        let mut statement = conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE {filter}"))
+            .map_err(storage)?;
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(args), RawRow::read)
+            .map_err(storage)?;
+        rows.map(|row| row.map_err(storage).and_then(RawRow::into_event)).collect()
+    }
+}
+
+/// A cursor as an SQLite integer; cursors past `i64::MAX` match nothing
+/// anyway, so they are clamped.
+fn int(value: u64) -> Value {
+    Value::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// A row as stored, before its columns are checked.
+struct RawRow {
+    position: i64,
+    id: Vec<u8>,
+    stream: String,
+    version: i64,
+    contract: String,
+    contract_version: i64,
+    fingerprint: String,
+    payload: String,
+    metadata: String,
+}
+
+impl RawRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+        Ok(RawRow {
+            position: row.get(0)?,
+            id: row.get(1)?,
+            stream: row.get(2)?,
+            version: row.get(3)?,
+            contract: row.get(4)?,
+            contract_version: row.get(5)?,
+            fingerprint: row.get(6)?,
+            payload: row.get(7)?,
+            metadata: row.get(8)?,
+        })
+    }
+
+    /// Checks every column. A row that fails is reported with its
+    /// position and left untouched.
+    fn into_event(self) -> Result<RecordedEvent, ReadError> {
+        let position = self.position as u64;
+        let corrupt = |reason: String| ReadError::Corrupt { position, reason };
+        let id = Uuid::from_slice(&self.id).map_err(|e| corrupt(format!("event id: {e}")))?;
+        let stream = StreamName::new(self.stream).map_err(|e| corrupt(e.to_string()))?;
+        let version = u64::try_from(self.version).map_err(|_| corrupt(format!("negative version {}", self.version)))?;
+        let contract_version = u32::try_from(self.contract_version)
+            .map_err(|_| corrupt(format!("contract version {} out of range", self.contract_version)))?;
+        let metadata: Metadata =
+            serde_json::from_str(&self.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
+        Ok(RecordedEvent {
+            id,
+            stream,
+            version,
+            position,
+            contract: self.contract,
+            contract_version,
+            fingerprint: self.fingerprint,
+            payload: self.payload.into_bytes(),
+            metadata,
+        })
+    }
+}
+
+/// The thread that owns the write connection.
+struct Writer {
+    conn: Connection,
+    head: watch::Sender<u64>,
+    max_group: usize,
+}
+
+impl Writer {
+    fn run(mut self, requests: mpsc::Receiver<Append>) {
+        // `recv` fails once every store handle is gone: the thread ends.
+        while let Ok(first) = requests.recv() {
+            let mut group = vec![first];
+            while group.len() < self.max_group {
+                match requests.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.write_group(group);
+        }
+    }
+
+    /// Writes every append of the group in one transaction, each in a
+    /// savepoint, then answers them all after the commit.
+    fn write_group(&mut self, group: Vec<Append>) {
+        let mut results = Vec::with_capacity(group.len());
+        let outcome = (|| -> rusqlite::Result<u64> {
+            let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut next_position = last_position(&tx)? + 1;
+            for append in &group {
+                let mut savepoint = tx.savepoint()?;
+                let result = write_append(&savepoint, append, next_position);
+                match &result {
+                    Ok(r) if r.last_position >= next_position => {
+                        next_position = r.last_position + 1;
+                        savepoint.commit()?;
+                    }
+                    // A retry wrote nothing; a failed append is undone.
+                    Ok(_) => savepoint.commit()?,
+                    // Dropping an uncommitted savepoint rolls it back.
+                    Err(_) => savepoint.rollback()?,
+                }
+                results.push(result);
+            }
+            tx.commit()?;
+            Ok(next_position - 1)
+        })();
+        match outcome {
+            Ok(head) => {
+                self.head.send_if_modified(|current| {
+                    let moved = head > *current;
+                    *current = head.max(*current);
+                    moved
+                });
+                for (append, result) in group.into_iter().zip(results) {
+                    let _ = append.reply.send(result.map_err(into_append_error));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for append in group {
+                    let _ = append
+                        .reply
+                        .send(Err(AppendError::Storage(format!("commit failed: {message}").into())));
+                }
+            }
+        }
+    }
+}
+
+/// What can go wrong inside one append's savepoint.
+enum WriteFailure {
+    Rejected(AppendError),
+    Sql(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for WriteFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        WriteFailure::Sql(e)
+    }
+}
+
+fn into_append_error(failure: WriteFailure) -> AppendError {
+    match failure {
+        WriteFailure::Rejected(e) => e,
+        WriteFailure::Sql(e) => AppendError::Storage(Box::new(e)),
+    }
+}
+
+fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Result<AppendResult, WriteFailure> {
+    // Only the first id is looked up on the happy path: if it is new, any
+    // other stored id trips the UNIQUE constraint, which is then explained.
+    if stored_id(conn, append.events[0].id)?.is_some() {
+        let stored = append
+            .events
+            .iter()
+            .map(|e| stored_id(conn, e.id))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        return match rules::judge_retry(&append.stream, &stored) {
+            Ok(Some(original)) => Ok(original),
+            Ok(None) => unreachable!("the first id is stored"),
+            Err(e) => Err(WriteFailure::Rejected(e)),
+        };
+    }
+    let actual = stream_version(conn, &append.stream)?;
+    if !append.expected.admits(actual) {
+        return Err(WriteFailure::Rejected(AppendError::WrongExpectedVersion {
+            stream: append.stream.clone(),
+            expected: append.expected,
+            actual,
+        }));
+    }
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO events (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut version = actual.unwrap_or(0);
+    let mut position = next_position;
+    for event in &append.events {
+        version += 1;
+        let metadata = serde_json::to_string(&event.metadata).expect("metadata always serializes");
+        let payload = std::str::from_utf8(&event.payload).expect("validated as JSON, so UTF-8");
+        let inserted = insert.execute(params![
+            position as i64,
+            event.id.as_bytes().as_slice(),
+            append.stream.as_str(),
+            version as i64,
+            event.contract,
+            event.contract_version,
+            event.fingerprint,
+            payload,
+            metadata,
+        ]);
+        if let Err(e) = inserted {
+            // A later id of the batch is stored already.
+            if let Some(stored) = stored_id(conn, event.id)? {
+                return Err(WriteFailure::Rejected(AppendError::IdConflict {
+                    id: stored.id,
+                    stored_in: stored.stream,
+                    version: stored.version,
+                }));
+            }
+            return Err(WriteFailure::Sql(e));
+        }
+        position += 1;
+    }
+    Ok(AppendResult {
+        stream_version: version,
+        first_position: next_position,
+        last_position: position - 1,
+    })
+}
+
+fn stored_id(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<StoredId>> {
+    conn.prepare_cached("SELECT stream, version, position FROM events WHERE id = ?1")?
+        .query_row([id.as_bytes().as_slice()], |row| {
+            let stream: String = row.get(0)?;
+            let version: i64 = row.get(1)?;
+            let position: i64 = row.get(2)?;
+            Ok((stream, version, position))
+        })
+        .optional()
+        .map(|found| {
+            found.and_then(|(stream, version, position)| {
+                Some(StoredId {
+                    id,
+                    stream: StreamName::new(stream).ok()?,
+                    version: version as u64,
+                    position: position as u64,
+                })
+            })
+        })
+}

@@ -1,0 +1,317 @@
+//! The conformance suite: the same tests, with the same assertions, run
+//! against every event store backend. A backend is added with one line at
+//! the bottom of this file.
+
+use std::collections::BTreeSet;
+
+use futures::{StreamExt, TryStreamExt};
+use treaty_runtime::store::*;
+use treaty_runtime::Uuid;
+
+fn stream(name: &str) -> StreamName {
+    StreamName::new(name).unwrap()
+}
+
+fn event(n: u64) -> NewEvent {
+    NewEvent {
+        id: Uuid::now_v7(),
+        contract: "test.Happened".into(),
+        contract_version: 1,
+        fingerprint: "f".repeat(32),
+        payload: format!("{{\"n\":{n}}}").into_bytes(),
+        metadata: Metadata::now(),
+    }
+}
+
+fn events(range: std::ops::Range<u64>) -> Vec<NewEvent> {
+    range.map(event).collect()
+}
+
+async fn collect(stream: EventStream) -> Vec<RecordedEvent> {
+    stream.try_collect().await.unwrap()
+}
+
+fn versions(events: &[RecordedEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.version).collect()
+}
+
+pub async fn first_append_creates_the_stream_at_version_one(store: impl EventStore) {
+    let s = stream("order-1");
+    assert_eq!(store.stream_version(&s).await.unwrap(), None);
+    let result = store.append(&s, ExpectedVersion::NoStream, events(0..3)).await.unwrap();
+    assert_eq!(
+        result,
+        AppendResult {
+            stream_version: 3,
+            first_position: 1,
+            last_position: 3
+        }
+    );
+    assert_eq!(store.stream_version(&s).await.unwrap(), Some(3));
+    assert_eq!(store.head().await.unwrap(), 3);
+    let read = collect(store.read_stream(&s, 1, Direction::Forward)).await;
+    assert_eq!(versions(&read), [1, 2, 3]);
+    assert_eq!(read[2].payload, b"{\"n\":2}");
+    assert_eq!(read[0].stream, s);
+}
+
+pub async fn expected_versions_are_enforced(store: impl EventStore) {
+    let s = stream("order-2");
+    let wrong = store.append(&s, ExpectedVersion::StreamExists, events(0..1)).await;
+    assert!(matches!(wrong, Err(AppendError::WrongExpectedVersion { actual: None, .. })), "{wrong:?}");
+    let wrong = store.append(&s, ExpectedVersion::Exact(1), events(0..1)).await;
+    assert!(matches!(wrong, Err(AppendError::WrongExpectedVersion { .. })), "{wrong:?}");
+    store.append(&s, ExpectedVersion::Exact(0), events(0..1)).await.unwrap();
+    let wrong = store.append(&s, ExpectedVersion::NoStream, events(0..1)).await.unwrap_err();
+    assert_eq!(wrong.to_string(), "stream order-2 was expected at no stream but is at version 1");
+    store.append(&s, ExpectedVersion::StreamExists, events(0..1)).await.unwrap();
+    store.append(&s, ExpectedVersion::Exact(2), events(0..1)).await.unwrap();
+    let wrong = store.append(&s, ExpectedVersion::Exact(2), events(0..1)).await.unwrap_err();
+    assert_eq!(wrong.to_string(), "stream order-2 was expected at version 2 but is at version 3");
+    store.append(&s, ExpectedVersion::Any, events(0..2)).await.unwrap();
+    assert_eq!(store.stream_version(&s).await.unwrap(), Some(5));
+}
+
+pub async fn retrying_an_append_returns_the_original_result(store: impl EventStore) {
+    let s = stream("order-3");
+    let batch = events(0..3);
+    let first = store.append(&s, ExpectedVersion::NoStream, batch.clone()).await.unwrap();
+    store.append(&stream("other"), ExpectedVersion::Any, events(0..1)).await.unwrap();
+    // The retry carries the original expectation, which no longer holds:
+    // it is still recognised as a retry.
+    let retry = store.append(&s, ExpectedVersion::NoStream, batch.clone()).await.unwrap();
+    assert_eq!(retry, first);
+    assert_eq!(store.head().await.unwrap(), 4);
+    assert_eq!(collect(store.read_stream(&s, 1, Direction::Forward)).await.len(), 3);
+
+    // Part of a stored batch, or a stored id in another stream, is not a
+    // retry.
+    let partial = store.append(&s, ExpectedVersion::Any, vec![batch[1].clone(), event(9)]).await;
+    assert!(matches!(partial, Err(AppendError::IdConflict { .. })), "{partial:?}");
+    let elsewhere = store.append(&stream("order-4"), ExpectedVersion::Any, batch.clone()).await;
+    assert!(matches!(elsewhere, Err(AppendError::IdConflict { .. })), "{elsewhere:?}");
+    let late_duplicate = store
+        .append(&s, ExpectedVersion::Any, vec![event(7), batch[0].clone()])
+        .await;
+    assert!(matches!(late_duplicate, Err(AppendError::IdConflict { .. })), "{late_duplicate:?}");
+    assert_eq!(store.head().await.unwrap(), 4, "failed appends wrote nothing");
+}
+
+pub async fn streams_read_forward_and_backward_from_a_version(store: impl EventStore) {
+    let s = stream("order-5");
+    store.append(&s, ExpectedVersion::NoStream, events(0..5)).await.unwrap();
+    store.append(&stream("noise"), ExpectedVersion::Any, events(0..2)).await.unwrap();
+    assert_eq!(versions(&collect(store.read_stream(&s, 3, Direction::Forward)).await), [3, 4, 5]);
+    assert_eq!(versions(&collect(store.read_stream(&s, 3, Direction::Backward)).await), [3, 2, 1]);
+    assert_eq!(
+        versions(&collect(store.read_stream(&s, u64::MAX, Direction::Backward)).await),
+        [5, 4, 3, 2, 1]
+    );
+    assert!(collect(store.read_stream(&s, 6, Direction::Forward)).await.is_empty());
+    assert!(collect(store.read_stream(&stream("none"), 1, Direction::Forward)).await.is_empty());
+}
+
+pub async fn reads_page_through_long_histories(store: impl EventStore) {
+    let s = stream("long");
+    for chunk in 0..5 {
+        store
+            .append(&s, ExpectedVersion::Any, events(chunk * 300..(chunk + 1) * 300))
+            .await
+            .unwrap();
+    }
+    let all = collect(store.read_all(1)).await;
+    assert_eq!(all.len(), 1500);
+    let positions: Vec<u64> = all.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=1500).collect::<Vec<_>>());
+    assert_eq!(collect(store.read_all(1001)).await.len(), 500);
+    let backward = collect(store.read_stream(&s, u64::MAX, Direction::Backward)).await;
+    assert_eq!(backward.len(), 1500);
+    assert_eq!(backward[0].version, 1500);
+    assert_eq!(backward[1499].version, 1);
+}
+
+pub async fn read_all_interleaves_streams_in_append_order(store: impl EventStore) {
+    for i in 0..6 {
+        let s = stream(&format!("s-{}", i % 3));
+        store.append(&s, ExpectedVersion::Any, events(i..i + 1)).await.unwrap();
+    }
+    let all = collect(store.read_all(0)).await;
+    let streams: Vec<&str> = all.iter().map(|e| e.stream.as_str()).collect();
+    assert_eq!(streams, ["s-0", "s-1", "s-2", "s-0", "s-1", "s-2"]);
+    assert_eq!(versions(&all), [1, 1, 1, 2, 2, 2]);
+}
+
+pub async fn subscriptions_catch_up_then_follow_live_appends(store: impl EventStore) {
+    let s = stream("live");
+    store.append(&s, ExpectedVersion::Any, events(0..3)).await.unwrap();
+    let mut subscription = store.subscribe(2);
+    let caught_up: Vec<u64> = (&mut subscription)
+        .take(2)
+        .map(|e| e.unwrap().position)
+        .collect()
+        .await;
+    assert_eq!(caught_up, [2, 3]);
+    let waiting = tokio::spawn(async move {
+        let next: Vec<u64> = subscription.take(4).map(|e| e.unwrap().position).collect().await;
+        next
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    store.append(&s, ExpectedVersion::Any, events(3..4)).await.unwrap();
+    store.append(&s, ExpectedVersion::Any, events(4..7)).await.unwrap();
+    let live = tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+        .await
+        .expect("live events arrive")
+        .unwrap();
+    assert_eq!(live, [4, 5, 6, 7]);
+}
+
+pub async fn metadata_is_kept(store: impl EventStore) {
+    let mut e = event(1);
+    e.metadata.correlation_id = Some(Uuid::now_v7());
+    e.metadata.causation_id = Some(Uuid::now_v7());
+    e.metadata.headers.insert("user".into(), "ann".into());
+    let sent = e.clone();
+    store.append(&stream("meta"), ExpectedVersion::Any, vec![e]).await.unwrap();
+    let read = collect(store.read_all(1)).await;
+    assert_eq!(read[0].metadata, sent.metadata);
+    assert_eq!(read[0].id, sent.id);
+    assert_eq!(read[0].contract, "test.Happened");
+    assert_eq!(read[0].contract_version, 1);
+    assert_eq!(read[0].fingerprint, sent.fingerprint);
+}
+
+pub async fn bad_appends_are_rejected_with_clear_errors(store: impl EventStore) {
+    let s = stream("bad");
+    let empty = store.append(&s, ExpectedVersion::Any, vec![]).await.unwrap_err();
+    assert_eq!(empty.to_string(), "an append to bad must carry at least one event");
+    let mut big = event(0);
+    big.payload = format!("\"{}\"", "x".repeat(DEFAULT_MAX_EVENT_BYTES)).into_bytes();
+    let too_large = store.append(&s, ExpectedVersion::Any, vec![big]).await.unwrap_err();
+    assert!(matches!(too_large, AppendError::TooLarge { .. }), "{too_large}");
+    let mut not_json = event(0);
+    not_json.payload = b"{not json".to_vec();
+    let invalid = store.append(&s, ExpectedVersion::Any, vec![not_json]).await.unwrap_err();
+    assert!(invalid.to_string().contains("payload that is not JSON"), "{invalid}");
+    assert_eq!(store.head().await.unwrap(), 0, "nothing was written");
+    assert!(StreamName::new("").is_err());
+    assert!(StreamName::new("$system").is_err());
+    assert!(StreamName::new("a\nb").is_err());
+    assert!(StreamName::new("x".repeat(MAX_STREAM_NAME + 1)).is_err());
+}
+
+pub async fn concurrent_appenders_get_exactly_one_winner_per_version(store: impl EventStore + Clone) {
+    let s = stream("contended");
+    for round in 0..10u64 {
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let store = store.clone();
+                let s = s.clone();
+                tokio::spawn(async move { store.append(&s, ExpectedVersion::Exact(round), events(0..1)).await })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(result) => {
+                    winners += 1;
+                    assert_eq!(result.stream_version, round + 1);
+                }
+                Err(AppendError::WrongExpectedVersion { .. }) => {}
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+    let all = collect(store.read_stream(&s, 1, Direction::Forward)).await;
+    assert_eq!(versions(&all), (1..=10).collect::<Vec<_>>());
+    let ids: BTreeSet<Uuid> = all.iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), 10);
+}
+
+pub async fn concurrent_appends_to_many_streams_leave_no_gaps(store: impl EventStore + Clone) {
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let s = stream(&format!("many-{i}"));
+                for n in 0..10u64 {
+                    store.append(&s, ExpectedVersion::Exact(n * 2), events(0..2)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = collect(store.read_all(1)).await;
+    let positions: Vec<u64> = all.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=640).collect::<Vec<_>>());
+    for i in 0..32 {
+        let s = stream(&format!("many-{i}"));
+        let read = collect(store.read_stream(&s, 1, Direction::Forward)).await;
+        assert_eq!(versions(&read), (1..=20).collect::<Vec<_>>());
+    }
+}
+
+/// Declares every conformance test for one backend. `$make` is an async
+/// block that returns a fresh, empty store.
+macro_rules! conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn first_append_creates_the_stream_at_version_one() {
+                super::first_append_creates_the_stream_at_version_one($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn expected_versions_are_enforced() {
+                super::expected_versions_are_enforced($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn retrying_an_append_returns_the_original_result() {
+                super::retrying_an_append_returns_the_original_result($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn streams_read_forward_and_backward_from_a_version() {
+                super::streams_read_forward_and_backward_from_a_version($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reads_page_through_long_histories() {
+                super::reads_page_through_long_histories($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn read_all_interleaves_streams_in_append_order() {
+                super::read_all_interleaves_streams_in_append_order($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn subscriptions_catch_up_then_follow_live_appends() {
+                super::subscriptions_catch_up_then_follow_live_appends($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn metadata_is_kept() {
+                super::metadata_is_kept($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn bad_appends_are_rejected_with_clear_errors() {
+                super::bad_appends_are_rejected_with_clear_errors($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_appenders_get_exactly_one_winner_per_version() {
+                super::concurrent_appenders_get_exactly_one_winner_per_version($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_appends_to_many_streams_leave_no_gaps() {
+                super::concurrent_appends_to_many_streams_leave_no_gaps($make).await;
+            }
+        }
+    };
+}
+
+conformance!(memory, MemoryStore::new());
+conformance!(sqlite, {
+    // The directory is leaked on purpose: it must outlive the store, and
+    // the OS cleans the temp dir.
+    let dir = tempfile::tempdir().unwrap().keep();
+    SqliteStore::open(dir.join("events.db")).unwrap()
+});

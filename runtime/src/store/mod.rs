@@ -3,12 +3,15 @@
 //!
 //! [`EventStore`] is the contract every backend meets; the conformance
 //! suite in `runtime/tests/store_conformance.rs` checks each backend
-//! against the same assertions. Backends: [`MemoryStore`] for tests and
-//! [`SqliteStore`], the embedded default.
+//! against the same assertions. Backends: [`MemoryStore`] for tests,
+//! [`SqliteStore`], the embedded default, and `PostgresStore` (feature
+//! `postgres`, on by default) for many writers on many machines.
 
 mod error;
 mod memory;
 mod paging;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod rules;
 mod sqlite;
 mod types;
@@ -19,6 +22,8 @@ use futures::stream::BoxStream;
 
 pub use error::{AppendError, OpenError, ReadError};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresConfig, PostgresStore};
 pub use rules::DEFAULT_MAX_EVENT_BYTES;
 pub use sqlite::{Durability, SqliteConfig, SqliteStore};
 pub use types::{

@@ -253,6 +253,88 @@ pub async fn concurrent_appends_to_many_streams_leave_no_gaps(store: impl EventS
     }
 }
 
+fn compiled(name: &str, version: u32, fingerprint: &str) -> registry::CompiledContract {
+    registry::CompiledContract {
+        name: name.into(),
+        version,
+        fingerprint: fingerprint.into(),
+        schema: Some(format!("{{\"name\":\"{name}\"}}")),
+    }
+}
+
+fn of_contract(name: &str, version: u32, fingerprint: &str) -> NewEvent {
+    NewEvent {
+        contract: name.into(),
+        contract_version: version,
+        fingerprint: fingerprint.into(),
+        ..event(0)
+    }
+}
+
+pub async fn the_registry_counts_contract_versions_and_refuses_changed_ones(store: impl EventStore) {
+    let s = stream("registry");
+    store
+        .append(
+            &s,
+            ExpectedVersion::Any,
+            vec![of_contract("a.Opened", 1, "f1"), of_contract("a.Opened", 1, "f1"), of_contract("a.Closed", 2, "c2")],
+        )
+        .await
+        .unwrap();
+    let changed = store
+        .append(&s, ExpectedVersion::Any, vec![of_contract("a.New", 1, "n1"), of_contract("a.Opened", 1, "XX")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        changed.to_string(),
+        "a.Opened v1 is stored with fingerprint f1, but this event has XX: the contract changed without a new \
+         version; declare the change as a new version with `was` history"
+    );
+    assert_eq!(store.head().await.unwrap(), 3, "the refused append wrote nothing");
+    let seen: Vec<(String, u32, String, u64)> = store
+        .contracts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.version, c.fingerprint, c.events))
+        .collect();
+    assert_eq!(
+        seen,
+        [("a.Closed".into(), 2, "c2".into(), 1), ("a.Opened".into(), 1, "f1".into(), 2)]
+    );
+}
+
+pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store: impl EventStore) {
+    let s = stream("registry");
+    store
+        .append(
+            &s,
+            ExpectedVersion::Any,
+            vec![of_contract("a.Opened", 1, "f1"), of_contract("a.Closed", 1, "c1"), of_contract("a.Gone", 1, "g1")],
+        )
+        .await
+        .unwrap();
+    let good = [compiled("a.Opened", 2, "f2"), compiled("a.Opened", 1, "f1"), compiled("a.Closed", 1, "c1"), compiled("a.Gone", 1, "g1")];
+    registry::register_contracts(&store, &good).await.unwrap();
+    let schemas: Vec<Option<String>> = store.contracts().await.unwrap().into_iter().map(|c| c.schema).collect();
+    assert!(schemas.iter().all(Option::is_some), "{schemas:?}");
+
+    let bad = [compiled("a.Opened", 1, "changed"), compiled("a.Closed", 2, "c2")];
+    let error = registry::register_contracts(&store, &bad).await.unwrap_err();
+    let registry::RegisterError::Mismatch(report) = &error else { panic!("{error}") };
+    assert_eq!(report.problems.len(), 3, "{error}");
+    assert_eq!(
+        error.to_string(),
+        "the compiled contracts cannot read this store (3 problems):\n  \
+         - a.Closed v1: 1 stored event(s) use it, but this build reads only v2; add `was v1 (...)` to the contract's history\n  \
+         - a.Gone v1: 1 stored event(s) use a contract this build does not have; add the contract back (it can be kept with its history and no longer be emitted)\n  \
+         - a.Opened v1: the store has fingerprint f1, this build changed; the contract changed without a new version — restore v1 as it was and declare the change as v2 with `was v1 (...)`\n"
+    );
+    // A refused registration records nothing.
+    let fingerprints: Vec<String> = store.contracts().await.unwrap().into_iter().map(|c| c.fingerprint).collect();
+    assert!(!fingerprints.contains(&"changed".to_string()));
+}
+
 /// Declares every conformance test for one backend. `$make` is an async
 /// block that returns a fresh, empty store.
 macro_rules! conformance {
@@ -309,6 +391,16 @@ macro_rules! conformance {
             async fn concurrent_appenders_get_exactly_one_winner_per_version() {
                 let Some(store) = ($make) else { return };
                 super::concurrent_appenders_get_exactly_one_winner_per_version(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_registry_counts_contract_versions_and_refuses_changed_ones() {
+                let Some(store) = ($make) else { return };
+                super::the_registry_counts_contract_versions_and_refuses_changed_ones(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn registering_contracts_refuses_code_that_cannot_read_the_store() {
+                let Some(store) = ($make) else { return };
+                super::registering_contracts_refuses_code_that_cannot_read_the_store(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_appends_to_many_streams_leave_no_gaps() {

@@ -57,6 +57,19 @@ pub enum AppendError {
         /// What the JSON parser said.
         reason: String,
     },
+    /// The store holds events of this contract version with another
+    /// fingerprint: the contract changed without a new version.
+    #[error("{contract} v{version} is stored with fingerprint {stored}, but this event has {appended}: the contract changed without a new version; declare the change as a new version with `was` history")]
+    FingerprintMismatch {
+        /// The contract.
+        contract: String,
+        /// The version.
+        version: u32,
+        /// The fingerprint recorded in the store.
+        stored: String,
+        /// The fingerprint of the rejected event.
+        appended: String,
+    },
     /// The stream name is not valid.
     #[error(transparent)]
     InvalidStream(#[from] InvalidStreamName),

@@ -1,12 +1,13 @@
 //! An in-memory event store, for tests and examples. It keeps everything
 //! in memory by design; use [`super::SqliteStore`] for anything real.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
 
 use super::paging::{self, PAGE_SIZE};
+use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId};
 use super::{
     AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
@@ -29,6 +30,8 @@ struct State {
     streams: HashMap<StreamName, Vec<u64>>,
     /// Event id to position.
     ids: HashMap<Uuid, u64>,
+    /// The contract registry, by name and version.
+    contracts: BTreeMap<(String, u32), StoredContract>,
 }
 
 impl Default for MemoryStore {
@@ -72,6 +75,31 @@ impl EventStore for MemoryStore {
                 expected,
                 actual,
             });
+        }
+        for event in &events {
+            let key = (event.contract.clone(), event.contract_version);
+            if let Some(stored) = state.contracts.get(&key).filter(|c| c.fingerprint != event.fingerprint) {
+                return Err(AppendError::FingerprintMismatch {
+                    contract: event.contract.clone(),
+                    version: event.contract_version,
+                    stored: stored.fingerprint.clone(),
+                    appended: event.fingerprint.clone(),
+                });
+            }
+        }
+        for event in &events {
+            let key = (event.contract.clone(), event.contract_version);
+            state
+                .contracts
+                .entry(key)
+                .or_insert_with(|| StoredContract {
+                    name: event.contract.clone(),
+                    version: event.contract_version,
+                    fingerprint: event.fingerprint.clone(),
+                    schema: None,
+                    events: 0,
+                })
+                .events += 1;
         }
         let mut version = actual.unwrap_or(0);
         let first_position = state.events.len() as u64 + 1;
@@ -133,6 +161,30 @@ impl EventStore for MemoryStore {
             },
             paging::after_position,
         )
+    }
+
+    async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
+        Ok(self.read().contracts.values().cloned().collect())
+    }
+
+    async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
+        let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        for c in contracts {
+            let entry = state
+                .contracts
+                .entry((c.name.clone(), c.version))
+                .or_insert_with(|| StoredContract {
+                    name: c.name,
+                    version: c.version,
+                    fingerprint: c.fingerprint.clone(),
+                    schema: None,
+                    events: 0,
+                });
+            if entry.fingerprint == c.fingerprint && entry.schema.is_none() {
+                entry.schema = c.schema;
+            }
+        }
+        Ok(())
     }
 
     fn subscribe(&self, from: u64) -> EventStream {

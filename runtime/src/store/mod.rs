@@ -10,6 +10,7 @@
 mod error;
 mod memory;
 mod paging;
+pub mod registry;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rules;
@@ -19,6 +20,8 @@ mod types;
 use std::future::Future;
 
 use futures::stream::BoxStream;
+
+use registry::{CompiledContract, StoredContract};
 
 pub use error::{AppendError, OpenError, ReadError};
 pub use memory::MemoryStore;
@@ -91,4 +94,23 @@ pub trait EventStore: Send + Sync + 'static {
     /// head it waits for new events instead of ending. It ends only with
     /// an error, or when the store is dropped.
     fn subscribe(&self, from: u64) -> EventStream;
+
+    /// Every contract version the store has seen (used by its events or
+    /// recorded with [`EventStore::record_contracts`]), with how many
+    /// events use each. Cheap: the store keeps these counts as it appends.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn contracts(&self) -> impl Future<Output = Result<Vec<StoredContract>, ReadError>> + Send;
+
+    /// Records compiled contract versions and their schemas. A version
+    /// already recorded keeps its fingerprint (a different one is not
+    /// written; [`registry::check_contracts`] reports it) and gains the
+    /// schema if it had none.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn record_contracts(&self, contracts: Vec<CompiledContract>) -> impl Future<Output = Result<(), AppendError>> + Send;
 }

@@ -25,6 +25,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use super::paging::{self, PAGE_SIZE};
+use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
     AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent, OpenError,
@@ -70,6 +71,7 @@ pub struct PostgresStore {
 struct Tables {
     events: String,
     head: String,
+    contracts: String,
 }
 
 const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
@@ -122,6 +124,7 @@ impl PostgresStore {
         let tables = Tables {
             events: format!("{}.events", config.schema),
             head: format!("{}.head", config.schema),
+            contracts: format!("{}.contracts", config.schema),
         };
         let client = pool.get().await.map_err(|e| storage(Box::new(e)))?;
         let schema = &config.schema;
@@ -147,9 +150,18 @@ impl PostgresStore {
                  position  BIGINT NOT NULL
              );
              INSERT INTO {head} (singleton, position) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
+             CREATE TABLE IF NOT EXISTS {contracts} (
+                 name        TEXT NOT NULL,
+                 version     INTEGER NOT NULL,
+                 fingerprint TEXT NOT NULL,
+                 schema      TEXT,
+                 events      BIGINT NOT NULL DEFAULT 0,
+                 PRIMARY KEY (name, version)
+             );
              SELECT pg_advisory_unlock(7337001);",
             events = tables.events,
             head = tables.head,
+            contracts = tables.contracts,
         );
         client.batch_execute(&ddl).await.map_err(|e| storage(Box::new(e)))?;
         let head: i64 = client
@@ -329,6 +341,32 @@ impl EventStore for PostgresStore {
             });
         }
 
+        // Registry rows are locked in sorted order (see `contract_counts`)
+        // and before the head row, so appends cannot deadlock.
+        for ((contract, version, fingerprint), count) in rules::contract_counts(&events) {
+            let stored: String = tx
+                .query_one(
+                    &format!(
+                        "INSERT INTO {0} AS c (name, version, fingerprint, events) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (name, version) DO UPDATE SET events = c.events + EXCLUDED.events
+                         RETURNING c.fingerprint",
+                        self.tables.contracts
+                    ),
+                    &[&contract, &(version as i32), &fingerprint, &(count as i64)],
+                )
+                .await
+                .map_err(storage)?
+                .get(0);
+            if stored != fingerprint {
+                return Err(AppendError::FingerprintMismatch {
+                    contract: contract.to_string(),
+                    version,
+                    stored,
+                    appended: fingerprint.to_string(),
+                });
+            }
+        }
+
         // Taking positions is the last step before inserting: from here on
         // the head row is locked until commit.
         let count = events.len() as i64;
@@ -454,6 +492,49 @@ impl EventStore for PostgresStore {
             },
             paging::after_position,
         )
+    }
+
+    async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
+        let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT name, version, fingerprint, schema, events FROM {} ORDER BY name, version",
+                    self.tables.contracts
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| ReadError::Storage(Box::new(e)))?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredContract {
+                name: r.get(0),
+                version: r.get::<_, i32>(1) as u32,
+                fingerprint: r.get(2),
+                schema: r.get(3),
+                events: r.get::<_, i64>(4) as u64,
+            })
+            .collect())
+    }
+
+    async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
+        let mut client = self.pool.get().await.map_err(storage)?;
+        let tx = client.transaction().await.map_err(storage)?;
+        let sql = format!(
+            "INSERT INTO {0} AS c (name, version, fingerprint, schema) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name, version) DO UPDATE SET schema = COALESCE(c.schema, EXCLUDED.schema)
+             WHERE c.fingerprint = EXCLUDED.fingerprint",
+            self.tables.contracts
+        );
+        let mut sorted = contracts;
+        sorted.sort();
+        for c in &sorted {
+            tx.execute(&sql, &[&c.name, &(c.version as i32), &c.fingerprint, &c.schema])
+                .await
+                .map_err(storage)?;
+        }
+        tx.commit().await.map_err(storage)
     }
 
     fn subscribe(&self, from: u64) -> EventStream {

@@ -70,3 +70,13 @@ pub(crate) fn judge_retry(stream: &StreamName, stored: &[Option<StoredId>]) -> R
         last_position: last.position,
     }))
 }
+
+/// The events of an append counted per contract version, sorted, so
+/// backends lock registry rows in one order and cannot deadlock.
+pub(crate) fn contract_counts(events: &[NewEvent]) -> std::collections::BTreeMap<(&str, u32, &str), u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for e in events {
+        *counts.entry((e.contract.as_str(), e.contract_version, e.fingerprint.as_str())).or_insert(0) += 1;
+    }
+    counts
+}

@@ -21,6 +21,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use tokio::sync::{oneshot, watch};
 
 use super::paging::{self, PAGE_SIZE};
+use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
     AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent, OpenError,
@@ -43,6 +44,14 @@ CREATE TABLE IF NOT EXISTS events (
     payload          TEXT NOT NULL,
     metadata         TEXT NOT NULL,
     UNIQUE (stream, version)
+);
+CREATE TABLE IF NOT EXISTS contracts (
+    name        TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    schema      TEXT,
+    events      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (name, version)
 );
 ";
 
@@ -277,6 +286,58 @@ impl EventStore for SqliteStore {
             move |at| store.page(PageQuery::All { at }),
             paging::after_position,
         )
+    }
+
+    async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            inner.readers.with(|conn| {
+                let storage = |e: rusqlite::Error| ReadError::Storage(Box::new(e));
+                let mut statement = conn
+                    .prepare_cached("SELECT name, version, fingerprint, schema, events FROM contracts ORDER BY name, version")
+                    .map_err(storage)?;
+                let rows = statement
+                    .query_map([], |r| {
+                        Ok(StoredContract {
+                            name: r.get(0)?,
+                            version: r.get(1)?,
+                            fingerprint: r.get(2)?,
+                            schema: r.get(3)?,
+                            events: r.get::<_, i64>(4)? as u64,
+                        })
+                    })
+                    .map_err(storage)?;
+                rows.map(|r| r.map_err(storage)).collect()
+            })
+        })
+        .await
+        .map_err(|e| ReadError::Storage(Box::new(e)))?
+    }
+
+    async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
+        let path = self.inner.readers.path.clone();
+        let durability = self.inner.config.durability;
+        tokio::task::spawn_blocking(move || -> rusqlite::Result<()> {
+            // A connection of its own: this runs once at start, and SQLite
+            // lets it wait for the writer thread's transactions.
+            let mut conn = Connection::open(path)?;
+            configure(&conn, durability)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut upsert = tx.prepare(
+                    "INSERT INTO contracts (name, version, fingerprint, schema) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (name, version) DO UPDATE SET schema = COALESCE(schema, excluded.schema)
+                     WHERE fingerprint = excluded.fingerprint",
+                )?;
+                for c in &contracts {
+                    upsert.execute(params![c.name, c.version, c.fingerprint, c.schema])?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+        .map_err(|e| AppendError::Storage(Box::new(e)))?
+        .map_err(|e| AppendError::Storage(Box::new(e)))
     }
 
     fn subscribe(&self, from: u64) -> EventStream {
@@ -538,6 +599,7 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
             actual,
         }));
     }
+    count_contracts(conn, &append.events)?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -577,6 +639,28 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
         first_position: next_position,
         last_position: position - 1,
     })
+}
+
+/// Adds the append's events to the registry's counts, refusing an event
+/// whose fingerprint differs from the one recorded for its version.
+fn count_contracts(conn: &Connection, events: &[NewEvent]) -> Result<(), WriteFailure> {
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO contracts (name, version, fingerprint, events) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (name, version) DO UPDATE SET events = events + excluded.events
+         RETURNING fingerprint",
+    )?;
+    for ((contract, version, fingerprint), count) in rules::contract_counts(events) {
+        let stored: String = upsert.query_row(params![contract, version, fingerprint, count as i64], |r| r.get(0))?;
+        if stored != fingerprint {
+            return Err(WriteFailure::Rejected(AppendError::FingerprintMismatch {
+                contract: contract.to_string(),
+                version,
+                stored,
+                appended: fingerprint.to_string(),
+            }));
+        }
+    }
+    Ok(())
 }
 
 fn stored_id(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<StoredId>> {

@@ -1,0 +1,250 @@
+//! The contract registry: which contract versions a store holds, and
+//! whether this build can read them.
+//!
+//! Every store records the name, version and fingerprint of each contract
+//! version its events use (at append time, refusing an event whose
+//! fingerprint differs from the one recorded for the same version) and the
+//! canonical schema of every compiled version registered with it. Before
+//! a service starts, [`register_contracts`] compares the store with the
+//! compiled contracts and refuses, listing every problem at once, when the
+//! code could not read what is stored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::{AppendError, EventStore, ReadError};
+use crate::contract::Contract;
+
+/// A contract version as this build compiled it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CompiledContract {
+    /// `namespace.Name`.
+    pub name: String,
+    /// The version.
+    pub version: u32,
+    /// The fingerprint of its canonical schema.
+    pub fingerprint: String,
+    /// The canonical schema (JSON), when known.
+    pub schema: Option<String>,
+}
+
+impl CompiledContract {
+    /// Every version in the history of contract `C`.
+    pub fn all_versions<C: Contract>() -> Vec<CompiledContract> {
+        C::HISTORY
+            .iter()
+            .map(|v| CompiledContract {
+                name: C::NAME.to_string(),
+                version: v.version,
+                fingerprint: v.fingerprint.to_string(),
+                schema: None,
+            })
+            .collect()
+    }
+}
+
+/// A contract version as a store has seen it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StoredContract {
+    /// `namespace.Name`.
+    pub name: String,
+    /// The version.
+    pub version: u32,
+    /// The fingerprint recorded first for this version.
+    pub fingerprint: String,
+    /// The canonical schema, when a build registered it.
+    pub schema: Option<String>,
+    /// How many stored events use this version (0: only registered).
+    pub events: u64,
+}
+
+/// One reason the compiled contracts cannot read a store.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ContractProblem {
+    /// The same contract version means different things in the store and
+    /// in this build: the contract was changed without a new version.
+    FingerprintMismatch {
+        /// The contract.
+        contract: String,
+        /// The version.
+        version: u32,
+        /// The fingerprint in the store.
+        stored: String,
+        /// The fingerprint in this build.
+        compiled: String,
+    },
+    /// Stored events use a version this build's history does not list.
+    UnknownVersion {
+        /// The contract.
+        contract: String,
+        /// The stored version.
+        version: u32,
+        /// How many events use it.
+        events: u64,
+        /// The versions this build reads.
+        known: Vec<u32>,
+    },
+    /// Stored events use a contract this build does not have at all.
+    UnknownContract {
+        /// The contract.
+        contract: String,
+        /// The stored version.
+        version: u32,
+        /// How many events use it.
+        events: u64,
+    },
+}
+
+impl ContractProblem {
+    /// The contract and version the problem is about.
+    pub fn contract_version(&self) -> (&str, u32) {
+        match self {
+            ContractProblem::FingerprintMismatch { contract, version, .. }
+            | ContractProblem::UnknownVersion { contract, version, .. }
+            | ContractProblem::UnknownContract { contract, version, .. } => (contract, *version),
+        }
+    }
+}
+
+impl fmt::Display for ContractProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContractProblem::FingerprintMismatch {
+                contract,
+                version,
+                stored,
+                compiled,
+            } => write!(
+                f,
+                "{contract} v{version}: the store has fingerprint {stored}, this build {compiled}; \
+                 the contract changed without a new version — restore v{version} as it was and \
+                 declare the change as v{} with `was v{version} (...)`",
+                version + 1
+            ),
+            ContractProblem::UnknownVersion {
+                contract,
+                version,
+                events,
+                known,
+            } => {
+                let known: Vec<String> = known.iter().map(|v| format!("v{v}")).collect();
+                write!(
+                    f,
+                    "{contract} v{version}: {events} stored event(s) use it, but this build reads only {}; \
+                     add `was v{version} (...)` to the contract's history",
+                    known.join(", ")
+                )
+            }
+            ContractProblem::UnknownContract {
+                contract,
+                version,
+                events,
+            } => write!(
+                f,
+                "{contract} v{version}: {events} stored event(s) use a contract this build does not have; \
+                 add the contract back (it can be kept with its history and no longer be emitted)"
+            ),
+        }
+    }
+}
+
+/// Everything that stops a build from reading a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractReport {
+    /// The problems, sorted by contract and version.
+    pub problems: Vec<ContractProblem>,
+}
+
+impl fmt::Display for ContractReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the compiled contracts cannot read this store ({} problem{}):",
+            self.problems.len(),
+            if self.problems.len() == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why [`register_contracts`] refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// The compiled contracts cannot read what is stored.
+    #[error("{0}")]
+    Mismatch(ContractReport),
+    /// The store could not be read.
+    #[error("cannot read the contract registry: {0}")]
+    Read(#[from] ReadError),
+    /// The compiled contracts could not be recorded.
+    #[error("cannot record the compiled contracts: {0}")]
+    Record(#[from] AppendError),
+}
+
+/// Compares what `stored` holds with `compiled`; the problems, sorted.
+pub fn compare(stored: &[StoredContract], compiled: &[CompiledContract]) -> ContractReport {
+    let mut by_name: BTreeMap<&str, BTreeMap<u32, &CompiledContract>> = BTreeMap::new();
+    for c in compiled {
+        by_name.entry(&c.name).or_default().insert(c.version, c);
+    }
+    let mut problems = Vec::new();
+    for s in stored {
+        match by_name.get(s.name.as_str()) {
+            Some(versions) => match versions.get(&s.version) {
+                Some(c) if c.fingerprint != s.fingerprint => problems.push(ContractProblem::FingerprintMismatch {
+                    contract: s.name.clone(),
+                    version: s.version,
+                    stored: s.fingerprint.clone(),
+                    compiled: c.fingerprint.clone(),
+                }),
+                Some(_) => {}
+                None if s.events > 0 => problems.push(ContractProblem::UnknownVersion {
+                    contract: s.name.clone(),
+                    version: s.version,
+                    events: s.events,
+                    known: versions.keys().copied().collect(),
+                }),
+                None => {}
+            },
+            None if s.events > 0 => problems.push(ContractProblem::UnknownContract {
+                contract: s.name.clone(),
+                version: s.version,
+                events: s.events,
+            }),
+            None => {}
+        }
+    }
+    problems.sort_by(|a, b| a.contract_version().cmp(&b.contract_version()));
+    ContractReport { problems }
+}
+
+/// Checks that `compiled` can read everything in `store` without writing.
+///
+/// # Errors
+///
+/// [`RegisterError::Mismatch`] listing every problem, or a read error.
+pub async fn check_contracts(store: &impl EventStore, compiled: &[CompiledContract]) -> Result<(), RegisterError> {
+    let report = compare(&store.contracts().await?, compiled);
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RegisterError::Mismatch(report))
+    }
+}
+
+/// Checks the store like [`check_contracts`], then records the compiled
+/// contract versions (with their schemas) in it. Call it before a service
+/// starts; refuse to start when it fails.
+///
+/// # Errors
+///
+/// [`RegisterError::Mismatch`] listing every problem; read or write errors.
+pub async fn register_contracts(store: &impl EventStore, compiled: &[CompiledContract]) -> Result<(), RegisterError> {
+    check_contracts(store, compiled).await?;
+    store.record_contracts(compiled.to_vec()).await?;
+    Ok(())
+}

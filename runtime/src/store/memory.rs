@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
 
-use super::paging::{self, PAGE_SIZE};
+use super::paging::{self, Page, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId};
 use super::{
@@ -201,18 +201,18 @@ impl EventStore for MemoryStore {
 }
 
 impl MemoryStore {
-    fn all_page(&self, from: u64) -> Vec<RecordedEvent> {
+    fn all_page(&self, from: u64) -> Page {
         let state = self.read();
         let start = (from.max(1) - 1) as usize;
-        state.events.iter().skip(start).take(PAGE_SIZE).cloned().collect()
+        state.events.iter().skip(start).take(PAGE_SIZE).cloned().map(Ok).collect()
     }
 
-    fn stream_page(&self, stream: &StreamName, at: u64, direction: Direction) -> Vec<RecordedEvent> {
+    fn stream_page(&self, stream: &StreamName, at: u64, direction: Direction) -> Page {
         let state = self.read();
         let Some(positions) = state.streams.get(stream) else {
             return Vec::new();
         };
-        let pick = |p: &u64| state.events[(*p - 1) as usize].clone();
+        let pick = |p: &u64| Ok(state.events[(*p - 1) as usize].clone());
         match direction {
             Direction::Forward => {
                 let start = (at.max(1) - 1) as usize;

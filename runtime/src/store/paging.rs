@@ -11,6 +11,10 @@ use super::{EventStream, ReadError, RecordedEvent};
 /// How many events a backend fetches per page.
 pub(crate) const PAGE_SIZE: usize = 512;
 
+/// One page: each row read, or why it could not be read. A row that
+/// cannot be read ends the stream after the rows before it are delivered.
+pub(crate) type Page = Vec<Result<RecordedEvent, ReadError>>;
+
 /// Where the next page starts, and whether there is one.
 pub(crate) enum Cursor {
     /// Fetch from this value (a position or a stream version).
@@ -24,12 +28,12 @@ pub(crate) enum Cursor {
 pub(crate) fn paged<F, Fut>(start: u64, fetch: F, next: fn(&RecordedEvent) -> Cursor) -> EventStream
 where
     F: FnMut(u64) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Vec<RecordedEvent>, ReadError>> + Send + 'static,
+    Fut: Future<Output = Result<Page, ReadError>> + Send + 'static,
 {
     struct State<F> {
         fetch: F,
         cursor: Cursor,
-        buffer: VecDeque<RecordedEvent>,
+        buffer: VecDeque<Result<RecordedEvent, ReadError>>,
     }
     let state = State {
         fetch,
@@ -42,10 +46,9 @@ where
             match (state.fetch)(at).await {
                 Ok(page) if page.is_empty() => return None,
                 Ok(page) => {
-                    state.cursor = if page.len() < PAGE_SIZE {
-                        Cursor::Done
-                    } else {
-                        next(page.last().expect("page is not empty"))
+                    state.cursor = match page.last() {
+                        Some(Ok(last)) if page.len() >= PAGE_SIZE => next(last),
+                        _ => Cursor::Done,
                     };
                     state.buffer = page.into();
                 }
@@ -55,8 +58,12 @@ where
                 }
             }
         }
-        let event = state.buffer.pop_front()?;
-        Some((Ok(event), state))
+        let item = state.buffer.pop_front()?;
+        if item.is_err() {
+            state.buffer.clear();
+            state.cursor = Cursor::Done;
+        }
+        Some((item, state))
     })
     .boxed()
 }
@@ -84,12 +91,12 @@ pub(crate) fn before_version(event: &RecordedEvent) -> Cursor {
 pub(crate) fn subscription<F, Fut>(start: u64, fetch: F, head: tokio::sync::watch::Receiver<u64>) -> EventStream
 where
     F: FnMut(u64) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Vec<RecordedEvent>, ReadError>> + Send + 'static,
+    Fut: Future<Output = Result<Page, ReadError>> + Send + 'static,
 {
     struct State<F> {
         fetch: F,
         next: u64,
-        buffer: VecDeque<RecordedEvent>,
+        buffer: VecDeque<Result<RecordedEvent, ReadError>>,
         head: tokio::sync::watch::Receiver<u64>,
         failed: bool,
     }
@@ -111,7 +118,7 @@ where
             if head >= state.next {
                 match (state.fetch)(state.next).await {
                     Ok(page) => {
-                        if let Some(last) = page.last() {
+                        if let Some(Ok(last)) = page.last() {
                             state.next = last.position + 1;
                         }
                         state.buffer = page.into();
@@ -130,8 +137,11 @@ where
                 return None;
             }
         }
-        let event = state.buffer.pop_front()?;
-        Some((Ok(event), state))
+        let item = state.buffer.pop_front()?;
+        if item.is_err() {
+            state.failed = true;
+        }
+        Some((item, state))
     })
     .boxed()
 }

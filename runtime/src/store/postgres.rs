@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
-use super::paging::{self, PAGE_SIZE};
+use super::paging::{self, Page, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
@@ -207,7 +207,7 @@ impl PostgresStore {
         });
     }
 
-    async fn page(&self, query: PageQuery) -> Result<Vec<RecordedEvent>, ReadError> {
+    async fn page(&self, query: PageQuery) -> Result<Page, ReadError> {
         let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
         let limit = PAGE_SIZE as i64;
         let events = &self.tables.events;
@@ -234,7 +234,7 @@ impl PostgresStore {
             }
         }
         .map_err(|e| ReadError::Storage(Box::new(e)))?;
-        rows.iter().map(to_event).collect()
+        Ok(rows.iter().map(to_event).collect())
     }
 }
 

@@ -20,7 +20,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
-use super::paging::{self, PAGE_SIZE};
+use super::paging::{self, Page, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
@@ -184,7 +184,7 @@ impl SqliteStore {
         })
     }
 
-    fn page(&self, query: PageQuery) -> impl std::future::Future<Output = Result<Vec<RecordedEvent>, ReadError>> {
+    fn page(&self, query: PageQuery) -> impl std::future::Future<Output = Result<Page, ReadError>> {
         let inner = self.inner.clone();
         async move {
             tokio::task::spawn_blocking(move || inner.readers.with(|conn| query.run(conn)))
@@ -404,7 +404,7 @@ enum PageQuery {
 }
 
 impl PageQuery {
-    fn run(&self, conn: &Connection) -> Result<Vec<RecordedEvent>, ReadError> {
+    fn run(&self, conn: &Connection) -> Result<Page, ReadError> {
         let storage = |e: rusqlite::Error| ReadError::Storage(Box::new(e));
         let limit = Value::Integer(PAGE_SIZE as i64);
         let (filter, args) = match self {
@@ -423,7 +423,7 @@ impl PageQuery {
         let rows = statement
             .query_map(rusqlite::params_from_iter(args), RawRow::read)
             .map_err(storage)?;
-        rows.map(|row| row.map_err(storage).and_then(RawRow::into_event)).collect()
+        Ok(rows.map(|row| row.map_err(storage).and_then(RawRow::into_event)).collect())
     }
 }
 

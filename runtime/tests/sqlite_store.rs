@@ -1,0 +1,97 @@
+//! What only the SQLite backend has: a file that outlives the process,
+//! layout versions, and rows that can be damaged on disk.
+
+use futures::TryStreamExt;
+use treaty_runtime::store::*;
+use treaty_runtime::Uuid;
+
+fn event(n: u64) -> NewEvent {
+    NewEvent {
+        id: Uuid::now_v7(),
+        contract: "test.Happened".into(),
+        contract_version: 1,
+        fingerprint: "f".repeat(32),
+        payload: format!("{{\"n\":{n}}}").into_bytes(),
+        metadata: Metadata::now(),
+    }
+}
+
+#[tokio::test]
+async fn events_survive_reopening_and_positions_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let s = StreamName::new("order-1").unwrap();
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.append(&s, ExpectedVersion::NoStream, vec![event(1), event(2)]).await.unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.head().await.unwrap(), 2);
+    let result = store.append(&s, ExpectedVersion::Exact(2), vec![event(3)]).await.unwrap();
+    assert_eq!(result.first_position, 3);
+    let all: Vec<RecordedEvent> = store.read_all(1).try_collect().await.unwrap();
+    assert_eq!(all.len(), 3);
+}
+
+#[tokio::test]
+async fn a_corrupt_row_is_reported_with_its_position_and_left_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let s = StreamName::new("order-1").unwrap();
+    store.append(&s, ExpectedVersion::Any, vec![event(1), event(2), event(3)]).await.unwrap();
+    // Damage the second row's metadata behind the store's back.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("UPDATE events SET metadata = '{broken' WHERE position = 2", []).unwrap();
+    drop(raw);
+
+    let mut read = store.read_all(1);
+    assert_eq!(read.try_next().await.unwrap().unwrap().position, 1);
+    let error = read.try_next().await.unwrap_err();
+    assert!(
+        error.to_string().starts_with("event at position 2 cannot be read: metadata:"),
+        "{error}"
+    );
+    // The rows after it are still there and readable from past it.
+    let rest: Vec<RecordedEvent> = store.read_all(3).try_collect().await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(store.head().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_newer_layout_is_refused_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.pragma_update(None, "user_version", 99).unwrap();
+    drop(raw);
+    let error = SqliteStore::open(&path).err().expect("refused");
+    assert!(error.to_string().contains("has schema version 99; this build knows version 1"), "{error}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    std::fs::write(&path, vec![7u8; 4096]).unwrap();
+    let error = SqliteStore::open(&path).err().expect("refused");
+    assert!(error.to_string().starts_with("cannot open the store at"), "{error}");
+    // Nothing was written over it.
+    assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 4096]);
+}
+
+#[tokio::test]
+async fn both_durability_modes_store_events() {
+    for durability in [Durability::Full, Durability::Normal] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SqliteConfig {
+            durability,
+            ..SqliteConfig::default()
+        };
+        let store = SqliteStore::open_with(dir.path().join("events.db"), config).unwrap();
+        let s = StreamName::new("s").unwrap();
+        store.append(&s, ExpectedVersion::Any, vec![event(1)]).await.unwrap();
+        assert_eq!(store.head().await.unwrap(), 1);
+    }
+}

@@ -12,11 +12,18 @@
 //! treaty::include_contracts!();
 //! ```
 //!
+//! Small crates and tests can write contracts inline instead, with
+//! [`contract!`]; it expands to the same code and may `use` the types
+//! build.rs generated when invoked next to `include_contracts!()`.
+//!
 //! Generated code refers only to paths under `::treaty`, so a crate needs
 //! `treaty` as its one dependency and `treaty-codegen` as its one
 //! build-dependency.
 
 pub use treaty_runtime::*;
+
+/// Contracts written inline, expanded to the same code build.rs generates.
+pub use treaty_macros::contract;
 
 /// serde, re-exported for generated code (`#[serde(crate = "::treaty::serde")]`).
 #[doc(hidden)]

@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 use treaty_codegen::{Builder, Error};
 use treaty_dsl::Sources;
 
+mod baseline;
+mod lint;
+mod lock;
+
 /// Treaty: explicit contracts for message-driven systems.
 #[derive(Parser)]
 #[command(name = "treaty", version, about)]
@@ -39,6 +43,11 @@ enum Command {
         #[arg(long = "extern", value_name = "NAME=RUST_TYPE")]
         extern_types: Vec<String>,
     },
+    /// Write treaty.lock: the canonical schema of every contract version.
+    Lock(lock::LockArgs),
+    /// Report breaking changes against a lock, a directory or a git revision:
+    /// exit 0 when nothing breaks, 1 when something does, 2 on usage errors.
+    Lint(lint::LintArgs),
 }
 
 /// Exit codes shared by every subcommand.
@@ -61,6 +70,8 @@ fn main() -> ExitCode {
             output,
             extern_types,
         } => generate(&paths, output, &extern_types),
+        Command::Lock(args) => lock::run(args),
+        Command::Lint(args) => lint::run(args),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Schema to Rust tokens: the one code path behind build.rs, the CLI and
 //! the `contract!` macro.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -12,10 +12,13 @@ use treaty_dsl::schema::*;
 
 use crate::config::Settings;
 
-/// Generates the items of every namespace, nested as modules.
-pub(crate) fn schema_tokens(schema: &Schema, settings: &Settings) -> TokenStream {
+/// Generates the items of every namespace, nested as modules; with
+/// `only`, just the namespaces it names (the rest of the schema is still
+/// used to resolve types and compute fingerprints).
+pub(crate) fn schema_tokens(schema: &Schema, settings: &Settings, only: Option<&BTreeSet<String>>) -> TokenStream {
     let mut tree = ModuleTree::default();
-    for namespace in schema.namespaces.values() {
+    let wanted = |namespace: &&Namespace| only.is_none_or(|only| only.contains(&namespace.name));
+    for namespace in schema.namespaces.values().filter(wanted) {
         let mut node = &mut tree;
         for segment in namespace.name.split('.') {
             node = node.children.entry(segment.to_string()).or_default();

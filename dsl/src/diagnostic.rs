@@ -169,8 +169,11 @@ impl Diagnostics {
     /// Bundles diagnostics with their files, sorted by position.
     pub fn new(sources: Sources, mut items: Vec<Diagnostic>) -> Self {
         items.sort_by(|a, b| {
-            (a.primary.span.source, a.primary.span.start, a.code)
-                .cmp(&(b.primary.span.source, b.primary.span.start, b.code))
+            (a.primary.span.source, a.primary.span.start, a.code).cmp(&(
+                b.primary.span.source,
+                b.primary.span.start,
+                b.code,
+            ))
         });
         Diagnostics { sources, items }
     }
@@ -242,11 +245,15 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<crate::source::SourceId> {
         Severity::Error => cs::Severity::Error,
         Severity::Warning => cs::Severity::Warning,
     };
-    let mut labels = vec![cs::Label::primary(d.primary.span.source, d.primary.span.start..d.primary.span.end)
-        .with_message(d.primary.message.clone())];
-    labels.extend(d.secondary.iter().map(|l| {
-        cs::Label::secondary(l.span.source, l.span.start..l.span.end).with_message(l.message.clone())
-    }));
+    let mut labels = vec![
+        cs::Label::primary(d.primary.span.source, d.primary.span.start..d.primary.span.end)
+            .with_message(d.primary.message.clone()),
+    ];
+    labels.extend(
+        d.secondary
+            .iter()
+            .map(|l| cs::Label::secondary(l.span.source, l.span.start..l.span.end).with_message(l.message.clone())),
+    );
     let mut out = cs::Diagnostic::new(severity)
         .with_code(d.code.as_str())
         .with_message(d.message.clone())

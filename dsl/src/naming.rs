@@ -10,9 +10,9 @@ const UNRAWABLE: [&str; 5] = ["self", "Self", "super", "crate", "_"];
 /// Every keyword of Rust 2021 (strict and reserved).
 const KEYWORDS: [&str; 51] = [
     "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
-    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct",
-    "super", "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract",
-    "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
+    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
+    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
+    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
 ];
 
 /// Whether `name` is a Rust keyword.
@@ -21,10 +21,11 @@ pub fn is_keyword(name: &str) -> bool {
 }
 
 /// The Rust name of a field (snake case), without any `r#`; `None` when
-/// nothing of the name is left, as for `_`.
+/// nothing of the name is left, as for `_`, or what is left starts with a
+/// digit, as for `_1`, since Rust names cannot.
 pub fn field_name(wire: &str) -> Option<String> {
     let snake = wire.to_snake_case();
-    if snake.is_empty() {
+    if !snake.starts_with(|c: char| !c.is_ascii_digit()) {
         None
     } else if UNRAWABLE.contains(&snake.as_str()) {
         Some(format!("{snake}_"))
@@ -34,10 +35,10 @@ pub fn field_name(wire: &str) -> Option<String> {
 }
 
 /// The Rust name of an enum variant (upper camel case); `None` when
-/// nothing of the name is left.
+/// nothing of the name is left, or what is left starts with a digit.
 pub fn variant_name(wire: &str) -> Option<String> {
     let camel = wire.to_upper_camel_case();
-    if camel.is_empty() {
+    if !camel.starts_with(|c: char| !c.is_ascii_digit()) {
         None
     } else if camel == "Self" {
         Some("Self_".to_string())
@@ -70,7 +71,9 @@ pub fn suggest_type_name(name: &str) -> String {
 /// `non_snake_case` warning.
 pub fn is_module_name(segment: &str) -> bool {
     segment.starts_with(|c: char| c.is_ascii_lowercase())
-        && segment.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && segment
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !segment.contains("__")
         && !segment.ends_with('_')
 }

@@ -16,6 +16,12 @@ struct Grammar;
 /// the limit keeps hostile input from exhausting the stack.
 pub const MAX_NESTING: usize = 32;
 
+/// After this many syntax errors in one file the rest of it is not read:
+/// such a file is not a contract being edited, and since building each
+/// error costs the length of its line, a long line of stray punctuation
+/// would otherwise take quadratic time.
+const MAX_SYNTAX_ERRORS: usize = 100;
+
 /// Parses file `id`. Returns the items that parsed and a diagnostic for
 /// every syntax error: after an error the parser skips to the end of the
 /// declaration and goes on.
@@ -57,7 +63,10 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
                 let Some(inner) = chunk.into_inner().next() else {
                     break;
                 };
-                let builder = Builder { source: id, base: offset };
+                let builder = Builder {
+                    source: id,
+                    base: offset,
+                };
                 match inner.as_rule() {
                     Rule::EOI => break,
                     Rule::inner_doc => file.docs.push(builder.doc_text(inner)),
@@ -67,9 +76,23 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
                 offset += end;
             }
             Err(error) => {
-                let at = offset + error_position(&error);
-                diagnostics.push(syntax_error(id, text, at, &error));
+                let (at, expected) = expected_at(&error);
+                let at = offset + at;
+                diagnostics.push(syntax_error(id, text, at, expected));
                 offset = recover(text, offset, at);
+                if diagnostics.len() == MAX_SYNTAX_ERRORS {
+                    let at = offset.min(text.len());
+                    diagnostics.push(
+                        Diagnostic::error(
+                            Code::Syntax,
+                            Span::point(id, at),
+                            format!("more than {MAX_SYNTAX_ERRORS} syntax errors; the rest of the file is not read"),
+                        )
+                        .with_label("stopped here")
+                        .with_help("fix the errors above first, and check that this is a contract file"),
+                    );
+                    break;
+                }
             }
         }
     }
@@ -102,8 +125,18 @@ fn too_deep_at(text: &str) -> Option<usize> {
 /// Where to resume after a syntax error at `error_at` in the declaration
 /// starting at `start`: just after the first `;` at bracket depth zero, or
 /// the `}` that closes depth zero, at or after the error.
+///
+/// When the brackets never balance again (a missing `)`, an unterminated
+/// string), there is no such place, and giving up would hide every error
+/// in the rest of the file; the first `;` on the error's line or after
+/// it, even inside brackets or a broken string, is then the best guess at
+/// where the declaration was meant to end.
 fn recover(text: &str, start: usize, error_at: usize) -> usize {
     let bytes = text.as_bytes();
+    // From the start of the error's line: an unterminated string reports
+    // its error at the end of the line, after the `;` it swallowed.
+    let line_start = text[..error_at].rfind('\n').map_or(0, |i| i + 1).max(start);
+    let fallback = first_semicolon(bytes, line_start).map_or(text.len() + 1, |i| i + 1);
     let mut depth = 0usize;
     let mut i = start;
     while i < bytes.len() {
@@ -123,7 +156,21 @@ fn recover(text: &str, start: usize, error_at: usize) -> usize {
         }
         i += 1;
     }
-    text.len() + 1
+    fallback
+}
+
+/// The first `;` at or after `from` that is not in a comment.
+fn first_semicolon(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+            b';' => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn after_optional_semicolon(text: &str, at: usize) -> usize {
@@ -165,24 +212,72 @@ fn error_position(error: &pest::error::Error<Rule>) -> usize {
     }
 }
 
-fn syntax_error(id: SourceId, text: &str, at: usize, error: &pest::error::Error<Rule>) -> Diagnostic {
-    let mut expected: Vec<String> = Vec::new();
+/// Where a syntax error is and what was expected there, sorted.
+///
+/// Pest's error position is the furthest place a *rule* was tried, but
+/// punctuation (the `:` of `id Name: Uuid;`, the `;` after a namespace)
+/// is tried further on without a rule of its own. That further place is
+/// where the text really goes wrong, so it wins, with only what was
+/// expected there: mixing the two would point at one token and list
+/// what was expected after another.
+fn expected_at(error: &pest::error::Error<Rule>) -> (usize, Vec<String>) {
+    let rule_at = error_position(error);
+    let mut rules: Vec<String> = Vec::new();
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        expected.extend(positives.iter().filter_map(|r| rule_name(*r)).map(str::to_string));
+        rules.extend(positives.iter().filter_map(|r| rule_name(*r)).map(str::to_string));
     }
-    if let Some(attempts) = error.parse_attempts() {
-        for token in attempts.expected_tokens() {
+    let (at, mut expected) = match error.parse_attempts() {
+        None => (rule_at, rules),
+        Some(attempts) => {
             // Only punctuation worth typing is listed: keywords and
-            // character classes are covered by the rule names above, and
+            // character classes are covered by the rule names, and
             // comment or name starts would only be noise.
-            let token = token.to_string();
-            if PUNCTUATION.contains(&token.as_str()) {
-                expected.push(format!("`{token}`"));
+            let tokens = attempts
+                .expected_tokens()
+                .into_iter()
+                .map(|t| t.to_string())
+                .filter(|t| PUNCTUATION.contains(&t.as_str()))
+                .map(|t| format!("`{t}`"));
+            match attempts.max_position.cmp(&rule_at) {
+                std::cmp::Ordering::Less => (rule_at, rules),
+                std::cmp::Ordering::Equal => (rule_at, rules.into_iter().chain(tokens).collect()),
+                std::cmp::Ordering::Greater => {
+                    // Inside a number only digits were expected further
+                    // on: name the rule that wanted them.
+                    let mut tokens: Vec<String> = tokens.collect();
+                    if tokens.is_empty() {
+                        tokens.extend(
+                            attempts
+                                .call_stacks()
+                                .iter()
+                                .filter_map(|stack| stack.deepest.get_rule().and_then(|r| rule_name(*r)))
+                                .map(str::to_string),
+                        );
+                    }
+                    (attempts.max_position, tokens)
+                }
             }
+        }
+    };
+    // A rule and the tokens it starts with are the same expectation;
+    // the rule's name says it better.
+    const COVERED: [(&str, &[&str]); 4] = [
+        ("`?` (command) or `!` (event)", &["`?`", "`!`"]),
+        ("a string", &["`\"`"]),
+        ("a default value", &["`\"`", "`[`", "`{`"]),
+        ("a type", &["`[`", "`{`"]),
+    ];
+    for (rule, tokens) in COVERED {
+        if expected.iter().any(|e| e == rule) {
+            expected.retain(|e| !tokens.contains(&e.as_str()));
         }
     }
     expected.sort();
     expected.dedup();
+    (at, expected)
+}
+
+fn syntax_error(id: SourceId, text: &str, at: usize, expected: Vec<String>) -> Diagnostic {
     let found = found_at(text, at);
     let message = match expected.as_slice() {
         [] => format!("unexpected {found}"),
@@ -211,6 +306,7 @@ fn found_at(text: &str, at: usize) -> String {
     let rest = &text[at..];
     match rest.chars().next() {
         None => "end of file".to_string(),
+        Some('\n' | '\r') => "end of line".to_string(),
         Some(c) if c.is_whitespace() => "whitespace".to_string(),
         Some(c) if c.is_alphanumeric() || c == '_' => {
             let word: String = rest
@@ -316,7 +412,10 @@ impl Builder {
         let mut inner = pair.into_inner().skip(1);
         let name = self.ident(inner.next().expect("id has a name"));
         let inner_type = self.type_expr(inner.next().expect("id has a type"));
-        IdDecl { name, inner: inner_type }
+        IdDecl {
+            name,
+            inner: inner_type,
+        }
     }
 
     fn record_decl(&self, pair: Pair<Rule>) -> RecordDecl {

@@ -363,22 +363,38 @@ pub struct Schema {
 impl Schema {
     /// The record called `name`.
     pub fn record(&self, name: &QualifiedName) -> Option<&Record> {
-        self.namespaces.get(&name.namespace)?.records.iter().find(|r| r.name == *name)
+        self.namespaces
+            .get(&name.namespace)?
+            .records
+            .iter()
+            .find(|r| r.name == *name)
     }
 
     /// The enum called `name`.
     pub fn enumeration(&self, name: &QualifiedName) -> Option<&Enum> {
-        self.namespaces.get(&name.namespace)?.enums.iter().find(|e| e.name == *name)
+        self.namespaces
+            .get(&name.namespace)?
+            .enums
+            .iter()
+            .find(|e| e.name == *name)
     }
 
     /// The id type called `name`.
     pub fn id_type(&self, name: &QualifiedName) -> Option<&IdType> {
-        self.namespaces.get(&name.namespace)?.ids.iter().find(|i| i.name == *name)
+        self.namespaces
+            .get(&name.namespace)?
+            .ids
+            .iter()
+            .find(|i| i.name == *name)
     }
 
     /// The message called `name`.
     pub fn message(&self, name: &QualifiedName) -> Option<&Message> {
-        self.namespaces.get(&name.namespace)?.messages.iter().find(|m| m.name == *name)
+        self.namespaces
+            .get(&name.namespace)?
+            .messages
+            .iter()
+            .find(|m| m.name == *name)
     }
 
     /// Every message of every namespace, namespaces in name order.

@@ -106,7 +106,9 @@ impl Validator<'_> {
         for (source, file) in files.iter() {
             let mut found: Option<String> = None;
             for (i, item) in file.items.iter().enumerate() {
-                let ItemKind::Namespace(path) = &item.kind else { continue };
+                let ItemKind::Namespace(path) = &item.kind else {
+                    continue;
+                };
                 if found.is_some() {
                     self.error(
                         Diagnostic::error(Code::BadNamespace, path.span, "a file has one namespace")
@@ -144,9 +146,13 @@ impl Validator<'_> {
                 Some(_) => self.namespaces.push(None),
                 None => {
                     self.error(
-                        Diagnostic::error(Code::MissingNamespace, Span::point(*source, 0), "the file has no namespace")
-                            .with_label("expected `namespace name;` here")
-                            .with_help("start the file with a namespace, such as `namespace shop.orders;`"),
+                        Diagnostic::error(
+                            Code::MissingNamespace,
+                            Span::point(*source, 0),
+                            "the file has no namespace",
+                        )
+                        .with_label("expected `namespace name;` here")
+                        .with_help("start the file with a namespace, such as `namespace shop.orders;`"),
                     );
                     self.namespaces.push(None);
                 }
@@ -209,9 +215,14 @@ impl Validator<'_> {
         // Names the code generator derives from declarations; a declared
         // type with one of these names would collide in Rust.
         let mut generated: Vec<(QualifiedName, Span, String)> = Vec::new();
+        // Aggregates are not types of their own, but two of one name would
+        // generate the same command and event enums.
+        let mut aggregates: BTreeMap<QualifiedName, Span> = BTreeMap::new();
         let files = self.files;
         for (f, (_, file)) in files.iter().enumerate() {
-            let Some(namespace) = self.namespaces[f].clone() else { continue };
+            let Some(namespace) = self.namespaces[f].clone() else {
+                continue;
+            };
             for (i, item) in file.items.iter().enumerate() {
                 match &item.kind {
                     ItemKind::Namespace(_) | ItemKind::Use(_) => {}
@@ -224,6 +235,21 @@ impl Validator<'_> {
                         generated.extend(history_names(&namespace, m));
                     }
                     ItemKind::Aggregate(a) => {
+                        let qualified = QualifiedName::new(&namespace, &a.name.name);
+                        if let Some(previous) = aggregates.get(&qualified) {
+                            self.error(
+                                Diagnostic::error(
+                                    Code::DuplicateType,
+                                    a.name.span,
+                                    format!("aggregate `{qualified}` is declared twice"),
+                                )
+                                .with_label("declared again here")
+                                .with_secondary(*previous, "first declared here")
+                                .with_help("put all of its messages in one `aggregate` block, or rename one"),
+                            );
+                        } else {
+                            aggregates.insert(qualified, a.name.span);
+                        }
                         for suffix in ["Command", "Event"] {
                             generated.push((
                                 QualifiedName::new(&namespace, format!("{}{suffix}", a.name.name)),
@@ -273,9 +299,13 @@ impl Validator<'_> {
             let ItemKind::Use(path) = &item.kind else { continue };
             let Some(target) = QualifiedName::parse(&path.dotted()) else {
                 self.error(
-                    Diagnostic::error(Code::UnknownImport, path.span, "`use` names a type in another namespace")
-                        .with_label("no namespace here")
-                        .with_help(format!("write `use namespace.{};`", path.dotted())),
+                    Diagnostic::error(
+                        Code::UnknownImport,
+                        path.span,
+                        "`use` names a type in another namespace",
+                    )
+                    .with_label("no namespace here")
+                    .with_help(format!("write `use namespace.{};`", path.dotted())),
                 );
                 continue;
             };
@@ -401,7 +431,10 @@ impl Validator<'_> {
                 }
                 ItemKind::Record(decl) => {
                     let fields = self.expand_fields(scope, &decl.fields, Vec::new());
-                    let display = decl.display.as_ref().and_then(|t| self.template(t, &fields));
+                    let display = decl
+                        .display
+                        .as_ref()
+                        .and_then(|t| self.template(t, &fields, &decl.fields));
                     if owns(&decl.name, &self.decls) {
                         namespace.records.push(Record {
                             name: QualifiedName::new(&scope.namespace, &decl.name.name),
@@ -486,21 +519,17 @@ impl Validator<'_> {
         let mut variants = Vec::new();
         for variant in &decl.variants {
             let Some(rust) = naming::variant_name(&variant.name.name) else {
-                self.error(
-                    Diagnostic::error(
-                        Code::BadName,
-                        variant.name.span,
-                        format!("variant `{}` has no letters for a Rust name", variant.name.name),
-                    )
-                    .with_help("give the variant a name with letters"),
-                );
+                self.error(unusable_name("variant", &variant.name.name, variant.name.span));
                 continue;
             };
             if let Some(previous) = seen.get(&rust) {
                 let d = Diagnostic::error(
                     Code::DuplicateVariant,
                     variant.name.span,
-                    format!("variant `{}` is declared twice in `{}`", variant.name.name, decl.name.name),
+                    format!(
+                        "variant `{}` is declared twice in `{}`",
+                        variant.name.name, decl.name.name
+                    ),
                 )
                 .with_label("declared again here")
                 .with_secondary(*previous, "first declared here")
@@ -596,13 +625,20 @@ impl Validator<'_> {
         }
         if let Some(extra) = decl.displays.get(1) {
             self.error(
-                Diagnostic::error(Code::BadDisplayTemplate, extra.span, "a message has one display template")
-                    .with_label("second template")
-                    .with_secondary(decl.displays[0].span, "first template")
-                    .with_help("remove one of them"),
+                Diagnostic::error(
+                    Code::BadDisplayTemplate,
+                    extra.span,
+                    "a message has one display template",
+                )
+                .with_label("second template")
+                .with_secondary(decl.displays[0].span, "first template")
+                .with_help("remove one of them"),
             );
         }
-        let display = decl.displays.first().and_then(|t| self.template(t, &current.fields));
+        let display = decl
+            .displays
+            .first()
+            .and_then(|t| self.template(t, &current.fields, &decl.fields));
         Message {
             name: QualifiedName::new(&scope.namespace, &decl.name.name),
             kind: decl.kind,
@@ -618,8 +654,12 @@ impl Validator<'_> {
     fn version_number(&mut self, version: ast::Version) -> u32 {
         match version.number {
             Some(0) | None => {
+                let message = match version.number {
+                    Some(_) => "versions count from v1",
+                    None => "the version number is too large",
+                };
                 self.error(
-                    Diagnostic::error(Code::BadVersionHistory, version.span, "versions count from v1")
+                    Diagnostic::error(Code::BadVersionHistory, version.span, message)
                         .with_label("not a valid version")
                         .with_help("use a version between v1 and v4294967295"),
                 );
@@ -631,12 +671,17 @@ impl Validator<'_> {
 
     /// Expands fragments and resolves fields, reporting duplicates.
     fn expand_fields(&mut self, scope: &Scope, items: &[FieldItem], prefix: Vec<Field>) -> Vec<Field> {
+        let mut names = FieldNames::default();
+        for (i, field) in prefix.iter().enumerate() {
+            names.insert(&field.name, i);
+        }
         let mut fields = prefix;
+        let mut push = |v: &mut Self, field: Field| v.push_field(&mut fields, &mut names, field);
         for item in items {
             match item {
                 FieldItem::Field(decl) => {
                     if let Some(field) = self.resolve_field(scope, decl) {
-                        self.push_field(&mut fields, field);
+                        push(self, field);
                     }
                 }
                 FieldItem::Fragment(name) => {
@@ -650,7 +695,7 @@ impl Validator<'_> {
                                 // Point at the use site: that is where the
                                 // field enters this message.
                                 field.span = name.span;
-                                self.push_field(&mut fields, field);
+                                push(self, field);
                             }
                         }
                         None => self.error(
@@ -672,11 +717,9 @@ impl Validator<'_> {
         fields
     }
 
-    fn push_field(&mut self, fields: &mut Vec<Field>, field: Field) {
+    fn push_field(&mut self, fields: &mut Vec<Field>, names: &mut FieldNames, field: Field) {
         let rust = naming::field_name(&field.name);
-        let clash = fields.iter().find(|f| {
-            f.name == field.name || (rust.is_some() && naming::field_name(&f.name) == rust)
-        });
+        let clash = names.clash(&field.name, rust.as_deref()).map(|i| &fields[i]);
         if let Some(previous) = clash {
             let message = if previous.name == field.name {
                 format!("field `{}` appears twice", field.name)
@@ -690,22 +733,19 @@ impl Validator<'_> {
             };
             let d = Diagnostic::error(Code::DuplicateField, field.span, message)
                 .with_label("declared again here")
-                .with_secondary(previous.span, "first declared here (or brought in by a fragment or the aggregate id)")
+                .with_secondary(
+                    previous.span,
+                    "first declared here (or brought in by a fragment or the aggregate id)",
+                )
                 .with_help("rename or remove one of them");
             self.error(d);
             return;
         }
         if rust.is_none() {
-            self.error(
-                Diagnostic::error(
-                    Code::BadName,
-                    field.span,
-                    format!("field `{}` has no letters for a Rust name", field.name),
-                )
-                .with_help("give the field a name with letters"),
-            );
+            self.error(unusable_name("field", &field.name, field.span));
             return;
         }
+        names.insert(&field.name, fields.len());
         fields.push(field);
     }
 
@@ -831,7 +871,12 @@ impl Validator<'_> {
             (Type::Scalar(Scalar::Bool), DefaultKind::Bool(b)) => Ok(Value::Bool(*b)),
             (Type::Scalar(Scalar::String), DefaultKind::String(s)) => Ok(Value::String(s.clone())),
             (Type::Scalar(Scalar::F64), DefaultKind::Number(n)) => {
-                n.parse::<f64>().map(Value::Float).map_err(|_| "not a number".to_string())
+                // Parsing saturates to infinity, which JSON cannot carry.
+                match n.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(Value::Float(x)),
+                    Ok(_) => Err(format!("{n} is out of range for `f64`")),
+                    Err(_) => Err("not a number".to_string()),
+                }
             }
             (Type::Scalar(Scalar::Decimal), DefaultKind::Number(n)) => {
                 // rust_decimal holds 28 significant digits and no exponent.
@@ -847,6 +892,10 @@ impl Validator<'_> {
                 match n.parse::<i128>() {
                     Ok(i) if (min..=max).contains(&i) => Ok(Value::Integer(i)),
                     Ok(_) => Err(format!("{n} is out of range for `{}` ({min} to {max})", s.name())),
+                    // Too many digits even for an i128 is still a whole number.
+                    Err(_) if !n.contains(['.', 'e', 'E']) => {
+                        Err(format!("{n} is out of range for `{}` ({min} to {max})", s.name()))
+                    }
                     Err(_) => Err(format!("`{}` holds whole numbers, not {n}", s.name())),
                 }
             }
@@ -889,14 +938,20 @@ impl Validator<'_> {
     }
 
     fn enum_variants(&self, name: &QualifiedName) -> Vec<String> {
-        let Some(decl) = self.decls.get(name) else { return Vec::new() };
+        let Some(decl) = self.decls.get(name) else {
+            return Vec::new();
+        };
         match &self.files[decl.file].1.items[decl.item].kind {
             ItemKind::Enum(e) => e.variants.iter().map(|v| v.name.name.clone()).collect(),
             _ => Vec::new(),
         }
     }
 
-    fn template(&mut self, template: &ast::Template, fields: &[Field]) -> Option<Vec<Segment>> {
+    /// Checks a display template against the resolved `fields`; `written`
+    /// are the fields as declared, so that a field left out of `fields`
+    /// for an error already reported (such as an unknown type) is not
+    /// reported again as unknown.
+    fn template(&mut self, template: &ast::Template, fields: &[Field], written: &[FieldItem]) -> Option<Vec<Segment>> {
         let source = template.span.source;
         let raw = template.raw.as_str();
         let mut segments = Vec::new();
@@ -933,6 +988,12 @@ impl Validator<'_> {
                         chars.next();
                     }
                     match fields.iter().find(|f| f.name == name) {
+                        None if written
+                            .iter()
+                            .any(|w| matches!(w, FieldItem::Field(d) if d.name.name == name)) =>
+                        {
+                            ok = false;
+                        }
                         None => {
                             ok = false;
                             let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
@@ -1013,55 +1074,120 @@ impl Validator<'_> {
 
     /// A record that holds itself directly (or through an option) would
     /// have infinite size in Rust; lists and maps are the indirections.
+    ///
+    /// One depth-first walk over all records finds every cycle, each once,
+    /// in time linear in the number of fields. The walk keeps its own
+    /// stack, so a long chain of records cannot overflow the call stack.
     fn check_recursion(&mut self, schema: &Schema) {
-        for namespace in schema.namespaces.values() {
-            for record in &namespace.records {
-                let mut path = Vec::new();
-                if let Some(field) = self.reaches(schema, &record.name, &record.name, &mut path) {
-                    let chain: Vec<String> = path.iter().map(|q: &QualifiedName| q.to_string()).collect();
-                    self.error(
-                        Diagnostic::error(
-                            Code::RecursiveType,
-                            field,
-                            format!("record `{}` contains itself ({})", record.name, chain.join(" -> ")),
-                        )
-                        .with_label("holds the record directly")
-                        .with_help("hold it in a list (`[T]`) or a map instead, so the value can end"),
-                    );
+        // What each record holds directly: its bare or optional record fields.
+        let mut holds: BTreeMap<&QualifiedName, Vec<(&QualifiedName, Span)>> = BTreeMap::new();
+        for record in schema.namespaces.values().flat_map(|n| &n.records) {
+            let direct = record.fields.iter().filter_map(|field| {
+                let mut ty = &field.ty;
+                while let Type::Optional(inner) = ty {
+                    ty = inner;
+                }
+                match ty {
+                    Type::Record(next) => Some((next, field.span)),
+                    _ => None,
+                }
+            });
+            holds.entry(&record.name).or_default().extend(direct);
+        }
+        // Records on the walk's current path are `false`, finished ones `true`.
+        let mut finished: BTreeMap<&QualifiedName, bool> = BTreeMap::new();
+        for root in schema.namespaces.values().flat_map(|n| &n.records).map(|r| &r.name) {
+            if finished.contains_key(root) {
+                continue;
+            }
+            finished.insert(root, false);
+            // Each entry is a record on the path and how many of its
+            // fields have been followed.
+            let mut path: Vec<(&QualifiedName, usize)> = vec![(root, 0)];
+            while let Some((name, followed)) = path.last_mut() {
+                let name = *name;
+                let Some(&(next, _)) = holds.get(name).and_then(|h| h.get(*followed)) else {
+                    finished.insert(name, true);
+                    path.pop();
+                    continue;
+                };
+                *followed += 1;
+                match finished.get(next) {
+                    None if holds.contains_key(next) => {
+                        finished.insert(next, false);
+                        path.push((next, 0));
+                    }
+                    Some(false) => {
+                        let start = path
+                            .iter()
+                            .position(|(n, _)| *n == next)
+                            .expect("unfinished records are on the path");
+                        let (first, followed) = path[start];
+                        let field = holds[first][followed - 1].1;
+                        let chain: Vec<String> = path[start..]
+                            .iter()
+                            .map(|(n, _)| n.to_string())
+                            .chain(std::iter::once(next.to_string()))
+                            .collect();
+                        self.error(
+                            Diagnostic::error(
+                                Code::RecursiveType,
+                                field,
+                                format!("record `{next}` contains itself ({})", chain.join(" -> ")),
+                            )
+                            .with_label("holds the record directly")
+                            .with_help("hold it in a list (`[T]`) or a map instead, so the value can end"),
+                        );
+                    }
+                    _ => {}
                 }
             }
         }
     }
+}
 
-    fn reaches(
-        &self,
-        schema: &Schema,
-        from: &QualifiedName,
-        target: &QualifiedName,
-        path: &mut Vec<QualifiedName>,
-    ) -> Option<Span> {
-        if path.contains(from) {
-            return None;
+/// The wire and Rust names of the fields of one shape, by index, so that
+/// checking each new field for a clash does not take time proportional to
+/// the number of fields already there.
+#[derive(Default)]
+struct FieldNames {
+    wire: BTreeMap<String, usize>,
+    rust: BTreeMap<String, usize>,
+}
+
+impl FieldNames {
+    fn insert(&mut self, wire: &str, index: usize) {
+        self.wire.entry(wire.to_string()).or_insert(index);
+        if let Some(rust) = naming::field_name(wire) {
+            self.rust.entry(rust).or_insert(index);
         }
-        path.push(from.clone());
-        let record = schema.record(from)?;
-        for field in &record.fields {
-            let mut ty = &field.ty;
-            while let Type::Optional(inner) = ty {
-                ty = inner;
-            }
-            if let Type::Record(next) = ty {
-                if next == target {
-                    path.push(next.clone());
-                    return Some(field.span);
-                }
-                if self.reaches(schema, next, target, path).is_some() {
-                    return Some(field.span);
-                }
-            }
-        }
-        path.pop();
-        None
+    }
+
+    /// The first field with the same wire name or the same Rust name.
+    fn clash(&self, wire: &str, rust: Option<&str>) -> Option<usize> {
+        let by_wire = self.wire.get(wire).copied();
+        let by_rust = rust.and_then(|r| self.rust.get(r).copied());
+        by_wire.into_iter().chain(by_rust).min()
+    }
+}
+
+/// The error for a field or variant name that [`naming`] cannot turn into
+/// a Rust name.
+fn unusable_name(what: &str, name: &str, span: Span) -> Diagnostic {
+    if name.chars().any(|c| c.is_ascii_alphabetic()) {
+        Diagnostic::error(
+            Code::BadName,
+            span,
+            format!("{what} `{name}` would start with a digit in Rust"),
+        )
+        .with_help(format!("start the {what} name with a letter"))
+    } else {
+        Diagnostic::error(
+            Code::BadName,
+            span,
+            format!("{what} `{name}` has no letters for a Rust name"),
+        )
+        .with_help(format!("give the {what} a name with letters"))
     }
 }
 

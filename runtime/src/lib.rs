@@ -3,7 +3,9 @@
 //!
 //! Users depend on the `treaty` facade, which re-exports all of this.
 
+pub mod aggregate;
 mod contract;
+pub mod spec;
 pub mod store;
 mod types;
 

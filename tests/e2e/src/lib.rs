@@ -5,6 +5,53 @@
 
 treaty::include_contracts!();
 
+// Contracts written inline with `contract!`, next to `include_contracts!()`
+// on purpose: generated code reaches other namespaces by relative paths, so
+// `use shared.Money;` below becomes `super::shared::Money`, which resolves
+// only from the module that holds the build.rs contracts.
+treaty::contract! {
+    //! Invoices, written inline rather than in a `.treaty` file.
+    namespace billing;
+
+    use shared.Money;
+
+    /// Identifies an invoice.
+    id InvoiceId: Uuid;
+
+    aggregate Invoice(id: InvoiceId) {
+        /// An invoice was issued. Version 1 held the amount in two loose
+        /// fields; version 2 made it a `Money` (a hand-written upcast);
+        /// version 3 widened the line count and added two fields (derived).
+        InvoiceIssued! v3 (
+            total: Money,
+            due_days: i32 = -1,
+            lines: u64,
+            reference: String?,
+            terms: String = "net \"30\" caf\u{e9}",
+        )
+            display "invoice {id} for {total}, {{{lines} lines}}"
+            was v2 (total: Money, due_days: i32 = -1, lines: u32)
+            was v1 (amount_cents: i64, currency: String, lines: u32);
+    }
+}
+
+/// Version 2 of `InvoiceIssued` gathered the loose amount of version 1 into
+/// a `Money`, a change no rule derives, so the generated decoder demands
+/// this impl. Invoices of version 1 were all due in 14 days.
+impl From<billing::InvoiceIssuedV1> for billing::InvoiceIssuedV2 {
+    fn from(old: billing::InvoiceIssuedV1) -> Self {
+        billing::InvoiceIssuedV2 {
+            id: old.id,
+            total: shared::Money {
+                cents: old.amount_cents,
+                currency: old.currency,
+            },
+            due_days: 14,
+            lines: old.lines,
+        }
+    }
+}
+
 /// The code generator's golden fixtures, compiled under `deny(warnings)`.
 pub mod golden {
     /// `codegen/tests/golden/defaults`.

@@ -1,0 +1,385 @@
+//! Loading, deciding and appending, with optimistic concurrency.
+
+use std::marker::PhantomData;
+
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::{ExecuteError, LoadError};
+use super::snapshot::{NoSnapshots, Snapshot, SnapshotError, SnapshotPolicy, SnapshotStore};
+use super::{Aggregate, EventSet};
+use crate::store::{AppendError, AppendResult, Direction, EventStore, ExpectedVersion, Metadata, StreamName};
+
+/// How many times [`Repository::execute`] decides and appends before it
+/// gives up with [`ExecuteError::Conflict`], unless configured otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// Loads aggregates of type `A` from the event store `S`, executes
+/// commands on them and appends the resulting events.
+///
+/// Each execution loads the aggregate (from a snapshot when configured),
+/// calls [`Aggregate::decide`], and appends the events expecting the
+/// stream to be at the version it loaded. When another writer appended
+/// first, it reads the new events, decides again on the newer state and
+/// retries, up to a configurable number of attempts. Nothing is cached
+/// between calls, so any number of repositories, in any number of
+/// processes, may work on the same store.
+pub struct Repository<A: Aggregate, S: EventStore, N: SnapshotStore = NoSnapshots> {
+    store: S,
+    max_attempts: u32,
+    snapshots: Option<Snapshots<A, N>>,
+    _aggregate: PhantomData<fn() -> A>,
+}
+
+/// The snapshot settings of a repository, with the state's (de)serializer
+/// captured where `A: Serialize + DeserializeOwned` is known, so that
+/// repositories without snapshots do not need those bounds.
+struct Snapshots<A, N> {
+    store: N,
+    policy: SnapshotPolicy,
+    encode: fn(&A) -> serde_json::Result<String>,
+    decode: fn(&str) -> serde_json::Result<A>,
+}
+
+impl<A: Aggregate, S: EventStore + Clone, N: SnapshotStore + Clone> Clone for Repository<A, S, N> {
+    fn clone(&self) -> Self {
+        Repository {
+            store: self.store.clone(),
+            max_attempts: self.max_attempts,
+            snapshots: self.snapshots.as_ref().map(|s| Snapshots {
+                store: s.store.clone(),
+                policy: s.policy,
+                encode: s.encode,
+                decode: s.decode,
+            }),
+            _aggregate: PhantomData,
+        }
+    }
+}
+
+/// An aggregate as loaded.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    /// The state after every event of the stream.
+    pub state: A,
+    /// The stream version of the last event applied, 0 for a new
+    /// aggregate.
+    pub version: u64,
+    /// The version of the snapshot loading started from, if one was used.
+    pub snapshot: Option<u64>,
+    /// How many events were read and applied (after the snapshot, if one
+    /// was used).
+    pub replayed: u64,
+}
+
+/// What an executed command did.
+#[derive(Debug)]
+pub struct Executed<A: Aggregate> {
+    /// The events decided on and appended, in order; empty when the
+    /// aggregate decided that nothing needed to happen.
+    pub events: Vec<A::Event>,
+    /// The store's answer to the append, `None` when nothing was appended.
+    pub appended: Option<AppendResult>,
+    /// The stream's version after the command: the last appended event's,
+    /// or the loaded version when nothing was appended.
+    pub stream_version: u64,
+    /// The state with the events applied.
+    pub state: A,
+    /// How many times the command was decided: 1, plus one per conflict
+    /// with another writer.
+    pub attempts: u32,
+    /// Whether a snapshot was saved after the append.
+    pub snapshot: SnapshotOutcome,
+}
+
+/// Whether [`Repository::execute`] saved a snapshot.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SnapshotOutcome {
+    /// Snapshots are not configured, or not enough events have been
+    /// appended since the last one.
+    NotDue,
+    /// A snapshot of the new state was saved at this stream version.
+    Saved(u64),
+    /// Saving failed. The command succeeded all the same: snapshots are a
+    /// cache, and the next due save tries again.
+    Failed(SnapshotError),
+}
+
+impl<A: Aggregate, S: EventStore> Repository<A, S> {
+    /// A repository over `store`, without snapshots, retrying up to
+    /// [`DEFAULT_MAX_ATTEMPTS`] times.
+    pub fn new(store: S) -> Self {
+        Repository {
+            store,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            snapshots: None,
+            _aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
+    /// The same repository, deciding and appending at most `attempts`
+    /// times per command (at least once).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The same repository, loading from snapshots kept in `snapshots`
+    /// and saving new ones as `policy` says.
+    pub fn with_snapshots<M: SnapshotStore>(self, snapshots: M, policy: SnapshotPolicy) -> Repository<A, S, M>
+    where
+        A: Serialize + DeserializeOwned,
+    {
+        Repository {
+            store: self.store,
+            max_attempts: self.max_attempts,
+            snapshots: Some(Snapshots {
+                store: snapshots,
+                policy: SnapshotPolicy {
+                    every: policy.every.max(1),
+                    ..policy
+                },
+                encode: serde_json::to_string::<A>,
+                decode: |state| serde_json::from_str::<A>(state),
+            }),
+            _aggregate: PhantomData,
+        }
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Loads the aggregate `id`: from its snapshot when one is configured
+    /// and usable, then applying each later event as it is read, so
+    /// memory use does not grow with the stream's length.
+    ///
+    /// # Errors
+    ///
+    /// When the id makes no valid stream name, the store fails, or a
+    /// stored event cannot be decoded.
+    pub async fn load(&self, id: &A::Id) -> Result<Loaded<A>, LoadError> {
+        let stream = A::stream_name(id)?;
+        self.load_stream(&stream).await
+    }
+
+    /// Executes `command` on the aggregate `id`, with metadata stamped
+    /// now and without correlation or causation ids.
+    ///
+    /// # Errors
+    ///
+    /// See [`Repository::execute_with`].
+    pub async fn execute(&self, id: &A::Id, command: &A::Command) -> Result<Executed<A>, ExecuteError<A::Error>> {
+        self.execute_with(id, command, Metadata::now()).await
+    }
+
+    /// Executes `command` on the aggregate `id`: loads it, decides, and
+    /// appends the events, each with a copy of `metadata`, expecting the
+    /// stream at the loaded version. After a conflict it reads the events
+    /// appended meanwhile, decides again and retries.
+    ///
+    /// # Errors
+    ///
+    /// [`ExecuteError::Rejected`] with the domain error, and nothing
+    /// appended; [`ExecuteError::Conflict`] when every attempt lost to
+    /// another writer; load, encode and append errors otherwise.
+    pub async fn execute_with(
+        &self,
+        id: &A::Id,
+        command: &A::Command,
+        metadata: Metadata,
+    ) -> Result<Executed<A>, ExecuteError<A::Error>> {
+        let stream = A::stream_name(id).map_err(LoadError::from)?;
+        let mut loaded = self.load_stream(&stream).await?;
+        let mut attempts = 1;
+        loop {
+            let events = loaded.state.decide(command).map_err(ExecuteError::Rejected)?;
+            if events.is_empty() {
+                return Ok(Executed {
+                    events,
+                    appended: None,
+                    stream_version: loaded.version,
+                    state: loaded.state,
+                    attempts,
+                    snapshot: SnapshotOutcome::NotDue,
+                });
+            }
+            let new_events = events
+                .iter()
+                .map(|event| event.to_new_event(metadata.clone()))
+                .collect::<Result<Vec<_>, _>>()?;
+            match self
+                .store
+                .append(&stream, ExpectedVersion::Exact(loaded.version), new_events)
+                .await
+            {
+                Ok(appended) => {
+                    for event in &events {
+                        loaded.state.apply(event);
+                    }
+                    let snapshot = self
+                        .save_snapshot_if_due(&stream, &loaded, appended.stream_version)
+                        .await;
+                    return Ok(Executed {
+                        events,
+                        appended: Some(appended),
+                        stream_version: appended.stream_version,
+                        state: loaded.state,
+                        attempts,
+                        snapshot,
+                    });
+                }
+                Err(AppendError::WrongExpectedVersion { .. }) if attempts < self.max_attempts => {
+                    // `decide` left the state untouched, so it is still
+                    // the state at `loaded.version`; only the events
+                    // appended since need to be read.
+                    attempts += 1;
+                    self.catch_up(&stream, &mut loaded).await?;
+                }
+                Err(AppendError::WrongExpectedVersion { .. }) => {
+                    return Err(ExecuteError::Conflict { stream, attempts });
+                }
+                Err(source) => return Err(ExecuteError::Append { stream, source }),
+            }
+        }
+    }
+
+    async fn load_stream(&self, stream: &StreamName) -> Result<Loaded<A>, LoadError> {
+        let mut loaded = self.starting_point(stream).await;
+        self.catch_up(stream, &mut loaded).await?;
+        if let Some(snapshot) = loaded.snapshot {
+            if loaded.replayed == 0 && !self.stream_reaches(stream, snapshot).await? {
+                // The snapshot covers events this store does not have: it
+                // was saved next to another store, or this one was reset.
+                // Only the events are the truth, so replay them all.
+                loaded = Loaded {
+                    state: A::default(),
+                    version: 0,
+                    snapshot: None,
+                    replayed: 0,
+                };
+                self.catch_up(stream, &mut loaded).await?;
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Whether the stream has an event at `version`. Events read after a
+    /// snapshot prove it already; this is asked only when there were none.
+    async fn stream_reaches(&self, stream: &StreamName, version: u64) -> Result<bool, LoadError> {
+        let actual = self
+            .store
+            .stream_version(stream)
+            .await
+            .map_err(|source| LoadError::Read {
+                stream: stream.clone(),
+                source,
+            })?;
+        Ok(actual.unwrap_or(0) >= version)
+    }
+
+    /// The state to replay from: the stream's snapshot when it is usable,
+    /// otherwise the default state at version 0.
+    async fn starting_point(&self, stream: &StreamName) -> Loaded<A> {
+        let fresh = Loaded {
+            state: A::default(),
+            version: 0,
+            snapshot: None,
+            replayed: 0,
+        };
+        let Some(snapshots) = &self.snapshots else {
+            return fresh;
+        };
+        // Every failure below falls back to a full replay: a snapshot is
+        // a cache, and a broken cache must not stop the aggregate.
+        let snapshot = match snapshots.store.load(stream).await {
+            Ok(Some(snapshot)) => snapshot,
+            Ok(None) => return fresh,
+            Err(error) => {
+                tracing::warn!(%stream, %error, "cannot load the snapshot; replaying every event");
+                return fresh;
+            }
+        };
+        if snapshot.state_version != snapshots.policy.state_version {
+            tracing::debug!(
+                %stream,
+                found = snapshot.state_version,
+                expected = snapshots.policy.state_version,
+                "ignoring a snapshot of another state version"
+            );
+            return fresh;
+        }
+        match (snapshots.decode)(&snapshot.state) {
+            Ok(state) => Loaded {
+                state,
+                version: snapshot.version,
+                snapshot: Some(snapshot.version),
+                replayed: 0,
+            },
+            Err(error) => {
+                tracing::warn!(
+                    %stream,
+                    %error,
+                    "cannot read the snapshot's state; replaying every event (bump the state version when the state type changes)"
+                );
+                fresh
+            }
+        }
+    }
+
+    /// Reads the events after `loaded.version` and applies each as it
+    /// arrives.
+    async fn catch_up(&self, stream: &StreamName, loaded: &mut Loaded<A>) -> Result<(), LoadError> {
+        let mut events = self.store.read_stream(stream, loaded.version + 1, Direction::Forward);
+        while let Some(recorded) = events.next().await {
+            let recorded = recorded.map_err(|source| LoadError::Read {
+                stream: stream.clone(),
+                source,
+            })?;
+            let event = A::Event::from_recorded(&recorded).map_err(|source| LoadError::Decode {
+                stream: stream.clone(),
+                version: recorded.version,
+                contract: recorded.contract.clone(),
+                contract_version: recorded.contract_version,
+                source,
+            })?;
+            loaded.state.apply(&event);
+            loaded.version = recorded.version;
+            loaded.replayed += 1;
+        }
+        Ok(())
+    }
+
+    async fn save_snapshot_if_due(&self, stream: &StreamName, loaded: &Loaded<A>, version: u64) -> SnapshotOutcome {
+        let Some(snapshots) = &self.snapshots else {
+            return SnapshotOutcome::NotDue;
+        };
+        if version - loaded.snapshot.unwrap_or(0) < snapshots.policy.every {
+            return SnapshotOutcome::NotDue;
+        }
+        let state = match (snapshots.encode)(&loaded.state) {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(%stream, %error, "cannot serialize the state for a snapshot");
+                return SnapshotOutcome::Failed(SnapshotError::Serialize(error));
+            }
+        };
+        let snapshot = Snapshot {
+            version,
+            state_version: snapshots.policy.state_version,
+            state,
+        };
+        match snapshots.store.save(stream, snapshot).await {
+            Ok(()) => SnapshotOutcome::Saved(version),
+            Err(error) => {
+                tracing::warn!(%stream, %error, "cannot save the snapshot");
+                SnapshotOutcome::Failed(error)
+            }
+        }
+    }
+}

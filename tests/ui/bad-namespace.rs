@@ -1,0 +1,5 @@
+treaty::contract! {
+    namespace Billing.Invoices;
+}
+
+fn main() {}

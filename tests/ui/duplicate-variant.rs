@@ -1,0 +1,7 @@
+treaty::contract! {
+    namespace billing;
+
+    enum Currency { Eur, Usd, Eur }
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+treaty::contract! {
+    record Money(cents: i64, currency: String);
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+treaty::contract! {
+    namespace billing;
+
+    record Money(cents: i64 currency: String);
+}
+
+fn main() {}

@@ -593,10 +593,17 @@ impl Validator<'_> {
             span: decl.name.span,
         };
         let mut history = Vec::new();
-        let mut newer = (current_version, decl.version.map_or(decl.name.span, |v| v.span));
+        // A version number that is out of range was reported already;
+        // comparing it would only add a second, stranger error.
+        let usable = |v: ast::Version| v.number.is_some_and(|n| n > 0);
+        let mut newer = (
+            current_version,
+            decl.version.map_or(decl.name.span, |v| v.span),
+            decl.version.is_none_or(usable),
+        );
         for entry in &decl.history {
             let version = self.version_number(entry.version);
-            if version >= newer.0 {
+            if newer.2 && usable(entry.version) && version >= newer.0 {
                 let mut d = Diagnostic::error(
                     Code::BadVersionHistory,
                     entry.version.span,
@@ -609,14 +616,14 @@ impl Validator<'_> {
                         "declare the current version after the name, such as `{}{} v{} (...)`",
                         decl.name.name,
                         if decl.kind == MessageKind::Command { "?" } else { "!" },
-                        version + 1
+                        version.saturating_add(1)
                     ))
                 } else {
                     d.with_help("list earlier versions newest first, each older than the one before")
                 };
                 self.error(d);
             }
-            newer = (version, entry.version.span);
+            newer = (version, entry.version.span, usable(entry.version));
             history.push(Shape {
                 version,
                 fields: self.expand_fields(scope, &entry.fields, prefix.clone()),

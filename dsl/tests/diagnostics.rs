@@ -1563,6 +1563,52 @@ fn bad_version_too_large() {
 }
 
 #[test]
+fn bad_version_too_large_in_history() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nOrderPlaced! v2 (total: u64) was v99999999999 (total: u32);\n",
+        )],
+        expect![[r#"
+            error[bad-version-history]: the version number is too large
+              ┌─ shop.treaty:2:34
+              │
+            2 │ OrderPlaced! v2 (total: u64) was v99999999999 (total: u32);
+              │                                  ^^^^^^^^^^^^ not a valid version
+              │
+              = help: use a version between v1 and v4294967295
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn bad_version_history_at_the_largest_version() {
+    // The hint suggests the version after the one in history; there is
+    // none after the largest, and computing it must not overflow.
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nOrderPlaced!(total: u64) was v4294967295 (total: u32);\n",
+        )],
+        expect![[r#"
+            error[bad-version-history]: `was v4294967295` is not older than v1
+              ┌─ shop.treaty:2:30
+              │
+            2 │ OrderPlaced!(total: u64) was v4294967295 (total: u32);
+              │ -----------                  ^^^^^^^^^^^ must be older
+              │ │                             
+              │ the newer version
+              │
+              = help: declare the current version after the name, such as `OrderPlaced! v4294967295 (...)`
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
 fn bad_name_type() {
     check(
         &[(

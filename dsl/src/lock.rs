@@ -154,9 +154,7 @@ impl Lock {
         }
         let header: Header = serde_json::from_str(text).map_err(LockError::Malformed)?;
         if header.format != LOCK_FORMAT {
-            return Err(LockError::UnsupportedFormat {
-                found: header.format,
-            });
+            return Err(LockError::UnsupportedFormat { found: header.format });
         }
         let file: LockFile = serde_json::from_str(text).map_err(LockError::Malformed)?;
         let mut contracts: Vec<CanonicalContract> = file
@@ -225,14 +223,8 @@ mod tests {
         let good = Lock::from_schema(&schema("namespace a;\nE!(x: u32);\n")).to_json();
         let cases: [(String, &str); 4] = [
             ("not json".into(), "not a treaty lock"),
-            (
-                good.replace("\"format\": 1", "\"format\": 99"),
-                "lock format 99",
-            ),
-            (
-                good.replace("\"u32\"", "\"u64\""),
-                "does not match its schema",
-            ),
+            (good.replace("\"format\": 1", "\"format\": 99"), "lock format 99"),
+            (good.replace("\"u32\"", "\"u64\""), "does not match its schema"),
             (
                 {
                     let mut v: Json = serde_json::from_str(&good).unwrap();
@@ -245,10 +237,7 @@ mod tests {
         ];
         for (text, expected) in cases {
             let error = Lock::parse(&text).unwrap_err().to_string();
-            assert!(
-                error.contains(expected),
-                "{error:?} should contain {expected:?}"
-            );
+            assert!(error.contains(expected), "{error:?} should contain {expected:?}");
         }
     }
 }

@@ -302,7 +302,7 @@ impl Validator<'_> {
                     Diagnostic::error(
                         Code::UnknownImport,
                         path.span,
-                        "`use` names a type in another namespace",
+                        "`use` needs the namespace of the type it imports",
                     )
                     .with_label("no namespace here")
                     .with_help(format!("write `use namespace.{};`", path.dotted())),

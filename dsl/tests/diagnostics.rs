@@ -677,16 +677,16 @@ fn unknown_import_without_namespace() {
     check(
         &[("shop.treaty", "namespace shop;\nuse Money;\n")],
         expect![[r#"
-        error[unknown-import]: `use` names a type in another namespace
-          ┌─ shop.treaty:2:5
-          │
-        2 │ use Money;
-          │     ^^^^^ no namespace here
-          │
-          = help: write `use namespace.Money;`
+            error[unknown-import]: `use` needs the namespace of the type it imports
+              ┌─ shop.treaty:2:5
+              │
+            2 │ use Money;
+              │     ^^^^^ no namespace here
+              │
+              = help: write `use namespace.Money;`
 
-        error: contracts have 1 error
-    "#]],
+            error: contracts have 1 error
+        "#]],
     );
 }
 

@@ -61,12 +61,7 @@ fn run(case: &Path) -> String {
         transitive: config.transitive.unwrap_or(false),
         style: config.style.resolve(true),
     };
-    let report = compat::check(
-        &contracts(&old),
-        &new,
-        &compat::Places::new(&after),
-        &options,
-    );
+    let report = compat::check(&contracts(&old), &new, &compat::Places::new(&after), &options);
     format_report(&report, &after, case)
 }
 
@@ -177,10 +172,7 @@ fn corpus_covers_every_rule() {
     for case in cases() {
         let expected = std::fs::read_to_string(case.join("expected.txt")).unwrap_or_default();
         for line in findings(&expected).lines() {
-            if let Some(id) = line
-                .split_once('[')
-                .and_then(|(_, rest)| rest.split_once(']'))
-            {
+            if let Some(id) = line.split_once('[').and_then(|(_, rest)| rest.split_once(']')) {
                 seen.insert(id.0.to_string());
             }
         }

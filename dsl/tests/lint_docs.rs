@@ -32,13 +32,8 @@ fn every_rule_has_a_page_and_a_true_summary_row() {
     let rows = summary(&page);
     for rule in Rule::ALL {
         let id = rule.id();
-        assert!(
-            page.contains(&format!("\n### `{id}`\n")),
-            "no section for {id}"
-        );
-        let (breaks, severity) = rows
-            .get(id)
-            .unwrap_or_else(|| panic!("no summary row for {id}"));
+        assert!(page.contains(&format!("\n### `{id}`\n")), "no section for {id}");
+        let (breaks, severity) = rows.get(id).unwrap_or_else(|| panic!("no summary row for {id}"));
         let expected_breaks = if rule.category() == Category::Style {
             "style".to_string()
         } else {

@@ -134,11 +134,7 @@ fn render_ty(ty: &Ty, named: &Named) -> String {
             let key = match k {
                 0 => "String".to_string(),
                 1 => "u64".to_string(),
-                _ => named
-                    .ids
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "String".into()),
+                _ => named.ids.first().cloned().unwrap_or_else(|| "String".into()),
             };
             format!("{{{key}: {}}}", render_ty(t, named))
         }
@@ -256,10 +252,7 @@ fn render(namespaces: &[NamespaceGen], style: Style) -> Sources {
             if version > 1 {
                 text.push_str(&format!(" v{version}"));
             }
-            text.push_str(&format!(
-                " ({})",
-                render_fields(&m.fields, &named, style, "")
-            ));
+            text.push_str(&format!(" ({})", render_fields(&m.fields, &named, style, "")));
             if style == Style::Reformatted {
                 // Not every type can be shown, so the template is text only.
                 text.push_str(" display \"it happened\"");
@@ -293,10 +286,7 @@ fn render(namespaces: &[NamespaceGen], style: Style) -> Sources {
 fn compile_ok(sources: &Sources) -> Schema {
     compile(sources, &Config::default()).unwrap_or_else(|d| {
         let texts: Vec<&str> = sources.iter().map(|(_, f)| f.text.as_str()).collect();
-        panic!(
-            "generated contracts do not compile:\n{d}\n{}",
-            texts.join("\n----\n")
-        )
+        panic!("generated contracts do not compile:\n{d}\n{}", texts.join("\n----\n"))
     })
 }
 

@@ -71,10 +71,7 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Invalid(e) => write!(f, "{}", e.to_string().trim_end()),
             ConfigError::UnknownMode(mode) => {
-                write!(
-                    f,
-                    "unknown lint mode `{mode}`; expected backward, forward or full"
-                )
+                write!(f, "unknown lint mode `{mode}`; expected backward, forward or full")
             }
         }
     }
@@ -167,17 +164,14 @@ mod tests {
         let ci = one.style.resolve(true);
         assert!(ci.missing_docs && !ci.event_tense && !ci.field_case);
 
-        let off = LintConfig::parse("[lint.style]\nenabled = false\nfield-not-snake-case = true\n")
-            .unwrap();
+        let off = LintConfig::parse("[lint.style]\nenabled = false\nfield-not-snake-case = true\n").unwrap();
         let local = off.style.resolve(false);
         assert!(!local.missing_docs && !local.event_tense && local.field_case);
     }
 
     #[test]
     fn reads_mode_and_ignores_other_tools_tables() {
-        let config =
-            LintConfig::parse("[codegen]\nx = 1\n[lint]\nmode = \"backward\"\ntransitive = true\n")
-                .unwrap();
+        let config = LintConfig::parse("[codegen]\nx = 1\n[lint]\nmode = \"backward\"\ntransitive = true\n").unwrap();
         assert_eq!(config.mode, Some(Mode::Backward));
         assert_eq!(config.transitive, Some(true));
     }

@@ -73,12 +73,7 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(
-        rule: Rule,
-        path: Path,
-        old: impl Into<Option<String>>,
-        new: impl Into<Option<String>>,
-    ) -> Self {
+    fn new(rule: Rule, path: Path, old: impl Into<Option<String>>, new: impl Into<Option<String>>) -> Self {
         Change {
             rule,
             path,
@@ -133,11 +128,7 @@ pub fn fields(old: &Fields, new: &Fields, path: &Path, out: &mut Vec<Change>) {
     let same_type = |r: &str, a: &str| old[r].ty.collapsed() == new[a].ty.collapsed();
     let mut renamed: Vec<(&str, &str)> = Vec::new();
     for &r in &removed {
-        let candidates: Vec<&str> = added
-            .iter()
-            .map(|a| a.as_str())
-            .filter(|a| same_type(r, a))
-            .collect();
+        let candidates: Vec<&str> = added.iter().map(|a| a.as_str()).filter(|a| same_type(r, a)).collect();
         if let [a] = candidates.as_slice() {
             let back = removed.iter().filter(|x| same_type(x, a)).count();
             if back == 1 {
@@ -228,30 +219,16 @@ fn field(old: &FieldTy, new: &FieldTy, path: &Path, out: &mut Vec<Change>) {
     ty(&old.ty, &new.ty, path, Position::Field, out);
     // A change of optionality already says what happens to missing
     // values; a default change on top of it would say it twice.
-    let optionality_changed = out[before..].iter().any(|c| {
-        c.path == *path
-            && matches!(
-                c.rule,
-                Rule::OptionalMadeRequired | Rule::RequiredMadeOptional
-            )
-    });
+    let optionality_changed = out[before..]
+        .iter()
+        .any(|c| c.path == *path && matches!(c.rule, Rule::OptionalMadeRequired | Rule::RequiredMadeOptional));
     if optionality_changed {
         return;
     }
     match (old.effective_default(), new.effective_default()) {
-        (Some(a), None) => out.push(Change::new(
-            Rule::FieldDefaultRemoved,
-            path.clone(),
-            show(&a),
-            None,
-        )),
+        (Some(a), None) => out.push(Change::new(Rule::FieldDefaultRemoved, path.clone(), show(&a), None)),
         (Some(a), Some(b)) if a != b => {
-            out.push(Change::new(
-                Rule::FieldDefaultChanged,
-                path.clone(),
-                show(&a),
-                show(&b),
-            ));
+            out.push(Change::new(Rule::FieldDefaultChanged, path.clone(), show(&a), show(&b)));
         }
         _ => {}
     }
@@ -323,18 +300,8 @@ fn ty(old: &Ty, new: &Ty, path: &Path, position: Position, out: &mut Vec<Change>
             ty(va, vb, &path.then(Step::Value), Position::Value, out);
         }
         // Record names are not on the wire: only the fields matter.
-        (
-            Ty::Record {
-                fields: Some(a), ..
-            },
-            Ty::Record {
-                fields: Some(b), ..
-            },
-        ) => fields(a, b, path, out),
-        (
-            Ty::Record { name: a, .. } | Ty::RecordRef(a),
-            Ty::Record { name: b, .. } | Ty::RecordRef(b),
-        ) => {
+        (Ty::Record { fields: Some(a), .. }, Ty::Record { fields: Some(b), .. }) => fields(a, b, path, out),
+        (Ty::Record { name: a, .. } | Ty::RecordRef(a), Ty::Record { name: b, .. } | Ty::RecordRef(b)) => {
             // One side stopped expanding (recursion) or could not be
             // resolved: only the names can be compared.
             if a != b {
@@ -343,20 +310,10 @@ fn ty(old: &Ty, new: &Ty, path: &Path, position: Position, out: &mut Vec<Change>
         }
         (Ty::Enum { variants: a, .. }, Ty::Enum { variants: b, .. }) => {
             for gone in a.difference(b) {
-                out.push(Change::new(
-                    Rule::EnumVariantRemoved,
-                    path.clone(),
-                    gone.clone(),
-                    None,
-                ));
+                out.push(Change::new(Rule::EnumVariantRemoved, path.clone(), gone.clone(), None));
             }
             for added in b.difference(a) {
-                out.push(Change::new(
-                    Rule::EnumVariantAdded,
-                    path.clone(),
-                    None,
-                    added.clone(),
-                ));
+                out.push(Change::new(Rule::EnumVariantAdded, path.clone(), None, added.clone()));
             }
         }
         (Ty::Id { of: Some(a), .. }, Ty::Id { of: Some(b), .. }) => {
@@ -379,26 +336,13 @@ fn ty(old: &Ty, new: &Ty, path: &Path, position: Position, out: &mut Vec<Change>
     }
 }
 
-fn scalar(
-    a: &str,
-    b: &str,
-    old: &Ty,
-    new: &Ty,
-    path: &Path,
-    position: Position,
-    out: &mut Vec<Change>,
-) {
+fn scalar(a: &str, b: &str, old: &Ty, new: &Ty, path: &Path, position: Position, out: &mut Vec<Change>) {
     let rule = match (Scalar::from_name(a), Scalar::from_name(b)) {
         (Some(x), Some(y)) if x.widens_to(y) => Rule::IntegerWidened,
         (Some(x), Some(y)) if y.widens_to(x) => Rule::IntegerNarrowed,
         _ => position.kind_change(),
     };
-    out.push(Change::new(
-        rule,
-        path.clone(),
-        old.to_string(),
-        new.to_string(),
-    ));
+    out.push(Change::new(rule, path.clone(), old.to_string(), new.to_string()));
 }
 
 #[cfg(test)]
@@ -415,9 +359,7 @@ mod tests {
             &Path::default(),
             &mut out,
         );
-        out.iter()
-            .map(|c| format!("{} {}", c.rule, c.describe()))
-            .collect()
+        out.iter().map(|c| format!("{} {}", c.rule, c.describe())).collect()
     }
 
     #[test]
@@ -434,8 +376,7 @@ mod tests {
     /// Each pair of field lists and the changes between them.
     #[test]
     fn finds_each_change() {
-        let cases: Vec<(Json, Json, &[&str])> =
-            vec![
+        let cases: Vec<(Json, Json, &[&str])> = vec![
             (json!({"a": {"type": "u32"}}), json!({"a": {"type": "u32"}}), &[]),
             (
                 json!({"a": {"type": "u32"}}),
@@ -475,11 +416,7 @@ mod tests {
             ),
         ];
         for (old, new, expected) in cases {
-            assert_eq!(
-                changes(old.clone(), new.clone()),
-                expected,
-                "{old} -> {new}"
-            );
+            assert_eq!(changes(old.clone(), new.clone()), expected, "{old} -> {new}");
         }
     }
 }

@@ -133,18 +133,12 @@ pub struct Report {
 impl Report {
     /// How many findings are breaking changes.
     pub fn breaking_count(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count()
+        self.findings.iter().filter(|f| f.severity == Severity::Error).count()
     }
 
     /// How many findings are warnings.
     pub fn warning_count(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning)
-            .count()
+        self.findings.iter().filter(|f| f.severity == Severity::Warning).count()
     }
 
     /// Whether anything breaks.
@@ -178,10 +172,7 @@ impl Places {
                         places.namespaces.entry(path.dotted()).or_insert(path.span);
                     }
                     ItemKind::Message(decl) => places.fragments_of(decl),
-                    ItemKind::Aggregate(decl) => decl
-                        .messages
-                        .iter()
-                        .for_each(|(_, m)| places.fragments_of(m)),
+                    ItemKind::Aggregate(decl) => decl.messages.iter().for_each(|(_, m)| places.fragments_of(m)),
                     _ => {}
                 }
             }
@@ -190,8 +181,7 @@ impl Places {
     }
 
     fn fragments_of(&mut self, message: &MessageDecl) {
-        let lists =
-            std::iter::once(&message.fields).chain(message.history.iter().map(|h| &h.fields));
+        let lists = std::iter::once(&message.fields).chain(message.history.iter().map(|h| &h.fields));
         for item in lists.flatten() {
             if let FieldItem::Fragment(name) = item {
                 self.fragment_uses.insert(name.span, name.name.clone());
@@ -212,12 +202,7 @@ impl Places {
 /// Compares `baseline` with `schema` and reports every breaking change
 /// (and enabled style check). `places` comes from the files `schema`
 /// was compiled from.
-pub fn check(
-    baseline: &[CanonicalContract],
-    schema: &Schema,
-    places: &Places,
-    options: &Options,
-) -> Report {
+pub fn check(baseline: &[CanonicalContract], schema: &Schema, places: &Places, options: &Options) -> Report {
     let current = canonical::contracts(schema);
     let mut checker = Checker {
         schema,
@@ -304,11 +289,7 @@ impl<'a> Checker<'a> {
                         Rule::MessageKindChanged,
                         old[0],
                         None,
-                        format!(
-                            "{} `{name}` is now {}",
-                            old_kind.as_str(),
-                            article(new[0].kind)
-                        ),
+                        format!("{} `{name}` is now {}", old_kind.as_str(), article(new[0].kind)),
                     );
                     f.old = Some(old_kind.as_str().into());
                     f.new = Some(new[0].kind.as_str().into());
@@ -334,13 +315,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn finding(
-        &self,
-        rule: Rule,
-        contract: &CanonicalContract,
-        version: Option<u32>,
-        message: String,
-    ) -> Finding {
+    fn finding(&self, rule: Rule, contract: &CanonicalContract, version: Option<u32>, message: String) -> Finding {
         Finding {
             rule,
             severity: rule.severity(),
@@ -365,19 +340,14 @@ impl<'a> Checker<'a> {
         let added: Vec<&CanonicalContract> = self
             .new
             .iter()
-            .filter(|(name, versions)| {
-                !self.old.contains_key(*name) && versions[0].kind == old.kind
-            })
+            .filter(|(name, versions)| !self.old.contains_key(*name) && versions[0].kind == old.kind)
             .map(|(_, versions)| *versions.last().expect("grouped lists are not empty"))
             .collect();
         let moved: Vec<&&CanonicalContract> = added
             .iter()
             .filter(|c| QualifiedName::parse(&c.name).is_some_and(|q| q.name == qualified.name))
             .collect();
-        let renamed: Vec<&&CanonicalContract> = added
-            .iter()
-            .filter(|c| signature(c) == signature(old))
-            .collect();
+        let renamed: Vec<&&CanonicalContract> = added.iter().filter(|c| signature(c) == signature(old)).collect();
         let (rule, to) = match (moved.as_slice(), renamed.as_slice()) {
             ([to], _) => (Rule::NamespaceChanged, Some(**to)),
             (_, [to]) => (renamed_rule(old.kind), Some(**to)),
@@ -404,8 +374,7 @@ impl<'a> Checker<'a> {
             None => self.removal(old),
         };
         f.note = f.note.or_else(|| {
-            (rule == Rule::MessageRemoved)
-                .then(|| format!("the lock has {noun} `{}` up to v{}", old.name, old.version))
+            (rule == Rule::MessageRemoved).then(|| format!("the lock has {noun} `{}` up to v{}", old.name, old.version))
         });
         self.push(f);
     }
@@ -433,9 +402,7 @@ impl<'a> Checker<'a> {
     fn contract_span(&self, name: &str, kind: ContractKind) -> Option<Span> {
         let name = QualifiedName::parse(name)?;
         match kind {
-            ContractKind::Command | ContractKind::Event => {
-                self.schema.message(&name).map(|m| m.span)
-            }
+            ContractKind::Command | ContractKind::Event => self.schema.message(&name).map(|m| m.span),
             ContractKind::Record => self.schema.record(&name).map(|r| r.span),
             ContractKind::Enum => self.schema.enumeration(&name).map(|e| e.span),
             ContractKind::Id => self.schema.id_type(&name).map(|i| i.span),
@@ -448,8 +415,7 @@ impl<'a> Checker<'a> {
             return;
         };
         let current = message.current.version;
-        let new_by_version: BTreeMap<u32, &CanonicalContract> =
-            new.iter().map(|c| (c.version, *c)).collect();
+        let new_by_version: BTreeMap<u32, &CanonicalContract> = new.iter().map(|c| (c.version, *c)).collect();
         let noun = message_noun(message);
         for locked in old.iter().rev() {
             let v = locked.version;
@@ -465,10 +431,7 @@ impl<'a> Checker<'a> {
                     span: message.span,
                     message: format!("add `was v{v} (...)` back to the history"),
                 });
-                f.note = Some(format!(
-                    "the lock has v{v} with fingerprint {}",
-                    locked.fingerprint
-                ));
+                f.note = Some(format!("the lock has v{v} with fingerprint {}", locked.fingerprint));
                 self.push(f);
                 continue;
             };
@@ -519,12 +482,7 @@ impl<'a> Checker<'a> {
 
     /// Compares the current version with every earlier one, locked or
     /// declared in the history.
-    fn transitive(
-        &mut self,
-        message: &Message,
-        old: &[&CanonicalContract],
-        new: &[&CanonicalContract],
-    ) {
+    fn transitive(&mut self, message: &Message, old: &[&CanonicalContract], new: &[&CanonicalContract]) {
         let current = message.current.version;
         let Some(now) = new.iter().find(|c| c.version == current) else {
             return;
@@ -552,14 +510,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Reports `changes` found in version `version` (shape `shape`).
-    fn changes(
-        &mut self,
-        message: &Message,
-        shape: &Shape,
-        version: u32,
-        changes: &[Change],
-        note: Option<String>,
-    ) {
+    fn changes(&mut self, message: &Message, shape: &Shape, version: u32, changes: &[Change], note: Option<String>) {
         let noun = message_noun(message);
         for change in changes {
             let (primary, secondary) = locate(self.schema, shape, change);
@@ -572,11 +523,7 @@ impl<'a> Checker<'a> {
                 field: Some(change.path.to_string()),
                 old: change.old.clone(),
                 new: change.new.clone(),
-                message: format!(
-                    "{noun} `{}` v{version}: {}",
-                    message.name,
-                    change.describe()
-                ),
+                message: format!("{noun} `{}` v{version}: {}", message.name, change.describe()),
                 primary,
                 secondary,
                 note: note.clone(),
@@ -686,11 +633,7 @@ fn locate(schema: &Schema, shape: &Shape, change: &Change) -> (Option<Label>, Ve
             }
             Step::Key | Step::Value => {
                 ty = ty.map(unwrap_optional).and_then(|t| match t {
-                    Type::Map(k, v) => Some(if *step == Step::Key {
-                        k.as_ref()
-                    } else {
-                        v.as_ref()
-                    }),
+                    Type::Map(k, v) => Some(if *step == Step::Key { k.as_ref() } else { v.as_ref() }),
                     _ => None,
                 })
             }
@@ -721,13 +664,7 @@ fn locate(schema: &Schema, shape: &Shape, change: &Change) -> (Option<Label>, Ve
                 span: field.span,
                 message: format!("used by `{}`", field.name),
             });
-            (
-                Some(Label {
-                    span,
-                    message: label,
-                }),
-                secondary,
-            )
+            (Some(Label { span, message: label }), secondary)
         }
         None => (
             Some(Label {

@@ -144,9 +144,7 @@ impl Report {
                     message: &f.message,
                     note: f.note.as_deref(),
                     help: f.rule.help(),
-                    location: location
-                        .as_ref()
-                        .map(|l| format!("{}:{}:{}", l.file, l.line, l.column)),
+                    location: location.as_ref().map(|l| format!("{}:{}:{}", l.file, l.line, l.column)),
                     file: location.as_ref().map(|l| l.file.clone()),
                     line: location.as_ref().map(|l| l.line),
                     column: location.as_ref().map(|l| l.column),
@@ -196,9 +194,7 @@ impl Report {
 
 /// Escapes a workflow command's message, as the Actions toolkit does.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Escapes a workflow command's property value, as the Actions toolkit does.

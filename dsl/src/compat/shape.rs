@@ -96,20 +96,12 @@ impl Ty {
                 } else if let Some(name) = text("extern") {
                     Ty::Extern(name)
                 } else if let Some(name) = text("id") {
-                    Ty::Id {
-                        name,
-                        of: text("of"),
-                    }
+                    Ty::Id { name, of: text("of") }
                 } else if let Some(name) = text("enum") {
                     let variants = map
                         .get("variants")
                         .and_then(Json::as_array)
-                        .map(|vs| {
-                            vs.iter()
-                                .filter_map(Json::as_str)
-                                .map(str::to_string)
-                                .collect()
-                        })
+                        .map(|vs| vs.iter().filter_map(Json::as_str).map(str::to_string).collect())
                         .unwrap_or_default();
                     Ty::Enum { name, variants }
                 } else if let Some(name) = text("record_ref") {
@@ -167,10 +159,7 @@ impl fmt::Display for Ty {
             Ty::List(t) => write!(f, "[{t}]"),
             Ty::Map(k, v) => write!(f, "{{{k}: {v}}}"),
             Ty::Optional(t) => write!(f, "{t}?"),
-            Ty::Extern(n)
-            | Ty::Enum { name: n, .. }
-            | Ty::Record { name: n, .. }
-            | Ty::RecordRef(n) => f.write_str(n),
+            Ty::Extern(n) | Ty::Enum { name: n, .. } | Ty::Record { name: n, .. } | Ty::RecordRef(n) => f.write_str(n),
             Ty::Id { name, of: Some(of) } => write!(f, "{name} ({of})"),
             Ty::Id { name, of: None } => f.write_str(name),
             Ty::Unknown(json) => write!(f, "{json}"),
@@ -185,9 +174,7 @@ pub fn fields_from_json(json: &Json) -> Fields {
     };
     map.iter()
         .map(|(name, entry)| {
-            let ty = entry
-                .get("type")
-                .map_or(Ty::Unknown(Json::Null), Ty::from_json);
+            let ty = entry.get("type").map_or(Ty::Unknown(Json::Null), Ty::from_json);
             (
                 name.clone(),
                 FieldTy {
@@ -201,10 +188,7 @@ pub fn fields_from_json(json: &Json) -> Fields {
 
 /// The fields of a canonical message schema.
 pub fn message_fields(schema: &Json) -> Fields {
-    schema
-        .get("fields")
-        .map(fields_from_json)
-        .unwrap_or_default()
+    schema.get("fields").map(fields_from_json).unwrap_or_default()
 }
 
 /// The collapsed field list of a message version: see [`Ty::collapsed`].
@@ -225,10 +209,7 @@ mod tests {
         let cases = [
             (json!("u32"), "u32"),
             (json!({"list": "String"}), "[String]"),
-            (
-                json!({"map": ["String", {"optional": "u64"}]}),
-                "{String: u64?}",
-            ),
+            (json!({"map": ["String", {"optional": "u64"}]}), "{String: u64?}"),
             (json!({"extern": "x.Money"}), "x.Money"),
             (json!({"id": "a.Id", "of": "Uuid"}), "a.Id (Uuid)"),
             (json!({"enum": "a.E", "variants": ["A"]}), "a.E"),

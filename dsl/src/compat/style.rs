@@ -138,8 +138,8 @@ const IRREGULAR_PAST: &[&str] = &[
 
 /// Words that end in `-ed` without being past tense.
 const NOT_PAST: &[&str] = &[
-    "Bed", "Bleed", "Breed", "Creed", "Deed", "Embed", "Feed", "Greed", "Hundred", "Med", "Need",
-    "Red", "Seed", "Shred", "Sled", "Speed", "Steed", "Weed",
+    "Bed", "Bleed", "Breed", "Creed", "Deed", "Embed", "Feed", "Greed", "Hundred", "Med", "Need", "Red", "Seed",
+    "Shred", "Sled", "Speed", "Steed", "Weed",
 ];
 
 /// Every style finding of `schema` that `options` enables.
@@ -175,10 +175,7 @@ pub fn check(schema: &Schema, options: &StyleOptions, out: &mut Vec<Finding>) {
                     kind,
                     Some(message.current.version),
                     None,
-                    format!(
-                        "event `{}` is not named for something that happened",
-                        message.name
-                    ),
+                    format!("event `{}` is not named for something that happened", message.name),
                     Label {
                         span: message.span,
                         message: "no word of this name is in the past tense".into(),

@@ -23,7 +23,7 @@
 pub use treaty_runtime::*;
 
 /// Contracts written inline, expanded to the same code build.rs generates.
-pub use treaty_macros::contract;
+pub use treaty_macros::{contract, Contract, ContractEnum, Id, MessageSet};
 
 /// serde, re-exported for generated code (`#[serde(crate = "::treaty::serde")]`).
 #[doc(hidden)]

@@ -13,6 +13,7 @@
 //! [`Builder::compile`] adds the file I/O.
 
 mod config;
+pub mod derive;
 mod manifest;
 mod rust;
 

@@ -99,53 +99,14 @@ impl Generator<'_> {
         let inner = scalar_tokens(id.inner);
         let copy = (id.inner != Scalar::String).then(|| quote! { Copy, });
         let contract_name = id.name.to_string();
-        let from_str = if id.inner == Scalar::String {
-            quote! { ::std::result::Result::Ok(Self(::std::string::String::from(text))) }
-        } else {
-            quote! {
-                text.parse()
-                    .map(Self)
-                    .map_err(|e| ::treaty::ParseIdError::new(#contract_name, e))
-            }
-        };
-        let generate = (id.inner == Scalar::Uuid).then(|| {
-            quote! {
-                impl #name {
-                    /// A new id from a time-ordered UUID (version 7).
-                    pub fn generate() -> Self {
-                        Self(::treaty::Uuid::now_v7())
-                    }
-                }
-            }
-        });
         quote! {
             #docs
             #[derive(Debug, Clone, #copy PartialEq, Eq, Hash, PartialOrd, Ord,
-                ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+                ::treaty::serde::Serialize, ::treaty::serde::Deserialize, ::treaty::Id)]
             #[serde(crate = "::treaty::serde", transparent)]
+            #[treaty(id = #contract_name)]
             #attrs
             pub struct #name(pub #inner);
-
-            impl ::std::fmt::Display for #name {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    ::std::fmt::Display::fmt(&self.0, f)
-                }
-            }
-
-            impl ::std::str::FromStr for #name {
-                type Err = ::treaty::ParseIdError;
-                fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
-                    #from_str
-                }
-            }
-
-            impl ::std::convert::From<#inner> for #name {
-                fn from(value: #inner) -> Self {
-                    Self(value)
-                }
-            }
-
-            #generate
         }
     }
 
@@ -162,49 +123,38 @@ impl Generator<'_> {
             });
             quote! { #docs #rename #ident }
         });
-        let idents: Vec<Ident> = e.variants.iter().map(|v| variant_ident(&v.name)).collect();
-        let wires = e.variants.iter().map(|v| &v.name);
         quote! {
             #docs
             #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-                ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+                ::treaty::serde::Serialize, ::treaty::serde::Deserialize, ::treaty::ContractEnum)]
             #[serde(crate = "::treaty::serde")]
             #attrs
             pub enum #name { #(#variants,)* }
-
-            impl #name {
-                /// Every variant, in declaration order.
-                pub const ALL: &'static [#name] = &[#(#name::#idents),*];
-
-                /// The variant's name on the wire.
-                pub fn as_str(&self) -> &'static str {
-                    match *self { #(#name::#idents => #wires,)* }
-                }
-            }
-
-            impl ::std::fmt::Display for #name {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    f.write_str(self.as_str())
-                }
-            }
         }
     }
 
     fn record(&self, record: &Record, path: &[&str]) -> TokenStream {
         let name = type_ident(&record.name.name);
-        let body = self.shape_struct(&record.name, &name, &record.docs, &record.fields, path, None);
+        let body = self.shape_struct(&record.name, &name, &record.docs, &record.fields, path, StructRole::Record);
         let display = record.display.as_ref().map(|t| self.display(&name, t, &record.fields));
         quote! { #body #display }
     }
 
     fn message(&self, message: &Message, path: &[&str]) -> TokenStream {
         let name = type_ident(&message.name.name);
-        let mut out = self.shape_struct(&message.name, &name, &message.docs, &message.current.fields, path, None);
+        let versions = canonical::message_versions(self.schema, message);
+        let contract = contract_attributes(message, &versions);
+        let mut out = self.shape_struct(
+            &message.name,
+            &name,
+            &message.docs,
+            &message.current.fields,
+            path,
+            StructRole::Message(contract),
+        );
         if let Some(template) = &message.display {
             out.extend(self.display(&name, template, &message.current.fields));
         }
-        let versions = canonical::message_versions(self.schema, message);
-        out.extend(self.contract_impl(message, &name, &versions));
 
         // Earlier shapes, and an upcast from each to the next newer one.
         let mut newer: (&Shape, Ident) = (&message.current, name.clone());
@@ -224,7 +174,14 @@ impl Generator<'_> {
                 ),
             };
             let docs = vec![note];
-            out.extend(self.shape_struct(&message.name, &old_name, &docs, &shape.fields, path, Some(shape.version)));
+            out.extend(self.shape_struct(
+                &message.name,
+                &old_name,
+                &docs,
+                &shape.fields,
+                path,
+                StructRole::Earlier(shape.version),
+            ));
             if let Ok(steps) = upcast {
                 out.extend(self.upcast_impl(&old_name, &newer.1, newer.0, &steps, path));
             }
@@ -242,12 +199,16 @@ impl Generator<'_> {
         docs_lines: &[String],
         fields: &[Field],
         path: &[&str],
-        version: Option<u32>,
+        role: StructRole,
     ) -> TokenStream {
         let docs = doc_attrs(docs_lines);
-        let attr_path = match version {
-            None => contract.to_string(),
-            Some(v) => format!("{contract}.v{v}"),
+        let attr_path = match role {
+            StructRole::Earlier(v) => format!("{contract}.v{v}"),
+            _ => contract.to_string(),
+        };
+        let (derive_contract, contract_attrs) = match role {
+            StructRole::Message(attrs) => (quote! { , ::treaty::Contract }, attrs),
+            _ => (TokenStream::new(), TokenStream::new()),
         };
         let attrs = self.settings.type_attributes(&attr_path);
         let mut defaults = Vec::new();
@@ -261,7 +222,7 @@ impl Generator<'_> {
                 serde.push(quote! { rename = #wire });
             }
             match &field.default {
-                Some(value) if value.is_type_default() => serde.push(quote! { default }),
+                Some(value) if value.is_default_of(&field.ty) => serde.push(quote! { default }),
                 Some(value) => {
                     let function = format_ident!("default_{}", ident.to_string().trim_start_matches("r#"));
                     let path_text = format!("{name}::{function}");
@@ -280,8 +241,9 @@ impl Generator<'_> {
         let default_impl = (!defaults.is_empty()).then(|| quote! { impl #name { #(#defaults)* } });
         quote! {
             #docs
-            #[derive(Debug, Clone, PartialEq, ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq, ::treaty::serde::Serialize, ::treaty::serde::Deserialize #derive_contract)]
             #[serde(crate = "::treaty::serde")]
+            #contract_attrs
             #attrs
             pub struct #name { #(#fields,)* }
             #default_impl
@@ -324,67 +286,6 @@ impl Generator<'_> {
         }
     }
 
-    fn contract_impl(&self, message: &Message, name: &Ident, versions: &[canonical::CanonicalContract]) -> TokenStream {
-        let contract_name = message.name.to_string();
-        let version = Literal::u32_unsuffixed(message.current.version);
-        let fingerprint = &versions[0].fingerprint;
-        let history = versions.iter().map(|v| {
-            let number = Literal::u32_unsuffixed(v.version);
-            let fingerprint = &v.fingerprint;
-            quote! { ::treaty::ContractVersion { version: #number, fingerprint: #fingerprint } }
-        });
-        // The kind constant and the marker trait share their name.
-        let kind = match message.kind {
-            MessageKind::Command => quote! { Command },
-            MessageKind::Event => quote! { Event },
-        };
-        // Each earlier version is read as its own shape, then upcast one
-        // step at a time to the current type.
-        let mut arms = vec![quote! { #version => ::treaty::decode_json(Self::NAME, version, payload), }];
-        let mut chain: Vec<Ident> = Vec::new();
-        for shape in &message.history {
-            let old = history_ident(&message.name.name, shape.version);
-            let number = Literal::u32_unsuffixed(shape.version);
-            // Each step names its `From` impl in full, so a missing
-            // hand-written upcast fails with rustc naming that impl.
-            let mut expr = quote! { old };
-            let mut from = old.clone();
-            for step in chain.iter().rev() {
-                expr = quote! { <#step as ::std::convert::From<#from>>::from(#expr) };
-                from = step.clone();
-            }
-            let upcast = if chain.is_empty() {
-                quote! { .map(<Self as ::std::convert::From<#from>>::from) }
-            } else {
-                quote! { .map(|old| <Self as ::std::convert::From<#from>>::from(#expr)) }
-            };
-            arms.push(quote! {
-                #number => ::treaty::decode_json::<#old>(Self::NAME, version, payload)#upcast,
-            });
-            chain.push(old);
-        }
-        quote! {
-            impl ::treaty::Contract for #name {
-                const NAME: &'static str = #contract_name;
-                const VERSION: u32 = #version;
-                const FINGERPRINT: &'static str = #fingerprint;
-                const HISTORY: &'static [::treaty::ContractVersion] = &[#(#history),*];
-                const KIND: ::treaty::ContractKind = ::treaty::ContractKind::#kind;
-
-                fn decode(version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-                    match version {
-                        #(#arms)*
-                        _ => ::std::result::Result::Err(::treaty::DecodeError::unknown_version(
-                            Self::NAME, version, Self::HISTORY,
-                        )),
-                    }
-                }
-            }
-
-            impl ::treaty::#kind for #name {}
-        }
-    }
-
     fn upcast_impl(&self, old: &Ident, new: &Ident, new_shape: &Shape, steps: &[Step], path: &[&str]) -> TokenStream {
         let uses_old = steps.iter().any(|s| !matches!(s, Step::Default(_) | Step::None));
         let param = if uses_old { quote! { old } } else { quote! { _old } };
@@ -409,7 +310,7 @@ impl Generator<'_> {
                     quote! { ::std::option::Option::Some(#s) }
                 }
                 Step::Default(value) => {
-                    if value.is_type_default() {
+                    if value.is_default_of(&field.ty) {
                         quote! { ::std::default::Default::default() }
                     } else {
                         self.value_expr(value, &field.ty, path)
@@ -437,74 +338,34 @@ impl Generator<'_> {
                 continue;
             }
             let name = format_ident!("{}{}", aggregate.name.name, suffix);
-            let doc = format!(
+            let mut doc_lines = aggregate.docs.clone();
+            if !doc_lines.is_empty() {
+                doc_lines.push(String::new());
+            }
+            doc_lines.push(format!(
                 "Every {} of the `{}` aggregate.",
                 suffix.to_lowercase(),
                 aggregate.name.name
-            );
+            ));
+            let docs = doc_attrs(&doc_lines);
             let attrs = self.settings.type_attributes(&format!("{}{suffix}", aggregate.name));
             let variants: Vec<Ident> = members.iter().map(|m| type_ident(&m.name)).collect();
-            let names: Vec<String> = members.iter().map(|m| m.to_string()).collect();
             let all_display = members
                 .iter()
                 .all(|m| self.schema.message(m).is_some_and(|m| m.display.is_some()));
-            let display = all_display.then(|| {
-                quote! {
-                    impl ::std::fmt::Display for #name {
-                        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                            match self { #(Self::#variants(message) => ::std::fmt::Display::fmt(message, f),)* }
-                        }
-                    }
-                }
-            });
+            let mut flags = Vec::new();
+            if suffix == "Event" {
+                flags.push(quote! { events });
+            }
+            if all_display {
+                flags.push(quote! { display });
+            }
             out.extend(quote! {
-                #[doc = #doc]
-                #[derive(Debug, Clone, PartialEq)]
+                #docs
+                #[derive(Debug, Clone, PartialEq, ::treaty::MessageSet)]
+                #[treaty(id = #id_ty, field = #id_field #(, #flags)*)]
                 #attrs
                 pub enum #name { #(#variants(#variants),)* }
-
-                impl #name {
-                    /// The identity of the aggregate the message is for.
-                    pub fn id(&self) -> &#id_ty {
-                        match self { #(Self::#variants(message) => &message.#id_field,)* }
-                    }
-
-                    /// The message's contract name.
-                    pub fn contract_name(&self) -> &'static str {
-                        match self { #(Self::#variants(_) => #names,)* }
-                    }
-
-                    /// The message's current contract version.
-                    pub fn contract_version(&self) -> u32 {
-                        match self { #(Self::#variants(_) => <#variants as ::treaty::Contract>::VERSION,)* }
-                    }
-
-                    /// Reads a stored or received message by contract name and
-                    /// version, upcasting earlier versions.
-                    pub fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-                        match contract {
-                            #(#names => <#variants as ::treaty::Contract>::decode(version, payload).map(Self::#variants),)*
-                            _ => ::std::result::Result::Err(::treaty::DecodeError::unknown_contract(
-                                contract, version, &[#(#names),*],
-                            )),
-                        }
-                    }
-
-                    /// The message's JSON, at its current version.
-                    pub fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
-                        match self { #(Self::#variants(message) => ::treaty::Contract::encode(message),)* }
-                    }
-                }
-
-                #(
-                    impl ::std::convert::From<#variants> for #name {
-                        fn from(message: #variants) -> Self {
-                            Self::#variants(message)
-                        }
-                    }
-                )*
-
-                #display
             });
         }
         out
@@ -559,6 +420,40 @@ impl Generator<'_> {
             }
             _ => quote! { ::std::default::Default::default() },
         }
+    }
+}
+
+/// What a generated struct is, which decides its extra derives and the
+/// path its build-configured attributes are selected by.
+enum StructRole {
+    /// A record.
+    Record,
+    /// The current version of a message, with its `#[treaty(...)]`
+    /// attributes for `#[derive(Contract)]`.
+    Message(TokenStream),
+    /// An earlier version of a message.
+    Earlier(u32),
+}
+
+/// The `#[treaty(...)]` attributes `#[derive(Contract)]` reads: kind and
+/// name, version and fingerprint, and each earlier version with its shape.
+fn contract_attributes(message: &Message, versions: &[canonical::CanonicalContract]) -> TokenStream {
+    let name = message.name.to_string();
+    let kind = match message.kind {
+        MessageKind::Command => quote! { command },
+        MessageKind::Event => quote! { event },
+    };
+    let version = Literal::u32_unsuffixed(message.current.version);
+    let fingerprint = &versions[0].fingerprint;
+    let history = message.history.iter().zip(&versions[1..]).map(|(shape, canonical)| {
+        let number = Literal::u32_unsuffixed(shape.version);
+        let fingerprint = &canonical.fingerprint;
+        let old = history_ident(&message.name.name, shape.version);
+        quote! { #[treaty(was(#number, #fingerprint, #old))] }
+    });
+    quote! {
+        #[treaty(#kind = #name, version = #version, fingerprint = #fingerprint)]
+        #(#history)*
     }
 }
 

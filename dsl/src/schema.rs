@@ -196,14 +196,24 @@ pub enum Value {
 }
 
 impl Value {
-    /// Whether Rust's `Default` of the field's type gives this same value,
-    /// so generated code can use `#[serde(default)]`.
+    /// Whether Rust's `Default` of a field of type `ty` gives this same
+    /// value, so generated code can use `#[serde(default)]`. For an
+    /// optional field only `none` is: `u32? = 0` defaults to `Some(0)`.
+    pub fn is_default_of(&self, ty: &Type) -> bool {
+        match ty {
+            Type::Optional(_) => *self == Value::None,
+            _ => self.is_type_default(),
+        }
+    }
+
+    /// Whether Rust's `Default` of the value's own type gives this value.
     pub fn is_type_default(&self) -> bool {
         match self {
             Value::String(s) => s.is_empty(),
             Value::Integer(i) => *i == 0,
             Value::Float(x) => *x == 0.0 && x.is_sign_positive(),
-            Value::Decimal(d) => d.trim_start_matches('-').chars().all(|c| c == '0' || c == '.'),
+            // `0.00` keeps its scale on the wire ("0.00"), `Decimal::default()` does not.
+            Value::Decimal(d) => d.trim_start_matches('-').chars().all(|c| c == '0'),
             Value::Bool(b) => !b,
             Value::None | Value::EmptyList | Value::EmptyMap => true,
             Value::Variant(_) => false,

@@ -182,20 +182,15 @@ fn history_spans(sources: &Sources, input: SourceId, text: &SourceText) -> HashM
     spans
 }
 
-/// Generated code is spanned at the invocation, so when the hand-written
+/// Generated code is spanned at the invocation, so when a hand-written
 /// upcast from an old version is missing, rustc would underline the whole
-/// invocation. The decoder names each upcast in full, as
-/// `<New as ::std::convert::From<Old>>::from`, and reads each old version
-/// with `::treaty::decode_json::<Old>(..).map(..)`; rustc reports a missing
-/// impl at `New` and at the extent of those two expressions. Giving them
-/// the span of the `was vN` that declared `Old` makes rustc point there.
-///
-/// Only spans change, never tokens, so the code stays what build.rs
-/// generates; and besides `New`, a type, only punctuation and groups are
-/// respanned, so no name resolves differently. Code of another shape is
-/// left as it is.
+/// invocation. `#[derive(Contract)]` spans each upcast step at the name of
+/// the old version's struct in `#[treaty(was(N, "…", OldVN))]`; giving
+/// every `OldVN` token the span of the `was vN` that declared it makes
+/// rustc point there. Only spans of those names change, never tokens, so
+/// the code stays what build.rs generates.
 fn point_upcasts_at_history(tokens: TokenStream, spans: &HashMap<String, Span>) -> TokenStream {
-    let mut out: Vec<TokenTree> = tokens
+    tokens
         .into_iter()
         .map(|token| match token {
             TokenTree::Group(group) => {
@@ -203,53 +198,15 @@ fn point_upcasts_at_history(tokens: TokenStream, spans: &HashMap<String, Span>) 
                 respanned.set_span(group.span());
                 TokenTree::Group(respanned)
             }
+            TokenTree::Ident(mut ident) => {
+                if let Some(span) = spans.get(&ident.to_string()) {
+                    ident.set_span(*span);
+                }
+                TokenTree::Ident(ident)
+            }
             other => other,
         })
-        .collect();
-    for i in 0..out.len() {
-        // `<` New `as` `::` `std` `::` `convert` `::` `From` `<` Old `>` `>` `::` `from`,
-        // where each `::` and `>>` is two tokens.
-        if shaped(
-            &out[i..],
-            &[(0, "<"), (2, "as"), (8, "convert"), (11, "From"), (18, "from")],
-        ) {
-            if let Some(span) = spans.get(&out[i + 13].to_string()) {
-                out[i + 1].set_span(*span);
-                respan_punctuation(&mut out[i..=i + 18], *span);
-            }
-        }
-        // `::` `treaty` `::` `decode_json` `::` `<` Old `>` (..) `.` `map` (..),
-        // where each `::` is two tokens.
-        let decode = [
-            (0, ":"),
-            (2, "treaty"),
-            (5, "decode_json"),
-            (8, "<"),
-            (10, ">"),
-            (13, "map"),
-        ];
-        if shaped(&out[i..], &decode) && out.len() > i + 14 {
-            if let Some(span) = spans.get(&out[i + 9].to_string()) {
-                respan_punctuation(&mut out[i..=i + 14], *span);
-            }
-        }
-    }
-    out.into_iter().collect()
-}
-
-/// Whether `tokens` has each text at its offset.
-fn shaped(tokens: &[TokenTree], pattern: &[(usize, &str)]) -> bool {
-    pattern
-        .iter()
-        .all(|(at, text)| tokens.get(*at).is_some_and(|t| t.to_string() == *text))
-}
-
-fn respan_punctuation(tokens: &mut [TokenTree], span: Span) {
-    for token in tokens {
-        if !matches!(token, TokenTree::Ident(_)) {
-            token.set_span(span);
-        }
-    }
+        .collect()
 }
 
 /// One `compile_error!` per diagnostic about the input, at its token.

@@ -42,3 +42,31 @@ use proc_macro::TokenStream;
 pub fn contract(input: TokenStream) -> TokenStream {
     expand::contract(input.into()).into()
 }
+
+/// Implements `treaty::Contract` for a generated command or event from its
+/// `#[treaty(event = "...", version = N, fingerprint = "...")]` and
+/// `#[treaty(was(N, "...", ShapeVN))]` attributes.
+#[proc_macro_derive(Contract, attributes(treaty))]
+pub fn derive_contract(input: TokenStream) -> TokenStream {
+    treaty_codegen::derive::contract(input.into()).into()
+}
+
+/// Implements `Display`, `FromStr` and `From` for a generated id newtype
+/// named by `#[treaty(id = "namespace.Name")]`.
+#[proc_macro_derive(Id, attributes(treaty))]
+pub fn derive_id(input: TokenStream) -> TokenStream {
+    treaty_codegen::derive::id(input.into()).into()
+}
+
+/// Implements `ALL`, `as_str` and `Display` for a generated contract enum.
+#[proc_macro_derive(ContractEnum, attributes(treaty))]
+pub fn derive_contract_enum(input: TokenStream) -> TokenStream {
+    treaty_codegen::derive::contract_enum(input.into()).into()
+}
+
+/// Implements the methods of a generated aggregate command or event enum
+/// from `#[treaty(id = IdType, field = identity, events, display)]`.
+#[proc_macro_derive(MessageSet, attributes(treaty))]
+pub fn derive_message_set(input: TokenStream) -> TokenStream {
+    treaty_codegen::derive::message_set(input.into()).into()
+}

@@ -13,28 +13,13 @@ pub mod defaults {
         PartialOrd,
         Ord,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::ContractEnum
     )]
     #[serde(crate = "::treaty::serde")]
     pub enum Level {
         Low,
         High,
-    }
-    impl Level {
-        /// Every variant, in declaration order.
-        pub const ALL: &'static [Level] = &[Level::Low, Level::High];
-        /// The variant's name on the wire.
-        pub fn as_str(&self) -> &'static str {
-            match *self {
-                Level::Low => "Low",
-                Level::High => "High",
-            }
-        }
-    }
-    impl ::std::fmt::Display for Level {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
     }
     /// A default of every kind.
     #[derive(
@@ -42,9 +27,15 @@ pub mod defaults {
         Clone,
         PartialEq,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Contract
     )]
     #[serde(crate = "::treaty::serde")]
+    #[treaty(
+        command = "defaults.Configured",
+        version = 1,
+        fingerprint = "8ebe5e71ee502c0829380633c12fdd60"
+    )]
     pub struct Configured {
         #[serde(default = "Configured::default_on")]
         pub on: bool,
@@ -101,34 +92,4 @@ pub mod defaults {
             ::std::option::Option::Some(7u32)
         }
     }
-    impl ::treaty::Contract for Configured {
-        const NAME: &'static str = "defaults.Configured";
-        const VERSION: u32 = 1;
-        const FINGERPRINT: &'static str = "8ebe5e71ee502c0829380633c12fdd60";
-        const HISTORY: &'static [::treaty::ContractVersion] = &[
-            ::treaty::ContractVersion {
-                version: 1,
-                fingerprint: "8ebe5e71ee502c0829380633c12fdd60",
-            },
-        ];
-        const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Command;
-        fn decode(
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match version {
-                1 => ::treaty::decode_json(Self::NAME, version, payload),
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_version(
-                            Self::NAME,
-                            version,
-                            Self::HISTORY,
-                        ),
-                    )
-                }
-            }
-        }
-    }
-    impl ::treaty::Command for Configured {}
 }

@@ -15,34 +15,12 @@ pub mod factory {
         PartialOrd,
         Ord,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Id
     )]
     #[serde(crate = "::treaty::serde", transparent)]
+    #[treaty(id = "factory.FactoryId")]
     pub struct FactoryId(pub ::treaty::Uuid);
-    impl ::std::fmt::Display for FactoryId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for FactoryId {
-        type Err = ::treaty::ParseIdError;
-        fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
-            text.parse()
-                .map(Self)
-                .map_err(|e| ::treaty::ParseIdError::new("factory.FactoryId", e))
-        }
-    }
-    impl ::std::convert::From<::treaty::Uuid> for FactoryId {
-        fn from(value: ::treaty::Uuid) -> Self {
-            Self(value)
-        }
-    }
-    impl FactoryId {
-        /// A new id from a time-ordered UUID (version 7).
-        pub fn generate() -> Self {
-            Self(::treaty::Uuid::now_v7())
-        }
-    }
     /// Colour of a produced car.
     #[derive(
         Debug,
@@ -54,30 +32,14 @@ pub mod factory {
         PartialOrd,
         Ord,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::ContractEnum
     )]
     #[serde(crate = "::treaty::serde")]
     pub enum Color {
         Red,
         Green,
         Blue,
-    }
-    impl Color {
-        /// Every variant, in declaration order.
-        pub const ALL: &'static [Color] = &[Color::Red, Color::Green, Color::Blue];
-        /// The variant's name on the wire.
-        pub fn as_str(&self) -> &'static str {
-            match *self {
-                Color::Red => "Red",
-                Color::Green => "Green",
-                Color::Blue => "Blue",
-            }
-        }
-    }
-    impl ::std::fmt::Display for Color {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
     }
     /// A part used to build a car.
     #[derive(
@@ -98,51 +60,33 @@ pub mod factory {
         Clone,
         PartialEq,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Contract
     )]
     #[serde(crate = "::treaty::serde")]
+    #[treaty(
+        command = "factory.OpenFactory",
+        version = 1,
+        fingerprint = "4a4f2f79dc9aaabcc29462c4697fefa1"
+    )]
     pub struct OpenFactory {
         pub id: FactoryId,
     }
-    impl ::treaty::Contract for OpenFactory {
-        const NAME: &'static str = "factory.OpenFactory";
-        const VERSION: u32 = 1;
-        const FINGERPRINT: &'static str = "4a4f2f79dc9aaabcc29462c4697fefa1";
-        const HISTORY: &'static [::treaty::ContractVersion] = &[
-            ::treaty::ContractVersion {
-                version: 1,
-                fingerprint: "4a4f2f79dc9aaabcc29462c4697fefa1",
-            },
-        ];
-        const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Command;
-        fn decode(
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match version {
-                1 => ::treaty::decode_json(Self::NAME, version, payload),
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_version(
-                            Self::NAME,
-                            version,
-                            Self::HISTORY,
-                        ),
-                    )
-                }
-            }
-        }
-    }
-    impl ::treaty::Command for OpenFactory {}
     /// The factory was opened.
     #[derive(
         Debug,
         Clone,
         PartialEq,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Contract
     )]
     #[serde(crate = "::treaty::serde")]
+    #[treaty(
+        event = "factory.FactoryOpened",
+        version = 1,
+        fingerprint = "2c4d46d394fdd6609eee95614b59cc3a"
+    )]
     pub struct FactoryOpened {
         pub id: FactoryId,
     }
@@ -151,45 +95,21 @@ pub mod factory {
             ::std::write!(f, "Opened factory {}", self.id)
         }
     }
-    impl ::treaty::Contract for FactoryOpened {
-        const NAME: &'static str = "factory.FactoryOpened";
-        const VERSION: u32 = 1;
-        const FINGERPRINT: &'static str = "2c4d46d394fdd6609eee95614b59cc3a";
-        const HISTORY: &'static [::treaty::ContractVersion] = &[
-            ::treaty::ContractVersion {
-                version: 1,
-                fingerprint: "2c4d46d394fdd6609eee95614b59cc3a",
-            },
-        ];
-        const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Event;
-        fn decode(
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match version {
-                1 => ::treaty::decode_json(Self::NAME, version, payload),
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_version(
-                            Self::NAME,
-                            version,
-                            Self::HISTORY,
-                        ),
-                    )
-                }
-            }
-        }
-    }
-    impl ::treaty::Event for FactoryOpened {}
     /// Ask the factory to produce a car.
     #[derive(
         Debug,
         Clone,
         PartialEq,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Contract
     )]
     #[serde(crate = "::treaty::serde")]
+    #[treaty(
+        command = "factory.ProduceCar",
+        version = 1,
+        fingerprint = "8f07e51f55aad563da176f80fc72e6b5"
+    )]
     pub struct ProduceCar {
         pub id: FactoryId,
         pub employee_name: ::std::string::String,
@@ -204,45 +124,22 @@ pub mod factory {
             )
         }
     }
-    impl ::treaty::Contract for ProduceCar {
-        const NAME: &'static str = "factory.ProduceCar";
-        const VERSION: u32 = 1;
-        const FINGERPRINT: &'static str = "8f07e51f55aad563da176f80fc72e6b5";
-        const HISTORY: &'static [::treaty::ContractVersion] = &[
-            ::treaty::ContractVersion {
-                version: 1,
-                fingerprint: "8f07e51f55aad563da176f80fc72e6b5",
-            },
-        ];
-        const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Command;
-        fn decode(
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match version {
-                1 => ::treaty::decode_json(Self::NAME, version, payload),
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_version(
-                            Self::NAME,
-                            version,
-                            Self::HISTORY,
-                        ),
-                    )
-                }
-            }
-        }
-    }
-    impl ::treaty::Command for ProduceCar {}
     /// A car was produced.
     #[derive(
         Debug,
         Clone,
         PartialEq,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Contract
     )]
     #[serde(crate = "::treaty::serde")]
+    #[treaty(
+        event = "factory.CarProduced",
+        version = 2,
+        fingerprint = "390dfe61243eb19a2aa2ff230bf78b15"
+    )]
+    #[treaty(was(1, "81c6656d515b485c0d5851ef9466c58d", CarProducedV1))]
     pub struct CarProduced {
         pub id: FactoryId,
         pub employee_name: ::std::string::String,
@@ -256,44 +153,6 @@ pub mod factory {
             Color::Red
         }
     }
-    impl ::treaty::Contract for CarProduced {
-        const NAME: &'static str = "factory.CarProduced";
-        const VERSION: u32 = 2;
-        const FINGERPRINT: &'static str = "390dfe61243eb19a2aa2ff230bf78b15";
-        const HISTORY: &'static [::treaty::ContractVersion] = &[
-            ::treaty::ContractVersion {
-                version: 2,
-                fingerprint: "390dfe61243eb19a2aa2ff230bf78b15",
-            },
-            ::treaty::ContractVersion {
-                version: 1,
-                fingerprint: "81c6656d515b485c0d5851ef9466c58d",
-            },
-        ];
-        const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Event;
-        fn decode(
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match version {
-                2 => ::treaty::decode_json(Self::NAME, version, payload),
-                1 => {
-                    ::treaty::decode_json::<CarProducedV1>(Self::NAME, version, payload)
-                        .map(<Self as ::std::convert::From<CarProducedV1>>::from)
-                }
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_version(
-                            Self::NAME,
-                            version,
-                            Self::HISTORY,
-                        ),
-                    )
-                }
-            }
-        }
-    }
-    impl ::treaty::Event for CarProduced {}
     /// Version 1 of [`CarProduced`], kept so stored data can still be read; it upcasts to version 2 automatically.
     #[derive(
         Debug,
@@ -326,192 +185,36 @@ pub mod factory {
         Clone,
         PartialEq,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Contract
     )]
     #[serde(crate = "::treaty::serde")]
+    #[treaty(
+        command = "factory.PingRequested",
+        version = 1,
+        fingerprint = "7b5a5d1f8c8e14458554f2eb85cc222b"
+    )]
     pub struct PingRequested {
         #[serde(default)]
         pub note: ::std::string::String,
     }
-    impl ::treaty::Contract for PingRequested {
-        const NAME: &'static str = "factory.PingRequested";
-        const VERSION: u32 = 1;
-        const FINGERPRINT: &'static str = "7b5a5d1f8c8e14458554f2eb85cc222b";
-        const HISTORY: &'static [::treaty::ContractVersion] = &[
-            ::treaty::ContractVersion {
-                version: 1,
-                fingerprint: "7b5a5d1f8c8e14458554f2eb85cc222b",
-            },
-        ];
-        const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Command;
-        fn decode(
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match version {
-                1 => ::treaty::decode_json(Self::NAME, version, payload),
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_version(
-                            Self::NAME,
-                            version,
-                            Self::HISTORY,
-                        ),
-                    )
-                }
-            }
-        }
-    }
-    impl ::treaty::Command for PingRequested {}
-    ///Every command of the `Factory` aggregate.
-    #[derive(Debug, Clone, PartialEq)]
+    /// A car factory. Every message inside carries `id: FactoryId` first.
+    ///
+    /// Every command of the `Factory` aggregate.
+    #[derive(Debug, Clone, PartialEq, ::treaty::MessageSet)]
+    #[treaty(id = FactoryId, field = id)]
     pub enum FactoryCommand {
         OpenFactory(OpenFactory),
         ProduceCar(ProduceCar),
     }
-    impl FactoryCommand {
-        /// The identity of the aggregate the message is for.
-        pub fn id(&self) -> &FactoryId {
-            match self {
-                Self::OpenFactory(message) => &message.id,
-                Self::ProduceCar(message) => &message.id,
-            }
-        }
-        /// The message's contract name.
-        pub fn contract_name(&self) -> &'static str {
-            match self {
-                Self::OpenFactory(_) => "factory.OpenFactory",
-                Self::ProduceCar(_) => "factory.ProduceCar",
-            }
-        }
-        /// The message's current contract version.
-        pub fn contract_version(&self) -> u32 {
-            match self {
-                Self::OpenFactory(_) => <OpenFactory as ::treaty::Contract>::VERSION,
-                Self::ProduceCar(_) => <ProduceCar as ::treaty::Contract>::VERSION,
-            }
-        }
-        /// Reads a stored or received message by contract name and
-        /// version, upcasting earlier versions.
-        pub fn decode(
-            contract: &str,
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match contract {
-                "factory.OpenFactory" => {
-                    <OpenFactory as ::treaty::Contract>::decode(version, payload)
-                        .map(Self::OpenFactory)
-                }
-                "factory.ProduceCar" => {
-                    <ProduceCar as ::treaty::Contract>::decode(version, payload)
-                        .map(Self::ProduceCar)
-                }
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_contract(
-                            contract,
-                            version,
-                            &["factory.OpenFactory", "factory.ProduceCar"],
-                        ),
-                    )
-                }
-            }
-        }
-        /// The message's JSON, at its current version.
-        pub fn encode(
-            &self,
-        ) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
-            match self {
-                Self::OpenFactory(message) => ::treaty::Contract::encode(message),
-                Self::ProduceCar(message) => ::treaty::Contract::encode(message),
-            }
-        }
-    }
-    impl ::std::convert::From<OpenFactory> for FactoryCommand {
-        fn from(message: OpenFactory) -> Self {
-            Self::OpenFactory(message)
-        }
-    }
-    impl ::std::convert::From<ProduceCar> for FactoryCommand {
-        fn from(message: ProduceCar) -> Self {
-            Self::ProduceCar(message)
-        }
-    }
-    ///Every event of the `Factory` aggregate.
-    #[derive(Debug, Clone, PartialEq)]
+    /// A car factory. Every message inside carries `id: FactoryId` first.
+    ///
+    /// Every event of the `Factory` aggregate.
+    #[derive(Debug, Clone, PartialEq, ::treaty::MessageSet)]
+    #[treaty(id = FactoryId, field = id, events)]
     pub enum FactoryEvent {
         FactoryOpened(FactoryOpened),
         CarProduced(CarProduced),
-    }
-    impl FactoryEvent {
-        /// The identity of the aggregate the message is for.
-        pub fn id(&self) -> &FactoryId {
-            match self {
-                Self::FactoryOpened(message) => &message.id,
-                Self::CarProduced(message) => &message.id,
-            }
-        }
-        /// The message's contract name.
-        pub fn contract_name(&self) -> &'static str {
-            match self {
-                Self::FactoryOpened(_) => "factory.FactoryOpened",
-                Self::CarProduced(_) => "factory.CarProduced",
-            }
-        }
-        /// The message's current contract version.
-        pub fn contract_version(&self) -> u32 {
-            match self {
-                Self::FactoryOpened(_) => <FactoryOpened as ::treaty::Contract>::VERSION,
-                Self::CarProduced(_) => <CarProduced as ::treaty::Contract>::VERSION,
-            }
-        }
-        /// Reads a stored or received message by contract name and
-        /// version, upcasting earlier versions.
-        pub fn decode(
-            contract: &str,
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match contract {
-                "factory.FactoryOpened" => {
-                    <FactoryOpened as ::treaty::Contract>::decode(version, payload)
-                        .map(Self::FactoryOpened)
-                }
-                "factory.CarProduced" => {
-                    <CarProduced as ::treaty::Contract>::decode(version, payload)
-                        .map(Self::CarProduced)
-                }
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_contract(
-                            contract,
-                            version,
-                            &["factory.FactoryOpened", "factory.CarProduced"],
-                        ),
-                    )
-                }
-            }
-        }
-        /// The message's JSON, at its current version.
-        pub fn encode(
-            &self,
-        ) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
-            match self {
-                Self::FactoryOpened(message) => ::treaty::Contract::encode(message),
-                Self::CarProduced(message) => ::treaty::Contract::encode(message),
-            }
-        }
-    }
-    impl ::std::convert::From<FactoryOpened> for FactoryEvent {
-        fn from(message: FactoryOpened) -> Self {
-            Self::FactoryOpened(message)
-        }
-    }
-    impl ::std::convert::From<CarProduced> for FactoryEvent {
-        fn from(message: CarProduced) -> Self {
-            Self::CarProduced(message)
-        }
     }
 }
 #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]

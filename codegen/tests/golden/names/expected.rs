@@ -16,7 +16,8 @@ pub mod app {
                 PartialOrd,
                 Ord,
                 ::treaty::serde::Serialize,
-                ::treaty::serde::Deserialize
+                ::treaty::serde::Deserialize,
+                ::treaty::ContractEnum
             )]
             #[serde(crate = "::treaty::serde")]
             pub enum Mode {
@@ -25,27 +26,6 @@ pub mod app {
                 SlowLane,
                 #[serde(rename = "ALL_CAPS")]
                 AllCaps,
-            }
-            impl Mode {
-                /// Every variant, in declaration order.
-                pub const ALL: &'static [Mode] = &[
-                    Mode::FastLane,
-                    Mode::SlowLane,
-                    Mode::AllCaps,
-                ];
-                /// The variant's name on the wire.
-                pub fn as_str(&self) -> &'static str {
-                    match *self {
-                        Mode::FastLane => "fast_lane",
-                        Mode::SlowLane => "SlowLane",
-                        Mode::AllCaps => "ALL_CAPS",
-                    }
-                }
-            }
-            impl ::std::fmt::Display for Mode {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    f.write_str(self.as_str())
-                }
             }
             #[derive(
                 Debug,
@@ -70,9 +50,15 @@ pub mod app {
                 Clone,
                 PartialEq,
                 ::treaty::serde::Serialize,
-                ::treaty::serde::Deserialize
+                ::treaty::serde::Deserialize,
+                ::treaty::Contract
             )]
             #[serde(crate = "::treaty::serde")]
+            #[treaty(
+                event = "app.type.self.Happened",
+                version = 1,
+                fingerprint = "dac5ff9fb1a2c30436ae6126e18a8aed"
+            )]
             pub struct Happened {
                 #[serde(default = "Happened::default_mode")]
                 pub mode: Mode,
@@ -87,36 +73,6 @@ pub mod app {
                     ::std::string::String::from("x")
                 }
             }
-            impl ::treaty::Contract for Happened {
-                const NAME: &'static str = "app.type.self.Happened";
-                const VERSION: u32 = 1;
-                const FINGERPRINT: &'static str = "dac5ff9fb1a2c30436ae6126e18a8aed";
-                const HISTORY: &'static [::treaty::ContractVersion] = &[
-                    ::treaty::ContractVersion {
-                        version: 1,
-                        fingerprint: "dac5ff9fb1a2c30436ae6126e18a8aed",
-                    },
-                ];
-                const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Event;
-                fn decode(
-                    version: u32,
-                    payload: &[u8],
-                ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-                    match version {
-                        1 => ::treaty::decode_json(Self::NAME, version, payload),
-                        _ => {
-                            ::std::result::Result::Err(
-                                ::treaty::DecodeError::unknown_version(
-                                    Self::NAME,
-                                    version,
-                                    Self::HISTORY,
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-            impl ::treaty::Event for Happened {}
         }
     }
 }

@@ -12,35 +12,29 @@ pub mod ledger {
         PartialOrd,
         Ord,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Id
     )]
     #[serde(crate = "::treaty::serde", transparent)]
+    #[treaty(id = "ledger.AccountId")]
     pub struct AccountId(pub ::std::string::String);
-    impl ::std::fmt::Display for AccountId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            ::std::fmt::Display::fmt(&self.0, f)
-        }
-    }
-    impl ::std::str::FromStr for AccountId {
-        type Err = ::treaty::ParseIdError;
-        fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
-            ::std::result::Result::Ok(Self(::std::string::String::from(text)))
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for AccountId {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
     /// Money arrived.
     #[derive(
         Debug,
         Clone,
         PartialEq,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Contract
     )]
     #[serde(crate = "::treaty::serde")]
+    #[treaty(
+        event = "ledger.Deposited",
+        version = 3,
+        fingerprint = "a640959706e5e07b67a0d66af4bdb06b"
+    )]
+    #[treaty(was(2, "ed1a69fe918136b5366249dc0f5767d4", DepositedV2))]
+    #[treaty(was(1, "c3fa7fdff5e5d39cd8707cde17b0f456", DepositedV1))]
     pub struct Deposited {
         pub account: AccountId,
         pub amount: i64,
@@ -56,56 +50,6 @@ pub mod ledger {
             ::std::string::String::from("bank")
         }
     }
-    impl ::treaty::Contract for Deposited {
-        const NAME: &'static str = "ledger.Deposited";
-        const VERSION: u32 = 3;
-        const FINGERPRINT: &'static str = "a640959706e5e07b67a0d66af4bdb06b";
-        const HISTORY: &'static [::treaty::ContractVersion] = &[
-            ::treaty::ContractVersion {
-                version: 3,
-                fingerprint: "a640959706e5e07b67a0d66af4bdb06b",
-            },
-            ::treaty::ContractVersion {
-                version: 2,
-                fingerprint: "ed1a69fe918136b5366249dc0f5767d4",
-            },
-            ::treaty::ContractVersion {
-                version: 1,
-                fingerprint: "c3fa7fdff5e5d39cd8707cde17b0f456",
-            },
-        ];
-        const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Event;
-        fn decode(
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match version {
-                3 => ::treaty::decode_json(Self::NAME, version, payload),
-                2 => {
-                    ::treaty::decode_json::<DepositedV2>(Self::NAME, version, payload)
-                        .map(<Self as ::std::convert::From<DepositedV2>>::from)
-                }
-                1 => {
-                    ::treaty::decode_json::<DepositedV1>(Self::NAME, version, payload)
-                        .map(|old| <Self as ::std::convert::From<
-                            DepositedV2,
-                        >>::from(
-                            <DepositedV2 as ::std::convert::From<DepositedV1>>::from(old),
-                        ))
-                }
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_version(
-                            Self::NAME,
-                            version,
-                            Self::HISTORY,
-                        ),
-                    )
-                }
-            }
-        }
-    }
-    impl ::treaty::Event for Deposited {}
     /// Version 2 of [`Deposited`], kept so stored data can still be read; it upcasts to version 3 automatically.
     #[derive(
         Debug,
@@ -164,51 +108,20 @@ pub mod ledger {
         Clone,
         PartialEq,
         ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
+        ::treaty::serde::Deserialize,
+        ::treaty::Contract
     )]
     #[serde(crate = "::treaty::serde")]
+    #[treaty(
+        event = "ledger.Renamed",
+        version = 2,
+        fingerprint = "7f7136f5f3011801fad101834aee5a09"
+    )]
+    #[treaty(was(1, "882b2a5007e606959f3a80d5ee3158f2", RenamedV1))]
     pub struct Renamed {
         pub account: AccountId,
         pub name: u64,
     }
-    impl ::treaty::Contract for Renamed {
-        const NAME: &'static str = "ledger.Renamed";
-        const VERSION: u32 = 2;
-        const FINGERPRINT: &'static str = "7f7136f5f3011801fad101834aee5a09";
-        const HISTORY: &'static [::treaty::ContractVersion] = &[
-            ::treaty::ContractVersion {
-                version: 2,
-                fingerprint: "7f7136f5f3011801fad101834aee5a09",
-            },
-            ::treaty::ContractVersion {
-                version: 1,
-                fingerprint: "882b2a5007e606959f3a80d5ee3158f2",
-            },
-        ];
-        const KIND: ::treaty::ContractKind = ::treaty::ContractKind::Event;
-        fn decode(
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match version {
-                2 => ::treaty::decode_json(Self::NAME, version, payload),
-                1 => {
-                    ::treaty::decode_json::<RenamedV1>(Self::NAME, version, payload)
-                        .map(<Self as ::std::convert::From<RenamedV1>>::from)
-                }
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_version(
-                            Self::NAME,
-                            version,
-                            Self::HISTORY,
-                        ),
-                    )
-                }
-            }
-        }
-    }
-    impl ::treaty::Event for Renamed {}
     /// Version 1 of [`Renamed`], kept so stored data can still be read. The upcast to version 2 cannot be derived (field `name` changed type from `String` to `u64`): write `impl From<RenamedV1> for Renamed`.
     #[derive(
         Debug,
@@ -222,79 +135,14 @@ pub mod ledger {
         pub account: AccountId,
         pub name: ::std::string::String,
     }
-    ///Every event of the `Account` aggregate.
-    #[derive(Debug, Clone, PartialEq)]
+    /// Each kind of history step: derived (default, optional, removed, widened,
+    /// made optional) and not derivable (a type change).
+    ///
+    /// Every event of the `Account` aggregate.
+    #[derive(Debug, Clone, PartialEq, ::treaty::MessageSet)]
+    #[treaty(id = AccountId, field = account, events)]
     pub enum AccountEvent {
         Deposited(Deposited),
         Renamed(Renamed),
-    }
-    impl AccountEvent {
-        /// The identity of the aggregate the message is for.
-        pub fn id(&self) -> &AccountId {
-            match self {
-                Self::Deposited(message) => &message.account,
-                Self::Renamed(message) => &message.account,
-            }
-        }
-        /// The message's contract name.
-        pub fn contract_name(&self) -> &'static str {
-            match self {
-                Self::Deposited(_) => "ledger.Deposited",
-                Self::Renamed(_) => "ledger.Renamed",
-            }
-        }
-        /// The message's current contract version.
-        pub fn contract_version(&self) -> u32 {
-            match self {
-                Self::Deposited(_) => <Deposited as ::treaty::Contract>::VERSION,
-                Self::Renamed(_) => <Renamed as ::treaty::Contract>::VERSION,
-            }
-        }
-        /// Reads a stored or received message by contract name and
-        /// version, upcasting earlier versions.
-        pub fn decode(
-            contract: &str,
-            version: u32,
-            payload: &[u8],
-        ) -> ::std::result::Result<Self, ::treaty::DecodeError> {
-            match contract {
-                "ledger.Deposited" => {
-                    <Deposited as ::treaty::Contract>::decode(version, payload)
-                        .map(Self::Deposited)
-                }
-                "ledger.Renamed" => {
-                    <Renamed as ::treaty::Contract>::decode(version, payload)
-                        .map(Self::Renamed)
-                }
-                _ => {
-                    ::std::result::Result::Err(
-                        ::treaty::DecodeError::unknown_contract(
-                            contract,
-                            version,
-                            &["ledger.Deposited", "ledger.Renamed"],
-                        ),
-                    )
-                }
-            }
-        }
-        /// The message's JSON, at its current version.
-        pub fn encode(
-            &self,
-        ) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
-            match self {
-                Self::Deposited(message) => ::treaty::Contract::encode(message),
-                Self::Renamed(message) => ::treaty::Contract::encode(message),
-            }
-        }
-    }
-    impl ::std::convert::From<Deposited> for AccountEvent {
-        fn from(message: Deposited) -> Self {
-            Self::Deposited(message)
-        }
-    }
-    impl ::std::convert::From<Renamed> for AccountEvent {
-        fn from(message: Renamed) -> Self {
-            Self::Renamed(message)
-        }
     }
 }

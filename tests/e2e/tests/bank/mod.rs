@@ -1,12 +1,9 @@
 //! The bank account aggregate shared by the repository and specification
 //! tests.
 //!
-//! The contracts are written with `contract!` here rather than in a
-//! `.treaty` file under `contracts/`, because `impl_event_set!` must be
-//! invoked in the crate that defines `AccountEvent`: a test crate may not
-//! implement a `treaty` trait for a type of `treaty_e2e`. Once the code
-//! generator emits the `EventSet` impl itself, these contracts can move
-//! to `contracts/bank/account.treaty`.
+//! The contracts are written inline with `contract!`, so these tests also
+//! show that an aggregate declared in a macro gets everything the
+//! repository needs: the generated `AccountEvent` implements `EventSet`.
 
 // Each test crate that includes this module uses a different part of it.
 #![allow(dead_code)]
@@ -40,12 +37,6 @@ treaty::contract! {
 }
 
 pub use bank::*;
-
-treaty::impl_event_set!(AccountEvent {
-    AccountOpened,
-    Deposited,
-    Withdrew
-});
 
 /// The state of an account: what `decide` needs and nothing more.
 #[derive(Debug, Clone, Default, PartialEq, treaty::serde::Serialize, treaty::serde::Deserialize)]

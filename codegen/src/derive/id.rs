@@ -1,0 +1,91 @@
+//! `#[derive(Id)]`: the impls of an id newtype.
+//!
+//! ```text
+//! #[derive(::treaty::Id)]
+//! #[treaty(id = "factory.FactoryId")]
+//! pub struct FactoryId(pub ::treaty::Uuid);
+//! ```
+//!
+//! gives `Display` and `FromStr` (the inner value's text), `From` the inner
+//! type, and for ids over `Uuid` a `generate()` making a time-ordered one.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{missing, treaty_attributes};
+
+/// Expands `#[derive(Id)]`.
+pub fn id(input: TokenStream) -> TokenStream {
+    super::expand(input, derive)
+}
+
+fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
+    let mut name = None;
+    treaty_attributes(&item.attrs, |meta| {
+        if meta.path.is_ident("id") {
+            name = Some(meta.value()?.parse::<syn::LitStr>()?);
+            Ok(())
+        } else {
+            Err(meta.error("expected `id = \"namespace.Name\"`"))
+        }
+    })?;
+    let name = name.ok_or_else(|| missing(&item, "id = \"namespace.Name\""))?;
+    let inner = match &item.data {
+        syn::Data::Struct(syn::DataStruct {
+            fields: syn::Fields::Unnamed(fields),
+            ..
+        }) if fields.unnamed.len() == 1 => &fields.unnamed[0].ty,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &item.ident,
+                "an id is a tuple struct with one field, such as `struct OrderId(pub Uuid);`",
+            ))
+        }
+    };
+    let last = match inner {
+        syn::Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    };
+    let ty = &item.ident;
+    let from_str = if last.as_deref() == Some("String") {
+        quote! { ::std::result::Result::Ok(Self(::std::string::String::from(text))) }
+    } else {
+        quote! {
+            text.parse()
+                .map(Self)
+                .map_err(|e| ::treaty::ParseIdError::new(#name, e))
+        }
+    };
+    let generate = (last.as_deref() == Some("Uuid")).then(|| {
+        quote! {
+            impl #ty {
+                /// A new id from a time-ordered UUID (version 7).
+                pub fn generate() -> Self {
+                    Self(::treaty::Uuid::now_v7())
+                }
+            }
+        }
+    });
+    Ok(quote! {
+        impl ::std::fmt::Display for #ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::str::FromStr for #ty {
+            type Err = ::treaty::ParseIdError;
+            fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
+                #from_str
+            }
+        }
+
+        impl ::std::convert::From<#inner> for #ty {
+            fn from(value: #inner) -> Self {
+                Self(value)
+            }
+        }
+
+        #generate
+    })
+}

@@ -1,0 +1,154 @@
+//! `#[derive(MessageSet)]`: the methods of an aggregate's command or
+//! event enum, whose variants each hold one contract.
+//!
+//! ```text
+//! #[derive(::treaty::MessageSet)]
+//! #[treaty(id = FactoryId, field = id, events, display)]
+//! pub enum FactoryEvent { FactoryOpened(FactoryOpened), CarProduced(CarProduced) }
+//! ```
+//!
+//! gives `id()` (the aggregate identity, from each member's `field`),
+//! `contract_name()`, `contract_version()`, `decode(contract, version,
+//! payload)` with upcasts, `encode()`, `From` each member; with `events`,
+//! the `EventSet` impl the repository uses; with `display`, `Display`
+//! through the members' display templates.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{missing, treaty_attributes};
+
+/// Expands `#[derive(MessageSet)]`.
+pub fn message_set(input: TokenStream) -> TokenStream {
+    super::expand(input, derive)
+}
+
+fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
+    let mut id = None;
+    let mut field = None;
+    let mut events = false;
+    let mut display = false;
+    treaty_attributes(&item.attrs, |meta| {
+        if meta.path.is_ident("id") {
+            id = Some(meta.value()?.parse::<syn::Type>()?);
+        } else if meta.path.is_ident("field") {
+            field = Some(meta.value()?.parse::<syn::Ident>()?);
+        } else if meta.path.is_ident("events") {
+            events = true;
+        } else if meta.path.is_ident("display") {
+            display = true;
+        } else {
+            return Err(meta.error("expected `id`, `field`, `events` or `display`"));
+        }
+        Ok(())
+    })?;
+    let id = id.ok_or_else(|| missing(&item, "id = IdType"))?;
+    let field = field.ok_or_else(|| missing(&item, "field = identity_field"))?;
+    let syn::Data::Enum(data) = &item.data else {
+        return Err(syn::Error::new_spanned(&item.ident, "`MessageSet` is derived for enums"));
+    };
+    let mut variants = Vec::new();
+    let mut members = Vec::new();
+    for variant in &data.variants {
+        match &variant.fields {
+            syn::Fields::Unnamed(f) if f.unnamed.len() == 1 => {
+                variants.push(&variant.ident);
+                members.push(&f.unnamed[0].ty);
+            }
+            _ => return Err(syn::Error::new_spanned(variant, "each variant holds one contract: `Name(Name)`")),
+        }
+    }
+    let ty = &item.ident;
+    let contract = quote! { ::treaty::Contract };
+    let event_set = events.then(|| {
+        quote! {
+            impl ::treaty::aggregate::EventSet for #ty {
+                fn contract_name(&self) -> &'static str {
+                    #ty::contract_name(self)
+                }
+                fn contract_version(&self) -> u32 {
+                    #ty::contract_version(self)
+                }
+                fn contract_fingerprint(&self) -> &'static str {
+                    #ty::contract_fingerprint(self)
+                }
+                fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
+                    #ty::encode(self)
+                }
+                fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
+                    #ty::decode(contract, version, payload)
+                }
+            }
+        }
+    });
+    let display = display.then(|| {
+        quote! {
+            impl ::std::fmt::Display for #ty {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    match self { #(Self::#variants(message) => ::std::fmt::Display::fmt(message, f),)* }
+                }
+            }
+        }
+    });
+    Ok(quote! {
+        impl #ty {
+            /// The identity of the aggregate the message is for.
+            pub fn id(&self) -> &#id {
+                match self { #(Self::#variants(message) => &message.#field,)* }
+            }
+
+            /// The message's contract name.
+            pub fn contract_name(&self) -> &'static str {
+                match self { #(Self::#variants(_) => <#members as #contract>::NAME,)* }
+            }
+
+            /// The message's current contract version.
+            pub fn contract_version(&self) -> u32 {
+                match self { #(Self::#variants(_) => <#members as #contract>::VERSION,)* }
+            }
+
+            /// The fingerprint of the message's current contract version.
+            pub fn contract_fingerprint(&self) -> &'static str {
+                match self { #(Self::#variants(_) => <#members as #contract>::FINGERPRINT,)* }
+            }
+
+            /// Reads a stored or received message by contract name and
+            /// version, upcasting earlier versions.
+            ///
+            /// # Errors
+            ///
+            /// When no member has that name, or the member cannot read the
+            /// payload at that version.
+            pub fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
+                #(
+                    if contract == <#members as #contract>::NAME {
+                        return <#members as #contract>::decode(version, payload).map(Self::#variants);
+                    }
+                )*
+                ::std::result::Result::Err(::treaty::DecodeError::unknown_contract(
+                    contract, version, &[#(<#members as #contract>::NAME),*],
+                ))
+            }
+
+            /// The message's JSON, at its current version.
+            ///
+            /// # Errors
+            ///
+            /// Only when a field's own `Serialize` fails.
+            pub fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
+                match self { #(Self::#variants(message) => #contract::encode(message),)* }
+            }
+        }
+
+        #(
+            impl ::std::convert::From<#members> for #ty {
+                fn from(message: #members) -> Self {
+                    Self::#variants(message)
+                }
+            }
+        )*
+
+        #event_set
+        #display
+    })
+}

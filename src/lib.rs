@@ -23,7 +23,11 @@
 pub use treaty_runtime::*;
 
 /// Contracts written inline, expanded to the same code build.rs generates.
-pub use treaty_macros::{contract, Contract, ContractEnum, Id, MessageSet};
+pub use treaty_macros::contract;
+
+// The attribute macros generated code is written with.
+#[doc(hidden)]
+pub use treaty_macros::{enumeration, id, message, message_set, record};
 
 /// serde, re-exported for generated code (`#[serde(crate = "::treaty::serde")]`).
 #[doc(hidden)]

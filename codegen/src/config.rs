@@ -18,32 +18,41 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    pub fn extern_type(&self, name: &str) -> TokenStream {
+    pub fn extern_type(&self, name: &str) -> syn::Type {
         self.extern_types
             .get(name)
-            .map(ToTokens::to_token_stream)
+            .cloned()
             .expect("the validator only accepts configured extern types")
     }
 
     pub fn type_attributes(&self, path: &str) -> TokenStream {
-        matching(&self.type_attributes, path)
+        let mut out = TokenStream::new();
+        for attribute in matching(&self.type_attributes, path) {
+            attribute.to_tokens(&mut out);
+        }
+        out
     }
 
-    pub fn field_attributes(&self, path: &str) -> TokenStream {
-        matching(&self.field_attributes, path)
+    pub fn type_attribute_list(&self, path: &str) -> Vec<syn::Attribute> {
+        matching(&self.type_attributes, path).cloned().collect()
+    }
+
+    pub fn field_attribute_list(&self, path: &str) -> Vec<syn::Attribute> {
+        matching(&self.field_attributes, path).cloned().collect()
+    }
+
+    /// Whether any field attribute is configured, so the generator can
+    /// skip building field paths when none is.
+    pub fn has_field_attributes(&self) -> bool {
+        !self.field_attributes.is_empty()
     }
 }
 
-fn matching(rules: &[(String, Vec<syn::Attribute>)], path: &str) -> TokenStream {
-    let mut out = TokenStream::new();
-    for (pattern, attributes) in rules {
-        if path_matches(pattern, path) {
-            for attribute in attributes {
-                attribute.to_tokens(&mut out);
-            }
-        }
-    }
-    out
+fn matching<'a>(rules: &'a [(String, Vec<syn::Attribute>)], path: &'a str) -> impl Iterator<Item = &'a syn::Attribute> {
+    rules
+        .iter()
+        .filter(move |(pattern, _)| path_matches(pattern, path))
+        .flat_map(|(_, attributes)| attributes)
 }
 
 /// Whether `pattern` selects `path`: `.` selects everything; otherwise the

@@ -13,9 +13,10 @@
 //! [`Builder::compile`] adds the file I/O.
 
 mod config;
-pub mod derive;
+pub mod attribute;
 mod manifest;
 mod rust;
+mod syntax;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -253,8 +254,38 @@ impl Builder {
     /// assert!(code.contains("pub struct OrderPlaced"));
     /// ```
     pub fn generate(&self, sources: &Sources) -> Result<String, Error> {
-        let tokens = self.generate_tokens(sources)?;
-        Ok(format_tokens(tokens))
+        self.settings()?;
+        let schema = self.schema(sources)?;
+        Ok(self.format_schema(&schema))
+    }
+
+    /// Generates and formats every namespace of a validated schema. The
+    /// top-level modules are independent, so they are generated and
+    /// formatted on as many threads as there are cores, in contiguous
+    /// groups joined in order: the text is the same as on one thread.
+    fn format_schema(&self, schema: &Schema) -> String {
+        let roots = rust::root_modules(schema, None);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let groups = split_evenly(&roots, threads);
+        let format_group = |group: &[String]| {
+            // Parsed settings hold syn values, which cannot cross threads;
+            // each thread parses its own (they were checked already).
+            let settings = self.settings().expect("settings were checked before generating");
+            let names: Vec<&str> = group.iter().map(String::as_str).collect();
+            format_file(rust::root_items(schema, &settings, None, &names))
+        };
+        let parts: Vec<String> = if groups.len() <= 1 {
+            groups.iter().map(|g| format_group(g)).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = groups.iter().map(|g| scope.spawn(|| format_group(g))).collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                    .collect()
+            })
+        };
+        format!("{HEADER}\n{}", parts.concat())
     }
 
     /// Like [`Builder::generate`], but returns tokens, for the macro.
@@ -342,8 +373,41 @@ fn parse_attributes(
 
 /// Formats generated tokens with prettyplease and adds the header.
 pub fn format_tokens(tokens: TokenStream) -> String {
+    format!("{HEADER}\n{}", format_items(tokens))
+}
+
+/// Formats generated items with prettyplease.
+fn format_items(tokens: TokenStream) -> String {
     let file: syn::File = syn::parse2(tokens).expect("generated code is valid Rust");
-    format!("{HEADER}\n{}", prettyplease::unparse(&file))
+    prettyplease::unparse(&file)
+}
+
+/// Formats generated items with prettyplease.
+fn format_file(items: Vec<syn::Item>) -> String {
+    prettyplease::unparse(&syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items,
+    })
+}
+
+/// Splits weighted items into at most `parts` contiguous groups of about
+/// equal weight, keeping their order.
+fn split_evenly(items: &[(String, usize)], parts: usize) -> Vec<Vec<String>> {
+    let total: usize = items.iter().map(|(_, w)| w).sum();
+    let target = total.div_ceil(parts.max(1)).max(1);
+    let mut groups: Vec<Vec<String>> = vec![Vec::new()];
+    let mut weight = 0;
+    for (name, w) in items {
+        if weight >= target && groups.len() < parts {
+            groups.push(Vec::new());
+            weight = 0;
+        }
+        groups.last_mut().expect("there is always a group").push(name.clone());
+        weight += w;
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
 }
 
 /// Writes `content` to `path` unless the file already holds exactly that,

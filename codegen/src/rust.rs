@@ -11,35 +11,77 @@ use treaty_dsl::naming;
 use treaty_dsl::schema::*;
 
 use crate::config::Settings;
+use crate::syntax;
 
 /// Generates the items of every namespace, nested as modules; with
 /// `only`, just the namespaces it names (the rest of the schema is still
 /// used to resolve types and compute fingerprints).
 pub(crate) fn schema_tokens(schema: &Schema, settings: &Settings, only: Option<&BTreeSet<String>>) -> TokenStream {
+    let roots = root_modules(schema, only);
+    let names: Vec<&str> = roots.iter().map(|(name, _)| name.as_str()).collect();
+    let items = root_items(schema, settings, only, &names);
+    quote! { #(#items)* }
+}
+
+/// The top-level modules that generation emits, in output order, each with
+/// a measure of its size (its messages and types), so callers can split
+/// the work evenly.
+pub(crate) fn root_modules(schema: &Schema, only: Option<&BTreeSet<String>>) -> Vec<(String, usize)> {
+    let mut roots: BTreeMap<String, usize> = BTreeMap::new();
+    for namespace in schema.namespaces.values().filter(|n| wanted(n, only)) {
+        let root = namespace.name.split('.').next().unwrap_or_default().to_string();
+        let size = 1 + namespace.messages.len() + namespace.records.len() + namespace.enums.len() + namespace.ids.len();
+        *roots.entry(root).or_default() += size;
+    }
+    roots.into_iter().collect()
+}
+
+fn wanted(namespace: &Namespace, only: Option<&BTreeSet<String>>) -> bool {
+    only.is_none_or(|only| only.contains(&namespace.name))
+}
+
+/// Generates the top-level modules named in `roots`, in that order. Each
+/// is independent of the others, so they can be generated apart.
+pub(crate) fn root_items(
+    schema: &Schema,
+    settings: &Settings,
+    only: Option<&BTreeSet<String>>,
+    roots: &[&str],
+) -> Vec<syn::Item> {
     let mut tree = ModuleTree::default();
-    let wanted = |namespace: &&Namespace| only.is_none_or(|only| only.contains(&namespace.name));
-    for namespace in schema.namespaces.values().filter(wanted) {
+    for namespace in schema.namespaces.values().filter(|n| wanted(n, only)) {
+        if !roots.contains(&namespace.name.split('.').next().unwrap_or_default()) {
+            continue;
+        }
         let mut node = &mut tree;
         for segment in namespace.name.split('.') {
             node = node.children.entry(segment.to_string()).or_default();
         }
         node.namespace = Some(namespace);
     }
-    let generator = Generator { schema, settings };
-    let modules = tree.children.iter().map(|(segment, node)| {
-        let body = generator.module(node, &[segment.as_str()]);
-        let name = module_ident(segment);
-        // Generated types are public API of the contracts: a binary that
-        // uses some of them must not get dead-code warnings for the rest;
-        // a large event next to a small one in an aggregate enum is the
-        // contract's shape, not something to box; and users often include
-        // the code in a module named like the namespace.
-        quote! {
-            #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
-            pub mod #name { #body }
-        }
-    });
-    quote! { #(#modules)* }
+    let generator = Generator {
+        schema,
+        settings,
+        canonical: std::cell::RefCell::new(canonical::Canonicalizer::new(schema)),
+    };
+    tree.children
+        .iter()
+        .map(|(segment, node)| {
+            let mut module = generator.module(segment, node, &[segment.as_str()]);
+            // Generated types are public API of the contracts: a binary that
+            // uses some of them must not get dead-code warnings for the rest;
+            // a large event next to a small one in an aggregate enum is the
+            // contract's shape, not something to box; and users often include
+            // the code in a module named like the namespace.
+            module.attrs.insert(
+                0,
+                syn::parse_quote! {
+                    #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
+                },
+            );
+            syn::Item::Mod(module)
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -51,41 +93,56 @@ struct ModuleTree<'a> {
 struct Generator<'a> {
     schema: &'a Schema,
     settings: &'a Settings,
+    /// Fingerprints share expanded record texts across messages.
+    canonical: std::cell::RefCell<canonical::Canonicalizer<'a>>,
 }
 
 impl Generator<'_> {
-    fn module(&self, node: &ModuleTree<'_>, path: &[&str]) -> TokenStream {
-        let mut out = TokenStream::new();
+    fn module(&self, segment: &str, node: &ModuleTree<'_>, path: &[&str]) -> syn::ItemMod {
+        let mut attrs: Vec<syn::Attribute> = Vec::new();
+        let mut items: Vec<syn::Item> = Vec::new();
         if let Some(namespace) = node.namespace {
-            let docs = namespace.docs.iter().map(|d| {
-                let text = format!(" {d}");
-                quote! { #![doc = #text] }
+            for mut doc in syntax::doc_attributes(&namespace.docs) {
+                doc.style = syn::AttrStyle::Inner(syn::token::Not::default());
+                attrs.push(doc);
+            }
+            // Types are written unqualified (`Uuid`, `BTreeMap<K, V>`) to
+            // keep the file small; validation forbids contract types with
+            // these names, and a glob import could not clash with one anyway.
+            items.push(syn::parse_quote! {
+                #[allow(unused_imports)]
+                use ::treaty::__prelude::*;
             });
-            out.extend(quote! { #(#docs)* });
             for id in &namespace.ids {
-                out.extend(self.id_type(id));
+                items.extend(syntax::items(self.id_type(id)));
             }
             for e in &namespace.enums {
-                out.extend(self.enumeration(e));
+                items.extend(syntax::items(self.enumeration(e)));
             }
             for record in &namespace.records {
-                out.extend(self.record(record, path));
+                items.extend(self.record(record, path));
             }
             for message in &namespace.messages {
-                out.extend(self.message(message, path));
+                items.extend(self.message(message, path));
             }
             for aggregate in &namespace.aggregates {
-                out.extend(self.aggregate(aggregate, path));
+                items.extend(syntax::items(self.aggregate(aggregate, path)));
             }
         }
-        for (segment, child) in &node.children {
+        for (child_segment, child) in &node.children {
             let mut child_path = path.to_vec();
-            child_path.push(segment);
-            let body = self.module(child, &child_path);
-            let name = module_ident(segment);
-            out.extend(quote! { pub mod #name { #body } });
+            child_path.push(child_segment);
+            items.push(syn::Item::Mod(self.module(child_segment, child, &child_path)));
         }
-        out
+        syn::ItemMod {
+            attrs,
+            vis: syn::Visibility::Public(syn::token::Pub::default()),
+            unsafety: None,
+            mod_token: syn::token::Mod::default(),
+            ident: module_ident(segment),
+            content: Some((syn::token::Brace::default(), items)),
+            semi: None,
+        }
     }
 
     fn type_attributes(&self, name: &QualifiedName) -> TokenStream {
@@ -96,15 +153,11 @@ impl Generator<'_> {
         let name = type_ident(&id.name.name);
         let docs = doc_attrs(&id.docs);
         let attrs = self.type_attributes(&id.name);
-        let inner = scalar_tokens(id.inner);
-        let copy = (id.inner != Scalar::String).then(|| quote! { Copy, });
+        let inner = scalar_type(id.inner);
         let contract_name = id.name.to_string();
         quote! {
             #docs
-            #[derive(Debug, Clone, #copy PartialEq, Eq, Hash, PartialOrd, Ord,
-                ::treaty::serde::Serialize, ::treaty::serde::Deserialize, ::treaty::Id)]
-            #[serde(crate = "::treaty::serde", transparent)]
-            #[treaty(id = #contract_name)]
+            #[::treaty::id(#contract_name)]
             #attrs
             pub struct #name(pub #inner);
         }
@@ -125,25 +178,25 @@ impl Generator<'_> {
         });
         quote! {
             #docs
-            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-                ::treaty::serde::Serialize, ::treaty::serde::Deserialize, ::treaty::ContractEnum)]
-            #[serde(crate = "::treaty::serde")]
+            #[::treaty::enumeration]
             #attrs
             pub enum #name { #(#variants,)* }
         }
     }
 
-    fn record(&self, record: &Record, path: &[&str]) -> TokenStream {
+    fn record(&self, record: &Record, path: &[&str]) -> Vec<syn::Item> {
         let name = type_ident(&record.name.name);
-        let body = self.shape_struct(&record.name, &name, &record.docs, &record.fields, path, StructRole::Record);
-        let display = record.display.as_ref().map(|t| self.display(&name, t, &record.fields));
-        quote! { #body #display }
+        let mut items = self.shape_struct(&record.name, &name, &record.docs, &record.fields, path, StructRole::Record);
+        if let Some(template) = &record.display {
+            items.extend(syntax::items(self.display(&name, template, &record.fields)));
+        }
+        items
     }
 
-    fn message(&self, message: &Message, path: &[&str]) -> TokenStream {
+    fn message(&self, message: &Message, path: &[&str]) -> Vec<syn::Item> {
         let name = type_ident(&message.name.name);
-        let versions = canonical::message_versions(self.schema, message);
-        let contract = contract_attributes(message, &versions);
+        let fingerprints = self.canonical.borrow_mut().message_fingerprints(message);
+        let contract = contract_attributes(message, &fingerprints);
         let mut out = self.shape_struct(
             &message.name,
             &name,
@@ -153,7 +206,7 @@ impl Generator<'_> {
             StructRole::Message(contract),
         );
         if let Some(template) = &message.display {
-            out.extend(self.display(&name, template, &message.current.fields));
+            out.extend(syntax::items(self.display(&name, template, &message.current.fields)));
         }
 
         // Earlier shapes, and an upcast from each to the next newer one.
@@ -183,7 +236,7 @@ impl Generator<'_> {
                 StructRole::Earlier(shape.version),
             ));
             if let Ok(steps) = upcast {
-                out.extend(self.upcast_impl(&old_name, &newer.1, newer.0, &steps, path));
+                out.extend(syntax::items(self.upcast_impl(&old_name, &newer.1, newer.0, &steps, path)));
             }
             newer = (shape, old_name);
         }
@@ -200,54 +253,62 @@ impl Generator<'_> {
         fields: &[Field],
         path: &[&str],
         role: StructRole,
-    ) -> TokenStream {
-        let docs = doc_attrs(docs_lines);
+    ) -> Vec<syn::Item> {
         let attr_path = match role {
             StructRole::Earlier(v) => format!("{contract}.v{v}"),
             _ => contract.to_string(),
         };
-        let (derive_contract, contract_attrs) = match role {
-            StructRole::Message(attrs) => (quote! { , ::treaty::Contract }, attrs),
-            _ => (TokenStream::new(), TokenStream::new()),
-        };
-        let attrs = self.settings.type_attributes(&attr_path);
-        let mut defaults = Vec::new();
-        let fields = fields.iter().map(|field| {
-            let ident = field_ident(&field.name);
-            let ty = self.rust_type(&field.ty, path);
-            let docs = doc_attrs(&field.docs);
-            let mut serde = Vec::new();
-            if ident.to_string().trim_start_matches("r#") != field.name {
-                let wire = &field.name;
-                serde.push(quote! { rename = #wire });
-            }
-            match &field.default {
-                Some(value) if value.is_default_of(&field.ty) => serde.push(quote! { default }),
-                Some(value) => {
-                    let function = format_ident!("default_{}", ident.to_string().trim_start_matches("r#"));
-                    let path_text = format!("{name}::{function}");
-                    let expr = self.value_expr(value, &field.ty, path);
-                    defaults.push(quote! { fn #function() -> #ty { #expr } });
-                    serde.push(quote! { default = #path_text });
-                }
-                None if matches!(field.ty, Type::Optional(_)) => serde.push(quote! { default }),
-                None => {}
-            }
-            let serde = (!serde.is_empty()).then(|| quote! { #[serde(#(#serde),*)] });
-            let field_attrs = self.settings.field_attributes(&format!("{attr_path}.{}", field.name));
-            quote! { #docs #serde #field_attrs pub #ident: #ty }
+        let mut attrs = syntax::doc_attributes(docs_lines);
+        attrs.push(match role {
+            StructRole::Message(args) => syntax::list_attribute(treaty_macro("message"), args),
+            _ => syntax::list_attribute(treaty_macro("record"), TokenStream::new()),
         });
-        let fields: Vec<TokenStream> = fields.collect();
-        let default_impl = (!defaults.is_empty()).then(|| quote! { impl #name { #(#defaults)* } });
-        quote! {
-            #docs
-            #[derive(Debug, Clone, PartialEq, ::treaty::serde::Serialize, ::treaty::serde::Deserialize #derive_contract)]
-            #[serde(crate = "::treaty::serde")]
-            #contract_attrs
-            #attrs
-            pub struct #name { #(#fields,)* }
-            #default_impl
+        if let syn::Meta::List(list) = &mut attrs.last_mut().expect("just pushed").meta {
+            if list.tokens.is_empty() {
+                // `#[::treaty::record]`, not `#[::treaty::record()]`.
+                let path = list.path.clone();
+                attrs.last_mut().expect("just pushed").meta = syn::Meta::Path(path);
+            }
         }
+        attrs.extend(self.settings.type_attribute_list(&attr_path));
+        let mut defaults = Vec::new();
+        let fields = fields
+            .iter()
+            .map(|field| {
+                let ident = field_ident(&field.name);
+                let ty = self.rust_type(&field.ty, path);
+                let mut field_attrs = syntax::doc_attributes(&field.docs);
+                let mut serde = Vec::new();
+                if ident.to_string().trim_start_matches("r#") != field.name {
+                    let wire = &field.name;
+                    serde.push(quote! { rename = #wire });
+                }
+                match &field.default {
+                    Some(value) if value.is_default_of(&field.ty) => serde.push(quote! { default }),
+                    Some(value) => {
+                        let function = format_ident!("default_{}", ident.to_string().trim_start_matches("r#"));
+                        let path_text = format!("{name}::{function}");
+                        let expr = self.value_expr(value, &field.ty, path);
+                        defaults.push(quote! { fn #function() -> #ty { #expr } });
+                        serde.push(quote! { default = #path_text });
+                    }
+                    None if matches!(field.ty, Type::Optional(_)) => serde.push(quote! { default }),
+                    None => {}
+                }
+                if !serde.is_empty() {
+                    field_attrs.push(syntax::list_attribute(syntax::ident_path("serde"), quote! { #(#serde),* }));
+                }
+                if self.settings.has_field_attributes() {
+                    field_attrs.extend(self.settings.field_attribute_list(&format!("{attr_path}.{}", field.name)));
+                }
+                syntax::public_field(field_attrs, ident, ty)
+            })
+            .collect();
+        let mut items = vec![syntax::public_struct(attrs, name.clone(), fields)];
+        if !defaults.is_empty() {
+            items.extend(syntax::items(quote! { impl #name { #(#defaults)* } }));
+        }
+        items
     }
 
     fn display(&self, name: &Ident, template: &[Segment], fields: &[Field]) -> TokenStream {
@@ -362,8 +423,7 @@ impl Generator<'_> {
             }
             out.extend(quote! {
                 #docs
-                #[derive(Debug, Clone, PartialEq, ::treaty::MessageSet)]
-                #[treaty(id = #id_ty, field = #id_field #(, #flags)*)]
+                #[::treaty::message_set(id = #id_ty, field = #id_field #(, #flags)*)]
                 #attrs
                 pub enum #name { #(#variants(#variants),)* }
             });
@@ -371,24 +431,14 @@ impl Generator<'_> {
         out
     }
 
-    fn rust_type(&self, ty: &Type, path: &[&str]) -> TokenStream {
+    fn rust_type(&self, ty: &Type, path: &[&str]) -> syn::Type {
         match ty {
-            Type::Scalar(s) => scalar_tokens(*s),
-            Type::Id(n) | Type::Record(n) | Type::Enum(n) => relative_path(n, path),
+            Type::Scalar(s) => scalar_type(*s),
+            Type::Id(n) | Type::Record(n) | Type::Enum(n) => relative_type(n, path),
             Type::Extern(n) => self.settings.extern_type(&n.to_string()),
-            Type::List(inner) => {
-                let inner = self.rust_type(inner, path);
-                quote! { ::std::vec::Vec<#inner> }
-            }
-            Type::Map(k, v) => {
-                let k = self.rust_type(k, path);
-                let v = self.rust_type(v, path);
-                quote! { ::std::collections::BTreeMap<#k, #v> }
-            }
-            Type::Optional(inner) => {
-                let inner = self.rust_type(inner, path);
-                quote! { ::std::option::Option<#inner> }
-            }
+            Type::List(inner) => syntax::simple_type("Vec", vec![self.rust_type(inner, path)]),
+            Type::Map(k, v) => syntax::simple_type("BTreeMap", vec![self.rust_type(k, path), self.rust_type(v, path)]),
+            Type::Optional(inner) => syntax::simple_type("Option", vec![self.rust_type(inner, path)]),
         }
     }
 
@@ -414,7 +464,7 @@ impl Generator<'_> {
                 quote! { ::treaty::Decimal::from_i128_with_scale(#mantissa, #scale) }
             }
             (Value::Variant(variant), Type::Enum(e)) => {
-                let path = relative_path(e, path);
+                let path = relative_type(e, path);
                 let variant = variant_ident(variant);
                 quote! { #path::#variant }
             }
@@ -428,33 +478,29 @@ impl Generator<'_> {
 enum StructRole {
     /// A record.
     Record,
-    /// The current version of a message, with its `#[treaty(...)]`
-    /// attributes for `#[derive(Contract)]`.
+    /// The current version of a message, with the arguments of its
+    /// `#[::treaty::message(...)]`.
     Message(TokenStream),
     /// An earlier version of a message.
     Earlier(u32),
 }
 
-/// The `#[treaty(...)]` attributes `#[derive(Contract)]` reads: kind and
-/// name, version and fingerprint, and each earlier version with its shape.
-fn contract_attributes(message: &Message, versions: &[canonical::CanonicalContract]) -> TokenStream {
+/// The arguments of `#[::treaty::message(...)]`: kind and name, version
+/// and fingerprint, and each earlier version with its shape.
+fn contract_attributes(message: &Message, fingerprints: &[(u32, String)]) -> TokenStream {
     let name = message.name.to_string();
     let kind = match message.kind {
         MessageKind::Command => quote! { command },
         MessageKind::Event => quote! { event },
     };
     let version = Literal::u32_unsuffixed(message.current.version);
-    let fingerprint = &versions[0].fingerprint;
-    let history = message.history.iter().zip(&versions[1..]).map(|(shape, canonical)| {
+    let fingerprint = &fingerprints[0].1;
+    let history = message.history.iter().zip(&fingerprints[1..]).map(|(shape, (_, fingerprint))| {
         let number = Literal::u32_unsuffixed(shape.version);
-        let fingerprint = &canonical.fingerprint;
         let old = history_ident(&message.name.name, shape.version);
-        quote! { #[treaty(was(#number, #fingerprint, #old))] }
+        quote! { was(#number, #fingerprint, #old) }
     });
-    quote! {
-        #[treaty(#kind = #name, version = #version, fingerprint = #fingerprint)]
-        #(#history)*
-    }
+    quote! { #kind = #name, version = #version, fingerprint = #fingerprint #(, #history)* }
 }
 
 /// How one field of a newer shape is filled from the older one.
@@ -501,20 +547,33 @@ fn derive_upcast(old: &Shape, new: &Shape) -> Result<Vec<Step>, String> {
         .collect()
 }
 
-fn scalar_tokens(scalar: Scalar) -> TokenStream {
-    match scalar {
-        Scalar::Bool => quote! { bool },
-        Scalar::I32 => quote! { i32 },
-        Scalar::I64 => quote! { i64 },
-        Scalar::U32 => quote! { u32 },
-        Scalar::U64 => quote! { u64 },
-        Scalar::F64 => quote! { f64 },
-        Scalar::String => quote! { ::std::string::String },
-        Scalar::Bytes => quote! { ::treaty::Bytes },
-        Scalar::Uuid => quote! { ::treaty::Uuid },
-        Scalar::Timestamp => quote! { ::treaty::Timestamp },
-        Scalar::Date => quote! { ::treaty::Date },
-        Scalar::Decimal => quote! { ::treaty::Decimal },
+/// The Rust type of a scalar, as the generated modules' prelude names it.
+fn scalar_type(scalar: Scalar) -> syn::Type {
+    let name = match scalar {
+        Scalar::Bool => "bool",
+        Scalar::I32 => "i32",
+        Scalar::I64 => "i64",
+        Scalar::U32 => "u32",
+        Scalar::U64 => "u64",
+        Scalar::F64 => "f64",
+        Scalar::String => "String",
+        Scalar::Bytes => "Bytes",
+        Scalar::Uuid => "Uuid",
+        Scalar::Timestamp => "Timestamp",
+        Scalar::Date => "Date",
+        Scalar::Decimal => "Decimal",
+    };
+    syntax::simple_type(name, Vec::new())
+}
+
+/// `#[::treaty::name]`'s path.
+fn treaty_macro(name: &str) -> syn::Path {
+    syn::Path {
+        leading_colon: Some(syn::token::PathSep::default()),
+        segments: [Ident::new("treaty", Span::call_site()), Ident::new(name, Span::call_site())]
+            .into_iter()
+            .map(syn::PathSegment::from)
+            .collect(),
     }
 }
 
@@ -540,15 +599,20 @@ fn decimal_parts(text: &str) -> (i128, u32) {
 }
 
 /// The path from the module of `from` to the type `target`.
-fn relative_path(target: &QualifiedName, from: &[&str]) -> TokenStream {
+fn relative_type(target: &QualifiedName, from: &[&str]) -> syn::Type {
     let name = type_ident(&target.name);
     let segments: Vec<&str> = target.namespace.split('.').collect();
     if segments == from {
-        return quote! { #name };
+        return syntax::path_type(vec![syn::PathSegment::from(name)]);
     }
-    let supers = from.iter().map(|_| quote! { super });
-    let modules = segments.iter().map(|s| module_ident(s));
-    quote! { #(#supers::)* #(#modules::)* #name }
+    let path = from
+        .iter()
+        .map(|_| Ident::new("super", Span::call_site()))
+        .chain(segments.iter().map(|s| module_ident(s)))
+        .chain(std::iter::once(name))
+        .map(syn::PathSegment::from)
+        .collect();
+    syntax::path_type(path)
 }
 
 fn doc_attrs(lines: &[String]) -> TokenStream {

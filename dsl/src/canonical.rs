@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
 use crate::ast::MessageKind;
@@ -81,28 +81,218 @@ pub fn fingerprint(schema: &Json) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Writes canonical schemas as text: exactly the compact, key-sorted JSON
+/// that `serde_json` would print for them, without building a JSON tree,
+/// and with each record's text computed once. Generating code for ten
+/// thousand messages computes tens of thousands of fingerprints, and
+/// records are expanded inside every message that uses them, so this is
+/// what keeps fingerprinting cheap.
+pub struct Canonicalizer<'a> {
+    schema: &'a Schema,
+    /// The text of records whose expansion needed no `record_ref`, which
+    /// is therefore the same wherever they appear.
+    records: std::collections::HashMap<QualifiedName, String>,
+}
+
+impl<'a> Canonicalizer<'a> {
+    /// A canonicalizer for the contracts of `schema`.
+    pub fn new(schema: &'a Schema) -> Self {
+        Canonicalizer {
+            schema,
+            records: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The canonical text of one version of a message.
+    pub fn message_text(&mut self, message: &Message, shape: &Shape) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"fields\":");
+        self.fields(&shape.fields, &mut Vec::new(), &mut out);
+        out.push_str(",\"kind\":");
+        push_str_json(&mut out, ContractKind::from(message.kind).as_str());
+        out.push_str(",\"name\":");
+        push_str_json(&mut out, &message.name.to_string());
+        out.push_str(",\"version\":");
+        out.push_str(&shape.version.to_string());
+        out.push('}');
+        out
+    }
+
+    /// The version and fingerprint of every version of `message`, newest
+    /// first.
+    pub fn message_fingerprints(&mut self, message: &Message) -> Vec<(u32, String)> {
+        std::iter::once(&message.current)
+            .chain(&message.history)
+            .map(|shape| (shape.version, fingerprint_text(&self.message_text(message, shape))))
+            .collect()
+    }
+
+    /// The canonical text of a type, as used inside a field.
+    pub fn type_text(&mut self, ty: &Type) -> String {
+        let mut out = String::new();
+        self.type_into(ty, &mut Vec::new(), &mut out);
+        out
+    }
+
+    /// Writes the fields object; returns whether a `record_ref` was written.
+    fn fields(&mut self, fields: &[Field], visiting: &mut Vec<QualifiedName>, out: &mut String) -> bool {
+        let mut sorted: Vec<&Field> = fields.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut referenced = false;
+        out.push('{');
+        for (i, field) in sorted.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_str_json(out, &field.name);
+            out.push_str(":{");
+            if let Some(default) = &field.default {
+                out.push_str("\"default\":");
+                out.push_str(&serde_json::to_string(&value_json(default)).expect("JSON values always serialize"));
+                out.push(',');
+            }
+            out.push_str("\"type\":");
+            referenced |= self.type_into(&field.ty, visiting, out);
+            out.push('}');
+        }
+        out.push('}');
+        referenced
+    }
+
+    /// Writes a type. `visiting` holds the records being expanded, so a
+    /// record that contains itself through a list is written as a
+    /// reference the second time instead of recursing forever. Returns
+    /// whether such a reference was written.
+    fn type_into(&mut self, ty: &Type, visiting: &mut Vec<QualifiedName>, out: &mut String) -> bool {
+        match ty {
+            Type::Scalar(s) => {
+                push_str_json(out, s.name());
+                false
+            }
+            Type::List(t) => {
+                out.push_str("{\"list\":");
+                let r = self.type_into(t, visiting, out);
+                out.push('}');
+                r
+            }
+            Type::Map(k, v) => {
+                out.push_str("{\"map\":[");
+                let r = self.type_into(k, visiting, out);
+                out.push(',');
+                let r = self.type_into(v, visiting, out) | r;
+                out.push_str("]}");
+                r
+            }
+            Type::Optional(t) => {
+                out.push_str("{\"optional\":");
+                let r = self.type_into(t, visiting, out);
+                out.push('}');
+                r
+            }
+            Type::Extern(n) => {
+                out.push_str("{\"extern\":");
+                push_str_json(out, &n.to_string());
+                out.push('}');
+                false
+            }
+            Type::Id(n) => {
+                out.push_str("{\"id\":");
+                push_str_json(out, &n.to_string());
+                if let Some(id) = self.schema.id_type(n) {
+                    out.push_str(",\"of\":");
+                    push_str_json(out, id.inner.name());
+                }
+                out.push('}');
+                false
+            }
+            Type::Enum(n) => {
+                let variants: BTreeSet<&str> = self
+                    .schema
+                    .enumeration(n)
+                    .map(|e| e.variants.iter().map(|v| v.name.as_str()).collect())
+                    .unwrap_or_default();
+                out.push_str("{\"enum\":");
+                push_str_json(out, &n.to_string());
+                out.push_str(",\"variants\":[");
+                for (i, v) in variants.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_str_json(out, v);
+                }
+                out.push_str("]}");
+                false
+            }
+            Type::Record(n) => {
+                if visiting.contains(n) {
+                    out.push_str("{\"record_ref\":");
+                    push_str_json(out, &n.to_string());
+                    out.push('}');
+                    return true;
+                }
+                if let Some(text) = self.records.get(n) {
+                    out.push_str(text);
+                    return false;
+                }
+                let schema = self.schema;
+                let Some(record) = schema.record(n) else {
+                    out.push_str("{\"record\":");
+                    push_str_json(out, &n.to_string());
+                    out.push('}');
+                    return false;
+                };
+                let mut text = String::from("{\"fields\":");
+                visiting.push(n.clone());
+                let referenced = self.fields(&record.fields, visiting, &mut text);
+                visiting.pop();
+                text.push_str(",\"record\":");
+                push_str_json(&mut text, &n.to_string());
+                text.push('}');
+                out.push_str(&text);
+                if !referenced {
+                    self.records.insert(n.clone(), text);
+                }
+                referenced
+            }
+        }
+    }
+}
+
+fn push_str_json(out: &mut String, text: &str) {
+    out.push_str(&serde_json::to_string(text).expect("strings always serialize"));
+}
+
+/// The fingerprint of a canonical text.
+fn fingerprint_text(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_canonical(text: &str) -> Json {
+    serde_json::from_str(text).expect("canonical text is JSON")
+}
+
 /// The canonical schema of one version of a message.
 pub fn message_schema(schema: &Schema, message: &Message, shape: &Shape) -> Json {
-    json!({
-        "kind": ContractKind::from(message.kind).as_str(),
-        "name": message.name.to_string(),
-        "version": shape.version,
-        "fields": fields(schema, &shape.fields, &mut Vec::new()),
-    })
+    parse_canonical(&Canonicalizer::new(schema).message_text(message, shape))
 }
 
 /// Every version of `message`, newest first, with its fingerprint.
 pub fn message_versions(schema: &Schema, message: &Message) -> Vec<CanonicalContract> {
+    message_versions_with(&mut Canonicalizer::new(schema), message)
+}
+
+fn message_versions_with(canonicalizer: &mut Canonicalizer<'_>, message: &Message) -> Vec<CanonicalContract> {
     std::iter::once(&message.current)
         .chain(&message.history)
         .map(|shape| {
-            let json = message_schema(schema, message, shape);
+            let text = canonicalizer.message_text(message, shape);
             CanonicalContract {
                 kind: message.kind.into(),
                 name: message.name.to_string(),
                 version: shape.version,
-                fingerprint: fingerprint(&json),
-                schema: json,
+                fingerprint: fingerprint_text(&text),
+                schema: parse_canonical(&text),
             }
         })
         .collect()
@@ -111,29 +301,20 @@ pub fn message_versions(schema: &Schema, message: &Message) -> Vec<CanonicalCont
 /// Every contract of the schema (every message version, record, enum and
 /// id), sorted by name, kind and version.
 pub fn contracts(schema: &Schema) -> Vec<CanonicalContract> {
+    let mut canonicalizer = Canonicalizer::new(schema);
     let mut out = Vec::new();
     for namespace in schema.namespaces.values() {
         for message in &namespace.messages {
-            out.extend(message_versions(schema, message));
+            out.extend(message_versions_with(&mut canonicalizer, message));
         }
         let types = namespace
             .records
             .iter()
             .map(|r| (ContractKind::Record, Type::Record(r.name.clone())))
-            .chain(
-                namespace
-                    .enums
-                    .iter()
-                    .map(|e| (ContractKind::Enum, Type::Enum(e.name.clone()))),
-            )
-            .chain(
-                namespace
-                    .ids
-                    .iter()
-                    .map(|i| (ContractKind::Id, Type::Id(i.name.clone()))),
-            );
+            .chain(namespace.enums.iter().map(|e| (ContractKind::Enum, Type::Enum(e.name.clone()))))
+            .chain(namespace.ids.iter().map(|i| (ContractKind::Id, Type::Id(i.name.clone()))));
         for (kind, ty) in types {
-            let json = type_json(schema, &ty, &mut Vec::new());
+            let text = canonicalizer.type_text(&ty);
             let name = match &ty {
                 Type::Record(n) | Type::Enum(n) | Type::Id(n) => n.to_string(),
                 _ => unreachable!("only named types are listed"),
@@ -142,62 +323,13 @@ pub fn contracts(schema: &Schema) -> Vec<CanonicalContract> {
                 kind,
                 name,
                 version: 1,
-                fingerprint: fingerprint(&json),
-                schema: json,
+                fingerprint: fingerprint_text(&text),
+                schema: parse_canonical(&text),
             });
         }
     }
     out.sort_by(|a, b| (&a.name, a.kind, a.version).cmp(&(&b.name, b.kind, b.version)));
     out
-}
-
-fn fields(schema: &Schema, fields: &[Field], visiting: &mut Vec<QualifiedName>) -> Json {
-    let mut map = Map::new();
-    for field in fields {
-        let mut entry = Map::new();
-        entry.insert("type".into(), type_json(schema, &field.ty, visiting));
-        if let Some(default) = &field.default {
-            entry.insert("default".into(), value_json(default));
-        }
-        map.insert(field.name.clone(), Json::Object(entry));
-    }
-    Json::Object(map)
-}
-
-/// The canonical form of a type. `visiting` holds the records being
-/// expanded, so a record that contains itself through a list is written
-/// as a reference the second time instead of recursing forever.
-fn type_json(schema: &Schema, ty: &Type, visiting: &mut Vec<QualifiedName>) -> Json {
-    match ty {
-        Type::Scalar(s) => Json::String(s.name().to_string()),
-        Type::List(t) => json!({ "list": type_json(schema, t, visiting) }),
-        Type::Map(k, v) => json!({ "map": [type_json(schema, k, visiting), type_json(schema, v, visiting)] }),
-        Type::Optional(t) => json!({ "optional": type_json(schema, t, visiting) }),
-        Type::Extern(n) => json!({ "extern": n.to_string() }),
-        Type::Id(n) => match schema.id_type(n) {
-            Some(id) => json!({ "id": n.to_string(), "of": id.inner.name() }),
-            None => json!({ "id": n.to_string() }),
-        },
-        Type::Enum(n) => {
-            let variants: BTreeSet<&str> = schema
-                .enumeration(n)
-                .map(|e| e.variants.iter().map(|v| v.name.as_str()).collect())
-                .unwrap_or_default();
-            json!({ "enum": n.to_string(), "variants": variants })
-        }
-        Type::Record(n) => {
-            if visiting.contains(n) {
-                return json!({ "record_ref": n.to_string() });
-            }
-            let Some(record) = schema.record(n) else {
-                return json!({ "record": n.to_string() });
-            };
-            visiting.push(n.clone());
-            let fields = fields(schema, &record.fields, visiting);
-            visiting.pop();
-            json!({ "record": n.to_string(), "fields": fields })
-        }
-    }
 }
 
 /// A default as the JSON value it stands for on the wire.

@@ -36,6 +36,37 @@ pub use source::{LineColumn, LoadError, SourceFile, SourceId, Sources};
 pub use span::{Ident, Span};
 pub use validate::{validate, Config};
 
+/// Parses every file, on as many threads as there are cores (files are
+/// independent until validation), in file order.
+fn parse_files(sources: &Sources) -> Vec<(SourceId, (ast::File, Vec<Diagnostic>))> {
+    let ids: Vec<SourceId> = sources.iter().map(|(id, _)| id).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len().max(1));
+    if threads <= 1 {
+        return ids.into_iter().map(|id| (id, parse_file(sources, id))).collect();
+    }
+    // Interleaving spreads large and small files evenly over the threads.
+    let mut parsed: Vec<(SourceId, (ast::File, Vec<Diagnostic>))> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let ids = &ids;
+                scope.spawn(move || {
+                    ids.iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|&id| (id, parse_file(sources, id)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    parsed.sort_by_key(|(id, _)| *id);
+    parsed
+}
+
 /// Parses and validates every file in `sources`. On failure the error
 /// holds every diagnostic of every file, sorted by position, ready to
 /// render.
@@ -45,8 +76,7 @@ pub fn compile(sources: &Sources, config: &Config) -> Result<Schema, Diagnostics
     // Files whose beginning was not parsed: a syntax error before the
     // first declaration, or the whole file rejected (not UTF-8, too deep).
     let mut unread_start = Vec::new();
-    for (id, _) in sources.iter() {
-        let (file, errors) = parse_file(sources, id);
+    for (id, (file, errors)) in parse_files(sources) {
         let first_error = errors.iter().map(|d| d.primary.span.start).min();
         let first_item = file.items.first().map(|item| item.span.start);
         if first_error.is_some_and(|e| first_item.is_none_or(|i| e < i)) {

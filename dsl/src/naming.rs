@@ -82,3 +82,7 @@ pub fn is_module_name(segment: &str) -> bool {
 pub fn suggest_module_name(segment: &str) -> String {
     segment.to_snake_case()
 }
+
+/// Rust types that generated code writes unqualified, so contract types
+/// may not take their names.
+pub const RESERVED_TYPE_NAMES: [&str; 5] = ["Vec", "Option", "BTreeMap", "Box", "Result"];

@@ -52,11 +52,19 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
         );
         return (file, diagnostics);
     }
-    pest::set_error_detail(true);
     let mut offset = 0;
     while offset <= text.len() {
         let rest = &text[offset..];
-        match Grammar::parse(Rule::chunk, rest) {
+        // The happy path parses without pest's error details, which cost a
+        // third of the parse time; a chunk that fails is parsed again with
+        // them, for the list of expected tokens.
+        let parsed = Grammar::parse(Rule::chunk, rest).map_err(|_| with_error_detail(|| Grammar::parse(Rule::chunk, rest)));
+        let parsed = match parsed {
+            Ok(pairs) => Ok(pairs),
+            Err(Ok(_)) => unreachable!("a parse that failed fails again with details"),
+            Err(Err(error)) => Err(error),
+        };
+        match parsed {
             Ok(mut pairs) => {
                 let chunk = pairs.next().expect("chunk rule matched");
                 let end = chunk.as_span().end();
@@ -97,6 +105,26 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
         }
     }
     (file, diagnostics)
+}
+
+/// How many parses want pest's error details now. Pest keeps the switch
+/// in one global flag; the count, under a lock, keeps it on while any
+/// thread needs it, so parallel parses never lose each other's details.
+static ERROR_DETAIL_USERS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+fn with_error_detail<T>(parse: impl FnOnce() -> T) -> T {
+    {
+        let mut users = ERROR_DETAIL_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        *users += 1;
+        pest::set_error_detail(true);
+    }
+    let result = parse();
+    let mut users = ERROR_DETAIL_USERS.lock().unwrap_or_else(|e| e.into_inner());
+    *users -= 1;
+    if *users == 0 {
+        pest::set_error_detail(false);
+    }
+    result
 }
 
 /// The offset of the first bracket that goes deeper than [`MAX_NESTING`].

@@ -175,6 +175,18 @@ impl Validator<'_> {
                 );
                 return;
             }
+            if naming::RESERVED_TYPE_NAMES.contains(&name.name.as_str()) {
+                self.error(
+                    Diagnostic::error(
+                        Code::DuplicateType,
+                        name.span,
+                        format!("`{}` is a Rust type that generated code uses by name", name.name),
+                    )
+                    .with_label("would hide the Rust type")
+                    .with_help("choose another name"),
+                );
+                return;
+            }
             if !naming::is_type_name(&name.name) {
                 self.error(
                     Diagnostic::error(

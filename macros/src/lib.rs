@@ -43,30 +43,37 @@ pub fn contract(input: TokenStream) -> TokenStream {
     expand::contract(input.into()).into()
 }
 
-/// Implements `treaty::Contract` for a generated command or event from its
-/// `#[treaty(event = "...", version = N, fingerprint = "...")]` and
-/// `#[treaty(was(N, "...", ShapeVN))]` attributes.
-#[proc_macro_derive(Contract, attributes(treaty))]
-pub fn derive_contract(input: TokenStream) -> TokenStream {
-    treaty_codegen::derive::contract(input.into()).into()
+/// A generated value type: adds `Debug`, `Clone`, `PartialEq` and serde.
+#[proc_macro_attribute]
+pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
+    treaty_codegen::attribute::record(args.into(), item.into()).into()
 }
 
-/// Implements `Display`, `FromStr` and `From` for a generated id newtype
-/// named by `#[treaty(id = "namespace.Name")]`.
-#[proc_macro_derive(Id, attributes(treaty))]
-pub fn derive_id(input: TokenStream) -> TokenStream {
-    treaty_codegen::derive::id(input.into()).into()
+/// A generated command or event: what `record` adds, and the
+/// `treaty::Contract` impl from `event = "…"` or `command = "…"`,
+/// `version = N`, `fingerprint = "…"` and one `was(N, "…", ShapeVN)` per
+/// earlier version, newest first.
+#[proc_macro_attribute]
+pub fn message(args: TokenStream, item: TokenStream) -> TokenStream {
+    treaty_codegen::attribute::message(args.into(), item.into()).into()
 }
 
-/// Implements `ALL`, `as_str` and `Display` for a generated contract enum.
-#[proc_macro_derive(ContractEnum, attributes(treaty))]
-pub fn derive_contract_enum(input: TokenStream) -> TokenStream {
-    treaty_codegen::derive::contract_enum(input.into()).into()
+/// A generated id newtype, `#[id("namespace.Name")]`: its derives,
+/// `Display`, `FromStr` and `From` the inner type.
+#[proc_macro_attribute]
+pub fn id(args: TokenStream, item: TokenStream) -> TokenStream {
+    treaty_codegen::attribute::id(args.into(), item.into()).into()
 }
 
-/// Implements the methods of a generated aggregate command or event enum
-/// from `#[treaty(id = IdType, field = identity, events, display)]`.
-#[proc_macro_derive(MessageSet, attributes(treaty))]
-pub fn derive_message_set(input: TokenStream) -> TokenStream {
-    treaty_codegen::derive::message_set(input.into()).into()
+/// A generated contract enum: its derives, `ALL`, `as_str` and `Display`.
+#[proc_macro_attribute]
+pub fn enumeration(args: TokenStream, item: TokenStream) -> TokenStream {
+    treaty_codegen::attribute::enumeration(args.into(), item.into()).into()
+}
+
+/// A generated aggregate command or event enum, from `id = IdType`,
+/// `field = identity` and the flags `events` and `display`.
+#[proc_macro_attribute]
+pub fn message_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    treaty_codegen::attribute::message_set(args.into(), item.into()).into()
 }

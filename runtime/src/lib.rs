@@ -14,6 +14,15 @@ pub use types::{Bytes, Date, Decimal, DisplayOptional, ParseIdError, Timestamp, 
 
 /// Crates that generated code reaches through `::treaty`, so user crates
 /// need no direct dependency on them.
+/// The names generated code uses unqualified: each generated module
+/// glob-imports it, so a type of the contracts with the same name (which
+/// validation forbids anyway) would shadow it rather than clash.
+#[doc(hidden)]
+pub mod __prelude {
+    pub use crate::{Bytes, Date, Decimal, Timestamp, Uuid};
+    pub use std::collections::BTreeMap;
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use serde;

@@ -3,35 +3,15 @@
 
 #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
 pub mod defaults {
-    #[derive(
-        Debug,
-        Clone,
-        Copy,
-        PartialEq,
-        Eq,
-        Hash,
-        PartialOrd,
-        Ord,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::ContractEnum
-    )]
-    #[serde(crate = "::treaty::serde")]
+    #[allow(unused_imports)]
+    use ::treaty::__prelude::*;
+    #[::treaty::enumeration]
     pub enum Level {
         Low,
         High,
     }
     /// A default of every kind.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Contract
-    )]
-    #[serde(crate = "::treaty::serde")]
-    #[treaty(
+    #[::treaty::message(
         command = "defaults.Configured",
         version = 1,
         fingerprint = "8ebe5e71ee502c0829380633c12fdd60"
@@ -48,23 +28,23 @@ pub mod defaults {
         #[serde(default = "Configured::default_ratio")]
         pub ratio: f64,
         #[serde(default = "Configured::default_price")]
-        pub price: ::treaty::Decimal,
+        pub price: Decimal,
         #[serde(default)]
-        pub zero: ::treaty::Decimal,
+        pub zero: Decimal,
         #[serde(default = "Configured::default_name")]
-        pub name: ::std::string::String,
+        pub name: String,
         #[serde(default)]
-        pub empty: ::std::string::String,
+        pub empty: String,
         #[serde(default = "Configured::default_level")]
         pub level: Level,
         #[serde(default)]
-        pub maybe: ::std::option::Option<u32>,
+        pub maybe: Option<u32>,
         #[serde(default = "Configured::default_some")]
-        pub some: ::std::option::Option<u32>,
+        pub some: Option<u32>,
         #[serde(default)]
-        pub list: ::std::vec::Vec<::std::string::String>,
+        pub list: Vec<String>,
         #[serde(default)]
-        pub map: ::std::collections::BTreeMap<::std::string::String, u32>,
+        pub map: BTreeMap<String, u32>,
     }
     impl Configured {
         fn default_on() -> bool {
@@ -79,16 +59,16 @@ pub mod defaults {
         fn default_ratio() -> f64 {
             0.5f64
         }
-        fn default_price() -> ::treaty::Decimal {
+        fn default_price() -> Decimal {
             ::treaty::Decimal::from_i128_with_scale(-1250, 2u32)
         }
-        fn default_name() -> ::std::string::String {
+        fn default_name() -> String {
             ::std::string::String::from("tab\there \"quoted\"")
         }
         fn default_level() -> Level {
             Level::High
         }
-        fn default_some() -> ::std::option::Option<u32> {
+        fn default_some() -> Option<u32> {
             ::std::option::Option::Some(7u32)
         }
     }

@@ -4,67 +4,26 @@
 #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
 pub mod factory {
     //! Contracts of the factory bounded context.
+    #[allow(unused_imports)]
+    use ::treaty::__prelude::*;
     /// Identifies a factory.
-    #[derive(
-        Debug,
-        Clone,
-        Copy,
-        PartialEq,
-        Eq,
-        Hash,
-        PartialOrd,
-        Ord,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Id
-    )]
-    #[serde(crate = "::treaty::serde", transparent)]
-    #[treaty(id = "factory.FactoryId")]
-    pub struct FactoryId(pub ::treaty::Uuid);
+    #[::treaty::id("factory.FactoryId")]
+    pub struct FactoryId(pub Uuid);
     /// Colour of a produced car.
-    #[derive(
-        Debug,
-        Clone,
-        Copy,
-        PartialEq,
-        Eq,
-        Hash,
-        PartialOrd,
-        Ord,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::ContractEnum
-    )]
-    #[serde(crate = "::treaty::serde")]
+    #[::treaty::enumeration]
     pub enum Color {
         Red,
         Green,
         Blue,
     }
     /// A part used to build a car.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
-    )]
-    #[serde(crate = "::treaty::serde")]
+    #[::treaty::record]
     pub struct CarPart {
-        pub name: ::std::string::String,
+        pub name: String,
         pub quantity: u32,
     }
     /// Open the factory for work.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Contract
-    )]
-    #[serde(crate = "::treaty::serde")]
-    #[treaty(
+    #[::treaty::message(
         command = "factory.OpenFactory",
         version = 1,
         fingerprint = "4a4f2f79dc9aaabcc29462c4697fefa1"
@@ -73,16 +32,7 @@ pub mod factory {
         pub id: FactoryId,
     }
     /// The factory was opened.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Contract
-    )]
-    #[serde(crate = "::treaty::serde")]
-    #[treaty(
+    #[::treaty::message(
         event = "factory.FactoryOpened",
         version = 1,
         fingerprint = "2c4d46d394fdd6609eee95614b59cc3a"
@@ -96,26 +46,17 @@ pub mod factory {
         }
     }
     /// Ask the factory to produce a car.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Contract
-    )]
-    #[serde(crate = "::treaty::serde")]
-    #[treaty(
+    #[::treaty::message(
         command = "factory.ProduceCar",
         version = 1,
         fingerprint = "8f07e51f55aad563da176f80fc72e6b5"
     )]
     pub struct ProduceCar {
         pub id: FactoryId,
-        pub employee_name: ::std::string::String,
-        pub car_model: ::std::string::String,
+        pub employee_name: String,
+        pub car_model: String,
         #[serde(default)]
-        pub price: ::std::option::Option<super::shared::Money>,
+        pub price: Option<super::shared::Money>,
     }
     impl ::std::fmt::Display for ProduceCar {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -125,26 +66,17 @@ pub mod factory {
         }
     }
     /// A car was produced.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Contract
-    )]
-    #[serde(crate = "::treaty::serde")]
-    #[treaty(
+    #[::treaty::message(
         event = "factory.CarProduced",
         version = 2,
-        fingerprint = "390dfe61243eb19a2aa2ff230bf78b15"
+        fingerprint = "390dfe61243eb19a2aa2ff230bf78b15",
+        was(1, "81c6656d515b485c0d5851ef9466c58d", CarProducedV1)
     )]
-    #[treaty(was(1, "81c6656d515b485c0d5851ef9466c58d", CarProducedV1))]
     pub struct CarProduced {
         pub id: FactoryId,
-        pub employee_name: ::std::string::String,
-        pub car_model: ::std::string::String,
-        pub parts: ::std::vec::Vec<CarPart>,
+        pub employee_name: String,
+        pub car_model: String,
+        pub parts: Vec<CarPart>,
         #[serde(default = "CarProduced::default_color")]
         pub color: Color,
     }
@@ -154,19 +86,12 @@ pub mod factory {
         }
     }
     /// Version 1 of [`CarProduced`], kept so stored data can still be read; it upcasts to version 2 automatically.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
-    )]
-    #[serde(crate = "::treaty::serde")]
+    #[::treaty::record]
     pub struct CarProducedV1 {
         pub id: FactoryId,
-        pub employee_name: ::std::string::String,
-        pub car_model: ::std::string::String,
-        pub parts: ::std::vec::Vec<CarPart>,
+        pub employee_name: String,
+        pub car_model: String,
+        pub parts: Vec<CarPart>,
     }
     impl ::std::convert::From<CarProducedV1> for CarProduced {
         fn from(old: CarProducedV1) -> Self {
@@ -180,29 +105,19 @@ pub mod factory {
         }
     }
     /// A message outside any aggregate.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Contract
-    )]
-    #[serde(crate = "::treaty::serde")]
-    #[treaty(
+    #[::treaty::message(
         command = "factory.PingRequested",
         version = 1,
         fingerprint = "7b5a5d1f8c8e14458554f2eb85cc222b"
     )]
     pub struct PingRequested {
         #[serde(default)]
-        pub note: ::std::string::String,
+        pub note: String,
     }
     /// A car factory. Every message inside carries `id: FactoryId` first.
     ///
     /// Every command of the `Factory` aggregate.
-    #[derive(Debug, Clone, PartialEq, ::treaty::MessageSet)]
-    #[treaty(id = FactoryId, field = id)]
+    #[::treaty::message_set(id = FactoryId, field = id)]
     pub enum FactoryCommand {
         OpenFactory(OpenFactory),
         ProduceCar(ProduceCar),
@@ -210,8 +125,7 @@ pub mod factory {
     /// A car factory. Every message inside carries `id: FactoryId` first.
     ///
     /// Every event of the `Factory` aggregate.
-    #[derive(Debug, Clone, PartialEq, ::treaty::MessageSet)]
-    #[treaty(id = FactoryId, field = id, events)]
+    #[::treaty::message_set(id = FactoryId, field = id, events)]
     pub enum FactoryEvent {
         FactoryOpened(FactoryOpened),
         CarProduced(CarProduced),
@@ -220,18 +134,13 @@ pub mod factory {
 #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
 pub mod shared {
     //! Value types shared by every bounded context.
+    #[allow(unused_imports)]
+    use ::treaty::__prelude::*;
     /// An amount of money in the smallest unit of its currency.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
-    )]
-    #[serde(crate = "::treaty::serde")]
+    #[::treaty::record]
     pub struct Money {
         pub cents: i64,
-        pub currency: ::std::string::String,
+        pub currency: String,
     }
     impl ::std::fmt::Display for Money {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {

@@ -6,20 +6,9 @@ pub mod app {
     pub mod r#type {
         pub mod self_ {
             //! Names that Rust cannot use as written.
-            #[derive(
-                Debug,
-                Clone,
-                Copy,
-                PartialEq,
-                Eq,
-                Hash,
-                PartialOrd,
-                Ord,
-                ::treaty::serde::Serialize,
-                ::treaty::serde::Deserialize,
-                ::treaty::ContractEnum
-            )]
-            #[serde(crate = "::treaty::serde")]
+            #[allow(unused_imports)]
+            use ::treaty::__prelude::*;
+            #[::treaty::enumeration]
             pub enum Mode {
                 #[serde(rename = "fast_lane")]
                 FastLane,
@@ -27,34 +16,18 @@ pub mod app {
                 #[serde(rename = "ALL_CAPS")]
                 AllCaps,
             }
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                ::treaty::serde::Serialize,
-                ::treaty::serde::Deserialize
-            )]
-            #[serde(crate = "::treaty::serde")]
+            #[::treaty::record]
             pub struct Keywords {
-                pub r#type: ::std::string::String,
+                pub r#type: String,
                 pub r#match: bool,
                 #[serde(rename = "self")]
                 pub self_: u32,
                 #[serde(rename = "camelCase")]
-                pub camel_case: ::std::string::String,
+                pub camel_case: String,
                 #[serde(rename = "HTTPStatus")]
                 pub http_status: u32,
             }
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                ::treaty::serde::Serialize,
-                ::treaty::serde::Deserialize,
-                ::treaty::Contract
-            )]
-            #[serde(crate = "::treaty::serde")]
-            #[treaty(
+            #[::treaty::message(
                 event = "app.type.self.Happened",
                 version = 1,
                 fingerprint = "dac5ff9fb1a2c30436ae6126e18a8aed"
@@ -63,13 +36,13 @@ pub mod app {
                 #[serde(default = "Happened::default_mode")]
                 pub mode: Mode,
                 #[serde(default = "Happened::default_in")]
-                pub r#in: ::std::string::String,
+                pub r#in: String,
             }
             impl Happened {
                 fn default_mode() -> Mode {
                     Mode::FastLane
                 }
-                fn default_in() -> ::std::string::String {
+                fn default_in() -> String {
                     ::std::string::String::from("x")
                 }
             }

@@ -3,68 +3,41 @@
 
 #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
 pub mod ledger {
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        Eq,
-        Hash,
-        PartialOrd,
-        Ord,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Id
-    )]
-    #[serde(crate = "::treaty::serde", transparent)]
-    #[treaty(id = "ledger.AccountId")]
-    pub struct AccountId(pub ::std::string::String);
+    #[allow(unused_imports)]
+    use ::treaty::__prelude::*;
+    #[::treaty::id("ledger.AccountId")]
+    pub struct AccountId(pub String);
     /// Money arrived.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Contract
-    )]
-    #[serde(crate = "::treaty::serde")]
-    #[treaty(
+    #[::treaty::message(
         event = "ledger.Deposited",
         version = 3,
-        fingerprint = "a640959706e5e07b67a0d66af4bdb06b"
+        fingerprint = "a640959706e5e07b67a0d66af4bdb06b",
+        was(2, "ed1a69fe918136b5366249dc0f5767d4", DepositedV2),
+        was(1, "c3fa7fdff5e5d39cd8707cde17b0f456", DepositedV1)
     )]
-    #[treaty(was(2, "ed1a69fe918136b5366249dc0f5767d4", DepositedV2))]
-    #[treaty(was(1, "c3fa7fdff5e5d39cd8707cde17b0f456", DepositedV1))]
     pub struct Deposited {
         pub account: AccountId,
         pub amount: i64,
         #[serde(default)]
-        pub note: ::std::option::Option<::std::string::String>,
+        pub note: Option<String>,
         #[serde(default = "Deposited::default_source")]
-        pub source: ::std::string::String,
+        pub source: String,
         #[serde(default)]
-        pub count: ::std::option::Option<u64>,
+        pub count: Option<u64>,
     }
     impl Deposited {
-        fn default_source() -> ::std::string::String {
+        fn default_source() -> String {
             ::std::string::String::from("bank")
         }
     }
     /// Version 2 of [`Deposited`], kept so stored data can still be read; it upcasts to version 3 automatically.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
-    )]
-    #[serde(crate = "::treaty::serde")]
+    #[::treaty::record]
     pub struct DepositedV2 {
         pub account: AccountId,
         pub amount: i64,
-        pub note: ::std::string::String,
+        pub note: String,
         #[serde(default)]
-        pub count: ::std::option::Option<u32>,
+        pub count: Option<u32>,
     }
     impl ::std::convert::From<DepositedV2> for Deposited {
         fn from(old: DepositedV2) -> Self {
@@ -78,19 +51,12 @@ pub mod ledger {
         }
     }
     /// Version 1 of [`Deposited`], kept so stored data can still be read; it upcasts to version 2 automatically.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
-    )]
-    #[serde(crate = "::treaty::serde")]
+    #[::treaty::record]
     pub struct DepositedV1 {
         pub account: AccountId,
         pub amount: i32,
         pub legacy: bool,
-        pub note: ::std::string::String,
+        pub note: String,
     }
     impl ::std::convert::From<DepositedV1> for DepositedV2 {
         fn from(old: DepositedV1) -> Self {
@@ -103,44 +69,27 @@ pub mod ledger {
         }
     }
     /// A change of type: the upcast must be written by hand.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize,
-        ::treaty::Contract
-    )]
-    #[serde(crate = "::treaty::serde")]
-    #[treaty(
+    #[::treaty::message(
         event = "ledger.Renamed",
         version = 2,
-        fingerprint = "7f7136f5f3011801fad101834aee5a09"
+        fingerprint = "7f7136f5f3011801fad101834aee5a09",
+        was(1, "882b2a5007e606959f3a80d5ee3158f2", RenamedV1)
     )]
-    #[treaty(was(1, "882b2a5007e606959f3a80d5ee3158f2", RenamedV1))]
     pub struct Renamed {
         pub account: AccountId,
         pub name: u64,
     }
     /// Version 1 of [`Renamed`], kept so stored data can still be read. The upcast to version 2 cannot be derived (field `name` changed type from `String` to `u64`): write `impl From<RenamedV1> for Renamed`.
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        ::treaty::serde::Serialize,
-        ::treaty::serde::Deserialize
-    )]
-    #[serde(crate = "::treaty::serde")]
+    #[::treaty::record]
     pub struct RenamedV1 {
         pub account: AccountId,
-        pub name: ::std::string::String,
+        pub name: String,
     }
     /// Each kind of history step: derived (default, optional, removed, widened,
     /// made optional) and not derivable (a type change).
     ///
     /// Every event of the `Account` aggregate.
-    #[derive(Debug, Clone, PartialEq, ::treaty::MessageSet)]
-    #[treaty(id = AccountId, field = account, events)]
+    #[::treaty::message_set(id = AccountId, field = account, events)]
     pub enum AccountEvent {
         Deposited(Deposited),
         Renamed(Renamed),

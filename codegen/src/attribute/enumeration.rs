@@ -1,25 +1,29 @@
-//! `#[derive(ContractEnum)]`: the impls of a contract enum.
+//! `#[enumeration]`: a contract enum.
 //!
 //! ```text
-//! #[derive(::treaty::ContractEnum)]
+//! #[::treaty::enumeration]
 //! pub enum Color { Red, #[serde(rename = "dark_green")] DarkGreen }
 //! ```
 //!
-//! gives `ALL` (every variant in declaration order), `as_str` (the name on
+//! derives what enums need (`Copy`, `Eq`, `Ord`, `Hash`, serde as the
+//! variant names) and gives `ALL` (every variant in declaration order), `as_str` (the name on
 //! the wire: a variant's `#[serde(rename = "...")]`, else its name) and
 //! `Display` (the same text).
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// Expands `#[derive(ContractEnum)]`.
-pub fn contract_enum(input: TokenStream) -> TokenStream {
-    super::expand(input, derive)
+/// Expands `#[enumeration]`.
+pub fn enumeration(args: TokenStream, item: TokenStream) -> TokenStream {
+    super::expand(args, item, expand_enumeration)
 }
 
-fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
+fn expand_enumeration(args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStream> {
+    if !args.is_empty() {
+        return Err(syn::Error::new_spanned(args, "`enumeration` takes no arguments"));
+    }
     let syn::Data::Enum(data) = &item.data else {
-        return Err(syn::Error::new_spanned(&item.ident, "`ContractEnum` is derived for enums"));
+        return Err(syn::Error::new_spanned(&item.ident, "`enumeration` goes on an enum"));
     };
     let mut idents = Vec::new();
     let mut wires = Vec::new();
@@ -32,6 +36,12 @@ fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
     }
     let ty = &item.ident;
     Ok(quote! {
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq,
+            ::std::cmp::Eq, ::std::hash::Hash, ::std::cmp::PartialOrd, ::std::cmp::Ord,
+            ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+        #[serde(crate = "::treaty::serde")]
+        #item
+
         impl #ty {
             /// Every variant, in declaration order.
             pub const ALL: &'static [#ty] = &[#(#ty::#idents),*];

@@ -1,35 +1,25 @@
-//! `#[derive(Id)]`: the impls of an id newtype.
+//! `#[id("namespace.Name")]`: an id newtype.
 //!
 //! ```text
-//! #[derive(::treaty::Id)]
-//! #[treaty(id = "factory.FactoryId")]
-//! pub struct FactoryId(pub ::treaty::Uuid);
+//! #[::treaty::id("factory.FactoryId")]
+//! pub struct FactoryId(pub Uuid);
 //! ```
 //!
-//! gives `Display` and `FromStr` (the inner value's text), `From` the inner
+//! derives what ids need (`Copy` unless it wraps a `String`; `Eq`, `Ord`
+//! and `Hash` for map keys; serde, transparent) and gives `Display` and `FromStr` (the inner value's text), `From` the inner
 //! type, and for ids over `Uuid` a `generate()` making a time-ordered one.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{missing, treaty_attributes};
-
-/// Expands `#[derive(Id)]`.
-pub fn id(input: TokenStream) -> TokenStream {
-    super::expand(input, derive)
+/// Expands `#[id("namespace.Name")]`.
+pub fn id(args: TokenStream, item: TokenStream) -> TokenStream {
+    super::expand(args, item, expand_id)
 }
 
-fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
-    let mut name = None;
-    treaty_attributes(&item.attrs, |meta| {
-        if meta.path.is_ident("id") {
-            name = Some(meta.value()?.parse::<syn::LitStr>()?);
-            Ok(())
-        } else {
-            Err(meta.error("expected `id = \"namespace.Name\"`"))
-        }
-    })?;
-    let name = name.ok_or_else(|| missing(&item, "id = \"namespace.Name\""))?;
+fn expand_id(args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStream> {
+    let name: syn::LitStr = syn::parse2(args)
+        .map_err(|e| syn::Error::new(e.span(), "expected the id's contract name: `#[id(\"namespace.Name\")]`"))?;
     let inner = match &item.data {
         syn::Data::Struct(syn::DataStruct {
             fields: syn::Fields::Unnamed(fields),
@@ -47,6 +37,7 @@ fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
         _ => None,
     };
     let ty = &item.ident;
+    let copy = (last.as_deref() != Some("String")).then(|| quote! { ::std::marker::Copy, });
     let from_str = if last.as_deref() == Some("String") {
         quote! { ::std::result::Result::Ok(Self(::std::string::String::from(text))) }
     } else {
@@ -67,6 +58,12 @@ fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
         }
     });
     Ok(quote! {
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, #copy ::std::cmp::PartialEq, ::std::cmp::Eq,
+            ::std::hash::Hash, ::std::cmp::PartialOrd, ::std::cmp::Ord,
+            ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+        #[serde(crate = "::treaty::serde", transparent)]
+        #item
+
         impl ::std::fmt::Display for #ty {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 ::std::fmt::Display::fmt(&self.0, f)

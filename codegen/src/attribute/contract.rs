@@ -1,9 +1,9 @@
-//! `#[derive(Contract)]`: the `Contract` impl of a command or event.
+//! `#[record]` and `#[message(...)]`: value types, and commands and events
+//! with their `Contract` impl.
 //!
 //! ```text
-//! #[derive(::treaty::Contract)]
-//! #[treaty(event = "factory.CarProduced", version = 2, fingerprint = "390d…")]
-//! #[treaty(was(1, "81c6…", CarProducedV1))]
+//! #[::treaty::message(event = "factory.CarProduced", version = 2, fingerprint = "390d…",
+//!     was(1, "81c6…", CarProducedV1))]
 //! pub struct CarProduced { … }
 //! ```
 //!
@@ -18,7 +18,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{missing, treaty_attributes};
+use super::{missing, parse_args, struct_derives};
 
 struct Earlier {
     version: syn::LitInt,
@@ -26,17 +26,28 @@ struct Earlier {
     shape: syn::Type,
 }
 
-/// Expands `#[derive(Contract)]`.
-pub fn contract(input: TokenStream) -> TokenStream {
-    super::expand(input, derive)
+/// Expands `#[record]`: the derives and serde setup of a value type.
+pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
+    super::expand(args, item, |args, item| {
+        if !args.is_empty() {
+            return Err(syn::Error::new_spanned(args, "`record` takes no arguments"));
+        }
+        let derives = struct_derives();
+        Ok(quote! { #derives #item })
+    })
 }
 
-fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
+/// Expands `#[message(...)]`.
+pub fn message(args: TokenStream, item: TokenStream) -> TokenStream {
+    super::expand(args, item, expand_message)
+}
+
+fn expand_message(args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStream> {
     let mut kind = None;
     let mut version = None;
     let mut fingerprint = None;
     let mut history = Vec::new();
-    treaty_attributes(&item.attrs, |meta| {
+    parse_args(args, |meta| {
         if meta.path.is_ident("event") || meta.path.is_ident("command") {
             let marker = meta.path.get_ident().cloned().expect("checked to be an ident");
             kind = Some((marker, meta.value()?.parse::<syn::LitStr>()?));
@@ -65,6 +76,7 @@ fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
     let (marker, name) = kind.ok_or_else(|| missing(&item, "event = \"namespace.Name\"` or `command = \"…\""))?;
     let version = version.ok_or_else(|| missing(&item, "version = N"))?;
     let fingerprint = fingerprint.ok_or_else(|| missing(&item, "fingerprint = \"…\""))?;
+    let derives = struct_derives();
     let kind = if marker == "event" {
         quote! { Event }
     } else {
@@ -103,6 +115,9 @@ fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
         });
     }
     Ok(quote! {
+        #derives
+        #item
+
         impl ::treaty::Contract for #ty {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;

@@ -1,13 +1,12 @@
-//! `#[derive(MessageSet)]`: the methods of an aggregate's command or
-//! event enum, whose variants each hold one contract.
+//! `#[message_set(...)]`: an aggregate's command or event enum, whose
+//! variants each hold one contract.
 //!
 //! ```text
-//! #[derive(::treaty::MessageSet)]
-//! #[treaty(id = FactoryId, field = id, events, display)]
+//! #[::treaty::message_set(id = FactoryId, field = id, events, display)]
 //! pub enum FactoryEvent { FactoryOpened(FactoryOpened), CarProduced(CarProduced) }
 //! ```
 //!
-//! gives `id()` (the aggregate identity, from each member's `field`),
+//! derives `Debug`, `Clone` and `PartialEq`, and gives `id()` (the aggregate identity, from each member's `field`),
 //! `contract_name()`, `contract_version()`, `decode(contract, version,
 //! payload)` with upcasts, `encode()`, `From` each member; with `events`,
 //! the `EventSet` impl the repository uses; with `display`, `Display`
@@ -16,19 +15,19 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{missing, treaty_attributes};
+use super::{missing, parse_args};
 
-/// Expands `#[derive(MessageSet)]`.
-pub fn message_set(input: TokenStream) -> TokenStream {
-    super::expand(input, derive)
+/// Expands `#[message_set(...)]`.
+pub fn message_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    super::expand(args, item, expand_message_set)
 }
 
-fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
+fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStream> {
     let mut id = None;
     let mut field = None;
     let mut events = false;
     let mut display = false;
-    treaty_attributes(&item.attrs, |meta| {
+    parse_args(args, |meta| {
         if meta.path.is_ident("id") {
             id = Some(meta.value()?.parse::<syn::Type>()?);
         } else if meta.path.is_ident("field") {
@@ -45,7 +44,7 @@ fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
     let id = id.ok_or_else(|| missing(&item, "id = IdType"))?;
     let field = field.ok_or_else(|| missing(&item, "field = identity_field"))?;
     let syn::Data::Enum(data) = &item.data else {
-        return Err(syn::Error::new_spanned(&item.ident, "`MessageSet` is derived for enums"));
+        return Err(syn::Error::new_spanned(&item.ident, "`message_set` goes on an enum"));
     };
     let mut variants = Vec::new();
     let mut members = Vec::new();
@@ -91,6 +90,9 @@ fn derive(item: syn::DeriveInput) -> syn::Result<TokenStream> {
         }
     });
     Ok(quote! {
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq)]
+        #item
+
         impl #ty {
             /// The identity of the aggregate the message is for.
             pub fn id(&self) -> &#id {

@@ -1,0 +1,66 @@
+//! The attribute macros that generated code uses, so that the generated
+//! file holds the shape of each contract and little else.
+//!
+//! - `#[::treaty::record]`: a value type (derives, serde setup).
+//! - `#[::treaty::message(event = "…", version = N, fingerprint = "…", was(…)…)]`:
+//!   a command or event, with its `Contract` impl, decoder and upcast chain.
+//! - `#[::treaty::id("namespace.Name")]`: an id newtype and its impls.
+//! - `#[::treaty::enumeration]`: a contract enum and its impls.
+//! - `#[::treaty::message_set(id = IdType, field = name, events, display)]`:
+//!   an aggregate's command or event enum and its methods.
+//!
+//! Each macro adds the derives itself (`Debug`, `Clone`, `PartialEq`,
+//! serde's, …) so generated code does not spell them out for every type;
+//! the logic lives here so the macro crate stays a thin entry. Output
+//! refers to outside crates only through `::treaty` and `::std`.
+
+mod contract;
+mod enumeration;
+mod id;
+mod message_set;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub use contract::{message, record};
+pub use enumeration::enumeration;
+pub use id::id;
+pub use message_set::message_set;
+
+/// Runs an attribute macro. On error the item is kept as it is, next to a
+/// `compile_error!` at the offending token, so the error is the only one.
+pub(crate) fn expand(
+    args: TokenStream,
+    item: TokenStream,
+    attribute: fn(TokenStream, syn::DeriveInput) -> syn::Result<TokenStream>,
+) -> TokenStream {
+    match syn::parse2::<syn::DeriveInput>(item.clone()).and_then(|parsed| attribute(args, parsed)) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote! { #error #item }
+        }
+    }
+}
+
+/// Calls `each` for every `name = value` or flag in the macro's arguments.
+pub(crate) fn parse_args(
+    args: TokenStream,
+    each: impl FnMut(syn::meta::ParseNestedMeta<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
+    syn::parse::Parser::parse2(syn::meta::parser(each), args)
+}
+
+/// The error for a required argument that is missing.
+pub(crate) fn missing(item: &syn::DeriveInput, what: &str) -> syn::Error {
+    syn::Error::new_spanned(&item.ident, format!("missing `{what}` argument"))
+}
+
+/// The derives and serde setup every generated struct has.
+pub(crate) fn struct_derives() -> TokenStream {
+    quote! {
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq,
+            ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+        #[serde(crate = "::treaty::serde")]
+    }
+}

@@ -11,6 +11,7 @@ use treaty_dsl::Sources;
 mod baseline;
 mod lint;
 mod lock;
+mod store;
 
 /// Treaty: explicit contracts for message-driven systems.
 #[derive(Parser)]
@@ -48,6 +49,8 @@ enum Command {
     /// Report breaking changes against a lock, a directory or a git revision:
     /// exit 0 when nothing breaks, 1 when something does, 2 on usage errors.
     Lint(lint::LintArgs),
+    /// Inspect an event store, changing none of its data: dump, stats, check.
+    Store(store::StoreArgs),
 }
 
 /// Exit codes shared by every subcommand.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         } => generate(&paths, output, &extern_types),
         Command::Lock(args) => lock::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Store(args) => store::run(args),
     }
 }
 

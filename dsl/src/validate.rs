@@ -10,6 +10,12 @@ use crate::schema::*;
 use crate::source::SourceId;
 use crate::span::{Ident, Span};
 
+/// How deep records may hold records.
+pub const MAX_RECORD_NESTING: usize = 32;
+
+/// How many fields a record may write out, its nested records' included.
+pub const MAX_RECORD_EXPANSION: usize = 100_000;
+
 /// Settings that change what counts as valid.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -93,6 +99,7 @@ pub fn validate(files: &[(SourceId, ast::File)], config: &Config) -> (Schema, Ve
         }
     }
     v.check_recursion(&schema);
+    v.check_nesting(&schema);
     (schema, v.diagnostics)
 }
 
@@ -1094,6 +1101,109 @@ impl Validator<'_> {
     /// A record that holds itself directly (or through an option) would
     /// have infinite size in Rust; lists and maps are the indirections.
     ///
+    /// Records inside records are written out in full in each message's
+    /// canonical schema, so nesting deeper than [`MAX_RECORD_NESTING`]
+    /// (which no real contract needs) would make fingerprinting slow and
+    /// deep. Depths are computed once per record, without recursion;
+    /// records reached again through a cycle (a record in a list of
+    /// itself) count as leaves, as the canonical form writes a reference.
+    fn check_nesting(&mut self, schema: &Schema) {
+        let records: BTreeMap<&QualifiedName, &Record> = schema
+            .namespaces
+            .values()
+            .flat_map(|n| &n.records)
+            .map(|r| (&r.name, r))
+            .collect();
+        fn children(record: &Record) -> Vec<&QualifiedName> {
+            let mut out = Vec::new();
+            for field in &record.fields {
+                let mut stack = vec![&field.ty];
+                while let Some(ty) = stack.pop() {
+                    match ty {
+                        Type::Record(name) => out.push(name),
+                        Type::Optional(t) | Type::List(t) => stack.push(t),
+                        Type::Map(k, v) => {
+                            stack.push(k);
+                            stack.push(v);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            out
+        }
+        // 0: not seen, 1: on the walk's path, 2: depth known.
+        let mut state: BTreeMap<&QualifiedName, u8> = BTreeMap::new();
+        let mut depth: BTreeMap<&QualifiedName, usize> = BTreeMap::new();
+        // How many fields the record's canonical form writes out.
+        let mut size: BTreeMap<&QualifiedName, usize> = BTreeMap::new();
+        for start in records.keys() {
+            if state.get(start).copied().unwrap_or(0) != 0 {
+                continue;
+            }
+            let mut walk = vec![(*start, false)];
+            while let Some((name, finished)) = walk.pop() {
+                let Some(record) = records.get(name) else { continue };
+                if finished {
+                    let known: Vec<&QualifiedName> = children(record)
+                        .into_iter()
+                        .filter(|c| state.get(c).copied() == Some(2))
+                        .collect();
+                    let deepest = known.iter().filter_map(|c| depth.get(c).copied()).max().unwrap_or(0);
+                    let fields = known
+                        .iter()
+                        .filter_map(|c| size.get(c).copied())
+                        .fold(record.fields.len(), usize::saturating_add);
+                    depth.insert(name, deepest + 1);
+                    size.insert(name, fields);
+                    state.insert(name, 2);
+                    continue;
+                }
+                if state.get(name).copied().unwrap_or(0) != 0 {
+                    continue;
+                }
+                state.insert(name, 1);
+                walk.push((name, true));
+                for child in children(record) {
+                    if state.get(child).copied().unwrap_or(0) == 0 {
+                        walk.push((child, false));
+                    }
+                }
+            }
+        }
+        if let Some((name, fields)) = size.iter().max_by_key(|(_, s)| **s) {
+            if *fields > MAX_RECORD_EXPANSION {
+                let span = records[*name].span;
+                self.error(
+                    Diagnostic::error(
+                        Code::RecursiveType,
+                        span,
+                        format!(
+                            "record `{name}` expands to more than {MAX_RECORD_EXPANSION} fields through the records it holds"
+                        ),
+                    )
+                    .with_label("expands too far")
+                    .with_help("records are written out in full in each message's fingerprint; hold fewer records, or hold them by id"),
+                );
+                return;
+            }
+        }
+        if let Some((name, levels)) = depth.iter().max_by_key(|(_, d)| **d) {
+            if *levels > MAX_RECORD_NESTING {
+                let span = records[*name].span;
+                self.error(
+                    Diagnostic::error(
+                        Code::RecursiveType,
+                        span,
+                        format!("record `{name}` nests records {levels} levels deep; the limit is {MAX_RECORD_NESTING}"),
+                    )
+                    .with_label("nests too deep")
+                    .with_help("flatten the records: contracts that nest this deep are hard to read and to evolve"),
+                );
+            }
+        }
+    }
+
     /// One depth-first walk over all records finds every cycle, each once,
     /// in time linear in the number of fields. The walk keeps its own
     /// stack, so a long chain of records cannot overflow the call stack.

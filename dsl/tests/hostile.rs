@@ -215,9 +215,10 @@ fn unterminated_string() {
 
 #[test]
 fn long_chain_of_records() {
-    // Records that contain each other in a long chain are valid, but
-    // validation follows the chain to look for recursion, and must not
-    // overflow the stack doing so.
+    // Validation follows a chain of records to look for recursion and to
+    // measure nesting, and must not overflow the stack doing so; a chain
+    // this deep is refused, with one error, because every message using it
+    // would expand it in its canonical schema.
     let n = 20_000;
     let mut text = String::from("namespace x;\n");
     for i in 0..n {
@@ -226,27 +227,56 @@ fn long_chain_of_records() {
     text.push_str(&format!("record R{n}(end: u32);\n"));
     let mut sources = Sources::new();
     sources.add("chain.treaty", text);
-    compile(&sources, &Config::default())
+    let errors = compile(&sources, &Config::default()).expect_err("too deep");
+    assert_eq!(errors.items.len(), 1, "{}", errors.render());
+    assert!(
+        errors.items[0].message.starts_with("record `x.R0` nests records 20001 levels deep; the limit is 32"),
+        "{}",
+        errors.render()
+    );
+}
+
+#[test]
+fn records_may_nest_up_to_the_limit() {
+    let n = 31;
+    let mut text = String::from("namespace x;\n");
+    for i in 0..n {
+        text.push_str(&format!("record R{i}(next: R{}, list: [R{i}]);\n", i + 1));
+    }
+    text.push_str(&format!("record R{n}(end: u32);\nA!(r: R0);\n"));
+    let mut sources = Sources::new();
+    sources.add("nest.treaty", text);
+    let schema = compile(&sources, &Config::default())
         .map_err(|d| d.render())
-        .expect("compiles");
+        .expect("32 levels compile");
+    assert_eq!(treaty_dsl::contracts(&schema).len(), 33);
 }
 
 #[test]
 fn diamond_of_records() {
-    // Each record holds the next one twice, so there are 2^40 paths from
-    // the first to the last; the recursion check must not walk them all.
-    let n = 40;
-    let mut text = String::from("namespace x;\n");
-    for i in 0..n {
-        text.push_str(&format!("record R{i}(a: R{next}, b: R{next});\n", next = i + 1));
-    }
-    text.push_str(&format!("record R{n}(end: u32);\n"));
-    let mut sources = Sources::new();
-    sources.add("diamond.treaty", text);
+    // Each record holds the next one twice, so there are 2^30 paths from
+    // the first to the last, and the first would expand to 2^30 fields in
+    // its canonical form: validation must refuse it without walking them.
+    let diamond = |n: usize| {
+        let mut text = String::from("namespace x;\n");
+        for i in 0..n {
+            text.push_str(&format!("record R{i}(a: R{next}, b: R{next});\n", next = i + 1));
+        }
+        text.push_str(&format!("record R{n}(end: u32);\nA!(r: R0);\n"));
+        let mut sources = Sources::new();
+        sources.add("diamond.treaty", text);
+        compile(&sources, &Config::default())
+    };
     let start = std::time::Instant::now();
-    compile(&sources, &Config::default())
-        .map_err(|d| d.render())
-        .expect("compiles");
+    let errors = diamond(30).expect_err("expands too far");
+    assert!(
+        errors.items[0].message.starts_with("record `x.R0` expands to more than 100000 fields"),
+        "{}",
+        errors.render()
+    );
+    // A small diamond compiles and fingerprints quickly.
+    let schema = diamond(10).map_err(|d| d.render()).expect("compiles");
+    assert_eq!(treaty_dsl::contracts(&schema).len(), 12);
     assert!(start.elapsed().as_secs() < 10, "took {:?}", start.elapsed());
 }
 

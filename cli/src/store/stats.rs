@@ -1,0 +1,199 @@
+//! `treaty store stats`: how many events of each contract version and of
+//! each stream prefix a store holds.
+//!
+//! Counts per contract version come from the registry, which the store
+//! keeps up to date as it appends, so they cost no scan. Streams have no
+//! such counts, so the prefixes come from one pass over every event that
+//! keeps only a count per prefix.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+use clap::Args;
+use futures::StreamExt;
+use serde_json::json;
+use treaty_runtime::store::registry::StoredContract;
+
+use super::backend::{self, Store};
+use super::{DbArgs, Failure};
+
+/// The arguments of `treaty store stats`.
+#[derive(Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `stats` reports.
+struct Stats {
+    /// The position of the last event when the scan started.
+    head: u64,
+    /// How many events the scan read: every event up to `head`.
+    events: u64,
+    /// The registry, sorted by contract and version.
+    contracts: Vec<StoredContract>,
+    /// Events per stream prefix.
+    prefixes: BTreeMap<String, u64>,
+}
+
+/// Runs `treaty store stats`.
+pub async fn run(args: StatsArgs) -> Result<(), Failure> {
+    let store = backend::open(&args.db).await?;
+    let stats = collect(&store).await?;
+    let text = if args.json {
+        format!("{:#}\n", to_json(&stats))
+    } else {
+        tables(&stats)
+    };
+    // A closed pipe is the reader's choice; anything else is reported.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::problem(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn collect(store: &Store) -> Result<Stats, Failure> {
+    let read = |e: treaty_runtime::store::ReadError| Failure::problem(super::describe(&e));
+    // The head is read first and the scan stops there, so the prefix
+    // counts add up to the total even while other processes append.
+    let head = store.head().await.map_err(read)?;
+    let mut prefixes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut events = 0;
+    let mut all = store.read_all(1);
+    while let Some(event) = all.next().await {
+        let event = event.map_err(read)?;
+        if event.position > head {
+            break;
+        }
+        count(&mut prefixes, prefix(event.stream.as_str()));
+        events += 1;
+    }
+    let contracts = store.contracts().await.map_err(read)?;
+    Ok(Stats {
+        head,
+        events,
+        contracts,
+        prefixes,
+    })
+}
+
+/// The part of a stream name before the first `-` (`order-42` is in
+/// `order`); a name without `-` is its own prefix.
+fn prefix(stream: &str) -> &str {
+    stream.split_once('-').map_or(stream, |(prefix, _)| prefix)
+}
+
+/// Adds one to a prefix's count, allocating only for a new prefix.
+fn count(prefixes: &mut BTreeMap<String, u64>, prefix: &str) {
+    match prefixes.get_mut(prefix) {
+        Some(n) => *n += 1,
+        None => {
+            prefixes.insert(prefix.to_string(), 1);
+        }
+    }
+}
+
+fn to_json(stats: &Stats) -> serde_json::Value {
+    let contracts: Vec<serde_json::Value> = stats
+        .contracts
+        .iter()
+        .map(|c| json!({"name": c.name, "version": c.version, "fingerprint": c.fingerprint, "events": c.events}))
+        .collect();
+    let streams: Vec<serde_json::Value> = stats
+        .prefixes
+        .iter()
+        .map(|(prefix, events)| json!({"prefix": prefix, "events": events}))
+        .collect();
+    json!({
+        "head": stats.head,
+        "total": stats.events,
+        "contracts": contracts,
+        "streams": streams,
+    })
+}
+
+fn tables(stats: &Stats) -> String {
+    let contracts: Vec<[String; 3]> = stats
+        .contracts
+        .iter()
+        .map(|c| [c.name.clone(), format!("v{}", c.version), c.events.to_string()])
+        .collect();
+    let streams: Vec<[String; 2]> = stats
+        .prefixes
+        .iter()
+        .map(|(prefix, events)| [prefix.clone(), events.to_string()])
+        .collect();
+    let mut out = table(["contract", "version", "events"], &contracts);
+    out.push('\n');
+    out.push_str(&table(["stream prefix", "events"], &streams));
+    out.push('\n');
+    out.push_str(&format!(
+        "{} event{}, head position {}\n",
+        stats.events,
+        crate::plural(stats.events as usize),
+        stats.head
+    ));
+    out
+}
+
+/// A table with a header, the first column left-aligned and the others
+/// (numbers) right-aligned.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header = header.map(str::to_string);
+    for row in std::iter::once(&header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, width))| {
+                if i == 0 {
+                    format!("{cell:<width$}")
+                } else {
+                    format!("{cell:>width$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_is_the_name_before_the_first_dash() {
+        assert_eq!(prefix("order-42"), "order");
+        assert_eq!(prefix("order-42-x"), "order");
+        assert_eq!(prefix("audit"), "audit");
+        assert_eq!(prefix("-x"), "");
+    }
+
+    #[test]
+    fn tables_align_their_columns() {
+        let rows = [
+            ["shop.OrderPlaced".to_string(), "v1".to_string(), "7".to_string()],
+            ["shop.X".to_string(), "v12".to_string(), "1200".to_string()],
+        ];
+        assert_eq!(
+            table(["contract", "version", "events"], &rows),
+            "contract          version  events\n\
+             shop.OrderPlaced       v1       7\n\
+             shop.X                v12    1200\n"
+        );
+    }
+}

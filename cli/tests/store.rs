@@ -1,0 +1,598 @@
+//! `treaty store dump`, `stats` and `check`, run as users run them,
+//! against stores built through treaty_runtime with the fingerprints
+//! that `.treaty` files compile to.
+//!
+//! Every SQLite test builds its own store in its own temporary directory.
+//! The PostgreSQL test runs when `TREATY_TEST_POSTGRES` names a server,
+//! in a schema of its own that it drops at the end.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use treaty_runtime::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
+use treaty_runtime::Uuid;
+
+/// The contracts the test stores are written with.
+const CONTRACTS: &str = "namespace shop;
+
+/// An order was placed.
+OrderPlaced! v2 (total: u64, note: String = \"\")
+    was v1 (total: u64);
+
+/// An order left the warehouse.
+OrderShipped!(carrier: String);
+
+/// A customer signed up.
+CustomerRegistered!(name: String);
+
+/// Place an order.
+PlaceOrder?(total: u64);
+";
+
+/// `CONTRACTS` with three problems for the stored events: `OrderShipped`
+/// changed without a new version, `OrderPlaced` lost its v1 history, and
+/// `CustomerRegistered` is gone.
+const BROKEN: &str = "namespace shop;
+
+OrderPlaced! v2 (total: u64, note: String = \"\");
+
+OrderShipped!(carrier: String, tracking: String);
+
+PlaceOrder?(total: u64);
+";
+
+/// One event to append: stream, contract, version, payload.
+type Sample = (&'static str, &'static str, u32, &'static str);
+
+/// Five events in three streams of two prefixes; one payload is
+/// pretty-printed, as a producer other than generated code may write it.
+const EVENTS: [Sample; 5] = [
+    ("order-1", "shop.OrderPlaced", 1, r#"{"total":5}"#),
+    ("order-1", "shop.OrderPlaced", 2, r#"{"total":7,"note":"gift"}"#),
+    ("order-1", "shop.OrderShipped", 1, "{\n  \"carrier\": \"ups\"\n}"),
+    (
+        "order-2",
+        "shop.OrderPlaced",
+        2,
+        r#"{"total":123456789012345678901234567890,"note":""}"#,
+    ),
+    ("customer-9", "shop.CustomerRegistered", 1, r#"{"name":"Ann"}"#),
+];
+
+fn treaty(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_treaty"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The fingerprint of every contract version in `text`, as generated
+/// code carries it.
+fn fingerprints(text: &str) -> BTreeMap<(String, u32), String> {
+    let mut sources = treaty_dsl::Sources::new();
+    sources.add("shop.treaty", text);
+    let schema = treaty_dsl::compile(&sources, &treaty_dsl::Config::default()).unwrap();
+    treaty_dsl::contracts(&schema)
+        .into_iter()
+        .map(|c| ((c.name, c.version), c.fingerprint))
+        .collect()
+}
+
+fn new_event(contract: &str, version: u32, payload: &str, fingerprints: &BTreeMap<(String, u32), String>) -> NewEvent {
+    let mut metadata = Metadata::now();
+    metadata.headers.insert("user".into(), "ann".into());
+    NewEvent {
+        id: Uuid::now_v7(),
+        contract: contract.to_string(),
+        contract_version: version,
+        fingerprint: fingerprints[&(contract.to_string(), version)].clone(),
+        payload: payload.as_bytes().to_vec(),
+        metadata,
+    }
+}
+
+/// Appends `events` one at a time, so positions follow the list.
+async fn append_all(store: &impl EventStore, events: &[Sample]) {
+    let fingerprints = fingerprints(CONTRACTS);
+    for (stream, contract, version, payload) in events {
+        let stream = StreamName::new(*stream).unwrap();
+        let event = new_event(contract, *version, payload, &fingerprints);
+        store.append(&stream, ExpectedVersion::Any, vec![event]).await.unwrap();
+    }
+}
+
+/// A temporary directory with `shop.treaty` (the `CONTRACTS`) and a
+/// SQLite store `events.db` holding `EVENTS`.
+fn sqlite_fixture() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.treaty"), CONTRACTS).unwrap();
+    let db = dir.path().join("events.db");
+    runtime().block_on(async {
+        let store = SqliteStore::open(&db).unwrap();
+        append_all(&store, &EVENTS).await;
+    });
+    (dir, db)
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// Checks a dump of `EVENTS` line by line.
+fn assert_dump_of_samples(lines: &[Value]) {
+    assert_eq!(lines.len(), EVENTS.len());
+    for (i, (line, (stream, contract, version, payload))) in lines.iter().zip(EVENTS).enumerate() {
+        let keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected_keys = [
+            "position",
+            "stream",
+            "version",
+            "contract",
+            "contract_version",
+            "fingerprint",
+            "id",
+            "payload",
+            "metadata",
+        ];
+        expected_keys.sort_unstable();
+        assert_eq!(keys, expected_keys, "{line}");
+        assert_eq!(line["position"], i as u64 + 1);
+        assert_eq!(line["stream"], stream);
+        assert_eq!(line["contract"], contract);
+        assert_eq!(line["contract_version"], version);
+        assert_eq!(
+            line["fingerprint"],
+            fingerprints(CONTRACTS)[&(contract.to_string(), version)]
+        );
+        assert!(line["id"].as_str().unwrap().parse::<Uuid>().is_ok(), "{line}");
+        assert_eq!(line["payload"], serde_json::from_str::<Value>(payload).unwrap());
+        assert_eq!(line["metadata"]["headers"]["user"], "ann");
+        assert!(line["metadata"]["timestamp"].is_string(), "{line}");
+    }
+    let versions: Vec<u64> = lines.iter().map(|l| l["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [1, 2, 3, 1, 1]);
+}
+
+#[test]
+fn dump_prints_every_event_as_a_json_line() {
+    let (dir, _db) = sqlite_fixture();
+    let output = treaty(dir.path(), &["store", "dump", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    let text = stdout(&output);
+    assert_dump_of_samples(&json_lines(&text));
+    // Large numbers are copied as written, not rounded through a float,
+    // and the pretty-printed payload is put on its one line.
+    assert!(
+        text.contains(r#""payload":{"total":123456789012345678901234567890,"note":""}"#),
+        "{text}"
+    );
+    assert!(text.contains(r#""payload":{"carrier":"ups"}"#), "{text}");
+}
+
+#[test]
+fn dump_starts_at_a_position_and_filters_a_stream() {
+    let (dir, _db) = sqlite_fixture();
+    let from = treaty(dir.path(), &["store", "dump", "--db", "events.db", "--from", "3"]);
+    assert_eq!(from.status.code(), Some(0), "{}", stderr(&from));
+    let positions: Vec<u64> = json_lines(&stdout(&from))
+        .iter()
+        .map(|l| l["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, [3, 4, 5]);
+
+    let stream = treaty(
+        dir.path(),
+        &[
+            "store",
+            "dump",
+            "--db",
+            "events.db",
+            "--stream",
+            "order-1",
+            "--from",
+            "2",
+        ],
+    );
+    assert_eq!(stream.status.code(), Some(0), "{}", stderr(&stream));
+    let lines = json_lines(&stdout(&stream));
+    let positions: Vec<u64> = lines.iter().map(|l| l["position"].as_u64().unwrap()).collect();
+    assert_eq!(positions, [2, 3]);
+    assert!(lines.iter().all(|l| l["stream"] == "order-1"));
+
+    let invalid = treaty(dir.path(), &["store", "dump", "--db", "events.db", "--stream", "$all"]);
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(
+        stderr(&invalid).contains("invalid stream name \"$all\""),
+        "{}",
+        stderr(&invalid)
+    );
+}
+
+#[test]
+fn dump_stops_quietly_when_the_reader_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.db");
+    // Far more than a pipe buffers, so the dump is still writing when
+    // the reader leaves.
+    runtime().block_on(async {
+        let store = SqliteStore::open(&db).unwrap();
+        let fingerprints = fingerprints(CONTRACTS);
+        let note = "x".repeat(200);
+        let payload = format!(r#"{{"total":1,"note":"{note}"}}"#);
+        let stream = StreamName::new("bulk-1").unwrap();
+        for _ in 0..10 {
+            let batch = (0..500)
+                .map(|_| new_event("shop.OrderPlaced", 2, &payload, &fingerprints))
+                .collect();
+            store.append(&stream, ExpectedVersion::Any, batch).await.unwrap();
+        }
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_treaty"))
+        .args(["store", "dump", "--db", "events.db"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("{\"position\":1,"), "{first}");
+    // The reader (and with it the pipe) is dropped here, like `| head -1`.
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn a_corrupt_row_ends_the_dump_after_the_rows_before_it() {
+    let (dir, db) = sqlite_fixture();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE events SET metadata = '{not json' WHERE position = 3", [])
+        .unwrap();
+    drop(conn);
+    let output = treaty(dir.path(), &["store", "dump", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(1));
+    let positions: Vec<u64> = json_lines(&stdout(&output))
+        .iter()
+        .map(|l| l["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, [1, 2]);
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("error: event at position 3 cannot be read: metadata:"),
+        "{err}"
+    );
+
+    // The scan of `stats` meets the same row and says so.
+    let stats = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
+    assert_eq!(stats.status.code(), Some(1));
+    assert!(
+        stderr(&stats).contains("event at position 3 cannot be read"),
+        "{}",
+        stderr(&stats)
+    );
+}
+
+#[test]
+fn a_payload_that_is_not_json_is_reported_with_its_position() {
+    let (dir, db) = sqlite_fixture();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE events SET payload = 'oops' WHERE position = 2", [])
+        .unwrap();
+    drop(conn);
+    let output = treaty(dir.path(), &["store", "dump", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(json_lines(&stdout(&output)).len(), 1);
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("error: event at position 2 cannot be read: the payload is not JSON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stats_counts_contract_versions_and_stream_prefixes() {
+    let (dir, _db) = sqlite_fixture();
+    let output = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "contract                 version  events
+shop.CustomerRegistered       v1       1
+shop.OrderPlaced              v1       1
+shop.OrderPlaced              v2       2
+shop.OrderShipped             v1       1
+
+stream prefix  events
+customer            1
+order               4
+
+5 events, head position 5
+"
+    );
+
+    let json = treaty(dir.path(), &["store", "stats", "--db", "events.db", "--json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    let stats: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(stats["head"], 5);
+    assert_eq!(stats["total"], 5);
+    assert_eq!(
+        stats["streams"],
+        serde_json::json!([{"prefix": "customer", "events": 1}, {"prefix": "order", "events": 4}])
+    );
+    let contracts: Vec<(String, u64, u64)> = stats["contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().unwrap().to_string();
+            (name, c["version"].as_u64().unwrap(), c["events"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        contracts,
+        [
+            ("shop.CustomerRegistered".to_string(), 1, 1),
+            ("shop.OrderPlaced".to_string(), 1, 1),
+            ("shop.OrderPlaced".to_string(), 2, 2),
+            ("shop.OrderShipped".to_string(), 1, 1),
+        ]
+    );
+    assert_eq!(
+        stats["contracts"][0]["fingerprint"],
+        fingerprints(CONTRACTS)[&("shop.CustomerRegistered".into(), 1)]
+    );
+}
+
+#[test]
+fn stats_of_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path().join("events.db")).unwrap());
+    let output = treaty(dir.path(), &["store", "stats", "--db", "events.db", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stats: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        stats,
+        serde_json::json!({"head": 0, "total": 0, "contracts": [], "streams": []})
+    );
+}
+
+#[test]
+fn check_passes_when_the_contracts_read_every_event() {
+    let (dir, _db) = sqlite_fixture();
+    let output = treaty(
+        dir.path(),
+        &["store", "check", "--db", "events.db", "--contracts", "shop.treaty"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "ok: the contracts can read every event in the store (5 contract versions)\n"
+    );
+    // Nothing was recorded: the registry still lacks `PlaceOrder`, which
+    // no event uses.
+    let stats = treaty(dir.path(), &["store", "stats", "--db", "events.db", "--json"]);
+    let stats: Value = serde_json::from_str(&stdout(&stats)).unwrap();
+    assert_eq!(stats["contracts"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn check_lists_every_problem_of_changed_contracts() {
+    let (dir, _db) = sqlite_fixture();
+    std::fs::write(dir.path().join("shop.treaty"), BROKEN).unwrap();
+    let output = treaty(
+        dir.path(),
+        &["store", "check", "--db", "events.db", "--contracts", "shop.treaty"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert_eq!(stdout(&output), "");
+    let err = stderr(&output);
+    let stored = &fingerprints(CONTRACTS)[&("shop.OrderShipped".into(), 1)];
+    let compiled = &fingerprints(BROKEN)[&("shop.OrderShipped".into(), 1)];
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert_eq!(lines[0], "the compiled contracts cannot read this store (3 problems):");
+    assert!(
+        lines[1]
+            .starts_with("  - shop.CustomerRegistered v1: 1 stored event(s) use a contract this build does not have"),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with("  - shop.OrderPlaced v1: 1 stored event(s) use it, but this build reads only v2"),
+        "{err}"
+    );
+    assert!(
+        lines[3].starts_with(&format!(
+            "  - shop.OrderShipped v1: the store has fingerprint {stored}, this build {compiled}"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_refuses_contracts_with_errors_and_bad_arguments() {
+    let (dir, _db) = sqlite_fixture();
+    std::fs::write(dir.path().join("bad.treaty"), "namespace x;\nA!(n: Strin);\n").unwrap();
+    let invalid = treaty(
+        dir.path(),
+        &["store", "check", "--db", "events.db", "--contracts", "bad.treaty"],
+    );
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(stderr(&invalid).contains("error[unknown-type]"), "{}", stderr(&invalid));
+
+    let missing = treaty(
+        dir.path(),
+        &["store", "check", "--db", "events.db", "--contracts", "no/such.treaty"],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+
+    let no_contracts = treaty(dir.path(), &["store", "check", "--db", "events.db"]);
+    assert_eq!(no_contracts.status.code(), Some(2));
+}
+
+#[test]
+fn a_missing_or_foreign_database_is_a_usage_error_and_stays_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["dump", "stats"] {
+        let output = treaty(dir.path(), &["store", command, "--db", "missing.db"]);
+        assert_eq!(output.status.code(), Some(2));
+        assert_eq!(
+            stderr(&output),
+            "error: no store at missing.db: the file does not exist (store commands never create one)\n"
+        );
+    }
+    assert!(!dir.path().join("missing.db").exists());
+
+    // A SQLite database of another program is not turned into a store.
+    let other = dir.path().join("other.db");
+    let conn = rusqlite::Connection::open(&other).unwrap();
+    conn.execute_batch("CREATE TABLE events (x INTEGER)").unwrap();
+    drop(conn);
+    let before = std::fs::read(&other).unwrap();
+    let output = treaty(dir.path(), &["store", "dump", "--db", "other.db"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no Treaty event store at other.db: its `contracts` table is missing"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+
+    std::fs::write(dir.path().join("text.db"), "hello").unwrap();
+    let output = treaty(dir.path(), &["store", "stats", "--db", "text.db"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("text.db"), "{}", stderr(&output));
+
+    let output = treaty(dir.path(), &["store", "dump", "--db", "other.db", "--schema", "x"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--schema applies to PostgreSQL stores only"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// The server to test against, from `TREATY_TEST_POSTGRES`; under `CI` a
+/// missing server fails the test instead of skipping it.
+fn postgres_url() -> Option<String> {
+    match std::env::var("TREATY_TEST_POSTGRES") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but TREATY_TEST_POSTGRES is not: .ci/run must start PostgreSQL and set it")
+        }
+        Err(_) => {
+            eprintln!("skipped: set TREATY_TEST_POSTGRES=postgres://user:password@host/db to run the PostgreSQL tests");
+            None
+        }
+    }
+}
+
+/// Runs SQL on a connection of its own, for cleaning up.
+async fn postgres_execute(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap();
+    drop(client);
+    let _ = driver.await;
+}
+
+/// Whether `url` carries a password, which error messages must hide.
+fn has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .is_some_and(|(credentials, _)| credentials.contains(':'))
+}
+
+async fn postgres_schema_exists(url: &str, schema: &str) -> bool {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+            &[&schema],
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let _ = driver.await;
+    row.get(0)
+}
+
+#[test]
+fn dump_and_check_a_postgres_store() {
+    let Some(url) = postgres_url() else { return };
+    let schema = format!("cli_test_{}", Uuid::now_v7().simple());
+    let runtime = runtime();
+    runtime.block_on(async {
+        let config = treaty_runtime::store::PostgresConfig {
+            schema: schema.clone(),
+            ..Default::default()
+        };
+        let store = treaty_runtime::store::PostgresStore::open_with(&url, config)
+            .await
+            .unwrap();
+        append_all(&store, &EVENTS).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shop.treaty"), CONTRACTS).unwrap();
+    std::fs::write(dir.path().join("broken.treaty"), BROKEN).unwrap();
+    let store_args = ["--db", url.as_str(), "--schema", schema.as_str()];
+    let run = |args: &[&str]| treaty(dir.path(), &[&["store"], args, &store_args].concat());
+
+    let dump = run(&["dump"]);
+    let check = run(&["check", "--contracts", "shop.treaty"]);
+    let broken = run(&["check", "--contracts", "broken.treaty"]);
+    let stats = run(&["stats", "--json"]);
+    let missing_schema = format!("{schema}_missing");
+    let missing = treaty(
+        dir.path(),
+        &["store", "dump", "--db", &url, "--schema", &missing_schema],
+    );
+    let created = runtime.block_on(postgres_schema_exists(&url, &missing_schema));
+    runtime.block_on(postgres_execute(&url, &format!("DROP SCHEMA {schema} CASCADE")));
+
+    assert_eq!(dump.status.code(), Some(0), "{}", stderr(&dump));
+    assert_dump_of_samples(&json_lines(&stdout(&dump)));
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    assert_eq!(
+        stdout(&check),
+        "ok: the contracts can read every event in the store (5 contract versions)\n"
+    );
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(stderr(&broken).contains("(3 problems)"), "{}", stderr(&broken));
+    assert_eq!(stats.status.code(), Some(0), "{}", stderr(&stats));
+    let stats: Value = serde_json::from_str(&stdout(&stats)).unwrap();
+    assert_eq!((stats["head"].as_u64(), stats["total"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains(&format!("(schema {missing_schema})")),
+        "{}",
+        stderr(&missing)
+    );
+    if has_password(&url) {
+        assert!(!stderr(&missing).contains(url.as_str()), "the password is shown");
+    }
+    assert!(!created, "a read-only command created schema {missing_schema}");
+}

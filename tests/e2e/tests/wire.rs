@@ -232,3 +232,13 @@ fn extra_attributes_from_the_build_configuration_apply() {
     // `#[derive(Default)]` was added to `shop.Sku` in build.rs.
     assert_eq!(Sku::default(), Sku(String::new()));
 }
+
+#[test]
+fn zero_defaults_of_optional_fields_are_some_and_decimals_keep_their_scale() {
+    let read: ZeroDefaults = serde_json::from_value(json!({})).unwrap();
+    assert_eq!(read.zero, Some(0));
+    assert_eq!(read.empty, Some(String::new()));
+    assert_eq!(read.none, None);
+    assert_eq!(read.scale.to_string(), "0.00");
+    assert_eq!(serde_json::to_value(&read).unwrap()["scale"], json!("0.00"));
+}

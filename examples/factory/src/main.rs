@@ -1,22 +1,109 @@
 //! The factory example: contracts written in `contracts/*.treaty`,
-//! compiled by `build.rs`, used here as ordinary Rust types.
+//! compiled by `build.rs`, used by an aggregate whose events live in the
+//! embedded SQLite event store.
 //!
 //! It shows what the contracts give an application: typed commands and
-//! events, their JSON on the wire, sentences from `display` templates, and
-//! an event stored at version 1 read back as version 2.
+//! events, a store that refuses code which cannot read it, an aggregate
+//! that decides and appends with optimistic concurrency, an event stored
+//! at version 1 read back as version 2, and specifications printed as
+//! living documentation.
 
 #![deny(warnings)]
 
+use futures::TryStreamExt;
+use treaty::aggregate::{Aggregate, Repository};
+use treaty::spec::Spec;
+use treaty::store::registry::{register_contracts, CompiledContract};
+use treaty::store::{Direction, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore};
 use treaty::Contract;
 
 treaty::include_contracts!();
 
-use factory::{CarPart, CarProduced, FactoryEvent, FactoryId, ProduceCar};
+use factory::{CarPart, CarProduced, Color, FactoryCommand, FactoryEvent, FactoryId, FactoryOpened, OpenFactory, ProduceCar};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// What the factory needs to know to decide: whether it is open.
+#[derive(Debug, Default)]
+struct Factory {
+    open: bool,
+}
+
+/// Why the factory refuses a command.
+#[derive(Debug, PartialEq, Eq)]
+enum FactoryError {
+    AlreadyOpen,
+    Closed,
+}
+
+impl std::fmt::Display for FactoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FactoryError::AlreadyOpen => "the factory is already open",
+            FactoryError::Closed => "the factory is closed",
+        })
+    }
+}
+
+impl std::error::Error for FactoryError {}
+
+impl Aggregate for Factory {
+    type Id = FactoryId;
+    type Command = FactoryCommand;
+    type Event = FactoryEvent;
+    type Error = FactoryError;
+    const CATEGORY: &'static str = "factory";
+
+    fn decide(&self, command: &FactoryCommand) -> Result<Vec<FactoryEvent>, FactoryError> {
+        match command {
+            FactoryCommand::OpenFactory(_) if self.open => Err(FactoryError::AlreadyOpen),
+            FactoryCommand::OpenFactory(c) => Ok(vec![FactoryOpened { id: c.id }.into()]),
+            FactoryCommand::ProduceCar(_) if !self.open => Err(FactoryError::Closed),
+            FactoryCommand::ProduceCar(c) => Ok(vec![CarProduced {
+                id: c.id,
+                employee_name: c.employee_name.clone(),
+                car_model: c.car_model.clone(),
+                parts: vec![CarPart {
+                    name: "wheel".into(),
+                    quantity: 4,
+                }],
+                color: Color::Blue,
+            }
+            .into()]),
+        }
+    }
+
+    fn apply(&mut self, event: &FactoryEvent) {
+        if let FactoryEvent::FactoryOpened(_) = event {
+            self.open = true;
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("treaty-factory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run(&dir).await;
+    std::fs::remove_dir_all(&dir)?;
+    result
+}
+
+async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let store = SqliteStore::open(dir.join("factory.db"))?;
+    println!("store    {}", dir.join("factory.db").display());
+
+    // Refuse to start if these contracts could not read what is stored.
+    let compiled: Vec<CompiledContract> = [
+        CompiledContract::all_versions::<OpenFactory>(),
+        CompiledContract::all_versions::<ProduceCar>(),
+        CompiledContract::all_versions::<FactoryOpened>(),
+        CompiledContract::all_versions::<CarProduced>(),
+    ]
+    .concat();
+    register_contracts(&store, &compiled).await?;
+
+    let repository = Repository::<Factory, _>::new(store.clone());
     let id = FactoryId::generate();
-
-    let command = ProduceCar {
+    let produce = ProduceCar {
         id,
         employee_name: "Ann".into(),
         car_model: "Model T".into(),
@@ -25,39 +112,55 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             currency: "USD".into(),
         }),
     };
-    println!("command  {}: {command}", ProduceCar::NAME);
-    println!("         {}", String::from_utf8(command.encode()?)?);
-
-    // An event written by an older build of this service, at version 1:
-    // it has no `color`, which version 2 added with a default.
-    let stored_v1 = format!(
-        r#"{{"id": "{id}", "employee_name": "Ann", "car_model": "Model T",
-            "parts": [{{"name": "wheel", "quantity": 4}}]}}"#
-    );
-    let event = FactoryEvent::decode(CarProduced::NAME, 1, stored_v1.as_bytes())?;
-    let FactoryEvent::CarProduced(produced) = &event else {
-        return Err("expected a CarProduced event".into());
-    };
-    println!(
-        "event    {} v1 read as v{}: {} {:?} with {} part(s)",
-        CarProduced::NAME,
-        CarProduced::VERSION,
-        produced.car_model,
-        produced.color,
-        produced.parts.len()
-    );
-    assert_eq!(
-        produced.parts,
-        vec![CarPart {
-            name: "wheel".into(),
-            quantity: 4
-        }]
-    );
-
-    let unknown = CarProduced::decode(3, stored_v1.as_bytes());
-    if let Err(error) = unknown {
-        println!("refused  {error}");
+    println!("command  {produce}");
+    match repository.execute(&id, &produce.clone().into()).await {
+        Err(error) => println!("refused  {error}"),
+        Ok(_) => return Err("a closed factory produced a car".into()),
     }
-    println!("history  {:?}", CarProduced::HISTORY);
+    let opened = repository.execute(&id, &OpenFactory { id }.into()).await?;
+    if let FactoryEvent::FactoryOpened(event) = &opened.events[0] {
+        println!("event    {event} (stream version {})", opened.stream_version);
+    }
+    let produced = repository.execute(&id, &produce.into()).await?;
+    println!("event    {:?} (stream version {})", produced.events[0], produced.stream_version);
+
+    // An event written by an older build, at version 1: it has no `color`,
+    // which version 2 added with a default.
+    let stream = Factory::stream_name(&id)?;
+    let old = NewEvent {
+        id: treaty::Uuid::now_v7(),
+        contract: CarProduced::NAME.into(),
+        contract_version: 1,
+        fingerprint: CarProduced::HISTORY[1].fingerprint.into(),
+        payload: format!(r#"{{"id": "{id}", "employee_name": "Bob", "car_model": "Model A", "parts": []}}"#).into_bytes(),
+        metadata: Metadata::now(),
+    };
+    store.append(&stream, ExpectedVersion::Exact(2), vec![old]).await?;
+    let loaded = repository.load(&id).await?;
+    println!("loaded   {} events, factory open: {}", loaded.version, loaded.state.open);
+    let mut events = store.read_stream(&stream, 3, Direction::Forward);
+    while let Some(recorded) = events.try_next().await? {
+        let car: CarProduced = recorded.decode()?;
+        println!(
+            "upcast   {} v{} read as v{}: {} in {:?}",
+            recorded.contract,
+            recorded.contract_version,
+            CarProduced::VERSION,
+            car.car_model,
+            car.color
+        );
+    }
+
+    let spec = Spec::<Factory>::debug("a closed factory produces nothing")
+        .given(Vec::<FactoryEvent>::new())
+        .when(ProduceCar {
+            id,
+            employee_name: "Ann".into(),
+            car_model: "Model T".into(),
+            price: None,
+        })
+        .then_error(|e| *e == FactoryError::Closed);
+    spec.check()?;
+    println!("spec     {} ... ok", spec.name());
     Ok(())
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::report::{Report, Row, Target};
-use crate::timing::timed;
+use crate::timing::{load_average, timed};
 use crate::Failure;
 use corpus::Corpus;
 
@@ -128,16 +128,6 @@ fn push_phases(report: &mut Report, prefix: &str, phases: &[phases::Phase]) {
         let case = format!("{prefix}_phase_{phase}");
         report.push(Row::new(SUITE, case, time.as_secs_f64(), "s"));
     }
-}
-
-/// The machine's load average over the last minute, as the kernel reports
-/// it; figures taken under load are slower, and saying so beside them
-/// keeps them honest. Empty where `/proc/loadavg` does not exist.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// How much each side reads and writes, in lines: the generators' time

@@ -3,13 +3,20 @@
 //!
 //! Every suite is a subcommand (`treaty-bench codegen`) that returns a
 //! [`report::Report`]; the report module alone decides how results look,
-//! so a new suite only has to measure.
+//! so a new suite only has to measure. Two more subcommands are not
+//! suites but processes that the store's crash and concurrency tests
+//! start, kill and check (`crash-writer`, `contend`).
 
 mod codegen;
+mod contend;
+mod crash_writer;
+mod events;
 mod report;
+mod store;
 mod timing;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +38,48 @@ enum Suite {
     /// Code generation from 1,000 and 10,000 messages, against prost-build
     /// on the equivalent .proto files (needs protoc).
     Codegen,
+    /// The event store: SQLite appends, group commit, reads and open time
+    /// against raw rusqlite, and PostgreSQL appends against raw
+    /// tokio-postgres when a server is given.
+    Store {
+        /// The PostgreSQL server for the PostgreSQL case
+        /// (`postgres://user:password@host/database`); defaults to
+        /// TREATY_TEST_POSTGRES. Without either the case is skipped.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Run only this case, such as `sqlite_read_all_decode`.
+        #[arg(long)]
+        case: Option<String>,
+    },
+    /// Not a suite: appends batches of 10 events to 100 SQLite streams for
+    /// ever, printing `acked <stream> <version>` after each append, for
+    /// crash tests that kill it.
+    CrashWriter {
+        /// The SQLite store file.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Not a suite: appends single events to one PostgreSQL stream with
+    /// exact expected versions, retrying lost races, printing `won
+    /// <version>` per success, for tests that run several at once.
+    Contend {
+        /// The PostgreSQL server (`postgres://user:password@host/database`).
+        #[arg(long)]
+        db: String,
+        /// The schema holding the store's tables.
+        #[arg(long)]
+        schema: String,
+        /// The stream to append to.
+        #[arg(long)]
+        stream: String,
+        /// How many appends to win.
+        #[arg(long)]
+        appends: u64,
+        /// Print `ready` when connected and wait for a line on stdin before
+        /// starting, so several processes start racing together.
+        #[arg(long)]
+        wait_for_go: bool,
+    },
 }
 
 /// Why a suite could not produce figures. It is reported instead of any
@@ -60,12 +109,44 @@ fn main() -> ExitCode {
     let format = if cli.json { Format::JsonLines } else { Format::Table };
     let result = match cli.suite {
         Suite::Codegen => codegen::run(),
+        Suite::Store { postgres, case } => {
+            let postgres = postgres.or_else(|| std::env::var("TREATY_TEST_POSTGRES").ok());
+            store::run(postgres, case.as_deref())
+        }
+        Suite::CrashWriter { db } => return exit_code(crash_writer::run(&db)),
+        Suite::Contend {
+            db,
+            schema,
+            stream,
+            appends,
+            wait_for_go,
+        } => {
+            let contest = contend::Contest {
+                url: db,
+                schema,
+                stream,
+                appends,
+                wait_for_go,
+            };
+            return exit_code(contend::run(&contest));
+        }
     };
     match result {
         Ok(report) => {
             report.print(format);
             ExitCode::SUCCESS
         }
+        Err(failure) => {
+            eprintln!("treaty-bench: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The exit code of a subcommand that prints its own output.
+fn exit_code(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("treaty-bench: {failure}");
             ExitCode::FAILURE

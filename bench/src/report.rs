@@ -18,6 +18,7 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Target {
     AtLeast(f64),
+    AtMost(f64),
     Below(f64),
 }
 
@@ -25,6 +26,7 @@ impl Target {
     fn holds(self, figure: f64) -> bool {
         match self {
             Target::AtLeast(bound) => figure >= bound,
+            Target::AtMost(bound) => figure <= bound,
             Target::Below(bound) => figure < bound,
         }
     }
@@ -34,6 +36,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::AtLeast(bound) => write!(f, ">= {bound}"),
+            Target::AtMost(bound) => write!(f, "<= {bound}"),
             Target::Below(bound) => write!(f, "< {bound}"),
         }
     }
@@ -86,6 +89,18 @@ impl Row {
         self
     }
 
+    /// Compares the measurement with `baseline`, measured in the same
+    /// process, as value / baseline: for rates such as events per second,
+    /// where more is better, it is how many times faster the case is than
+    /// the baseline; for a time over a reference time (a large store's
+    /// open time over a small one's) it is how many times longer it takes.
+    pub fn relative_to(mut self, baseline: impl Into<String>, baseline_value: f64) -> Row {
+        self.baseline = Some(baseline.into());
+        self.baseline_value = Some(baseline_value);
+        self.ratio = Some(self.value / baseline_value);
+        self
+    }
+
     /// Sets the goal and records whether this run reached it.
     pub fn target(mut self, target: Target) -> Row {
         let figure = self.ratio.unwrap_or(self.value);
@@ -95,11 +110,21 @@ impl Row {
     }
 }
 
+/// A case that was not measured, and why: printed instead of a figure,
+/// because a made-up or zero figure would read as a measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub suite: &'static str,
+    pub case: String,
+    pub skipped: String,
+}
+
 /// The rows of one run, printed together at the end so progress messages
 /// (on stderr) never interleave with the results (on stdout).
 #[derive(Debug, Default)]
 pub struct Report {
     rows: Vec<Row>,
+    skipped: Vec<Skipped>,
 }
 
 impl Report {
@@ -111,13 +136,33 @@ impl Report {
         self.rows.push(row);
     }
 
+    /// Records that `case` was not measured, with the reason.
+    pub fn skip(&mut self, suite: &'static str, case: impl Into<String>, reason: impl Into<String>) {
+        self.skipped.push(Skipped {
+            suite,
+            case: case.into(),
+            skipped: reason.into(),
+        });
+    }
+
     /// Prints the rows to stdout in `format`.
     pub fn print(&self, format: Format) {
         match format {
-            Format::Table => print!("{}", self.table()),
+            Format::Table => {
+                print!("{}", self.table());
+                for skip in &self.skipped {
+                    println!("skipped {} {}: {}", skip.suite, skip.case, skip.skipped);
+                }
+            }
             Format::JsonLines => {
                 for row in &self.rows {
                     println!("{}", serde_json::to_string(row).expect("a row always serialises"));
+                }
+                for skip in &self.skipped {
+                    println!(
+                        "{}",
+                        serde_json::to_string(skip).expect("a skipped case always serialises")
+                    );
                 }
             }
         }
@@ -203,6 +248,31 @@ mod tests {
     fn json_lines_leave_out_what_a_case_does_not_have() {
         let json = serde_json::to_string(&Row::new("s", "c", 1.0, "s")).unwrap();
         assert_eq!(json, r#"{"suite":"s","case":"c","value":1.0,"unit":"s"}"#);
+    }
+
+    #[test]
+    fn a_relative_ratio_is_value_over_baseline() {
+        let rate = Row::new("s", "c", 300.0, "events/s")
+            .relative_to("raw", 100.0)
+            .target(Target::AtLeast(2.0));
+        assert_eq!(rate.ratio, Some(3.0));
+        assert_eq!(rate.met, Some(true));
+        let slower = Row::new("s", "c", 2.0, "s")
+            .relative_to("small", 1.0)
+            .target(Target::AtMost(1.5));
+        assert_eq!(slower.met, Some(false));
+        assert_eq!(slower.target.as_deref(), Some("<= 1.5"));
+    }
+
+    #[test]
+    fn a_skipped_case_serialises_with_its_reason_and_no_figure() {
+        let skip = Skipped {
+            suite: "s",
+            case: "c".into(),
+            skipped: "no server".into(),
+        };
+        let json = serde_json::to_string(&skip).unwrap();
+        assert_eq!(json, r#"{"suite":"s","case":"c","skipped":"no server"}"#);
     }
 
     #[test]

@@ -21,3 +21,34 @@ pub fn best_of<E>(repetitions: usize, mut run: impl FnMut() -> Result<Duration, 
     }
     Ok(best)
 }
+
+/// The middle of `samples` (the upper middle for an even count). Unlike
+/// the minimum, the median describes the typical run, which is what a
+/// comparison of two medians taken under the same load needs.
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// The machine's load average over the last minute, as the kernel reports
+/// it; figures taken under load are slower, and saying so beside them
+/// keeps them honest. "unknown" where `/proc/loadavg` does not exist.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_is_the_middle_sample() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(vec![ms(9), ms(1), ms(5)]), ms(5));
+        assert_eq!(median(vec![ms(4), ms(1), ms(3), ms(2)]), ms(3));
+        assert_eq!(median(Vec::new()), Duration::ZERO);
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::pin::Pin;
 
 use futures::stream::{self, StreamExt};
 
@@ -25,31 +26,48 @@ pub(crate) enum Cursor {
 
 /// A stream that calls `fetch(cursor)` for page after page until a page
 /// comes back empty. `next` gives the cursor after a fetched event.
+///
+/// The next page is asked for as soon as a page arrives, before its events
+/// are handed out: a backend whose fetch starts work when called (SQLite
+/// starts a blocking read) reads the next page while the caller works
+/// through this one. At most two pages are held at a time.
 pub(crate) fn paged<F, Fut>(start: u64, fetch: F, next: fn(&RecordedEvent) -> Cursor) -> EventStream
 where
     F: FnMut(u64) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Page, ReadError>> + Send + 'static,
 {
-    struct State<F> {
+    struct State<F, Fut> {
         fetch: F,
         cursor: Cursor,
         buffer: VecDeque<Result<RecordedEvent, ReadError>>,
+        /// The page at `cursor`, already asked for.
+        ahead: Option<Pin<Box<Fut>>>,
     }
     let state = State {
         fetch,
         cursor: Cursor::At(start),
         buffer: VecDeque::new(),
+        ahead: None,
     };
     stream::unfold(state, move |mut state| async move {
         if state.buffer.is_empty() {
-            let Cursor::At(at) = state.cursor else { return None };
-            match (state.fetch)(at).await {
+            let fetched = match state.ahead.take() {
+                Some(ahead) => ahead.await,
+                None => {
+                    let Cursor::At(at) = state.cursor else { return None };
+                    (state.fetch)(at).await
+                }
+            };
+            match fetched {
                 Ok(page) if page.is_empty() => return None,
                 Ok(page) => {
                     state.cursor = match page.last() {
                         Some(Ok(last)) if page.len() >= PAGE_SIZE => next(last),
                         _ => Cursor::Done,
                     };
+                    if let Cursor::At(at) = state.cursor {
+                        state.ahead = Some(Box::pin((state.fetch)(at)));
+                    }
                     state.buffer = page.into();
                 }
                 Err(e) => {
@@ -62,6 +80,7 @@ where
         if item.is_err() {
             state.buffer.clear();
             state.cursor = Cursor::Done;
+            state.ahead = None;
         }
         Some((item, state))
     })

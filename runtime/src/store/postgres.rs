@@ -109,7 +109,19 @@ impl PostgresStore {
                 format!("schema name {:?} must be lower-case letters, digits and `_`", config.schema).into(),
             ));
         }
-        let pg_config = tokio_postgres::Config::from_str(url).map_err(|e| storage(Box::new(e)))?;
+        let mut pg_config = tokio_postgres::Config::from_str(url).map_err(|e| storage(Box::new(e)))?;
+        // The store prepares its statements once per connection. A prepared
+        // statement may switch to a generic plan, made without the values,
+        // and a generic plan made while the tables are small or have no
+        // statistics yet scans them whole and is kept until the next
+        // `ANALYZE`: appends slowed down as the store grew. The store's
+        // statements are index lookups whatever the values, so each is
+        // planned with its values instead (a custom plan).
+        let options = match pg_config.get_options() {
+            Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
+            None => "-c plan_cache_mode=force_custom_plan".to_string(),
+        };
+        pg_config.options(&options);
         let manager = Manager::from_config(
             pg_config,
             NoTls,
@@ -299,14 +311,17 @@ impl EventStore for PostgresStore {
         let tx = client.transaction().await.map_err(storage)?;
         let table = &self.tables.events;
 
+        // Every statement is prepared once per connection and cached: a
+        // statement given as text costs a round trip to prepare it before
+        // the one that runs it, which doubled the round trips of an append.
         let ids: Vec<crate::types::Uuid> = events.iter().map(|e| e.id).collect();
-        let rows = tx
-            .query(
-                &format!("SELECT id, stream, version, position FROM {table} WHERE id = ANY($1)"),
-                &[&ids],
-            )
+        let lookup = tx
+            .prepare_cached(&format!(
+                "SELECT id, stream, version, position FROM {table} WHERE id = ANY($1)"
+            ))
             .await
             .map_err(storage)?;
+        let rows = tx.query(&lookup, &[&ids]).await.map_err(storage)?;
         if !rows.is_empty() {
             let stored: Vec<Option<StoredId>> = ids
                 .iter()
@@ -327,8 +342,12 @@ impl EventStore for PostgresStore {
             };
         }
 
+        let version = tx
+            .prepare_cached(&format!("SELECT MAX(version) FROM {table} WHERE stream = $1"))
+            .await
+            .map_err(storage)?;
         let actual: Option<i64> = tx
-            .query_one(&format!("SELECT MAX(version) FROM {table} WHERE stream = $1"), &[&stream.as_str()])
+            .query_one(&version, &[&stream.as_str()])
             .await
             .map_err(storage)?
             .get(0);
@@ -343,15 +362,19 @@ impl EventStore for PostgresStore {
 
         // Registry rows are locked in sorted order (see `contract_counts`)
         // and before the head row, so appends cannot deadlock.
+        let count_contract = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {0} AS c (name, version, fingerprint, events) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name, version) DO UPDATE SET events = c.events + EXCLUDED.events
+                 RETURNING c.fingerprint",
+                self.tables.contracts
+            ))
+            .await
+            .map_err(storage)?;
         for ((contract, version, fingerprint), count) in rules::contract_counts(&events) {
             let stored: String = tx
                 .query_one(
-                    &format!(
-                        "INSERT INTO {0} AS c (name, version, fingerprint, events) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (name, version) DO UPDATE SET events = c.events + EXCLUDED.events
-                         RETURNING c.fingerprint",
-                        self.tables.contracts
-                    ),
+                    &count_contract,
                     &[&contract, &(version as i32), &fingerprint, &(count as i64)],
                 )
                 .await
@@ -370,14 +393,14 @@ impl EventStore for PostgresStore {
         // Taking positions is the last step before inserting: from here on
         // the head row is locked until commit.
         let count = events.len() as i64;
-        let last: i64 = tx
-            .query_one(
-                &format!("UPDATE {} SET position = position + $1 RETURNING position", self.tables.head),
-                &[&count],
-            )
+        let take_positions = tx
+            .prepare_cached(&format!(
+                "UPDATE {} SET position = position + $1 RETURNING position",
+                self.tables.head
+            ))
             .await
-            .map_err(storage)?
-            .get(0);
+            .map_err(storage)?;
+        let last: i64 = tx.query_one(&take_positions, &[&count]).await.map_err(storage)?.get(0);
         let first = last - count + 1;
         let base_version = actual.unwrap_or(0) as i64;
         let mut positions = Vec::with_capacity(events.len());
@@ -398,13 +421,17 @@ impl EventStore for PostgresStore {
             payloads.push(std::str::from_utf8(&event.payload).expect("validated as JSON, so UTF-8"));
             metadata.push(serde_json::to_string(&event.metadata).expect("metadata always serializes"));
         }
+        let insert = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {table} ({COLUMNS})
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::UUID[], $3::TEXT[], $4::BIGINT[], $5::TEXT[],
+                                      $6::INTEGER[], $7::TEXT[], $8::TEXT[], $9::TEXT[])"
+            ))
+            .await
+            .map_err(storage)?;
         let inserted = tx
             .execute(
-                &format!(
-                    "INSERT INTO {table} ({COLUMNS})
-                     SELECT * FROM UNNEST($1::BIGINT[], $2::UUID[], $3::TEXT[], $4::BIGINT[], $5::TEXT[],
-                                          $6::INTEGER[], $7::TEXT[], $8::TEXT[], $9::TEXT[])"
-                ),
+                &insert,
                 &[
                     &positions,
                     &ids,

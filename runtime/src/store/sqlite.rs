@@ -184,18 +184,19 @@ impl SqliteStore {
         })
     }
 
+    /// Reads one page on the blocking pool. The read starts at once, not
+    /// when the future is first polled, so a reader can ask for the next
+    /// page before it has worked through this one.
     fn page(&self, query: PageQuery) -> impl std::future::Future<Output = Result<Page, ReadError>> {
         let inner = self.inner.clone();
-        async move {
-            tokio::task::spawn_blocking(move || inner.readers.with(|conn| query.run(conn)))
-                .await
-                .map_err(|e| ReadError::Storage(Box::new(e)))?
-        }
+        let read = tokio::task::spawn_blocking(move || inner.readers.with(|conn| query.run(conn)));
+        async move { read.await.map_err(|e| ReadError::Storage(Box::new(e)))? }
     }
 }
 
 fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    stable_plans(conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let synchronous = match durability {
         Durability::Full => "FULL",
@@ -205,9 +206,27 @@ fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> 
     Ok(())
 }
 
+/// Turns on SQLite's query planner stability guarantee, so no plan depends
+/// on the values bound to a statement. Without it SQLite treats the
+/// parameters of the store's lookups (`stream = ?1`, `position >= ?1`,
+/// `LIMIT ?2`) as able to change the plan and expires such a statement
+/// when its bindings are cleared, which rusqlite's statement cache does
+/// each time it takes a statement back: every cached lookup was parsed and
+/// planned again on each use (`SQLITE_STMTSTATUS_REPREPARE` counted one
+/// per run), which cost the writer more than the lookup itself. The store
+/// never runs `ANALYZE`, so there are no statistics to re-plan with.
+fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
 fn last_position(conn: &Connection) -> rusqlite::Result<u64> {
-    // `MAX` over the integer primary key is a single b-tree lookup.
-    let max: Option<i64> = conn.query_row("SELECT MAX(position) FROM events", [], |r| r.get(0))?;
+    // `MAX` over the integer primary key is a single b-tree lookup. The
+    // statement is cached: the writer runs it for every group commit, and
+    // parsing it would cost more than running it.
+    let max: Option<i64> = conn
+        .prepare_cached("SELECT MAX(position) FROM events")?
+        .query_row([], |r| r.get(0))?;
     Ok(max.unwrap_or(0) as u64)
 }
 
@@ -351,11 +370,11 @@ impl EventStore for SqliteStore {
 }
 
 fn stream_version(conn: &Connection, stream: &StreamName) -> rusqlite::Result<Option<u64>> {
-    let max: Option<i64> = conn.query_row(
-        "SELECT MAX(version) FROM events WHERE stream = ?1",
-        [stream.as_str()],
-        |r| r.get(0),
-    )?;
+    // Cached: the writer runs this for every append, and parsing and
+    // planning the statement each time took longer than the lookup.
+    let max: Option<i64> = conn
+        .prepare_cached("SELECT MAX(version) FROM events WHERE stream = ?1")?
+        .query_row([stream.as_str()], |r| r.get(0))?;
     Ok(max.map(|v| v as u64))
 }
 
@@ -379,6 +398,7 @@ impl ReaderPool {
                 .map_err(|e| ReadError::Storage(Box::new(e)))?;
                 conn.busy_timeout(std::time::Duration::from_secs(30))
                     .map_err(|e| ReadError::Storage(Box::new(e)))?;
+                stable_plans(&conn).map_err(|e| ReadError::Storage(Box::new(e)))?;
                 conn
             }
         };
@@ -423,7 +443,11 @@ impl PageQuery {
         let rows = statement
             .query_map(rusqlite::params_from_iter(args), RawRow::read)
             .map_err(storage)?;
-        Ok(rows.map(|row| row.map_err(storage).and_then(RawRow::into_event)).collect())
+        // Sized for a full page up front: SQLite cannot say how many rows
+        // are coming, and growing the vector copies the events again.
+        let mut page = Vec::with_capacity(PAGE_SIZE);
+        page.extend(rows.map(|row| row.map_err(storage).and_then(RawRow::into_event)));
+        Ok(page)
     }
 }
 

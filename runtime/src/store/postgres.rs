@@ -170,10 +170,12 @@ impl PostgresStore {
                  events      BIGINT NOT NULL DEFAULT 0,
                  PRIMARY KEY (name, version)
              );
+             {function}
              SELECT pg_advisory_unlock(7337001);",
             events = tables.events,
             head = tables.head,
             contracts = tables.contracts,
+            function = append_function(&tables, schema),
         );
         client.batch_execute(&ddl).await.map_err(|e| storage(Box::new(e)))?;
         let head: i64 = client
@@ -250,6 +252,120 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// Where the append's ids are stored already, judged as a retry
+    /// (`Some`: the original result), a conflict (an error), or new
+    /// (`None`). Only appends that hit a stored id come here.
+    async fn judge_stored(
+        &self,
+        stream: &StreamName,
+        ids: &[crate::types::Uuid],
+    ) -> Result<Option<AppendResult>, AppendError> {
+        let client = self.pool.get().await.map_err(storage)?;
+        let lookup = client
+            .prepare_cached(&format!(
+                "SELECT id, stream, version, position FROM {} WHERE id = ANY($1)",
+                self.tables.events
+            ))
+            .await
+            .map_err(storage)?;
+        let rows = client.query(&lookup, &[&ids]).await.map_err(storage)?;
+        let stored: Vec<Option<StoredId>> = ids
+            .iter()
+            .map(|id| {
+                rows.iter().find(|r| r.get::<_, crate::types::Uuid>(0) == *id).and_then(|r| {
+                    Some(StoredId {
+                        id: *id,
+                        stream: StreamName::new(r.get::<_, String>(1)).ok()?,
+                        version: r.get::<_, i64>(2) as u64,
+                        position: r.get::<_, i64>(3) as u64,
+                    })
+                })
+            })
+            .collect();
+        rules::judge_retry(stream, &stored)
+    }
+}
+
+/// The SQLSTATE the append function raises for a changed fingerprint; its
+/// message is contract, version, stored and appended fingerprint, joined
+/// by U+001F.
+const FINGERPRINT_MISMATCH: &str = "TR001";
+
+fn fingerprint_mismatch(error: &tokio_postgres::Error) -> Option<AppendError> {
+    let message = error.as_db_error()?.message();
+    let mut parts = message.split('\u{1f}');
+    let contract = parts.next()?.to_string();
+    let version = parts.next()?.parse().ok()?;
+    let stored = parts.next()?.to_string();
+    let appended = parts.next()?.to_string();
+    Some(AppendError::FingerprintMismatch {
+        contract,
+        version,
+        stored,
+        appended,
+    })
+}
+
+/// The server-side append: the expected-version check (a stored id, the
+/// sign of a retry, is caught by the unique index or, for a retry whose
+/// expectation no longer holds, by the caller after a wrong version), registry
+/// counts (rows locked in byte order, like `record_contracts`, then the
+/// head row, so appends cannot deadlock), positions from the head row
+/// (locked until the statement's transaction commits, which keeps
+/// positions gap-free and in commit order), and the insert.
+fn append_function(tables: &Tables, schema: &str) -> String {
+    format!(
+        r#"CREATE OR REPLACE FUNCTION {schema}.append(
+                 p_stream TEXT, p_kind INTEGER, p_exact BIGINT, p_ids UUID[], p_contracts TEXT[],
+                 p_contract_versions INTEGER[], p_fingerprints TEXT[], p_payloads TEXT[], p_metadata TEXT[])
+             RETURNS TABLE (status TEXT, stream_version BIGINT, first_position BIGINT, last_position BIGINT)
+             LANGUAGE plpgsql AS $treaty$
+             #variable_conflict use_column
+             DECLARE
+                 v_n BIGINT := cardinality(p_ids);
+                 v_cur BIGINT;
+                 v_last BIGINT;
+                 v_stored TEXT;
+                 r RECORD;
+             BEGIN
+                 SELECT MAX(version) INTO v_cur FROM {events} WHERE stream = p_stream;
+                 IF (p_kind = 1 AND v_cur IS NOT NULL) OR (p_kind = 2 AND v_cur IS NULL)
+                    OR (p_kind = 3 AND COALESCE(v_cur, 0) <> p_exact) THEN
+                     RETURN QUERY SELECT 'wrong_version'::TEXT, v_cur, NULL::BIGINT, NULL::BIGINT;
+                     RETURN;
+                 END IF;
+                 FOR r IN
+                     SELECT t.c, t.v, t.f, count(*) AS k
+                     FROM unnest(p_contracts, p_contract_versions, p_fingerprints) AS t(c, v, f)
+                     GROUP BY t.c, t.v, t.f
+                     ORDER BY t.c COLLATE "C", t.v, t.f COLLATE "C"
+                 LOOP
+                     INSERT INTO {contracts} AS x (name, version, fingerprint, events)
+                     VALUES (r.c, r.v, r.f, r.k)
+                     ON CONFLICT (name, version) DO UPDATE SET events = x.events + EXCLUDED.events
+                     RETURNING x.fingerprint INTO v_stored;
+                     IF v_stored <> r.f THEN
+                         RAISE EXCEPTION USING ERRCODE = '{code}',
+                             MESSAGE = r.c || chr(31) || r.v || chr(31) || v_stored || chr(31) || r.f;
+                     END IF;
+                 END LOOP;
+                 UPDATE {head} SET position = position + v_n RETURNING position INTO v_last;
+                 INSERT INTO {events}
+                     (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
+                 SELECT v_last - v_n + t.i, t.id, p_stream, COALESCE(v_cur, 0) + t.i, t.c, t.cv, t.f, t.p, t.m
+                 FROM unnest(p_ids, p_contracts, p_contract_versions, p_fingerprints, p_payloads, p_metadata)
+                      WITH ORDINALITY AS t(id, c, cv, f, p, m, i);
+                 RETURN QUERY SELECT 'ok'::TEXT, COALESCE(v_cur, 0) + v_n, v_last - v_n + 1, v_last;
+             END
+             $treaty$;"#,
+        events = tables.events,
+        head = tables.head,
+        contracts = tables.contracts,
+        code = FINGERPRINT_MISMATCH,
+    )
+}
+
 enum PageQuery {
     All { at: u64 },
     Stream { stream: StreamName, at: u64, direction: Direction },
@@ -307,149 +423,55 @@ impl EventStore for PostgresStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, AppendError> {
         rules::validate_append(stream, &events, self.config.max_event_bytes)?;
-        let mut client = self.pool.get().await.map_err(storage)?;
-        let tx = client.transaction().await.map_err(storage)?;
-        let table = &self.tables.events;
-
-        // Every statement is prepared once per connection and cached: a
-        // statement given as text costs a round trip to prepare it before
-        // the one that runs it, which doubled the round trips of an append.
+        let client = self.pool.get().await.map_err(storage)?;
+        let (kind, exact): (i32, i64) = match expected {
+            ExpectedVersion::Any => (0, 0),
+            ExpectedVersion::NoStream => (1, 0),
+            ExpectedVersion::StreamExists => (2, 0),
+            ExpectedVersion::Exact(n) => (3, i64::try_from(n).unwrap_or(i64::MAX)),
+        };
         let ids: Vec<crate::types::Uuid> = events.iter().map(|e| e.id).collect();
-        let lookup = tx
+        let contracts: Vec<&str> = events.iter().map(|e| e.contract.as_str()).collect();
+        let contract_versions: Vec<i32> = events.iter().map(|e| e.contract_version as i32).collect();
+        let fingerprints: Vec<&str> = events.iter().map(|e| e.fingerprint.as_str()).collect();
+        let payloads: Vec<&str> = events
+            .iter()
+            .map(|e| std::str::from_utf8(&e.payload).expect("validated as JSON, so UTF-8"))
+            .collect();
+        let metadata: Vec<String> = events
+            .iter()
+            .map(|e| serde_json::to_string(&e.metadata).expect("metadata always serializes"))
+            .collect();
+        // One prepared call does the whole append inside the server, in the
+        // statement's own transaction: one round trip instead of seven.
+        let call = client
             .prepare_cached(&format!(
-                "SELECT id, stream, version, position FROM {table} WHERE id = ANY($1)"
+                "SELECT status, stream_version, first_position, last_position
+                 FROM {}.append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                self.config.schema
             ))
             .await
             .map_err(storage)?;
-        let rows = tx.query(&lookup, &[&ids]).await.map_err(storage)?;
-        if !rows.is_empty() {
-            let stored: Vec<Option<StoredId>> = ids
-                .iter()
-                .map(|id| {
-                    rows.iter().find(|r| r.get::<_, crate::types::Uuid>(0) == *id).and_then(|r| {
-                        Some(StoredId {
-                            id: *id,
-                            stream: StreamName::new(r.get::<_, String>(1)).ok()?,
-                            version: r.get::<_, i64>(2) as u64,
-                            position: r.get::<_, i64>(3) as u64,
-                        })
-                    })
-                })
-                .collect();
-            return match rules::judge_retry(stream, &stored)? {
-                Some(original) => Ok(original),
-                None => unreachable!("some ids are stored"),
-            };
-        }
-
-        let version = tx
-            .prepare_cached(&format!("SELECT MAX(version) FROM {table} WHERE stream = $1"))
-            .await
-            .map_err(storage)?;
-        let actual: Option<i64> = tx
-            .query_one(&version, &[&stream.as_str()])
-            .await
-            .map_err(storage)?
-            .get(0);
-        let actual = actual.map(|v| v as u64);
-        if !expected.admits(actual) {
-            return Err(AppendError::WrongExpectedVersion {
-                stream: stream.clone(),
-                expected,
-                actual,
-            });
-        }
-
-        // Registry rows are locked in sorted order (see `contract_counts`)
-        // and before the head row, so appends cannot deadlock.
-        let count_contract = tx
-            .prepare_cached(&format!(
-                "INSERT INTO {0} AS c (name, version, fingerprint, events) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (name, version) DO UPDATE SET events = c.events + EXCLUDED.events
-                 RETURNING c.fingerprint",
-                self.tables.contracts
-            ))
-            .await
-            .map_err(storage)?;
-        for ((contract, version, fingerprint), count) in rules::contract_counts(&events) {
-            let stored: String = tx
-                .query_one(
-                    &count_contract,
-                    &[&contract, &(version as i32), &fingerprint, &(count as i64)],
-                )
-                .await
-                .map_err(storage)?
-                .get(0);
-            if stored != fingerprint {
-                return Err(AppendError::FingerprintMismatch {
-                    contract: contract.to_string(),
-                    version,
-                    stored,
-                    appended: fingerprint.to_string(),
-                });
-            }
-        }
-
-        // Taking positions is the last step before inserting: from here on
-        // the head row is locked until commit.
-        let count = events.len() as i64;
-        let take_positions = tx
-            .prepare_cached(&format!(
-                "UPDATE {} SET position = position + $1 RETURNING position",
-                self.tables.head
-            ))
-            .await
-            .map_err(storage)?;
-        let last: i64 = tx.query_one(&take_positions, &[&count]).await.map_err(storage)?.get(0);
-        let first = last - count + 1;
-        let base_version = actual.unwrap_or(0) as i64;
-        let mut positions = Vec::with_capacity(events.len());
-        let mut versions = Vec::with_capacity(events.len());
-        let mut streams = Vec::with_capacity(events.len());
-        let mut contracts = Vec::with_capacity(events.len());
-        let mut contract_versions = Vec::with_capacity(events.len());
-        let mut fingerprints = Vec::with_capacity(events.len());
-        let mut payloads = Vec::with_capacity(events.len());
-        let mut metadata = Vec::with_capacity(events.len());
-        for (i, event) in events.iter().enumerate() {
-            positions.push(first + i as i64);
-            versions.push(base_version + 1 + i as i64);
-            streams.push(stream.as_str());
-            contracts.push(event.contract.as_str());
-            contract_versions.push(event.contract_version as i32);
-            fingerprints.push(event.fingerprint.as_str());
-            payloads.push(std::str::from_utf8(&event.payload).expect("validated as JSON, so UTF-8"));
-            metadata.push(serde_json::to_string(&event.metadata).expect("metadata always serializes"));
-        }
-        let insert = tx
-            .prepare_cached(&format!(
-                "INSERT INTO {table} ({COLUMNS})
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::UUID[], $3::TEXT[], $4::BIGINT[], $5::TEXT[],
-                                      $6::INTEGER[], $7::TEXT[], $8::TEXT[], $9::TEXT[])"
-            ))
-            .await
-            .map_err(storage)?;
-        let inserted = tx
-            .execute(
-                &insert,
-                &[
-                    &positions,
-                    &ids,
-                    &streams,
-                    &versions,
-                    &contracts,
-                    &contract_versions,
-                    &fingerprints,
-                    &payloads,
-                    &metadata,
-                ],
-            )
-            .await;
-        if let Err(e) = inserted {
-            if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+            &stream.as_str(),
+            &kind,
+            &exact,
+            &ids,
+            &contracts,
+            &contract_versions,
+            &fingerprints,
+            &payloads,
+            &metadata,
+        ];
+        let row = match client.query_one(&call, &params).await {
+            Ok(row) => row,
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                 // Another writer got in between the version check and the
-                // insert; report what the stream is at now.
-                drop(tx);
+                // insert, or an id other than the first is stored already.
+                drop(client);
+                if let Some(result) = self.judge_stored(stream, &ids).await? {
+                    return Ok(result);
+                }
                 let actual = self.stream_version(stream).await.ok().flatten();
                 return Err(AppendError::WrongExpectedVersion {
                     stream: stream.clone(),
@@ -457,19 +479,42 @@ impl EventStore for PostgresStore {
                     actual,
                 });
             }
-            return Err(storage(e));
+            Err(e) if e.code().map(SqlState::code) == Some(FINGERPRINT_MISMATCH) => {
+                return Err(fingerprint_mismatch(&e).unwrap_or_else(|| storage(e)));
+            }
+            Err(e) => return Err(storage(e)),
+        };
+        let status: &str = row.get(0);
+        let stream_version: Option<i64> = row.get(1);
+        match status {
+            "ok" => Ok(AppendResult {
+                stream_version: stream_version.unwrap_or(0) as u64,
+                first_position: row.get::<_, i64>(2) as u64,
+                last_position: row.get::<_, i64>(3) as u64,
+            })
+            .inspect(|result| {
+                self.head.send_if_modified(|current| {
+                    let moved = result.last_position > *current;
+                    *current = (*current).max(result.last_position);
+                    moved
+                });
+            }),
+            _ => {
+                // A retry of an append that went through carries an
+                // expectation that no longer holds; it is told apart here,
+                // off the happy path, instead of looking up every append's
+                // ids first.
+                drop(client);
+                match self.judge_stored(stream, &ids).await? {
+                    Some(original) => Ok(original),
+                    None => Err(AppendError::WrongExpectedVersion {
+                        stream: stream.clone(),
+                        expected,
+                        actual: stream_version.map(|v| v as u64),
+                    }),
+                }
+            }
         }
-        tx.commit().await.map_err(storage)?;
-        self.head.send_if_modified(|current| {
-            let moved = last as u64 > *current;
-            *current = (*current).max(last as u64);
-            moved
-        });
-        Ok(AppendResult {
-            stream_version: (base_version + count) as u64,
-            first_position: first as u64,
-            last_position: last as u64,
-        })
     }
 
     async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {

@@ -2,14 +2,14 @@
 //! on the output of the phase before, and timed as the best of several
 //! runs, the same way the totals are.
 //!
-//! Treaty's code generation proper (schema to tokens) has no public entry
-//! point of its own, so it is measured as `generate_tokens` (settings,
-//! parse, validate, tokens) minus `treaty_dsl::compile` (parse, validate).
+//! Treaty parses its files on every core and generates and formats its
+//! top-level modules on every core, so `parse` is timed as Treaty runs it
+//! (`compile` minus `validate`), and generation and formatting together as
+//! `Builder::generate` minus `compile`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use proc_macro2::TokenStream;
 use treaty_dsl::{SourceId, Sources};
 
 use crate::timing::{best_of, timed};
@@ -18,14 +18,11 @@ use crate::Failure;
 /// A phase name (used in case names) and its best time.
 pub type Phase = (&'static str, Duration);
 
-/// Treaty's phases: read, parse, validate, tokens, syn (tokens to a syntax
-/// tree, which also frees the tokens), unparse (prettyplease), free (the
-/// syntax tree) and write. Freeing is a phase of its own because the tree
-/// of a large contract set is big enough for its deallocation to show.
+/// Treaty's phases: read, parse (all files), validate, generate (schema
+/// to syntax tree, prettyplease, on every core) and write.
 pub fn treaty(dir: &Path, repetitions: usize) -> Result<Vec<Phase>, Failure> {
     let read = best(repetitions, || load(dir))?;
     let sources = load(dir)?;
-    let parse = best(repetitions, || Ok(parse_all(&sources)))?;
     let files = parse_all(&sources);
     let config = treaty_dsl::Config::default();
     let validate = best(repetitions, || Ok(treaty_dsl::validate(&files, &config)))?;
@@ -34,31 +31,21 @@ pub fn treaty(dir: &Path, repetitions: usize) -> Result<Vec<Phase>, Failure> {
             .map_err(|e| Failure::new(format!("contracts have errors:\n{}", e.render())))
     })?;
     let builder = treaty_codegen::Builder::new();
-    let generate = best(repetitions, || generate_tokens(&builder, &sources))?;
-    let tokens = generate_tokens(&builder, &sources)?;
-    let syn = best_of(repetitions, || {
-        let input = tokens.clone();
-        let (result, elapsed) = timed(|| syn_parse(input));
-        result?;
-        Ok(elapsed)
+    let generate = best(repetitions, || {
+        builder
+            .generate(&sources)
+            .map_err(|e| Failure::new(format!("Treaty failed on the generated contracts:\n{e}")))
     })?;
-    let free = best_of(repetitions, || {
-        let file = syn_parse(tokens.clone())?;
-        Ok(timed(|| drop(file)).1)
-    })?;
-    let file = syn_parse(tokens)?;
-    let unparse = best(repetitions, || Ok(prettyplease::unparse(&file)))?;
-    let code = format!("{}\n{}", treaty_codegen::HEADER, prettyplease::unparse(&file));
+    let code = builder
+        .generate(&sources)
+        .map_err(|e| Failure::new(format!("Treaty failed on the generated contracts:\n{e}")))?;
     let out = tempfile::tempdir().map_err(|e| Failure::io("create an output directory", e))?;
     let write = best_of(repetitions, || write_fresh(&out.path().join("out.rs"), &code))?;
     Ok(vec![
         ("read", read),
-        ("parse", parse),
+        ("parse", compile.saturating_sub(validate)),
         ("validate", validate),
-        ("tokens", generate.saturating_sub(compile)),
-        ("syn", syn),
-        ("unparse", unparse),
-        ("free", free),
+        ("generate", generate.saturating_sub(compile)),
         ("write", write),
     ])
 }
@@ -71,12 +58,6 @@ fn best<T>(repetitions: usize, mut work: impl FnMut() -> Result<T, Failure>) -> 
         result?;
         Ok(elapsed)
     })
-}
-
-fn generate_tokens(builder: &treaty_codegen::Builder, sources: &Sources) -> Result<TokenStream, Failure> {
-    builder
-        .generate_tokens(sources)
-        .map_err(|e| Failure::new(format!("Treaty failed on the generated contracts:\n{e}")))
 }
 
 fn load(dir: &Path) -> Result<Sources, Failure> {
@@ -92,12 +73,6 @@ fn parse_all(sources: &Sources) -> Vec<(SourceId, treaty_dsl::ast::File)> {
         .iter()
         .map(|(id, _)| (id, treaty_dsl::parse_file(sources, id).0))
         .collect()
-}
-
-/// Tokens to a syntax tree, as `treaty_codegen::format_tokens` does before
-/// handing the tree to prettyplease.
-fn syn_parse(tokens: TokenStream) -> Result<syn::File, Failure> {
-    syn::parse2::<syn::File>(tokens).map_err(|e| Failure::new(format!("generated code is not valid Rust: {e}")))
 }
 
 /// Writes `code` to a path that does not exist yet, as in a clean build.

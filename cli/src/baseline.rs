@@ -86,19 +86,13 @@ pub struct Loaded {
 
 /// Reads the baseline. `paths` are the new contracts' paths, which a git
 /// baseline reads at the revision; `builder` knows the extern types.
-pub fn load(
-    baseline: &Baseline,
-    paths: &[PathBuf],
-    builder: &Builder,
-) -> Result<Loaded, BaselineError> {
+pub fn load(baseline: &Baseline, paths: &[PathBuf], builder: &Builder) -> Result<Loaded, BaselineError> {
     match baseline {
         Baseline::Git(reference) => {
             let sources = git_sources(reference, paths)?;
             compile(baseline, &sources, builder)
         }
-        Baseline::Path(path)
-            if path.is_dir() || path.extension().is_some_and(|e| e == "treaty") =>
-        {
+        Baseline::Path(path) if path.is_dir() || path.extension().is_some_and(|e| e == "treaty") => {
             let mut sources = Sources::new();
             sources.load(&[path]).map_err(|e| BaselineError::Read {
                 path: e.path,
@@ -124,11 +118,7 @@ pub fn load(
     }
 }
 
-fn compile(
-    baseline: &Baseline,
-    sources: &Sources,
-    builder: &Builder,
-) -> Result<Loaded, BaselineError> {
+fn compile(baseline: &Baseline, sources: &Sources, builder: &Builder) -> Result<Loaded, BaselineError> {
     match builder.schema(sources) {
         Ok(schema) => Ok(Loaded {
             contracts: treaty_dsl::contracts(&schema),
@@ -156,17 +146,9 @@ fn git_sources(reference: &str, paths: &[PathBuf]) -> Result<Sources, BaselineEr
         .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
         .collect();
     let dir = crate::lock::contracts_root(&absolute);
-    let mut args: Vec<String> = [
-        "ls-tree",
-        "-r",
-        "-z",
-        "--name-only",
-        "--full-name",
-        reference,
-        "--",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = ["ls-tree", "-r", "-z", "--name-only", "--full-name", reference, "--"]
+        .map(String::from)
+        .to_vec();
     args.extend(absolute.iter().map(|p| p.display().to_string()));
     let listing = git(&dir, &args)?;
     let mut names: Vec<&str> = listing

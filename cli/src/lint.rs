@@ -116,10 +116,7 @@ pub fn run(args: LintArgs) -> ExitCode {
     };
     let old = match baseline::load(&against, &args.paths, &builder) {
         Ok(old) => old,
-        Err(BaselineError::Contracts {
-            baseline,
-            diagnostics,
-        }) => {
+        Err(BaselineError::Contracts { baseline, diagnostics }) => {
             crate::report(&diagnostics);
             eprintln!("error: the baseline {baseline} does not compile");
             return ExitCode::from(USAGE);
@@ -133,11 +130,7 @@ pub fn run(args: LintArgs) -> ExitCode {
         eprintln!("note: {against} has no contracts under the given paths; every contract is new");
     }
     let options = Options {
-        mode: args
-            .mode
-            .map(Mode::from)
-            .or(config.mode)
-            .unwrap_or(Mode::Full),
+        mode: args.mode.map(Mode::from).or(config.mode).unwrap_or(Mode::Full),
         transitive: args.transitive || config.transitive.unwrap_or(false),
         style: config.style.resolve(in_ci()),
     };
@@ -159,11 +152,7 @@ pub fn run(args: LintArgs) -> ExitCode {
                 report.warning_count(),
                 crate::plural(report.warning_count()),
                 options.mode,
-                if options.transitive {
-                    ", transitive"
-                } else {
-                    ""
-                },
+                if options.transitive { ", transitive" } else { "" },
             );
             if report.is_breaking() {
                 eprintln!("error: {summary}");

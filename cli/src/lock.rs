@@ -58,10 +58,7 @@ pub fn run(args: LockArgs) -> ExitCode {
     let up_to_date = std::fs::read(&path).is_ok_and(|existing| existing == text.as_bytes());
     if args.check {
         if up_to_date {
-            println!(
-                "{} is up to date ({versions} contract versions)",
-                path.display()
-            );
+            println!("{} is up to date ({versions} contract versions)", path.display());
             return ExitCode::SUCCESS;
         }
         eprintln!(
@@ -76,10 +73,7 @@ pub fn run(args: LockArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(false) => {
-            println!(
-                "{} is up to date ({versions} contract versions)",
-                path.display()
-            );
+            println!("{} is up to date ({versions} contract versions)", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -133,9 +127,7 @@ pub fn contracts_root(paths: &[PathBuf]) -> PathBuf {
 /// Relative paths stay relative, so messages show them as typed, unless
 /// they mix with absolute ones and were made absolute above.
 fn normalize(dir: &Path) -> PathBuf {
-    dir.components()
-        .filter(|c| *c != Component::CurDir)
-        .collect()
+    dir.components().filter(|c| *c != Component::CurDir).collect()
 }
 
 #[cfg(test)]
@@ -152,10 +144,7 @@ mod tests {
         std::fs::write(b.join("x.treaty"), "").unwrap();
         let cases: [(Vec<PathBuf>, PathBuf); 3] = [
             (vec![a.clone()], a.clone()),
-            (
-                vec![a.clone(), b.join("x.treaty")],
-                dir.path().join("contracts"),
-            ),
+            (vec![a.clone(), b.join("x.treaty")], dir.path().join("contracts")),
             (vec![b.join("x.treaty")], b.clone()),
         ];
         for (paths, root) in cases {

@@ -49,7 +49,11 @@ fn usage_errors_exit_two() {
     assert_eq!(treaty(&["frobnicate"]).status.code(), Some(2));
     let missing = treaty(&["check", "no/such/dir"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("cannot read no/such/dir"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("cannot read no/such/dir"),
+        "{}",
+        stderr(&missing)
+    );
     let bad_extern = treaty(&["generate", "examples/factory/contracts", "--extern", "nonsense"]);
     assert_eq!(bad_extern.status.code(), Some(2));
 }

@@ -105,18 +105,8 @@ impl Project {
 
     fn git(&self, args: &[&str]) {
         let output = Command::new("git")
-            .args([
-                "-c",
-                "user.name=Test",
-                "-c",
-                "user.email=test@example.invalid",
-            ])
-            .args([
-                "-c",
-                "init.defaultBranch=main",
-                "-c",
-                "commit.gpgsign=false",
-            ])
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid"])
+            .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"])
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -162,34 +152,16 @@ fn exit_codes() {
     // Each row: the new contracts, the lint arguments, the exit code.
     let cases: [(&str, &[&str], i32); 8] = [
         (BEFORE, &["lint", "contracts", "--against", "baseline"], 0),
-        (
-            COMPATIBLE,
-            &["lint", "contracts", "--against", "baseline"],
-            0,
-        ),
+        (COMPATIBLE, &["lint", "contracts", "--against", "baseline"], 0),
         (BREAKING, &["lint", "contracts", "--against", "baseline"], 1),
         (
             BREAKING,
-            &[
-                "lint",
-                "contracts",
-                "--against",
-                "baseline",
-                "--mode",
-                "forward",
-            ],
+            &["lint", "contracts", "--against", "baseline", "--mode", "forward"],
             1,
         ),
         (
             ADDED_REQUIRED,
-            &[
-                "lint",
-                "contracts",
-                "--against",
-                "baseline",
-                "--mode",
-                "forward",
-            ],
+            &["lint", "contracts", "--against", "baseline", "--mode", "forward"],
             0,
         ),
         (
@@ -197,21 +169,10 @@ fn exit_codes() {
             &["lint", "contracts", "--against", "baseline"],
             2,
         ),
+        (BEFORE, &["lint", "contracts", "--against", "no-such-dir"], 2),
         (
             BEFORE,
-            &["lint", "contracts", "--against", "no-such-dir"],
-            2,
-        ),
-        (
-            BEFORE,
-            &[
-                "lint",
-                "contracts",
-                "--against",
-                "baseline",
-                "--format",
-                "xml",
-            ],
+            &["lint", "contracts", "--against", "baseline", "--format", "xml"],
             2,
         ),
     ];
@@ -226,15 +187,11 @@ fn exit_codes() {
 #[test]
 fn a_baseline_that_does_not_compile_is_a_usage_error() {
     let project = Project::new(BEFORE);
-    project.write(
-        "baseline/shop.treaty",
-        "namespace shop;\nOrderPlaced!(total: Nope);\n",
-    );
+    project.write("baseline/shop.treaty", "namespace shop;\nOrderPlaced!(total: Nope);\n");
     let run = project.treaty(&["lint", "contracts", "--against", "baseline"]);
     assert_eq!(run.code(), 2, "{run:?}");
     assert!(
-        run.stderr()
-            .contains("the baseline baseline does not compile"),
+        run.stderr().contains("the baseline baseline does not compile"),
         "{run:?}"
     );
 }
@@ -267,14 +224,7 @@ fn human_output_shows_each_finding_with_its_snippet() {
 fn json_output_lists_every_finding() {
     let project = Project::new(BREAKING);
     project.write("baseline/shop.treaty", BEFORE);
-    let run = project.treaty(&[
-        "lint",
-        "contracts",
-        "--against",
-        "baseline",
-        "--format",
-        "json",
-    ]);
+    let run = project.treaty(&["lint", "contracts", "--against", "baseline", "--format", "json"]);
     assert_eq!(run.code(), 1, "{run:?}");
     let document: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(document["baseline"], "baseline");
@@ -300,14 +250,7 @@ fn json_output_lists_every_finding() {
 fn json_output_of_a_clean_run_is_an_empty_list() {
     let project = Project::new(COMPATIBLE);
     project.write("baseline/shop.treaty", BEFORE);
-    let run = project.treaty(&[
-        "lint",
-        "contracts",
-        "--against",
-        "baseline",
-        "--format",
-        "json",
-    ]);
+    let run = project.treaty(&["lint", "contracts", "--against", "baseline", "--format", "json"]);
     assert_eq!(run.code(), 0, "{run:?}");
     let document: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(document["findings"], serde_json::json!([]));
@@ -317,14 +260,7 @@ fn json_output_of_a_clean_run_is_an_empty_list() {
 fn github_output_is_workflow_annotations() {
     let project = Project::new(BREAKING);
     project.write("baseline/shop.treaty", BEFORE);
-    let run = project.treaty(&[
-        "lint",
-        "contracts",
-        "--against",
-        "baseline",
-        "--format",
-        "github",
-    ]);
+    let run = project.treaty(&["lint", "contracts", "--against", "baseline", "--format", "github"]);
     assert_eq!(run.code(), 1, "{run:?}");
     expect![[r#"
         ::error file=contracts/shop.treaty,line=5,col=14,title=field-type-changed::event `shop.OrderPlaced` v1: the type of `total.cents` changed from `i64` to `String`%0Ahelp: add a field with the new type beside the old one, or declare a new version with an upcast
@@ -342,15 +278,9 @@ fn lock_is_written_at_the_common_root_only_when_changed() {
 
     let first = project.treaty(&["lock", "contracts/shop.treaty", "contracts/billing"]);
     assert_eq!(first.code(), 0, "{first:?}");
-    assert_eq!(
-        first.stdout(),
-        "wrote contracts/treaty.lock (3 contract versions)\n"
-    );
+    assert_eq!(first.stdout(), "wrote contracts/treaty.lock (3 contract versions)\n");
     let lock = project.read("contracts/treaty.lock");
-    assert!(
-        lock.starts_with("{\n  \"format\": 1,\n  \"contracts\": [\n"),
-        "{lock}"
-    );
+    assert!(lock.starts_with("{\n  \"format\": 1,\n  \"contracts\": [\n"), "{lock}");
     let document: serde_json::Value = serde_json::from_str(&lock).unwrap();
     let entries: Vec<String> = document["contracts"]
         .as_array()
@@ -411,12 +341,7 @@ fn lint_defaults_to_the_lock_and_accepts_an_explicit_one() {
     let project = Project::new(BEFORE);
     let missing = project.treaty(&["lint", "contracts"]);
     assert_eq!(missing.code(), 2, "no lock yet: {missing:?}");
-    assert!(
-        project
-            .treaty(&["lock", "contracts", "--lock", "custom.lock"])
-            .code()
-            == 0
-    );
+    assert!(project.treaty(&["lock", "contracts", "--lock", "custom.lock"]).code() == 0);
     assert_eq!(project.treaty(&["lock", "contracts"]).code(), 0);
     project.write("contracts/shop.treaty", BREAKING);
     let default = project.treaty(&["lint", "contracts"]);
@@ -433,16 +358,11 @@ fn lint_defaults_to_the_lock_and_accepts_an_explicit_one() {
 fn a_damaged_lock_is_a_usage_error() {
     let project = Project::new(BEFORE);
     assert_eq!(project.treaty(&["lock", "contracts"]).code(), 0);
-    let lock = project
-        .read("contracts/treaty.lock")
-        .replace("\"u32\"", "\"u64\"");
+    let lock = project.read("contracts/treaty.lock").replace("\"u32\"", "\"u64\"");
     project.write("contracts/treaty.lock", &lock);
     let run = project.treaty(&["lint", "contracts"]);
     assert_eq!(run.code(), 2, "{run:?}");
-    assert!(
-        run.stderr().contains("does not match its schema"),
-        "{run:?}"
-    );
+    assert!(run.stderr().contains("does not match its schema"), "{run:?}");
 }
 
 #[test]
@@ -456,14 +376,7 @@ fn git_baseline_reads_the_contracts_at_a_revision() {
     assert_eq!(clean.code(), 0, "{clean:?}");
 
     project.write("contracts/shop.treaty", BREAKING);
-    let breaking = project.treaty(&[
-        "lint",
-        "contracts",
-        "--against",
-        "git:HEAD",
-        "--format",
-        "json",
-    ]);
+    let breaking = project.treaty(&["lint", "contracts", "--against", "git:HEAD", "--format", "json"]);
     assert_eq!(breaking.code(), 1, "{breaking:?}");
     let document: serde_json::Value = serde_json::from_str(&breaking.stdout()).unwrap();
     assert_eq!(document["baseline"], "git:HEAD");
@@ -475,10 +388,7 @@ fn git_baseline_reads_the_contracts_at_a_revision() {
     project.git(&["commit", "-q", "-m", "drop"]);
     let empty = project.treaty(&["lint", "contracts", "--against", "git:HEAD"]);
     assert_eq!(empty.code(), 0, "{empty:?}");
-    assert!(
-        empty.stderr().contains("every contract is new"),
-        "{empty:?}"
-    );
+    assert!(empty.stderr().contains("every contract is new"), "{empty:?}");
 
     // The contracts as of two commits ago, by any revision syntax.
     let older = project.treaty(&["lint", "contracts", "--against", "git:HEAD~2"]);
@@ -511,14 +421,7 @@ fn style_checks_run_locally_and_in_ci_only_when_enabled() {
     let undocumented = "namespace shop;\nOrderShipment!(trackingCode: String);\n";
     let project = Project::new(undocumented);
     project.write("baseline/shop.treaty", "namespace shop;\n");
-    let args = [
-        "lint",
-        "contracts",
-        "--against",
-        "baseline",
-        "--format",
-        "json",
-    ];
+    let args = ["lint", "contracts", "--against", "baseline", "--format", "json"];
     let rules = |run: &Run| -> Vec<String> {
         let document: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
         let findings = document["findings"].as_array().unwrap().clone();
@@ -532,20 +435,13 @@ fn style_checks_run_locally_and_in_ci_only_when_enabled() {
     assert_eq!(local.code(), 0, "warnings never fail: {local:?}");
     assert_eq!(
         rules(&local),
-        [
-            "missing-docs",
-            "event-not-past-tense",
-            "field-not-snake-case"
-        ]
+        ["missing-docs", "event-not-past-tense", "field-not-snake-case"]
     );
 
     let ci = project.treaty(&args);
     assert_eq!(rules(&ci), Vec::<String>::new());
 
-    project.write(
-        "contracts/treaty.toml",
-        "[lint.style]\nmissing-docs = true\n",
-    );
+    project.write("contracts/treaty.toml", "[lint.style]\nmissing-docs = true\n");
     let configured = project.treaty(&args);
     assert_eq!(rules(&configured), ["missing-docs"]);
 
@@ -563,32 +459,20 @@ fn mode_comes_from_treaty_toml_unless_given() {
     let args = ["lint", "contracts", "--against", "baseline"];
     let forward = project.treaty(&args);
     assert_eq!(forward.code(), 0, "{forward:?}");
-    let full = project.treaty(&[
-        "lint",
-        "contracts",
-        "--against",
-        "baseline",
-        "--mode",
-        "full",
-    ]);
+    let full = project.treaty(&["lint", "contracts", "--against", "baseline", "--mode", "full"]);
     assert_eq!(full.code(), 1, "{full:?}");
 }
 
 #[test]
 fn transitive_checks_across_an_honest_version_bump() {
-    let bumped =
-        "namespace shop;\n/// Placed.\nOrderPlaced! v2 (count: String) was v1 (count: u32);\n";
+    let bumped = "namespace shop;\n/// Placed.\nOrderPlaced! v2 (count: String) was v1 (count: u32);\n";
     let project = Project::new(bumped);
     project.write(
         "baseline/shop.treaty",
         "namespace shop;\n/// Placed.\nOrderPlaced!(count: u32);\n",
     );
     let args = ["lint", "contracts", "--against", "baseline"];
-    assert_eq!(
-        project.treaty(&args).code(),
-        0,
-        "an honest bump is not breaking"
-    );
+    assert_eq!(project.treaty(&args).code(), 0, "an honest bump is not breaking");
     let flag = project.treaty(&["lint", "contracts", "--against", "baseline", "--transitive"]);
     assert_eq!(flag.code(), 1, "{flag:?}");
     assert!(flag.stderr().contains("compared with v1"), "{flag:?}");

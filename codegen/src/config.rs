@@ -59,11 +59,7 @@ fn matching<'a>(rules: &'a [(String, Vec<syn::Attribute>)], path: &'a str) -> im
 /// pattern must equal the path or be a prefix of it ending at a dot, so
 /// `shop` selects `shop.orders.OrderPlaced` but not `shopping.Cart`.
 pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
-    pattern == "."
-        || path == pattern
-        || path
-            .strip_prefix(pattern)
-            .is_some_and(|rest| rest.starts_with('.'))
+    pattern == "." || path == pattern || path.strip_prefix(pattern).is_some_and(|rest| rest.starts_with('.'))
 }
 
 #[cfg(test)]

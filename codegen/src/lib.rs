@@ -12,8 +12,8 @@
 //! macro: [`Builder::generate`] is pure (sources in, formatted Rust out),
 //! [`Builder::compile`] adds the file I/O.
 
-mod config;
 pub mod attribute;
+mod config;
 mod manifest;
 mod rust;
 mod syntax;
@@ -326,7 +326,11 @@ impl Builder {
     /// When the contracts have errors.
     pub fn schema(&self, sources: &Sources) -> Result<Schema, Error> {
         let config = treaty_dsl::Config {
-            extern_types: self.extern_types.iter().map(|(name, _)| name.clone()).collect::<BTreeSet<_>>(),
+            extern_types: self
+                .extern_types
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect::<BTreeSet<_>>(),
         };
         treaty_dsl::compile(sources, &config).map_err(Error::Contracts)
     }
@@ -361,11 +365,12 @@ fn parse_attributes(
     rules
         .iter()
         .map(|(path, text)| {
-            let parsed = syn::parse::Parser::parse_str(syn::Attribute::parse_outer, text).map_err(|e| Error::Config {
-                setting,
-                value: text.clone(),
-                reason: format!("{e}; write a whole attribute, such as `#[derive(Hash)]`"),
-            })?;
+            let parsed =
+                syn::parse::Parser::parse_str(syn::Attribute::parse_outer, text).map_err(|e| Error::Config {
+                    setting,
+                    value: text.clone(),
+                    reason: format!("{e}; write a whole attribute, such as `#[derive(Hash)]`"),
+                })?;
             Ok((path.clone(), parsed))
         })
         .collect()

@@ -186,7 +186,14 @@ impl Generator<'_> {
 
     fn record(&self, record: &Record, path: &[&str]) -> Vec<syn::Item> {
         let name = type_ident(&record.name.name);
-        let mut items = self.shape_struct(&record.name, &name, &record.docs, &record.fields, path, StructRole::Record);
+        let mut items = self.shape_struct(
+            &record.name,
+            &name,
+            &record.docs,
+            &record.fields,
+            path,
+            StructRole::Record,
+        );
         if let Some(template) = &record.display {
             items.extend(syntax::items(self.display(&name, template, &record.fields)));
         }
@@ -236,7 +243,9 @@ impl Generator<'_> {
                 StructRole::Earlier(shape.version),
             ));
             if let Ok(steps) = upcast {
-                out.extend(syntax::items(self.upcast_impl(&old_name, &newer.1, newer.0, &steps, path)));
+                out.extend(syntax::items(
+                    self.upcast_impl(&old_name, &newer.1, newer.0, &steps, path),
+                ));
             }
             newer = (shape, old_name);
         }
@@ -296,10 +305,16 @@ impl Generator<'_> {
                     None => {}
                 }
                 if !serde.is_empty() {
-                    field_attrs.push(syntax::list_attribute(syntax::ident_path("serde"), quote! { #(#serde),* }));
+                    field_attrs.push(syntax::list_attribute(
+                        syntax::ident_path("serde"),
+                        quote! { #(#serde),* },
+                    ));
                 }
                 if self.settings.has_field_attributes() {
-                    field_attrs.extend(self.settings.field_attribute_list(&format!("{attr_path}.{}", field.name)));
+                    field_attrs.extend(
+                        self.settings
+                            .field_attribute_list(&format!("{attr_path}.{}", field.name)),
+                    );
                 }
                 syntax::public_field(field_attrs, ident, ty)
             })
@@ -349,7 +364,11 @@ impl Generator<'_> {
 
     fn upcast_impl(&self, old: &Ident, new: &Ident, new_shape: &Shape, steps: &[Step], path: &[&str]) -> TokenStream {
         let uses_old = steps.iter().any(|s| !matches!(s, Step::Default(_) | Step::None));
-        let param = if uses_old { quote! { old } } else { quote! { _old } };
+        let param = if uses_old {
+            quote! { old }
+        } else {
+            quote! { _old }
+        };
         let fields = new_shape.fields.iter().zip(steps).map(|(field, step)| {
             let ident = field_ident(&field.name);
             let source = |wire: &str| {
@@ -495,11 +514,15 @@ fn contract_attributes(message: &Message, fingerprints: &[(u32, String)]) -> Tok
     };
     let version = Literal::u32_unsuffixed(message.current.version);
     let fingerprint = &fingerprints[0].1;
-    let history = message.history.iter().zip(&fingerprints[1..]).map(|(shape, (_, fingerprint))| {
-        let number = Literal::u32_unsuffixed(shape.version);
-        let old = history_ident(&message.name.name, shape.version);
-        quote! { was(#number, #fingerprint, #old) }
-    });
+    let history = message
+        .history
+        .iter()
+        .zip(&fingerprints[1..])
+        .map(|(shape, (_, fingerprint))| {
+            let number = Literal::u32_unsuffixed(shape.version);
+            let old = history_ident(&message.name.name, shape.version);
+            quote! { was(#number, #fingerprint, #old) }
+        });
     quote! { #kind = #name, version = #version, fingerprint = #fingerprint #(, #history)* }
 }
 
@@ -538,10 +561,16 @@ fn derive_upcast(old: &Shape, new: &Shape) -> Result<Vec<Step>, String> {
                 (Type::Scalar(a), Type::Scalar(b)) if a.widens_to(*b) => Ok(Step::Widen(wire)),
                 (Type::Optional(a), Type::Optional(b)) => match (a.as_ref(), b.as_ref()) {
                     (Type::Scalar(a), Type::Scalar(b)) if a.widens_to(*b) => Ok(Step::WidenOptional(wire)),
-                    _ => Err(format!("field `{}` changed type from `{}` to `{}`", field.name, previous.ty, field.ty)),
+                    _ => Err(format!(
+                        "field `{}` changed type from `{}` to `{}`",
+                        field.name, previous.ty, field.ty
+                    )),
                 },
                 (a, Type::Optional(b)) if a == b.as_ref() => Ok(Step::Wrap(wire)),
-                _ => Err(format!("field `{}` changed type from `{}` to `{}`", field.name, previous.ty, field.ty)),
+                _ => Err(format!(
+                    "field `{}` changed type from `{}` to `{}`",
+                    field.name, previous.ty, field.ty
+                )),
             }
         })
         .collect()
@@ -570,10 +599,13 @@ fn scalar_type(scalar: Scalar) -> syn::Type {
 fn treaty_macro(name: &str) -> syn::Path {
     syn::Path {
         leading_colon: Some(syn::token::PathSep::default()),
-        segments: [Ident::new("treaty", Span::call_site()), Ident::new(name, Span::call_site())]
-            .into_iter()
-            .map(syn::PathSegment::from)
-            .collect(),
+        segments: [
+            Ident::new("treaty", Span::call_site()),
+            Ident::new(name, Span::call_site()),
+        ]
+        .into_iter()
+        .map(syn::PathSegment::from)
+        .collect(),
     }
 }
 

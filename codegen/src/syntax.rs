@@ -115,5 +115,7 @@ fn public() -> syn::Visibility {
 
 /// Parses quoted items; for the smaller, rarer parts of generated code.
 pub(crate) fn items(tokens: TokenStream) -> Vec<syn::Item> {
-    syn::parse2::<syn::File>(tokens).expect("generated code is valid Rust").items
+    syn::parse2::<syn::File>(tokens)
+        .expect("generated code is valid Rust")
+        .items
 }

@@ -84,7 +84,10 @@ fn invalid_settings_are_reported_not_ignored() {
         .type_attribute(".", "derive(Hash)")
         .generate(&sources)
         .unwrap_err();
-    assert!(error.to_string().starts_with("invalid type attribute `derive(Hash)`"), "{error}");
+    assert!(
+        error.to_string().starts_with("invalid type attribute `derive(Hash)`"),
+        "{error}"
+    );
     let error = Builder::new()
         .extern_type("Money", "::m::Money")
         .generate(&sources)

@@ -311,8 +311,18 @@ pub fn contracts(schema: &Schema) -> Vec<CanonicalContract> {
             .records
             .iter()
             .map(|r| (ContractKind::Record, Type::Record(r.name.clone())))
-            .chain(namespace.enums.iter().map(|e| (ContractKind::Enum, Type::Enum(e.name.clone()))))
-            .chain(namespace.ids.iter().map(|i| (ContractKind::Id, Type::Id(i.name.clone()))));
+            .chain(
+                namespace
+                    .enums
+                    .iter()
+                    .map(|e| (ContractKind::Enum, Type::Enum(e.name.clone()))),
+            )
+            .chain(
+                namespace
+                    .ids
+                    .iter()
+                    .map(|i| (ContractKind::Id, Type::Id(i.name.clone()))),
+            );
         for (kind, ty) in types {
             let text = canonicalizer.type_text(&ty);
             let name = match &ty {

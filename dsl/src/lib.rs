@@ -40,7 +40,9 @@ pub use validate::{validate, Config};
 /// independent until validation), in file order.
 fn parse_files(sources: &Sources) -> Vec<(SourceId, (ast::File, Vec<Diagnostic>))> {
     let ids: Vec<SourceId> = sources.iter().map(|(id, _)| id).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(ids.len().max(1));
     if threads <= 1 {
         return ids.into_iter().map(|id| (id, parse_file(sources, id))).collect();
     }

@@ -58,7 +58,8 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
         // The happy path parses without pest's error details, which cost a
         // third of the parse time; a chunk that fails is parsed again with
         // them, for the list of expected tokens.
-        let parsed = Grammar::parse(Rule::chunk, rest).map_err(|_| with_error_detail(|| Grammar::parse(Rule::chunk, rest)));
+        let parsed =
+            Grammar::parse(Rule::chunk, rest).map_err(|_| with_error_detail(|| Grammar::parse(Rule::chunk, rest)));
         let parsed = match parsed {
             Ok(pairs) => Ok(pairs),
             Err(Ok(_)) => unreachable!("a parse that failed fails again with details"),

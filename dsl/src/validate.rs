@@ -1195,7 +1195,9 @@ impl Validator<'_> {
                     Diagnostic::error(
                         Code::RecursiveType,
                         span,
-                        format!("record `{name}` nests records {levels} levels deep; the limit is {MAX_RECORD_NESTING}"),
+                        format!(
+                            "record `{name}` nests records {levels} levels deep; the limit is {MAX_RECORD_NESTING}"
+                        ),
                     )
                     .with_label("nests too deep")
                     .with_help("flatten the records: contracts that nest this deep are hard to read and to evolve"),

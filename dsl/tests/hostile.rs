@@ -230,7 +230,9 @@ fn long_chain_of_records() {
     let errors = compile(&sources, &Config::default()).expect_err("too deep");
     assert_eq!(errors.items.len(), 1, "{}", errors.render());
     assert!(
-        errors.items[0].message.starts_with("record `x.R0` nests records 20001 levels deep; the limit is 32"),
+        errors.items[0]
+            .message
+            .starts_with("record `x.R0` nests records 20001 levels deep; the limit is 32"),
         "{}",
         errors.render()
     );
@@ -270,7 +272,9 @@ fn diamond_of_records() {
     let start = std::time::Instant::now();
     let errors = diamond(30).expect_err("expands too far");
     assert!(
-        errors.items[0].message.starts_with("record `x.R0` expands to more than 100000 fields"),
+        errors.items[0]
+            .message
+            .starts_with("record `x.R0` expands to more than 100000 fields"),
         "{}",
         errors.render()
     );

@@ -150,7 +150,11 @@ pub struct EncodeError {
 
 /// Reads one version's JSON shape; generated `decode` functions call this.
 #[doc(hidden)]
-pub fn decode_json<T: DeserializeOwned>(contract: &'static str, version: u32, payload: &[u8]) -> Result<T, DecodeError> {
+pub fn decode_json<T: DeserializeOwned>(
+    contract: &'static str,
+    version: u32,
+    payload: &[u8],
+) -> Result<T, DecodeError> {
     serde_json::from_slice(payload).map_err(|source| DecodeError::Json {
         contract,
         version,

@@ -21,7 +21,11 @@ pub struct Bytes(pub Vec<u8>);
 
 impl fmt::Debug for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Bytes({})", base64::engine::general_purpose::STANDARD.encode(&self.0))
+        write!(
+            f,
+            "Bytes({})",
+            base64::engine::general_purpose::STANDARD.encode(&self.0)
+        )
     }
 }
 

@@ -23,11 +23,17 @@ async fn events_survive_reopening_and_positions_continue() {
     let s = StreamName::new("order-1").unwrap();
     {
         let store = SqliteStore::open(&path).unwrap();
-        store.append(&s, ExpectedVersion::NoStream, vec![event(1), event(2)]).await.unwrap();
+        store
+            .append(&s, ExpectedVersion::NoStream, vec![event(1), event(2)])
+            .await
+            .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.head().await.unwrap(), 2);
-    let result = store.append(&s, ExpectedVersion::Exact(2), vec![event(3)]).await.unwrap();
+    let result = store
+        .append(&s, ExpectedVersion::Exact(2), vec![event(3)])
+        .await
+        .unwrap();
     assert_eq!(result.first_position, 3);
     let all: Vec<RecordedEvent> = store.read_all(1).try_collect().await.unwrap();
     assert_eq!(all.len(), 3);
@@ -39,17 +45,23 @@ async fn a_corrupt_row_is_reported_with_its_position_and_left_in_place() {
     let path = dir.path().join("events.db");
     let store = SqliteStore::open(&path).unwrap();
     let s = StreamName::new("order-1").unwrap();
-    store.append(&s, ExpectedVersion::Any, vec![event(1), event(2), event(3)]).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::Any, vec![event(1), event(2), event(3)])
+        .await
+        .unwrap();
     // Damage the second row's metadata behind the store's back.
     let raw = rusqlite::Connection::open(&path).unwrap();
-    raw.execute("UPDATE events SET metadata = '{broken' WHERE position = 2", []).unwrap();
+    raw.execute("UPDATE events SET metadata = '{broken' WHERE position = 2", [])
+        .unwrap();
     drop(raw);
 
     let mut read = store.read_all(1);
     assert_eq!(read.try_next().await.unwrap().unwrap().position, 1);
     let error = read.try_next().await.unwrap_err();
     assert!(
-        error.to_string().starts_with("event at position 2 cannot be read: metadata:"),
+        error
+            .to_string()
+            .starts_with("event at position 2 cannot be read: metadata:"),
         "{error}"
     );
     // The rows after it are still there and readable from past it.
@@ -67,7 +79,12 @@ async fn a_newer_layout_is_refused_not_overwritten() {
     raw.pragma_update(None, "user_version", 99).unwrap();
     drop(raw);
     let error = SqliteStore::open(&path).err().expect("refused");
-    assert!(error.to_string().contains("has schema version 99; this build knows version 1"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("has schema version 99; this build knows version 1"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

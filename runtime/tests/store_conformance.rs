@@ -58,16 +58,37 @@ pub async fn first_append_creates_the_stream_at_version_one(store: impl EventSto
 pub async fn expected_versions_are_enforced(store: impl EventStore) {
     let s = stream("order-2");
     let wrong = store.append(&s, ExpectedVersion::StreamExists, events(0..1)).await;
-    assert!(matches!(wrong, Err(AppendError::WrongExpectedVersion { actual: None, .. })), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(AppendError::WrongExpectedVersion { actual: None, .. })),
+        "{wrong:?}"
+    );
     let wrong = store.append(&s, ExpectedVersion::Exact(1), events(0..1)).await;
-    assert!(matches!(wrong, Err(AppendError::WrongExpectedVersion { .. })), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(AppendError::WrongExpectedVersion { .. })),
+        "{wrong:?}"
+    );
     store.append(&s, ExpectedVersion::Exact(0), events(0..1)).await.unwrap();
-    let wrong = store.append(&s, ExpectedVersion::NoStream, events(0..1)).await.unwrap_err();
-    assert_eq!(wrong.to_string(), "stream order-2 was expected at no stream but is at version 1");
-    store.append(&s, ExpectedVersion::StreamExists, events(0..1)).await.unwrap();
+    let wrong = store
+        .append(&s, ExpectedVersion::NoStream, events(0..1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        wrong.to_string(),
+        "stream order-2 was expected at no stream but is at version 1"
+    );
+    store
+        .append(&s, ExpectedVersion::StreamExists, events(0..1))
+        .await
+        .unwrap();
     store.append(&s, ExpectedVersion::Exact(2), events(0..1)).await.unwrap();
-    let wrong = store.append(&s, ExpectedVersion::Exact(2), events(0..1)).await.unwrap_err();
-    assert_eq!(wrong.to_string(), "stream order-2 was expected at version 2 but is at version 3");
+    let wrong = store
+        .append(&s, ExpectedVersion::Exact(2), events(0..1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        wrong.to_string(),
+        "stream order-2 was expected at version 2 but is at version 3"
+    );
     store.append(&s, ExpectedVersion::Any, events(0..2)).await.unwrap();
     assert_eq!(store.stream_version(&s).await.unwrap(), Some(5));
 }
@@ -75,40 +96,70 @@ pub async fn expected_versions_are_enforced(store: impl EventStore) {
 pub async fn retrying_an_append_returns_the_original_result(store: impl EventStore) {
     let s = stream("order-3");
     let batch = events(0..3);
-    let first = store.append(&s, ExpectedVersion::NoStream, batch.clone()).await.unwrap();
-    store.append(&stream("other"), ExpectedVersion::Any, events(0..1)).await.unwrap();
+    let first = store
+        .append(&s, ExpectedVersion::NoStream, batch.clone())
+        .await
+        .unwrap();
+    store
+        .append(&stream("other"), ExpectedVersion::Any, events(0..1))
+        .await
+        .unwrap();
     // The retry carries the original expectation, which no longer holds:
     // it is still recognised as a retry.
-    let retry = store.append(&s, ExpectedVersion::NoStream, batch.clone()).await.unwrap();
+    let retry = store
+        .append(&s, ExpectedVersion::NoStream, batch.clone())
+        .await
+        .unwrap();
     assert_eq!(retry, first);
     assert_eq!(store.head().await.unwrap(), 4);
     assert_eq!(collect(store.read_stream(&s, 1, Direction::Forward)).await.len(), 3);
 
     // Part of a stored batch, or a stored id in another stream, is not a
     // retry.
-    let partial = store.append(&s, ExpectedVersion::Any, vec![batch[1].clone(), event(9)]).await;
+    let partial = store
+        .append(&s, ExpectedVersion::Any, vec![batch[1].clone(), event(9)])
+        .await;
     assert!(matches!(partial, Err(AppendError::IdConflict { .. })), "{partial:?}");
-    let elsewhere = store.append(&stream("order-4"), ExpectedVersion::Any, batch.clone()).await;
-    assert!(matches!(elsewhere, Err(AppendError::IdConflict { .. })), "{elsewhere:?}");
+    let elsewhere = store
+        .append(&stream("order-4"), ExpectedVersion::Any, batch.clone())
+        .await;
+    assert!(
+        matches!(elsewhere, Err(AppendError::IdConflict { .. })),
+        "{elsewhere:?}"
+    );
     let late_duplicate = store
         .append(&s, ExpectedVersion::Any, vec![event(7), batch[0].clone()])
         .await;
-    assert!(matches!(late_duplicate, Err(AppendError::IdConflict { .. })), "{late_duplicate:?}");
+    assert!(
+        matches!(late_duplicate, Err(AppendError::IdConflict { .. })),
+        "{late_duplicate:?}"
+    );
     assert_eq!(store.head().await.unwrap(), 4, "failed appends wrote nothing");
 }
 
 pub async fn streams_read_forward_and_backward_from_a_version(store: impl EventStore) {
     let s = stream("order-5");
     store.append(&s, ExpectedVersion::NoStream, events(0..5)).await.unwrap();
-    store.append(&stream("noise"), ExpectedVersion::Any, events(0..2)).await.unwrap();
-    assert_eq!(versions(&collect(store.read_stream(&s, 3, Direction::Forward)).await), [3, 4, 5]);
-    assert_eq!(versions(&collect(store.read_stream(&s, 3, Direction::Backward)).await), [3, 2, 1]);
+    store
+        .append(&stream("noise"), ExpectedVersion::Any, events(0..2))
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(&collect(store.read_stream(&s, 3, Direction::Forward)).await),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        versions(&collect(store.read_stream(&s, 3, Direction::Backward)).await),
+        [3, 2, 1]
+    );
     assert_eq!(
         versions(&collect(store.read_stream(&s, u64::MAX, Direction::Backward)).await),
         [5, 4, 3, 2, 1]
     );
     assert!(collect(store.read_stream(&s, 6, Direction::Forward)).await.is_empty());
-    assert!(collect(store.read_stream(&stream("none"), 1, Direction::Forward)).await.is_empty());
+    assert!(collect(store.read_stream(&stream("none"), 1, Direction::Forward))
+        .await
+        .is_empty());
 }
 
 pub async fn reads_page_through_long_histories(store: impl EventStore) {
@@ -145,11 +196,7 @@ pub async fn subscriptions_catch_up_then_follow_live_appends(store: impl EventSt
     let s = stream("live");
     store.append(&s, ExpectedVersion::Any, events(0..3)).await.unwrap();
     let mut subscription = store.subscribe(2);
-    let caught_up: Vec<u64> = (&mut subscription)
-        .take(2)
-        .map(|e| e.unwrap().position)
-        .collect()
-        .await;
+    let caught_up: Vec<u64> = (&mut subscription).take(2).map(|e| e.unwrap().position).collect().await;
     assert_eq!(caught_up, [2, 3]);
     let waiting = tokio::spawn(async move {
         let next: Vec<u64> = subscription.take(4).map(|e| e.unwrap().position).collect().await;
@@ -171,7 +218,10 @@ pub async fn metadata_is_kept(store: impl EventStore) {
     e.metadata.causation_id = Some(Uuid::now_v7());
     e.metadata.headers.insert("user".into(), "ann".into());
     let sent = e.clone();
-    store.append(&stream("meta"), ExpectedVersion::Any, vec![e]).await.unwrap();
+    store
+        .append(&stream("meta"), ExpectedVersion::Any, vec![e])
+        .await
+        .unwrap();
     let read = collect(store.read_all(1)).await;
     assert_eq!(read[0].metadata, sent.metadata);
     assert_eq!(read[0].id, sent.id);
@@ -190,7 +240,10 @@ pub async fn bad_appends_are_rejected_with_clear_errors(store: impl EventStore) 
     assert!(matches!(too_large, AppendError::TooLarge { .. }), "{too_large}");
     let mut not_json = event(0);
     not_json.payload = b"{not json".to_vec();
-    let invalid = store.append(&s, ExpectedVersion::Any, vec![not_json]).await.unwrap_err();
+    let invalid = store
+        .append(&s, ExpectedVersion::Any, vec![not_json])
+        .await
+        .unwrap_err();
     assert!(invalid.to_string().contains("payload that is not JSON"), "{invalid}");
     assert_eq!(store.head().await.unwrap(), 0, "nothing was written");
     assert!(StreamName::new("").is_err());
@@ -235,7 +288,10 @@ pub async fn concurrent_appends_to_many_streams_leave_no_gaps(store: impl EventS
             tokio::spawn(async move {
                 let s = stream(&format!("many-{i}"));
                 for n in 0..10u64 {
-                    store.append(&s, ExpectedVersion::Exact(n * 2), events(0..2)).await.unwrap();
+                    store
+                        .append(&s, ExpectedVersion::Exact(n * 2), events(0..2))
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -277,12 +333,20 @@ pub async fn the_registry_counts_contract_versions_and_refuses_changed_ones(stor
         .append(
             &s,
             ExpectedVersion::Any,
-            vec![of_contract("a.Opened", 1, "f1"), of_contract("a.Opened", 1, "f1"), of_contract("a.Closed", 2, "c2")],
+            vec![
+                of_contract("a.Opened", 1, "f1"),
+                of_contract("a.Opened", 1, "f1"),
+                of_contract("a.Closed", 2, "c2"),
+            ],
         )
         .await
         .unwrap();
     let changed = store
-        .append(&s, ExpectedVersion::Any, vec![of_contract("a.New", 1, "n1"), of_contract("a.Opened", 1, "XX")])
+        .append(
+            &s,
+            ExpectedVersion::Any,
+            vec![of_contract("a.New", 1, "n1"), of_contract("a.Opened", 1, "XX")],
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -300,7 +364,10 @@ pub async fn the_registry_counts_contract_versions_and_refuses_changed_ones(stor
         .collect();
     assert_eq!(
         seen,
-        [("a.Closed".into(), 2, "c2".into(), 1), ("a.Opened".into(), 1, "f1".into(), 2)]
+        [
+            ("a.Closed".into(), 2, "c2".into(), 1),
+            ("a.Opened".into(), 1, "f1".into(), 2)
+        ]
     );
 }
 
@@ -310,18 +377,29 @@ pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store
         .append(
             &s,
             ExpectedVersion::Any,
-            vec![of_contract("a.Opened", 1, "f1"), of_contract("a.Closed", 1, "c1"), of_contract("a.Gone", 1, "g1")],
+            vec![
+                of_contract("a.Opened", 1, "f1"),
+                of_contract("a.Closed", 1, "c1"),
+                of_contract("a.Gone", 1, "g1"),
+            ],
         )
         .await
         .unwrap();
-    let good = [compiled("a.Opened", 2, "f2"), compiled("a.Opened", 1, "f1"), compiled("a.Closed", 1, "c1"), compiled("a.Gone", 1, "g1")];
+    let good = [
+        compiled("a.Opened", 2, "f2"),
+        compiled("a.Opened", 1, "f1"),
+        compiled("a.Closed", 1, "c1"),
+        compiled("a.Gone", 1, "g1"),
+    ];
     registry::register_contracts(&store, &good).await.unwrap();
     let schemas: Vec<Option<String>> = store.contracts().await.unwrap().into_iter().map(|c| c.schema).collect();
     assert!(schemas.iter().all(Option::is_some), "{schemas:?}");
 
     let bad = [compiled("a.Opened", 1, "changed"), compiled("a.Closed", 2, "c2")];
     let error = registry::register_contracts(&store, &bad).await.unwrap_err();
-    let registry::RegisterError::Mismatch(report) = &error else { panic!("{error}") };
+    let registry::RegisterError::Mismatch(report) = &error else {
+        panic!("{error}")
+    };
     assert_eq!(report.problems.len(), 3, "{error}");
     assert_eq!(
         error.to_string(),
@@ -331,7 +409,13 @@ pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store
          - a.Opened v1: the store has fingerprint f1, this build changed; the contract changed without a new version — restore v1 as it was and declare the change as v2 with `was v1 (...)`\n"
     );
     // A refused registration records nothing.
-    let fingerprints: Vec<String> = store.contracts().await.unwrap().into_iter().map(|c| c.fingerprint).collect();
+    let fingerprints: Vec<String> = store
+        .contracts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.fingerprint)
+        .collect();
     assert!(!fingerprints.contains(&"changed".to_string()));
 }
 

@@ -139,7 +139,6 @@ fn expand_message(args: TokenStream, item: syn::DeriveInput) -> syn::Result<Toke
     })
 }
 
-
 /// `ty` with every token at `span`.
 fn respan(ty: &syn::Type, span: proc_macro2::Span) -> TokenStream {
     quote! { #ty }

@@ -54,7 +54,12 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
                 variants.push(&variant.ident);
                 members.push(&f.unnamed[0].ty);
             }
-            _ => return Err(syn::Error::new_spanned(variant, "each variant holds one contract: `Name(Name)`")),
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    variant,
+                    "each variant holds one contract: `Name(Name)`",
+                ))
+            }
         }
     }
     let ty = &item.ident;

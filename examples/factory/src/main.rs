@@ -19,7 +19,9 @@ use treaty::Contract;
 
 treaty::include_contracts!();
 
-use factory::{CarPart, CarProduced, Color, FactoryCommand, FactoryEvent, FactoryId, FactoryOpened, OpenFactory, ProduceCar};
+use factory::{
+    CarPart, CarProduced, Color, FactoryCommand, FactoryEvent, FactoryId, FactoryOpened, OpenFactory, ProduceCar,
+};
 
 /// What the factory needs to know to decide: whether it is open.
 #[derive(Debug, Default)]
@@ -122,7 +124,10 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         println!("event    {event} (stream version {})", opened.stream_version);
     }
     let produced = repository.execute(&id, &produce.into()).await?;
-    println!("event    {:?} (stream version {})", produced.events[0], produced.stream_version);
+    println!(
+        "event    {:?} (stream version {})",
+        produced.events[0], produced.stream_version
+    );
 
     // An event written by an older build, at version 1: it has no `color`,
     // which version 2 added with a default.
@@ -132,12 +137,16 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         contract: CarProduced::NAME.into(),
         contract_version: 1,
         fingerprint: CarProduced::HISTORY[1].fingerprint.into(),
-        payload: format!(r#"{{"id": "{id}", "employee_name": "Bob", "car_model": "Model A", "parts": []}}"#).into_bytes(),
+        payload: format!(r#"{{"id": "{id}", "employee_name": "Bob", "car_model": "Model A", "parts": []}}"#)
+            .into_bytes(),
         metadata: Metadata::now(),
     };
     store.append(&stream, ExpectedVersion::Exact(2), vec![old]).await?;
     let loaded = repository.load(&id).await?;
-    println!("loaded   {} events, factory open: {}", loaded.version, loaded.state.open);
+    println!(
+        "loaded   {} events, factory open: {}",
+        loaded.version, loaded.state.open
+    );
     let mut events = store.read_stream(&stream, 3, Direction::Forward);
     while let Some(recorded) = events.try_next().await? {
         let car: CarProduced = recorded.decode()?;

@@ -100,7 +100,9 @@ pub enum ReadError {
 #[non_exhaustive]
 pub enum OpenError {
     /// The database was written by a newer Treaty with another layout.
-    #[error("the store at {location} has schema version {found}; this build knows version {supported} — upgrade Treaty")]
+    #[error(
+        "the store at {location} has schema version {found}; this build knows version {supported} — upgrade Treaty"
+    )]
     NewerSchema {
         /// Where the store is.
         location: String,

@@ -10,8 +10,8 @@ use super::paging::{self, Page, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId};
 use super::{
-    AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
-    RecordedEvent, StreamName,
+    AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError, RecordedEvent,
+    StreamName,
 };
 use crate::types::Uuid;
 
@@ -204,7 +204,14 @@ impl MemoryStore {
     fn all_page(&self, from: u64) -> Page {
         let state = self.read();
         let start = (from.max(1) - 1) as usize;
-        state.events.iter().skip(start).take(PAGE_SIZE).cloned().map(Ok).collect()
+        state
+            .events
+            .iter()
+            .skip(start)
+            .take(PAGE_SIZE)
+            .cloned()
+            .map(Ok)
+            .collect()
     }
 
     fn stream_page(&self, stream: &StreamName, at: u64, direction: Direction) -> Page {

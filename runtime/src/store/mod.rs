@@ -10,9 +10,9 @@
 mod error;
 mod memory;
 mod paging;
-pub mod registry;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod registry;
 mod rules;
 mod sqlite;
 mod types;
@@ -112,5 +112,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// # Errors
     ///
     /// When the backend fails.
-    fn record_contracts(&self, contracts: Vec<CompiledContract>) -> impl Future<Output = Result<(), AppendError>> + Send;
+    fn record_contracts(
+        &self,
+        contracts: Vec<CompiledContract>,
+    ) -> impl Future<Output = Result<(), AppendError>> + Send;
 }

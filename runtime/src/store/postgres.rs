@@ -106,7 +106,11 @@ impl PostgresStore {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         {
             return Err(storage(
-                format!("schema name {:?} must be lower-case letters, digits and `_`", config.schema).into(),
+                format!(
+                    "schema name {:?} must be lower-case letters, digits and `_`",
+                    config.schema
+                )
+                .into(),
             ));
         }
         let mut pg_config = tokio_postgres::Config::from_str(url).map_err(|e| storage(Box::new(e)))?;
@@ -273,14 +277,16 @@ impl PostgresStore {
         let stored: Vec<Option<StoredId>> = ids
             .iter()
             .map(|id| {
-                rows.iter().find(|r| r.get::<_, crate::types::Uuid>(0) == *id).and_then(|r| {
-                    Some(StoredId {
-                        id: *id,
-                        stream: StreamName::new(r.get::<_, String>(1)).ok()?,
-                        version: r.get::<_, i64>(2) as u64,
-                        position: r.get::<_, i64>(3) as u64,
+                rows.iter()
+                    .find(|r| r.get::<_, crate::types::Uuid>(0) == *id)
+                    .and_then(|r| {
+                        Some(StoredId {
+                            id: *id,
+                            stream: StreamName::new(r.get::<_, String>(1)).ok()?,
+                            version: r.get::<_, i64>(2) as u64,
+                            position: r.get::<_, i64>(3) as u64,
+                        })
                     })
-                })
             })
             .collect();
         rules::judge_retry(stream, &stored)
@@ -367,8 +373,14 @@ fn append_function(tables: &Tables, schema: &str) -> String {
 }
 
 enum PageQuery {
-    All { at: u64 },
-    Stream { stream: StreamName, at: u64, direction: Direction },
+    All {
+        at: u64,
+    },
+    Stream {
+        stream: StreamName,
+        at: u64,
+        direction: Direction,
+    },
 }
 
 fn clamp(value: u64) -> i64 {

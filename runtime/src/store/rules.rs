@@ -43,7 +43,10 @@ pub(crate) struct StoredId {
 /// Given where each event of an append is already stored (`None`: not
 /// stored), decides whether the append is new (`Ok(None)`), an exact
 /// retry (`Ok(Some(original result))`), or a conflict.
-pub(crate) fn judge_retry(stream: &StreamName, stored: &[Option<StoredId>]) -> Result<Option<AppendResult>, AppendError> {
+pub(crate) fn judge_retry(
+    stream: &StreamName,
+    stored: &[Option<StoredId>],
+) -> Result<Option<AppendResult>, AppendError> {
     if stored.iter().all(Option::is_none) {
         return Ok(None);
     }
@@ -76,7 +79,9 @@ pub(crate) fn judge_retry(stream: &StreamName, stored: &[Option<StoredId>]) -> R
 pub(crate) fn contract_counts(events: &[NewEvent]) -> std::collections::BTreeMap<(&str, u32, &str), u64> {
     let mut counts = std::collections::BTreeMap::new();
     for e in events {
-        *counts.entry((e.contract.as_str(), e.contract_version, e.fingerprint.as_str())).or_insert(0) += 1;
+        *counts
+            .entry((e.contract.as_str(), e.contract_version, e.fingerprint.as_str()))
+            .or_insert(0) += 1;
     }
     counts
 }

@@ -143,7 +143,9 @@ impl SqliteStore {
         };
         let mut conn = Connection::open(&path).map_err(storage)?;
         configure(&conn, config.durability).map_err(storage)?;
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(storage)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(storage)?;
         if found > SCHEMA_VERSION {
             return Err(OpenError::NewerSchema {
                 location,
@@ -151,9 +153,12 @@ impl SqliteStore {
                 supported: SCHEMA_VERSION,
             });
         }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(storage)?;
         tx.execute_batch(SCHEMA).map_err(storage)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(storage)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(storage)?;
         tx.commit().map_err(storage)?;
         let head = last_position(&conn).map_err(storage)?;
         let (head_tx, head_rx) = watch::channel(head);
@@ -313,7 +318,9 @@ impl EventStore for SqliteStore {
             inner.readers.with(|conn| {
                 let storage = |e: rusqlite::Error| ReadError::Storage(Box::new(e));
                 let mut statement = conn
-                    .prepare_cached("SELECT name, version, fingerprint, schema, events FROM contracts ORDER BY name, version")
+                    .prepare_cached(
+                        "SELECT name, version, fingerprint, schema, events FROM contracts ORDER BY name, version",
+                    )
                     .map_err(storage)?;
                 let rows = statement
                     .query_map([], |r| {
@@ -495,8 +502,7 @@ impl RawRow {
         let version = u64::try_from(self.version).map_err(|_| corrupt(format!("negative version {}", self.version)))?;
         let contract_version = u32::try_from(self.contract_version)
             .map_err(|_| corrupt(format!("contract version {} out of range", self.contract_version)))?;
-        let metadata: Metadata =
-            serde_json::from_str(&self.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
+        let metadata: Metadata = serde_json::from_str(&self.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
         Ok(RecordedEvent {
             id,
             stream,

@@ -236,7 +236,11 @@ impl RecordedEvent {
     /// read by `C`.
     pub fn decode<C: Contract>(&self) -> Result<C, DecodeError> {
         if self.contract != C::NAME {
-            return Err(DecodeError::unknown_contract(&self.contract, self.contract_version, &[C::NAME]));
+            return Err(DecodeError::unknown_contract(
+                &self.contract,
+                self.contract_version,
+                &[C::NAME],
+            ));
         }
         C::decode(self.contract_version, &self.payload)
     }

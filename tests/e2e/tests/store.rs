@@ -53,14 +53,24 @@ async fn typed_events_round_trip_and_old_versions_upcast_on_read() {
         .await
         .unwrap();
 
-    let read: Vec<RecordedEvent> = store.read_stream(&stream, 1, Direction::Forward).try_collect().await.unwrap();
+    let read: Vec<RecordedEvent> = store
+        .read_stream(&stream, 1, Direction::Forward)
+        .try_collect()
+        .await
+        .unwrap();
     let old: OrderPlaced = read[0].decode().unwrap();
-    assert_eq!(old.changed_by, "migration", "upcast through the hand-written v1 -> v2 step");
+    assert_eq!(
+        old.changed_by, "migration",
+        "upcast through the hand-written v1 -> v2 step"
+    );
     assert_eq!(old.method, PaymentMethod::Card, "v2 -> v3 default");
     assert_eq!(read[1].decode::<OrderPlaced>().unwrap(), placed());
     assert!(read[1].is::<OrderPlaced>());
     let wrong = read[1].decode::<OrderShipped>().unwrap_err();
-    assert!(wrong.to_string().starts_with("unknown contract shop.OrderPlaced"), "{wrong}");
+    assert!(
+        wrong.to_string().starts_with("unknown contract shop.OrderPlaced"),
+        "{wrong}"
+    );
     let via_enum = OrderEvent::decode(&read[0].contract, read[0].contract_version, &read[0].payload).unwrap();
     assert_eq!(via_enum.id(), &OrderNumber(1));
 
@@ -70,5 +80,10 @@ async fn typed_events_round_trip_and_old_versions_upcast_on_read() {
     // A build that dropped v1 from the history cannot.
     let without_v1: Vec<CompiledContract> = compiled.into_iter().filter(|c| c.version != 1).collect();
     let error = registry::check_contracts(&store, &without_v1).await.unwrap_err();
-    assert!(error.to_string().contains("shop.OrderPlaced v1: 1 stored event(s) use it"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("shop.OrderPlaced v1: 1 stored event(s) use it"),
+        "{error}"
+    );
 }

@@ -73,7 +73,10 @@ fn an_old_shape_rejects_data_that_does_not_fit_it() {
     let mut v1 = v1_json();
     v1["priority"] = json!(u64::MAX);
     let error = OrderPlaced::decode(1, v1.to_string().as_bytes()).unwrap_err();
-    assert!(error.to_string().starts_with("cannot read shop.OrderPlaced v1:"), "{error}");
+    assert!(
+        error.to_string().starts_with("cannot read shop.OrderPlaced v1:"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -85,7 +88,12 @@ fn an_unknown_version_is_an_error_not_a_panic() {
          the data was written by a newer build; deploy a build whose contracts know this version"
     );
     let error = OrderPlaced::decode(0, b"{}").unwrap_err();
-    assert!(error.to_string().ends_with("restore this version's shape to the contract's history with `was vN (...)`"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .ends_with("restore this version's shape to the contract's history with `was vN (...)`"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -72,24 +72,13 @@ impl From<ModeArg> for Mode {
 /// when something does, 2 on usage errors or contracts that do not
 /// compile.
 pub fn run(args: LintArgs) -> ExitCode {
-    let sources = match crate::load(&args.paths) {
-        Ok(s) => s,
+    let crate::Compiled {
+        sources,
+        builder,
+        schema,
+    } = match crate::valid_schema(&args.paths, &args.extern_types) {
+        Ok(compiled) => compiled,
         Err(code) => return code,
-    };
-    let builder = match crate::builder(&args.extern_types) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let schema = match builder.schema(&sources) {
-        Ok(schema) => schema,
-        Err(treaty_codegen::Error::Contracts(diagnostics)) => {
-            crate::report(&diagnostics);
-            return ExitCode::from(USAGE);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
     };
     let root = crate::lock::contracts_root(&args.paths);
     let config = match read_config(&root) {

@@ -30,24 +30,9 @@ pub struct LockArgs {
 /// Runs `treaty lock`: exit 0 when the lock is written or up to date, 1
 /// when `--check` finds it stale, 2 on usage errors or invalid contracts.
 pub fn run(args: LockArgs) -> ExitCode {
-    let sources = match crate::load(&args.paths) {
-        Ok(s) => s,
+    let crate::Compiled { schema, .. } = match crate::valid_schema(&args.paths, &args.extern_types) {
+        Ok(compiled) => compiled,
         Err(code) => return code,
-    };
-    let builder = match crate::builder(&args.extern_types) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let schema = match builder.schema(&sources) {
-        Ok(schema) => schema,
-        Err(treaty_codegen::Error::Contracts(diagnostics)) => {
-            crate::report(&diagnostics);
-            return ExitCode::from(USAGE);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
     };
     let path = args
         .lock

@@ -171,6 +171,36 @@ fn generate(paths: &[PathBuf], output: Option<PathBuf>, extern_types: &[String])
     }
 }
 
+/// Contracts loaded and validated, with the builder that validated them.
+struct Compiled {
+    sources: Sources,
+    builder: Builder,
+    schema: treaty_dsl::Schema,
+}
+
+/// Loads and validates the contracts a command works from. Contracts that
+/// do not compile are reported and, since the command cannot do its job,
+/// are a usage error (exit 2).
+fn valid_schema(paths: &[PathBuf], extern_types: &[String]) -> Result<Compiled, ExitCode> {
+    let sources = load(paths)?;
+    let builder = builder(extern_types)?;
+    match builder.schema(&sources) {
+        Ok(schema) => Ok(Compiled {
+            sources,
+            builder,
+            schema,
+        }),
+        Err(Error::Contracts(diagnostics)) => {
+            report(&diagnostics);
+            Err(ExitCode::from(USAGE))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(USAGE))
+        }
+    }
+}
+
 /// Prints diagnostics to stderr, in colour on a terminal.
 fn report(diagnostics: &treaty_dsl::Diagnostics) {
     use treaty_dsl::diagnostic::termcolor::{ColorChoice, StandardStream};

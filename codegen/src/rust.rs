@@ -576,23 +576,11 @@ fn derive_upcast(old: &Shape, new: &Shape) -> Result<Vec<Step>, String> {
         .collect()
 }
 
-/// The Rust type of a scalar, as the generated modules' prelude names it.
+/// The Rust type of a scalar. Scalars are named in Rust as in contracts:
+/// primitives, `String`, and the prelude's `Bytes`, `Uuid`, `Timestamp`,
+/// `Date` and `Decimal`.
 fn scalar_type(scalar: Scalar) -> syn::Type {
-    let name = match scalar {
-        Scalar::Bool => "bool",
-        Scalar::I32 => "i32",
-        Scalar::I64 => "i64",
-        Scalar::U32 => "u32",
-        Scalar::U64 => "u64",
-        Scalar::F64 => "f64",
-        Scalar::String => "String",
-        Scalar::Bytes => "Bytes",
-        Scalar::Uuid => "Uuid",
-        Scalar::Timestamp => "Timestamp",
-        Scalar::Date => "Date",
-        Scalar::Decimal => "Decimal",
-    };
-    syntax::simple_type(name, Vec::new())
+    syntax::simple_type(scalar.name(), Vec::new())
 }
 
 /// `#[::treaty::name]`'s path.

@@ -11,7 +11,6 @@ use treaty_runtime::store::registry::{CompiledContract, RegisterError};
 
 use super::backend;
 use super::{DbArgs, Failure};
-use crate::USAGE;
 
 /// The arguments of `treaty store check`.
 #[derive(Args)]
@@ -53,16 +52,9 @@ pub async fn run(args: CheckArgs) -> Result<(), Failure> {
 /// code would register them: the same fingerprints, with the canonical
 /// schema text.
 fn compile(paths: &[PathBuf], extern_types: &[String]) -> Result<Vec<CompiledContract>, Failure> {
-    let sources = crate::load(paths).map_err(Failure::reported)?;
-    let builder = crate::builder(extern_types).map_err(Failure::reported)?;
-    let schema = match builder.schema(&sources) {
-        Ok(schema) => schema,
-        Err(treaty_codegen::Error::Contracts(diagnostics)) => {
-            crate::report(&diagnostics);
-            return Err(Failure::reported(ExitCode::from(USAGE)));
-        }
-        Err(e) => return Err(Failure::usage(e.to_string())),
-    };
+    let schema = crate::valid_schema(paths, extern_types)
+        .map_err(Failure::reported)?
+        .schema;
     Ok(treaty_dsl::contracts(&schema)
         .into_iter()
         .filter(|c| matches!(c.kind, ContractKind::Command | ContractKind::Event))

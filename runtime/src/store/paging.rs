@@ -87,18 +87,32 @@ where
     .boxed()
 }
 
+/// The events of one stream from version `from`, in `direction`, as
+/// [`super::EventStore::read_stream`] defines it; `fetch(version)` reads
+/// one page from that version on in that direction.
+pub(crate) fn stream_pages<F, Fut>(from: u64, direction: super::Direction, fetch: F) -> EventStream
+where
+    F: FnMut(u64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Page, ReadError>> + Send + 'static,
+{
+    match direction {
+        super::Direction::Forward => paged(from.max(1), fetch, after_version),
+        super::Direction::Backward => paged(from, fetch, before_version),
+    }
+}
+
 /// The cursor after `event` when reading by position.
 pub(crate) fn after_position(event: &RecordedEvent) -> Cursor {
     event.position.checked_add(1).map_or(Cursor::Done, Cursor::At)
 }
 
 /// The cursor after `event` when reading a stream forward.
-pub(crate) fn after_version(event: &RecordedEvent) -> Cursor {
+fn after_version(event: &RecordedEvent) -> Cursor {
     event.version.checked_add(1).map_or(Cursor::Done, Cursor::At)
 }
 
 /// The cursor after `event` when reading a stream backward.
-pub(crate) fn before_version(event: &RecordedEvent) -> Cursor {
+fn before_version(event: &RecordedEvent) -> Cursor {
     match event.version.checked_sub(1) {
         Some(v) if v > 0 => Cursor::At(v),
         _ => Cursor::Done,

@@ -560,10 +560,7 @@ impl EventStore for PostgresStore {
             let stream = stream.clone();
             async move { store.page(PageQuery::Stream { stream, at, direction }).await }
         };
-        match direction {
-            Direction::Forward => paging::paged(from.max(1), fetch, paging::after_version),
-            Direction::Backward => paging::paged(from, fetch, paging::before_version),
-        }
+        paging::stream_pages(from, direction, fetch)
     }
 
     fn read_all(&self, from: u64) -> EventStream {

@@ -128,6 +128,12 @@ impl Generator<'_> {
             for aggregate in &namespace.aggregates {
                 items.extend(syntax::items(self.aggregate(aggregate, path)));
             }
+            let messages = namespace.messages.iter().map(|m| type_ident(&m.name.name));
+            items.push(syn::parse_quote! {
+                /// Every command and event of this namespace, for checking a
+                /// store with `treaty::store::registry::register_contracts`.
+                pub const CONTRACTS: &[::treaty::ContractInfo] = &[#(::treaty::ContractInfo::of::<#messages>()),*];
+            });
         }
         for (child_segment, child) in &node.children {
             let mut child_path = path.to_vec();

@@ -83,6 +83,7 @@ pub fn suggest_module_name(segment: &str) -> String {
     segment.to_snake_case()
 }
 
-/// Rust types that generated code writes unqualified, so contract types
-/// may not take their names.
-pub const RESERVED_TYPE_NAMES: [&str; 5] = ["Vec", "Option", "BTreeMap", "Box", "Result"];
+/// Rust types that generated code writes unqualified, and the `CONTRACTS`
+/// constant of each generated module, so contract types may not take
+/// their names.
+pub const RESERVED_TYPE_NAMES: [&str; 6] = ["Vec", "Option", "BTreeMap", "Box", "Result", "CONTRACTS"];

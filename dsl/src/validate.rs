@@ -187,9 +187,9 @@ impl Validator<'_> {
                     Diagnostic::error(
                         Code::DuplicateType,
                         name.span,
-                        format!("`{}` is a Rust type that generated code uses by name", name.name),
+                        format!("`{}` is a name that generated code uses", name.name),
                     )
-                    .with_label("would hide the Rust type")
+                    .with_label("would clash in the generated module")
                     .with_help("choose another name"),
                 );
                 return;

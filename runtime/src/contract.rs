@@ -22,6 +22,30 @@ pub struct ContractVersion {
     pub fingerprint: &'static str,
 }
 
+/// A contract's name, kind and history, without its type: what a store
+/// needs to check that this build can read it. Each generated namespace
+/// module lists its commands and events in a `CONTRACTS` constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContractInfo {
+    /// `namespace.Name`.
+    pub name: &'static str,
+    /// Command or event.
+    pub kind: ContractKind,
+    /// Every version this build reads, newest first.
+    pub history: &'static [ContractVersion],
+}
+
+impl ContractInfo {
+    /// The information of contract `C`.
+    pub const fn of<C: Contract>() -> Self {
+        ContractInfo {
+            name: C::NAME,
+            kind: C::KIND,
+            history: C::HISTORY,
+        }
+    }
+}
+
 /// A command or event generated from a contract.
 ///
 /// The constants identify the contract on the wire and in the store; the

@@ -9,7 +9,9 @@ pub mod spec;
 pub mod store;
 mod types;
 
-pub use contract::{decode_json, Command, Contract, ContractKind, ContractVersion, DecodeError, EncodeError, Event};
+pub use contract::{
+    decode_json, Command, Contract, ContractInfo, ContractKind, ContractVersion, DecodeError, EncodeError, Event,
+};
 pub use types::{Bytes, Date, Decimal, DisplayOptional, ParseIdError, Timestamp, Uuid};
 
 /// Crates that generated code reaches through `::treaty`, so user crates

@@ -94,13 +94,7 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     println!("store    {}", dir.join("factory.db").display());
 
     // Refuse to start if these contracts could not read what is stored.
-    let compiled: Vec<CompiledContract> = [
-        CompiledContract::all_versions::<OpenFactory>(),
-        CompiledContract::all_versions::<ProduceCar>(),
-        CompiledContract::all_versions::<FactoryOpened>(),
-        CompiledContract::all_versions::<CarProduced>(),
-    ]
-    .concat();
+    let compiled = CompiledContract::from_info(&[factory::CONTRACTS, shared::CONTRACTS].concat());
     register_contracts(&store, &compiled).await?;
 
     let repository = Repository::<Factory, _>::new(store.clone());

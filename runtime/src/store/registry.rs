@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{AppendError, EventStore, ReadError};
-use crate::contract::Contract;
+use crate::contract::{Contract, ContractInfo};
 
 /// A contract version as this build compiled it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,13 +31,22 @@ pub struct CompiledContract {
 impl CompiledContract {
     /// Every version in the history of contract `C`.
     pub fn all_versions<C: Contract>() -> Vec<CompiledContract> {
-        C::HISTORY
+        CompiledContract::from_info(&[ContractInfo::of::<C>()])
+    }
+
+    /// Every version of every contract listed, such as the `CONTRACTS`
+    /// constants of generated namespace modules:
+    /// `CompiledContract::from_info(&[factory::CONTRACTS, shared::CONTRACTS].concat())`.
+    pub fn from_info(contracts: &[ContractInfo]) -> Vec<CompiledContract> {
+        contracts
             .iter()
-            .map(|v| CompiledContract {
-                name: C::NAME.to_string(),
-                version: v.version,
-                fingerprint: v.fingerprint.to_string(),
-                schema: None,
+            .flat_map(|c| {
+                c.history.iter().map(|v| CompiledContract {
+                    name: c.name.to_string(),
+                    version: v.version,
+                    fingerprint: v.fingerprint.to_string(),
+                    schema: None,
+                })
             })
             .collect()
     }

@@ -75,8 +75,20 @@ async fn typed_events_round_trip_and_old_versions_upcast_on_read() {
     assert_eq!(via_enum.id(), &OrderNumber(1));
 
     // The compiled contracts can read everything stored.
+    let names: Vec<&str> = CONTRACTS.iter().map(|c| c.name).collect();
+    assert_eq!(
+        names,
+        [
+            "shop.PlaceOrder",
+            "shop.OrderPlaced",
+            "shop.OrderShipped",
+            "shop.Renamed"
+        ]
+    );
+    registry::register_contracts(&store, &CompiledContract::from_info(CONTRACTS))
+        .await
+        .unwrap();
     let compiled = CompiledContract::all_versions::<OrderPlaced>();
-    registry::register_contracts(&store, &compiled).await.unwrap();
     // A build that dropped v1 from the history cannot.
     let without_v1: Vec<CompiledContract> = compiled.into_iter().filter(|c| c.version != 1).collect();
     let error = registry::check_contracts(&store, &without_v1).await.unwrap_err();

@@ -72,4 +72,9 @@ pub mod defaults {
             ::std::option::Option::Some(7u32)
         }
     }
+    /// Every command and event of this namespace, for checking a
+    /// store with `treaty::store::registry::register_contracts`.
+    pub const CONTRACTS: &[::treaty::ContractInfo] = &[
+        ::treaty::ContractInfo::of::<Configured>(),
+    ];
 }

@@ -130,6 +130,15 @@ pub mod factory {
         FactoryOpened(FactoryOpened),
         CarProduced(CarProduced),
     }
+    /// Every command and event of this namespace, for checking a
+    /// store with `treaty::store::registry::register_contracts`.
+    pub const CONTRACTS: &[::treaty::ContractInfo] = &[
+        ::treaty::ContractInfo::of::<OpenFactory>(),
+        ::treaty::ContractInfo::of::<FactoryOpened>(),
+        ::treaty::ContractInfo::of::<ProduceCar>(),
+        ::treaty::ContractInfo::of::<CarProduced>(),
+        ::treaty::ContractInfo::of::<PingRequested>(),
+    ];
 }
 #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
 pub mod shared {
@@ -147,4 +156,7 @@ pub mod shared {
             ::std::write!(f, "{} {}", self.cents, self.currency)
         }
     }
+    /// Every command and event of this namespace, for checking a
+    /// store with `treaty::store::registry::register_contracts`.
+    pub const CONTRACTS: &[::treaty::ContractInfo] = &[];
 }

@@ -46,6 +46,11 @@ pub mod app {
                     ::std::string::String::from("x")
                 }
             }
+            /// Every command and event of this namespace, for checking a
+            /// store with `treaty::store::registry::register_contracts`.
+            pub const CONTRACTS: &[::treaty::ContractInfo] = &[
+                ::treaty::ContractInfo::of::<Happened>(),
+            ];
         }
     }
 }

@@ -94,4 +94,10 @@ pub mod ledger {
         Deposited(Deposited),
         Renamed(Renamed),
     }
+    /// Every command and event of this namespace, for checking a
+    /// store with `treaty::store::registry::register_contracts`.
+    pub const CONTRACTS: &[::treaty::ContractInfo] = &[
+        ::treaty::ContractInfo::of::<Deposited>(),
+        ::treaty::ContractInfo::of::<Renamed>(),
+    ];
 }

@@ -376,17 +376,6 @@ fn parse_attributes(
         .collect()
 }
 
-/// Formats generated tokens with prettyplease and adds the header.
-pub fn format_tokens(tokens: TokenStream) -> String {
-    format!("{HEADER}\n{}", format_items(tokens))
-}
-
-/// Formats generated items with prettyplease.
-fn format_items(tokens: TokenStream) -> String {
-    let file: syn::File = syn::parse2(tokens).expect("generated code is valid Rust");
-    prettyplease::unparse(&file)
-}
-
 /// Formats generated items with prettyplease.
 fn format_file(items: Vec<syn::Item>) -> String {
     prettyplease::unparse(&syn::File {

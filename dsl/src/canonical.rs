@@ -76,9 +76,7 @@ pub struct CanonicalContract {
 
 /// The fingerprint of a canonical schema.
 pub fn fingerprint(schema: &Json) -> String {
-    let text = serde_json::to_string(schema).expect("JSON values always serialize");
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    fingerprint_text(&serde_json::to_string(schema).expect("JSON values always serialize"))
 }
 
 /// Writes canonical schemas as text: exactly the compact, key-sorted JSON

@@ -170,27 +170,21 @@ impl Validator<'_> {
     fn declare_one(&mut self, namespace: &str, name: &Ident, kind: DeclKind, file: usize, item: usize) {
         let qualified = QualifiedName::new(namespace, &name.name);
         if kind != DeclKind::Const {
-            if Scalar::from_name(&name.name).is_some() {
+            let taken = if Scalar::from_name(&name.name).is_some() {
+                Some((format!("`{}` is a built-in type", name.name), "shadows the built-in"))
+            } else if naming::RESERVED_TYPE_NAMES.contains(&name.name.as_str()) {
+                Some((
+                    format!("`{}` is a name that generated code uses", name.name),
+                    "would clash in the generated module",
+                ))
+            } else {
+                None
+            };
+            if let Some((message, label)) = taken {
                 self.error(
-                    Diagnostic::error(
-                        Code::DuplicateType,
-                        name.span,
-                        format!("`{}` is a built-in type", name.name),
-                    )
-                    .with_label("shadows the built-in")
-                    .with_help("choose another name"),
-                );
-                return;
-            }
-            if naming::RESERVED_TYPE_NAMES.contains(&name.name.as_str()) {
-                self.error(
-                    Diagnostic::error(
-                        Code::DuplicateType,
-                        name.span,
-                        format!("`{}` is a name that generated code uses", name.name),
-                    )
-                    .with_label("would clash in the generated module")
-                    .with_help("choose another name"),
+                    Diagnostic::error(Code::DuplicateType, name.span, message)
+                        .with_label(label)
+                        .with_help("choose another name"),
                 );
                 return;
             }

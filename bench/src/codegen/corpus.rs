@@ -98,37 +98,8 @@ const FIELD_NAMES: [&str; 32] = [
     "deadline",
 ];
 
-/// The built-in types of the contract language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scalar {
-    Bool,
-    I32,
-    I64,
-    U32,
-    U64,
-    F64,
-    String,
-    Bytes,
-    Uuid,
-    Timestamp,
-    Date,
-    Decimal,
-}
-
-const SCALARS: [Scalar; 12] = [
-    Scalar::Bool,
-    Scalar::I32,
-    Scalar::I64,
-    Scalar::U32,
-    Scalar::U64,
-    Scalar::F64,
-    Scalar::String,
-    Scalar::Bytes,
-    Scalar::Uuid,
-    Scalar::Timestamp,
-    Scalar::Date,
-    Scalar::Decimal,
-];
+/// The built-in types of the contract language, as the language defines them.
+pub use treaty_dsl::schema::Scalar;
 
 /// A declared type, by namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -568,7 +539,7 @@ fn field_type(rng: &mut Rng, palette: &Palette) -> FieldType {
 /// Mostly scalars, then records, enums and ids.
 fn base(rng: &mut Rng, palette: &Palette) -> Base {
     match rng.below(20) {
-        0..=12 => Base::Scalar(SCALARS[rng.below(SCALARS.len())]),
+        0..=12 => Base::Scalar(Scalar::ALL[rng.below(Scalar::ALL.len())]),
         13..=15 => Base::Record(rng.pick(&palette.records).clone()),
         16..=17 => Base::Enum(rng.pick(&palette.enums).clone()),
         _ => {

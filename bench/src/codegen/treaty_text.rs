@@ -23,7 +23,7 @@ pub fn render(namespace: &Namespace) -> String {
     }
     for id in &namespace.ids {
         let _ = writeln!(out, "/// Identifies one `{}`.", id.name.trim_end_matches("Id"));
-        let _ = writeln!(out, "id {}: {};\n", id.name, scalar(id.inner));
+        let _ = writeln!(out, "id {}: {};\n", id.name, Scalar::name(id.inner));
     }
     for e in &namespace.enums {
         enumeration(&mut out, e);
@@ -99,14 +99,14 @@ fn field_type(ty: &FieldType) -> String {
 /// bare name, as people write contracts.
 fn base(base: &Base) -> String {
     match base {
-        Base::Scalar(s) => scalar(*s).to_string(),
+        Base::Scalar(s) => Scalar::name(*s).to_string(),
         Base::Id(t, _) | Base::Enum(t) | Base::Record(t) => t.name.clone(),
     }
 }
 
 fn key(key: &Key) -> String {
     match key {
-        Key::Scalar(s) => scalar(*s).to_string(),
+        Key::Scalar(s) => Scalar::name(*s).to_string(),
         Key::Id(t, _) => t.name.clone(),
     }
 }
@@ -120,22 +120,5 @@ fn default_value(value: &DefaultValue) -> &str {
         DefaultValue::EmptyList => "[]",
         DefaultValue::EmptyMap => "{}",
         DefaultValue::Variant(v) => v,
-    }
-}
-
-fn scalar(scalar: Scalar) -> &'static str {
-    match scalar {
-        Scalar::Bool => "bool",
-        Scalar::I32 => "i32",
-        Scalar::I64 => "i64",
-        Scalar::U32 => "u32",
-        Scalar::U64 => "u64",
-        Scalar::F64 => "f64",
-        Scalar::String => "String",
-        Scalar::Bytes => "Bytes",
-        Scalar::Uuid => "Uuid",
-        Scalar::Timestamp => "Timestamp",
-        Scalar::Date => "Date",
-        Scalar::Decimal => "Decimal",
     }
 }

@@ -25,6 +25,11 @@ pub use treaty_runtime::*;
 /// Contracts written inline, expanded to the same code build.rs generates.
 pub use treaty_macros::contract;
 
+/// Projection fingerprints: `#[treaty::projection]` on an `impl
+/// Projection`, `#[treaty::view]` on view types, and
+/// `#[treaty::projection_helper]` on the helpers a projection `uses`.
+pub use treaty_macros::{projection, projection_helper, view};
+
 // The attribute macros generated code is written with.
 #[doc(hidden)]
 pub use treaty_macros::{enumeration, id, message, message_set, record};

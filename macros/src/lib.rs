@@ -77,3 +77,26 @@ pub fn enumeration(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn message_set(args: TokenStream, item: TokenStream) -> TokenStream {
     treaty_codegen::attribute::message_set(args.into(), item.into()).into()
 }
+
+/// Adds `const FINGERPRINT` to an `impl Projection for T` block: the hash
+/// of the block's tokens (whitespace and comments do not count) folded
+/// with the fingerprints of the consumed contracts, of the view type, of
+/// each helper named in `uses = [...]`, and with `version = N` if given.
+#[proc_macro_attribute]
+pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
+    treaty_codegen::attribute::projection(args.into(), item.into()).into()
+}
+
+/// Implements `treaty::projection::View` for a view type, with the
+/// fingerprint of its definition's tokens (and of `uses = [...]` helpers).
+#[proc_macro_attribute]
+pub fn view(args: TokenStream, item: TokenStream) -> TokenStream {
+    treaty_codegen::attribute::view(args.into(), item.into()).into()
+}
+
+/// Marks a function, type, trait, constant, static or inline module that
+/// projections name in `uses = [...]`, so a change to it rebuilds them.
+#[proc_macro_attribute]
+pub fn projection_helper(args: TokenStream, item: TokenStream) -> TokenStream {
+    treaty_codegen::attribute::projection_helper(args.into(), item.into()).into()
+}

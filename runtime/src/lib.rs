@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 mod contract;
+pub mod projection;
 pub mod spec;
 pub mod store;
 mod types;

@@ -67,6 +67,7 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
     let event_set = events.then(|| {
         quote! {
             impl ::treaty::aggregate::EventSet for #ty {
+                const CONTRACTS: &'static [::treaty::ContractInfo] = &[#(::treaty::ContractInfo::of::<#members>()),*];
                 fn contract_name(&self) -> &'static str {
                     #ty::contract_name(self)
                 }

@@ -8,6 +8,9 @@
 //! - `#[::treaty::enumeration]`: a contract enum and its impls.
 //! - `#[::treaty::message_set(id = IdType, field = name, events, display)]`:
 //!   an aggregate's command or event enum and its methods.
+//! - `#[treaty::projection]`, `#[treaty::view]` and
+//!   `#[treaty::projection_helper]`: compile-time fingerprints of
+//!   hand-written projection code (these three are public API).
 //!
 //! Each macro adds the derives itself (`Debug`, `Clone`, `PartialEq`,
 //! serde's, …) so generated code does not spell them out for every type;
@@ -18,6 +21,7 @@ mod contract;
 mod enumeration;
 mod id;
 mod message_set;
+mod projection;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -26,6 +30,7 @@ pub use contract::{message, record};
 pub use enumeration::enumeration;
 pub use id::id;
 pub use message_set::message_set;
+pub use projection::{projection, projection_helper, view};
 
 /// Runs an attribute macro. On error the item is kept as it is, next to a
 /// `compile_error!` at the offending token, so the error is the only one.

@@ -18,7 +18,7 @@ mod snapshot;
 
 use std::fmt;
 
-use crate::contract::{Contract, DecodeError, EncodeError};
+use crate::contract::{Contract, ContractInfo, DecodeError, EncodeError};
 use crate::store::{InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamName};
 use crate::types::Uuid;
 
@@ -94,6 +94,16 @@ pub trait Aggregate: Default + Send + Sync + 'static {
 /// [`impl_event_set!`](crate::impl_event_set), which derives everything
 /// from the members' [`Contract`] impls.
 pub trait EventSet: Sized + Clone + Send + Sync + 'static {
+    /// The member contracts, in declaration order. Projections fold their
+    /// fingerprints into their own and skip events of other contracts
+    /// without decoding them.
+    const CONTRACTS: &'static [ContractInfo];
+
+    /// Whether `contract` names a member.
+    fn is_member(contract: &str) -> bool {
+        Self::CONTRACTS.iter().any(|member| member.name == contract)
+    }
+
     /// The member's contract name, such as `"bank.Deposited"`.
     fn contract_name(&self) -> &'static str;
 
@@ -163,6 +173,9 @@ pub trait EventSet: Sized + Clone + Send + Sync + 'static {
 macro_rules! impl_event_set {
     ($set:ty { $($variant:ident),+ $(,)? }) => {
         impl $crate::aggregate::EventSet for $set {
+            const CONTRACTS: &'static [$crate::ContractInfo] =
+                &[$($crate::aggregate::__constructor_info(Self::$variant)),+];
+
             fn contract_name(&self) -> &'static str {
                 match self { $(Self::$variant(member) => $crate::aggregate::__member_name(member),)+ }
             }
@@ -218,6 +231,11 @@ pub fn __member_version<C: Contract>(_: &C) -> u32 {
 #[doc(hidden)]
 pub fn __member_fingerprint<C: Contract>(_: &C) -> &'static str {
     C::FINGERPRINT
+}
+
+#[doc(hidden)]
+pub const fn __constructor_info<C: Contract, E>(_: fn(C) -> E) -> ContractInfo {
+    ContractInfo::of::<C>()
 }
 
 #[doc(hidden)]

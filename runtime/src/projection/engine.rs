@@ -1,0 +1,838 @@
+//! The projection engine: starts every projection in the right mode and
+//! keeps its views following the event store.
+//!
+//! Each projection runs in its own task through two phases. First it
+//! reads every event after its checkpoint up to the head (catch-up, or a
+//! whole rebuild into a new generation, which is then promoted); then it
+//! follows a live subscription. Both phases fold events into a bounded
+//! write-behind cache and flush it in large transactions that carry the
+//! checkpoint, so a crash at any point resumes from the last flush with
+//! nothing lost or applied twice.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::fingerprint::short_hex;
+use super::store::{decode_view, Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
+use super::{EventContext, Fingerprint, Projection};
+use crate::aggregate::EventSet;
+use crate::contract::DecodeError;
+use crate::store::{EventStore, EventStream, ReadError, RecordedEvent};
+
+/// How the engine processes events.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The most views a projection keeps in memory. When its cache reaches
+    /// this size it is flushed and the views not touched since the
+    /// previous flush are evicted, so memory does not grow with the number
+    /// of views or events.
+    pub cache_views: usize,
+    /// The most events applied between two flushes, which bounds how much
+    /// work a crash can undo.
+    pub flush_events: usize,
+    /// Events taken from the store per batch; the views a batch touches
+    /// are loaded with one query.
+    pub batch_events: usize,
+    /// How often a rebuild logs its progress.
+    pub progress_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            cache_views: 20_000,
+            flush_events: 100_000,
+            batch_events: 1_000,
+            progress_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the engine could not start, or why a projection stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// Two registered projections share a name.
+    #[error("two projections are named {0:?}; give each projection its own `NAME`")]
+    DuplicateName(String),
+    /// The view store failed.
+    #[error(transparent)]
+    Views(#[from] ViewError),
+    /// Reading events failed.
+    #[error("reading events failed: {0}")]
+    Events(#[from] ReadError),
+    /// An event the projection consumes cannot be decoded by this build.
+    #[error("projection {projection} cannot read the event at position {position} (stream {stream}, version {version}, {contract} v{contract_version}): {source}; the projection stopped at checkpoint {checkpoint} and resumes there once the code can read it")]
+    Decode {
+        /// The projection.
+        projection: String,
+        /// The event's position.
+        position: u64,
+        /// Its stream.
+        stream: String,
+        /// Its version in the stream.
+        version: u64,
+        /// Its contract.
+        contract: String,
+        /// Its contract version.
+        contract_version: u32,
+        /// The last position whose effects are stored.
+        checkpoint: u64,
+        /// What decoding said.
+        #[source]
+        source: DecodeError,
+    },
+    /// A view could not be written as JSON.
+    #[error("projection {projection} cannot write view {key:?} as JSON: {reason}")]
+    Encode {
+        /// The projection.
+        projection: String,
+        /// The view's key.
+        key: String,
+        /// What the encoder said.
+        reason: String,
+    },
+    /// A projection stopped with an error (reported by [`RunningEngine`]).
+    #[error("projection {projection} stopped: {reason}")]
+    Stopped {
+        /// The projection.
+        projection: String,
+        /// Its error.
+        reason: String,
+    },
+}
+
+/// What a projection is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the events after its checkpoint, up to the head.
+    CatchingUp,
+    /// Building a new generation while the previous one serves reads.
+    Rebuilding,
+    /// Following new events as they are appended.
+    Live,
+    /// Stopped by an error; the other projections carry on.
+    Failed(String),
+    /// Stopped by [`RunningEngine::shutdown`].
+    Stopped,
+}
+
+/// One projection's state in a running engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionStatus {
+    /// The projection's name.
+    pub name: &'static str,
+    /// The generation it writes.
+    pub generation: u64,
+    /// Its code's fingerprint.
+    pub fingerprint: Fingerprint,
+    /// The last position whose effects are stored.
+    pub checkpoint: u64,
+    /// What it is doing.
+    pub phase: Phase,
+}
+
+/// How each projection started, reported once all are live.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartupSummary {
+    /// Projections whose views were current.
+    pub up_to_date: Vec<&'static str>,
+    /// Projections that caught up with events appended while stopped.
+    pub caught_up: Vec<&'static str>,
+    /// Projections rebuilt because they were new or their code changed.
+    pub rebuilt: Vec<&'static str>,
+}
+
+/// The projections an engine will run, and where.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run<P: treaty_runtime::projection::Projection>(projection: P) -> Result<(), Box<dyn std::error::Error>> {
+/// use treaty_runtime::projection::{ProjectionEngine, SqliteViewStore};
+/// use treaty_runtime::store::SqliteStore;
+///
+/// let events = SqliteStore::open("app.db")?;
+/// let views = SqliteViewStore::open("app.db")?;
+/// let mut engine = ProjectionEngine::new(events, views);
+/// engine.add(projection);
+/// let running = engine.start().await?;
+/// running.wait_live().await?;
+/// # Ok(()) }
+/// ```
+pub struct ProjectionEngine<S, V> {
+    events: S,
+    views: V,
+    config: EngineConfig,
+    projections: Vec<Registered<S, V>>,
+}
+
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+struct Registered<S, V> {
+    name: &'static str,
+    fingerprint: Fingerprint,
+    spawn: Box<dyn FnOnce(TaskContext<S, V>) -> Task + Send>,
+}
+
+/// Where a projection's task starts.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    /// Continue the live generation from its checkpoint.
+    Continue { generation: u64, checkpoint: u64 },
+    /// Build (or resume building) a generation, then promote it.
+    Build { generation: u64, checkpoint: u64 },
+}
+
+struct TaskContext<S, V> {
+    events: S,
+    views: V,
+    config: EngineConfig,
+    plan: Plan,
+    head: u64,
+    index: usize,
+    status: watch::Sender<Vec<ProjectionStatus>>,
+    cancel: watch::Receiver<bool>,
+}
+
+impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
+    /// An engine with no projections yet, reading `events` and writing
+    /// views to `views`, with the default [`EngineConfig`].
+    pub fn new(events: S, views: V) -> Self {
+        ProjectionEngine {
+            events,
+            views,
+            config: EngineConfig::default(),
+            projections: Vec::new(),
+        }
+    }
+
+    /// Sets how events are processed.
+    pub fn config(&mut self, config: EngineConfig) -> &mut Self {
+        self.config = config;
+        self
+    }
+
+    /// Registers a projection.
+    pub fn add<P: Projection>(&mut self, projection: P) -> &mut Self {
+        self.projections.push(Registered {
+            name: P::NAME,
+            fingerprint: P::FINGERPRINT,
+            spawn: Box::new(move |context| Box::pin(run_projection(projection, context))),
+        });
+        self
+    }
+
+    /// Compares every projection with the view store, drops the views of
+    /// projections no longer in the code, and starts one task per
+    /// projection: continuing from its checkpoint when its fingerprint is
+    /// unchanged, rebuilding into a new generation otherwise.
+    ///
+    /// # Errors
+    ///
+    /// When two projections share a name, or a store fails.
+    pub async fn start(self) -> Result<RunningEngine, EngineError> {
+        let mut names = HashSet::new();
+        for registered in &self.projections {
+            if !names.insert(registered.name) {
+                return Err(EngineError::DuplicateName(registered.name.to_string()));
+            }
+        }
+        let head = self.events.head().await?;
+        let mut stored: HashMap<String, Vec<Generation>> = HashMap::new();
+        for generation in self.views.generations().await? {
+            stored
+                .entry(generation.projection.clone())
+                .or_default()
+                .push(generation);
+        }
+        // Views of projections that are gone, and generations retired by a
+        // swap whose cleanup did not finish.
+        for (name, generations) in &stored {
+            let removed = !names.contains(name.as_str());
+            for generation in generations {
+                if removed {
+                    tracing::info!(
+                        "projection {name}: removed from the code; dropping its views (generation {})",
+                        generation.generation
+                    );
+                } else if generation.status != GenerationStatus::Retired {
+                    continue;
+                }
+                self.views.drop_generation(name, generation.generation).await?;
+            }
+        }
+
+        let mut statuses = Vec::new();
+        let mut plans = Vec::new();
+        for registered in &self.projections {
+            let generations = stored.remove(registered.name).unwrap_or_default();
+            let (plan, phase) = self.plan(registered, &generations, head).await?;
+            let generation = match plan {
+                Plan::Continue { generation, .. } | Plan::Build { generation, .. } => generation,
+            };
+            let checkpoint = match plan {
+                Plan::Continue { checkpoint, .. } | Plan::Build { checkpoint, .. } => checkpoint,
+            };
+            statuses.push(ProjectionStatus {
+                name: registered.name,
+                generation,
+                fingerprint: registered.fingerprint,
+                checkpoint,
+                phase,
+            });
+            plans.push(plan);
+        }
+
+        let (status, status_rx) = watch::channel(statuses);
+        let (cancel, cancel_rx) = watch::channel(false);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (index, (registered, plan)) in self.projections.into_iter().zip(plans).enumerate() {
+            let context = TaskContext {
+                events: self.events.clone(),
+                views: self.views.clone(),
+                config: self.config.clone(),
+                plan,
+                head,
+                index,
+                status: status.clone(),
+                cancel: cancel_rx.clone(),
+            };
+            tasks.push(tokio::spawn((registered.spawn)(context)));
+        }
+        let summary = startup_summary(&status_rx.borrow(), head);
+        let monitor = status_rx.clone();
+        tasks.push(tokio::spawn(log_when_live(monitor, summary.clone(), started)));
+        Ok(RunningEngine {
+            status: status_rx,
+            cancel,
+            tasks,
+            summary,
+        })
+    }
+
+    /// Decides how a projection starts and logs it.
+    async fn plan(
+        &self,
+        registered: &Registered<S, V>,
+        generations: &[Generation],
+        head: u64,
+    ) -> Result<(Plan, Phase), EngineError> {
+        let name = registered.name;
+        let fingerprint = registered.fingerprint.to_hex();
+        let live = generations.iter().find(|g| g.status == GenerationStatus::Live);
+        let building = generations.iter().find(|g| g.status == GenerationStatus::Building);
+        if let Some(live) = live.filter(|g| g.fingerprint == fingerprint) {
+            // A build left over from code that has since been reverted.
+            if let Some(building) = building {
+                self.views.drop_generation(name, building.generation).await?;
+            }
+            if live.checkpoint >= head {
+                tracing::info!("projection {name}: up to date");
+            } else {
+                tracing::info!(
+                    "projection {name}: catching up ({} events behind)",
+                    head - live.checkpoint
+                );
+            }
+            let plan = Plan::Continue {
+                generation: live.generation,
+                checkpoint: live.checkpoint,
+            };
+            return Ok((plan, Phase::CatchingUp));
+        }
+        if let Some(building) = building.filter(|g| g.fingerprint == fingerprint) {
+            tracing::info!(
+                "projection {name}: resuming rebuild at position {} of {head} (fingerprint {})",
+                building.checkpoint,
+                registered.fingerprint.short()
+            );
+            let plan = Plan::Build {
+                generation: building.generation,
+                checkpoint: building.checkpoint,
+            };
+            return Ok((plan, Phase::Rebuilding));
+        }
+        if let Some(building) = building {
+            self.views.drop_generation(name, building.generation).await?;
+        }
+        let next = generations.iter().map(|g| g.generation).max().unwrap_or(0) + 1;
+        self.views.begin_generation(name, next, &fingerprint).await?;
+        match live {
+            Some(live) => tracing::info!(
+                "projection {name}: rebuilding (fingerprint {} -> {})",
+                short_hex(&live.fingerprint),
+                registered.fingerprint.short()
+            ),
+            None => tracing::info!(
+                "projection {name}: building (new, fingerprint {})",
+                registered.fingerprint.short()
+            ),
+        }
+        let plan = Plan::Build {
+            generation: next,
+            checkpoint: 0,
+        };
+        Ok((plan, Phase::Rebuilding))
+    }
+}
+
+fn startup_summary(statuses: &[ProjectionStatus], head: u64) -> StartupSummary {
+    let mut summary = StartupSummary::default();
+    for status in statuses {
+        match status.phase {
+            Phase::Rebuilding => summary.rebuilt.push(status.name),
+            _ if status.checkpoint >= head => summary.up_to_date.push(status.name),
+            _ => summary.caught_up.push(status.name),
+        }
+    }
+    summary
+}
+
+/// Logs one summary line when every projection is live.
+async fn log_when_live(mut status: watch::Receiver<Vec<ProjectionStatus>>, summary: StartupSummary, started: Instant) {
+    let all_live = status
+        .wait_for(|statuses| statuses.iter().all(|s| s.phase == Phase::Live))
+        .await
+        .is_ok();
+    if all_live {
+        let count = status.borrow().len();
+        tracing::info!(
+            "projections: all {count} live in {:.1?} ({} up to date, {} caught up, {} rebuilt)",
+            started.elapsed(),
+            summary.up_to_date.len(),
+            summary.caught_up.len(),
+            summary.rebuilt.len()
+        );
+    }
+}
+
+/// A started engine. [`RunningEngine::shutdown`] flushes and stops every
+/// projection and waits for them; dropping the handle asks them to stop
+/// the same way without waiting.
+pub struct RunningEngine {
+    status: watch::Receiver<Vec<ProjectionStatus>>,
+    cancel: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    summary: StartupSummary,
+}
+
+impl RunningEngine {
+    /// Every projection's current state.
+    pub fn status(&self) -> Vec<ProjectionStatus> {
+        self.status.borrow().clone()
+    }
+
+    /// How each projection started: which were up to date and which are
+    /// rebuilt.
+    pub fn startup(&self) -> &StartupSummary {
+        &self.summary
+    }
+
+    /// Waits until every projection is live: caught up with the head, and
+    /// rebuilt generations promoted.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Stopped`] when a projection failed first.
+    pub async fn wait_live(&self) -> Result<(), EngineError> {
+        self.wait_until(|s| s.phase == Phase::Live).await
+    }
+
+    /// Waits until every projection's views include the event at
+    /// `position` (and every one before it): for example after appending,
+    /// before reading the views.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Stopped`] when a projection failed first.
+    pub async fn wait_for_position(&self, position: u64) -> Result<(), EngineError> {
+        self.wait_until(|s| s.phase == Phase::Live && s.checkpoint >= position)
+            .await
+    }
+
+    async fn wait_until(&self, done: impl Fn(&ProjectionStatus) -> bool) -> Result<(), EngineError> {
+        let mut status = self.status.clone();
+        let result = status
+            .wait_for(|statuses| statuses.iter().all(&done) || statuses.iter().any(stopped))
+            .await
+            .map(|statuses| statuses.iter().find(|s| stopped(s)).cloned());
+        match result {
+            Ok(None) => Ok(()),
+            Ok(Some(failed)) => Err(EngineError::Stopped {
+                projection: failed.name.to_string(),
+                reason: match failed.phase {
+                    Phase::Failed(reason) => reason,
+                    _ => "the engine was shut down".to_string(),
+                },
+            }),
+            Err(_) => Err(EngineError::Stopped {
+                projection: "*".to_string(),
+                reason: "the engine was shut down".to_string(),
+            }),
+        }
+    }
+
+    /// Flushes what every projection has applied and stops them.
+    pub async fn shutdown(self) {
+        let _ = self.cancel.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn stopped(status: &ProjectionStatus) -> bool {
+    matches!(status.phase, Phase::Failed(_) | Phase::Stopped)
+}
+
+async fn run_projection<P: Projection, S: EventStore, V: ViewStore>(projection: P, context: TaskContext<S, V>) {
+    let status = context.status.clone();
+    let index = context.index;
+    let mut worker = Worker::new(projection, context);
+    let phase = match worker.run().await {
+        Ok(()) => Phase::Stopped,
+        Err(error) => {
+            tracing::error!("projection {}: {error}", P::NAME);
+            Phase::Failed(error.to_string())
+        }
+    };
+    status.send_modify(|statuses| statuses[index].phase = phase);
+}
+
+/// Resolves once shutdown is requested (or the engine handle is gone).
+async fn shutdown_requested(cancel: &mut watch::Receiver<bool>) {
+    let _ = cancel.wait_for(|stop| *stop).await;
+}
+
+/// A view in the write-behind cache.
+struct Slot<V> {
+    view: Option<V>,
+    /// Changed since the last flush.
+    dirty: bool,
+    /// Used since the last flush; untouched views are evicted first.
+    touched: bool,
+}
+
+/// The state of one projection's task.
+struct Worker<P: Projection, S, V> {
+    projection: P,
+    context: TaskContext<S, V>,
+    generation: u64,
+    /// The checkpoint stored with the last flush.
+    checkpoint: u64,
+    /// The position of the last event applied.
+    applied: u64,
+    cache: HashMap<String, Slot<P::View>>,
+    dirty: usize,
+    unflushed_events: usize,
+    /// Whether the generation may hold views; a new one does not, so a
+    /// rebuild skips loading until its first flush.
+    stored_any: bool,
+}
+
+impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
+    fn new(projection: P, context: TaskContext<S, V>) -> Self {
+        let (generation, checkpoint, stored_any) = match context.plan {
+            Plan::Continue { generation, checkpoint } => (generation, checkpoint, true),
+            Plan::Build { generation, checkpoint } => (generation, checkpoint, checkpoint > 0),
+        };
+        Worker {
+            projection,
+            context,
+            generation,
+            checkpoint,
+            applied: checkpoint,
+            cache: HashMap::new(),
+            dirty: 0,
+            unflushed_events: 0,
+            stored_any,
+        }
+    }
+
+    async fn run(&mut self) -> Result<(), EngineError> {
+        let rebuilding = matches!(self.context.plan, Plan::Build { .. });
+        let started = Instant::now();
+        let from = self.checkpoint;
+        let events = self.context.events.read_all(self.checkpoint + 1);
+        if !self.consume(events, rebuilding).await? {
+            return Ok(());
+        }
+        if rebuilding {
+            let retired = self.context.views.promote(P::NAME, self.generation).await?;
+            let elapsed = started.elapsed();
+            let count = self.applied - from;
+            let rate = count as f64 / elapsed.as_secs_f64().max(1e-9);
+            tracing::info!(
+                "projection {}: rebuilt generation {} in {elapsed:.1?} ({count} events, {rate:.0} events/s)",
+                P::NAME,
+                self.generation
+            );
+            if let Some(retired) = retired {
+                self.context.views.drop_generation(P::NAME, retired).await?;
+                tracing::info!("projection {}: generation {retired} dropped", P::NAME);
+            }
+        }
+        self.set_status(Phase::Live);
+        let events = self.context.events.subscribe(self.checkpoint + 1);
+        self.consume(events, false).await?;
+        Ok(())
+    }
+
+    /// Applies `events` until the stream ends (`true`) or the engine is
+    /// shut down (`false`), flushing as it goes and at the end.
+    async fn consume(&mut self, events: EventStream, rebuilding: bool) -> Result<bool, EngineError> {
+        let batch_size = self.context.config.batch_events.max(1);
+        let mut batches = events.ready_chunks(batch_size);
+        let mut cancel = self.context.cancel.clone();
+        let mut progress = Progress::new(self.applied, self.context.head, self.context.config.progress_interval);
+        loop {
+            let batch = tokio::select! {
+                biased;
+                () = shutdown_requested(&mut cancel) => {
+                    self.flush().await?;
+                    return Ok(false);
+                }
+                batch = batches.next() => batch,
+            };
+            let Some(batch) = batch else {
+                self.flush().await?;
+                return Ok(true);
+            };
+            let caught_up = batch.len() < batch_size;
+            let batch = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
+            self.apply(batch).await?;
+            let config = &self.context.config;
+            if self.cache.len() >= config.cache_views
+                || self.unflushed_events >= config.flush_events
+                || (caught_up && !rebuilding)
+            {
+                self.flush().await?;
+            }
+            if rebuilding {
+                progress.report(P::NAME, self.applied);
+            }
+        }
+    }
+
+    async fn apply(&mut self, batch: Vec<RecordedEvent>) -> Result<(), EngineError> {
+        let Some(last) = batch.last().map(|e| e.position) else {
+            return Ok(());
+        };
+        let mut decoded = Vec::with_capacity(batch.len());
+        for recorded in batch {
+            if !P::Event::is_member(&recorded.contract) {
+                continue;
+            }
+            let event = P::Event::from_recorded(&recorded).map_err(|source| EngineError::Decode {
+                projection: P::NAME.to_string(),
+                position: recorded.position,
+                stream: recorded.stream.to_string(),
+                version: recorded.version,
+                contract: recorded.contract.clone(),
+                contract_version: recorded.contract_version,
+                checkpoint: self.checkpoint,
+                source,
+            })?;
+            let keys = self.projection.keys(&event);
+            decoded.push((recorded, event, keys));
+        }
+        self.load_missing(&decoded).await?;
+        for (recorded, event, keys) in &decoded {
+            for key in keys {
+                let slot = match self.cache.get_mut(key) {
+                    Some(slot) => slot,
+                    None => self.cache.entry(key.clone()).or_insert(Slot {
+                        view: None,
+                        dirty: false,
+                        touched: false,
+                    }),
+                };
+                let context = EventContext {
+                    key,
+                    stream: &recorded.stream,
+                    version: recorded.version,
+                    position: recorded.position,
+                    metadata: &recorded.metadata,
+                };
+                self.projection.apply(&mut slot.view, event, &context);
+                slot.touched = true;
+                if !slot.dirty {
+                    slot.dirty = true;
+                    self.dirty += 1;
+                }
+            }
+        }
+        self.unflushed_events += decoded.len();
+        self.applied = last;
+        Ok(())
+    }
+
+    /// Loads the views a batch touches that are not cached, in one query.
+    async fn load_missing(&mut self, decoded: &[(RecordedEvent, P::Event, Vec<String>)]) -> Result<(), EngineError> {
+        if !self.stored_any {
+            return Ok(());
+        }
+        let missing: HashSet<&String> = decoded
+            .iter()
+            .flat_map(|(_, _, keys)| keys)
+            .filter(|key| !self.cache.contains_key(*key))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let missing: Vec<String> = missing.into_iter().cloned().collect();
+        let found = self
+            .context
+            .views
+            .load(P::NAME, self.generation, missing.clone())
+            .await?;
+        for key in missing {
+            self.cache.insert(
+                key,
+                Slot {
+                    view: None,
+                    dirty: false,
+                    touched: false,
+                },
+            );
+        }
+        for (key, json) in found {
+            let view = decode_view::<P>(&key, &json)?;
+            if let Some(slot) = self.cache.get_mut(&key) {
+                slot.view = Some(view);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the changed views with the checkpoint in one transaction,
+    /// then evicts views so the cache stays under its size.
+    async fn flush(&mut self) -> Result<(), EngineError> {
+        if self.applied == self.checkpoint {
+            return Ok(());
+        }
+        let mut changes = Vec::with_capacity(self.dirty);
+        for (key, slot) in &mut self.cache {
+            if !slot.dirty {
+                continue;
+            }
+            let value = match &slot.view {
+                None => None,
+                Some(view) => Some(serde_json::to_vec(view).map_err(|e| EngineError::Encode {
+                    projection: P::NAME.to_string(),
+                    key: key.clone(),
+                    reason: e.to_string(),
+                })?),
+            };
+            changes.push(ViewChange {
+                key: key.clone(),
+                value,
+            });
+        }
+        let wrote_views = !changes.is_empty();
+        self.context
+            .views
+            .commit(P::NAME, self.generation, self.checkpoint, self.applied, changes)
+            .await?;
+        for slot in self.cache.values_mut() {
+            slot.dirty = false;
+        }
+        self.checkpoint = self.applied;
+        self.stored_any |= wrote_views;
+        self.dirty = 0;
+        self.unflushed_events = 0;
+        let capacity = self.context.config.cache_views;
+        if self.cache.len() >= capacity {
+            self.cache.retain(|_, slot| slot.touched);
+            if self.cache.len() > capacity / 2 {
+                self.cache.clear();
+            }
+        }
+        for slot in self.cache.values_mut() {
+            slot.touched = false;
+        }
+        let checkpoint = self.checkpoint;
+        self.context
+            .status
+            .send_modify(|statuses| statuses[self.context.index].checkpoint = checkpoint);
+        Ok(())
+    }
+
+    fn set_status(&self, phase: Phase) {
+        let (index, generation, checkpoint) = (self.context.index, self.generation, self.checkpoint);
+        self.context.status.send_modify(|statuses| {
+            let status = &mut statuses[index];
+            status.phase = phase;
+            status.generation = generation;
+            status.checkpoint = checkpoint;
+        });
+    }
+}
+
+/// Logs a rebuild's progress at most once per interval.
+struct Progress {
+    started: Instant,
+    from: u64,
+    head: u64,
+    interval: Duration,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(from: u64, head: u64, interval: Duration) -> Self {
+        let now = Instant::now();
+        Progress {
+            started: now,
+            from,
+            head,
+            interval,
+            last: now,
+        }
+    }
+
+    fn report(&mut self, name: &str, applied: u64) {
+        if self.last.elapsed() < self.interval {
+            return;
+        }
+        self.last = Instant::now();
+        let done = applied.saturating_sub(self.from);
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let left = self.head.saturating_sub(applied);
+        let eta = Duration::from_secs_f64(if rate > 0.0 { left as f64 / rate } else { 0.0 });
+        tracing::info!(
+            "projection {name}: rebuilding, at position {applied} of {} ({rate:.0} events/s, about {} left)",
+            self.head,
+            format_duration(eta)
+        );
+    }
+}
+
+fn format_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        0..=59 => format!("{seconds}s"),
+        60..=3599 => format!("{}m{:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(format_duration(Duration::from_secs(72)), "1m12s");
+        assert_eq!(format_duration(Duration::from_secs(3 * 3600 + 60)), "3h01m");
+    }
+}

@@ -1,0 +1,434 @@
+//! The embedded default view store: two tables in a SQLite file, which may
+//! be the event store's own file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
+use crate::store::Durability;
+use crate::types::Timestamp;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS treaty_projections (
+    name        TEXT NOT NULL,
+    generation  INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    checkpoint  INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (name, generation)
+);
+CREATE TABLE IF NOT EXISTS treaty_views (
+    projection TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    PRIMARY KEY (projection, generation, key)
+) WITHOUT ROWID;
+";
+
+/// Views in a SQLite database.
+///
+/// Writes go through one connection, one transaction per commit; reads use
+/// their own connections, so they run while a commit is being written
+/// (WAL) and always see a committed state.
+#[derive(Clone)]
+pub struct SqliteViewStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    durability: Durability,
+}
+
+impl std::fmt::Debug for SqliteViewStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteViewStore")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl SqliteViewStore {
+    /// Opens (or creates) the view tables in the database at `path`,
+    /// durable like the event store's default.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be opened or the tables cannot be created.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ViewError> {
+        SqliteViewStore::open_with(path, Durability::Full)
+    }
+
+    /// Opens (or creates) the view tables with the given durability.
+    /// Views can always be rebuilt from the events, so
+    /// [`Durability::Normal`] loses at most recent checkpoints on a power
+    /// failure, never correctness.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be opened or the tables cannot be created.
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, ViewError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = connect(&path, durability)?;
+        conn.execute_batch(SCHEMA).map_err(storage)?;
+        Ok(SqliteViewStore {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(conn),
+                readers: Mutex::new(Vec::new()),
+                durability,
+            }),
+        })
+    }
+
+    /// Runs `f` with the write connection on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, ViewError> + Send + 'static,
+    ) -> Result<T, ViewError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ViewError::Storage(Box::new(e)))?
+    }
+
+    /// Runs `f` with a read connection on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, ViewError> + Send + 'static,
+    ) -> Result<T, ViewError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let conn = match idle {
+                Some(conn) => conn,
+                None => connect(&inner.path, inner.durability)?,
+            };
+            let result = f(&conn);
+            let mut idle = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < 4 {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| ViewError::Storage(Box::new(e)))?
+    }
+}
+
+fn connect(path: &Path, durability: Durability) -> Result<Connection, ViewError> {
+    let conn = Connection::open(path).map_err(storage)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(storage)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(storage)?;
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous).map_err(storage)?;
+    Ok(conn)
+}
+
+fn storage(e: rusqlite::Error) -> ViewError {
+    ViewError::Storage(Box::new(e))
+}
+
+fn now_millis() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+fn checkpoint_of(conn: &Connection, projection: &str, generation: u64) -> Result<Option<u64>, ViewError> {
+    conn.prepare_cached("SELECT checkpoint FROM treaty_projections WHERE name = ?1 AND generation = ?2")
+        .map_err(storage)?
+        .query_row(params![projection, generation as i64], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|c| c.map(|c| c as u64))
+        .map_err(storage)
+}
+
+impl ViewStore for SqliteViewStore {
+    async fn generations(&self) -> Result<Vec<Generation>, ViewError> {
+        let location = self.inner.path.display().to_string();
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT name, generation, fingerprint, checkpoint, status, updated_at \
+                     FROM treaty_projections ORDER BY name, generation",
+                )
+                .map_err(storage)?;
+            let rows = statement
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                })
+                .map_err(storage)?;
+            let mut generations = Vec::new();
+            for row in rows {
+                let (projection, generation, fingerprint, checkpoint, status, updated_at) = row.map_err(storage)?;
+                let invalid = |reason: String| ViewError::InvalidRow {
+                    location: location.clone(),
+                    reason,
+                };
+                let status = GenerationStatus::parse(&status).ok_or_else(|| {
+                    invalid(format!(
+                        "projection {projection} generation {generation} has unknown status {status:?}"
+                    ))
+                })?;
+                let updated_at = Timestamp::from_millisecond(updated_at)
+                    .map_err(|e| invalid(format!("projection {projection} has an invalid time: {e}")))?;
+                generations.push(Generation {
+                    projection,
+                    generation: generation as u64,
+                    fingerprint,
+                    checkpoint: checkpoint as u64,
+                    status,
+                    updated_at,
+                });
+            }
+            Ok(generations)
+        })
+        .await
+    }
+
+    async fn begin_generation(&self, projection: &str, generation: u64, fingerprint: &str) -> Result<(), ViewError> {
+        let (projection, fingerprint) = (projection.to_string(), fingerprint.to_string());
+        self.write(move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO treaty_projections (name, generation, fingerprint, checkpoint, status, updated_at) \
+                     VALUES (?1, ?2, ?3, 0, 'building', ?4) ON CONFLICT DO NOTHING",
+                    params![projection, generation as i64, fingerprint, now_millis()],
+                )
+                .map_err(storage)?;
+            if inserted == 0 {
+                return Err(ViewError::WrongGeneration {
+                    projection,
+                    generation,
+                    reason: "exists already",
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load(
+        &self,
+        projection: &str,
+        generation: u64,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Vec<u8>)>, ViewError> {
+        let projection = projection.to_string();
+        self.read(move |conn| {
+            let mut found = Vec::new();
+            // One statement per chunk of keys keeps under SQLite's limit on
+            // bound parameters while still reading a batch at a time.
+            for chunk in keys.chunks(500) {
+                let placeholders = vec!["?"; chunk.len()].join(", ");
+                let sql = format!(
+                    "SELECT key, value FROM treaty_views WHERE projection = ? AND generation = ? AND key IN ({placeholders})"
+                );
+                let mut statement = conn.prepare_cached(&sql).map_err(storage)?;
+                let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() + 2);
+                values.push(projection.clone().into());
+                values.push((generation as i64).into());
+                values.extend(chunk.iter().map(|k| k.clone().into()));
+                let rows = statement
+                    .query_map(rusqlite::params_from_iter(values), |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?.into_bytes()))
+                    })
+                    .map_err(storage)?;
+                for row in rows {
+                    found.push(row.map_err(storage)?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn commit(
+        &self,
+        projection: &str,
+        generation: u64,
+        from: u64,
+        to: u64,
+        changes: Vec<ViewChange>,
+    ) -> Result<(), ViewError> {
+        let projection = projection.to_string();
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            let moved = tx
+                .prepare_cached(
+                    "UPDATE treaty_projections SET checkpoint = ?1, updated_at = ?2 \
+                     WHERE name = ?3 AND generation = ?4 AND checkpoint = ?5",
+                )
+                .map_err(storage)?
+                .execute(params![
+                    to as i64,
+                    now_millis(),
+                    projection,
+                    generation as i64,
+                    from as i64
+                ])
+                .map_err(storage)?;
+            if moved == 0 {
+                let found = checkpoint_of(&tx, &projection, generation)?;
+                return Err(ViewError::CheckpointMoved {
+                    projection,
+                    generation,
+                    expected: from,
+                    found,
+                });
+            }
+            {
+                let mut put = tx
+                    .prepare_cached(
+                        "INSERT INTO treaty_views (projection, generation, key, value) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (projection, generation, key) DO UPDATE SET value = excluded.value",
+                    )
+                    .map_err(storage)?;
+                let mut delete = tx
+                    .prepare_cached("DELETE FROM treaty_views WHERE projection = ?1 AND generation = ?2 AND key = ?3")
+                    .map_err(storage)?;
+                for change in &changes {
+                    match &change.value {
+                        Some(json) => {
+                            let json = std::str::from_utf8(json).map_err(|e| ViewError::Storage(Box::new(e)))?;
+                            put.execute(params![projection, generation as i64, change.key, json])
+                        }
+                        None => delete.execute(params![projection, generation as i64, change.key]),
+                    }
+                    .map_err(storage)?;
+                }
+            }
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn promote(&self, projection: &str, generation: u64) -> Result<Option<u64>, ViewError> {
+        let projection = projection.to_string();
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            let building = tx
+                .query_row(
+                    "SELECT status FROM treaty_projections WHERE name = ?1 AND generation = ?2",
+                    params![projection, generation as i64],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            if building.as_deref() != Some("building") {
+                return Err(ViewError::WrongGeneration {
+                    projection,
+                    generation,
+                    reason: "is not being built",
+                });
+            }
+            let retired = tx
+                .query_row(
+                    "SELECT generation FROM treaty_projections WHERE name = ?1 AND status = 'live'",
+                    params![projection],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            tx.execute(
+                "UPDATE treaty_projections SET status = 'retired' WHERE name = ?1 AND status = 'live'",
+                params![projection],
+            )
+            .map_err(storage)?;
+            tx.execute(
+                "UPDATE treaty_projections SET status = 'live', updated_at = ?3 WHERE name = ?1 AND generation = ?2",
+                params![projection, generation as i64, now_millis()],
+            )
+            .map_err(storage)?;
+            tx.commit().map_err(storage)?;
+            Ok(retired.map(|g| g as u64))
+        })
+        .await
+    }
+
+    async fn drop_generation(&self, projection: &str, generation: u64) -> Result<(), ViewError> {
+        let projection = projection.to_string();
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            tx.execute(
+                "DELETE FROM treaty_views WHERE projection = ?1 AND generation = ?2",
+                params![projection, generation as i64],
+            )
+            .map_err(storage)?;
+            tx.execute(
+                "DELETE FROM treaty_projections WHERE name = ?1 AND generation = ?2",
+                params![projection, generation as i64],
+            )
+            .map_err(storage)?;
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn get(&self, projection: &str, key: &str) -> Result<Option<Vec<u8>>, ViewError> {
+        let (projection, key) = (projection.to_string(), key.to_string());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT v.value FROM treaty_projections p JOIN treaty_views v \
+                 ON v.projection = p.name AND v.generation = p.generation \
+                 WHERE p.name = ?1 AND p.status = 'live' AND v.key = ?2",
+            )
+            .map_err(storage)?
+            .query_row(params![projection, key], |r| r.get::<_, String>(0))
+            .optional()
+            .map(|v| v.map(String::into_bytes))
+            .map_err(storage)
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        projection: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, ViewError> {
+        let (projection, after) = (projection.to_string(), after.map(str::to_string));
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT v.key, v.value FROM treaty_projections p JOIN treaty_views v \
+                     ON v.projection = p.name AND v.generation = p.generation \
+                     WHERE p.name = ?1 AND p.status = 'live' AND (?2 IS NULL OR v.key > ?2) \
+                     ORDER BY v.key LIMIT ?3",
+                )
+                .map_err(storage)?;
+            let rows = statement
+                .query_map(params![projection, after, limit as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?.into_bytes()))
+                })
+                .map_err(storage)?;
+            rows.map(|r| r.map_err(storage)).collect()
+        })
+        .await
+    }
+}

@@ -11,6 +11,7 @@ use treaty_dsl::Sources;
 mod baseline;
 mod lint;
 mod lock;
+mod projections;
 mod store;
 
 /// Treaty: explicit contracts for message-driven systems.
@@ -51,6 +52,8 @@ enum Command {
     Lint(lint::LintArgs),
     /// Inspect an event store, changing none of its data: dump, stats, check.
     Store(store::StoreArgs),
+    /// Inspect projections and their views, changing nothing: status.
+    Projections(projections::ProjectionsArgs),
 }
 
 /// Exit codes shared by every subcommand.
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Lock(args) => lock::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Store(args) => store::run(args),
+        Command::Projections(args) => projections::run(args),
     }
 }
 

@@ -17,7 +17,7 @@ use treaty_runtime::store::{
 use super::{describe, DbArgs, Failure};
 
 /// The schema `PostgresStore` uses unless told otherwise.
-const DEFAULT_SCHEMA: &str = "treaty";
+pub(crate) const DEFAULT_SCHEMA: &str = "treaty";
 
 /// The tables every Treaty store has, per backend.
 const SQLITE_TABLES: [&str; 2] = ["events", "contracts"];
@@ -92,7 +92,7 @@ pub async fn open(db: &DbArgs) -> Result<Store, Failure> {
     open_sqlite(Path::new(&db.db)).map(Store::Sqlite)
 }
 
-fn is_postgres_url(db: &str) -> bool {
+pub(crate) fn is_postgres_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
@@ -190,7 +190,7 @@ fn not_a_store(location: &str, missing: &[&str]) -> Failure {
 
 /// The URL with its password (in the authority or as a `password=`
 /// parameter) replaced, fit for error messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-mod backend;
+pub(crate) mod backend;
 mod check;
 mod dump;
 mod stats;
@@ -42,10 +42,10 @@ enum StoreCommand {
 pub struct DbArgs {
     /// The store: a SQLite file (which must exist), or a `postgres://` URL.
     #[arg(long, value_name = "PATH_OR_URL")]
-    db: String,
+    pub(crate) db: String,
     /// The PostgreSQL schema holding the store's tables [default: treaty].
     #[arg(long, value_name = "NAME")]
-    schema: Option<String>,
+    pub(crate) schema: Option<String>,
 }
 
 /// Why a subcommand stopped early: the exit code, and what to say on
@@ -103,6 +103,12 @@ pub fn run(args: StoreArgs) -> ExitCode {
         StoreCommand::Stats(args) => block_on(stats::run(args)),
         StoreCommand::Check(args) => block_on(check::run(args)),
     };
+    finish(outcome)
+}
+
+/// The exit code of a subcommand's outcome, after saying on standard
+/// error why it failed.
+pub(crate) fn finish(outcome: Result<(), Failure>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -116,7 +122,7 @@ pub fn run(args: StoreArgs) -> ExitCode {
 
 /// Runs `work` on a current-thread runtime: the commands read one thing
 /// at a time, so more threads would only cost start-up time.
-fn block_on(work: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
+pub(crate) fn block_on(work: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -13,7 +13,7 @@
 //! hidden constant next to it, `__treaty_fingerprint_<name>`, which is how
 //! a projection naming it in `uses` finds it.
 
-use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use sha2::{Digest, Sha256};
 use syn::spanned::Spanned;
@@ -216,36 +216,41 @@ fn token_hash(item: &TokenStream) -> syn::LitInt {
 }
 
 /// Writes a whitespace-independent text of `tokens`: one line per token,
-/// punctuation marked when joined to the next, doc attributes left out.
-/// Spans never count, so moving an item within its file changes nothing.
+/// doc attributes left out. Spans never count, so moving an item within
+/// its file changes nothing. Neither does a punctuation character's
+/// spacing (whether the next character follows without a space), which
+/// only whitespace decides: `x = -1` and `x =-1` are the same code.
 pub fn write_tokens(tokens: TokenStream, out: &mut String) {
-    let mut tokens = tokens.into_iter().peekable();
-    while let Some(token) = tokens.next() {
-        match &token {
+    write_group(tokens, Delimiter::None, out);
+}
+
+fn write_group(tokens: TokenStream, delimiter: Delimiter, out: &mut String) {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let commas = tokens.iter().filter(|t| is_comma(t)).count();
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = &tokens[i];
+        i += 1;
+        match token {
             TokenTree::Punct(p) if p.as_char() == '#' => {
                 // `#[doc = "..."]` and `#![doc = "..."]` are comments.
-                let mut lookahead = tokens.clone();
-                let bang = matches!(lookahead.peek(), Some(TokenTree::Punct(b)) if b.as_char() == '!');
-                if bang {
-                    lookahead.next();
-                }
-                if let Some(TokenTree::Group(g)) = lookahead.peek() {
+                let bang = matches!(tokens.get(i), Some(TokenTree::Punct(b)) if b.as_char() == '!');
+                let attribute = tokens.get(i + usize::from(bang));
+                if let Some(TokenTree::Group(g)) = attribute {
                     if g.delimiter() == Delimiter::Bracket && is_doc(g.stream()) {
-                        if bang {
-                            tokens.next();
-                        }
-                        tokens.next();
+                        i += 1 + usize::from(bang);
                         continue;
                     }
                 }
-                out.push_str(if p.spacing() == Spacing::Joint { "p#+\n" } else { "p#\n" });
+                out.push_str("p#\n");
             }
+            // A trailing comma is formatting (rustfmt adds and removes
+            // them), except in `(x,)`, where it makes a one-element tuple.
+            TokenTree::Punct(_)
+                if i == tokens.len() && is_comma(token) && (delimiter != Delimiter::Parenthesis || commas > 1) => {}
             TokenTree::Punct(p) => {
                 out.push('p');
                 out.push(p.as_char());
-                if p.spacing() == Spacing::Joint {
-                    out.push('+');
-                }
                 out.push('\n');
             }
             TokenTree::Ident(ident) => {
@@ -267,12 +272,16 @@ pub fn write_tokens(tokens: TokenStream, out: &mut String) {
                 };
                 out.push_str(open);
                 out.push('\n');
-                write_tokens(group.stream(), out);
+                write_group(group.stream(), group.delimiter(), out);
                 out.push_str(close);
                 out.push('\n');
             }
         }
     }
+}
+
+fn is_comma(token: &TokenTree) -> bool {
+    matches!(token, TokenTree::Punct(p) if p.as_char() == ',')
 }
 
 fn is_doc(attribute: TokenStream) -> bool {
@@ -303,8 +312,18 @@ mod tests {
         assert_ne!(base, hash("fn apply(&self) { total += x * 3; }"));
         assert_ne!(base, hash("fn apply(&self) { total -= x * 2; }"));
         assert_ne!(base, hash("fn apply(&self) { total += y * 2; }"));
-        assert_ne!(hash("a: b"), hash("a:: b"));
+        assert_eq!(hash("x = -1; a >= b"), hash("x =-1; a>=b"));
         assert_ne!(hash("#[inline] fn f() {}"), hash("fn f() {}"));
+    }
+
+    #[test]
+    fn trailing_commas_are_formatting_except_in_one_element_tuples() {
+        assert_eq!(
+            hash("f(a, b,); S { x: 1, }; [1, 2,]"),
+            hash("f(a, b); S { x: 1 }; [1, 2]")
+        );
+        assert_eq!(hash("match x { A => 1, }"), hash("match x { A => 1 }"));
+        assert_ne!(hash("let t = (x,);"), hash("let t = (x);"));
     }
 
     #[test]

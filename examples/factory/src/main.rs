@@ -6,12 +6,16 @@
 //! events, a store that refuses code which cannot read it, an aggregate
 //! that decides and appends with optimistic concurrency, an event stored
 //! at version 1 read back as version 2, and specifications printed as
-//! living documentation.
+//! living documentation; and projections folded from the events, started
+//! twice to show that only a projection whose code changed is rebuilt.
 
 #![deny(warnings)]
 
+mod projections;
+
 use futures::TryStreamExt;
 use treaty::aggregate::{Aggregate, Repository};
+use treaty::projection::{ProjectionEngine, SqliteViewStore, ViewReader};
 use treaty::spec::Spec;
 use treaty::store::registry::{register_contracts, CompiledContract};
 use treaty::store::{Direction, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore};
@@ -82,6 +86,12 @@ impl Aggregate for Factory {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The projection engine reports through `tracing`.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_target(false)
+        .without_time()
+        .init();
     let dir = std::env::temp_dir().join(format!("treaty-factory-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = run(&dir).await;
@@ -165,5 +175,45 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         .then_error(|e| *e == FactoryError::Closed);
     spec.check()?;
     println!("spec     {} ... ok", spec.name());
+
+    show_projections(&store, dir, &id).await
+}
+
+/// Runs the projections over the events above, then "restarts" with a
+/// build in which one projection was edited: only that one is rebuilt,
+/// while the old generation of its views keeps serving reads.
+async fn show_projections(
+    store: &SqliteStore,
+    dir: &std::path::Path,
+    id: &FactoryId,
+) -> Result<(), Box<dyn std::error::Error>> {
+    // Views live in the event store's database, next to the events.
+    let views = SqliteViewStore::open(dir.join("factory.db"))?;
+    let reader = ViewReader::new(views.clone());
+
+    println!("first run:");
+    let mut engine = ProjectionEngine::new(store.clone(), views.clone());
+    engine.add(projections::CarsByModel).add(projections::FactoryActivity);
+    let running = engine.start().await?;
+    running.wait_live().await?;
+    let activity = reader
+        .get::<projections::FactoryActivity>(&id.to_string())
+        .await?
+        .ok_or("no activity view")?;
+    println!("view     factory {id}: {activity:?}");
+    let models = reader.list::<projections::CarsByModel>(None, 100).await?;
+    println!("view     cars by model: {models:?}");
+    running.shutdown().await;
+
+    println!("second run, with `CarsByModel` edited:");
+    let mut engine = ProjectionEngine::new(store.clone(), views.clone());
+    engine
+        .add(projections::edited::CarsByModel)
+        .add(projections::FactoryActivity);
+    let running = engine.start().await?;
+    running.wait_live().await?;
+    let models = reader.list::<projections::edited::CarsByModel>(None, 100).await?;
+    println!("view     cars by model: {models:?}");
+    running.shutdown().await;
     Ok(())
 }

@@ -1,46 +1,328 @@
-//! The projection engine over the bank account events.
+//! The projection engine over the bank account events: live processing
+//! against full rebuilds, generations and their swap, removed projections,
+//! and failures that stop one projection but not the others.
 
 mod bank;
 mod projection;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use bank::*;
 use projection::*;
+use proptest::prelude::*;
 use treaty::aggregate::EventSet;
-use treaty::projection::{EngineConfig, Phase, Projection, ProjectionEngine, SqliteViewStore, ViewReader};
-use treaty::store::{EventStore, ExpectedVersion, MemoryStore, Metadata, StreamName};
+use treaty::projection::{
+    EngineConfig, EngineError, EventContext, GenerationStatus, Phase, Projection, ProjectionEngine, SqliteViewStore,
+    ViewReader, ViewStore,
+};
+use treaty::store::{EventStore, ExpectedVersion, MemoryStore, Metadata, NewEvent, StreamName};
 
-async fn append(store: &impl EventStore, account: &str, events: Vec<AccountEvent>) -> u64 {
-    let stream = StreamName::new(format!("account-{account}")).unwrap();
-    let events = events
-        .iter()
-        .map(|e| e.to_new_event(Metadata::now()).unwrap())
-        .collect();
-    store
-        .append(&stream, ExpectedVersion::Any, events)
-        .await
-        .unwrap()
-        .last_position
+/// Appends `events` to their accounts' streams one by one and returns
+/// them with their positions.
+async fn append_all(store: &impl EventStore, events: &[AccountEvent]) -> Vec<(u64, AccountEvent)> {
+    let mut recorded = Vec::new();
+    for event in events {
+        let stream = StreamName::new(format!("account-{}", event.id())).unwrap();
+        let new = event.to_new_event(Metadata::now()).unwrap();
+        let result = store.append(&stream, ExpectedVersion::Any, vec![new]).await.unwrap();
+        recorded.push((result.last_position, event.clone()));
+    }
+    recorded
+}
+
+async fn all_views<P: Projection>(views: &impl ViewStore) -> BTreeMap<String, P::View> {
+    let reader = ViewReader::new(views.clone());
+    let mut all = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = reader.list::<P>(after.as_deref(), 3).await.unwrap();
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        all.extend(page);
+    }
+    all
+}
+
+/// A small cache, batches and flush interval, so a few events exercise
+/// eviction, reloading and many flushes.
+fn tight() -> EngineConfig {
+    EngineConfig {
+        cache_views: 2,
+        flush_events: 5,
+        batch_events: 3,
+        ..EngineConfig::default()
+    }
+}
+
+fn view_store(dir: &tempfile::TempDir, name: &str) -> SqliteViewStore {
+    SqliteViewStore::open(dir.path().join(name)).unwrap()
+}
+
+fn account_event() -> impl Strategy<Value = AccountEvent> {
+    let account = prop::sample::select(vec!["a", "b", "c", "d", "e"]);
+    (account, 0..3u8, 1..500u64).prop_map(|(account, kind, amount)| match kind {
+        0 => opened(account, &format!("owner of {account}")),
+        1 => deposited(account, amount),
+        _ => withdrew(account, amount),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Views folded live, while events arrive in bursts, equal the views
+    /// of a rebuild from the first event, and both equal the model.
+    #[test]
+    fn live_processing_equals_a_full_rebuild(
+        bursts in prop::collection::vec(prop::collection::vec(account_event(), 0..12), 1..5)
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let events = MemoryStore::new();
+            let live_views = view_store(&dir, "live.db");
+            let mut engine = ProjectionEngine::new(events.clone(), live_views.clone());
+            engine.add(Balances).add(BankTotals).config(tight());
+            let running = engine.start().await.unwrap();
+            let mut recorded = Vec::new();
+            for burst in &bursts {
+                recorded.extend(append_all(&events, burst).await);
+            }
+            running.wait_for_position(events.head().await.unwrap()).await.unwrap();
+            running.shutdown().await;
+            let live = all_views::<Balances>(&live_views).await;
+            let live_totals = all_views::<BankTotals>(&live_views).await;
+
+            let rebuilt_views = view_store(&dir, "rebuilt.db");
+            let mut engine = ProjectionEngine::new(events.clone(), rebuilt_views.clone());
+            engine.add(Balances).add(BankTotals).config(tight());
+            let running = engine.start().await.unwrap();
+            running.wait_live().await.unwrap();
+            running.shutdown().await;
+            let rebuilt = all_views::<Balances>(&rebuilt_views).await;
+
+            assert_eq!(live, rebuilt);
+            assert_eq!(live, expected_balances(&recorded));
+            assert_eq!(live_totals, all_views::<BankTotals>(&rebuilt_views).await);
+            let counted = live_totals.get("all").map_or(0, |t| t.events);
+            assert_eq!(counted, recorded.len() as u64);
+        });
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smoke() {
+async fn an_unchanged_projection_continues_from_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let events = MemoryStore::new();
-    append(&events, "a", vec![opened("a", "Ann"), deposited("a", 100)]).await;
-    let views = SqliteViewStore::open(dir.path().join("views.db")).unwrap();
+    let views = view_store(&dir, "views.db");
+    append_all(&events, &[opened("a", "Ann"), deposited("a", 100)]).await;
+
     let mut engine = ProjectionEngine::new(events.clone(), views.clone());
-    engine.add(Balances).add(BankTotals).config(EngineConfig {
-        cache_views: 2,
-        ..EngineConfig::default()
-    });
+    engine.add(Balances).add(BankTotals);
+    let running = engine.start().await.unwrap();
+    assert_eq!(running.startup().rebuilt, ["bank.balances", "bank.totals"]);
+    running.wait_live().await.unwrap();
+    running.shutdown().await;
+
+    // Unchanged and current: nothing to do.
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Balances).add(BankTotals);
+    let running = engine.start().await.unwrap();
+    assert_eq!(running.startup().up_to_date, ["bank.balances", "bank.totals"]);
+    running.wait_live().await.unwrap();
+    running.shutdown().await;
+
+    // Events appended while stopped are caught up, not rebuilt.
+    let more = append_all(&events, &[withdrew("a", 30)]).await;
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Balances).add(BankTotals);
+    let running = engine.start().await.unwrap();
+    assert_eq!(running.startup().caught_up, ["bank.balances", "bank.totals"]);
+    running.wait_for_position(more[0].0).await.unwrap();
+    let status = running.status();
+    assert!(status.iter().all(|s| s.generation == 1 && s.checkpoint == 3));
+    running.shutdown().await;
+
+    let balance = ViewReader::new(views.clone())
+        .get::<Balances>("a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((balance.balance, balance.events), (70, 3));
+    let generations = views.generations().await.unwrap();
+    assert_eq!(generations.len(), 2);
+    assert!(generations
+        .iter()
+        .all(|g| g.status == GenerationStatus::Live && g.checkpoint == 3));
+}
+
+/// `Balances` that is slow to rebuild, so a test can read while it does.
+struct SlowBalances;
+
+#[treaty::projection(uses = [signed_amount])]
+impl Projection for SlowBalances {
+    const NAME: &'static str = "bank.balances";
+    type Event = AccountEvent;
+    type View = Balance;
+
+    fn keys(&self, event: &AccountEvent) -> Vec<String> {
+        vec![event.id().to_string()]
+    }
+
+    fn apply(&self, view: &mut Option<Balance>, event: &AccountEvent, context: &EventContext<'_>) {
+        std::thread::sleep(Duration::from_millis(3));
+        let view = view.get_or_insert_with(Balance::default);
+        view.owner = "rebuilt".to_string();
+        view.balance += signed_amount(event);
+        view.events += 1;
+        view.last_position = context.position;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_see_the_old_generation_until_the_new_one_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = MemoryStore::new();
+    let views = view_store(&dir, "views.db");
+    let mut history = vec![opened("a", "Ann")];
+    history.extend((1..=80).map(|i| deposited("a", i)));
+    append_all(&events, &history).await;
+
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Balances).add(BankTotals);
     let running = engine.start().await.unwrap();
     running.wait_live().await.unwrap();
-    let last = append(&events, "a", vec![withdrew("a", 30)]).await;
-    running.wait_for_position(last).await.unwrap();
-    let reader = ViewReader::new(views);
-    let balance = reader.get::<Balances>("a").await.unwrap().unwrap();
-    assert_eq!(balance.balance, 70);
-    assert!(running.status().iter().all(|s| s.phase == Phase::Live));
     running.shutdown().await;
-    println!("{}", Balances::FINGERPRINT);
+    let reader = ViewReader::new(views.clone());
+    let old = reader.get::<Balances>("a").await.unwrap().unwrap();
+    assert_eq!((old.owner.as_str(), old.events), ("Ann", 81));
+
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(SlowBalances).add(BankTotals).config(tight());
+    let running = engine.start().await.unwrap();
+    assert_eq!(running.startup().rebuilt, ["bank.balances"]);
+    assert_eq!(running.startup().up_to_date, ["bank.totals"]);
+
+    // The unchanged projection keeps processing new events meanwhile.
+    let during = append_all(&events, &[deposited("b", 5)]).await;
+    let mut reads_during_rebuild = 0;
+    loop {
+        let status = running.status();
+        let slow = &status[0];
+        let view = reader.get::<Balances>("a").await.unwrap().unwrap();
+        if slow.phase == Phase::Rebuilding {
+            assert_eq!(view, old, "a reader saw a half-built view");
+            assert_eq!(slow.generation, 2);
+            reads_during_rebuild += 1;
+        } else if slow.phase == Phase::Live {
+            break;
+        }
+        let totals = &status[1];
+        if totals.checkpoint >= during[0].0 {
+            assert_eq!(totals.phase, Phase::Live);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(reads_during_rebuild > 3, "the rebuild was too fast to observe");
+    running.wait_for_position(during[0].0).await.unwrap();
+    running.shutdown().await;
+
+    let new = reader.get::<Balances>("a").await.unwrap().unwrap();
+    assert_eq!((new.owner.as_str(), new.balance, new.events), ("rebuilt", 3240, 81));
+    let generations = views.generations().await.unwrap();
+    let balances: Vec<_> = generations.iter().filter(|g| g.projection == "bank.balances").collect();
+    assert_eq!(balances.len(), 1, "the old generation is dropped: {generations:?}");
+    assert_eq!(
+        (balances[0].generation, balances[0].status),
+        (2, GenerationStatus::Live)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_of_removed_projections_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = MemoryStore::new();
+    let views = view_store(&dir, "views.db");
+    append_all(&events, &[opened("a", "Ann"), deposited("a", 7)]).await;
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Balances).add(BankTotals);
+    let running = engine.start().await.unwrap();
+    running.wait_live().await.unwrap();
+    running.shutdown().await;
+    let reader = ViewReader::new(views.clone());
+    assert!(reader.get::<BankTotals>("all").await.unwrap().is_some());
+
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Balances);
+    let running = engine.start().await.unwrap();
+    running.wait_live().await.unwrap();
+    running.shutdown().await;
+    assert!(reader.get::<BankTotals>("all").await.unwrap().is_none());
+    let names: Vec<_> = views
+        .generations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.projection)
+        .collect();
+    assert_eq!(names, ["bank.balances"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_code_cannot_read_stops_that_projection_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = MemoryStore::new();
+    let views = view_store(&dir, "views.db");
+    append_all(&events, &[opened("a", "Ann")]).await;
+    // A `Deposited` at a version this build does not know.
+    let stream = StreamName::new("account-a").unwrap();
+    let future = NewEvent {
+        id: treaty::Uuid::now_v7(),
+        contract: "bank.Deposited".into(),
+        contract_version: 9,
+        fingerprint: "0".repeat(32),
+        payload: br#"{"id": "a", "amount": 1}"#.to_vec(),
+        metadata: Metadata::now(),
+    };
+    events
+        .append(&stream, ExpectedVersion::Any, vec![future])
+        .await
+        .unwrap();
+
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Balances);
+    let running = engine.start().await.unwrap();
+    let error = running.wait_live().await.unwrap_err();
+    let EngineError::Stopped { projection, reason } = &error else {
+        panic!("unexpected error {error}")
+    };
+    assert_eq!(projection, "bank.balances");
+    assert!(
+        reason.contains("position 2 (stream account-a, version 2, bank.Deposited v9)"),
+        "{reason}"
+    );
+    assert!(reason.contains("stopped at checkpoint 0"), "{reason}");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_projections_with_one_name_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = ProjectionEngine::new(MemoryStore::new(), view_store(&dir, "views.db"));
+    engine.add(Balances).add(BalancesV2);
+    let error = engine.start().await.err().unwrap();
+    assert_eq!(
+        error.to_string(),
+        "two projections are named \"bank.balances\"; give each projection its own `NAME`"
+    );
+}
+
+#[test]
+fn fingerprints_are_constants_of_the_build() {
+    const BALANCES: treaty::projection::Fingerprint = Balances::FINGERPRINT;
+    assert_eq!(BALANCES.to_hex().len(), 32);
+    assert_ne!(Balances::FINGERPRINT, BalancesV2::FINGERPRINT, "version = 2 counts");
+    assert_ne!(Balances::FINGERPRINT, SlowBalances::FINGERPRINT, "the body counts");
+    assert_eq!(AccountEvent::CONTRACTS.len(), 3);
 }

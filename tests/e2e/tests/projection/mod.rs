@@ -90,3 +90,43 @@ impl Projection for BankTotals {
         view.events += 1;
     }
 }
+
+/// `Balances` under a new fingerprint (`version = 2`) with the same views:
+/// the engine rebuilds it, and the result must equal what it replaces.
+pub struct BalancesV2;
+
+#[treaty::projection(uses = [signed_amount], version = 2)]
+impl Projection for BalancesV2 {
+    const NAME: &'static str = "bank.balances";
+    type Event = AccountEvent;
+    type View = Balance;
+
+    fn keys(&self, event: &AccountEvent) -> Vec<String> {
+        vec![event.id().to_string()]
+    }
+
+    fn apply(&self, view: &mut Option<Balance>, event: &AccountEvent, context: &EventContext<'_>) {
+        let view = view.get_or_insert_with(Balance::default);
+        if let AccountEvent::AccountOpened(AccountOpened { owner, .. }) = event {
+            view.owner = owner.clone();
+        }
+        view.balance += signed_amount(event);
+        view.events += 1;
+        view.last_position = context.position;
+    }
+}
+
+/// The views `Balances` must hold after `events`, folded in memory.
+pub fn expected_balances(events: &[(u64, AccountEvent)]) -> std::collections::BTreeMap<String, Balance> {
+    let mut views = std::collections::BTreeMap::new();
+    for (position, event) in events {
+        let view: &mut Balance = views.entry(event.id().to_string()).or_default();
+        if let AccountEvent::AccountOpened(AccountOpened { owner, .. }) = event {
+            view.owner = owner.clone();
+        }
+        view.balance += signed_amount(event);
+        view.events += 1;
+        view.last_position = *position;
+    }
+    views
+}

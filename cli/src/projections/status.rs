@@ -1,0 +1,357 @@
+//! `treaty projections status`: every generation of every projection in a
+//! view store, with its checkpoint and how far it lags behind the head of
+//! the event store.
+//!
+//! Opening a view store creates its tables when they are missing, so, as
+//! for event stores, a read-only look comes first: a database in which no
+//! projection has run is reported as such and left untouched.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use clap::{Args, ValueEnum};
+use rusqlite::{Connection, OpenFlags};
+use treaty_runtime::projection::{
+    Generation, GenerationStatus, PostgresViewStore, SqliteViewStore, ViewError, ViewStore,
+};
+use treaty_runtime::store::PostgresConfig;
+use treaty_runtime::Timestamp;
+
+use crate::store::backend::{self, is_postgres_url, redact};
+use crate::store::{describe, DbArgs, Failure};
+
+/// What is printed when the view store has no projection tables.
+const NO_PROJECTIONS: &str = "no projections have run against this database";
+
+/// The tables of a view store.
+const PROJECTIONS_TABLE: &str = "treaty_projections";
+const VIEWS_TABLE: &str = "treaty_views";
+
+/// The arguments of `treaty projections status`.
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// The view store: a SQLite file (which must exist), or a `postgres://`
+    /// URL, whose tables are in the --schema schema [default: the --db database].
+    #[arg(long, value_name = "PATH_OR_URL")]
+    views: Option<String>,
+    /// How to print the generations.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// An aligned table, one row per generation.
+    Human,
+    /// One JSON object per line, one line per generation.
+    Json,
+}
+
+/// Runs `treaty projections status`.
+pub async fn run(args: StatusArgs) -> Result<(), Failure> {
+    let store = backend::open(&args.db).await?;
+    let location = args.views.as_deref().unwrap_or(&args.db.db);
+    let Some(mut generations) = generations(location, args.db.schema.as_deref()).await? else {
+        // Standard output stays valid JSON lines (none) for scripts.
+        match args.format {
+            Format::Human => return write(&format!("{NO_PROJECTIONS}\n")),
+            Format::Json => eprintln!("{NO_PROJECTIONS}"),
+        }
+        return Ok(());
+    };
+    // The head is read after the checkpoints, so no checkpoint of this
+    // event store is past it: a lag is never negative, only larger by
+    // the events appended in between.
+    let head = store.head().await.map_err(|e| Failure::problem(describe(&e)))?;
+    generations.sort_by(|a, b| (&a.projection, a.generation).cmp(&(&b.projection, b.generation)));
+    let now = Timestamp::now();
+    let text = match args.format {
+        Format::Human => table(&generations, head, now),
+        Format::Json => generations.iter().map(|g| json_line(g, head)).collect(),
+    };
+    write(&text)
+}
+
+/// Writes `text` to standard output; a closed pipe is the reader's choice.
+fn write(text: &str) -> Result<(), Failure> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::problem(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every generation in the view store at `location`, or `None` when no
+/// projection has run there (the view store's tables do not exist).
+async fn generations(location: &str, schema: Option<&str>) -> Result<Option<Vec<Generation>>, Failure> {
+    let read = |e: ViewError| Failure::problem(describe(&e));
+    if is_postgres_url(location) {
+        return postgres_generations(location, schema).await;
+    }
+    match open_sqlite(Path::new(location))? {
+        Some(views) => views.generations().await.map(Some).map_err(read),
+        None => Ok(None),
+    }
+}
+
+/// Opens the SQLite view store at `path` if it has its tables.
+fn open_sqlite(path: &Path) -> Result<Option<SqliteViewStore>, Failure> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Err(Failure::usage(format!(
+                "{shown} is not a file, so it is not a SQLite view store"
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::usage(format!(
+                "no view store at {shown}: the file does not exist (projections status never creates one)"
+            )))
+        }
+        Err(e) => return Err(Failure::usage(format!("cannot read {shown}: {e}"))),
+    }
+    let (projections, views) =
+        sqlite_tables(path).map_err(|e| Failure::usage(format!("cannot open {shown}: {}", describe(&e))))?;
+    match (projections, views) {
+        (false, _) => Ok(None),
+        // Opening would create the missing table.
+        (true, false) => Err(Failure::usage(format!(
+            "the view store at {shown} is incomplete: its `{VIEWS_TABLE}` table is missing"
+        ))),
+        (true, true) => SqliteViewStore::open(path)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("cannot open the view store at {shown}: {}", describe(&e)))),
+    }
+}
+
+/// Whether the view store's two tables exist in `path`, found through a
+/// read-only connection so that looking never changes the file.
+fn sqlite_tables(path: &Path) -> rusqlite::Result<(bool, bool)> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let mut statement = conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
+    Ok((statement.exists([PROJECTIONS_TABLE])?, statement.exists([VIEWS_TABLE])?))
+}
+
+/// Every generation in the PostgreSQL view store at `url`, in `schema`
+/// (the event store's, `treaty` by default), or `None` when no projection
+/// has run there.
+async fn postgres_generations(url: &str, schema: Option<&str>) -> Result<Option<Vec<Generation>>, Failure> {
+    let schema = schema.unwrap_or(backend::DEFAULT_SCHEMA);
+    let shown = format!("{} (schema {schema})", redact(url));
+    let (projections, views) = postgres_tables(url, schema)
+        .await
+        .map_err(|e| Failure::usage(format!("cannot open the view store at {shown}: {}", describe(&e))))?;
+    match (projections, views) {
+        (false, _) => Ok(None),
+        (true, false) => Err(Failure::usage(format!(
+            "the view store at {shown} is incomplete: its `{VIEWS_TABLE}` table is missing"
+        ))),
+        (true, true) => {
+            let config = PostgresConfig {
+                schema: schema.to_string(),
+                // One query, on one connection.
+                pool_size: 1,
+                ..PostgresConfig::default()
+            };
+            let views = PostgresViewStore::open_with(url, config)
+                .await
+                .map_err(|e| Failure::usage(describe(&e)))?;
+            views
+                .generations()
+                .await
+                .map(Some)
+                .map_err(|e| Failure::problem(describe(&e)))
+        }
+    }
+}
+
+/// Whether the view store's two tables exist in `schema`, found with one
+/// query on a connection of its own, closed again before the view store
+/// opens its pool.
+async fn postgres_tables(url: &str, schema: &str) -> Result<(bool, bool), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let rows = client
+        .query(
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = ANY($2)",
+            &[&schema, &[PROJECTIONS_TABLE, VIEWS_TABLE].as_slice()],
+        )
+        .await?;
+    drop(client);
+    // The connection ends once the client is gone; its own error, if any,
+    // changes nothing about the answer already read.
+    let _ = driver.await;
+    let present = |table: &str| rows.iter().any(|row| row.get::<_, &str>(0) == table);
+    Ok((present(PROJECTIONS_TABLE), present(VIEWS_TABLE)))
+}
+
+/// What a generation is doing, in the words of the table.
+fn status_word(status: GenerationStatus) -> &'static str {
+    match status {
+        GenerationStatus::Live => "live",
+        GenerationStatus::Building => "rebuilding",
+        GenerationStatus::Retired => "retired",
+    }
+}
+
+/// The first 8 hex digits of a fingerprint, enough to tell generations
+/// apart at a glance.
+fn short_fingerprint(fingerprint: &str) -> String {
+    match fingerprint.char_indices().nth(8) {
+        Some((end, _)) => format!("{}..", &fingerprint[..end]),
+        None => fingerprint.to_string(),
+    }
+}
+
+/// The remark after a generation's numbers: whether it is being rebuilt
+/// and when it last moved, or a checkpoint no event explains.
+fn remark(generation: &Generation, head: u64, now: Timestamp) -> String {
+    if generation.checkpoint > head {
+        return format!("checkpoint past the event store head {head}: were these views built from another store?");
+    }
+    if generation.status == GenerationStatus::Building {
+        // A clock set back shows 0s rather than a time in the future.
+        let seconds = now.duration_since(generation.updated_at).as_secs().max(0);
+        return format!("rebuild running: last progress {seconds}s ago");
+    }
+    String::new()
+}
+
+/// The human output: one row per generation, then a summary line.
+fn table(generations: &[Generation], head: u64, now: Timestamp) -> String {
+    const HEADER: [&str; 7] = [
+        "projection",
+        "generation",
+        "status",
+        "fingerprint",
+        "checkpoint",
+        "lag",
+        "",
+    ];
+    const RIGHT: [bool; 7] = [false, true, false, false, true, true, false];
+    let rows: Vec<[String; 7]> = generations
+        .iter()
+        .map(|g| {
+            [
+                g.projection.clone(),
+                g.generation.to_string(),
+                status_word(g.status).to_string(),
+                short_fingerprint(&g.fingerprint),
+                g.checkpoint.to_string(),
+                head.saturating_sub(g.checkpoint).to_string(),
+                remark(g, head, now),
+            ]
+        })
+        .collect();
+    let mut widths = HEADER.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header = HEADER.map(str::to_string);
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .zip(RIGHT)
+            .map(|((cell, width), right)| {
+                if right {
+                    format!("{cell:>width$}")
+                } else {
+                    format!("{cell:<width$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let mut projections: Vec<&str> = generations.iter().map(|g| g.projection.as_str()).collect();
+    projections.dedup();
+    out.push('\n');
+    out.push_str(&format!(
+        "{} generation{} of {} projection{}, event store head position {head}\n",
+        generations.len(),
+        crate::plural(generations.len()),
+        projections.len(),
+        crate::plural(projections.len()),
+    ));
+    out
+}
+
+/// The JSON line of one generation, fields in a fixed order.
+fn json_line(generation: &Generation, head: u64) -> String {
+    let text = |s: &str| serde_json::Value::from(s).to_string();
+    format!(
+        "{{\"projection\":{},\"generation\":{},\"status\":{},\"fingerprint\":{},\"checkpoint\":{},\
+         \"head\":{head},\"lag\":{},\"updated_at\":{}}}\n",
+        text(&generation.projection),
+        generation.generation,
+        text(generation.status.as_str()),
+        text(&generation.fingerprint),
+        generation.checkpoint,
+        head.saturating_sub(generation.checkpoint),
+        text(&generation.updated_at.to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generation(projection: &str, number: u64, status: GenerationStatus, checkpoint: u64) -> Generation {
+        Generation {
+            projection: projection.to_string(),
+            generation: number,
+            fingerprint: "0123456789abcdef0123456789abcdef".to_string(),
+            checkpoint,
+            status,
+            updated_at: "2024-05-01T12:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn fingerprints_are_shortened_to_eight_digits() {
+        assert_eq!(short_fingerprint("0123456789abcdef"), "01234567..");
+        assert_eq!(short_fingerprint("01234567"), "01234567");
+        assert_eq!(short_fingerprint("abc"), "abc");
+    }
+
+    #[test]
+    fn the_table_says_how_long_ago_a_rebuild_moved() {
+        let now: Timestamp = "2024-05-01T12:01:30Z".parse().unwrap();
+        let generations = [
+            generation("orders", 1, GenerationStatus::Live, 9),
+            generation("orders", 2, GenerationStatus::Building, 4),
+            generation("stock", 1, GenerationStatus::Live, 12),
+        ];
+        assert_eq!(
+            table(&generations, 10, now),
+            "projection  generation  status      fingerprint  checkpoint  lag
+orders               1  live        01234567..            9    1
+orders               2  rebuilding  01234567..            4    6  rebuild running: last progress 90s ago
+stock                1  live        01234567..           12    0  \
+             checkpoint past the event store head 10: were these views built from another store?
+
+3 generations of 2 projections, event store head position 10
+"
+        );
+    }
+
+    #[test]
+    fn json_lines_keep_their_field_order() {
+        let line = json_line(&generation("orders", 2, GenerationStatus::Building, 4), 10);
+        assert_eq!(
+            line,
+            "{\"projection\":\"orders\",\"generation\":2,\"status\":\"building\",\
+             \"fingerprint\":\"0123456789abcdef0123456789abcdef\",\"checkpoint\":4,\"head\":10,\"lag\":6,\
+             \"updated_at\":\"2024-05-01T12:00:00Z\"}\n"
+        );
+    }
+}

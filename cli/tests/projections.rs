@@ -1,0 +1,440 @@
+//! `treaty projections status`, run as users run it, against event stores
+//! and view stores set up through treaty_runtime.
+//!
+//! Every SQLite test builds its own databases in its own temporary
+//! directory. The PostgreSQL test runs when `TREATY_TEST_POSTGRES` names a
+//! server, in a schema of its own that it drops at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use expect_test::expect;
+use serde_json::Value;
+use treaty_runtime::projection::{Generation, SqliteViewStore, ViewChange, ViewStore};
+use treaty_runtime::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
+use treaty_runtime::Uuid;
+
+/// The fingerprints of the generations the tests record.
+const FIRST: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const SECOND: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f";
+const STOCK: &str = "123456789abcdef0123456789abcdef0";
+
+fn treaty(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_treaty"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Appends five raw events to `store`, one at a time: head position 5.
+async fn append_events(store: &impl EventStore) {
+    for (stream, total) in [
+        ("order-1", 5),
+        ("order-1", 7),
+        ("order-2", 1),
+        ("order-3", 2),
+        ("order-2", 9),
+    ] {
+        let event = NewEvent {
+            id: Uuid::now_v7(),
+            contract: "shop.OrderPlaced".to_string(),
+            contract_version: 1,
+            fingerprint: "00112233445566778899aabbccddeeff".to_string(),
+            payload: format!(r#"{{"total":{total}}}"#).into_bytes(),
+            metadata: Metadata::now(),
+        };
+        let stream = StreamName::new(stream).unwrap();
+        store.append(&stream, ExpectedVersion::Any, vec![event]).await.unwrap();
+    }
+}
+
+/// One view change, for checkpoints that move with something written.
+fn change(key: &str) -> Vec<ViewChange> {
+    vec![ViewChange {
+        key: key.to_string(),
+        value: Some(br#"{"orders":1}"#.to_vec()),
+    }]
+}
+
+/// Two projections through the `ViewStore` methods the engine uses:
+/// `orders.by_customer` rebuilt once (generation 1 retired, 2 live) and
+/// rebuilding again (3 building), `stock.levels` live at generation 1.
+async fn record_generations(views: &impl ViewStore) {
+    views.begin_generation("orders.by_customer", 1, FIRST).await.unwrap();
+    views
+        .commit("orders.by_customer", 1, 0, 3, change("ann"))
+        .await
+        .unwrap();
+    assert_eq!(views.promote("orders.by_customer", 1).await.unwrap(), None);
+    views.begin_generation("orders.by_customer", 2, SECOND).await.unwrap();
+    views
+        .commit("orders.by_customer", 2, 0, 5, change("ann"))
+        .await
+        .unwrap();
+    assert_eq!(views.promote("orders.by_customer", 2).await.unwrap(), Some(1));
+    views.begin_generation("orders.by_customer", 3, FIRST).await.unwrap();
+    views
+        .commit("orders.by_customer", 3, 0, 2, change("bob"))
+        .await
+        .unwrap();
+    views.begin_generation("stock.levels", 1, STOCK).await.unwrap();
+    views.commit("stock.levels", 1, 0, 4, change("sku-1")).await.unwrap();
+    views.promote("stock.levels", 1).await.unwrap();
+}
+
+/// A temporary directory with `events.db` holding five events and, when
+/// `views` is set, the view store in the same file. Returns the
+/// generations as the view store reports them.
+fn sqlite_fixture(views: bool) -> (tempfile::TempDir, PathBuf, Vec<Generation>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.db");
+    let generations = runtime().block_on(async {
+        let store = SqliteStore::open(&db).unwrap();
+        append_events(&store).await;
+        if !views {
+            return Vec::new();
+        }
+        let views = SqliteViewStore::open(&db).unwrap();
+        record_generations(&views).await;
+        views.generations().await.unwrap()
+    });
+    (dir, db, generations)
+}
+
+/// The human output with the seconds since a rebuild last moved, which
+/// depend on how fast the test runs, replaced by `N` (after checking that
+/// they are few: the rebuild moved moments ago).
+fn without_seconds(text: &str) -> String {
+    const MARK: &str = "last progress ";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK) {
+        let (before, after) = rest.split_at(at + MARK.len());
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let seconds: u64 = after[..digits].parse().unwrap();
+        assert!(seconds < 600, "{text}");
+        out.push_str(before);
+        out.push('N');
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// Checks the JSON lines of the generations `record_generations` writes
+/// against an event store at head 5.
+fn assert_json_of_generations(lines: &[Value], generations: &[Generation]) {
+    let rows: Vec<(&str, u64, &str, &str, u64, u64, u64)> = lines
+        .iter()
+        .map(|l| {
+            let keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
+            let mut expected = [
+                "projection",
+                "generation",
+                "status",
+                "fingerprint",
+                "checkpoint",
+                "head",
+                "lag",
+                "updated_at",
+            ];
+            expected.sort_unstable();
+            assert_eq!(keys, expected, "{l}");
+            (
+                l["projection"].as_str().unwrap(),
+                l["generation"].as_u64().unwrap(),
+                l["status"].as_str().unwrap(),
+                l["fingerprint"].as_str().unwrap(),
+                l["checkpoint"].as_u64().unwrap(),
+                l["head"].as_u64().unwrap(),
+                l["lag"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("orders.by_customer", 1, "retired", FIRST, 3, 5, 2),
+            ("orders.by_customer", 2, "live", SECOND, 5, 5, 0),
+            ("orders.by_customer", 3, "building", FIRST, 2, 5, 3),
+            ("stock.levels", 1, "live", STOCK, 4, 5, 1),
+        ]
+    );
+    // The times are the view store's, in RFC 3339.
+    let times: Vec<String> = generations.iter().map(|g| g.updated_at.to_string()).collect();
+    let printed: Vec<&str> = lines.iter().map(|l| l["updated_at"].as_str().unwrap()).collect();
+    assert_eq!(printed, times);
+    for time in printed {
+        assert!(time.parse::<treaty_runtime::Timestamp>().is_ok(), "{time}");
+    }
+}
+
+#[test]
+fn status_shows_every_generation_with_its_lag() {
+    let (dir, _db, generations) = sqlite_fixture(true);
+    let output = treaty(dir.path(), &["projections", "status", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    expect![[r#"
+        projection          generation  status      fingerprint  checkpoint  lag
+        orders.by_customer           1  retired     0a1b2c3d..            3    2
+        orders.by_customer           2  live        f0e1d2c3..            5    0
+        orders.by_customer           3  rebuilding  0a1b2c3d..            2    3  rebuild running: last progress Ns ago
+        stock.levels                 1  live        12345678..            4    1
+
+        4 generations of 2 projections, event store head position 5
+    "#]]
+    .assert_eq(&without_seconds(&stdout(&output)));
+
+    let json = treaty(
+        dir.path(),
+        &["projections", "status", "--db", "events.db", "--format", "json"],
+    );
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    assert_eq!(stderr(&json), "");
+    assert_json_of_generations(&json_lines(&stdout(&json)), &generations);
+}
+
+#[test]
+fn status_reads_views_kept_in_another_file() {
+    let (dir, _db, _) = sqlite_fixture(false);
+    let views = dir.path().join("views.db");
+    let generations = runtime().block_on(async {
+        let views = SqliteViewStore::open(&views).unwrap();
+        record_generations(&views).await;
+        views.generations().await.unwrap()
+    });
+    let output = treaty(
+        dir.path(),
+        &[
+            "projections",
+            "status",
+            "--db",
+            "events.db",
+            "--views",
+            "views.db",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_json_of_generations(&json_lines(&stdout(&output)), &generations);
+
+    // The event store's own file has no views.
+    let own = treaty(dir.path(), &["projections", "status", "--db", "events.db"]);
+    assert_eq!(own.status.code(), Some(0), "{}", stderr(&own));
+    assert_eq!(stdout(&own), "no projections have run against this database\n");
+}
+
+/// The names of the tables in a SQLite file.
+fn tables(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut statement = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    let names = statement.query_map([], |r| r.get(0)).unwrap();
+    names.map(Result::unwrap).collect()
+}
+
+#[test]
+fn status_of_a_database_where_no_projection_ran_creates_nothing() {
+    let (dir, db, _) = sqlite_fixture(false);
+    let before = tables(&db);
+    let output = treaty(dir.path(), &["projections", "status", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    expect![[r#"
+        no projections have run against this database
+    "#]]
+    .assert_eq(&stdout(&output));
+    assert_eq!(stderr(&output), "");
+
+    // JSON lines: none on standard output, the reason on standard error.
+    let json = treaty(
+        dir.path(),
+        &["projections", "status", "--db", "events.db", "--format", "json"],
+    );
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    assert_eq!(stdout(&json), "");
+    assert_eq!(stderr(&json), "no projections have run against this database\n");
+
+    assert_eq!(tables(&db), before);
+    assert!(!before.iter().any(|t| t.starts_with("treaty_")), "{before:?}");
+}
+
+#[test]
+fn status_refuses_missing_files_and_creates_none() {
+    let (dir, _db, _) = sqlite_fixture(false);
+    let output = treaty(dir.path(), &["projections", "status", "--db", "missing.db"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stdout(&output), "");
+    expect![[r#"
+        error: no store at missing.db: the file does not exist (store commands never create one)
+    "#]]
+    .assert_eq(&stderr(&output));
+
+    let output = treaty(
+        dir.path(),
+        &["projections", "status", "--db", "events.db", "--views", "views.db"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stdout(&output), "");
+    expect![[r#"
+        error: no view store at views.db: the file does not exist (projections status never creates one)
+    "#]]
+    .assert_eq(&stderr(&output));
+    assert!(!dir.path().join("missing.db").exists());
+    assert!(!dir.path().join("views.db").exists());
+
+    let output = treaty(
+        dir.path(),
+        &["projections", "status", "--db", "events.db", "--format", "yaml"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn status_refuses_a_view_store_missing_a_table() {
+    let (dir, db, _) = sqlite_fixture(true);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("DROP TABLE treaty_views").unwrap();
+    drop(conn);
+    let output = treaty(dir.path(), &["projections", "status", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: the view store at events.db is incomplete: its `treaty_views` table is missing\n"
+    );
+    assert!(!tables(&db).contains(&"treaty_views".to_string()));
+}
+
+/// The server to test against, from `TREATY_TEST_POSTGRES`; under `CI` a
+/// missing server fails the test instead of skipping it.
+fn postgres_url() -> Option<String> {
+    match std::env::var("TREATY_TEST_POSTGRES") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but TREATY_TEST_POSTGRES is not: .ci/run must start PostgreSQL and set it")
+        }
+        Err(_) => {
+            eprintln!("skipped: set TREATY_TEST_POSTGRES=postgres://user:password@host/db to run the PostgreSQL tests");
+            None
+        }
+    }
+}
+
+/// Runs SQL on a connection of its own.
+async fn postgres_execute(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap();
+    drop(client);
+    let _ = driver.await;
+}
+
+/// The tables of `schema`, sorted.
+async fn postgres_tables(url: &str, schema: &str) -> Vec<String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let rows = client
+        .query(
+            "SELECT tablename::text FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY tablename",
+            &[&schema],
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let _ = driver.await;
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+#[test]
+fn status_of_a_postgres_store() {
+    let Some(url) = postgres_url() else { return };
+    let id = Uuid::now_v7().simple();
+    let (schema, bare) = (format!("cli_views_{id}"), format!("cli_bare_{id}"));
+    let runtime = runtime();
+    let config = |schema: &str| treaty_runtime::store::PostgresConfig {
+        schema: schema.to_string(),
+        pool_size: 2,
+        ..Default::default()
+    };
+    let generations = runtime.block_on(async {
+        let store = treaty_runtime::store::PostgresStore::open_with(&url, config(&schema))
+            .await
+            .unwrap();
+        append_events(&store).await;
+        let views = treaty_runtime::projection::PostgresViewStore::open_with(&url, config(&schema))
+            .await
+            .unwrap();
+        record_generations(&views).await;
+        let bare_store = treaty_runtime::store::PostgresStore::open_with(&url, config(&bare))
+            .await
+            .unwrap();
+        append_events(&bare_store).await;
+        views.generations().await.unwrap()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let status = |schema: &str, format: &str| {
+        treaty(
+            dir.path(),
+            &[
+                "projections",
+                "status",
+                "--db",
+                &url,
+                "--schema",
+                schema,
+                "--format",
+                format,
+            ],
+        )
+    };
+    let human = status(&schema, "human");
+    let json = status(&schema, "json");
+    let none = status(&bare, "human");
+    let bare_tables = runtime.block_on(postgres_tables(&url, &bare));
+    runtime.block_on(postgres_execute(
+        &url,
+        &format!("DROP SCHEMA {schema} CASCADE; DROP SCHEMA {bare} CASCADE"),
+    ));
+
+    assert_eq!(human.status.code(), Some(0), "{}", stderr(&human));
+    expect![[r#"
+        projection          generation  status      fingerprint  checkpoint  lag
+        orders.by_customer           1  retired     0a1b2c3d..            3    2
+        orders.by_customer           2  live        f0e1d2c3..            5    0
+        orders.by_customer           3  rebuilding  0a1b2c3d..            2    3  rebuild running: last progress Ns ago
+        stock.levels                 1  live        12345678..            4    1
+
+        4 generations of 2 projections, event store head position 5
+    "#]]
+    .assert_eq(&without_seconds(&stdout(&human)));
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    assert_json_of_generations(&json_lines(&stdout(&json)), &generations);
+    assert_eq!(none.status.code(), Some(0), "{}", stderr(&none));
+    assert_eq!(stdout(&none), "no projections have run against this database\n");
+    assert!(
+        !bare_tables.iter().any(|t| t.starts_with("treaty_")),
+        "a read-only command created view tables: {bare_tables:?}"
+    );
+}

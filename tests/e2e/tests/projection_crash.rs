@@ -1,0 +1,237 @@
+//! Crashes: `projection_worker` is killed with SIGKILL at random moments
+//! during a first build, during catch-up and during a rebuild beside a
+//! live generation. After every kill the stored views must be exactly the
+//! fold of the events up to the stored checkpoint (nothing lost, nothing
+//! applied twice), and readers must keep seeing the complete old
+//! generation while the new one is built.
+
+mod bank;
+mod projection;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bank::*;
+use futures::TryStreamExt;
+use projection::*;
+use treaty::aggregate::EventSet;
+use treaty::projection::{Generation, GenerationStatus, SqliteViewStore, ViewReader, ViewStore};
+use treaty::store::{Durability, EventStore, ExpectedVersion, Metadata, SqliteConfig, SqliteStore, StreamName};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_projection_worker");
+
+/// A small deterministic generator, so a failing run can be repeated
+/// from the seed it prints.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % bound
+    }
+}
+
+/// Appends `count` events: accounts opened, then deposits and
+/// withdrawals, ten events per append.
+async fn append_events(store: &SqliteStore, first_account: u64, count: u64, random: &mut Random) {
+    let accounts = count / 100;
+    for account in first_account..first_account + accounts {
+        let name = format!("acc-{account}");
+        let stream = StreamName::new(format!("account-{name}")).unwrap();
+        let mut events = vec![opened(&name, &format!("owner {account}"))];
+        while events.len() < 100 {
+            let amount = 1 + random.below(100);
+            events.push(if random.below(3) == 0 {
+                withdrew(&name, amount)
+            } else {
+                deposited(&name, amount)
+            });
+        }
+        for chunk in events.chunks(10) {
+            let new = chunk.iter().map(|e| e.to_new_event(Metadata::now()).unwrap()).collect();
+            store.append(&stream, ExpectedVersion::Any, new).await.unwrap();
+        }
+    }
+}
+
+/// Every event in the store with its position.
+async fn all_events(store: &SqliteStore) -> Vec<(u64, AccountEvent)> {
+    store
+        .read_all(1)
+        .map_ok(|recorded| (recorded.position, AccountEvent::from_recorded(&recorded).unwrap()))
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+fn spawn(events: &Path, views: &Path, version: &str) -> Child {
+    Command::new(WORKER)
+        .args([events.as_os_str(), views.as_os_str(), version.as_ref()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs a worker until it reports `live`, then kills it.
+fn run_until_live(events: &Path, views: &Path, version: &str) {
+    let mut child = spawn(events, views, version);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "live", "the worker stopped before it was live");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Kills a worker after a random delay of up to `max_delay_ms`. Returns
+/// whether it was still working: it had not reported `live` yet.
+fn kill_at_random(events: &Path, views: &Path, version: &str, max_delay_ms: u64, random: &mut Random) -> bool {
+    let mut child = spawn(events, views, version);
+    std::thread::sleep(Duration::from_millis(5 + random.below(max_delay_ms)));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    out.is_empty()
+}
+
+async fn generations(views: &SqliteViewStore) -> BTreeMap<u64, Generation> {
+    views
+        .generations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.generation, g))
+        .collect()
+}
+
+async fn stored_views(views: &SqliteViewStore, generation: u64) -> BTreeMap<String, Balance> {
+    // Reads a generation directly, live or not, through the store's `load`.
+    let keys = (0..2_000).map(|a| format!("acc-{a}")).collect();
+    views
+        .load("bank.balances", generation, keys)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(key, json)| (key, serde_json::from_slice(&json).unwrap()))
+        .collect()
+}
+
+async fn live_views(views: &SqliteViewStore) -> BTreeMap<String, Balance> {
+    let reader = ViewReader::new(views.clone());
+    reader
+        .list::<Balances>(None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// The views of `generation` are exactly the fold of the events up to
+/// its checkpoint.
+async fn assert_consistent(views: &SqliteViewStore, generation: &Generation, events: &[(u64, AccountEvent)]) {
+    let upto: Vec<_> = events
+        .iter()
+        .filter(|(position, _)| *position <= generation.checkpoint)
+        .cloned()
+        .collect();
+    assert_eq!(
+        stored_views(views, generation.generation).await,
+        expected_balances(&upto),
+        "generation {} at checkpoint {}",
+        generation.generation,
+        generation.checkpoint
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_workers_neither_lose_nor_double_apply_events() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    println!("seed {seed}");
+    let mut random = Random(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let events_path = dir.path().join("events.db");
+    let views_path = dir.path().join("views.db");
+    let config = SqliteConfig {
+        durability: Durability::Normal,
+        ..SqliteConfig::default()
+    };
+    let store = SqliteStore::open_with(&events_path, config.clone()).unwrap();
+    append_events(&store, 0, 20_000, &mut random).await;
+    let mut events = all_events(&store).await;
+    let views = SqliteViewStore::open(&views_path).unwrap();
+
+    // A first build, killed again and again: nothing is readable until it
+    // is complete, and what is stored matches its checkpoint. Each kill
+    // comes a little later, so the build gets further every time.
+    let mut interrupted = 0;
+    for attempt in 0.. {
+        assert!(attempt < 50, "the first build never completed");
+        if !kill_at_random(&events_path, &views_path, "v1", 5 + 10 * attempt, &mut random) {
+            break;
+        }
+        interrupted += 1;
+        assert!(live_views(&views).await.is_empty(), "a half-built view was readable");
+        // A kill before the worker recorded the generation leaves none.
+        if let Some(building) = generations(&views).await.remove(&1) {
+            assert_eq!(building.status, GenerationStatus::Building);
+            assert_consistent(&views, &building, &events).await;
+        }
+    }
+    assert!(interrupted > 0, "no kill landed during the first build");
+    run_until_live(&events_path, &views_path, "v1");
+    assert_eq!(live_views(&views).await, expected_balances(&events));
+
+    // Catch-up after events were appended while the worker was down.
+    let mut interrupted = 0;
+    let mut head = 0;
+    for round in 0..8 {
+        append_events(&store, 200 + round * 50, 5_000, &mut random).await;
+        events = all_events(&store).await;
+        head = events.last().unwrap().0;
+        kill_at_random(&events_path, &views_path, "v1", 30, &mut random);
+        let generation = generations(&views).await.remove(&1).unwrap();
+        assert_eq!(generation.status, GenerationStatus::Live);
+        interrupted += usize::from(generation.checkpoint < head);
+        assert_consistent(&views, &generation, &events).await;
+    }
+    assert!(interrupted > 0, "no kill landed during catch-up");
+    run_until_live(&events_path, &views_path, "v1");
+    let complete = expected_balances(&events);
+    assert_eq!(live_views(&views).await, complete);
+
+    // A rebuild under a new fingerprint: the old generation keeps serving
+    // its complete views until the new one replaces it.
+    let mut interrupted = 0;
+    for attempt in 0.. {
+        assert!(attempt < 50, "the rebuild never completed");
+        let working = kill_at_random(&events_path, &views_path, "v2", 5 + 10 * attempt, &mut random);
+        assert_eq!(live_views(&views).await, complete, "the old generation stopped serving");
+        if !working {
+            break;
+        }
+        interrupted += 1;
+        if let Some(building) = generations(&views).await.remove(&2) {
+            assert_eq!(building.status, GenerationStatus::Building);
+            assert_consistent(&views, &building, &events).await;
+        }
+    }
+    assert!(interrupted > 0, "no kill landed during the rebuild");
+    run_until_live(&events_path, &views_path, "v2");
+    assert_eq!(live_views(&views).await, complete);
+    let generations = generations(&views).await;
+    assert_eq!(generations.keys().copied().collect::<Vec<_>>(), [2]);
+    assert_eq!(generations[&2].status, GenerationStatus::Live);
+    assert_eq!(generations[&2].checkpoint, head);
+}

@@ -1,4 +1,5 @@
-//! Compile-fail tests of `treaty::contract!`: each file under `tests/ui`
+//! Compile-fail tests of `treaty::contract!` and the projection attributes:
+//! each file under `tests/ui`
 //! is one misuse, and its `.stderr` holds the errors rustc must report,
 //! at the token they are about. Regenerate the expected output with
 //! `TRYBUILD=overwrite cargo test -p treaty --test ui` and read every

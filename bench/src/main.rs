@@ -3,14 +3,17 @@
 //!
 //! Every suite is a subcommand (`treaty-bench codegen`) that returns a
 //! [`report::Report`]; the report module alone decides how results look,
-//! so a new suite only has to measure. Two more subcommands are not
-//! suites but processes that the store's crash and concurrency tests
-//! start, kill and check (`crash-writer`, `contend`).
+//! so a new suite only has to measure. Three more subcommands are not
+//! suites but processes: those that the store's crash and concurrency
+//! tests start, kill and check (`crash-writer`, `contend`), and the one
+//! rebuild that the projections suite runs in a process of its own
+//! (`projection-rebuild`, hidden).
 
 mod codegen;
 mod contend;
 mod crash_writer;
 mod events;
+mod projections;
 mod report;
 mod store;
 mod timing;
@@ -50,6 +53,37 @@ enum Suite {
         /// Run only this case, such as `sqlite_read_all_decode`.
         #[arg(long)]
         case: Option<String>,
+    },
+    /// Projection rebuilds: the projection engine against a naive rebuild
+    /// that folds every view in memory and writes them at the end, over
+    /// the same generated account events; speed and peak memory.
+    Projections {
+        /// Events in the large store: the speed and memory comparisons
+        /// with the naive rebuild use it.
+        #[arg(long, default_value_t = 10_000_000)]
+        events_large: u64,
+        /// Events in the small store, against which the engine's memory on
+        /// the large one is compared.
+        #[arg(long, default_value_t = 1_000_000)]
+        events_small: u64,
+        /// Rebuilds of each kind on each store; the best rate and the
+        /// highest peak memory are reported.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
+    /// Not a suite: one projection rebuild, run by the projections suite in
+    /// a process of its own so that its peak memory is its own; prints one
+    /// result line.
+    #[command(hide = true)]
+    ProjectionRebuild {
+        #[arg(long, value_enum)]
+        mode: projections::rebuild::Mode,
+        /// The event store to rebuild from.
+        #[arg(long)]
+        events_db: PathBuf,
+        /// A new database for the views.
+        #[arg(long)]
+        views_db: PathBuf,
     },
     /// Not a suite: appends batches of 10 events to 100 SQLite streams for
     /// ever, printing `acked <stream> <version>` after each append, for
@@ -113,6 +147,20 @@ fn main() -> ExitCode {
             let postgres = postgres.or_else(|| std::env::var("TREATY_TEST_POSTGRES").ok());
             store::run(postgres, case.as_deref())
         }
+        Suite::Projections {
+            events_large,
+            events_small,
+            runs,
+        } => projections::run(projections::Sizes {
+            large: events_large,
+            small: events_small,
+            runs,
+        }),
+        Suite::ProjectionRebuild {
+            mode,
+            events_db,
+            views_db,
+        } => return exit_code(projections::rebuild::child(mode, &events_db, &views_db)),
         Suite::CrashWriter { db } => return exit_code(crash_writer::run(&db)),
         Suite::Contend {
             db,

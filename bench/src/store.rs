@@ -19,6 +19,7 @@
 //! costs nothing and durable commits would look free.
 
 mod append;
+pub mod cache;
 mod open;
 mod postgres;
 mod raw_sqlite;
@@ -100,7 +101,7 @@ pub fn run(postgres: Option<String>, only: Option<&str>) -> Result<Report, Failu
 /// executable's location (`target/<profile>/treaty-bench`), so it follows
 /// `CARGO_TARGET_DIR` and survives between runs for the cached large
 /// store.
-fn bench_data_dir() -> Result<PathBuf, Failure> {
+pub fn bench_data_dir() -> Result<PathBuf, Failure> {
     let exe = std::env::current_exe().map_err(|e| Failure::io("find the treaty-bench executable", e))?;
     let target = exe
         .parent()
@@ -113,7 +114,7 @@ fn bench_data_dir() -> Result<PathBuf, Failure> {
 
 /// A fresh directory under the bench data directory, removed when
 /// dropped.
-fn scratch(data: &Path) -> Result<TempDir, Failure> {
+pub fn scratch(data: &Path) -> Result<TempDir, Failure> {
     tempfile::Builder::new()
         .prefix("scratch-")
         .tempdir_in(data)
@@ -121,7 +122,7 @@ fn scratch(data: &Path) -> Result<TempDir, Failure> {
 }
 
 /// Turns an error into a failure that says what was being done.
-fn failed<E: fmt::Display>(action: impl fmt::Display) -> impl FnOnce(E) -> Failure {
+pub fn failed<E: fmt::Display>(action: impl fmt::Display) -> impl FnOnce(E) -> Failure {
     move |e| Failure::new(format!("cannot {action}: {e}"))
 }
 

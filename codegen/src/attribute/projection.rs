@@ -53,7 +53,28 @@ fn parse(args: TokenStream, allow_version: bool) -> syn::Result<Args> {
 
 /// Expands `#[treaty::projection(...)]`.
 pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
-    with_errors(item.clone(), || expand_projection(args, item))
+    match expand_projection(args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            // The impl still gets a `FINGERPRINT`, so that rustc does not
+            // add "missing `FINGERPRINT`" to the error that explains why.
+            let error = error.to_compile_error();
+            match syn::parse2::<syn::ItemImpl>(item.clone()) {
+                Ok(mut block) if !block.items.iter().any(is_fingerprint) => {
+                    block.items.push(syn::parse_quote! {
+                        const FINGERPRINT: ::treaty::projection::Fingerprint =
+                            ::treaty::projection::Fingerprint::from_tokens(0);
+                    });
+                    quote! { #error #block }
+                }
+                _ => quote! { #error #item },
+            }
+        }
+    }
+}
+
+fn is_fingerprint(member: &syn::ImplItem) -> bool {
+    matches!(member, syn::ImplItem::Const(c) if c.ident == "FINGERPRINT")
 }
 
 /// Expands `#[treaty::view]`.
@@ -96,7 +117,7 @@ fn expand_projection(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         match member {
             syn::ImplItem::Type(ty) if ty.ident == "Event" => event = Some(ty.ty.clone()),
             syn::ImplItem::Type(ty) if ty.ident == "View" => view = Some(ty.ty.clone()),
-            syn::ImplItem::Const(c) if c.ident == "FINGERPRINT" => {
+            syn::ImplItem::Const(c) if is_fingerprint(member) => {
                 return Err(syn::Error::new_spanned(
                     &c.ident,
                     "`#[treaty::projection]` computes `FINGERPRINT`; remove this one (use `version = N` to force a rebuild)",

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -594,26 +594,37 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         let mut cancel = self.context.cancel.clone();
         let mut progress = Progress::new(self.applied, self.context.head, self.context.config.progress_interval);
         loop {
-            let batch = tokio::select! {
-                biased;
-                () = shutdown_requested(&mut cancel) => {
-                    self.flush().await?;
-                    return Ok(false);
+            if *cancel.borrow() {
+                self.flush().await?;
+                return Ok(false);
+            }
+            let batch = match batches.next().now_or_never() {
+                Some(batch) => batch,
+                None => {
+                    // Nothing is ready: make what was applied visible before
+                    // waiting, unless a rebuild is waiting for its next page
+                    // (its views are invisible until it is promoted anyway).
+                    if !rebuilding {
+                        self.flush().await?;
+                    }
+                    tokio::select! {
+                        biased;
+                        () = shutdown_requested(&mut cancel) => {
+                            self.flush().await?;
+                            return Ok(false);
+                        }
+                        batch = batches.next() => batch,
+                    }
                 }
-                batch = batches.next() => batch,
             };
             let Some(batch) = batch else {
                 self.flush().await?;
                 return Ok(true);
             };
-            let caught_up = batch.len() < batch_size;
             let batch = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
             self.apply(batch).await?;
             let config = &self.context.config;
-            if self.cache.len() >= config.cache_views
-                || self.unflushed_events >= config.flush_events
-                || (caught_up && !rebuilding)
-            {
+            if self.cache.len() >= config.cache_views || self.unflushed_events >= config.flush_events {
                 self.flush().await?;
             }
             if rebuilding {
@@ -751,10 +762,16 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         self.unflushed_events = 0;
         let capacity = self.context.config.cache_views;
         if self.cache.len() >= capacity {
-            self.cache.retain(|_, slot| slot.touched);
-            if self.cache.len() > capacity / 2 {
-                self.cache.clear();
+            // Keep the views touched since the previous flush if they fill
+            // at most half the cache. The survivors move to a new map: one
+            // thinned in place keeps its tombstones and grows past the
+            // cache's size over a long rebuild.
+            let touched = self.cache.values().filter(|slot| slot.touched).count();
+            let mut kept = HashMap::with_capacity(capacity);
+            if touched <= capacity / 2 {
+                kept.extend(self.cache.drain().filter(|(_, slot)| slot.touched));
             }
+            self.cache = kept;
         }
         for slot in self.cache.values_mut() {
             slot.touched = false;

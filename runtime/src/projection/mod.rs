@@ -16,6 +16,8 @@
 
 mod engine;
 mod fingerprint;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 mod store;
 
@@ -27,6 +29,8 @@ use crate::store::{Metadata, StreamName};
 
 pub use engine::{EngineConfig, EngineError, Phase, ProjectionEngine, ProjectionStatus, RunningEngine, StartupSummary};
 pub use fingerprint::Fingerprint;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresViewStore;
 pub use sqlite::SqliteViewStore;
 pub use store::{Generation, GenerationStatus, ViewChange, ViewError, ViewReader, ViewStore};
 
@@ -91,6 +95,11 @@ pub trait Projection: Send + Sync + 'static {
 /// fingerprint of the definition's tokens, which every projection using
 /// the type folds into its own: changing a view type rebuilds its
 /// projections.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a view type",
+    label = "not a view type",
+    note = "add `#[treaty::view]` to the definition of `{Self}`"
+)]
 pub trait View: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The fingerprint of the type's definition.
     const FINGERPRINT: Fingerprint;

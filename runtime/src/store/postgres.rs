@@ -145,9 +145,12 @@ impl PostgresStore {
         let client = pool.get().await.map_err(|e| storage(Box::new(e)))?;
         let schema = &config.schema;
         // Creating tables concurrently from several processes can race on
-        // the catalog; an advisory lock makes it one at a time.
+        // the catalog; an advisory lock makes it one at a time. The lines
+        // run as one implicit transaction, so the lock must be the
+        // transaction-scoped kind: a session lock released by the last line
+        // would be free before the DDL commits.
         let ddl = format!(
-            "SELECT pg_advisory_lock(7337001);
+            "SELECT pg_advisory_xact_lock(7337001);
              CREATE SCHEMA IF NOT EXISTS {schema};
              CREATE TABLE IF NOT EXISTS {events} (
                  position         BIGINT PRIMARY KEY,
@@ -174,8 +177,7 @@ impl PostgresStore {
                  events      BIGINT NOT NULL DEFAULT 0,
                  PRIMARY KEY (name, version)
              );
-             {function}
-             SELECT pg_advisory_unlock(7337001);",
+             {function}",
             events = tables.events,
             head = tables.head,
             contracts = tables.contracts,

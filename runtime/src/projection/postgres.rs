@@ -1,0 +1,611 @@
+//! The view store in PostgreSQL, beside a PostgreSQL event store: two
+//! tables in the configured schema, with the same columns and meaning as
+//! the SQLite ones.
+//!
+//! Fencing: a commit first moves its generation's checkpoint with `UPDATE
+//! … WHERE checkpoint = from`. The row lock that update takes is held until
+//! the transaction ends, so a second engine committing to the same
+//! generation waits for the first, then finds the checkpoint moved and
+//! writes nothing. Dropping a generation deletes its record before its
+//! views for the same reason: it waits for a commit in flight, and the
+//! views that commit wrote are then visible to the delete that follows.
+//!
+//! Keys are compared byte-wise (`COLLATE "C"`), whatever the database's
+//! collation, so listings page in the same order as in SQLite.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
+use crate::store::PostgresConfig;
+use crate::types::Timestamp;
+
+/// The advisory lock taken while creating tables. It is the event store's
+/// key on purpose: both create the same schema when they share one, and
+/// two `CREATE SCHEMA IF NOT EXISTS` racing from different processes can
+/// still collide in the catalog.
+const DDL_LOCK: i64 = 7337001;
+
+/// Views in PostgreSQL. Clones share the connection pool.
+///
+/// Every operation is one statement or one transaction on a pooled
+/// connection, so several processes can read the views while one engine
+/// writes them, and a second engine writing the same generation is refused
+/// with [`ViewError::CheckpointMoved`] instead of corrupting it.
+#[derive(Clone)]
+pub struct PostgresViewStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    /// The server, database and schema, without credentials, for errors.
+    location: String,
+    sql: Statements,
+}
+
+/// The store's statements, with table names qualified by the configured
+/// schema. They are built once at open, since every call prepares one.
+struct Statements {
+    generations: String,
+    begin: String,
+    load: String,
+    advance: String,
+    checkpoint: String,
+    put: String,
+    delete: String,
+    lock_projection: String,
+    swap: String,
+    drop_record: String,
+    drop_views: String,
+    get: String,
+    list_first: String,
+    list_after: String,
+}
+
+impl Statements {
+    fn new(schema: &str) -> Self {
+        let projections = format!("{schema}.treaty_projections");
+        let views = format!("{schema}.treaty_views");
+        let live_views = format!(
+            "FROM {projections} p JOIN {views} v ON v.projection = p.name AND v.generation = p.generation \
+             WHERE p.name = $1 AND p.status = 'live'"
+        );
+        Statements {
+            generations: format!(
+                "SELECT name, generation, fingerprint, checkpoint, status, updated_at \
+                 FROM {projections} ORDER BY name, generation"
+            ),
+            begin: format!(
+                "INSERT INTO {projections} (name, generation, fingerprint, checkpoint, status, updated_at) \
+                 VALUES ($1, $2, $3, 0, 'building', $4) ON CONFLICT DO NOTHING"
+            ),
+            load: format!("SELECT key, value FROM {views} WHERE projection = $1 AND generation = $2 AND key = ANY($3)"),
+            advance: format!(
+                "UPDATE {projections} SET checkpoint = $1, updated_at = $2 \
+                 WHERE name = $3 AND generation = $4 AND checkpoint = $5"
+            ),
+            checkpoint: format!("SELECT checkpoint FROM {projections} WHERE name = $1 AND generation = $2"),
+            put: format!(
+                "INSERT INTO {views} (projection, generation, key, value) \
+                 SELECT $1, $2, t.key, t.value FROM unnest($3::text[], $4::text[]) AS t(key, value) \
+                 ON CONFLICT (projection, generation, key) DO UPDATE SET value = EXCLUDED.value"
+            ),
+            delete: format!("DELETE FROM {views} WHERE projection = $1 AND generation = $2 AND key = ANY($3)"),
+            // Locking in generation order means two promotions of one
+            // projection queue behind each other instead of deadlocking.
+            lock_projection: format!(
+                "SELECT generation, status FROM {projections} WHERE name = $1 ORDER BY generation FOR UPDATE"
+            ),
+            // One statement retires the live generation and makes the new
+            // one live, keeping the retired one's time like SQLite does.
+            swap: format!(
+                "UPDATE {projections} SET \
+                 status = CASE WHEN generation = $2 THEN 'live' ELSE 'retired' END, \
+                 updated_at = CASE WHEN generation = $2 THEN $3 ELSE updated_at END \
+                 WHERE name = $1 AND (generation = $2 OR status = 'live')"
+            ),
+            drop_record: format!("DELETE FROM {projections} WHERE name = $1 AND generation = $2"),
+            drop_views: format!("DELETE FROM {views} WHERE projection = $1 AND generation = $2"),
+            get: format!("SELECT v.value {live_views} AND v.key = $2"),
+            // Two statements rather than `$2 IS NULL OR key > $2`, so each
+            // has a plain index range to scan.
+            list_first: format!("SELECT v.key, v.value {live_views} ORDER BY v.key LIMIT $2"),
+            list_after: format!("SELECT v.key, v.value {live_views} AND v.key > $2 ORDER BY v.key LIMIT $3"),
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresViewStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresViewStore")
+            .field("location", &self.inner.location)
+            .finish()
+    }
+}
+
+/// Why opening failed, with where, since [`ViewError::Storage`] itself
+/// does not say which database it was.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the view store at {location}: {source}")]
+struct OpenFailed {
+    location: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl PostgresViewStore {
+    /// Connects to `url` (`postgres://user:password@host/database`) with
+    /// default settings (schema `treaty`, beside a default event store) and
+    /// creates the tables if needed.
+    ///
+    /// # Errors
+    ///
+    /// When the URL is invalid, the server cannot be reached or the tables
+    /// cannot be created.
+    pub async fn open(url: &str) -> Result<Self, ViewError> {
+        PostgresViewStore::open_with(url, PostgresConfig::default()).await
+    }
+
+    /// Connects to `url` and creates the tables in `config.schema` if
+    /// needed, with at most `config.pool_size` connections. The event
+    /// store's settings are accepted as they are, so one configuration
+    /// serves both; the others do not apply to views.
+    ///
+    /// # Errors
+    ///
+    /// When the URL is invalid, the schema name is not a plain identifier,
+    /// the server cannot be reached or the tables cannot be created.
+    pub async fn open_with(url: &str, config: PostgresConfig) -> Result<Self, ViewError> {
+        let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| {
+            ViewError::Storage(Box::new(OpenFailed {
+                location: location.to_string(),
+                source,
+            }))
+        };
+        // The URL is not echoed: it may hold a password, in a form the
+        // parser did not understand.
+        let mut pg_config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| failed("an invalid PostgreSQL connection string", Box::new(e)))?;
+        let schema = &config.schema;
+        let location = describe(&pg_config, schema);
+        // The schema name is spliced into every statement, so only plain
+        // identifiers are accepted (the event store's rule).
+        if schema.is_empty()
+            || !schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(failed(
+                &location,
+                format!("schema name {schema:?} must be lower-case letters, digits and `_`").into(),
+            ));
+        }
+        // Statements are prepared once per connection, and a generic plan
+        // made while the tables are still small could scan them whole for
+        // ever after; each statement here is an index lookup whatever its
+        // values, so each is planned with its values, as the event store
+        // does.
+        let options = match pg_config.get_options() {
+            Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
+            None => "-c plan_cache_mode=force_custom_plan".to_string(),
+        };
+        pg_config.options(&options);
+        let manager = Manager::from_config(
+            pg_config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(1))
+            .build()
+            .map_err(|e| failed(&location, Box::new(e)))?;
+        let mut client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
+        // Creating tables concurrently from several processes can race on
+        // the catalog; the advisory lock makes it one at a time, and being
+        // transaction-scoped it is released even when a statement fails.
+        let ddl = format!(
+            "SELECT pg_advisory_xact_lock({DDL_LOCK});
+             CREATE SCHEMA IF NOT EXISTS {schema};
+             CREATE TABLE IF NOT EXISTS {schema}.treaty_projections (
+                 name        TEXT COLLATE \"C\" NOT NULL,
+                 generation  BIGINT NOT NULL,
+                 fingerprint TEXT NOT NULL,
+                 checkpoint  BIGINT NOT NULL,
+                 status      TEXT NOT NULL,
+                 updated_at  BIGINT NOT NULL,
+                 PRIMARY KEY (name, generation)
+             );
+             CREATE TABLE IF NOT EXISTS {schema}.treaty_views (
+                 projection TEXT COLLATE \"C\" NOT NULL,
+                 generation BIGINT NOT NULL,
+                 key        TEXT COLLATE \"C\" NOT NULL,
+                 value      TEXT NOT NULL,
+                 PRIMARY KEY (projection, generation, key)
+             );"
+        );
+        // The lock only orders processes that hold it until their DDL
+        // commits. One that releases it earlier, or takes none, can still
+        // commit the same schema or table while this transaction waits to
+        // create it; that shows as a duplicate, and a second attempt then
+        // finds the object in place.
+        let mut attempt = 1;
+        loop {
+            match create_tables(&mut client, &ddl).await {
+                Ok(()) => break,
+                Err(e) if attempt < DDL_ATTEMPTS && is_duplicate(&e) => attempt += 1,
+                Err(e) => return Err(failed(&location, Box::new(e))),
+            }
+        }
+        drop(client);
+        Ok(PostgresViewStore {
+            inner: Arc::new(Inner {
+                pool,
+                sql: Statements::new(schema),
+                location,
+            }),
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, ViewError> {
+        self.inner.pool.get().await.map_err(storage)
+    }
+}
+
+/// Starts a read-committed transaction whatever the server's default.
+/// The fencing relies on it: a statement that waited for another
+/// transaction's row lock then sees that transaction's outcome (a moved
+/// checkpoint, a deleted record) instead of failing to serialize.
+async fn read_committed(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, ViewError> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(storage)
+}
+
+/// How often creating the tables is tried when another process created
+/// the same objects at the same moment.
+const DDL_ATTEMPTS: u32 = 3;
+
+/// Runs the table creation in a transaction of its own, which holds the
+/// advisory lock the DDL takes until it commits or rolls back.
+async fn create_tables(client: &mut deadpool_postgres::Object, ddl: &str) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(ddl).await?;
+    tx.commit().await
+}
+
+/// Whether creating an object failed because a concurrent transaction
+/// committed the same one first.
+fn is_duplicate(error: &tokio_postgres::Error) -> bool {
+    [
+        SqlState::UNIQUE_VIOLATION,
+        SqlState::DUPLICATE_SCHEMA,
+        SqlState::DUPLICATE_TABLE,
+        SqlState::DUPLICATE_OBJECT,
+    ]
+    .iter()
+    .any(|code| error.code() == Some(code))
+}
+
+/// Where the store is, without the password: user, first host and port,
+/// database and schema.
+fn describe(config: &tokio_postgres::Config, schema: &str) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(name)) => name.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let database = config.get_dbname().unwrap_or_default();
+    format!("postgres://{user}{host}:{port}/{database} (schema {schema})")
+}
+
+fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ViewError {
+    ViewError::Storage(Box::new(e))
+}
+
+fn now_millis() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+/// A generation or checkpoint as stored: the columns are `BIGINT`.
+fn stored(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The net effect of a commit's changes, as the two batched statements
+/// take it: keys and values to write, and keys to delete.
+struct NetChanges<'a> {
+    put_keys: Vec<&'a str>,
+    put_values: Vec<&'a str>,
+    deletes: Vec<&'a str>,
+}
+
+/// The net effect of `changes` applied in order: the last change of each
+/// key. One statement may not touch a row twice, and a later change of a
+/// key must win as it does when changes are applied one by one. Keys come
+/// out sorted, so rows are written in index order.
+fn net_changes(changes: &[ViewChange]) -> Result<NetChanges<'_>, ViewError> {
+    let mut last: BTreeMap<&str, Option<&[u8]>> = BTreeMap::new();
+    for change in changes {
+        last.insert(&change.key, change.value.as_deref());
+    }
+    let mut net = NetChanges {
+        put_keys: Vec::new(),
+        put_values: Vec::new(),
+        deletes: Vec::new(),
+    };
+    for (key, value) in last {
+        match value {
+            Some(json) => {
+                net.put_keys.push(key);
+                net.put_values.push(std::str::from_utf8(json).map_err(storage)?);
+            }
+            None => net.deletes.push(key),
+        }
+    }
+    Ok(net)
+}
+
+impl ViewStore for PostgresViewStore {
+    async fn generations(&self) -> Result<Vec<Generation>, ViewError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&self.inner.sql.generations)
+            .await
+            .map_err(storage)?;
+        let rows = client.query(&statement, &[]).await.map_err(storage)?;
+        let invalid = |reason: String| ViewError::InvalidRow {
+            location: self.inner.location.clone(),
+            reason,
+        };
+        let mut generations = Vec::with_capacity(rows.len());
+        for row in rows {
+            let projection: String = row.get(0);
+            let generation: i64 = row.get(1);
+            let checkpoint: i64 = row.get(3);
+            let status: &str = row.get(4);
+            let updated_at: i64 = row.get(5);
+            let status = GenerationStatus::parse(status).ok_or_else(|| {
+                invalid(format!(
+                    "projection {projection} generation {generation} has unknown status {status:?}"
+                ))
+            })?;
+            let updated_at = Timestamp::from_millisecond(updated_at)
+                .map_err(|e| invalid(format!("projection {projection} has an invalid time: {e}")))?;
+            let generation = u64::try_from(generation).map_err(|_| {
+                invalid(format!(
+                    "projection {projection} has a negative generation {generation}"
+                ))
+            })?;
+            let checkpoint = u64::try_from(checkpoint).map_err(|_| {
+                invalid(format!(
+                    "projection {projection} generation {generation} has a negative checkpoint {checkpoint}"
+                ))
+            })?;
+            generations.push(Generation {
+                projection,
+                generation,
+                fingerprint: row.get(2),
+                checkpoint,
+                status,
+                updated_at,
+            });
+        }
+        Ok(generations)
+    }
+
+    async fn begin_generation(&self, projection: &str, generation: u64, fingerprint: &str) -> Result<(), ViewError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&self.inner.sql.begin).await.map_err(storage)?;
+        let inserted = client
+            .execute(
+                &statement,
+                &[&projection, &stored(generation), &fingerprint, &now_millis()],
+            )
+            .await
+            .map_err(storage)?;
+        if inserted == 0 {
+            return Err(ViewError::WrongGeneration {
+                projection: projection.to_string(),
+                generation,
+                reason: "exists already",
+            });
+        }
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        projection: &str,
+        generation: u64,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Vec<u8>)>, ViewError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&self.inner.sql.load).await.map_err(storage)?;
+        // One array parameter carries every key: one round trip whatever
+        // the batch size, and no limit on bound parameters to chunk for.
+        let rows = client
+            .query(&statement, &[&projection, &stored(generation), &keys])
+            .await
+            .map_err(storage)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1).into_bytes()))
+            .collect())
+    }
+
+    async fn commit(
+        &self,
+        projection: &str,
+        generation: u64,
+        from: u64,
+        to: u64,
+        changes: Vec<ViewChange>,
+    ) -> Result<(), ViewError> {
+        let sql = &self.inner.sql;
+        let mut client = self.client().await?;
+        let tx = read_committed(&mut client).await?;
+        let advance = tx.prepare_cached(&sql.advance).await.map_err(storage)?;
+        let generation_param = stored(generation);
+        // The fence: this update holds the generation's row until the
+        // transaction ends, so a concurrent commit from the same checkpoint
+        // waits here and then matches no row.
+        let moved = tx
+            .execute(
+                &advance,
+                &[
+                    &stored(to),
+                    &now_millis(),
+                    &projection,
+                    &generation_param,
+                    &stored(from),
+                ],
+            )
+            .await
+            .map_err(storage)?;
+        if moved == 0 {
+            let checkpoint = tx.prepare_cached(&sql.checkpoint).await.map_err(storage)?;
+            let found = tx
+                .query_opt(&checkpoint, &[&projection, &generation_param])
+                .await
+                .map_err(storage)?
+                .map(|row| row.get::<_, i64>(0) as u64);
+            tx.rollback().await.map_err(storage)?;
+            return Err(ViewError::CheckpointMoved {
+                projection: projection.to_string(),
+                generation,
+                expected: from,
+                found,
+            });
+        }
+        let net = net_changes(&changes)?;
+        let put = tx.prepare_cached(&sql.put).await.map_err(storage)?;
+        let delete = tx.prepare_cached(&sql.delete).await.map_err(storage)?;
+        // The writes touch different keys, so they are sent together and
+        // share one round trip (tokio-postgres pipelines them).
+        let writes = async {
+            if net.put_keys.is_empty() {
+                return Ok(0);
+            }
+            tx.execute(&put, &[&projection, &generation_param, &net.put_keys, &net.put_values])
+                .await
+        };
+        let deletions = async {
+            if net.deletes.is_empty() {
+                return Ok(0);
+            }
+            tx.execute(&delete, &[&projection, &generation_param, &net.deletes])
+                .await
+        };
+        futures::future::try_join(writes, deletions).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)
+    }
+
+    async fn promote(&self, projection: &str, generation: u64) -> Result<Option<u64>, ViewError> {
+        let sql = &self.inner.sql;
+        let mut client = self.client().await?;
+        let tx = read_committed(&mut client).await?;
+        let lock = tx.prepare_cached(&sql.lock_projection).await.map_err(storage)?;
+        // Locking every generation of the projection first means the
+        // statuses read here stay true until the swap below commits.
+        let rows = tx.query(&lock, &[&projection]).await.map_err(storage)?;
+        let target = stored(generation);
+        let status_of = |wanted: &dyn Fn(i64, &str) -> bool| {
+            rows.iter()
+                .map(|row| (row.get::<_, i64>(0), row.get::<_, &str>(1)))
+                .find(|(generation, status)| wanted(*generation, status))
+                .map(|(generation, _)| generation)
+        };
+        if status_of(&|g, status| g == target && status == "building").is_none() {
+            tx.rollback().await.map_err(storage)?;
+            return Err(ViewError::WrongGeneration {
+                projection: projection.to_string(),
+                generation,
+                reason: "is not being built",
+            });
+        }
+        let retired = status_of(&|_, status| status == "live").map(|g| g as u64);
+        let swap = tx.prepare_cached(&sql.swap).await.map_err(storage)?;
+        tx.execute(&swap, &[&projection, &target, &now_millis()])
+            .await
+            .map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
+        Ok(retired)
+    }
+
+    async fn drop_generation(&self, projection: &str, generation: u64) -> Result<(), ViewError> {
+        let sql = &self.inner.sql;
+        let mut client = self.client().await?;
+        let tx = read_committed(&mut client).await?;
+        let generation = stored(generation);
+        // The record goes first: deleting it waits for a commit holding it,
+        // and the next statement, with a fresh snapshot, then sees and
+        // deletes the views that commit wrote. Later commits find no record
+        // and write nothing.
+        let record = tx.prepare_cached(&sql.drop_record).await.map_err(storage)?;
+        tx.execute(&record, &[&projection, &generation])
+            .await
+            .map_err(storage)?;
+        let views = tx.prepare_cached(&sql.drop_views).await.map_err(storage)?;
+        tx.execute(&views, &[&projection, &generation]).await.map_err(storage)?;
+        tx.commit().await.map_err(storage)
+    }
+
+    async fn get(&self, projection: &str, key: &str) -> Result<Option<Vec<u8>>, ViewError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&self.inner.sql.get).await.map_err(storage)?;
+        // One statement, one snapshot: it sees the live generation either
+        // before or after a promotion, never a mix.
+        let rows = client.query(&statement, &[&projection, &key]).await.map_err(storage)?;
+        Ok(rows.first().map(|row| row.get::<_, String>(0).into_bytes()))
+    }
+
+    async fn list(
+        &self,
+        projection: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, ViewError> {
+        let client = self.client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match after {
+            None => {
+                let statement = client
+                    .prepare_cached(&self.inner.sql.list_first)
+                    .await
+                    .map_err(storage)?;
+                client.query(&statement, &[&projection, &limit]).await
+            }
+            Some(after) => {
+                let statement = client
+                    .prepare_cached(&self.inner.sql.list_after)
+                    .await
+                    .map_err(storage)?;
+                client.query(&statement, &[&projection, &after, &limit]).await
+            }
+        }
+        .map_err(storage)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1).into_bytes()))
+            .collect())
+    }
+}

@@ -4,6 +4,7 @@
 //! Users depend on the `treaty` facade, which re-exports all of this.
 
 pub mod aggregate;
+pub mod bus;
 mod contract;
 pub mod projection;
 pub mod spec;

@@ -9,8 +9,9 @@
 //! derives `Debug`, `Clone` and `PartialEq`, and gives `id()` (the aggregate identity, from each member's `field`),
 //! `contract_name()`, `contract_version()`, `decode(contract, version,
 //! payload)` with upcasts, `encode()`, `From` each member; with `events`,
-//! the `EventSet` impl the repository uses; with `display`, `Display`
-//! through the members' display templates.
+//! the `EventSet` impl the repository uses; without it (a command enum),
+//! the `CommandSet` impl the bus uses; with `display`, `Display` through
+//! the members' display templates.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -79,6 +80,20 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
                 }
                 fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
                     #ty::encode(self)
+                }
+                fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
+                    #ty::decode(contract, version, payload)
+                }
+            }
+        }
+    });
+    let command_set = (!events).then(|| {
+        quote! {
+            impl ::treaty::bus::CommandSet for #ty {
+                type Id = #id;
+                const CONTRACTS: &'static [::treaty::ContractInfo] = &[#(::treaty::ContractInfo::of::<#members>()),*];
+                fn id(&self) -> &#id {
+                    #ty::id(self)
                 }
                 fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
                     #ty::decode(contract, version, payload)
@@ -157,6 +172,7 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
         )*
 
         #event_set
+        #command_set
         #display
     })
 }

@@ -23,7 +23,7 @@ use crate::store::{InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamN
 use crate::types::Uuid;
 
 pub use error::{ExecuteError, LoadError};
-pub use repository::{Executed, Loaded, Repository, SnapshotOutcome, DEFAULT_MAX_ATTEMPTS};
+pub use repository::{Executed, Loaded, MessageExecution, Repository, SnapshotOutcome, DEFAULT_MAX_ATTEMPTS};
 pub use snapshot::{
     MemorySnapshots, NoSnapshots, Snapshot, SnapshotError, SnapshotPolicy, SnapshotStore, SqliteSnapshots,
 };

@@ -9,7 +9,11 @@ use serde::Serialize;
 use super::error::{ExecuteError, LoadError};
 use super::snapshot::{NoSnapshots, Snapshot, SnapshotError, SnapshotPolicy, SnapshotStore};
 use super::{Aggregate, EventSet};
-use crate::store::{AppendError, AppendResult, Direction, EventStore, ExpectedVersion, Metadata, StreamName};
+use crate::store::{
+    message_event_id, AppendError, AppendResult, Direction, EventStore, ExpectedVersion, Metadata, RecordedEvent,
+    StreamName,
+};
+use crate::types::Uuid;
 
 /// How many times [`Repository::execute`] decides and appends before it
 /// gives up with [`ExecuteError::Conflict`], unless configured otherwise.
@@ -93,6 +97,36 @@ pub struct Executed<A: Aggregate> {
     pub snapshot: SnapshotOutcome,
 }
 
+/// What [`Repository::execute_message`] did.
+pub enum MessageExecution<A: Aggregate> {
+    /// The command was decided now (and its events appended, if any).
+    Executed(Executed<A>),
+    /// The message's events were stored already: it was handled before,
+    /// and nothing was decided or appended now.
+    AlreadyHandled {
+        /// The aggregate's stream.
+        stream: StreamName,
+        /// The events the message produced then, when the load read them
+        /// (empty when they lie before the snapshot the load started from).
+        events: Vec<RecordedEvent>,
+    },
+}
+
+/// The events caused by one message, collected while loading.
+struct Handled {
+    message: Option<Uuid>,
+    events: Vec<RecordedEvent>,
+}
+
+impl Handled {
+    fn watching(message: Option<Uuid>) -> Self {
+        Handled {
+            message,
+            events: Vec::new(),
+        }
+    }
+}
+
 /// Whether [`Repository::execute`] saved a snapshot.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -165,7 +199,7 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
     /// stored event cannot be decoded.
     pub async fn load(&self, id: &A::Id) -> Result<Loaded<A>, LoadError> {
         let stream = A::stream_name(id)?;
-        self.load_stream(&stream).await
+        self.load_stream(&stream, &mut Handled::watching(None)).await
     }
 
     /// Executes `command` on the aggregate `id`, with metadata stamped
@@ -194,25 +228,73 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         command: &A::Command,
         metadata: Metadata,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
+        match self.execute_inner(id, command, metadata, None).await? {
+            MessageExecution::Executed(executed) => Ok(executed),
+            MessageExecution::AlreadyHandled { .. } => unreachable!("only messages are recognized as handled"),
+        }
+    }
+
+    /// Executes a command delivered as message `message`, exactly once.
+    ///
+    /// Like [`Repository::execute_with`], but the events get ids derived
+    /// from the message id ([`message_event_id`]) and the message id as
+    /// their causation id. The append that records the events therefore
+    /// records in the same transaction that the message was handled: when
+    /// the message comes again, loading the aggregate finds its events and
+    /// the command is not decided again.
+    ///
+    /// # Errors
+    ///
+    /// See [`Repository::execute_with`].
+    pub async fn execute_message(
+        &self,
+        id: &A::Id,
+        command: &A::Command,
+        message: Uuid,
+        mut metadata: Metadata,
+    ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
+        metadata.causation_id = Some(message);
+        self.execute_inner(id, command, metadata, Some(message)).await
+    }
+
+    async fn execute_inner(
+        &self,
+        id: &A::Id,
+        command: &A::Command,
+        metadata: Metadata,
+        message: Option<Uuid>,
+    ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         let stream = A::stream_name(id).map_err(LoadError::from)?;
-        let mut loaded = self.load_stream(&stream).await?;
+        let mut handled = Handled::watching(message);
+        let mut loaded = self.load_stream(&stream, &mut handled).await?;
         let mut attempts = 1;
         loop {
+            if !handled.events.is_empty() {
+                return Ok(MessageExecution::AlreadyHandled {
+                    stream,
+                    events: handled.events,
+                });
+            }
             let events = loaded.state.decide(command).map_err(ExecuteError::Rejected)?;
             if events.is_empty() {
-                return Ok(Executed {
+                return Ok(MessageExecution::Executed(Executed {
                     events,
                     appended: None,
                     stream_version: loaded.version,
                     state: loaded.state,
                     attempts,
                     snapshot: SnapshotOutcome::NotDue,
-                });
+                }));
             }
-            let new_events = events
+            let mut new_events = events
                 .iter()
                 .map(|event| event.to_new_event(metadata.clone()))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some(message) = message {
+                for (index, event) in new_events.iter_mut().enumerate() {
+                    event.id = message_event_id(message, index);
+                }
+            }
             match self
                 .store
                 .append(&stream, ExpectedVersion::Exact(loaded.version), new_events)
@@ -225,33 +307,44 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                     let snapshot = self
                         .save_snapshot_if_due(&stream, &loaded, appended.stream_version)
                         .await;
-                    return Ok(Executed {
+                    return Ok(MessageExecution::Executed(Executed {
                         events,
                         appended: Some(appended),
                         stream_version: appended.stream_version,
                         state: loaded.state,
                         attempts,
                         snapshot,
-                    });
+                    }));
                 }
                 Err(AppendError::WrongExpectedVersion { .. }) if attempts < self.max_attempts => {
                     // `decide` left the state untouched, so it is still
                     // the state at `loaded.version`; only the events
-                    // appended since need to be read.
+                    // appended since need to be read. They may be this
+                    // very message's, handled by a concurrent delivery.
                     attempts += 1;
-                    self.catch_up(&stream, &mut loaded).await?;
+                    self.catch_up(&stream, &mut loaded, &mut handled).await?;
                 }
                 Err(AppendError::WrongExpectedVersion { .. }) => {
                     return Err(ExecuteError::Conflict { stream, attempts });
+                }
+                // The derived ids are stored already, but not as this
+                // append: the message was handled before a snapshot this
+                // load started from, and deciding again on the newer state
+                // gave other events. It was handled all the same.
+                Err(AppendError::IdConflict { .. }) if message.is_some() => {
+                    return Ok(MessageExecution::AlreadyHandled {
+                        stream,
+                        events: Vec::new(),
+                    });
                 }
                 Err(source) => return Err(ExecuteError::Append { stream, source }),
             }
         }
     }
 
-    async fn load_stream(&self, stream: &StreamName) -> Result<Loaded<A>, LoadError> {
+    async fn load_stream(&self, stream: &StreamName, handled: &mut Handled) -> Result<Loaded<A>, LoadError> {
         let mut loaded = self.starting_point(stream).await;
-        self.catch_up(stream, &mut loaded).await?;
+        self.catch_up(stream, &mut loaded, handled).await?;
         if let Some(snapshot) = loaded.snapshot {
             if loaded.replayed == 0 && !self.stream_reaches(stream, snapshot).await? {
                 // The snapshot covers events this store does not have: it
@@ -263,7 +356,8 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                     snapshot: None,
                     replayed: 0,
                 };
-                self.catch_up(stream, &mut loaded).await?;
+                handled.events.clear();
+                self.catch_up(stream, &mut loaded, handled).await?;
             }
         }
         Ok(loaded)
@@ -334,7 +428,12 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
 
     /// Reads the events after `loaded.version` and applies each as it
     /// arrives.
-    async fn catch_up(&self, stream: &StreamName, loaded: &mut Loaded<A>) -> Result<(), LoadError> {
+    async fn catch_up(
+        &self,
+        stream: &StreamName,
+        loaded: &mut Loaded<A>,
+        handled: &mut Handled,
+    ) -> Result<(), LoadError> {
         let mut events = self.store.read_stream(stream, loaded.version + 1, Direction::Forward);
         while let Some(recorded) = events.next().await {
             let recorded = recorded.map_err(|source| LoadError::Read {
@@ -351,6 +450,9 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
             loaded.state.apply(&event);
             loaded.version = recorded.version;
             loaded.replayed += 1;
+            if handled.message.is_some() && recorded.metadata.causation_id == handled.message {
+                handled.events.push(recorded);
+            }
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ pub use postgres::{PostgresConfig, PostgresStore};
 pub use rules::DEFAULT_MAX_EVENT_BYTES;
 pub use sqlite::{Durability, SqliteConfig, SqliteStore};
 pub use types::{
-    AppendResult, Direction, ExpectedVersion, InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamName,
+    message_event_id, AppendResult, Direction, ExpectedVersion, InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamName,
     MAX_STREAM_NAME,
 };
 

@@ -204,6 +204,16 @@ impl NewEvent {
     }
 }
 
+/// The id of the `index`th event (from 0) that handling message `message`
+/// appends: the same for every delivery of the message, so the append that
+/// records the events also records, in the same transaction, that the
+/// message was handled, and a second append of them is recognized as a
+/// retry.
+pub fn message_event_id(message: Uuid, index: usize) -> Uuid {
+    let hash = xxhash_rust::const_xxh3::xxh3_128_with_seed(message.as_bytes(), index as u64 + 1);
+    Uuid::new_v8(hash.to_be_bytes())
+}
+
 /// An event as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent {

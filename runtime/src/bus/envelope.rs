@@ -1,0 +1,221 @@
+//! What travels between a sender and a handler: envelopes around
+//! commands, and the replies of `ask`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{Command, Contract, DecodeError, EncodeError};
+use crate::types::{Timestamp, Uuid};
+
+/// A command on its way to a handler.
+///
+/// On the wire it is one JSON object whose `payload` is the command's own
+/// JSON at `contract_version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The message's id, the same for every delivery of it: what
+    /// deduplication is keyed on.
+    pub id: Uuid,
+    /// The contract name, such as `factory.ProduceCar`.
+    pub contract: String,
+    /// The contract version of the payload.
+    pub contract_version: u32,
+    /// The fingerprint of that contract version.
+    pub fingerprint: String,
+    /// The command's JSON.
+    #[serde(with = "raw_json")]
+    pub payload: Vec<u8>,
+    /// The conversation the message belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<Uuid>,
+    /// The message that caused this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<Uuid>,
+    /// Which delivery attempt this is, from 1.
+    pub attempt: u32,
+    /// Anything else the sender wants to pass on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Where the outcome goes when the sender asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// When the sender sent it.
+    pub sent_at: Timestamp,
+}
+
+impl Envelope {
+    /// An envelope around `command`, with a new time-ordered id, as the
+    /// first attempt.
+    ///
+    /// # Errors
+    ///
+    /// When the command cannot be encoded.
+    pub fn command<C: Command>(command: &C) -> Result<Self, EncodeError> {
+        Ok(Envelope {
+            id: Uuid::now_v7(),
+            contract: C::NAME.to_string(),
+            contract_version: C::VERSION,
+            fingerprint: C::FINGERPRINT.to_string(),
+            payload: command.encode()?,
+            correlation_id: None,
+            causation_id: None,
+            attempt: 1,
+            headers: BTreeMap::new(),
+            reply_to: None,
+            sent_at: Timestamp::now(),
+        })
+    }
+
+    /// Reads the payload as contract `C`, upcasting earlier versions.
+    ///
+    /// # Errors
+    ///
+    /// When the envelope holds another contract, or a version or payload
+    /// `C` cannot read.
+    pub fn decode<C: Contract>(&self) -> Result<C, DecodeError> {
+        if self.contract != C::NAME {
+            return Err(DecodeError::unknown_contract(
+                &self.contract,
+                self.contract_version,
+                &[C::NAME],
+            ));
+        }
+        C::decode(self.contract_version, &self.payload)
+    }
+
+    /// The envelope as JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an envelope always serializes: its payload was checked to be JSON")
+    }
+
+    /// Reads an envelope from JSON.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not an envelope.
+    pub fn from_json(json: &[u8]) -> Result<Self, MalformedMessage> {
+        serde_json::from_slice(json).map_err(|e| MalformedMessage {
+            reason: format!("the message is not a Treaty envelope: {e}"),
+        })
+    }
+}
+
+/// Bytes received that are not an envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct MalformedMessage {
+    /// What is wrong with them.
+    pub reason: String,
+}
+
+/// What handling a command did, as the sender of an `ask` receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The command was accepted.
+    Handled(Handled),
+    /// The handler refused the command with a domain error; nothing was
+    /// recorded.
+    Refused {
+        /// The domain error's text.
+        error: String,
+    },
+    /// The message could not be handled and was parked in the quarantine.
+    Quarantined {
+        /// Why.
+        error: String,
+    },
+}
+
+/// An accepted command's effect.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Handled {
+    /// The stream the events went to, if the handler wrote to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// The stream's version after the command.
+    pub stream_version: u64,
+    /// The events the command produced.
+    pub events: Vec<ProducedEvent>,
+    /// Whether this delivery found the message handled already: its
+    /// events are the ones recorded the first time (empty when the
+    /// handler could not read them back).
+    pub duplicate: bool,
+}
+
+/// An event produced by a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducedEvent {
+    /// The contract name.
+    pub contract: String,
+    /// The contract version of the payload.
+    pub contract_version: u32,
+    /// The event's JSON.
+    #[serde(with = "raw_json")]
+    pub payload: Vec<u8>,
+}
+
+impl ProducedEvent {
+    /// Reads the event as contract `C`.
+    ///
+    /// # Errors
+    ///
+    /// When it is another contract, or `C` cannot read it.
+    pub fn decode<C: Contract>(&self) -> Result<C, DecodeError> {
+        if self.contract != C::NAME {
+            return Err(DecodeError::unknown_contract(
+                &self.contract,
+                self.contract_version,
+                &[C::NAME],
+            ));
+        }
+        C::decode(self.contract_version, &self.payload)
+    }
+}
+
+/// The outcome of one message, sent back to the bus that asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The message it answers.
+    pub message_id: Uuid,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+impl Reply {
+    /// The reply as JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a reply always serializes: its payloads were checked to be JSON")
+    }
+
+    /// Reads a reply from JSON.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not a reply.
+    pub fn from_json(json: &[u8]) -> Result<Self, MalformedMessage> {
+        serde_json::from_slice(json).map_err(|e| MalformedMessage {
+            reason: format!("the reply is not a Treaty reply: {e}"),
+        })
+    }
+}
+
+/// Serializes JSON bytes as the JSON they hold, not as a string or array.
+mod raw_json {
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
+
+    pub fn serialize<S: Serializer>(json: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(json).map_err(S::Error::custom)?;
+        let raw: &RawValue = serde_json::from_str(text).map_err(S::Error::custom)?;
+        raw.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer).map_err(D::Error::custom)?;
+        Ok(raw.get().as_bytes().to_vec())
+    }
+}

@@ -1,0 +1,136 @@
+//! Command handlers: what the bus calls for each message.
+
+use futures::future::BoxFuture;
+
+use super::envelope::{Envelope, Handled, ProducedEvent};
+use super::CommandSet;
+use crate::aggregate::{Aggregate, EventSet, ExecuteError, LoadError, MessageExecution, Repository, SnapshotStore};
+use crate::store::{AppendError, EventStore, Metadata};
+use crate::types::Timestamp;
+
+/// Why a handler did not accept a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandleError {
+    /// The command was refused with a domain error. It is settled, not
+    /// retried, and the asker receives the error.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// A failure that may pass (storage, network, conflicts under heavy
+    /// contention): retried with backoff, then quarantined.
+    #[error("{0}")]
+    Transient(String),
+    /// A failure that no retry can fix (the message cannot be read by this
+    /// build): quarantined at once.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Handles the messages of some contracts.
+pub trait Handler: Send + Sync + 'static {
+    /// The names of the contracts it handles.
+    fn contracts(&self) -> Vec<&'static str>;
+
+    /// Handles one message. Its effects must be idempotent under
+    /// redelivery of the same message id: the bus delivers at least once.
+    fn handle<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>>;
+}
+
+/// The handler of an aggregate's commands: decodes the command, and
+/// executes it exactly once through [`Repository::execute_message`].
+pub struct AggregateHandler<A: Aggregate, S: EventStore, N: SnapshotStore> {
+    repository: Repository<A, S, N>,
+}
+
+impl<A: Aggregate, S: EventStore, N: SnapshotStore> AggregateHandler<A, S, N> {
+    /// Handles `A`'s commands with `repository`.
+    pub fn new(repository: Repository<A, S, N>) -> Self {
+        AggregateHandler { repository }
+    }
+}
+
+impl<A, S, N> Handler for AggregateHandler<A, S, N>
+where
+    A: Aggregate,
+    A::Command: CommandSet<Id = A::Id>,
+    S: EventStore,
+    N: SnapshotStore,
+{
+    fn contracts(&self) -> Vec<&'static str> {
+        <A::Command as CommandSet>::CONTRACTS.iter().map(|c| c.name).collect()
+    }
+
+    fn handle<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>> {
+        Box::pin(async move {
+            let command =
+                <A::Command as CommandSet>::decode(&envelope.contract, envelope.contract_version, &envelope.payload)
+                    .map_err(|e| {
+                        HandleError::Permanent(format!(
+                            "cannot read message {} as {} v{}: {e}",
+                            envelope.id, envelope.contract, envelope.contract_version
+                        ))
+                    })?;
+            let metadata = Metadata {
+                timestamp: Timestamp::now(),
+                correlation_id: envelope.correlation_id.or(Some(envelope.id)),
+                causation_id: Some(envelope.id),
+                headers: envelope.headers.clone(),
+            };
+            let id = command.id().clone();
+            let execution = self
+                .repository
+                .execute_message(&id, &command, envelope.id, metadata)
+                .await
+                .map_err(classify)?;
+            match execution {
+                MessageExecution::Executed(executed) => {
+                    let stream = A::stream_name(&id).map_err(|e| HandleError::Permanent(e.to_string()))?;
+                    let events = executed
+                        .events
+                        .iter()
+                        .map(|event| {
+                            Ok(ProducedEvent {
+                                contract: event.contract_name().to_string(),
+                                contract_version: event.contract_version(),
+                                payload: event.encode().map_err(|e| HandleError::Permanent(e.to_string()))?,
+                            })
+                        })
+                        .collect::<Result<_, HandleError>>()?;
+                    Ok(Handled {
+                        stream: Some(stream.to_string()),
+                        stream_version: executed.stream_version,
+                        events,
+                        duplicate: false,
+                    })
+                }
+                MessageExecution::AlreadyHandled { stream, events } => Ok(Handled {
+                    stream: Some(stream.to_string()),
+                    stream_version: events.last().map_or(0, |e| e.version),
+                    events: events
+                        .into_iter()
+                        .map(|e| ProducedEvent {
+                            contract: e.contract,
+                            contract_version: e.contract_version,
+                            payload: e.payload,
+                        })
+                        .collect(),
+                    duplicate: true,
+                }),
+            }
+        })
+    }
+}
+
+/// Sorts a repository error into refused, transient and permanent.
+fn classify<E: std::error::Error>(error: ExecuteError<E>) -> HandleError {
+    match error {
+        ExecuteError::Rejected(e) => HandleError::Refused(e.to_string()),
+        ExecuteError::Load(e @ LoadError::Decode { .. }) => HandleError::Permanent(e.to_string()),
+        ExecuteError::Load(e @ LoadError::InvalidStream(_)) => HandleError::Permanent(e.to_string()),
+        ExecuteError::Encode(e) => HandleError::Permanent(e.to_string()),
+        ExecuteError::Append {
+            source: source @ (AppendError::TooLarge { .. } | AppendError::FingerprintMismatch { .. }),
+            stream,
+        } => HandleError::Permanent(format!("cannot append to stream {stream}: {source}")),
+        other => HandleError::Transient(other.to_string()),
+    }
+}

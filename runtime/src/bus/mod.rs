@@ -1,0 +1,61 @@
+//! Messaging: commands delivered to their handlers over a transport, with
+//! an effect that happens once however often a message is delivered.
+//!
+//! - [`Bus`] sends commands one way ([`Bus::send`]) or waits for their
+//!   outcome ([`Bus::ask`]), and, once started, handles the transport's
+//!   messages: each through the [`Handler`] registered for its contract,
+//!   usually an aggregate's repository ([`Bus::handle_aggregate`]).
+//! - Deduplication: a handled command's events get ids derived from the
+//!   message id ([`message_event_id`](crate::store::message_event_id)),
+//!   so the append that records them records in the same transaction that
+//!   the message was handled; a redelivered message finds them and is
+//!   answered with the original outcome.
+//! - Transient failures are retried with exponential backoff and jitter
+//!   ([`RetryPolicy`]); after the last attempt, or at once when no retry
+//!   can help (no handler, an unreadable payload, not an envelope), the
+//!   message is parked in the [`Quarantine`] with its error, and the
+//!   messages behind it keep flowing.
+//! - Events are not published by the bus: subscribers read them from the
+//!   event store (its subscriptions, the projection engine), so there is
+//!   no second write that could disagree with the store.
+//!
+//! Transports implement [`Transport`]: [`InProcessTransport`] for one
+//! binary, [`SqliteQueue`] durable in the event store's SQLite file, and
+//! `AmqpTransport` (RabbitMQ).
+
+mod dispatcher;
+mod envelope;
+mod handler;
+mod inprocess;
+mod quarantine;
+mod transport;
+
+use crate::contract::{ContractInfo, DecodeError};
+
+pub use dispatcher::{AskError, Bus, BusConfig, DuplicateHandler, RetryPolicy, RunningBus, SendError};
+pub use envelope::{Envelope, Handled, MalformedMessage, Outcome, ProducedEvent, Reply};
+pub use handler::{AggregateHandler, HandleError, Handler};
+pub use inprocess::InProcessTransport;
+pub use quarantine::{MemoryQuarantine, ParkedMessage, Quarantine, QuarantineError};
+pub use transport::{Delivery, Transport, TransportError};
+
+/// A closed set of command contracts addressed to one aggregate: the
+/// generated `FooCommand` enums implement it.
+pub trait CommandSet: Sized + Send + Sync + 'static {
+    /// The identity of the aggregate a command is for.
+    type Id: Clone + Send + Sync + 'static;
+
+    /// The member contracts.
+    const CONTRACTS: &'static [ContractInfo];
+
+    /// The aggregate the command is for.
+    fn id(&self) -> &Self::Id;
+
+    /// Reads a received command by contract name and version, upcasting
+    /// earlier versions.
+    ///
+    /// # Errors
+    ///
+    /// When no member has that name, or the member cannot read it.
+    fn decode(contract: &str, version: u32, payload: &[u8]) -> Result<Self, DecodeError>;
+}

@@ -110,8 +110,12 @@ pub struct MalformedMessage {
 }
 
 /// What handling a command did, as the sender of an `ask` receives it.
+///
+/// Externally tagged on the wire (`{"handled": {...}}`): serde buffers
+/// internally tagged enums, and the events' raw JSON payloads cannot be
+/// read back from such a buffer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The command was accepted.
     Handled(Handled),
@@ -198,6 +202,36 @@ impl Reply {
         serde_json::from_slice(json).map_err(|e| MalformedMessage {
             reason: format!("the reply is not a Treaty reply: {e}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_round_trip_with_their_events_as_json() {
+        let reply = Reply {
+            message_id: Uuid::now_v7(),
+            outcome: Outcome::Handled(Handled {
+                stream: Some("account-a".into()),
+                stream_version: 2,
+                events: vec![ProducedEvent {
+                    contract: "bank.Deposited".into(),
+                    contract_version: 2,
+                    payload: br#"{"id":"a","amount":5}"#.to_vec(),
+                }],
+                duplicate: false,
+            }),
+        };
+        let json = String::from_utf8(reply.to_json()).unwrap();
+        assert!(json.contains(r#""payload":{"id":"a","amount":5}"#), "{json}");
+        assert_eq!(Reply::from_json(json.as_bytes()).unwrap(), reply);
+        let refused = Reply {
+            message_id: reply.message_id,
+            outcome: Outcome::Refused { error: "no".into() },
+        };
+        assert_eq!(Reply::from_json(&refused.to_json()).unwrap(), refused);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The factory example: contracts written in `contracts/*.treaty`,
-//! compiled by `build.rs`, used by an aggregate whose events live in the
-//! embedded SQLite event store.
+//! compiled by `build.rs`, used by an aggregate whose commands arrive
+//! through the bus and whose events live in the embedded SQLite event
+//! store.
 //!
 //! It shows what the contracts give an application: typed commands and
 //! events, a store that refuses code which cannot read it, an aggregate
@@ -15,6 +16,7 @@ mod projections;
 
 use futures::TryStreamExt;
 use treaty::aggregate::{Aggregate, Repository};
+use treaty::bus::{AskError, Bus, BusConfig, InProcessTransport, MemoryQuarantine};
 use treaty::projection::{ProjectionEngine, SqliteViewStore, ViewReader};
 use treaty::spec::Spec;
 use treaty::store::registry::{register_contracts, CompiledContract};
@@ -107,7 +109,13 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let compiled = CompiledContract::from_info(&[factory::CONTRACTS, shared::CONTRACTS].concat());
     register_contracts(&store, &compiled).await?;
 
+    // Commands go through the bus: here the in-process transport, handled
+    // by the factory's repository, each exactly once.
     let repository = Repository::<Factory, _>::new(store.clone());
+    let bus = Bus::new(InProcessTransport::new(), MemoryQuarantine::new(), BusConfig::default());
+    bus.handle_aggregate(Repository::<Factory, _>::new(store.clone()))?;
+    let running_bus = bus.start();
+
     let id = FactoryId::generate();
     let produce = ProduceCar {
         id,
@@ -119,19 +127,18 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         }),
     };
     println!("command  {produce}");
-    match repository.execute(&id, &produce.clone().into()).await {
-        Err(error) => println!("refused  {error}"),
+    match bus.ask(&produce).await {
+        Err(AskError::Refused(error)) => println!("refused  {error}"),
+        Err(other) => return Err(other.into()),
         Ok(_) => return Err("a closed factory produced a car".into()),
     }
-    let opened = repository.execute(&id, &OpenFactory { id }.into()).await?;
-    if let FactoryEvent::FactoryOpened(event) = &opened.events[0] {
-        println!("event    {event} (stream version {})", opened.stream_version);
-    }
-    let produced = repository.execute(&id, &produce.into()).await?;
-    println!(
-        "event    {:?} (stream version {})",
-        produced.events[0], produced.stream_version
-    );
+    // `ask` returns the outcome itself: no view is polled for it.
+    let opened = bus.ask(&OpenFactory { id }).await?;
+    let event: FactoryOpened = opened.events[0].decode()?;
+    println!("event    {event} (stream version {})", opened.stream_version);
+    let produced = bus.ask(&produce).await?;
+    let car: CarProduced = produced.events[0].decode()?;
+    println!("event    {car:?} (stream version {})", produced.stream_version);
 
     // An event written by an older build, at version 1: it has no `color`,
     // which version 2 added with a default.
@@ -176,7 +183,9 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     spec.check()?;
     println!("spec     {} ... ok", spec.name());
 
-    show_projections(&store, dir, &id).await
+    show_projections(&store, &bus, dir, &id).await?;
+    running_bus.shutdown().await;
+    Ok(())
 }
 
 /// Runs the projections over the events above, then "restarts" with a
@@ -184,6 +193,7 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
 /// while the old generation of its views keeps serving reads.
 async fn show_projections(
     store: &SqliteStore,
+    bus: &Bus<InProcessTransport, MemoryQuarantine>,
     dir: &std::path::Path,
     id: &FactoryId,
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -196,6 +206,16 @@ async fn show_projections(
     engine.add(projections::CarsByModel).add(projections::FactoryActivity);
     let running = engine.start().await?;
     running.wait_live().await?;
+    // Live: a command handled now shows in the views once the engine has
+    // applied the store's head.
+    let produce = ProduceCar {
+        id: *id,
+        employee_name: "Cid".into(),
+        car_model: "Model T".into(),
+        price: None,
+    };
+    bus.ask(&produce).await?;
+    running.wait_for_position(store.head().await?).await?;
     let activity = reader
         .get::<projections::FactoryActivity>(&id.to_string())
         .await?

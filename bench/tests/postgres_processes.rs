@@ -21,16 +21,7 @@ const STREAM: &str = "race";
 /// Locally the test skips without one; under `CI` a missing server is a
 /// failure, because CI must have started one.
 fn postgres_url() -> Option<String> {
-    match std::env::var("TREATY_TEST_POSTGRES") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TREATY_TEST_POSTGRES is not: .ci/run must start PostgreSQL and set it")
-        }
-        Err(_) => {
-            eprintln!("skipped: set TREATY_TEST_POSTGRES=postgres://user:password@host/db to run the PostgreSQL tests");
-            None
-        }
-    }
+    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// A `contend` process that has connected and is waiting for the start.

@@ -330,16 +330,7 @@ fn status_refuses_a_view_store_missing_a_table() {
 /// The server to test against, from `TREATY_TEST_POSTGRES`; under `CI` a
 /// missing server fails the test instead of skipping it.
 fn postgres_url() -> Option<String> {
-    match std::env::var("TREATY_TEST_POSTGRES") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TREATY_TEST_POSTGRES is not: .ci/run must start PostgreSQL and set it")
-        }
-        Err(_) => {
-            eprintln!("skipped: set TREATY_TEST_POSTGRES=postgres://user:password@host/db to run the PostgreSQL tests");
-            None
-        }
-    }
+    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// Runs SQL on a connection of its own.

@@ -497,16 +497,7 @@ fn a_missing_or_foreign_database_is_a_usage_error_and_stays_untouched() {
 /// The server to test against, from `TREATY_TEST_POSTGRES`; under `CI` a
 /// missing server fails the test instead of skipping it.
 fn postgres_url() -> Option<String> {
-    match std::env::var("TREATY_TEST_POSTGRES") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TREATY_TEST_POSTGRES is not: .ci/run must start PostgreSQL and set it")
-        }
-        Err(_) => {
-            eprintln!("skipped: set TREATY_TEST_POSTGRES=postgres://user:password@host/db to run the PostgreSQL tests");
-            None
-        }
-    }
+    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// Runs SQL on a connection of its own, for cleaning up.

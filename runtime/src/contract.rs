@@ -172,6 +172,15 @@ pub struct EncodeError {
     pub source: serde_json::Error,
 }
 
+/// Reads a payload labelled `contract` at `version` as contract `C`,
+/// refusing one labelled with another contract.
+pub(crate) fn decode_as<C: Contract>(contract: &str, version: u32, payload: &[u8]) -> Result<C, DecodeError> {
+    if contract != C::NAME {
+        return Err(DecodeError::unknown_contract(contract, version, &[C::NAME]));
+    }
+    C::decode(version, payload)
+}
+
 /// Reads one version's JSON shape; generated `decode` functions call this.
 #[doc(hidden)]
 pub fn decode_json<T: DeserializeOwned>(

@@ -27,6 +27,27 @@ pub mod __prelude {
     pub use std::collections::BTreeMap;
 }
 
+/// Support for Treaty's own tests, shared by the workspace's test crates.
+#[doc(hidden)]
+pub mod __testing {
+    /// The server a test should use, from the environment variable `var`
+    /// (such as `TREATY_TEST_POSTGRES`). Without it the test is skipped
+    /// with a printed reason, except under CI, where it fails: CI must
+    /// start the server (`.ci/services.sh`) and set the variable.
+    pub fn server_url(var: &str) -> Option<String> {
+        match std::env::var(var) {
+            Ok(url) => Some(url),
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!("CI is set but {var} is not: .ci/run must start the server and set it")
+            }
+            Err(_) => {
+                eprintln!("skipped: set {var} to a server's URL to run this test");
+                None
+            }
+        }
+    }
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use serde;

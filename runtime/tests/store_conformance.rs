@@ -499,16 +499,7 @@ macro_rules! conformance {
 /// Locally the tests skip without one; under `CI=true` a missing server
 /// is a failure, because `.ci/run` must have started one.
 pub fn postgres_url() -> Option<String> {
-    match std::env::var("TREATY_TEST_POSTGRES") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TREATY_TEST_POSTGRES is not: .ci/run must start PostgreSQL and set it")
-        }
-        Err(_) => {
-            eprintln!("skipped: set TREATY_TEST_POSTGRES=postgres://user:password@host/db to run the PostgreSQL tests");
-            None
-        }
-    }
+    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// A PostgreSQL store in a schema of its own, so tests start empty and

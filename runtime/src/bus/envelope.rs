@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{Command, Contract, DecodeError, EncodeError};
+use crate::contract::{decode_as, Command, Contract, DecodeError, EncodeError};
 use crate::types::{Timestamp, Uuid};
 
 /// A command on its way to a handler.
@@ -74,14 +74,7 @@ impl Envelope {
     /// When the envelope holds another contract, or a version or payload
     /// `C` cannot read.
     pub fn decode<C: Contract>(&self) -> Result<C, DecodeError> {
-        if self.contract != C::NAME {
-            return Err(DecodeError::unknown_contract(
-                &self.contract,
-                self.contract_version,
-                &[C::NAME],
-            ));
-        }
-        C::decode(self.contract_version, &self.payload)
+        decode_as::<C>(&self.contract, self.contract_version, &self.payload)
     }
 
     /// The envelope as JSON.
@@ -167,14 +160,7 @@ impl ProducedEvent {
     ///
     /// When it is another contract, or `C` cannot read it.
     pub fn decode<C: Contract>(&self) -> Result<C, DecodeError> {
-        if self.contract != C::NAME {
-            return Err(DecodeError::unknown_contract(
-                &self.contract,
-                self.contract_version,
-                &[C::NAME],
-            ));
-        }
-        C::decode(self.contract_version, &self.payload)
+        decode_as::<C>(&self.contract, self.contract_version, &self.payload)
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{Contract, DecodeError, EncodeError, Event};
+use crate::contract::{decode_as, Contract, DecodeError, EncodeError, Event};
 use crate::types::{Timestamp, Uuid};
 
 /// The longest stream name a store accepts, in bytes.
@@ -245,14 +245,7 @@ impl RecordedEvent {
     /// When the event is of another contract, or its version cannot be
     /// read by `C`.
     pub fn decode<C: Contract>(&self) -> Result<C, DecodeError> {
-        if self.contract != C::NAME {
-            return Err(DecodeError::unknown_contract(
-                &self.contract,
-                self.contract_version,
-                &[C::NAME],
-            ));
-        }
-        C::decode(self.contract_version, &self.payload)
+        decode_as::<C>(&self.contract, self.contract_version, &self.payload)
     }
 
     /// Whether the event is of contract `C`.

@@ -330,16 +330,7 @@ fn fingerprints_are_constants_of_the_build() {
 /// The PostgreSQL server to test against, from `TREATY_TEST_POSTGRES`:
 /// skipped with a reason locally, a failure under CI.
 fn postgres_url() -> Option<String> {
-    match std::env::var("TREATY_TEST_POSTGRES") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TREATY_TEST_POSTGRES is not: .ci/run must start PostgreSQL and set it")
-        }
-        Err(_) => {
-            eprintln!("skipped: set TREATY_TEST_POSTGRES=postgres://user:password@host/db to run the PostgreSQL tests");
-            None
-        }
-    }
+    treaty::__testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// Events and views in one PostgreSQL schema: a build, live processing, a

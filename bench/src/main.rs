@@ -9,6 +9,7 @@
 //! rebuild that the projections suite runs in a process of its own
 //! (`projection-rebuild`, hidden).
 
+mod bus;
 mod codegen;
 mod contend;
 mod crash_writer;
@@ -70,6 +71,13 @@ enum Suite {
         /// highest peak memory are reported.
         #[arg(long, default_value_t = 1)]
         runs: usize,
+    },
+    /// Messaging: commands handled end to end through the bus, against
+    /// the repository without it.
+    Bus {
+        /// Commands per case.
+        #[arg(long, default_value_t = 20_000)]
+        commands: u64,
     },
     /// Not a suite: one projection rebuild, run by the projections suite in
     /// a process of its own so that its peak memory is its own; prints one
@@ -156,6 +164,7 @@ fn main() -> ExitCode {
             small: events_small,
             runs,
         }),
+        Suite::Bus { commands } => bus::run(commands),
         Suite::ProjectionRebuild {
             mode,
             events_db,

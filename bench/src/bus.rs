@@ -10,11 +10,12 @@
 //!   through RabbitMQ, with a handler that does nothing, against raw lapin
 //!   doing the same publish, consume and ack (when a broker is given).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use treaty::aggregate::{Aggregate, Repository};
-use treaty::bus::{Bus, BusConfig, InProcessTransport, MemoryQuarantine, Transport};
+use treaty::bus::{Bus, BusConfig, InProcessTransport, MemoryQuarantine, SqliteQueue, Transport};
 use treaty::store::{EventStore, Metadata, SqliteStore};
 use treaty::Uuid;
 
@@ -86,12 +87,18 @@ pub fn run(commands: u64) -> Result<Report, Failure> {
     runtime.block_on(async {
         let direct = direct(commands).await?;
         eprintln!("bus: direct repository: {direct:.0} commands/s");
-        let inproc = through_bus(commands, InProcessTransport::new()).await?;
+        let baseline = format!("repository without the bus, {commands} commands");
+        let inproc = through_bus(commands, |_| Ok(InProcessTransport::new())).await?;
         eprintln!("bus: in-process transport: {inproc:.0} commands/s");
-        report.push(
-            Row::new("bus", "inproc_commands", inproc, "commands/s")
-                .relative_to(format!("repository without the bus, {commands} commands"), direct),
-        );
+        report.push(Row::new("bus", "inproc_commands", inproc, "commands/s").relative_to(&baseline, direct));
+        // The queue lives in the event store's own file, as it would in an
+        // application, so its writes and the appends share one database.
+        let queue = through_bus(commands, |path| {
+            SqliteQueue::open(path).map_err(|e| Failure::new(format!("cannot open the queue: {e}")))
+        })
+        .await?;
+        eprintln!("bus: durable SQLite queue: {queue:.0} commands/s");
+        report.push(Row::new("bus", "sqlite_queue_commands", queue, "commands/s").relative_to(&baseline, direct));
         Ok::<_, Failure>(())
     })?;
     Ok(report)
@@ -143,10 +150,15 @@ async fn direct(commands: u64) -> Result<f64, Failure> {
     Ok(rate)
 }
 
-/// Commands per second sent one way through `transport` and handled by a
-/// bus over it, until the last event is stored.
-async fn through_bus<T: Transport>(commands: u64, transport: T) -> Result<f64, Failure> {
-    let (_dir, store) = store()?;
+/// Commands per second sent one way through the transport `open` makes
+/// (given the event store's file) and handled by a bus over it, until the
+/// last event is stored.
+async fn through_bus<T: Transport>(
+    commands: u64,
+    open: impl FnOnce(&Path) -> Result<T, Failure>,
+) -> Result<f64, Failure> {
+    let (dir, store) = store()?;
+    let transport = open(&dir.path().join("events.db"))?;
     let config = BusConfig {
         concurrency: CONCURRENCY,
         ..BusConfig::default()

@@ -12,6 +12,7 @@ mod baseline;
 mod lint;
 mod lock;
 mod projections;
+mod quarantine;
 mod store;
 
 /// Treaty: explicit contracts for message-driven systems.
@@ -54,6 +55,9 @@ enum Command {
     Store(store::StoreArgs),
     /// Inspect projections and their views, changing nothing: status.
     Projections(projections::ProjectionsArgs),
+    /// Manage the messages a bus parked because it could not handle them:
+    /// list, show, retry, discard.
+    Quarantine(quarantine::QuarantineArgs),
 }
 
 /// Exit codes shared by every subcommand.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(args),
         Command::Store(args) => store::run(args),
         Command::Projections(args) => projections::run(args),
+        Command::Quarantine(args) => quarantine::run(args),
     }
 }
 

@@ -7,6 +7,8 @@ pub mod aggregate;
 pub mod bus;
 mod contract;
 pub mod projection;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod spec;
 pub mod store;
 mod types;

@@ -286,8 +286,8 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
         let transport = self.inner.transport.clone();
         self.inner
             .replies
-            .get_or_init(|| async move {
-                tokio::spawn(async move {
+            .get_or_init(|| {
+                std::future::ready(tokio::spawn(async move {
                     loop {
                         let body = match transport.receive_reply().await {
                             Ok(body) => body,
@@ -313,7 +313,7 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
                             Err(error) => tracing::warn!("bus: ignoring a reply: {error}"),
                         }
                     }
-                })
+                }))
             })
             .await;
     }

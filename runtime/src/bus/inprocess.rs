@@ -12,7 +12,7 @@ use crate::types::Uuid;
 /// Commands and replies through in-memory channels: the default for a
 /// single binary. Nothing survives the process; a message in flight when
 /// it stops is lost, so use the durable embedded queue
-/// ([`SqliteQueue` (planned)) when that matters.
+/// ([`SqliteQueue`](super::SqliteQueue)) when that matters.
 #[derive(Clone)]
 pub struct InProcessTransport {
     inner: Arc<Channels>,

@@ -23,20 +23,32 @@
 //! binary, [`SqliteQueue`] durable in the event store's SQLite file, and
 //! `AmqpTransport` (RabbitMQ).
 
+#[cfg(feature = "amqp")]
+mod amqp;
 mod dispatcher;
 mod envelope;
 mod handler;
 mod inprocess;
 mod quarantine;
+#[cfg(feature = "postgres")]
+mod quarantine_postgres;
+mod quarantine_sqlite;
+mod sqlite_queue;
 mod transport;
 
 use crate::contract::{ContractInfo, DecodeError};
 
+#[cfg(feature = "amqp")]
+pub use amqp::{AmqpConfig, AmqpTransport};
 pub use dispatcher::{AskError, Bus, BusConfig, DuplicateHandler, RetryPolicy, RunningBus, SendError};
 pub use envelope::{Envelope, Handled, MalformedMessage, Outcome, ProducedEvent, Reply};
 pub use handler::{AggregateHandler, HandleError, Handler};
 pub use inprocess::InProcessTransport;
 pub use quarantine::{MemoryQuarantine, ParkedMessage, Quarantine, QuarantineError};
+#[cfg(feature = "postgres")]
+pub use quarantine_postgres::PostgresQuarantine;
+pub use quarantine_sqlite::SqliteQuarantine;
+pub use sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 pub use transport::{Delivery, Transport, TransportError};
 
 /// A closed set of command contracts addressed to one aggregate: the

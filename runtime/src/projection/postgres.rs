@@ -14,22 +14,12 @@
 //! collation, so listings page in the same order as in SQLite.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
-
 use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
+use crate::postgres::{self, Connected};
 use crate::store::PostgresConfig;
 use crate::types::Timestamp;
-
-/// The advisory lock taken while creating tables. It is the event store's
-/// key on purpose: both create the same schema when they share one, and
-/// two `CREATE SCHEMA IF NOT EXISTS` racing from different processes can
-/// still collide in the catalog.
-const DDL_LOCK: i64 = 7337001;
 
 /// Views in PostgreSQL. Clones share the connection pool.
 ///
@@ -39,14 +29,7 @@ const DDL_LOCK: i64 = 7337001;
 /// with [`ViewError::CheckpointMoved`] instead of corrupting it.
 #[derive(Clone)]
 pub struct PostgresViewStore {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    pool: Pool,
-    /// The server, database and schema, without credentials, for errors.
-    location: String,
-    sql: Statements,
+    inner: Arc<Connected<Statements>>,
 }
 
 /// The store's statements, with table names qualified by the configured
@@ -129,16 +112,6 @@ impl std::fmt::Debug for PostgresViewStore {
     }
 }
 
-/// Why opening failed, with where, since [`ViewError::Storage`] itself
-/// does not say which database it was.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot open the view store at {location}: {source}")]
-struct OpenFailed {
-    location: String,
-    #[source]
-    source: Box<dyn std::error::Error + Send + Sync>,
-}
-
 impl PostgresViewStore {
     /// Connects to `url` (`postgres://user:password@host/database`) with
     /// default settings (schema `treaty`, beside a default event store) and
@@ -162,95 +135,30 @@ impl PostgresViewStore {
     /// When the URL is invalid, the schema name is not a plain identifier,
     /// the server cannot be reached or the tables cannot be created.
     pub async fn open_with(url: &str, config: PostgresConfig) -> Result<Self, ViewError> {
-        let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| {
-            ViewError::Storage(Box::new(OpenFailed {
-                location: location.to_string(),
-                source,
-            }))
-        };
-        // The URL is not echoed: it may hold a password, in a form the
-        // parser did not understand.
-        let mut pg_config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| failed("an invalid PostgreSQL connection string", Box::new(e)))?;
-        let schema = &config.schema;
-        let location = describe(&pg_config, schema);
-        // The schema name is spliced into every statement, so only plain
-        // identifiers are accepted (the event store's rule).
-        if schema.is_empty()
-            || !schema
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
-            return Err(failed(
-                &location,
-                format!("schema name {schema:?} must be lower-case letters, digits and `_`").into(),
-            ));
-        }
-        // Statements are prepared once per connection, and a generic plan
-        // made while the tables are still small could scan them whole for
-        // ever after; each statement here is an index lookup whatever its
-        // values, so each is planned with its values, as the event store
-        // does.
-        let options = match pg_config.get_options() {
-            Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
-            None => "-c plan_cache_mode=force_custom_plan".to_string(),
-        };
-        pg_config.options(&options);
-        let manager = Manager::from_config(
-            pg_config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(1))
-            .build()
-            .map_err(|e| failed(&location, Box::new(e)))?;
-        let mut client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
-        // Creating tables concurrently from several processes can race on
-        // the catalog; the advisory lock makes it one at a time, and being
-        // transaction-scoped it is released even when a statement fails.
-        let ddl = format!(
-            "SELECT pg_advisory_xact_lock({DDL_LOCK});
-             CREATE SCHEMA IF NOT EXISTS {schema};
-             CREATE TABLE IF NOT EXISTS {schema}.treaty_projections (
-                 name        TEXT COLLATE \"C\" NOT NULL,
-                 generation  BIGINT NOT NULL,
-                 fingerprint TEXT NOT NULL,
-                 checkpoint  BIGINT NOT NULL,
-                 status      TEXT NOT NULL,
-                 updated_at  BIGINT NOT NULL,
-                 PRIMARY KEY (name, generation)
-             );
-             CREATE TABLE IF NOT EXISTS {schema}.treaty_views (
-                 projection TEXT COLLATE \"C\" NOT NULL,
-                 generation BIGINT NOT NULL,
-                 key        TEXT COLLATE \"C\" NOT NULL,
-                 value      TEXT NOT NULL,
-                 PRIMARY KEY (projection, generation, key)
-             );"
-        );
-        // The lock only orders processes that hold it until their DDL
-        // commits. One that releases it earlier, or takes none, can still
-        // commit the same schema or table while this transaction waits to
-        // create it; that shows as a duplicate, and a second attempt then
-        // finds the object in place.
-        let mut attempt = 1;
-        loop {
-            match create_tables(&mut client, &ddl).await {
-                Ok(()) => break,
-                Err(e) if attempt < DDL_ATTEMPTS && is_duplicate(&e) => attempt += 1,
-                Err(e) => return Err(failed(&location, Box::new(e))),
-            }
-        }
-        drop(client);
+        let connected = postgres::connect(url, &config, "the view store", Statements::new, |schema, _| {
+            format!(
+                "CREATE TABLE IF NOT EXISTS {schema}.treaty_projections (
+                     name        TEXT COLLATE \"C\" NOT NULL,
+                     generation  BIGINT NOT NULL,
+                     fingerprint TEXT NOT NULL,
+                     checkpoint  BIGINT NOT NULL,
+                     status      TEXT NOT NULL,
+                     updated_at  BIGINT NOT NULL,
+                     PRIMARY KEY (name, generation)
+                 );
+                 CREATE TABLE IF NOT EXISTS {schema}.treaty_views (
+                     projection TEXT COLLATE \"C\" NOT NULL,
+                     generation BIGINT NOT NULL,
+                     key        TEXT COLLATE \"C\" NOT NULL,
+                     value      TEXT NOT NULL,
+                     PRIMARY KEY (projection, generation, key)
+                 );"
+            )
+        })
+        .await
+        .map_err(storage)?;
         Ok(PostgresViewStore {
-            inner: Arc::new(Inner {
-                pool,
-                sql: Statements::new(schema),
-                location,
-            }),
+            inner: Arc::new(connected),
         })
     }
 
@@ -272,46 +180,6 @@ async fn read_committed(
         .start()
         .await
         .map_err(storage)
-}
-
-/// How often creating the tables is tried when another process created
-/// the same objects at the same moment.
-const DDL_ATTEMPTS: u32 = 3;
-
-/// Runs the table creation in a transaction of its own, which holds the
-/// advisory lock the DDL takes until it commits or rolls back.
-async fn create_tables(client: &mut deadpool_postgres::Object, ddl: &str) -> Result<(), tokio_postgres::Error> {
-    let tx = client.transaction().await?;
-    tx.batch_execute(ddl).await?;
-    tx.commit().await
-}
-
-/// Whether creating an object failed because a concurrent transaction
-/// committed the same one first.
-fn is_duplicate(error: &tokio_postgres::Error) -> bool {
-    [
-        SqlState::UNIQUE_VIOLATION,
-        SqlState::DUPLICATE_SCHEMA,
-        SqlState::DUPLICATE_TABLE,
-        SqlState::DUPLICATE_OBJECT,
-    ]
-    .iter()
-    .any(|code| error.code() == Some(code))
-}
-
-/// Where the store is, without the password: user, first host and port,
-/// database and schema.
-fn describe(config: &tokio_postgres::Config, schema: &str) -> String {
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(name)) => name.clone(),
-        #[cfg(unix)]
-        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
-        None => "localhost".to_string(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
-    let database = config.get_dbname().unwrap_or_default();
-    format!("postgres://{user}{host}:{port}/{database} (schema {schema})")
 }
 
 fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ViewError {

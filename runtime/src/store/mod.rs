@@ -30,8 +30,8 @@ pub use postgres::{PostgresConfig, PostgresStore};
 pub use rules::DEFAULT_MAX_EVENT_BYTES;
 pub use sqlite::{Durability, SqliteConfig, SqliteStore};
 pub use types::{
-    message_event_id, AppendResult, Direction, ExpectedVersion, InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamName,
-    MAX_STREAM_NAME,
+    message_event_id, AppendResult, Direction, ExpectedVersion, InvalidStreamName, Metadata, NewEvent, RecordedEvent,
+    StreamName, MAX_STREAM_NAME,
 };
 
 /// Events read from a store, one at a time. Backends fetch them in pages,

@@ -16,13 +16,14 @@
 //! price is that commits of appends serialize on that row; each holds it
 //! only for its insert and commit.
 
-use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::Pool;
 use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
+
+use crate::postgres::{self, Connected};
 
 use super::paging::{self, Page, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
@@ -94,96 +95,59 @@ impl PostgresStore {
     /// When the URL is invalid, the schema name is not a plain identifier,
     /// or the server cannot be reached.
     pub async fn open_with(url: &str, config: PostgresConfig) -> Result<Self, OpenError> {
-        let location = redact(url);
+        let tables = |schema: &str| Tables {
+            events: format!("{schema}.events"),
+            head: format!("{schema}.head"),
+            contracts: format!("{schema}.contracts"),
+        };
+        let Connected {
+            pool,
+            location,
+            sql: tables,
+        } = postgres::connect(url, &config, "the store", tables, |schema, tables| {
+            format!(
+                "CREATE TABLE IF NOT EXISTS {events} (
+                     position         BIGINT PRIMARY KEY,
+                     id               UUID NOT NULL UNIQUE,
+                     stream           TEXT NOT NULL,
+                     version          BIGINT NOT NULL,
+                     contract         TEXT NOT NULL,
+                     contract_version INTEGER NOT NULL,
+                     fingerprint      TEXT NOT NULL,
+                     payload          TEXT NOT NULL,
+                     metadata         TEXT NOT NULL,
+                     UNIQUE (stream, version)
+                 );
+                 CREATE TABLE IF NOT EXISTS {head} (
+                     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+                     position  BIGINT NOT NULL
+                 );
+                 INSERT INTO {head} (singleton, position) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
+                 CREATE TABLE IF NOT EXISTS {contracts} (
+                     name        TEXT NOT NULL,
+                     version     INTEGER NOT NULL,
+                     fingerprint TEXT NOT NULL,
+                     schema      TEXT,
+                     events      BIGINT NOT NULL DEFAULT 0,
+                     PRIMARY KEY (name, version)
+                 );
+                 {function}",
+                events = tables.events,
+                head = tables.head,
+                contracts = tables.contracts,
+                function = append_function(tables, schema),
+            )
+        })
+        .await
+        .map_err(|e| OpenError::Storage {
+            location: e.location,
+            source: e.source,
+        })?;
         let storage = |e: Box<dyn std::error::Error + Send + Sync>| OpenError::Storage {
             location: location.clone(),
             source: e,
         };
-        if config.schema.is_empty()
-            || !config
-                .schema
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
-            return Err(storage(
-                format!(
-                    "schema name {:?} must be lower-case letters, digits and `_`",
-                    config.schema
-                )
-                .into(),
-            ));
-        }
-        let mut pg_config = tokio_postgres::Config::from_str(url).map_err(|e| storage(Box::new(e)))?;
-        // The store prepares its statements once per connection. A prepared
-        // statement may switch to a generic plan, made without the values,
-        // and a generic plan made while the tables are small or have no
-        // statistics yet scans them whole and is kept until the next
-        // `ANALYZE`: appends slowed down as the store grew. The store's
-        // statements are index lookups whatever the values, so each is
-        // planned with its values instead (a custom plan).
-        let options = match pg_config.get_options() {
-            Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
-            None => "-c plan_cache_mode=force_custom_plan".to_string(),
-        };
-        pg_config.options(&options);
-        let manager = Manager::from_config(
-            pg_config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(1))
-            .build()
-            .map_err(|e| storage(Box::new(e)))?;
-        let tables = Tables {
-            events: format!("{}.events", config.schema),
-            head: format!("{}.head", config.schema),
-            contracts: format!("{}.contracts", config.schema),
-        };
         let client = pool.get().await.map_err(|e| storage(Box::new(e)))?;
-        let schema = &config.schema;
-        // Creating tables concurrently from several processes can race on
-        // the catalog; an advisory lock makes it one at a time. The lines
-        // run as one implicit transaction, so the lock must be the
-        // transaction-scoped kind: a session lock released by the last line
-        // would be free before the DDL commits.
-        let ddl = format!(
-            "SELECT pg_advisory_xact_lock(7337001);
-             CREATE SCHEMA IF NOT EXISTS {schema};
-             CREATE TABLE IF NOT EXISTS {events} (
-                 position         BIGINT PRIMARY KEY,
-                 id               UUID NOT NULL UNIQUE,
-                 stream           TEXT NOT NULL,
-                 version          BIGINT NOT NULL,
-                 contract         TEXT NOT NULL,
-                 contract_version INTEGER NOT NULL,
-                 fingerprint      TEXT NOT NULL,
-                 payload          TEXT NOT NULL,
-                 metadata         TEXT NOT NULL,
-                 UNIQUE (stream, version)
-             );
-             CREATE TABLE IF NOT EXISTS {head} (
-                 singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-                 position  BIGINT NOT NULL
-             );
-             INSERT INTO {head} (singleton, position) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
-             CREATE TABLE IF NOT EXISTS {contracts} (
-                 name        TEXT NOT NULL,
-                 version     INTEGER NOT NULL,
-                 fingerprint TEXT NOT NULL,
-                 schema      TEXT,
-                 events      BIGINT NOT NULL DEFAULT 0,
-                 PRIMARY KEY (name, version)
-             );
-             {function}",
-            events = tables.events,
-            head = tables.head,
-            contracts = tables.contracts,
-            function = append_function(&tables, schema),
-        );
-        client.batch_execute(&ddl).await.map_err(|e| storage(Box::new(e)))?;
         let head: i64 = client
             .query_one(&format!("SELECT position FROM {}", tables.head), &[])
             .await
@@ -387,20 +351,6 @@ enum PageQuery {
 
 fn clamp(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// The URL without its password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
 }
 
 fn to_event(row: &Row) -> Result<RecordedEvent, ReadError> {

@@ -1,0 +1,188 @@
+//! Opening PostgreSQL, shared by the event store, the view store and the
+//! quarantine: checking the settings, building the connection pool and
+//! creating the tables.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use crate::store::PostgresConfig;
+
+/// The advisory lock taken while creating tables. Every backend takes the
+/// same key on purpose: they create the same schema when they share one,
+/// and two `CREATE SCHEMA IF NOT EXISTS` racing from different processes
+/// can still collide in the catalog.
+const DDL_LOCK: i64 = 7337001;
+
+/// How often creating the tables is tried when another process created
+/// the same objects at the same moment.
+const DDL_ATTEMPTS: u32 = 3;
+
+/// A connection pool to a database whose tables exist, with what a
+/// backend built from the schema (its statements), shared by its clones.
+pub(crate) struct Connected<S> {
+    pub(crate) pool: Pool,
+    /// The server, database and schema, without credentials, for errors.
+    pub(crate) location: String,
+    pub(crate) sql: S,
+}
+
+/// Why opening failed, with where, since the backends' own storage errors
+/// do not say which database it was.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open {what} at {location}: {source}")]
+pub(crate) struct OpenFailed {
+    /// What was being opened, such as "the view store".
+    pub(crate) what: &'static str,
+    /// The server, database and schema, without credentials.
+    pub(crate) location: String,
+    #[source]
+    pub(crate) source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Connects to `url` with `config`'s schema and pool size, and creates the
+/// tables. Once the schema is checked to be a plain identifier, `sql`
+/// builds the backend's statements from it, and `ddl` returns the
+/// statements creating the tables in it. The schema itself is created
+/// here, and the statements run in a transaction holding the advisory
+/// lock. `what` names what is opened, for errors.
+pub(crate) async fn connect<S>(
+    url: &str,
+    config: &PostgresConfig,
+    what: &'static str,
+    sql: impl FnOnce(&str) -> S,
+    ddl: impl FnOnce(&str, &S) -> String,
+) -> Result<Connected<S>, OpenFailed> {
+    let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| OpenFailed {
+        what,
+        location: location.to_string(),
+        source,
+    };
+    // The URL is not echoed: it may hold a password, in a form the parser
+    // did not understand.
+    let mut pg_config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| failed("an invalid PostgreSQL connection string", Box::new(e)))?;
+    let schema = &config.schema;
+    let location = describe(&pg_config, schema);
+    // The schema name is spliced into every statement, so only plain
+    // identifiers are accepted.
+    if schema.is_empty()
+        || !schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(failed(
+            &location,
+            format!("schema name {schema:?} must be lower-case letters, digits and `_`").into(),
+        ));
+    }
+    // The backends prepare their statements once per connection. A
+    // prepared statement may switch to a generic plan, made without the
+    // values, and a generic plan made while the tables are small or have no
+    // statistics yet scans them whole and is kept until the next `ANALYZE`:
+    // the event store's appends slowed down as it grew. The backends'
+    // statements are index lookups whatever the values, so each is planned
+    // with its values instead (a custom plan).
+    let options = match pg_config.get_options() {
+        Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
+        None => "-c plan_cache_mode=force_custom_plan".to_string(),
+    };
+    pg_config.options(&options);
+    let manager = Manager::from_config(
+        pg_config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(config.pool_size.max(1))
+        .build()
+        .map_err(|e| failed(&location, Box::new(e)))?;
+    let mut client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
+    // Creating tables concurrently from several processes can race on the
+    // catalog; the advisory lock makes it one at a time. It must be the
+    // transaction-scoped kind: it is then held until the DDL commits, and
+    // released even when a statement fails.
+    let sql = sql(schema);
+    let ddl = format!(
+        "SELECT pg_advisory_xact_lock({DDL_LOCK});
+         CREATE SCHEMA IF NOT EXISTS {schema};
+         {}",
+        ddl(schema, &sql)
+    );
+    // The lock only orders processes that hold it until their DDL commits.
+    // One that releases it earlier, or takes none, can still commit the
+    // same schema or table while this transaction waits to create it; that
+    // shows as a duplicate, and a second attempt then finds the object in
+    // place.
+    let mut attempt = 1;
+    loop {
+        match create_tables(&mut client, &ddl).await {
+            Ok(()) => break,
+            Err(e) if attempt < DDL_ATTEMPTS && is_duplicate(&e) => attempt += 1,
+            Err(e) => return Err(failed(&location, Box::new(e))),
+        }
+    }
+    drop(client);
+    Ok(Connected { pool, location, sql })
+}
+
+/// Runs the table creation in a transaction of its own, which holds the
+/// advisory lock the DDL takes until it commits or rolls back.
+async fn create_tables(client: &mut Object, ddl: &str) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(ddl).await?;
+    tx.commit().await
+}
+
+/// Whether creating an object failed because a concurrent transaction
+/// committed the same one first.
+fn is_duplicate(error: &tokio_postgres::Error) -> bool {
+    [
+        SqlState::UNIQUE_VIOLATION,
+        SqlState::DUPLICATE_SCHEMA,
+        SqlState::DUPLICATE_TABLE,
+        SqlState::DUPLICATE_OBJECT,
+    ]
+    .iter()
+    .any(|code| error.code() == Some(code))
+}
+
+/// Where the tables are, without the password: user, first host and port,
+/// database and schema.
+fn describe(config: &tokio_postgres::Config, schema: &str) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(name)) => name.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let database = config.get_dbname().unwrap_or_default();
+    format!("postgres://{user}{host}:{port}/{database} (schema {schema})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_never_show_the_password() {
+        for url in [
+            "postgres://someone:hunter2@127.0.0.1:1/events",
+            "postgresql://127.0.0.1:1/events?user=someone&password=hunter2",
+            "host=127.0.0.1 port=1 user=someone password=hunter2 dbname=events",
+        ] {
+            let config = tokio_postgres::Config::from_str(url).unwrap();
+            assert_eq!(
+                describe(&config, "treaty"),
+                "postgres://someone@127.0.0.1:1/events (schema treaty)",
+                "{url}"
+            );
+        }
+    }
+}

@@ -1,0 +1,517 @@
+//! The transport conformance suite: the same tests, with the same
+//! assertions, run against every `Transport`, then what only the durable
+//! SQLite queue promises (surviving a restart, redelivery after the
+//! visibility timeout, several processes on one file), and a bus running
+//! over it.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use treaty_runtime::bus::{
+    AskError, Bus, BusConfig, Delivery, Envelope, HandleError, Handled, Handler, InProcessTransport, Quarantine,
+    RetryPolicy, SqliteQuarantine, SqliteQueue, SqliteQueueConfig, Transport, TransportError,
+};
+use treaty_runtime::store::Durability;
+use treaty_runtime::{Timestamp, Uuid};
+
+/// How long a test waits for something that should happen.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// How long a test watches for something that must not happen.
+const QUIET: Duration = Duration::from_millis(200);
+
+async fn send(transport: &impl Transport, body: &str) {
+    transport
+        .send(Uuid::now_v7(), body.as_bytes().to_vec(), Duration::ZERO)
+        .await
+        .unwrap();
+}
+
+async fn receive(transport: &impl Transport) -> Delivery {
+    tokio::time::timeout(PATIENCE, transport.receive())
+        .await
+        .expect("a message should have been delivered")
+        .unwrap()
+}
+
+fn text(delivery: &Delivery) -> &str {
+    std::str::from_utf8(&delivery.body).unwrap()
+}
+
+/// Fails when a message is delivered within [`QUIET`].
+async fn nothing_delivered(transport: &impl Transport) {
+    if let Ok(delivery) = tokio::time::timeout(QUIET, transport.receive()).await {
+        panic!("nothing should have been delivered, got {:?}", delivery.map(|d| d.body));
+    }
+}
+
+pub async fn messages_arrive_in_order_and_are_gone_once_acked(transport: impl Transport) {
+    for body in ["first", "second", "third"] {
+        send(&transport, body).await;
+    }
+    let mut tags = HashSet::new();
+    for expected in ["first", "second", "third"] {
+        let delivery = receive(&transport).await;
+        assert_eq!(text(&delivery), expected);
+        assert!(tags.insert(delivery.tag), "tag {} given twice", delivery.tag);
+        transport.ack(delivery).await.unwrap();
+    }
+    nothing_delivered(&transport).await;
+}
+
+pub async fn an_unsettled_delivery_does_not_hold_up_the_next(transport: impl Transport) {
+    send(&transport, "slow").await;
+    send(&transport, "fast").await;
+    let slow = receive(&transport).await;
+    let fast = receive(&transport).await;
+    assert_eq!((text(&slow), text(&fast)), ("slow", "fast"));
+    transport.ack(fast).await.unwrap();
+    transport.ack(slow).await.unwrap();
+    nothing_delivered(&transport).await;
+}
+
+pub async fn a_requeued_message_comes_back_after_its_delay_with_its_new_body(transport: impl Transport) {
+    send(&transport, r#"{"attempt":1}"#).await;
+    let delivery = receive(&transport).await;
+    let requeued = Instant::now();
+    transport
+        .requeue(delivery, br#"{"attempt":2}"#.to_vec(), Duration::from_millis(500))
+        .await
+        .unwrap();
+    nothing_delivered(&transport).await;
+    let again = receive(&transport).await;
+    assert!(
+        requeued.elapsed() >= Duration::from_millis(490),
+        "{:?}",
+        requeued.elapsed()
+    );
+    assert_eq!(text(&again), r#"{"attempt":2}"#);
+    transport.ack(again).await.unwrap();
+    nothing_delivered(&transport).await;
+}
+
+pub async fn a_delayed_message_lets_ready_ones_pass(transport: impl Transport) {
+    let sent = Instant::now();
+    transport
+        .send(Uuid::now_v7(), b"later".to_vec(), Duration::from_millis(400))
+        .await
+        .unwrap();
+    send(&transport, "now").await;
+    let now = receive(&transport).await;
+    assert_eq!(text(&now), "now");
+    let later = receive(&transport).await;
+    assert_eq!(text(&later), "later");
+    assert!(sent.elapsed() >= Duration::from_millis(390), "{:?}", sent.elapsed());
+    transport.ack(now).await.unwrap();
+    transport.ack(later).await.unwrap();
+}
+
+pub async fn a_dead_lettered_message_is_gone(transport: impl Transport) {
+    send(&transport, "poison").await;
+    let delivery = receive(&transport).await;
+    transport
+        .dead_letter(delivery, "no handler for contract x")
+        .await
+        .unwrap();
+    nothing_delivered(&transport).await;
+}
+
+pub async fn replies_to_the_reply_address_come_back_in_order(transport: impl Transport) {
+    let address = transport.reply_address();
+    transport.reply(&address, b"one".to_vec()).await.unwrap();
+    transport.reply(&address, b"two".to_vec()).await.unwrap();
+    for expected in ["one", "two"] {
+        let reply = tokio::time::timeout(PATIENCE, transport.receive_reply())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reply, expected.as_bytes());
+    }
+    assert!(tokio::time::timeout(QUIET, transport.receive_reply()).await.is_err());
+}
+
+pub async fn a_waiting_receive_is_woken_by_a_send(transport: impl Transport) {
+    let waiting = tokio::spawn({
+        let transport = transport.clone();
+        async move { transport.receive().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent = Instant::now();
+    send(&transport, "wake up").await;
+    let delivery = tokio::time::timeout(PATIENCE, waiting).await.unwrap().unwrap().unwrap();
+    // The SQLite queue under test polls once a minute: only the wake-up
+    // can have been this quick.
+    assert!(sent.elapsed() < Duration::from_secs(5), "{:?}", sent.elapsed());
+    assert_eq!(text(&delivery), "wake up");
+}
+
+/// Declares every conformance test for one transport. `$make` returns a
+/// fresh, empty transport.
+macro_rules! conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            conformance!(@cases $make;
+                messages_arrive_in_order_and_are_gone_once_acked,
+                an_unsettled_delivery_does_not_hold_up_the_next,
+                a_requeued_message_comes_back_after_its_delay_with_its_new_body,
+                a_delayed_message_lets_ready_ones_pass,
+                a_dead_lettered_message_is_gone,
+                replies_to_the_reply_address_come_back_in_order,
+                a_waiting_receive_is_woken_by_a_send
+            );
+        }
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case($make).await;
+            }
+        )*
+    };
+}
+
+/// A database file in a directory of its own. The directory is leaked on
+/// purpose: it must outlive the queues, and the OS cleans the temp dir.
+fn fresh_path() -> PathBuf {
+    tempfile::tempdir().unwrap().keep().join("events.db")
+}
+
+/// Settings for tests: `poll` as given, everything else the default.
+fn polling(poll: Duration) -> SqliteQueueConfig {
+    SqliteQueueConfig {
+        poll_interval: poll,
+        ..SqliteQueueConfig::default()
+    }
+}
+
+/// A SQLite queue that polls only once a minute, so a test that passes
+/// quickly shows the wake-up of a send through the same queue works.
+fn fresh_sqlite() -> SqliteQueue {
+    SqliteQueue::open_with(fresh_path(), polling(Duration::from_secs(60))).unwrap()
+}
+
+conformance!(in_process, InProcessTransport::new());
+conformance!(sqlite, fresh_sqlite());
+
+/// What only the SQLite queue does: persistence, redelivery and sharing
+/// one file between processes (here, two queues opened on one file, each
+/// with its own connection, like two processes).
+mod sqlite_only {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_survive_reopening() {
+        let path = fresh_path();
+        {
+            let queue = SqliteQueue::open(&path).unwrap();
+            send(&queue, "handled").await;
+            send(&queue, "pending").await;
+            send(&queue, "delayed").await;
+            let handled = receive(&queue).await;
+            assert_eq!(text(&handled), "handled");
+            queue.ack(handled).await.unwrap();
+        }
+        let queue = SqliteQueue::open(&path).unwrap();
+        let pending = receive(&queue).await;
+        assert_eq!(text(&pending), "pending");
+        queue.ack(pending).await.unwrap();
+        let delayed = receive(&queue).await;
+        assert_eq!(text(&delayed), "delayed");
+        queue.ack(delayed).await.unwrap();
+        nothing_delivered(&queue).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unacknowledged_message_is_delivered_again_after_the_visibility_timeout() {
+        let path = fresh_path();
+        let config = SqliteQueueConfig {
+            visibility_timeout: Duration::from_millis(600),
+            poll_interval: Duration::from_millis(20),
+            ..SqliteQueueConfig::default()
+        };
+        let first = SqliteQueue::open_with(&path, config.clone()).unwrap();
+        send(&first, "crashy").await;
+        let claimed = Instant::now();
+        let lost = receive(&first).await;
+        // The consumer "dies": the delivery is never settled. Neither the
+        // same queue nor another process gets it before the timeout.
+        let second = SqliteQueue::open_with(&path, config).unwrap();
+        tokio::join!(nothing_delivered(&first), nothing_delivered(&second));
+        let again = receive(&second).await;
+        assert!(
+            claimed.elapsed() >= Duration::from_millis(590),
+            "{:?}",
+            claimed.elapsed()
+        );
+        assert_eq!(text(&again), "crashy");
+        assert_eq!(again.tag, lost.tag, "the same message, not a copy");
+        second.ack(again).await.unwrap();
+        // The first consumer settling late changes nothing.
+        first.ack(lost).await.unwrap();
+        nothing_delivered(&first).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unacknowledged_message_outlives_a_restart() {
+        let path = fresh_path();
+        let config = SqliteQueueConfig {
+            visibility_timeout: Duration::from_millis(300),
+            poll_interval: Duration::from_millis(20),
+            ..SqliteQueueConfig::default()
+        };
+        {
+            let queue = SqliteQueue::open_with(&path, config.clone()).unwrap();
+            send(&queue, "in flight").await;
+            let _unsettled = receive(&queue).await;
+        }
+        let queue = SqliteQueue::open_with(&path, config).unwrap();
+        let again = receive(&queue).await;
+        assert_eq!(text(&again), "in flight");
+        queue.ack(again).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sends_of_another_process_are_found_by_polling() {
+        let path = fresh_path();
+        let consumer = SqliteQueue::open_with(&path, polling(Duration::from_millis(50))).unwrap();
+        let producer = SqliteQueue::open(&path).unwrap();
+        let waiting = tokio::spawn({
+            let consumer = consumer.clone();
+            async move { consumer.receive().await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        send(&producer, "from elsewhere").await;
+        let delivery = tokio::time::timeout(PATIENCE, waiting).await.unwrap().unwrap().unwrap();
+        assert_eq!(text(&delivery), "from elsewhere");
+        consumer.ack(delivery).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replies_reach_only_their_own_address() {
+        let path = fresh_path();
+        let (a, b) = (
+            SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap(),
+            SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap(),
+        );
+        assert_ne!(a.reply_address(), b.reply_address());
+        assert_eq!(a.reply_address(), a.clone().reply_address(), "clones share the address");
+        a.reply(&b.reply_address(), b"for b".to_vec()).await.unwrap();
+        b.reply(&a.reply_address(), b"for a".to_vec()).await.unwrap();
+        a.reply("nobody", b"for nobody".to_vec()).await.unwrap();
+        let for_a = tokio::time::timeout(PATIENCE, a.receive_reply())
+            .await
+            .unwrap()
+            .unwrap();
+        let for_b = tokio::time::timeout(PATIENCE, b.receive_reply())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((for_a.as_slice(), for_b.as_slice()), (&b"for a"[..], &b"for b"[..]));
+        assert!(tokio::time::timeout(QUIET, a.receive_reply()).await.is_err());
+        assert!(tokio::time::timeout(QUIET, b.receive_reply()).await.is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replies_nobody_takes_expire() {
+        let path = fresh_path();
+        let config = SqliteQueueConfig {
+            reply_ttl: Duration::from_millis(100),
+            ..polling(Duration::from_millis(20))
+        };
+        let queue = SqliteQueue::open_with(&path, config).unwrap();
+        queue.reply(&queue.reply_address(), b"stale".to_vec()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Writing a reply deletes the expired ones.
+        queue.reply("elsewhere", b"fresh".to_vec()).await.unwrap();
+        assert!(tokio::time::timeout(QUIET, queue.receive_reply()).await.is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_processes_on_one_file_never_hold_one_message_at_once() {
+        const MESSAGES: usize = 200;
+        let path = fresh_path();
+        let config = SqliteQueueConfig {
+            // Fewer fsyncs keep the test quick; locking is the same.
+            durability: Durability::Normal,
+            poll_interval: Duration::from_millis(5),
+            ..SqliteQueueConfig::default()
+        };
+        let queues = [
+            SqliteQueue::open_with(&path, config.clone()).unwrap(),
+            SqliteQueue::open_with(&path, config).unwrap(),
+        ];
+        let held = Arc::new(Mutex::new(HashSet::new()));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let mut consumers = Vec::new();
+        for queue in queues.iter().chain(queues.iter()) {
+            let (queue, held, received) = (queue.clone(), held.clone(), received.clone());
+            consumers.push(tokio::spawn(async move {
+                while let Ok(delivery) = tokio::time::timeout(Duration::from_secs(2), queue.receive()).await {
+                    let delivery = delivery.unwrap();
+                    let body = text(&delivery).to_string();
+                    assert!(
+                        held.lock().unwrap().insert(body.clone()),
+                        "{body} is held by two consumers at once"
+                    );
+                    tokio::task::yield_now().await;
+                    held.lock().unwrap().remove(&body);
+                    received.lock().unwrap().push(body);
+                    queue.ack(delivery).await.unwrap();
+                }
+            }));
+        }
+        for n in 0..MESSAGES {
+            send(&queues[n % 2], &format!("message {n}")).await;
+        }
+        for consumer in consumers {
+            consumer.await.unwrap();
+        }
+        let mut received = received.lock().unwrap().clone();
+        received.sort();
+        let mut expected: Vec<String> = (0..MESSAGES).map(|n| format!("message {n}")).collect();
+        expected.sort();
+        assert_eq!(received, expected, "every message exactly once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_ends_waiting_receives_and_keeps_the_messages() {
+        let path = fresh_path();
+        let queue = SqliteQueue::open(&path).unwrap();
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move {
+                (
+                    queue.receive().await.map(|_| ()),
+                    queue.receive_reply().await.map(|_| ()),
+                )
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        queue.close();
+        let (message, reply) = tokio::time::timeout(PATIENCE, waiting).await.unwrap().unwrap();
+        assert!(matches!(message, Err(TransportError::Closed)), "{message:?}");
+        assert!(matches!(reply, Err(TransportError::Closed)), "{reply:?}");
+        // Sending still works, for the next process to receive.
+        send(&queue, "kept").await;
+        assert!(matches!(queue.receive().await, Err(TransportError::Closed)));
+        drop(queue);
+        let next = SqliteQueue::open(&path).unwrap();
+        assert_eq!(text(&receive(&next).await), "kept");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_a_directory_fails_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let failed = SqliteQueue::open(dir.path()).unwrap_err();
+        let message = failed.to_string();
+        assert!(message.contains(&dir.path().display().to_string()), "{message}");
+    }
+}
+
+/// A handler of `test.Ok`, which succeeds, and `test.Flaky`, which fails
+/// for good until `fixed` is set.
+struct TestHandler(Arc<HandlerState>);
+
+#[derive(Default)]
+struct HandlerState {
+    fixed: AtomicBool,
+    flaky_handled: AtomicU32,
+}
+
+impl Handler for TestHandler {
+    fn contracts(&self) -> Vec<&'static str> {
+        vec!["test.Ok", "test.Flaky"]
+    }
+
+    fn handle<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>> {
+        Box::pin(async move {
+            if envelope.contract == "test.Flaky" {
+                if !self.0.fixed.load(Ordering::SeqCst) {
+                    return Err(HandleError::Permanent("the flaky handler is broken".into()));
+                }
+                self.0.flaky_handled.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(Handled {
+                stream: Some(format!("stream-of-{}", envelope.contract)),
+                stream_version: 1,
+                ..Handled::default()
+            })
+        })
+    }
+}
+
+fn envelope(contract: &str) -> Envelope {
+    Envelope {
+        id: Uuid::now_v7(),
+        contract: contract.to_string(),
+        contract_version: 1,
+        fingerprint: "00112233445566778899aabbccddeeff".to_string(),
+        payload: b"{}".to_vec(),
+        correlation_id: None,
+        causation_id: None,
+        attempt: 1,
+        headers: Default::default(),
+        reply_to: None,
+        sent_at: Timestamp::now(),
+    }
+}
+
+/// The pieces together: a bus over the SQLite queue with the SQLite
+/// quarantine in the same file answers asks through the replies table,
+/// parks what fails, and sends it again when an operator asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bus_over_the_sqlite_queue_answers_quarantines_and_retries() {
+    let path = fresh_path();
+    let queue = SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap();
+    let quarantine = SqliteQuarantine::open(&path).unwrap();
+    let config = BusConfig {
+        retry: RetryPolicy {
+            max_attempts: 2,
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        },
+        ask_timeout: PATIENCE,
+        quarantine_poll: Duration::from_millis(20),
+        ..BusConfig::default()
+    };
+    let bus = Bus::new(queue.clone(), quarantine.clone(), config);
+    let handler = Arc::new(HandlerState::default());
+    bus.register(TestHandler(handler.clone())).unwrap();
+    let running = bus.start();
+
+    let handled = bus.ask_envelope(envelope("test.Ok"), PATIENCE).await.unwrap();
+    assert_eq!(handled.stream.as_deref(), Some("stream-of-test.Ok"));
+
+    let flaky = envelope("test.Flaky");
+    let refused = bus.ask_envelope(flaky.clone(), PATIENCE).await.unwrap_err();
+    assert!(
+        matches!(&refused, AskError::Quarantined(error) if error == "the flaky handler is broken"),
+        "{refused}"
+    );
+    let parked = quarantine.get(flaky.id).await.unwrap().unwrap();
+    assert_eq!(parked.contract.as_deref(), Some("test.Flaky"));
+    nothing_delivered(&queue).await;
+
+    handler.fixed.store(true, Ordering::SeqCst);
+    assert!(quarantine.request_retry(flaky.id).await.unwrap());
+    let started = Instant::now();
+    while handler.flaky_handled.load(Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < PATIENCE, "the retry was never handled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Shutting down waits for the handled message to be acknowledged.
+    running.shutdown().await;
+    assert_eq!(quarantine.get(flaky.id).await.unwrap(), None);
+    queue.close();
+    // The retried message was handled and acknowledged: nothing is left
+    // for the next process.
+    let next = SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap();
+    nothing_delivered(&next).await;
+}

@@ -1,0 +1,383 @@
+//! The quarantine conformance suite: the same tests, with the same
+//! assertions, run against every `Quarantine` backend. A backend is added
+//! with one line at the bottom of this file.
+
+use std::path::PathBuf;
+
+use treaty_runtime::bus::{MemoryQuarantine, ParkedMessage, Quarantine, QuarantineError, SqliteQuarantine};
+use treaty_runtime::{Timestamp, Uuid};
+
+/// 2024-05-01T12:00:00Z, in milliseconds: backends keep milliseconds.
+const NOON: i64 = 1_714_564_800_000;
+
+fn at(millis_after_noon: i64) -> Timestamp {
+    Timestamp::from_millisecond(NOON + millis_after_noon).unwrap()
+}
+
+/// A message parked `parked_after` ms after noon.
+fn message(contract: &str, parked_after: i64) -> ParkedMessage {
+    ParkedMessage {
+        id: Uuid::now_v7(),
+        contract: Some(contract.to_string()),
+        body: format!(r#"{{"contract":"{contract}"}}"#).into_bytes(),
+        error: format!("{contract} failed"),
+        attempts: 5,
+        first_seen: at(parked_after - 1500),
+        parked_at: at(parked_after),
+        retry_requested: false,
+    }
+}
+
+fn ids(messages: &[ParkedMessage]) -> Vec<Uuid> {
+    messages.iter().map(|m| m.id).collect()
+}
+
+pub async fn parked_messages_are_listed_oldest_first_and_found_by_id(quarantine: impl Quarantine) {
+    assert!(quarantine.list().await.unwrap().is_empty());
+    // Parked in another order than their times.
+    let (late, early, middle) = (
+        message("a.Late", 3000),
+        message("a.Early", 1000),
+        message("a.Middle", 2000),
+    );
+    for parked in [&late, &early, &middle] {
+        quarantine.park(parked.clone()).await.unwrap();
+    }
+    let listed = quarantine.list().await.unwrap();
+    assert_eq!(listed, vec![early.clone(), middle.clone(), late.clone()]);
+    assert_eq!(quarantine.get(middle.id).await.unwrap(), Some(middle));
+    assert!(quarantine.retries().await.unwrap().is_empty());
+}
+
+pub async fn unknown_ids_are_not_found(quarantine: impl Quarantine) {
+    quarantine.park(message("a.Parked", 0)).await.unwrap();
+    let unknown = Uuid::now_v7();
+    assert_eq!(quarantine.get(unknown).await.unwrap(), None);
+    assert!(!quarantine.request_retry(unknown).await.unwrap());
+    assert!(!quarantine.remove(unknown).await.unwrap());
+    assert_eq!(quarantine.list().await.unwrap().len(), 1);
+    assert!(quarantine.retries().await.unwrap().is_empty());
+}
+
+pub async fn parking_a_parked_message_again_replaces_it(quarantine: impl Quarantine) {
+    let first = message("a.Again", 1000);
+    quarantine.park(first.clone()).await.unwrap();
+    quarantine.request_retry(first.id).await.unwrap();
+    // Sent again, failed again: a new parking of the same message.
+    let again = ParkedMessage {
+        body: br#"{"attempt":2}"#.to_vec(),
+        error: "failed again".to_string(),
+        attempts: 9,
+        parked_at: at(5000),
+        retry_requested: false,
+        ..first.clone()
+    };
+    quarantine.park(again.clone()).await.unwrap();
+    assert_eq!(quarantine.list().await.unwrap(), vec![again.clone()]);
+    assert_eq!(quarantine.get(first.id).await.unwrap(), Some(again));
+    assert!(quarantine.retries().await.unwrap().is_empty());
+}
+
+pub async fn a_retry_request_is_idempotent_and_listed_until_removed(quarantine: impl Quarantine) {
+    let (one, two, other) = (message("a.One", 1000), message("a.Two", 2000), message("a.Other", 3000));
+    for parked in [&one, &two, &other] {
+        quarantine.park(parked.clone()).await.unwrap();
+    }
+    for _ in 0..2 {
+        assert!(quarantine.request_retry(two.id).await.unwrap());
+        assert!(quarantine.request_retry(one.id).await.unwrap());
+    }
+    let mut retries = ids(&quarantine.retries().await.unwrap());
+    retries.sort();
+    let mut expected = vec![one.id, two.id];
+    expected.sort();
+    assert_eq!(retries, expected);
+    let requested = quarantine.get(two.id).await.unwrap().unwrap();
+    assert_eq!(
+        requested,
+        ParkedMessage {
+            retry_requested: true,
+            ..two.clone()
+        }
+    );
+    assert!(!quarantine.get(other.id).await.unwrap().unwrap().retry_requested);
+
+    // The bus removes what it sent again.
+    assert!(quarantine.remove(two.id).await.unwrap());
+    assert_eq!(ids(&quarantine.retries().await.unwrap()), vec![one.id]);
+    assert_eq!(ids(&quarantine.list().await.unwrap()), vec![one.id, other.id]);
+}
+
+pub async fn removing_is_idempotent(quarantine: impl Quarantine) {
+    let parked = message("a.Gone", 0);
+    quarantine.park(parked.clone()).await.unwrap();
+    assert!(quarantine.remove(parked.id).await.unwrap());
+    assert!(!quarantine.remove(parked.id).await.unwrap());
+    assert_eq!(quarantine.get(parked.id).await.unwrap(), None);
+    assert!(quarantine.list().await.unwrap().is_empty());
+    assert!(!quarantine.request_retry(parked.id).await.unwrap());
+}
+
+pub async fn bodies_and_texts_round_trip_exactly(quarantine: impl Quarantine) {
+    // Bytes that were not an envelope, not even UTF-8, with no contract.
+    let garbage = ParkedMessage {
+        id: Uuid::now_v7(),
+        contract: None,
+        body: vec![0, 0xff, 0xfe, b'\'', b'"', b'\\', 0x80],
+        error: "the message is not a Treaty envelope: expected value at line 1 column 1".to_string(),
+        attempts: 1,
+        first_seen: at(0),
+        parked_at: at(1),
+        retry_requested: false,
+    };
+    let unicode = ParkedMessage {
+        contract: Some("fabrik.Größe".to_string()),
+        body: "{\"name\":\"Zoë \\\"the\\\" 🚗\"}".as_bytes().to_vec(),
+        error: "first line\nsecond line: 'quoted' \"double\" ✓\n".to_string(),
+        attempts: u32::MAX,
+        first_seen: Timestamp::from_millisecond(0).unwrap(),
+        parked_at: at(2),
+        ..message("ignored", 0)
+    };
+    for parked in [&garbage, &unicode] {
+        quarantine.park(parked.clone()).await.unwrap();
+    }
+    assert_eq!(quarantine.get(garbage.id).await.unwrap(), Some(garbage.clone()));
+    assert_eq!(quarantine.get(unicode.id).await.unwrap(), Some(unicode.clone()));
+    assert_eq!(quarantine.list().await.unwrap(), vec![garbage, unicode]);
+}
+
+pub async fn many_parks_at_once_all_land(quarantine: impl Quarantine) {
+    let messages: Vec<ParkedMessage> = (0..32).map(|n| message("a.Burst", n)).collect();
+    let parks = messages.iter().map(|m| {
+        let quarantine = quarantine.clone();
+        let m = m.clone();
+        tokio::spawn(async move { quarantine.park(m).await })
+    });
+    for park in parks.collect::<Vec<_>>() {
+        park.await.unwrap().unwrap();
+    }
+    assert_eq!(quarantine.list().await.unwrap(), messages);
+}
+
+/// Declares every conformance test for one backend. `$make` is an async
+/// block that returns a fresh, empty quarantine, or `None` to skip.
+macro_rules! conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            conformance!(@cases $make;
+                parked_messages_are_listed_oldest_first_and_found_by_id,
+                unknown_ids_are_not_found,
+                parking_a_parked_message_again_replaces_it,
+                a_retry_request_is_idempotent_and_listed_until_removed,
+                removing_is_idempotent,
+                bodies_and_texts_round_trip_exactly,
+                many_parks_at_once_all_land
+            );
+        }
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(quarantine) = ($make) else { return };
+                super::$case(quarantine).await;
+            }
+        )*
+    };
+}
+
+/// A database file in a directory of its own. The directory is leaked on
+/// purpose: it must outlive the quarantine, and the OS cleans the temp dir.
+fn fresh_path() -> PathBuf {
+    tempfile::tempdir().unwrap().keep().join("events.db")
+}
+
+conformance!(memory, Some(MemoryQuarantine::new()));
+conformance!(sqlite, Some(SqliteQuarantine::open(fresh_path()).unwrap()));
+
+mod sqlite_only {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parked_messages_survive_reopening() {
+        let path = fresh_path();
+        let parked = message("a.Kept", 0);
+        {
+            let quarantine = SqliteQuarantine::open(&path).unwrap();
+            quarantine.park(parked.clone()).await.unwrap();
+            quarantine.request_retry(parked.id).await.unwrap();
+        }
+        let quarantine = SqliteQuarantine::open(&path).unwrap();
+        assert_eq!(ids(&quarantine.retries().await.unwrap()), vec![parked.id]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn it_shares_the_file_with_the_event_store() {
+        let path = fresh_path();
+        let _store = treaty_runtime::store::SqliteStore::open(&path).unwrap();
+        let quarantine = SqliteQuarantine::open(&path).unwrap();
+        quarantine.park(message("a.Beside", 0)).await.unwrap();
+        assert_eq!(quarantine.list().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invalid_row_is_reported_with_its_database() {
+        let path = fresh_path();
+        let quarantine = SqliteQuarantine::open(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO treaty_quarantine (message_id, body, error, attempts, first_seen, parked_at) \
+             VALUES (x'0102', x'', 'e', 1, 0, 0)",
+            [],
+        )
+        .unwrap();
+        let error = quarantine.list().await.unwrap_err();
+        assert!(matches!(error, QuarantineError::InvalidRow { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the quarantine at {} holds an invalid row: a message id of 2 bytes, not 16",
+                path.display()
+            )
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_a_directory_fails_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = SqliteQuarantine::open(dir.path()).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("cannot open the quarantine at {}: ", dir.path().display())),
+            "{message}"
+        );
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres_backend {
+    use treaty_runtime::bus::PostgresQuarantine;
+    use treaty_runtime::store::PostgresConfig;
+
+    use super::*;
+
+    /// The PostgreSQL server to test against, from `TREATY_TEST_POSTGRES`.
+    /// Locally the tests skip without one; under `CI=true` a missing
+    /// server is a failure, because `.ci/run` must have started one.
+    pub fn postgres_url() -> Option<String> {
+        match std::env::var("TREATY_TEST_POSTGRES") {
+            Ok(url) => Some(url),
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!("CI is set but TREATY_TEST_POSTGRES is not: .ci/run must start PostgreSQL and set it")
+            }
+            Err(_) => {
+                eprintln!(
+                    "skipped: set TREATY_TEST_POSTGRES=postgres://user:password@host/db to run the PostgreSQL tests"
+                );
+                None
+            }
+        }
+    }
+
+    fn fresh_schema() -> String {
+        format!("test_quarantine_{}", Uuid::now_v7().simple())
+    }
+
+    /// A PostgreSQL quarantine in a schema of its own, so tests start
+    /// empty and run in parallel.
+    pub async fn fresh_postgres() -> Option<PostgresQuarantine> {
+        let url = postgres_url()?;
+        let config = PostgresConfig {
+            schema: fresh_schema(),
+            pool_size: 4,
+            ..PostgresConfig::default()
+        };
+        Some(PostgresQuarantine::open_with(&url, config).await.unwrap())
+    }
+
+    conformance!(postgres, fresh_postgres().await);
+
+    mod postgres_only {
+        use super::*;
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_opens_of_one_schema_all_succeed() {
+            let Some(url) = postgres_url() else { return };
+            let schema = fresh_schema();
+            let opens: Vec<_> = (0..6)
+                .map(|_| {
+                    let (url, schema) = (url.clone(), schema.clone());
+                    tokio::spawn(async move {
+                        let config = PostgresConfig {
+                            schema,
+                            pool_size: 2,
+                            ..PostgresConfig::default()
+                        };
+                        PostgresQuarantine::open_with(&url, config).await
+                    })
+                })
+                .collect();
+            let mut opened = Vec::new();
+            for open in opens {
+                opened.push(open.await.unwrap().unwrap());
+            }
+            // They share the table.
+            let parked = message("a.Shared", 0);
+            opened[0].park(parked.clone()).await.unwrap();
+            assert_eq!(opened[5].get(parked.id).await.unwrap(), Some(parked));
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn it_sits_beside_the_event_store_in_one_schema() {
+            let Some(url) = postgres_url() else { return };
+            let config = PostgresConfig {
+                schema: fresh_schema(),
+                pool_size: 2,
+                ..PostgresConfig::default()
+            };
+            let (events, quarantine) = tokio::join!(
+                treaty_runtime::store::PostgresStore::open_with(&url, config.clone()),
+                PostgresQuarantine::open_with(&url, config)
+            );
+            events.unwrap();
+            let quarantine = quarantine.unwrap();
+            quarantine.park(message("a.Beside", 0)).await.unwrap();
+            assert_eq!(quarantine.list().await.unwrap().len(), 1);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_schema_name_that_is_not_an_identifier_is_refused() {
+            let Some(url) = postgres_url() else { return };
+            let config = PostgresConfig {
+                schema: "quarantine; DROP TABLE x".into(),
+                ..PostgresConfig::default()
+            };
+            let refused = PostgresQuarantine::open_with(&url, config).await.unwrap_err();
+            let message = refused.to_string();
+            assert!(
+                message.contains("must be lower-case letters, digits and `_`"),
+                "{message}"
+            );
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn opening_errors_name_the_server_without_the_password() {
+            // Nothing listens on port 1, so connecting fails at once.
+            let url = "postgres://someone:hunter2@127.0.0.1:1/events";
+            let refused = PostgresQuarantine::open(url).await.unwrap_err();
+            let message = refused.to_string();
+            assert!(
+                message.contains("cannot open the quarantine at postgres://someone@127.0.0.1:1/events (schema treaty)"),
+                "{message}"
+            );
+            assert!(!message.contains("hunter2"), "{message}");
+            let invalid = PostgresQuarantine::open("postgres://someone:hunter2@[bad")
+                .await
+                .unwrap_err();
+            assert!(!invalid.to_string().contains("hunter2"), "{invalid}");
+        }
+    }
+}

@@ -11,15 +11,21 @@
 //!   doing the same publish, consume and ack (when a broker is given).
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
+use futures::StreamExt;
 use treaty::aggregate::{Aggregate, Repository};
-use treaty::bus::{Bus, BusConfig, InProcessTransport, MemoryQuarantine, SqliteQueue, Transport};
+use treaty::bus::{
+    AmqpConfig, AmqpTransport, Bus, BusConfig, Envelope, HandleError, Handled, Handler, InProcessTransport,
+    MemoryQuarantine, SqliteQueue, Transport, TransportError,
+};
 use treaty::store::{EventStore, Metadata, SqliteStore};
 use treaty::Uuid;
 
-use crate::report::{Report, Row};
+use crate::report::{Report, Row, Target};
 use crate::Failure;
 
 treaty::contract! {
@@ -77,8 +83,9 @@ fn command(i: u64) -> Increment {
     }
 }
 
-/// Runs the suite with `commands` commands per case.
-pub fn run(commands: u64) -> Result<Report, Failure> {
+/// Runs the suite with `commands` commands per case, and the RabbitMQ
+/// case when `amqp` names a broker.
+pub fn run(commands: u64, amqp: Option<String>) -> Result<Report, Failure> {
     let mut report = Report::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -99,6 +106,28 @@ pub fn run(commands: u64) -> Result<Report, Failure> {
         .await?;
         eprintln!("bus: durable SQLite queue: {queue:.0} commands/s");
         report.push(Row::new("bus", "sqlite_queue_commands", queue, "commands/s").relative_to(&baseline, direct));
+        match &amqp {
+            None => report.skip(
+                "bus",
+                "rabbitmq_roundtrip",
+                "no broker: pass --amqp URL or set TREATY_TEST_AMQP",
+            ),
+            Some(url) => {
+                // The baseline first, then Treaty, then the baseline again:
+                // the better of the two baseline runs is the comparison, so
+                // a broker warming up does not flatter Treaty.
+                let raw_first = lapin_roundtrip(url, commands).await?;
+                let treaty = treaty_roundtrip(url, commands).await?;
+                let raw_second = lapin_roundtrip(url, commands).await?;
+                let raw = raw_first.max(raw_second);
+                eprintln!("bus: RabbitMQ: Treaty {treaty:.0} messages/s, raw lapin {raw_first:.0} and {raw_second:.0}");
+                report.push(
+                    Row::new("bus", "rabbitmq_roundtrip", treaty, "messages/s")
+                        .relative_to(format!("raw lapin, {commands} messages"), raw)
+                        .target(Target::AtLeast(0.7)),
+                );
+            }
+        }
         Ok::<_, Failure>(())
     })?;
     Ok(report)
@@ -203,6 +232,190 @@ async fn check_head(store: &SqliteStore, events: u64) -> Result<(), Failure> {
         return Err(Failure::new(format!(
             "{events} commands stored {head} events, not one each"
         )));
+    }
+    Ok(())
+}
+
+/// A handler that accepts every command and does nothing else, so the
+/// RabbitMQ case measures the bus and its transport, not a store.
+struct Accept {
+    handled: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Handler for Accept {
+    fn contracts(&self) -> Vec<&'static str> {
+        vec![<Increment as treaty::Contract>::NAME]
+    }
+
+    fn handle<'a>(&'a self, _: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>> {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        Box::pin(std::future::ready(Ok(Handled::default())))
+    }
+}
+
+/// Messages per second through RabbitMQ with Treaty: `PUBLISHERS` tasks
+/// send commands (each send waits for the broker's confirm) while a bus
+/// consumes, handles and acknowledges them.
+async fn treaty_roundtrip(url: &str, messages: u64) -> Result<f64, Failure> {
+    let config = AmqpConfig {
+        queue: format!("bench.treaty.{}", Uuid::now_v7().simple()),
+        ..AmqpConfig::default()
+    };
+    let failed = |e: TransportError| Failure::new(format!("RabbitMQ: {e}"));
+    let transport = AmqpTransport::connect(url, config).await.map_err(failed)?;
+    let bus = Bus::new(
+        transport.clone(),
+        MemoryQuarantine::new(),
+        BusConfig {
+            concurrency: CONCURRENCY,
+            ..BusConfig::default()
+        },
+    );
+    let handled = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    bus.register(Accept {
+        handled: handled.clone(),
+    })
+    .map_err(|e| Failure::new(e.to_string()))?;
+    let running = bus.start();
+    let started = Instant::now();
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|publisher| {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                let mut i = publisher;
+                while i < messages {
+                    bus.send(&command(i)).await.map_err(|e| e.to_string())?;
+                    i += PUBLISHERS;
+                }
+                Ok::<_, String>(())
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        publisher
+            .await
+            .map_err(|e| Failure::new(e.to_string()))?
+            .map_err(|e| Failure::new(format!("cannot send: {e}")))?;
+    }
+    wait_until("Treaty handled every message", || {
+        handled.load(Ordering::Relaxed) >= messages
+    })
+    .await?;
+    let rate = messages as f64 / started.elapsed().as_secs_f64();
+    running.shutdown().await;
+    transport.delete_topology().await.map_err(failed)?;
+    Ok(rate)
+}
+
+/// The same with raw lapin: a durable quorum queue, `PUBLISHERS` tasks
+/// publishing persistent messages and waiting for each confirm, and a
+/// consumer with the bus's prefetch acknowledging each message.
+async fn lapin_roundtrip(url: &str, messages: u64) -> Result<f64, Failure> {
+    use lapin::options::{
+        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+        QueueDeclareOptions, QueueDeleteOptions,
+    };
+    use lapin::types::{AMQPValue, FieldTable};
+    use lapin::{BasicProperties, Connection, ConnectionProperties};
+
+    let failed = |e: lapin::Error| Failure::new(format!("RabbitMQ (raw lapin): {e}"));
+    let queue = format!("bench.lapin.{}", Uuid::now_v7().simple());
+    let connection = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .map_err(failed)?;
+    let publisher = connection.create_channel().await.map_err(failed)?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(failed)?;
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    publisher
+        .queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            arguments,
+        )
+        .await
+        .map_err(failed)?;
+    let consumer_channel = connection.create_channel().await.map_err(failed)?;
+    consumer_channel
+        .basic_qos(AmqpConfig::default().prefetch, BasicQosOptions::default())
+        .await
+        .map_err(failed)?;
+    let mut consumer = consumer_channel
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(failed)?;
+    let started = Instant::now();
+    let body = Envelope::command(&command(0))
+        .map_err(|e| Failure::new(e.to_string()))?
+        .to_json();
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|publisher_index| {
+            let (channel, queue, body) = (publisher.clone(), queue.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut i = publisher_index;
+                while i < messages {
+                    let confirm = channel
+                        .basic_publish(
+                            "".into(),
+                            queue.as_str().into(),
+                            BasicPublishOptions::default(),
+                            &body,
+                            BasicProperties::default().with_delivery_mode(2),
+                        )
+                        .await?;
+                    confirm.await?;
+                    i += PUBLISHERS;
+                }
+                Ok::<_, lapin::Error>(())
+            })
+        })
+        .collect();
+    let mut acknowledged = 0;
+    while acknowledged < messages {
+        let delivery = consumer
+            .next()
+            .await
+            .ok_or_else(|| Failure::new("the raw consumer stopped"))?
+            .map_err(failed)?;
+        delivery.ack(BasicAckOptions::default()).await.map_err(failed)?;
+        acknowledged += 1;
+    }
+    for publisher in publishers {
+        publisher
+            .await
+            .map_err(|e| Failure::new(e.to_string()))?
+            .map_err(failed)?;
+    }
+    let rate = messages as f64 / started.elapsed().as_secs_f64();
+    publisher
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .map_err(failed)?;
+    let _ = connection.close(0, "done".into()).await;
+    Ok(rate)
+}
+
+/// Tasks publishing at once in the RabbitMQ case, on either side.
+const PUBLISHERS: u64 = 32;
+
+async fn wait_until(what: &str, done: impl Fn() -> bool) -> Result<(), Failure> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !done() {
+        if Instant::now() > deadline {
+            return Err(Failure::new(format!("timed out: {what}")));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     Ok(())
 }

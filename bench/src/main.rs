@@ -78,6 +78,11 @@ enum Suite {
         /// Commands per case.
         #[arg(long, default_value_t = 20_000)]
         commands: u64,
+        /// The RabbitMQ broker for the RabbitMQ case
+        /// (`amqp://user:password@host:5672/%2f`); defaults to
+        /// TREATY_TEST_AMQP. Without either the case is skipped.
+        #[arg(long)]
+        amqp: Option<String>,
     },
     /// Not a suite: one projection rebuild, run by the projections suite in
     /// a process of its own so that its peak memory is its own; prints one
@@ -164,7 +169,7 @@ fn main() -> ExitCode {
             small: events_small,
             runs,
         }),
-        Suite::Bus { commands } => bus::run(commands),
+        Suite::Bus { commands, amqp } => bus::run(commands, amqp.or_else(|| std::env::var("TREATY_TEST_AMQP").ok())),
         Suite::ProjectionRebuild {
             mode,
             events_db,

@@ -16,7 +16,7 @@ mod projections;
 
 use futures::TryStreamExt;
 use treaty::aggregate::{Aggregate, Repository};
-use treaty::bus::{AskError, Bus, BusConfig, InProcessTransport, MemoryQuarantine};
+use treaty::bus::{AskError, Bus, BusConfig, InProcessTransport, SqliteQuarantine};
 use treaty::projection::{ProjectionEngine, SqliteViewStore, ViewReader};
 use treaty::spec::Spec;
 use treaty::store::registry::{register_contracts, CompiledContract};
@@ -112,7 +112,8 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     // Commands go through the bus: here the in-process transport, handled
     // by the factory's repository, each exactly once.
     let repository = Repository::<Factory, _>::new(store.clone());
-    let bus = Bus::new(InProcessTransport::new(), MemoryQuarantine::new(), BusConfig::default());
+    let quarantine = SqliteQuarantine::open(dir.join("factory.db"))?;
+    let bus = Bus::new(InProcessTransport::new(), quarantine, BusConfig::default());
     bus.handle_aggregate(Repository::<Factory, _>::new(store.clone()))?;
     let running_bus = bus.start();
 
@@ -193,7 +194,7 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
 /// while the old generation of its views keeps serving reads.
 async fn show_projections(
     store: &SqliteStore,
-    bus: &Bus<InProcessTransport, MemoryQuarantine>,
+    bus: &Bus<InProcessTransport, SqliteQuarantine>,
     dir: &std::path::Path,
     id: &FactoryId,
 ) -> Result<(), Box<dyn std::error::Error>> {

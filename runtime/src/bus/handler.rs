@@ -5,6 +5,7 @@ use futures::future::BoxFuture;
 use super::envelope::{Envelope, Handled, ProducedEvent};
 use super::CommandSet;
 use crate::aggregate::{Aggregate, EventSet, ExecuteError, LoadError, MessageExecution, Repository, SnapshotStore};
+use crate::contract::ContractInfo;
 use crate::store::{AppendError, EventStore, Metadata};
 use crate::types::Timestamp;
 
@@ -61,6 +62,9 @@ where
 
     fn handle<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>> {
         Box::pin(async move {
+            if let Some(problem) = changed_contract(<A::Command as CommandSet>::CONTRACTS, envelope) {
+                return Err(HandleError::Permanent(problem));
+            }
             let command =
                 <A::Command as CommandSet>::decode(&envelope.contract, envelope.contract_version, &envelope.payload)
                     .map_err(|e| {
@@ -118,6 +122,30 @@ where
             }
         })
     }
+}
+
+/// Why the envelope's contract version cannot be trusted: this build
+/// knows the version under another fingerprint, so the sender's contract
+/// changed without a new version and the payload may mean something else.
+fn changed_contract(contracts: &[ContractInfo], envelope: &Envelope) -> Option<String> {
+    let known = contracts
+        .iter()
+        .find(|c| c.name == envelope.contract)?
+        .history
+        .iter()
+        .find(|v| v.version == envelope.contract_version)?;
+    (known.fingerprint != envelope.fingerprint).then(|| {
+        format!(
+            "message {} is {} v{} with fingerprint {}, but this build knows v{} with fingerprint {}: \
+             the sender's contract changed without a new version; declare the change as a new version",
+            envelope.id,
+            envelope.contract,
+            envelope.contract_version,
+            envelope.fingerprint,
+            envelope.contract_version,
+            known.fingerprint
+        )
+    })
 }
 
 /// Sorts a repository error into refused, transient and permanent.

@@ -315,6 +315,14 @@ async fn bad_input_is_quarantined_with_a_clear_reason() {
     let reason = quarantined_reason(&bus, wrong_shape.to_json()).await;
     assert!(reason.contains("as bank.Deposit v1"), "{reason}");
 
+    let mut changed = Envelope::command(&deposit_cmd("a", 1)).unwrap();
+    changed.fingerprint = "0".repeat(32);
+    let reason = quarantined_reason(&bus, changed.to_json()).await;
+    assert!(
+        reason.contains("the sender's contract changed without a new version"),
+        "{reason}"
+    );
+
     // And the bus still works.
     bus.ask(&open_cmd("a")).await.unwrap();
     running.shutdown().await;

@@ -6,9 +6,9 @@
 pub mod aggregate;
 pub mod bus;
 mod contract;
-pub mod projection;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod projection;
 pub mod spec;
 pub mod store;
 mod types;

@@ -55,6 +55,29 @@ pub async fn first_append_creates_the_stream_at_version_one(store: impl EventSto
     assert_eq!(read[0].stream, s);
 }
 
+pub async fn events_are_located_by_id(store: impl EventStore) {
+    store
+        .append(&stream("order-a"), ExpectedVersion::Any, events(0..2))
+        .await
+        .unwrap();
+    let appended = events(0..3);
+    let ids: Vec<_> = appended.iter().map(|e| e.id).collect();
+    store
+        .append(&stream("order-b"), ExpectedVersion::Any, appended)
+        .await
+        .unwrap();
+    let found = store.locate(ids[1]).await.unwrap().unwrap();
+    assert_eq!(
+        found,
+        EventLocation {
+            stream: stream("order-b"),
+            version: 2,
+            position: 4
+        }
+    );
+    assert_eq!(store.locate(Uuid::now_v7()).await.unwrap(), None);
+}
+
 pub async fn expected_versions_are_enforced(store: impl EventStore) {
     let s = stream("order-2");
     let wrong = store.append(&s, ExpectedVersion::StreamExists, events(0..1)).await;
@@ -430,6 +453,11 @@ macro_rules! conformance {
             async fn first_append_creates_the_stream_at_version_one() {
                 let Some(store) = ($make) else { return };
                 super::first_append_creates_the_stream_at_version_one(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn events_are_located_by_id() {
+                let Some(store) = ($make) else { return };
+                super::events_are_located_by_id(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn expected_versions_are_enforced() {

@@ -13,7 +13,7 @@
 //! hidden constant next to it, `__treaty_fingerprint_<name>`, which is how
 //! a projection naming it in `uses` finds it.
 
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use sha2::{Digest, Sha256};
 use syn::spanned::Spanned;
@@ -242,15 +242,26 @@ fn token_hash(item: &TokenStream) -> syn::LitInt {
 /// spacing (whether the next character follows without a space), which
 /// only whitespace decides: `x = -1` and `x =-1` are the same code.
 pub fn write_tokens(tokens: TokenStream, out: &mut String) {
-    write_group(tokens, Delimiter::None, out);
+    write_group(tokens, Trailing::Formatting, out);
 }
 
-fn write_group(tokens: TokenStream, delimiter: Delimiter, out: &mut String) {
+/// What a group's trailing comma means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trailing {
+    /// Nothing: rustfmt adds and removes it.
+    Formatting,
+    /// In `(x,)` it makes a one-element tuple.
+    TupleMarker,
+}
+
+fn write_group(tokens: TokenStream, trailing: Trailing, out: &mut String) {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     let commas = tokens.iter().filter(|t| is_comma(t)).count();
     let mut i = 0;
     while i < tokens.len() {
         let token = &tokens[i];
+        let next = tokens.get(i + 1);
+        let previous = i.checked_sub(1).map(|p| &tokens[p]);
         i += 1;
         match token {
             TokenTree::Punct(p) if p.as_char() == '#' => {
@@ -265,13 +276,25 @@ fn write_group(tokens: TokenStream, delimiter: Delimiter, out: &mut String) {
                 }
                 out.push_str("p#\n");
             }
-            // A trailing comma is formatting (rustfmt adds and removes
-            // them), except in `(x,)`, where it makes a one-element tuple.
+            // A comma rustfmt may add or remove: the last of a group (but
+            // the one that makes `(x,)` a tuple), and one before the `{`
+            // that ends a `where` clause or the `>` that ends generics.
             TokenTree::Punct(_)
-                if i == tokens.len() && is_comma(token) && (delimiter != Delimiter::Parenthesis || commas > 1) => {}
+                if is_comma(token)
+                    && match next {
+                        None => trailing == Trailing::Formatting || commas > 1,
+                        Some(TokenTree::Group(g)) => g.delimiter() == Delimiter::Brace,
+                        Some(TokenTree::Punct(p)) => p.as_char() == '>',
+                        Some(_) => false,
+                    } => {}
             TokenTree::Punct(p) => {
                 out.push('p');
                 out.push(p.as_char());
+                // Spacing is whitespace, except that it tells `a && b`
+                // from `a & &b` (and `||` from `| |`).
+                if matches!(p.as_char(), '&' | '|') && p.spacing() == Spacing::Joint {
+                    out.push('+');
+                }
                 out.push('\n');
             }
             TokenTree::Ident(ident) => {
@@ -291,14 +314,57 @@ fn write_group(tokens: TokenStream, delimiter: Delimiter, out: &mut String) {
                     Delimiter::Brace => ("{", "}"),
                     Delimiter::None => ("<", ">"),
                 };
+                // Parentheses after a name, generics or another group are
+                // a call's arguments or a tuple struct's fields, where a
+                // single trailing comma means nothing either.
+                let is_call = match previous {
+                    Some(TokenTree::Ident(name)) => !is_keyword(&name.to_string()),
+                    Some(TokenTree::Punct(p)) => p.as_char() == '>',
+                    Some(TokenTree::Group(_)) => true,
+                    _ => false,
+                };
+                let trailing = if group.delimiter() == Delimiter::Parenthesis && !is_call {
+                    Trailing::TupleMarker
+                } else {
+                    Trailing::Formatting
+                };
                 out.push_str(open);
                 out.push('\n');
-                write_group(group.stream(), group.delimiter(), out);
+                write_group(group.stream(), trailing, out);
                 out.push_str(close);
                 out.push('\n');
             }
         }
     }
+}
+
+/// Keywords after which parentheses are an expression, not arguments.
+fn is_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "as" | "break"
+            | "else"
+            | "for"
+            | "if"
+            | "in"
+            | "let"
+            | "loop"
+            | "match"
+            | "move"
+            | "mut"
+            | "ref"
+            | "return"
+            | "while"
+            | "yield"
+            | "await"
+            | "dyn"
+            | "impl"
+            | "where"
+            | "unsafe"
+            | "async"
+            | "const"
+            | "static"
+    )
 }
 
 fn is_comma(token: &TokenTree) -> bool {
@@ -334,6 +400,7 @@ mod tests {
         assert_ne!(base, hash("fn apply(&self) { total -= x * 2; }"));
         assert_ne!(base, hash("fn apply(&self) { total += y * 2; }"));
         assert_eq!(hash("x = -1; a >= b"), hash("x =-1; a>=b"));
+        assert_ne!(hash("a && b"), hash("a & &b"));
         assert_ne!(hash("#[inline] fn f() {}"), hash("fn f() {}"));
     }
 
@@ -345,6 +412,11 @@ mod tests {
         );
         assert_eq!(hash("match x { A => 1, }"), hash("match x { A => 1 }"));
         assert_ne!(hash("let t = (x,);"), hash("let t = (x);"));
+        assert_eq!(hash("f(\n    a + b,\n)"), hash("f(a + b)"));
+        assert_eq!(hash("Some(x,)"), hash("Some(x)"));
+        assert_eq!(hash("fn f<T>() where T: X, { }"), hash("fn f<T>() where T: X { }"));
+        assert_eq!(hash("S<A, B,>"), hash("S<A, B>"));
+        assert_ne!(hash("return (x,);"), hash("return (x);"));
     }
 
     #[test]

@@ -106,8 +106,7 @@ pub enum MessageExecution<A: Aggregate> {
     AlreadyHandled {
         /// The aggregate's stream.
         stream: StreamName,
-        /// The events the message produced then, when the load read them
-        /// (empty when they lie before the snapshot the load started from).
+        /// The events the message produced then.
         events: Vec<RecordedEvent>,
     },
 }
@@ -267,6 +266,11 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         let stream = A::stream_name(id).map_err(LoadError::from)?;
         let mut handled = Handled::watching(message);
         let mut loaded = self.load_stream(&stream, &mut handled).await?;
+        if let (Some(message), Some(_)) = (message, loaded.snapshot) {
+            // Events before the snapshot were not read, so the message may
+            // have been handled among them: ask the store by id.
+            handled.events = self.handled_events(&stream, message).await?;
+        }
         let mut attempts = 1;
         loop {
             if !handled.events.is_empty() {
@@ -300,6 +304,18 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                 .append(&stream, ExpectedVersion::Exact(loaded.version), new_events)
                 .await
             {
+                Ok(appended)
+                    if message.is_some() && appended.stream_version != loaded.version + events.len() as u64 =>
+                {
+                    // The store answered with an earlier append of these
+                    // very ids: another delivery of the message, decided on
+                    // another state. What it recorded is the outcome.
+                    let message = message.expect("checked above");
+                    return Ok(MessageExecution::AlreadyHandled {
+                        events: self.handled_events(&stream, message).await?,
+                        stream,
+                    });
+                }
                 Ok(appended) => {
                     for event in &events {
                         loaded.state.apply(event);
@@ -328,18 +344,40 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                     return Err(ExecuteError::Conflict { stream, attempts });
                 }
                 // The derived ids are stored already, but not as this
-                // append: the message was handled before a snapshot this
-                // load started from, and deciding again on the newer state
-                // gave other events. It was handled all the same.
+                // append: another delivery of the message, decided on
+                // another state, recorded more events than this one.
                 Err(AppendError::IdConflict { .. }) if message.is_some() => {
+                    let message = message.expect("checked above");
                     return Ok(MessageExecution::AlreadyHandled {
+                        events: self.handled_events(&stream, message).await?,
                         stream,
-                        events: Vec::new(),
                     });
                 }
                 Err(source) => return Err(ExecuteError::Append { stream, source }),
             }
         }
+    }
+
+    /// The events message `message` appended to `stream`, found by the id
+    /// of its first event; empty when it appended none.
+    async fn handled_events(&self, stream: &StreamName, message: Uuid) -> Result<Vec<RecordedEvent>, LoadError> {
+        let read = |source| LoadError::Read {
+            stream: stream.clone(),
+            source,
+        };
+        let Some(first) = self.store.locate(message_event_id(message, 0)).await.map_err(read)? else {
+            return Ok(Vec::new());
+        };
+        let mut events = self.store.read_stream(stream, first.version, Direction::Forward);
+        let mut found = Vec::new();
+        while let Some(recorded) = events.next().await {
+            let recorded = recorded.map_err(read)?;
+            if recorded.metadata.causation_id != Some(message) {
+                break;
+            }
+            found.push(recorded);
+        }
+        Ok(found)
     }
 
     async fn load_stream(&self, stream: &StreamName, handled: &mut Handled) -> Result<Loaded<A>, LoadError> {
@@ -461,7 +499,7 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         let Some(snapshots) = &self.snapshots else {
             return SnapshotOutcome::NotDue;
         };
-        if version - loaded.snapshot.unwrap_or(0) < snapshots.policy.every {
+        if version.saturating_sub(loaded.snapshot.unwrap_or(0)) < snapshots.policy.every {
             return SnapshotOutcome::NotDue;
         }
         let state = match (snapshots.encode)(&loaded.state) {

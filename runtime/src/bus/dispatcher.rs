@@ -96,6 +96,14 @@ pub enum SendError {
     /// The transport did not take it.
     #[error("cannot send the message: {0}")]
     Transport(#[from] TransportError),
+    /// The envelope's payload is not JSON.
+    #[error("message {message_id} has a payload that is not JSON: {reason}")]
+    InvalidPayload {
+        /// The message.
+        message_id: Uuid,
+        /// What the JSON parser said.
+        reason: String,
+    },
 }
 
 /// Why [`Bus::ask`] has no outcome to return.
@@ -151,6 +159,10 @@ struct Inner<T, Q> {
 
 impl<T: Transport, Q: Quarantine> Bus<T, Q> {
     /// A bus over `transport`, parking failed messages in `quarantine`.
+    ///
+    /// Give each bus a transport of its own rather than a clone of another
+    /// bus's: replies arrive at a transport's reply address, and two buses
+    /// listening there would take each other's.
     pub fn new(transport: T, quarantine: Q, config: BusConfig) -> Self {
         Bus {
             inner: Arc::new(Inner {
@@ -228,6 +240,12 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
     ///
     /// When the transport does not take it.
     pub async fn send_envelope(&self, envelope: &Envelope) -> Result<(), SendError> {
+        if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&envelope.payload) {
+            return Err(SendError::InvalidPayload {
+                message_id: envelope.id,
+                reason: error.to_string(),
+            });
+        }
         self.inner
             .transport
             .send(envelope.id, envelope.to_json(), Duration::ZERO)
@@ -259,12 +277,14 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
         envelope.reply_to = Some(self.inner.transport.reply_address());
         let (sender, receiver) = oneshot::channel();
         self.pending().insert(envelope.id, sender);
-        if let Err(error) = self.send_envelope(&envelope).await {
-            self.pending().remove(&envelope.id);
-            return Err(error.into());
-        }
+        // Removes the entry however this ends, also when the caller drops
+        // the future: an abandoned ask must not stay in the map.
+        let _waiting = PendingAsk {
+            pending: &self.inner.pending,
+            id: envelope.id,
+        };
+        self.send_envelope(&envelope).await?;
         let outcome = tokio::time::timeout(timeout, receiver).await;
-        self.pending().remove(&envelope.id);
         match outcome {
             Ok(Ok(Outcome::Handled(handled))) => Ok(handled),
             Ok(Ok(Outcome::Refused { error })) => Err(AskError::Refused(error)),
@@ -335,6 +355,28 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
     }
 }
 
+/// Removes an ask's entry from the pending asks when dropped.
+struct PendingAsk<'a> {
+    pending: &'a Mutex<HashMap<Uuid, oneshot::Sender<Outcome>>>,
+    id: Uuid,
+}
+
+impl Drop for PendingAsk<'_> {
+    fn drop(&mut self) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
+}
+
+impl<T, Q> Drop for Inner<T, Q> {
+    fn drop(&mut self) {
+        // The reply listener holds the transport; without this it would
+        // wait for replies (and keep a broker connection) for ever.
+        if let Some(listener) = self.replies.get() {
+            listener.abort();
+        }
+    }
+}
+
 /// A bus handling messages. [`RunningBus::shutdown`] stops taking new
 /// ones and waits for those in progress.
 pub struct RunningBus {
@@ -393,7 +435,9 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
         Ok(envelope) => envelope,
         Err(malformed) => {
             let parked = ParkedMessage {
-                id: Uuid::now_v7(),
+                // Derived from the bytes, so a redelivery of the same bytes
+                // replaces its entry instead of adding one.
+                id: Uuid::new_v8(xxhash_rust::const_xxh3::xxh3_128(&delivery.body).to_be_bytes()),
                 contract: None,
                 body: delivery.body.clone(),
                 error: malformed.reason.clone(),
@@ -427,6 +471,13 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
                 )))
             }),
     };
+    let result = result.and_then(|handled| match handled.events.iter().find(|e| !is_json(&e.payload)) {
+        Some(event) => Err(HandleError::Permanent(format!(
+            "the handler of {} produced a {} event whose payload is not JSON",
+            envelope.contract, event.contract
+        ))),
+        None => Ok(handled),
+    });
     let outcome = match result {
         Ok(handled) => Outcome::Handled(handled),
         Err(HandleError::Refused(error)) => Outcome::Refused { error },
@@ -529,6 +580,8 @@ async fn resend_once<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>) -> Result
         let body = match Envelope::from_json(&parked.body) {
             Ok(mut envelope) => {
                 envelope.attempt = 1;
+                // Whoever asked gave up long ago.
+                envelope.reply_to = None;
                 envelope.to_json()
             }
             Err(_) => parked.body.clone(),
@@ -542,6 +595,10 @@ async fn resend_once<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>) -> Result
         }
     }
     Ok(())
+}
+
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

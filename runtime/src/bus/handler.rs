@@ -156,7 +156,12 @@ fn classify<E: std::error::Error>(error: ExecuteError<E>) -> HandleError {
         ExecuteError::Load(e @ LoadError::InvalidStream(_)) => HandleError::Permanent(e.to_string()),
         ExecuteError::Encode(e) => HandleError::Permanent(e.to_string()),
         ExecuteError::Append {
-            source: source @ (AppendError::TooLarge { .. } | AppendError::FingerprintMismatch { .. }),
+            source:
+                source @ (AppendError::TooLarge { .. }
+                | AppendError::FingerprintMismatch { .. }
+                | AppendError::InvalidPayload { .. }
+                | AppendError::Empty { .. }
+                | AppendError::InvalidStream(_)),
             stream,
         } => HandleError::Permanent(format!("cannot append to stream {stream}: {source}")),
         other => HandleError::Transient(other.to_string()),

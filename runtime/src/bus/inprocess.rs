@@ -11,7 +11,9 @@ use crate::types::Uuid;
 
 /// Commands and replies through in-memory channels: the default for a
 /// single binary. Nothing survives the process; a message in flight when
-/// it stops is lost, so use the durable embedded queue
+/// it stops is lost, and so is one the bus could not settle (an
+/// unsettled delivery is not delivered again here, unlike the durable
+/// transports), so use the durable embedded queue
 /// ([`SqliteQueue`](super::SqliteQueue)) when that matters.
 #[derive(Clone)]
 pub struct InProcessTransport {

@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -290,6 +291,8 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
             plans.push(plan);
         }
 
+        // Taken before any task runs: a fast task changes its phase at once.
+        let summary = startup_summary(&statuses, head);
         let (status, status_rx) = watch::channel(statuses);
         let (cancel, cancel_rx) = watch::channel(false);
         let started = Instant::now();
@@ -307,7 +310,6 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
             };
             tasks.push(tokio::spawn((registered.spawn)(context)));
         }
-        let summary = startup_summary(&status_rx.borrow(), head);
         let monitor = status_rx.clone();
         tasks.push(tokio::spawn(log_when_live(monitor, summary.clone(), started)));
         Ok(RunningEngine {
@@ -497,14 +499,37 @@ async fn run_projection<P: Projection, S: EventStore, V: ViewStore>(projection: 
     let status = context.status.clone();
     let index = context.index;
     let mut worker = Worker::new(projection, context);
-    let phase = match worker.run().await {
-        Ok(()) => Phase::Stopped,
-        Err(error) => {
+    // A panic in the projection's code (or a view's `Deserialize`) must
+    // stop this projection visibly, not leave its waiters waiting.
+    let outcome = AssertUnwindSafe(worker.run()).catch_unwind().await;
+    let phase = match outcome {
+        Ok(Ok(())) => Phase::Stopped,
+        Ok(Err(error)) => {
             tracing::error!("projection {}: {error}", P::NAME);
             Phase::Failed(error.to_string())
         }
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text panic payload".to_string());
+            tracing::error!("projection {}: panicked: {reason}", P::NAME);
+            Phase::Failed(format!("the projection panicked: {reason}"))
+        }
     };
     status.send_modify(|statuses| statuses[index].phase = phase);
+}
+
+/// What a projection's task is reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// History after its checkpoint, into the live generation.
+    CatchUp,
+    /// History from the start, into a new generation.
+    Rebuild,
+    /// The live subscription.
+    Live,
 }
 
 /// Resolves once shutdown is requested (or the engine handle is gone).
@@ -566,7 +591,8 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         let started = Instant::now();
         let from = self.checkpoint;
         let events = self.context.events.read_all(self.checkpoint + 1);
-        if !self.consume(events, rebuilding).await? {
+        let reading = if rebuilding { Reading::Rebuild } else { Reading::CatchUp };
+        if !self.consume(events, reading).await? {
             return Ok(());
         }
         if rebuilding {
@@ -586,13 +612,15 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         }
         self.set_status(Phase::Live);
         let events = self.context.events.subscribe(self.checkpoint + 1);
-        self.consume(events, false).await?;
+        self.consume(events, Reading::Live).await?;
         Ok(())
     }
 
     /// Applies `events` until the stream ends (`true`) or the engine is
     /// shut down (`false`), flushing as it goes and at the end.
-    async fn consume(&mut self, events: EventStream, rebuilding: bool) -> Result<bool, EngineError> {
+    async fn consume(&mut self, events: EventStream, phase: Reading) -> Result<bool, EngineError> {
+        let live = phase == Reading::Live;
+        let rebuilding = phase == Reading::Rebuild;
         let batch_size = self.context.config.batch_events.max(1);
         let mut batches = events.ready_chunks(batch_size);
         let mut cancel = self.context.cancel.clone();
@@ -605,10 +633,11 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
             let batch = match batches.next().now_or_never() {
                 Some(batch) => batch,
                 None => {
-                    // Nothing is ready: make what was applied visible before
-                    // waiting, unless a rebuild is waiting for its next page
-                    // (its views are invisible until it is promoted anyway).
-                    if !rebuilding {
+                    // Nothing is ready: on a live subscription that means
+                    // caught up, so make what was applied visible before
+                    // waiting. While reading history (catch-up or rebuild),
+                    // it only means the next page is on its way.
+                    if live {
                         self.flush().await?;
                     }
                     tokio::select! {
@@ -656,7 +685,10 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
                 checkpoint: self.checkpoint,
                 source,
             })?;
-            let keys = self.projection.keys(&event);
+            let mut keys = self.projection.keys(&event);
+            // Each view is updated once per event, whatever `keys` says.
+            let mut seen = HashSet::with_capacity(keys.len());
+            keys.retain(|key| seen.insert(key.clone()));
             decoded.push((recorded, event, keys));
         }
         self.load_missing(&decoded).await?;

@@ -10,8 +10,8 @@ use super::paging::{self, Page, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId};
 use super::{
-    AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError, RecordedEvent,
-    StreamName,
+    AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
+    RecordedEvent, StreamName,
 };
 use crate::types::Uuid;
 
@@ -132,6 +132,18 @@ impl EventStore for MemoryStore {
 
     async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {
         Ok(self.read().streams.get(stream).map(|s| s.len() as u64))
+    }
+
+    async fn locate(&self, id: Uuid) -> Result<Option<EventLocation>, ReadError> {
+        let state = self.read();
+        Ok(state.ids.get(&id).map(|position| {
+            let event = &state.events[(*position - 1) as usize];
+            EventLocation {
+                stream: event.stream.clone(),
+                version: event.version,
+                position: event.position,
+            }
+        }))
     }
 
     async fn head(&self) -> Result<u64, ReadError> {

@@ -23,6 +23,8 @@ use futures::stream::BoxStream;
 
 use registry::{CompiledContract, StoredContract};
 
+use crate::types::Uuid;
+
 pub use error::{AppendError, OpenError, ReadError};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -30,8 +32,8 @@ pub use postgres::{PostgresConfig, PostgresStore};
 pub use rules::DEFAULT_MAX_EVENT_BYTES;
 pub use sqlite::{Durability, SqliteConfig, SqliteStore};
 pub use types::{
-    message_event_id, AppendResult, Direction, ExpectedVersion, InvalidStreamName, Metadata, NewEvent, RecordedEvent,
-    StreamName, MAX_STREAM_NAME,
+    message_event_id, AppendResult, Direction, EventLocation, ExpectedVersion, InvalidStreamName, Metadata, NewEvent,
+    RecordedEvent, StreamName, MAX_STREAM_NAME,
 };
 
 /// Events read from a store, one at a time. Backends fetch them in pages,
@@ -72,6 +74,14 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// When the backend fails.
     fn stream_version(&self, stream: &StreamName) -> impl Future<Output = Result<Option<u64>, ReadError>> + Send;
+
+    /// Where the event with `id` is stored, `None` when no event has that
+    /// id. One index lookup.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn locate(&self, id: Uuid) -> impl Future<Output = Result<Option<EventLocation>, ReadError>> + Send;
 
     /// The position of the last event in the store, 0 when it is empty.
     ///

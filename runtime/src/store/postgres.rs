@@ -29,8 +29,8 @@ use super::paging::{self, Page, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
-    AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent, OpenError,
-    ReadError, RecordedEvent, StreamName,
+    AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent,
+    OpenError, ReadError, RecordedEvent, StreamName,
 };
 
 /// Settings of a [`PostgresStore`].
@@ -492,6 +492,33 @@ impl EventStore for PostgresStore {
             .map_err(|e| ReadError::Storage(Box::new(e)))?
             .get(0);
         Ok(max.map(|v| v as u64))
+    }
+
+    async fn locate(&self, id: crate::types::Uuid) -> Result<Option<EventLocation>, ReadError> {
+        let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT stream, version, position FROM {} WHERE id = $1",
+                    self.tables.events
+                ),
+                &[&id],
+            )
+            .await
+            .map_err(|e| ReadError::Storage(Box::new(e)))?;
+        row.map(|row| {
+            let position = row.get::<_, i64>(2) as u64;
+            let stream = StreamName::new(row.get::<_, String>(0)).map_err(|e| ReadError::Corrupt {
+                position,
+                reason: e.to_string(),
+            })?;
+            Ok(EventLocation {
+                stream,
+                version: row.get::<_, i64>(1) as u64,
+                position,
+            })
+        })
+        .transpose()
     }
 
     async fn head(&self) -> Result<u64, ReadError> {

@@ -214,6 +214,17 @@ pub fn message_event_id(message: Uuid, index: usize) -> Uuid {
     Uuid::new_v8(hash.to_be_bytes())
 }
 
+/// Where an event is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventLocation {
+    /// Its stream.
+    pub stream: StreamName,
+    /// Its version in the stream.
+    pub version: u64,
+    /// Its global position.
+    pub position: u64,
+}
+
 /// An event as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent {

@@ -15,8 +15,8 @@ use treaty::aggregate::{
 };
 use treaty::store::registry::{CompiledContract, StoredContract};
 use treaty::store::{
-    AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, MemoryStore, Metadata, NewEvent,
-    ReadError, RecordedEvent, SqliteStore, StreamName,
+    AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, MemoryStore,
+    Metadata, NewEvent, ReadError, RecordedEvent, SqliteStore, StreamName,
 };
 use treaty::{Contract, Uuid};
 
@@ -262,6 +262,10 @@ impl<S: EventStore> EventStore for Hooked<S> {
 
     async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {
         self.inner.stream_version(stream).await
+    }
+
+    async fn locate(&self, id: Uuid) -> Result<Option<EventLocation>, ReadError> {
+        self.inner.locate(id).await
     }
 
     async fn head(&self) -> Result<u64, ReadError> {

@@ -354,3 +354,47 @@ fn two_handlers_for_one_command_are_refused() {
         .to_string()
         .ends_with("already has a handler; each command has exactly one"));
 }
+
+/// A message delivered again after a snapshot has covered its events is
+/// recognized through the store, not decided again on the newer state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_after_a_snapshot_is_recognized() {
+    use treaty::aggregate::{MemorySnapshots, MessageExecution, SnapshotPolicy};
+    use treaty::store::Metadata;
+
+    let store = MemoryStore::new();
+    let repository =
+        Repository::<Account, _>::new(store.clone()).with_snapshots(MemorySnapshots::new(), SnapshotPolicy::every(1));
+    let open_message = treaty::Uuid::now_v7();
+    let deposit_message = treaty::Uuid::now_v7();
+    repository
+        .execute_message(&id("a"), &open("a", "Ann"), open_message, Metadata::now())
+        .await
+        .unwrap();
+    repository
+        .execute_message(&id("a"), &deposit("a", 5), deposit_message, Metadata::now())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        repository.execute(&id("a"), &deposit("a", 1)).await.unwrap();
+    }
+
+    // Deciding `OpenAccount` again would be refused, and `Deposit` would
+    // deposit twice; both are answered with what they recorded then.
+    for (message, command, contract) in [
+        (open_message, open("a", "Ann"), "bank.AccountOpened"),
+        (deposit_message, deposit("a", 5), "bank.Deposited"),
+    ] {
+        let again = repository
+            .execute_message(&id("a"), &command, message, Metadata::now())
+            .await
+            .unwrap();
+        let MessageExecution::AlreadyHandled { events, .. } = again else {
+            panic!("message {message} was executed again")
+        };
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].contract, contract);
+        assert_eq!(events[0].id, treaty::store::message_event_id(message, 0));
+    }
+    assert_eq!(events_of(&store, "a").await.len(), 5);
+}

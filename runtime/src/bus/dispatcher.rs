@@ -576,23 +576,40 @@ async fn resend_retries<T: Transport, Q: Quarantine>(inner: Arc<Inner<T, Q>>, mu
 }
 
 async fn resend_once<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>) -> Result<(), QuarantineError> {
-    for parked in inner.quarantine.retries().await? {
-        let body = match Envelope::from_json(&parked.body) {
-            Ok(mut envelope) => {
-                envelope.attempt = 1;
-                // Whoever asked gave up long ago.
-                envelope.reply_to = None;
-                envelope.to_json()
-            }
-            Err(_) => parked.body.clone(),
-        };
-        match inner.transport.send(parked.id, body, Duration::ZERO).await {
-            Ok(()) => {
-                inner.quarantine.remove(parked.id).await?;
-                tracing::info!("bus: message {} sent again from the quarantine", parked.id);
-            }
-            Err(error) => tracing::warn!("bus: cannot send message {} again: {error}", parked.id),
+    for requested in inner.quarantine.retries().await? {
+        if let Err(error) = resend(inner, requested.id).await {
+            tracing::warn!("bus: cannot send message {} again: {error}", requested.id);
         }
+    }
+    Ok(())
+}
+
+/// Sends one parked message again. Claiming the request first means one
+/// bus sends it however many share the quarantine; removing it only if it
+/// was not parked again meanwhile keeps a resent message that failed at
+/// once (and was parked anew) in the quarantine.
+async fn resend<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, id: Uuid) -> Result<(), QuarantineError> {
+    let Some(parked) = inner.quarantine.claim_retry(id).await? else {
+        return Ok(());
+    };
+    let body = match Envelope::from_json(&parked.body) {
+        Ok(mut envelope) => {
+            envelope.attempt = 1;
+            // Whoever asked gave up long ago.
+            envelope.reply_to = None;
+            envelope.to_json()
+        }
+        Err(_) => parked.body.clone(),
+    };
+    if let Err(error) = inner.transport.send(id, body, Duration::ZERO).await {
+        tracing::warn!("bus: cannot send message {id} again: {error}; asking again for the next poll");
+        inner.quarantine.request_retry(id).await?;
+        return Ok(());
+    }
+    if inner.quarantine.remove_if_parked_at(id, parked.parked_at).await? {
+        tracing::info!("bus: message {id} sent again from the quarantine");
+    } else {
+        tracing::info!("bus: message {id} sent again from the quarantine, and parked again since");
     }
     Ok(())
 }

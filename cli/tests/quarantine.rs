@@ -390,6 +390,40 @@ fn a_database_where_nothing_was_quarantined_is_left_untouched() {
     assert!(!before.iter().any(|t| t == "treaty_quarantine"), "{before:?}");
 }
 
+/// The names of the indexes in a SQLite file.
+fn indexes(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut statement = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+        .unwrap();
+    let names = statement.query_map([], |r| r.get(0)).unwrap();
+    names.collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn commands_on_an_existing_quarantine_create_nothing_either() {
+    let (dir, db) = sqlite_fixture(true);
+    // Opening the quarantine in a program would create the missing index;
+    // the commands only use what is there.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP INDEX treaty_quarantine_parked")
+        .unwrap();
+    let before = (tables(&db), indexes(&db));
+    for args in [
+        &["quarantine", "list", "--db", "events.db"][..],
+        &["quarantine", "show", CAR, "--db", "events.db"][..],
+        &["quarantine", "retry", CAR, "--db", "events.db"][..],
+        &["quarantine", "discard", GARBAGE, "--db", "events.db"][..],
+    ] {
+        let output = treaty(dir.path(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+    }
+    assert_eq!((tables(&db), indexes(&db)), before);
+    assert!(parked(&db, CAR).unwrap().retry_requested);
+    assert_eq!(parked(&db, GARBAGE), None);
+}
+
 #[test]
 fn an_empty_quarantine_says_so() {
     let (dir, db) = sqlite_fixture(false);
@@ -429,8 +463,10 @@ fn the_quarantine_of_a_postgres_database() {
     let check = |schema: &str| {
         let (url, config) = (url.clone(), config(schema));
         runtime.block_on(async move {
-            let quarantine = treaty_runtime::bus::PostgresQuarantine::open_with(&url, config)
+            // Without DDL, which would create the index dropped below.
+            let quarantine = treaty_runtime::bus::PostgresQuarantine::open_existing(&url, config)
                 .await
+                .unwrap()
                 .unwrap();
             quarantine.get(CAR.parse().unwrap()).await.unwrap()
         })
@@ -443,6 +479,9 @@ fn the_quarantine_of_a_postgres_database() {
             quarantine.park(message).await.unwrap();
         }
         postgres_execute(&url, &format!("CREATE SCHEMA {bare}")).await;
+        // Opening the quarantine in a program would create the missing
+        // index; the commands only use what is there.
+        postgres_execute(&url, &format!("DROP INDEX {schema}.treaty_quarantine_parked")).await;
     });
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str], schema: &str| {
@@ -458,17 +497,27 @@ fn the_quarantine_of_a_postgres_database() {
     let discarded = check(&schema);
     let none = run(&["list"], &bare);
     let missing = run(&["show", CAR], &bare);
-    let bare_tables: i64 = runtime.block_on(async {
+    let (bare_tables, index_recreated): (i64, bool) = runtime.block_on(async {
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(connection);
-        client
+        let tables = client
             .query_one(
                 "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = $1",
                 &[&bare],
             )
             .await
             .unwrap()
-            .get(0)
+            .get(0);
+        let index = client
+            .query_one(
+                "SELECT count(*) > 0 FROM pg_catalog.pg_indexes \
+                 WHERE schemaname = $1 AND indexname = 'treaty_quarantine_parked'",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        (tables, index)
     });
     runtime.block_on(postgres_execute(
         &url,
@@ -490,4 +539,5 @@ fn the_quarantine_of_a_postgres_database() {
     assert_eq!(stdout(&none), "no message has been quarantined in this database\n");
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(bare_tables, 0, "a read-only command created the quarantine table");
+    assert!(!index_recreated, "a command ran the quarantine's DDL");
 }

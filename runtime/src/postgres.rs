@@ -42,19 +42,10 @@ pub(crate) struct OpenFailed {
     pub(crate) source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-/// Connects to `url` with `config`'s schema and pool size, and creates the
-/// tables. Once the schema is checked to be a plain identifier, `sql`
-/// builds the backend's statements from it, and `ddl` returns the
-/// statements creating the tables in it. The schema itself is created
-/// here, and the statements run in a transaction holding the advisory
-/// lock. `what` names what is opened, for errors.
-pub(crate) async fn connect<S>(
-    url: &str,
-    config: &PostgresConfig,
-    what: &'static str,
-    sql: impl FnOnce(&str) -> S,
-    ddl: impl FnOnce(&str, &S) -> String,
-) -> Result<Connected<S>, OpenFailed> {
+/// A pool of connections to `url` for the schema `config.schema`, and a
+/// description of where it points that never shows the password. Nothing
+/// is sent to the server yet.
+pub(crate) fn pool(url: &str, config: &PostgresConfig, what: &'static str) -> Result<(Pool, String), OpenFailed> {
     let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| OpenFailed {
         what,
         location: location.to_string(),
@@ -101,6 +92,29 @@ pub(crate) async fn connect<S>(
         .max_size(config.pool_size.max(1))
         .build()
         .map_err(|e| failed(&location, Box::new(e)))?;
+    Ok((pool, location))
+}
+
+/// Connects to `url` with `config`'s schema and pool size, and creates the
+/// tables. Once the schema is checked to be a plain identifier, `sql`
+/// builds the backend's statements from it, and `ddl` returns the
+/// statements creating the tables in it. The schema itself is created
+/// here, and the statements run in a transaction holding the advisory
+/// lock. `what` names what is opened, for errors.
+pub(crate) async fn connect<S>(
+    url: &str,
+    config: &PostgresConfig,
+    what: &'static str,
+    sql: impl FnOnce(&str) -> S,
+    ddl: impl FnOnce(&str, &S) -> String,
+) -> Result<Connected<S>, OpenFailed> {
+    let (pool, location) = pool(url, config, what)?;
+    let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| OpenFailed {
+        what,
+        location: location.to_string(),
+        source,
+    };
+    let schema = &config.schema;
     let mut client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
     // Creating tables concurrently from several processes can race on the
     // catalog; the advisory lock makes it one at a time. It must be the

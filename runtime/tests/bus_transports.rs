@@ -183,6 +183,14 @@ fn fresh_path() -> PathBuf {
     tempfile::tempdir().unwrap().keep().join("events.db")
 }
 
+/// How many messages the queue in `path` holds, read from its table, so
+/// that no consumer's receive takes part.
+fn queued(path: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("SELECT count(*) FROM treaty_queue", [], |r| r.get(0))
+        .unwrap()
+}
+
 /// Settings for tests: `poll` as given, everything else the default.
 fn polling(poll: Duration) -> SqliteQueueConfig {
     SqliteQueueConfig {
@@ -230,32 +238,109 @@ mod sqlite_only {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unacknowledged_message_is_delivered_again_after_the_visibility_timeout() {
+        const TIMEOUT: Duration = Duration::from_millis(600);
         let path = fresh_path();
         let config = SqliteQueueConfig {
-            visibility_timeout: Duration::from_millis(600),
+            visibility_timeout: TIMEOUT,
             poll_interval: Duration::from_millis(20),
             ..SqliteQueueConfig::default()
         };
         let first = SqliteQueue::open_with(&path, config.clone()).unwrap();
         send(&first, "crashy").await;
+        // Taken before the receive, so no later than the lock's start.
         let claimed = Instant::now();
         let lost = receive(&first).await;
-        // The consumer "dies": the delivery is never settled. Neither the
-        // same queue nor another process gets it before the timeout.
+        // The consumer "dies": the delivery is never settled. Both the
+        // same queue and another process look for the message; whichever
+        // gets it, however slow this machine, gets it only once the lock
+        // expired. (Only the order is checked: no window of time in which
+        // nothing may happen, which a slow machine could overrun.)
         let second = SqliteQueue::open_with(&path, config).unwrap();
-        tokio::join!(nothing_delivered(&first), nothing_delivered(&second));
-        let again = receive(&second).await;
+        let (again, taker) = tokio::select! {
+            again = receive(&first) => (again, &first),
+            again = receive(&second) => (again, &second),
+        };
+        // Lock times are whole milliseconds.
         assert!(
-            claimed.elapsed() >= Duration::from_millis(590),
-            "{:?}",
+            claimed.elapsed() >= TIMEOUT - Duration::from_millis(10),
+            "delivered again after {:?}",
             claimed.elapsed()
         );
         assert_eq!(text(&again), "crashy");
-        assert_eq!(again.tag, lost.tag, "the same message, not a copy");
-        second.ack(again).await.unwrap();
-        // The first consumer settling late changes nothing.
+        assert_ne!(again.tag, lost.tag, "a new claim has a tag of its own");
+        taker.ack(again).await.unwrap();
+        // The first consumer settling late changes nothing, and no copy
+        // of the message is left.
         first.ack(lost).await.unwrap();
         nothing_delivered(&first).await;
+        assert_eq!(queued(&path), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_late_settlement_leaves_the_next_claim_alone() {
+        let path = fresh_path();
+        // The first consumer's lock expires quickly; the second's lasts
+        // longer than any test, so only a settlement can release it.
+        let (first, second) = (
+            SqliteQueue::open_with(
+                &path,
+                SqliteQueueConfig {
+                    visibility_timeout: Duration::from_millis(200),
+                    ..polling(Duration::from_millis(20))
+                },
+            )
+            .unwrap(),
+            SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap(),
+        );
+        send(&first, "slow").await;
+        let stale = receive(&first).await;
+        let current = receive(&second).await;
+        assert_eq!(text(&current), "slow");
+        // The first consumer finishes at last and settles, in every way
+        // there is: none of it touches the second consumer's claim.
+        let stale_copy = || Delivery {
+            body: stale.body.clone(),
+            tag: stale.tag,
+        };
+        first
+            .requeue(stale_copy(), b"stale requeue".to_vec(), Duration::ZERO)
+            .await
+            .unwrap();
+        first.dead_letter(stale_copy(), "stale").await.unwrap();
+        first.ack(stale).await.unwrap();
+        // Not unlocked: nobody else gets the message...
+        nothing_delivered(&first).await;
+        nothing_delivered(&second).await;
+        // ...and not deleted: its consumer can still requeue it, with its
+        // own body, and then ack it.
+        assert_eq!(queued(&path), 1);
+        second
+            .requeue(current, b"requeued by the second".to_vec(), Duration::ZERO)
+            .await
+            .unwrap();
+        let requeued = receive(&first).await;
+        assert_eq!(text(&requeued), "requeued by the second");
+        first.ack(requeued).await.unwrap();
+        assert_eq!(queued(&path), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn settling_twice_does_nothing_the_second_time() {
+        let path = fresh_path();
+        let queue = SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap();
+        send(&queue, "once").await;
+        let delivery = receive(&queue).await;
+        let copy = Delivery {
+            body: delivery.body.clone(),
+            tag: delivery.tag,
+        };
+        queue
+            .requeue(delivery, b"requeued".to_vec(), Duration::from_secs(3600))
+            .await
+            .unwrap();
+        // The requeue released the claim: settling it again acks nothing.
+        queue.ack(copy).await.unwrap();
+        assert_eq!(queued(&path), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,7 +582,10 @@ async fn a_bus_over_the_sqlite_queue_answers_quarantines_and_retries() {
     );
     let parked = quarantine.get(flaky.id).await.unwrap().unwrap();
     assert_eq!(parked.contract.as_deref(), Some("test.Flaky"));
-    nothing_delivered(&queue).await;
+    // The bus's own consumer receives from this queue too, so whether
+    // anything is left is read from the table: the bus acknowledged the
+    // handled message and dead-lettered the parked one before replying.
+    assert_eq!(queued(&path), 0);
 
     handler.fixed.store(true, Ordering::SeqCst);
     assert!(quarantine.request_retry(flaky.id).await.unwrap());
@@ -512,6 +600,7 @@ async fn a_bus_over_the_sqlite_queue_answers_quarantines_and_retries() {
     queue.close();
     // The retried message was handled and acknowledged: nothing is left
     // for the next process.
+    assert_eq!(queued(&path), 0);
     let next = SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap();
     nothing_delivered(&next).await;
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use treaty_runtime::bus::{MemoryQuarantine, ParkedMessage, Quarantine, QuarantineError, SqliteQuarantine};
+use treaty_runtime::store::Durability;
 use treaty_runtime::{Timestamp, Uuid};
 
 /// 2024-05-01T12:00:00Z, in milliseconds: backends keep milliseconds.
@@ -160,6 +161,149 @@ pub async fn many_parks_at_once_all_land(quarantine: impl Quarantine) {
     assert_eq!(quarantine.list().await.unwrap(), messages);
 }
 
+pub async fn a_requested_retry_is_claimed_once(quarantine: impl Quarantine) {
+    let (requested, not_requested) = (message("a.Requested", 1000), message("a.NotRequested", 2000));
+    for parked in [&requested, &not_requested] {
+        quarantine.park(parked.clone()).await.unwrap();
+    }
+    assert_eq!(quarantine.claim_retry(not_requested.id).await.unwrap(), None);
+    assert_eq!(quarantine.claim_retry(Uuid::now_v7()).await.unwrap(), None);
+    assert_eq!(
+        quarantine.claim_retry(requested.id).await.unwrap(),
+        None,
+        "no retry requested yet"
+    );
+    assert!(quarantine.request_retry(requested.id).await.unwrap());
+
+    // The message as stored, its request taken.
+    let claimed = quarantine.claim_retry(requested.id).await.unwrap();
+    assert_eq!(claimed, Some(requested.clone()));
+    assert_eq!(
+        quarantine.claim_retry(requested.id).await.unwrap(),
+        None,
+        "claimed already"
+    );
+    assert!(quarantine.retries().await.unwrap().is_empty());
+    // Still parked until it is removed, and the request can be made again.
+    assert_eq!(quarantine.get(requested.id).await.unwrap(), Some(requested.clone()));
+    assert!(quarantine.request_retry(requested.id).await.unwrap());
+    assert_eq!(
+        quarantine.claim_retry(requested.id).await.unwrap(),
+        Some(requested.clone())
+    );
+    assert_eq!(quarantine.get(not_requested.id).await.unwrap(), Some(not_requested));
+}
+
+pub async fn concurrent_claims_of_one_retry_have_one_winner(quarantine: impl Quarantine) {
+    const MESSAGES: usize = 8;
+    const CLAIMS: usize = 6;
+    let messages: Vec<ParkedMessage> = (0..MESSAGES as i64).map(|n| message("a.Contended", n)).collect();
+    for parked in &messages {
+        quarantine.park(parked.clone()).await.unwrap();
+        quarantine.request_retry(parked.id).await.unwrap();
+    }
+    // Every claim of every message at once, interleaved.
+    let claims: Vec<_> = (0..CLAIMS)
+        .flat_map(|_| messages.iter().map(|m| m.id))
+        .map(|id| {
+            let quarantine = quarantine.clone();
+            tokio::spawn(async move { (id, quarantine.claim_retry(id).await.unwrap()) })
+        })
+        .collect();
+    let mut winners = std::collections::HashMap::new();
+    for claim in claims {
+        let (id, claimed) = claim.await.unwrap();
+        if let Some(claimed) = claimed {
+            assert_eq!(claimed.id, id);
+            *winners.entry(id).or_insert(0) += 1;
+        }
+    }
+    for parked in &messages {
+        assert_eq!(winners.get(&parked.id), Some(&1), "claims of {} that won", parked.id);
+    }
+    assert!(quarantine.retries().await.unwrap().is_empty());
+    assert_eq!(quarantine.list().await.unwrap().len(), MESSAGES);
+}
+
+pub async fn a_sent_message_is_removed_only_if_it_was_not_parked_again(quarantine: impl Quarantine) {
+    // Parked at a time finer than backends keep: the parking time the
+    // claim returns is the one stored, and removing with it matches.
+    let first = ParkedMessage {
+        parked_at: at(1000).checked_add(jiff::SignedDuration::from_nanos(123_456)).unwrap(),
+        ..message("a.Resent", 1000)
+    };
+    quarantine.park(first.clone()).await.unwrap();
+    quarantine.request_retry(first.id).await.unwrap();
+    let claimed = quarantine.claim_retry(first.id).await.unwrap().unwrap();
+
+    // Sent again, it failed at once and was parked anew before the bus
+    // that sent it removed it.
+    let again = ParkedMessage {
+        error: "failed again".to_string(),
+        attempts: 1,
+        parked_at: at(4000),
+        ..first.clone()
+    };
+    quarantine.park(again.clone()).await.unwrap();
+    assert!(!quarantine
+        .remove_if_parked_at(first.id, claimed.parked_at)
+        .await
+        .unwrap());
+    assert!(!quarantine.remove_if_parked_at(first.id, first.parked_at).await.unwrap());
+    assert_eq!(
+        quarantine.get(first.id).await.unwrap(),
+        Some(again.clone()),
+        "the new parking stays"
+    );
+    // An operator can retry the new parking, which the bus then removes.
+    quarantine.request_retry(again.id).await.unwrap();
+    let claimed = quarantine.claim_retry(again.id).await.unwrap().unwrap();
+    assert_eq!(claimed.parked_at, again.parked_at);
+    assert!(quarantine
+        .remove_if_parked_at(again.id, claimed.parked_at)
+        .await
+        .unwrap());
+    assert_eq!(quarantine.get(again.id).await.unwrap(), None);
+    assert!(!quarantine
+        .remove_if_parked_at(again.id, claimed.parked_at)
+        .await
+        .unwrap());
+    assert!(!quarantine
+        .remove_if_parked_at(Uuid::now_v7(), claimed.parked_at)
+        .await
+        .unwrap());
+}
+
+pub async fn a_claimed_message_is_removed_with_the_parking_time_claimed(quarantine: impl Quarantine) {
+    // Sub-millisecond parking times, such as `Timestamp::now()` gives.
+    let parked = ParkedMessage {
+        parked_at: at(2000).checked_add(jiff::SignedDuration::from_nanos(999_999)).unwrap(),
+        ..message("a.Fine", 2000)
+    };
+    let other = message("a.Other", 3000);
+    for message in [&parked, &other] {
+        quarantine.park(message.clone()).await.unwrap();
+    }
+    quarantine.request_retry(parked.id).await.unwrap();
+    let claimed = quarantine.claim_retry(parked.id).await.unwrap().unwrap();
+    assert_eq!(quarantine.get(parked.id).await.unwrap(), Some(claimed.clone()));
+    // A different parking time of the same message removes nothing.
+    let earlier = claimed
+        .parked_at
+        .checked_sub(jiff::SignedDuration::from_millis(1))
+        .unwrap();
+    assert!(!quarantine.remove_if_parked_at(parked.id, earlier).await.unwrap());
+    assert!(!quarantine
+        .remove_if_parked_at(parked.id, other.parked_at)
+        .await
+        .unwrap());
+    assert!(quarantine
+        .remove_if_parked_at(parked.id, claimed.parked_at)
+        .await
+        .unwrap());
+    assert_eq!(ids(&quarantine.list().await.unwrap()), vec![other.id]);
+}
+
 /// Declares every conformance test for one backend. `$make` is an async
 /// block that returns a fresh, empty quarantine, or `None` to skip.
 macro_rules! conformance {
@@ -174,7 +318,11 @@ macro_rules! conformance {
                 a_retry_request_is_idempotent_and_listed_until_removed,
                 removing_is_idempotent,
                 bodies_and_texts_round_trip_exactly,
-                many_parks_at_once_all_land
+                many_parks_at_once_all_land,
+                a_requested_retry_is_claimed_once,
+                concurrent_claims_of_one_retry_have_one_winner,
+                a_sent_message_is_removed_only_if_it_was_not_parked_again,
+                a_claimed_message_is_removed_with_the_parking_time_claimed
             );
         }
     };
@@ -212,6 +360,81 @@ mod sqlite_only {
         }
         let quarantine = SqliteQuarantine::open(&path).unwrap();
         assert_eq!(ids(&quarantine.retries().await.unwrap()), vec![parked.id]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn claims_from_two_processes_have_one_winner() {
+        // Two opens of one file, each with its own connection, like the
+        // buses of two processes.
+        let path = fresh_path();
+        let (a, b) = (
+            SqliteQuarantine::open(&path).unwrap(),
+            SqliteQuarantine::open(&path).unwrap(),
+        );
+        for round in 0..20 {
+            let parked = message("a.Shared", round);
+            a.park(parked.clone()).await.unwrap();
+            b.request_retry(parked.id).await.unwrap();
+            let (from_a, from_b) = tokio::join!(
+                tokio::spawn({
+                    let a = a.clone();
+                    async move { a.claim_retry(parked.id).await.unwrap() }
+                }),
+                tokio::spawn({
+                    let b = b.clone();
+                    async move { b.claim_retry(parked.id).await.unwrap() }
+                })
+            );
+            let (from_a, from_b) = (from_a.unwrap(), from_b.unwrap());
+            assert!(
+                from_a.is_some() != from_b.is_some(),
+                "round {round}: {from_a:?} and {from_b:?}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_only_an_existing_quarantine_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.db");
+        assert!(SqliteQuarantine::open_existing(&missing, Durability::Full).is_err());
+        assert!(!missing.exists(), "opening created the file");
+
+        let path = dir.path().join("events.db");
+        let _store = treaty_runtime::store::SqliteStore::open(&path).unwrap();
+        let tables = || -> Vec<String> {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let mut names = conn
+                .prepare("SELECT name FROM sqlite_master ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<Vec<String>, _>>()
+                .unwrap();
+            names.sort();
+            names
+        };
+        let before = tables();
+        assert!(SqliteQuarantine::open_existing(&path, Durability::Full)
+            .unwrap()
+            .is_none());
+        assert_eq!(tables(), before);
+
+        let parked = message("a.Existing", 0);
+        SqliteQuarantine::open(&path)
+            .unwrap()
+            .park(parked.clone())
+            .await
+            .unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP INDEX treaty_quarantine_parked").unwrap();
+        let before = tables();
+        let existing = SqliteQuarantine::open_existing(&path, Durability::Full)
+            .unwrap()
+            .unwrap();
+        assert_eq!(existing.list().await.unwrap(), vec![parked.clone()]);
+        assert!(existing.remove(parked.id).await.unwrap());
+        assert_eq!(tables(), before, "opening created the missing index");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,6 +551,96 @@ mod postgres_backend {
             let parked = message("a.Shared", 0);
             opened[0].park(parked.clone()).await.unwrap();
             assert_eq!(opened[5].get(parked.id).await.unwrap(), Some(parked));
+        }
+
+        /// The names of the tables and indexes in `schema`.
+        async fn objects(url: &str, schema: &str) -> Vec<String> {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client
+                .query(
+                    "SELECT c.relname FROM pg_catalog.pg_class c \
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 ORDER BY c.relname",
+                    &[&schema],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect()
+        }
+
+        async fn execute(url: &str, sql: &str) {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client.batch_execute(sql).await.unwrap();
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn opening_only_an_existing_quarantine_creates_nothing() {
+            let Some(url) = postgres_url() else { return };
+            let schema = fresh_schema();
+            let config = PostgresConfig {
+                schema: schema.clone(),
+                pool_size: 2,
+                ..PostgresConfig::default()
+            };
+            // Neither the schema nor the table exists: nothing is created.
+            let none = PostgresQuarantine::open_existing(&url, config.clone()).await.unwrap();
+            assert!(none.is_none());
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let schemas = client
+                .query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", &[&schema])
+                .await
+                .unwrap();
+            assert!(schemas.is_empty(), "opening created the schema");
+
+            let parked = message("a.Existing", 0);
+            let created = PostgresQuarantine::open_with(&url, config.clone()).await.unwrap();
+            created.park(parked.clone()).await.unwrap();
+            execute(&url, &format!("DROP INDEX {schema}.treaty_quarantine_parked")).await;
+            let before = objects(&url, &schema).await;
+            let existing = PostgresQuarantine::open_existing(&url, config).await.unwrap().unwrap();
+            assert_eq!(existing.list().await.unwrap(), vec![parked.clone()]);
+            assert!(existing.request_retry(parked.id).await.unwrap());
+            assert!(existing.claim_retry(parked.id).await.unwrap().is_some());
+            assert_eq!(
+                objects(&url, &schema).await,
+                before,
+                "opening created the missing index"
+            );
+            execute(&url, &format!("DROP SCHEMA {schema} CASCADE")).await;
+
+            let refused = PostgresQuarantine::open_existing(
+                &url,
+                PostgresConfig {
+                    schema: "quarantine; DROP TABLE x".into(),
+                    ..PostgresConfig::default()
+                },
+            )
+            .await
+            .unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains("must be lower-case letters, digits and `_`"),
+                "{refused}"
+            );
+            let unreachable = PostgresQuarantine::open_existing(
+                "postgres://someone:hunter2@127.0.0.1:1/events",
+                PostgresConfig::default(),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+            assert!(
+                unreachable
+                    .contains("cannot open the quarantine at postgres://someone@127.0.0.1:1/events (schema treaty)"),
+                "{unreachable}"
+            );
+            assert!(!unreachable.contains("hunter2"), "{unreachable}");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,29 +9,26 @@
 //!
 //! The quarantine lives in the event store's database. Like `treaty
 //! store`, these subcommands run on a current-thread tokio runtime of
-//! their own and never create a database or a table: a database where
-//! nothing was ever quarantined is reported as such and left untouched.
+//! their own and never create anything (no database, schema, table or
+//! index: they run no DDL at all): a database where nothing was ever
+//! quarantined is reported as such and left untouched.
 
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use rusqlite::{Connection, OpenFlags};
 use treaty_runtime::bus::{ParkedMessage, PostgresQuarantine, Quarantine, QuarantineError, SqliteQuarantine};
-use treaty_runtime::store::PostgresConfig;
+use treaty_runtime::store::{Durability, PostgresConfig};
 use treaty_runtime::Uuid;
 
 mod render;
 
-use crate::store::backend::{self, is_postgres_url, redact};
+use crate::store::backend::{self, is_postgres_url};
 use crate::store::{block_on, describe, finish, DbArgs, Failure};
 
 /// What is said when the database has no quarantine table.
 const NOTHING_QUARANTINED: &str = "no message has been quarantined in this database";
-
-/// The quarantine's table.
-const TABLE: &str = "treaty_quarantine";
 
 /// The arguments of `treaty quarantine`.
 #[derive(Args)]
@@ -240,61 +237,25 @@ fn open_sqlite(path: &Path) -> Result<Option<Parked>, Failure> {
         }
         Err(e) => return Err(Failure::usage(format!("cannot read {shown}: {e}"))),
     }
-    let exists =
-        sqlite_table_exists(path).map_err(|e| Failure::usage(format!("cannot open {shown}: {}", describe(&e))))?;
-    if !exists {
-        return Ok(None);
-    }
-    SqliteQuarantine::open(path)
-        .map(|quarantine| Some(Parked::Sqlite(quarantine)))
+    // Looks for the table through a read-only connection first, and opens
+    // the quarantine only where it exists, without creating anything.
+    SqliteQuarantine::open_existing(path, Durability::Full)
+        .map(|quarantine| quarantine.map(Parked::Sqlite))
         .map_err(|e| Failure::usage(describe(&e)))
 }
 
-/// Whether the quarantine table exists in `path`, found through a
-/// read-only connection so that looking never changes the file.
-fn sqlite_table_exists(path: &Path) -> rusqlite::Result<bool> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    let exists = conn
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-        .exists([TABLE])?;
-    Ok(exists)
-}
-
 async fn open_postgres(url: &str, schema: &str) -> Result<Option<Parked>, Failure> {
-    let shown = format!("{} (schema {schema})", redact(url));
-    let exists = postgres_table_exists(url, schema)
-        .await
-        .map_err(|e| Failure::usage(format!("cannot open the quarantine at {shown}: {}", describe(&e))))?;
-    if !exists {
-        return Ok(None);
-    }
     let config = PostgresConfig {
         schema: schema.to_string(),
         // One statement at a time, on one connection.
         pool_size: 1,
         ..PostgresConfig::default()
     };
-    PostgresQuarantine::open_with(url, config)
+    // Reads `pg_catalog.pg_tables` and opens the quarantine only where its
+    // table exists: unlike `open_with`, it runs no DDL at all, so it
+    // neither creates anything nor needs the privileges to.
+    PostgresQuarantine::open_existing(url, config)
         .await
-        .map(|quarantine| Some(Parked::Postgres(quarantine)))
+        .map(|quarantine| quarantine.map(Parked::Postgres))
         .map_err(|e| Failure::usage(describe(&e)))
-}
-
-/// Whether the quarantine table exists in `schema`, found with one query
-/// on a connection of its own, closed again before the quarantine opens
-/// its pool.
-async fn postgres_table_exists(url: &str, schema: &str) -> Result<bool, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
-    let rows = client
-        .query(
-            "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2",
-            &[&schema, &TABLE],
-        )
-        .await?;
-    drop(client);
-    // The connection ends once the client is gone; its own error, if any,
-    // changes nothing about the answer already read.
-    let _ = driver.await;
-    Ok(!rows.is_empty())
 }

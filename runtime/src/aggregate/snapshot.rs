@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{OpenError, StreamName};
+use crate::store::{Durability, OpenError, StreamName};
 
 /// The state of one aggregate instance after the events up to `version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,12 +174,11 @@ impl SqliteSnapshots {
             location: path.display().to_string(),
             source: Box::new(e),
         };
-        let conn = Connection::open(path).map_err(storage)?;
         // The same settings as the event store, so sharing its file
         // changes nothing for it: WAL lets its readers run while a
         // snapshot is written, and the timeout waits out its writer.
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(storage)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(storage)?;
+        // `Full` is SQLite's own default, which snapshots always had.
+        let conn = Durability::Full.connect(path).map_err(storage)?;
         conn.execute_batch(SNAPSHOT_SCHEMA).map_err(storage)?;
         Ok(SqliteSnapshots {
             conn: Arc::new(Mutex::new(conn)),

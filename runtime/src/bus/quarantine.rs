@@ -80,6 +80,9 @@ pub trait Quarantine: Clone + Send + Sync + 'static {
 
     /// The messages whose retry was requested.
     ///
+    /// Several buses may share one quarantine, so a bus sending these again
+    /// takes each with [`claim_retry`](Quarantine::claim_retry) first.
+    ///
     /// # Errors
     ///
     /// When the backend fails.
@@ -88,10 +91,55 @@ pub trait Quarantine: Clone + Send + Sync + 'static {
     /// Removes a parked message (discarded, or sent again). Returns whether
     /// it was parked.
     ///
+    /// It removes whatever is parked under `id`, so a bus that sent a
+    /// message again uses [`remove_if_parked_at`](Quarantine::remove_if_parked_at)
+    /// instead: the message may have failed again and been parked anew.
+    ///
     /// # Errors
     ///
     /// When the backend fails.
     fn remove(&self, id: Uuid) -> impl Future<Output = Result<bool, QuarantineError>> + Send;
+
+    /// Takes the retry request of a parked message, for the one bus that
+    /// will send it again.
+    ///
+    /// Atomically: when message `id` is parked with its retry requested,
+    /// clears the request and returns the message as it is now stored
+    /// (`retry_requested` false, `parked_at` as stored, which is what
+    /// [`remove_if_parked_at`](Quarantine::remove_if_parked_at) compares);
+    /// otherwise (not parked, or no retry requested) returns `None` and
+    /// changes nothing. Of several callers at once, in one process or in
+    /// many sharing the storage, exactly one gets the message, so buses
+    /// sharing a quarantine send a requested retry once.
+    ///
+    /// The message stays parked. Once it is sent, the caller removes it
+    /// with `remove_if_parked_at`; if sending fails, it asks again with
+    /// [`request_retry`](Quarantine::request_retry) (or leaves that to the
+    /// operator).
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails; nothing was claimed then.
+    fn claim_retry(&self, id: Uuid) -> impl Future<Output = Result<Option<ParkedMessage>, QuarantineError>> + Send;
+
+    /// Removes message `id` only if it is still the parking whose
+    /// `parked_at` is given, as [`claim_retry`](Quarantine::claim_retry)
+    /// returned it. When the message was parked again meanwhile (sent
+    /// again, it failed again at once), the new parking has a later
+    /// `parked_at` and stays. Returns whether it removed the message.
+    ///
+    /// Backends compare `parked_at` at the precision they store it:
+    /// milliseconds in SQLite and PostgreSQL, exactly in memory. A
+    /// `parked_at` read back from the backend always matches its own row.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails; nothing was removed then.
+    fn remove_if_parked_at(
+        &self,
+        id: Uuid,
+        parked_at: Timestamp,
+    ) -> impl Future<Output = Result<bool, QuarantineError>> + Send;
 }
 
 /// A quarantine in memory, for tests and for buses whose parked messages
@@ -138,5 +186,22 @@ impl Quarantine for MemoryQuarantine {
 
     async fn remove(&self, id: Uuid) -> Result<bool, QuarantineError> {
         Ok(self.lock().remove(&id).is_some())
+    }
+
+    async fn claim_retry(&self, id: Uuid) -> Result<Option<ParkedMessage>, QuarantineError> {
+        let mut parked = self.lock();
+        Ok(parked.get_mut(&id).filter(|m| m.retry_requested).map(|m| {
+            m.retry_requested = false;
+            m.clone()
+        }))
+    }
+
+    async fn remove_if_parked_at(&self, id: Uuid, parked_at: Timestamp) -> Result<bool, QuarantineError> {
+        let mut parked = self.lock();
+        if parked.get(&id).is_some_and(|m| m.parked_at == parked_at) {
+            parked.remove(&id);
+            return Ok(true);
+        }
+        Ok(false)
     }
 }

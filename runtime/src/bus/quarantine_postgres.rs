@@ -31,6 +31,8 @@ struct Statements {
     request_retry: String,
     retries: String,
     remove: String,
+    claim_retry: String,
+    remove_if_parked_at: String,
 }
 
 impl Statements {
@@ -50,6 +52,14 @@ impl Statements {
             // so the planner uses the index.
             retries: format!("SELECT {COLUMNS} FROM {table} WHERE retry_requested ORDER BY parked_at, message_id"),
             remove: format!("DELETE FROM {table} WHERE message_id = $1"),
+            // Under READ COMMITTED a second claim waits for the first's
+            // row lock, then re-checks `retry_requested` on the row the
+            // first left: false, so it claims nothing.
+            claim_retry: format!(
+                "UPDATE {table} SET retry_requested = FALSE WHERE message_id = $1 AND retry_requested \
+                 RETURNING {COLUMNS}"
+            ),
+            remove_if_parked_at: format!("DELETE FROM {table} WHERE message_id = $1 AND parked_at = $2"),
         }
     }
 }
@@ -111,6 +121,46 @@ impl PostgresQuarantine {
         })
     }
 
+    /// Connects to the quarantine in `config.schema` only if its table
+    /// exists, creating nothing: `None` when nothing was ever quarantined
+    /// there. For tools such as `treaty quarantine`, which manage parked
+    /// messages but must not create a schema, a table or an index, nor
+    /// need the privileges to: unlike [`open_with`](Self::open_with) it
+    /// runs no DDL and takes no advisory lock, only a read of
+    /// `pg_catalog.pg_tables`.
+    ///
+    /// # Errors
+    ///
+    /// When the URL is invalid, the schema name is not a plain identifier
+    /// or the server cannot be reached.
+    pub async fn open_existing(url: &str, config: PostgresConfig) -> Result<Option<Self>, QuarantineError> {
+        let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| {
+            storage(postgres::OpenFailed {
+                what: "the quarantine",
+                location: location.to_string(),
+                source,
+            })
+        };
+        let schema = &config.schema;
+        let (pool, location) = postgres::pool(url, &config, "the quarantine").map_err(storage)?;
+        let client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
+        let found = client
+            .query_opt(
+                "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = 'treaty_quarantine'",
+                &[schema],
+            )
+            .await
+            .map_err(|e| failed(&location, Box::new(e)))?;
+        drop(client);
+        Ok(found.map(|_| PostgresQuarantine {
+            inner: Arc::new(Connected {
+                pool,
+                location,
+                sql: Statements::new(schema),
+            }),
+        }))
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, QuarantineError> {
         self.inner.pool.get().await.map_err(storage)
     }
@@ -128,10 +178,14 @@ impl PostgresQuarantine {
     }
 
     /// Runs a statement on one message; returns whether it found it.
-    async fn update(&self, sql: &str, id: Uuid) -> Result<bool, QuarantineError> {
+    async fn update(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<bool, QuarantineError> {
         let client = self.client().await?;
         let statement = client.prepare_cached(sql).await.map_err(storage)?;
-        let changed = client.execute(&statement, &[&id]).await.map_err(storage)?;
+        let changed = client.execute(&statement, params).await.map_err(storage)?;
         Ok(changed > 0)
     }
 
@@ -195,7 +249,7 @@ impl Quarantine for PostgresQuarantine {
     }
 
     async fn request_retry(&self, id: Uuid) -> Result<bool, QuarantineError> {
-        self.update(&self.inner.sql.request_retry, id).await
+        self.update(&self.inner.sql.request_retry, &[&id]).await
     }
 
     async fn retries(&self) -> Result<Vec<ParkedMessage>, QuarantineError> {
@@ -203,6 +257,17 @@ impl Quarantine for PostgresQuarantine {
     }
 
     async fn remove(&self, id: Uuid) -> Result<bool, QuarantineError> {
-        self.update(&self.inner.sql.remove, id).await
+        self.update(&self.inner.sql.remove, &[&id]).await
+    }
+
+    async fn claim_retry(&self, id: Uuid) -> Result<Option<ParkedMessage>, QuarantineError> {
+        Ok(self.query(&self.inner.sql.claim_retry, &[&id]).await?.pop())
+    }
+
+    async fn remove_if_parked_at(&self, id: Uuid, parked_at: Timestamp) -> Result<bool, QuarantineError> {
+        // Stored in milliseconds, so compared in milliseconds: the time
+        // `claim_retry` returned matches exactly.
+        self.update(&self.inner.sql.remove_if_parked_at, &[&id, &parked_at.as_millisecond()])
+            .await
     }
 }

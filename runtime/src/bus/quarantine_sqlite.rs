@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
 use super::quarantine::{ParkedMessage, Quarantine, QuarantineError};
 use crate::store::Durability;
@@ -79,32 +79,55 @@ impl SqliteQuarantine {
     /// When the database cannot be opened or the table cannot be created.
     pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, QuarantineError> {
         let path = path.as_ref().to_path_buf();
-        let open = || -> rusqlite::Result<Connection> {
-            let mut conn = Connection::open(&path)?;
-            conn.busy_timeout(std::time::Duration::from_secs(30))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            let synchronous = match durability {
-                Durability::Full => "FULL",
-                Durability::Normal => "NORMAL",
-            };
-            conn.pragma_update(None, "synchronous", synchronous)?;
+        let conn = open_connection(&path, durability, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
-            tx.commit()?;
-            Ok(conn)
-        };
-        let conn = open().map_err(|source| {
-            QuarantineError::Storage(Box::new(OpenFailed {
-                location: path.display().to_string(),
-                source,
-            }))
+            tx.commit()
         })?;
-        Ok(SqliteQuarantine {
+        Ok(SqliteQuarantine::from_connection(path, conn))
+    }
+
+    /// Opens the quarantine in the database at `path` only if its table
+    /// exists, creating nothing: `None` when nothing was ever quarantined
+    /// there. For tools such as `treaty quarantine`, which manage parked
+    /// messages but must not create a file, a table or an index.
+    ///
+    /// The table is looked for through a read-only connection that cannot
+    /// create the file; only when it exists is the quarantine's own
+    /// connection opened, with the shared settings of every Treaty table
+    /// in a SQLite file (WAL, which a file holding the table is in
+    /// already).
+    ///
+    /// # Errors
+    ///
+    /// When the file does not exist or cannot be opened or read.
+    pub fn open_existing(path: impl AsRef<Path>, durability: Durability) -> Result<Option<Self>, QuarantineError> {
+        let path = path.as_ref().to_path_buf();
+        let look = || -> rusqlite::Result<bool> {
+            let conn = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            let exists = conn
+                .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'treaty_quarantine'")?
+                .exists([])?;
+            Ok(exists)
+        };
+        let exists = look().map_err(|source| open_failed(&path, source))?;
+        if !exists {
+            return Ok(None);
+        }
+        let conn = open_connection(&path, durability, |_| Ok(()))?;
+        Ok(Some(SqliteQuarantine::from_connection(path, conn)))
+    }
+
+    fn from_connection(path: PathBuf, conn: Connection) -> Self {
+        SqliteQuarantine {
             inner: Arc::new(Inner {
                 path,
                 conn: Mutex::new(conn),
             }),
-        })
+        }
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -120,6 +143,28 @@ impl SqliteQuarantine {
         .await
         .map_err(|e| QuarantineError::Storage(Box::new(e)))?
     }
+}
+
+/// Connects to `path` and runs `prepare` on the connection, naming the
+/// database if either fails.
+fn open_connection(
+    path: &Path,
+    durability: Durability,
+    prepare: impl FnOnce(&mut Connection) -> rusqlite::Result<()>,
+) -> Result<Connection, QuarantineError> {
+    let open = || {
+        let mut conn = durability.connect(path)?;
+        prepare(&mut conn)?;
+        Ok(conn)
+    };
+    open().map_err(|source| open_failed(path, source))
+}
+
+fn open_failed(path: &Path, source: rusqlite::Error) -> QuarantineError {
+    QuarantineError::Storage(Box::new(OpenFailed {
+        location: path.display().to_string(),
+        source,
+    }))
 }
 
 fn storage(e: rusqlite::Error) -> QuarantineError {
@@ -255,6 +300,39 @@ impl Quarantine for SqliteQuarantine {
                 .prepare_cached("DELETE FROM treaty_quarantine WHERE message_id = ?1")
                 .map_err(storage)?
                 .execute(params![&id.as_bytes()[..]])
+                .map_err(storage)?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn claim_retry(&self, id: Uuid) -> Result<Option<ParkedMessage>, QuarantineError> {
+        // One statement: SQLite's write lock makes it atomic across
+        // connections and processes, and only the first of several claims
+        // still finds `retry_requested` set.
+        self.with_conn(move |conn, location| {
+            let row = conn
+                .prepare_cached(&format!(
+                    "UPDATE treaty_quarantine SET retry_requested = 0 \
+                     WHERE message_id = ?1 AND retry_requested = 1 RETURNING {COLUMNS}"
+                ))
+                .map_err(storage)?
+                .query_row(params![&id.as_bytes()[..]], stored_row)
+                .optional()
+                .map_err(storage)?;
+            row.map(|row| parked(row, location)).transpose()
+        })
+        .await
+    }
+
+    async fn remove_if_parked_at(&self, id: Uuid, parked_at: Timestamp) -> Result<bool, QuarantineError> {
+        // `parked_at` is stored in milliseconds, so it is compared in
+        // milliseconds: the time `claim_retry` returned matches exactly.
+        self.with_conn(move |conn, _| {
+            let removed = conn
+                .prepare_cached("DELETE FROM treaty_quarantine WHERE message_id = ?1 AND parked_at = ?2")
+                .map_err(storage)?
+                .execute(params![&id.as_bytes()[..], parked_at.as_millisecond()])
                 .map_err(storage)?;
             Ok(removed > 0)
         })

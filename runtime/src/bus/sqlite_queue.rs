@@ -8,9 +8,13 @@
 //!   or processes) never hold the same row at once; acknowledging deletes
 //!   it. A claim whose lock expired (the consumer died before settling) is
 //!   ready again: that is the redelivery the bus deduplicates.
-//! - Row ids never repeat (`AUTOINCREMENT`), and a delivery's tag is its
-//!   row id, so settling a delivery late can only touch its own message,
-//!   never a newer one that took a reused id.
+//! - A delivery's tag is its claim: the row id with the row's claim count
+//!   (`deliveries`). Settling acts on the row only while that claim is
+//!   the last one, so a consumer that settles after its lock expired and
+//!   another consumer claimed the message again changes nothing: it
+//!   neither deletes nor unlocks the message under the newer claim. Row
+//!   ids never repeat (`AUTOINCREMENT`), so a late settlement never
+//!   touches a newer message either.
 //! - A receive with nothing ready waits: a send through this queue wakes
 //!   it at once, a delayed message it saw wakes it when it becomes ready,
 //!   and sends from other processes and expired locks are found by
@@ -33,7 +37,6 @@ use crate::types::{Timestamp, Uuid};
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS treaty_queue (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id   BLOB NOT NULL,
     body         BLOB NOT NULL,
     not_before   INTEGER NOT NULL,
     locked_until INTEGER,
@@ -63,7 +66,37 @@ const CLAIM: &str = "UPDATE treaty_queue SET locked_until = ?1, deliveries = del
      WHERE id = (SELECT id FROM treaty_queue \
                  WHERE not_before <= ?2 AND (locked_until IS NULL OR locked_until <= ?2) \
                  ORDER BY not_before, id LIMIT 1) \
-     RETURNING id, body";
+     RETURNING id, deliveries, body";
+
+/// The condition under which a settlement acts: the row is still held by
+/// the claim `?1` (row id) and `?2` (its claim count, as kept in the tag)
+/// name. A newer claim counted up `deliveries`; a settlement already made
+/// (a requeue) unlocked the row.
+const CLAIMED: &str = "id = ?1 AND (deliveries & 65535) = ?2 AND locked_until IS NOT NULL";
+
+/// The bits of a tag that hold the claim count; the bits above hold the
+/// row id.
+const CLAIM_BITS: u32 = 16;
+const CLAIM_MASK: u64 = (1 << CLAIM_BITS) - 1;
+// `CLAIMED` spells the mask out.
+const _: () = assert!(CLAIM_MASK == 65535);
+
+/// The tag of the claim of row `id` that made its claim count `deliveries`.
+/// The count is kept modulo 2^16: a late settlement could only be taken
+/// for a newer claim after 65,536 further claims of the same message, each
+/// waiting for a visibility timeout. Row ids need 48 bits, enough for
+/// ten thousand messages a second for 890 years.
+fn tag_of(id: i64, deliveries: i64) -> rusqlite::Result<u64> {
+    match u64::try_from(id) {
+        Ok(id) if id < 1 << (64 - CLAIM_BITS) => Ok(id << CLAIM_BITS | (deliveries as u64 & CLAIM_MASK)),
+        _ => Err(rusqlite::Error::IntegralValueOutOfRange(0, id)),
+    }
+}
+
+/// The row id and claim count a tag names, as bound to [`CLAIMED`].
+fn claim_of(tag: u64) -> (i64, i64) {
+    ((tag >> CLAIM_BITS) as i64, (tag & CLAIM_MASK) as i64)
+}
 
 /// When the first delayed message becomes ready: the next value of the
 /// index after now, so a waiting receive sleeps until then instead of
@@ -90,7 +123,9 @@ pub struct SqliteQueueConfig {
     /// How long a received message stays with its consumer before it is
     /// delivered again. It must exceed the longest a handler runs: a
     /// message still being handled when it passes is handled twice (which
-    /// deduplication absorbs, at the cost of the work).
+    /// deduplication absorbs, at the cost of the work), and once another
+    /// consumer has claimed it, the first consumer's settlement does
+    /// nothing.
     pub visibility_timeout: Duration,
     /// How often a waiting receive looks for messages sent by other
     /// processes and for deliveries whose lock expired. Sends through this
@@ -182,7 +217,7 @@ impl SqliteQueue {
     /// When the database cannot be opened or the tables cannot be created.
     pub fn open_with(path: impl AsRef<Path>, config: SqliteQueueConfig) -> Result<Self, TransportError> {
         let path = path.as_ref().to_path_buf();
-        let mut conn = connect(&path, config.durability).map_err(|e| failed(&path, e))?;
+        let mut conn = config.durability.connect(&path).map_err(|e| failed(&path, e))?;
         let create = |conn: &mut Connection| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
@@ -241,9 +276,10 @@ impl SqliteQueue {
                 // the claim ran: unlock the message so that the next
                 // consumer has it now, not after the visibility timeout.
                 // If this fails the timeout still brings it back.
+                let (id, claim) = claim_of(delivery.tag);
                 let _ = conn
-                    .prepare_cached("UPDATE treaty_queue SET locked_until = NULL WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![delivery.tag as i64]));
+                    .prepare_cached(&format!("UPDATE treaty_queue SET locked_until = NULL WHERE {CLAIMED}"))
+                    .and_then(|mut s| s.execute(params![id, claim]));
             }
         });
         match claimed.await {
@@ -295,20 +331,6 @@ impl Inner {
     }
 }
 
-fn connect(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    // The event store's writer and other processes share the write lock;
-    // waiting for it is normal, failing at once is not.
-    conn.busy_timeout(Duration::from_secs(30))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    let synchronous = match durability {
-        Durability::Full => "FULL",
-        Durability::Normal => "NORMAL",
-    };
-    conn.pragma_update(None, "synchronous", synchronous)?;
-    Ok(conn)
-}
-
 fn now_millis() -> i64 {
     Timestamp::now().as_millisecond()
 }
@@ -338,8 +360,8 @@ fn claim_next(conn: &mut Connection, visibility: Duration) -> rusqlite::Result<L
         .prepare_cached(CLAIM)?
         .query_row(params![now.saturating_add(millis(visibility)), now], |r| {
             Ok(Delivery {
-                tag: r.get::<_, i64>(0)? as u64,
-                body: r.get(1)?,
+                tag: tag_of(r.get(0)?, r.get(1)?)?,
+                body: r.get(2)?,
             })
         })
         .optional()?;
@@ -375,18 +397,13 @@ fn take_reply(conn: &mut Connection, address: &str) -> rusqlite::Result<Looked<V
 }
 
 impl Transport for SqliteQueue {
-    async fn send(&self, id: Uuid, body: Vec<u8>, delay: Duration) -> Result<(), TransportError> {
+    /// Stores the message. Its id is not kept apart from the body: the
+    /// bus reads it from the envelope, and deduplicates with it.
+    async fn send(&self, _id: Uuid, body: Vec<u8>, delay: Duration) -> Result<(), TransportError> {
         self.with_conn(move |conn| {
             let now = now_millis();
-            conn.prepare_cached(
-                "INSERT INTO treaty_queue (message_id, body, not_before, sent_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                &id.as_bytes()[..],
-                body,
-                now.saturating_add(millis(delay)),
-                now
-            ])?;
+            conn.prepare_cached("INSERT INTO treaty_queue (body, not_before, sent_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![body, now.saturating_add(millis(delay)), now])?;
             Ok(())
         })
         .await?;
@@ -398,38 +415,51 @@ impl Transport for SqliteQueue {
         self.wait_for(&self.inner.sent, || self.claim()).await
     }
 
+    /// Deletes the message, if this delivery's claim is still the last
+    /// one. A delivery whose visibility timeout passed and whose message
+    /// another receive (of any process) claimed since is stale: settling
+    /// it does nothing and succeeds. The message was delivered again, and
+    /// the bus deduplicates that delivery. A delivery whose timeout passed
+    /// but that nobody claimed again still settles.
     async fn ack(&self, delivery: Delivery) -> Result<(), TransportError> {
+        let (id, claim) = claim_of(delivery.tag);
         self.with_conn(move |conn| {
-            conn.prepare_cached("DELETE FROM treaty_queue WHERE id = ?1")?
-                .execute(params![delivery.tag as i64])?;
+            conn.prepare_cached(&format!("DELETE FROM treaty_queue WHERE {CLAIMED}"))?
+                .execute(params![id, claim])?;
             Ok(())
         })
         .await
     }
 
+    /// Replaces the message's body and releases it, if this delivery's
+    /// claim is still the last one. A stale delivery (see
+    /// [`ack`](Self::ack)) changes nothing: the message keeps the body and
+    /// the lock of the newer claim, which settles it.
     async fn requeue(&self, delivery: Delivery, body: Vec<u8>, delay: Duration) -> Result<(), TransportError> {
-        self.with_conn(move |conn| {
-            // One statement replaces the body and releases the lock
-            // together: a crash leaves either the old attempt locked (and
-            // delivered again after the timeout) or the new one waiting.
-            conn.prepare_cached(
-                "UPDATE treaty_queue SET body = ?2, not_before = ?3, locked_until = NULL WHERE id = ?1",
-            )?
-            .execute(params![
-                delivery.tag as i64,
-                body,
-                now_millis().saturating_add(millis(delay))
-            ])?;
-            Ok(())
-        })
-        .await?;
-        self.inner.sent.send_modify(|n| *n = n.wrapping_add(1));
+        let (id, claim) = claim_of(delivery.tag);
+        let requeued = self
+            .with_conn(move |conn| {
+                // One statement replaces the body and releases the lock
+                // together: a crash leaves either the old attempt locked
+                // (and delivered again after the timeout) or the new one
+                // waiting.
+                conn.prepare_cached(&format!(
+                    "UPDATE treaty_queue SET body = ?3, not_before = ?4, locked_until = NULL WHERE {CLAIMED}"
+                ))?
+                .execute(params![id, claim, body, now_millis().saturating_add(millis(delay))])
+            })
+            .await?;
+        if requeued > 0 {
+            self.inner.sent.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(())
     }
 
+    /// Deletes the message like [`ack`](Self::ack), and like it does
+    /// nothing for a stale delivery. The bus parked the message, with the
+    /// reason, in the quarantine before calling this, so the queue only
+    /// lets go of it.
     async fn dead_letter(&self, delivery: Delivery, _reason: &str) -> Result<(), TransportError> {
-        // The bus parked the message, with the reason, in the quarantine
-        // before calling this; the queue only lets go of it.
         self.ack(delivery).await
     }
 

@@ -11,6 +11,9 @@ use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStor
 use crate::store::Durability;
 use crate::types::Timestamp;
 
+/// Views deleted per transaction when a generation is dropped.
+const DROP_CHUNK: i64 = 10_000;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS treaty_projections (
     name        TEXT NOT NULL,
@@ -168,15 +171,7 @@ fn writer_stopped() -> ViewError {
 }
 
 fn connect(path: &Path, durability: Durability) -> Result<Connection, ViewError> {
-    let conn = Connection::open(path).map_err(storage)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(storage)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(storage)?;
-    let synchronous = match durability {
-        Durability::Full => "FULL",
-        Durability::Normal => "NORMAL",
-    };
-    conn.pragma_update(None, "synchronous", synchronous).map_err(storage)?;
-    Ok(conn)
+    durability.connect(path).map_err(storage)
 }
 
 fn storage(e: rusqlite::Error) -> ViewError {
@@ -414,22 +409,36 @@ impl ViewStore for SqliteViewStore {
     }
 
     async fn drop_generation(&self, projection: &str, generation: u64) -> Result<(), ViewError> {
+        // In chunks, each its own transaction, so other projections' loads
+        // and commits (and the event store's appends, when the views share
+        // its file) get the write lock between them. The record goes last:
+        // until then the generation is still listed, not live, and a
+        // crash midway leaves it to be dropped again at the next start.
+        loop {
+            let projection = projection.to_string();
+            let deleted = self
+                .on_writer(move |conn| {
+                    conn.prepare_cached(
+                        "DELETE FROM treaty_views WHERE projection = ?1 AND generation = ?2 AND key IN \
+                         (SELECT key FROM treaty_views WHERE projection = ?1 AND generation = ?2 LIMIT ?3)",
+                    )
+                    .map_err(storage)?
+                    .execute(params![projection, generation as i64, DROP_CHUNK])
+                    .map_err(storage)
+                })
+                .await?;
+            if deleted == 0 {
+                break;
+            }
+        }
         let projection = projection.to_string();
         self.on_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(storage)?;
-            tx.execute(
-                "DELETE FROM treaty_views WHERE projection = ?1 AND generation = ?2",
-                params![projection, generation as i64],
-            )
-            .map_err(storage)?;
-            tx.execute(
+            conn.execute(
                 "DELETE FROM treaty_projections WHERE name = ?1 AND generation = ?2",
                 params![projection, generation as i64],
             )
-            .map_err(storage)?;
-            tx.commit().map_err(storage)
+            .map(|_| ())
+            .map_err(storage)
         })
         .await
     }
@@ -438,7 +447,9 @@ impl ViewStore for SqliteViewStore {
         let (projection, key) = (projection.to_string(), key.to_string());
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT v.value FROM treaty_projections p JOIN treaty_views v \
+                // `CROSS JOIN` keeps `p` outside, so the views are found by
+                // their primary key, not by scanning the projection's.
+                "SELECT v.value FROM treaty_projections p CROSS JOIN treaty_views v \
                  ON v.projection = p.name AND v.generation = p.generation \
                  WHERE p.name = ?1 AND p.status = 'live' AND v.key = ?2",
             )
@@ -459,14 +470,18 @@ impl ViewStore for SqliteViewStore {
     ) -> Result<Vec<(String, Vec<u8>)>, ViewError> {
         let (projection, after) = (projection.to_string(), after.map(str::to_string));
         self.read(move |conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT v.key, v.value FROM treaty_projections p JOIN treaty_views v \
-                     ON v.projection = p.name AND v.generation = p.generation \
-                     WHERE p.name = ?1 AND p.status = 'live' AND (?2 IS NULL OR v.key > ?2) \
-                     ORDER BY v.key LIMIT ?3",
-                )
-                .map_err(storage)?;
+            // As in `get`. Two statements rather than `?2 IS NULL OR ...`,
+            // which would keep SQLite from seeking to the key range.
+            let sql = if after.is_some() {
+                "SELECT v.key, v.value FROM treaty_projections p CROSS JOIN treaty_views v \
+                 ON v.projection = p.name AND v.generation = p.generation \
+                 WHERE p.name = ?1 AND p.status = 'live' AND v.key > ?2 ORDER BY v.key LIMIT ?3"
+            } else {
+                "SELECT v.key, v.value FROM treaty_projections p CROSS JOIN treaty_views v \
+                 ON v.projection = p.name AND v.generation = p.generation \
+                 WHERE p.name = ?1 AND p.status = 'live' AND ?2 IS NULL ORDER BY v.key LIMIT ?3"
+            };
+            let mut statement = conn.prepare_cached(sql).map_err(storage)?;
             let rows = statement
                 .query_map(params![projection, after, limit as i64], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?.into_bytes()))

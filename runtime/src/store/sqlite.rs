@@ -24,8 +24,8 @@ use super::paging::{self, Page, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
-    AppendError, AppendResult, Direction, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent, OpenError,
-    ReadError, RecordedEvent, StreamName,
+    AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent,
+    OpenError, ReadError, RecordedEvent, StreamName,
 };
 use crate::types::Uuid;
 
@@ -141,8 +141,7 @@ impl SqliteStore {
             location: location.clone(),
             source: Box::new(e),
         };
-        let mut conn = Connection::open(&path).map_err(storage)?;
-        configure(&conn, config.durability).map_err(storage)?;
+        let mut conn = store_connection(&path, config.durability).map_err(storage)?;
         let found: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(storage)?;
@@ -199,16 +198,40 @@ impl SqliteStore {
     }
 }
 
-fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    stable_plans(conn)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    let synchronous = match durability {
-        Durability::Full => "FULL",
-        Durability::Normal => "NORMAL",
-    };
-    conn.pragma_update(None, "synchronous", synchronous)?;
-    Ok(())
+impl Durability {
+    /// Opens a read-write connection to the SQLite file at `path` (creating
+    /// the file if needed) with the settings every Treaty table in such a
+    /// file is written with: the event store, the view store, snapshots,
+    /// the queue and the quarantine may share one file, so they must agree.
+    ///
+    /// - A 30 s busy timeout: the event store's writer and other processes
+    ///   share the write lock, and waiting for it is normal, failing at
+    ///   once is not.
+    /// - WAL, so readers run while one connection writes.
+    /// - `synchronous` from the durability: `FULL` or `NORMAL`.
+    ///
+    /// It is a method of `Durability` rather than a free function because
+    /// this module is private to `store`; the type is how the rest of the
+    /// crate reaches it.
+    pub(crate) fn connect(self, path: &Path) -> rusqlite::Result<Connection> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let synchronous = match self {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
+        Ok(conn)
+    }
+}
+
+/// A read-write connection of the event store: the shared settings of
+/// [`Durability::connect`], plus stable plans for its cached lookups.
+fn store_connection(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
+    let conn = durability.connect(path)?;
+    stable_plans(&conn)?;
+    Ok(conn)
 }
 
 /// Turns on SQLite's query planner stability guarantee, so no plan depends
@@ -271,6 +294,22 @@ impl EventStore for SqliteStore {
             inner
                 .readers
                 .with(|conn| stream_version(conn, &stream).map_err(|e| ReadError::Storage(Box::new(e))))
+        })
+        .await
+        .map_err(|e| ReadError::Storage(Box::new(e)))?
+    }
+
+    async fn locate(&self, id: Uuid) -> Result<Option<EventLocation>, ReadError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            inner.readers.with(|conn| {
+                let found = stored_id(conn, id).map_err(|e| ReadError::Storage(Box::new(e)))?;
+                Ok(found.map(|s| EventLocation {
+                    stream: s.stream,
+                    version: s.version,
+                    position: s.position,
+                }))
+            })
         })
         .await
         .map_err(|e| ReadError::Storage(Box::new(e)))?
@@ -343,8 +382,7 @@ impl EventStore for SqliteStore {
         tokio::task::spawn_blocking(move || -> rusqlite::Result<()> {
             // A connection of its own: this runs once at start, and SQLite
             // lets it wait for the writer thread's transactions.
-            let mut conn = Connection::open(path)?;
-            configure(&conn, durability)?;
+            let mut conn = store_connection(&path, durability)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut upsert = tx.prepare(

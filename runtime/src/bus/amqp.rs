@@ -3,19 +3,20 @@
 //! What it declares and guarantees is documented on [`AmqpTransport`],
 //! where users read it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use super::transport::{Delivery, Transport, TransportError};
 use crate::types::Uuid;
@@ -47,6 +48,9 @@ const DELAY_QUEUE_EXPIRY_MARGIN: Duration = Duration::from_secs(30 * 60);
 const DELAY_QUEUE_REDECLARE: Duration = Duration::from_secs(10 * 60);
 /// The header that carries why a message was dead-lettered.
 const REASON_HEADER: &str = "x-treaty-reason";
+/// How long no [`Transport::receive`] may wait before the transport stops
+/// consuming and puts the deliveries it prefetched back in the queue.
+const UNWANTED_AFTER: Duration = Duration::from_secs(2);
 
 /// How an [`AmqpTransport`] uses its broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +129,10 @@ impl Default for AmqpConfig {
 /// - `Q.reply.<uuid>`, an exclusive, auto-delete queue per transport
 ///   instance: its [`Transport::reply_address`]. Replies are published to
 ///   the default exchange with the address as routing key, and are not
-///   persistent: an asker that is gone cannot use them.
+///   persistent: an asker that is gone cannot use them. The broker deletes
+///   it when the connection that declared it ends; the transport declares
+///   it again on the next, under a new name when the broker refuses the
+///   old one (see below).
 ///
 /// # Delivery
 ///
@@ -135,6 +142,22 @@ impl Default for AmqpConfig {
 /// consumed with manual acknowledgements and [`AmqpConfig::prefetch`]
 /// unacknowledged deliveries at most, from the first
 /// [`Transport::receive`] on: a transport that only sends takes nothing.
+///
+/// The broker hands out up to `prefetch` deliveries ahead of the bus's
+/// `receive` calls; until they are received, other consumers of `Q` cannot
+/// have them. So when no `receive` has waited for a while (two seconds:
+/// the bus was shut down with [`RunningBus::shutdown`], or every handler
+/// of a saturated bus is busy), the transport stops consuming and puts the
+/// deliveries nobody received back in the queue (a nack with requeue, which
+/// RabbitMQ 4.3 and later do not count against a quorum queue's delivery
+/// limit), where other consumers take them; the next `receive` consumes
+/// again. Deliveries received and not yet settled stay with this transport
+/// until they are settled. Closing the transport ([`AmqpTransport::close`],
+/// or dropping the last clone) puts back at once every delivery it holds
+/// that was not acknowledged, received or not: call it when the process
+/// stops consuming for good.
+///
+/// [`RunningBus::shutdown`]: crate::bus::RunningBus::shutdown
 ///
 /// # Reconnecting
 ///
@@ -147,13 +170,25 @@ impl Default for AmqpConfig {
 /// back in the queue when its channel closed and delivers it again, and
 /// the bus recognizes the message), so settling it is not an error, and
 /// there is nothing to wait for either: a delivery tag is only good on its
-/// own channel. A requeue or dead-letter whose publish fails puts the
-/// original back in the queue at once (a nack with requeue) when its
-/// channel is still open.
+/// own channel. Deliveries of an earlier connection that `receive` had not
+/// taken yet are dropped rather than handed out, for the same reason. A
+/// requeue or dead-letter whose publish fails puts the original back in
+/// the queue at once (a nack with requeue) when its channel is still open.
+/// After a network cut, what the broker had handed to the cut connection
+/// comes back only once the broker notices the cut (missed heartbeats, a
+/// minute or so), and until then the broker may hand it more.
 ///
 /// The reply queue is declared again under the same name, so addresses
-/// handed out before the outage still work; replies sent while it was
-/// gone are lost and their askers time out.
+/// handed out before a broker restart still work; replies sent while it
+/// was gone are lost and their askers time out. After a network cut,
+/// though, the broker keeps the old connection, and with it the exclusive
+/// reply queue, until it notices that connection is dead (missed
+/// heartbeats, a minute or so), and refuses to declare the queue again
+/// (`RESOURCE_LOCKED`) until then. The transport then declares a reply
+/// queue under a new name and [`Transport::reply_address`] returns that
+/// from then on: commands and new asks go on at once, while asks that were
+/// waiting for a reply to the old address time out (their replies go to
+/// the old queue, which the broker deletes with the old connection).
 #[derive(Clone)]
 pub struct AmqpTransport {
     shared: Arc<Shared>,
@@ -164,19 +199,19 @@ struct Shared {
     url: String,
     config: AmqpConfig,
     names: Names,
+    /// The reply queue, the transport's reply address: the same on every
+    /// connection unless the broker refuses to declare it again.
+    reply_queue: Mutex<String>,
     /// The live connection, `None` while reconnecting or once closed.
     session: watch::Sender<Option<Arc<Session>>>,
-    /// Becomes true at the first `receive`: only then does the transport
-    /// consume commands.
-    consume: watch::Sender<bool>,
     closed: watch::Sender<bool>,
     /// Whether the command queue is a quorum queue (as last declared).
     quorum: AtomicBool,
     /// Every delay bucket declared through this transport, for
     /// [`AmqpTransport::delete_topology`].
     delay_buckets: Mutex<BTreeSet<u64>>,
-    incoming_tx: mpsc::UnboundedSender<Incoming>,
-    incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<Incoming>>,
+    /// Commands consumed and not yet received.
+    inbox: Arc<Inbox>,
     replies_tx: mpsc::UnboundedSender<Vec<u8>>,
     replies: tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
 }
@@ -186,7 +221,6 @@ struct Names {
     queue: String,
     dead_letter_exchange: String,
     dead_letter_queue: String,
-    reply_queue: String,
 }
 
 impl Names {
@@ -195,12 +229,16 @@ impl Names {
             queue: queue.to_string(),
             dead_letter_exchange: format!("{queue}.dlx"),
             dead_letter_queue: format!("{queue}.dead-letter"),
-            reply_queue: format!("{queue}.reply.{}", Uuid::new_v4().simple()),
         }
     }
 
     fn delay_queue(&self, bucket_ms: u64) -> String {
         format!("{}.delay.{bucket_ms}", self.queue)
+    }
+
+    /// A reply queue name no other transport uses.
+    fn new_reply_queue(&self) -> String {
+        format!("{}.reply.{}", self.queue, Uuid::new_v4().simple())
     }
 }
 
@@ -211,13 +249,85 @@ struct Incoming {
     body: Vec<u8>,
 }
 
+/// The commands consumed and not yet taken by [`Transport::receive`], and
+/// who waits for them.
+struct Inbox {
+    entries: Mutex<VecDeque<Incoming>>,
+    /// Woken whenever an entry comes.
+    ready: Notify,
+    /// How many `receive` calls wait. It changes whenever one starts or
+    /// ends, which is how a consumer tells that the bus still receives.
+    receivers: watch::Sender<usize>,
+}
+
+impl Inbox {
+    fn new() -> Self {
+        Inbox {
+            entries: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            receivers: watch::Sender::new(0),
+        }
+    }
+
+    fn push(&self, incoming: Incoming) {
+        lock(&self.entries).push_back(incoming);
+        self.ready.notify_waiters();
+    }
+
+    fn pop(&self) -> Option<Incoming> {
+        lock(&self.entries).pop_front()
+    }
+
+    /// Drops the entries of connections before `generation`: they can
+    /// no longer be acknowledged, and the broker has put them back in the
+    /// queue (or does when it notices their connection is gone).
+    fn drop_before(&self, generation: u64) {
+        lock(&self.entries).retain(|incoming| incoming.generation >= generation);
+    }
+
+    /// Takes the entries of connection `generation` out, for putting them
+    /// back in the queue.
+    fn take(&self, generation: u64) -> Vec<u64> {
+        let mut entries = lock(&self.entries);
+        let mut tags = Vec::new();
+        entries.retain(|incoming| {
+            let taken = incoming.generation == generation;
+            if taken {
+                tags.push(incoming.tag);
+            }
+            !taken
+        });
+        tags
+    }
+
+    fn clear(&self) {
+        lock(&self.entries).clear();
+    }
+}
+
+/// Counts a `receive` in [`Inbox::receivers`] while it waits.
+struct Receiving<'a>(&'a Inbox);
+
+impl<'a> Receiving<'a> {
+    fn new(inbox: &'a Inbox) -> Self {
+        inbox.receivers.send_modify(|receivers| *receivers += 1);
+        Receiving(inbox)
+    }
+}
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.0.receivers.send_modify(|receivers| *receivers -= 1);
+    }
+}
+
 /// One connection and its channels.
 struct Session {
     generation: u64,
     connection: Connection,
     /// In confirm mode; every publish goes through it.
     publisher: Channel,
-    /// Consumes commands (with the prefetch limit) and replies.
+    /// Consumes commands, with the prefetch limit.
     consumer: Channel,
     /// Declares delay queues, whose declaration may fail on its own.
     topology: Channel,
@@ -277,24 +387,23 @@ impl AmqpTransport {
     /// When the broker cannot be reached, refuses the credentials, or
     /// holds queues of these names with other arguments.
     pub async fn connect(url: &str, config: AmqpConfig) -> Result<Self, TransportError> {
-        let (incoming_tx, incoming) = mpsc::unbounded_channel();
         let (replies_tx, replies) = mpsc::unbounded_channel();
+        let names = Names::new(&config.queue);
         let shared = Arc::new(Shared {
             url: url.to_string(),
-            names: Names::new(&config.queue),
+            reply_queue: Mutex::new(names.new_reply_queue()),
+            names,
             quorum: AtomicBool::new(config.quorum),
             config,
             session: watch::Sender::new(None),
-            consume: watch::Sender::new(false),
             closed: watch::Sender::new(false),
             delay_buckets: Mutex::new(BTreeSet::new()),
-            incoming_tx,
-            incoming: tokio::sync::Mutex::new(incoming),
+            inbox: Arc::new(Inbox::new()),
             replies_tx,
             replies: tokio::sync::Mutex::new(replies),
         });
         let first = open_session(&shared, 1).await.map_err(TransportError::Failed)?;
-        shared.session.send_replace(Some(first.clone()));
+        go_live(&shared, &first);
         tokio::spawn(supervise(Arc::downgrade(&shared), shared.closed.subscribe(), first));
         Ok(AmqpTransport { shared })
     }
@@ -316,12 +425,19 @@ impl AmqpTransport {
         &self.shared.names.dead_letter_queue
     }
 
-    /// Closes the connection: deliveries not yet acknowledged go back to
-    /// the queue, [`Transport::receive`] and [`Transport::receive_reply`]
-    /// return [`TransportError::Closed`], and so does publishing. Every
-    /// clone is closed; dropping the last clone closes too.
+    /// Closes the connection: deliveries not yet acknowledged, the
+    /// prefetched ones nobody received included, go back to the queue,
+    /// [`Transport::receive`] and [`Transport::receive_reply`] return
+    /// [`TransportError::Closed`], and so does publishing. Every clone is
+    /// closed; dropping the last clone closes too.
+    ///
+    /// A process that stops consuming for good (after
+    /// [`RunningBus::shutdown`](crate::bus::RunningBus::shutdown)) should
+    /// call it rather than keep the transport open: the broker then hands
+    /// what this transport held to other consumers at once.
     pub async fn close(&self) {
         self.shared.closed.send_replace(true);
+        self.shared.inbox.clear();
         let session = self.shared.session.send_replace(None);
         if let Some(session) = session {
             session.retire();
@@ -481,7 +597,7 @@ impl std::fmt::Debug for AmqpTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AmqpTransport")
             .field("queue", &self.shared.names.queue)
-            .field("reply_address", &self.shared.names.reply_queue)
+            .field("reply_address", &*lock(&self.shared.reply_queue))
             .finish_non_exhaustive()
     }
 }
@@ -492,27 +608,39 @@ impl Transport for AmqpTransport {
         self.publish(target_for(delay), &body, properties).await
     }
 
+    /// Waits for the next command; the first call starts consuming, and
+    /// so does the first after the transport stopped because nobody
+    /// received (see [`AmqpTransport`]).
     async fn receive(&self) -> Result<Delivery, TransportError> {
-        self.shared
-            .consume
-            .send_if_modified(|consume| !std::mem::replace(consume, true));
+        let inbox = &self.shared.inbox;
+        let _receiving = Receiving::new(inbox);
         let mut closed = self.shared.closed.subscribe();
-        let mut incoming = self.shared.incoming.lock().await;
         loop {
-            let next = tokio::select! {
+            // Registered before looking, so an entry pushed in between
+            // still wakes this receive.
+            let ready = inbox.ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            if *closed.borrow() {
+                return Err(TransportError::Closed);
+            }
+            while let Some(next) = inbox.pop() {
+                let live = self.shared.session.borrow().clone();
+                if live.is_some_and(|live| live.generation == next.generation && !live.is_over()) {
+                    return Ok(Delivery {
+                        body: next.body,
+                        tag: (next.generation & GENERATION_MASK) << TAG_BITS | (next.tag & TAG_MASK),
+                    });
+                }
+                // Prefetched on a connection that has failed since: it can
+                // no longer be acknowledged, and the broker delivers it
+                // again on the new one.
+            }
+            tokio::select! {
                 biased;
                 _ = closed.wait_for(|closed| *closed) => return Err(TransportError::Closed),
-                next = incoming.recv() => next.ok_or(TransportError::Closed)?,
-            };
-            let current = self.shared.session.borrow().as_ref().map(|session| session.generation);
-            if current == Some(next.generation) {
-                return Ok(Delivery {
-                    body: next.body,
-                    tag: (next.generation & GENERATION_MASK) << TAG_BITS | (next.tag & TAG_MASK),
-                });
+                () = &mut ready => {}
             }
-            // Prefetched on a connection that has closed since: the broker
-            // delivers it again on the new one.
         }
     }
 
@@ -549,8 +677,11 @@ impl Transport for AmqpTransport {
         Ok(())
     }
 
+    /// The reply queue. It changes when the broker refuses to declare it
+    /// again after a reconnect (see [`AmqpTransport`]), so it is asked for
+    /// each time rather than kept.
     fn reply_address(&self) -> String {
-        self.shared.names.reply_queue.clone()
+        lock(&self.shared.reply_queue).clone()
     }
 
     async fn reply(&self, to: &str, body: Vec<u8>) -> Result<(), TransportError> {
@@ -650,19 +781,6 @@ async fn open_session(shared: &Shared, generation: u64) -> Result<Arc<Session>, 
     let (topology, quorum) =
         declare_durable(&connection, topology, &names.queue, arguments, shared.config.quorum).await?;
     shared.quorum.store(quorum, Ordering::Relaxed);
-    // The same name on every connection, so the address the bus handed
-    // out before a reconnect still reaches it after.
-    topology
-        .queue_declare(
-            names.reply_queue.as_str().into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
     // Delay queues of buckets used before are declared again here, so a
     // message published before a reconnect is not lost to `x-expires`.
     let buckets: Vec<u64> = lock(&shared.delay_buckets).iter().copied().collect();
@@ -678,9 +796,84 @@ async fn open_session(shared: &Shared, generation: u64) -> Result<Arc<Session>, 
     consumer
         .basic_qos(shared.config.prefetch, BasicQosOptions::default())
         .await?;
-    let replies = consumer
+    let (reply_channel, replies) = consume_replies(shared, &connection).await?;
+
+    let session = Arc::new(Session {
+        generation,
+        connection,
+        publisher,
+        consumer,
+        topology,
+        delay_queues: Mutex::new(delay_queues),
+        over: watch::Sender::new(false),
+    });
+    tokio::spawn(forward_replies(
+        session.clone(),
+        reply_channel,
+        replies,
+        shared.replies_tx.clone(),
+    ));
+    Ok(session)
+}
+
+/// Makes `session` the live one and starts consuming commands on it. The
+/// consumer starts only now, so every command `receive` takes belongs to
+/// the live session or an earlier one, never a later one.
+fn go_live(shared: &Shared, session: &Arc<Session>) {
+    shared.session.send_replace(Some(session.clone()));
+    shared.inbox.drop_before(session.generation);
+    tokio::spawn(forward_commands(
+        session.clone(),
+        shared.names.queue.clone(),
+        shared.inbox.clone(),
+    ));
+}
+
+/// Declares the reply queue and consumes it, on a channel of its own (the
+/// broker closes a channel whose declaration it refuses, and the session
+/// goes on without that one).
+///
+/// The reply queue keeps its name across connections, so that addresses
+/// handed out before a reconnect still reach this transport. When the
+/// broker refuses to declare it again, most likely because it still holds
+/// it for a connection cut off from this side that it has not noticed is
+/// gone (`RESOURCE_LOCKED` until its heartbeat times out), the transport
+/// takes a new name: waiting for the broker would stop every ask for that
+/// long, while a new address only loses the replies to asks in flight.
+async fn consume_replies(shared: &Shared, connection: &Connection) -> Result<(Channel, Consumer), BoxError> {
+    let current = lock(&shared.reply_queue).clone();
+    let refused = match declare_reply_queue(connection, &current).await {
+        Ok(consumed) => return Ok(consumed),
+        Err(refused) => refused,
+    };
+    let fresh = shared.names.new_reply_queue();
+    let consumed = declare_reply_queue(connection, &fresh).await.map_err(|error| {
+        format!("cannot declare the reply queue {current} ({refused}), nor a new one, {fresh} ({error})")
+    })?;
+    tracing::warn!(
+        "amqp: cannot declare the reply queue {current} again ({refused}); replies now go to {fresh}, and \
+         asks waiting for a reply to {current} time out"
+    );
+    *lock(&shared.reply_queue) = fresh;
+    Ok(consumed)
+}
+
+async fn declare_reply_queue(connection: &Connection, queue: &str) -> Result<(Channel, Consumer), lapin::Error> {
+    let channel = connection.create_channel().await?;
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let replies = channel
         .basic_consume(
-            names.reply_queue.as_str().into(),
+            queue.into(),
             "".into(),
             BasicConsumeOptions {
                 // Replies are not persistent and an asker that misses one
@@ -692,24 +885,7 @@ async fn open_session(shared: &Shared, generation: u64) -> Result<Arc<Session>, 
             FieldTable::default(),
         )
         .await?;
-
-    let session = Arc::new(Session {
-        generation,
-        connection,
-        publisher,
-        consumer,
-        topology,
-        delay_queues: Mutex::new(delay_queues),
-        over: watch::Sender::new(false),
-    });
-    tokio::spawn(forward_replies(session.clone(), replies, shared.replies_tx.clone()));
-    tokio::spawn(forward_commands(
-        session.clone(),
-        names.queue.clone(),
-        shared.consume.subscribe(),
-        shared.incoming_tx.clone(),
-    ));
-    Ok(session)
+    Ok((channel, replies))
 }
 
 /// Declares a durable queue, as a quorum queue first when `quorum`, and
@@ -853,7 +1029,13 @@ async fn publish_once(
 }
 
 /// Hands the session's replies to `receive_reply` until the session ends.
-async fn forward_replies(session: Arc<Session>, mut replies: Consumer, to: mpsc::UnboundedSender<Vec<u8>>) {
+/// Holds the replies' channel open meanwhile.
+async fn forward_replies(
+    session: Arc<Session>,
+    _channel: Channel,
+    mut replies: Consumer,
+    to: mpsc::UnboundedSender<Vec<u8>>,
+) {
     let mut over = session.over.subscribe();
     loop {
         let next = tokio::select! {
@@ -879,62 +1061,129 @@ async fn forward_replies(session: Arc<Session>, mut replies: Consumer, to: mpsc:
     }
 }
 
-/// Once commands are wanted, consumes them on the session and hands them
-/// to `receive` until the session ends.
-async fn forward_commands(
-    session: Arc<Session>,
-    queue: String,
-    mut wanted: watch::Receiver<bool>,
-    to: mpsc::UnboundedSender<Incoming>,
-) {
+/// Consumes commands on the session and hands them to `receive` while
+/// the bus receives, until the session ends. When no `receive` has waited
+/// for [`UNWANTED_AFTER`], stops consuming and puts the deliveries nobody
+/// received back in the queue, so that other consumers get them now
+/// rather than when this connection closes; consumes again at the next
+/// `receive`.
+async fn forward_commands(session: Arc<Session>, queue: String, inbox: Arc<Inbox>) {
     let mut over = session.over.subscribe();
-    tokio::select! {
-        _ = over.wait_for(|over| *over) => return,
-        wanted = wanted.wait_for(|wanted| *wanted) => if wanted.is_err() { return },
-    }
-    let consumed = session
-        .consumer
-        .basic_consume(
-            queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await;
-    let mut commands = match consumed {
-        Ok(commands) => commands,
-        Err(error) => {
-            tracing::warn!("amqp: cannot consume {queue}: {error}; reconnecting");
+    let mut receivers = inbox.receivers.subscribe();
+    loop {
+        tokio::select! {
+            _ = over.wait_for(|over| *over) => return,
+            wanted = receivers.wait_for(|receivers| *receivers > 0) => if wanted.is_err() { return },
+        }
+        let consumed = session
+            .consumer
+            .basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await;
+        let mut commands = match consumed {
+            Ok(commands) => commands,
+            Err(error) => {
+                tracing::warn!("amqp: cannot consume {queue}: {error}; reconnecting");
+                session.retire();
+                return;
+            }
+        };
+        let unwanted = unwanted(inbox.receivers.subscribe());
+        tokio::pin!(unwanted);
+        loop {
+            let next = tokio::select! {
+                _ = over.wait_for(|over| *over) => return,
+                () = &mut unwanted => break,
+                next = commands.next() => next,
+            };
+            if !forward(&session, &queue, &inbox, next) {
+                return;
+            }
+        }
+        if let Err(error) = session
+            .consumer
+            .basic_cancel(commands.tag(), BasicCancelOptions::default())
+            .await
+        {
+            tracing::info!("amqp: cannot stop consuming {queue}: {error}; reconnecting");
             session.retire();
             return;
         }
-    };
+        // What came before the broker's cancel-ok; then the stream ends.
+        loop {
+            let next = tokio::select! {
+                _ = over.wait_for(|over| *over) => return,
+                next = commands.next() => next,
+            };
+            if next.is_none() {
+                break;
+            }
+            if !forward(&session, &queue, &inbox, next) {
+                return;
+            }
+        }
+        // A `receive` may have taken some meanwhile; those it keeps.
+        let unreceived = inbox.take(session.generation);
+        let count = unreceived.len();
+        for tag in unreceived {
+            let options = BasicNackOptions {
+                multiple: false,
+                requeue: true,
+            };
+            if let Err(error) = session.consumer.basic_nack(tag, options).await {
+                tracing::info!("amqp: cannot put a prefetched delivery back ({error}); reconnecting");
+                session.retire();
+                return;
+            }
+        }
+        tracing::debug!("amqp: nothing receives; stopped consuming {queue} and put {count} prefetched deliveries back");
+    }
+}
+
+/// Puts what the command consumer yielded in the inbox; false when the
+/// consumer ended or failed (and the session with it).
+fn forward(
+    session: &Session,
+    queue: &str,
+    inbox: &Inbox,
+    next: Option<Result<lapin::message::Delivery, lapin::Error>>,
+) -> bool {
+    match next {
+        Some(Ok(delivery)) => {
+            inbox.push(Incoming {
+                generation: session.generation,
+                tag: delivery.delivery_tag,
+                body: delivery.data,
+            });
+            true
+        }
+        Some(Err(error)) => {
+            tracing::warn!("amqp: consuming {queue} failed: {error}; reconnecting");
+            session.retire();
+            false
+        }
+        None => {
+            tracing::warn!("amqp: the broker ended the consumer of {queue}; reconnecting");
+            session.retire();
+            false
+        }
+    }
+}
+
+/// Returns once no `receive` has waited for [`UNWANTED_AFTER`].
+async fn unwanted(mut receivers: watch::Receiver<usize>) {
     loop {
-        let next = tokio::select! {
-            _ = over.wait_for(|over| *over) => return,
-            next = commands.next() => next,
-        };
-        match next {
-            Some(Ok(delivery)) => {
-                let incoming = Incoming {
-                    generation: session.generation,
-                    tag: delivery.delivery_tag,
-                    body: delivery.data,
-                };
-                if to.send(incoming).is_err() {
-                    return;
-                }
-            }
-            Some(Err(error)) => {
-                tracing::warn!("amqp: consuming {queue} failed: {error}; reconnecting");
-                session.retire();
-                return;
-            }
-            None => {
-                tracing::warn!("amqp: the broker ended the consumer of {queue}; reconnecting");
-                session.retire();
-                return;
-            }
+        if receivers.wait_for(|receivers| *receivers == 0).await.is_err() {
+            return;
+        }
+        match tokio::time::timeout(UNWANTED_AFTER, receivers.changed()).await {
+            // A receive started (and maybe ended) meanwhile.
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return,
         }
     }
 }
@@ -966,6 +1215,8 @@ async fn supervise(shared: Weak<Shared>, mut closed: watch::Receiver<bool>, firs
                     }
                     retired
                 });
+                // The broker puts them back when the connection closes.
+                shared.inbox.drop_before(session.generation + 1);
             }
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.connection.close(200, "reconnecting".into())).await;
         }
@@ -986,7 +1237,7 @@ async fn supervise(shared: Weak<Shared>, mut closed: watch::Receiver<bool>, firs
                 }
                 tracing::info!("amqp: connected to the broker again");
                 delay = FIRST_RECONNECT_DELAY;
-                strong.session.send_replace(Some(session.clone()));
+                go_live(&strong, &session);
                 current = Some(session);
             }
             Err(error) => {

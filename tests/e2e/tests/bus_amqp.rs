@@ -11,8 +11,10 @@
 //! && rabbitmqctl await_startup`). Without them the tests say why they
 //! skip, except under `CI`, where they fail.
 //!
-//! Each test uses queues of its own and deletes them at the end; the tests
-//! run one at a time, since a restart drops every connection to the broker.
+//! Each test uses queues of its own and deletes them at the end, also when
+//! it fails (`AmqpCleanup`). A restart drops every connection to the
+//! broker, so the restart test runs alone, also apart from the tests of
+//! other binaries and processes (`AmqpBrokerLock`).
 
 mod bank;
 
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bank::*;
+use treaty::__testing::{amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AmqpCleanup};
 use treaty::aggregate::Repository;
 use treaty::bus::{
     AmqpConfig, AmqpTransport, AskError, Bus, BusConfig, Envelope, MemoryQuarantine, Quarantine, RetryPolicy,
@@ -30,54 +33,17 @@ use treaty::bus::{
 use treaty::store::{EventStore, MemoryStore, SqliteStore};
 use treaty::Uuid;
 
-/// A restart in one test would disturb the others.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn amqp_url() -> Option<String> {
-    match std::env::var("TREATY_TEST_AMQP") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TREATY_TEST_AMQP is not: .ci/run must start RabbitMQ and set it")
-        }
-        Err(_) => {
-            eprintln!("skipped: set TREATY_TEST_AMQP=amqp://guest:guest@127.0.0.1:5672/%2f to run the RabbitMQ tests");
-            None
-        }
-    }
-}
-
-fn restart_command() -> Option<String> {
-    match std::env::var("TREATY_TEST_AMQP_RESTART") {
-        Ok(command) => Some(command),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TREATY_TEST_AMQP_RESTART is not: .ci/services.sh must set it")
-        }
-        Err(_) => {
-            eprintln!(
-                "skipped: set TREATY_TEST_AMQP_RESTART to a shell command restarting the broker \
-                 (such as `rabbitmqctl stop_app && rabbitmqctl start_app && rabbitmqctl await_startup`)"
-            );
-            None
-        }
-    }
-}
-
-/// Runs the restart command; returns once the broker is back.
-async fn restart_broker(command: &str) {
-    let command = command.to_string();
-    let status = tokio::task::spawn_blocking(move || std::process::Command::new("sh").arg("-c").arg(command).status())
-        .await
-        .unwrap()
-        .expect("the restart command runs");
-    assert!(status.success(), "the restart command failed: {status}");
-}
-
 type AmqpBus = Bus<AmqpTransport, MemoryQuarantine>;
 
-/// A bus over a command queue of its own, handling accounts in `store`.
-async fn start_bus<S: EventStore + Clone>(url: &str, store: &S) -> (AmqpBus, RunningBus) {
+/// A command queue of a test's own.
+fn new_queue() -> String {
+    format!("treaty.test.{}", Uuid::new_v4().simple())
+}
+
+/// A bus over command queue `queue`, handling accounts in `store`.
+async fn start_bus<S: EventStore + Clone>(url: &str, queue: &str, store: &S) -> (AmqpBus, RunningBus) {
     let config = AmqpConfig {
-        queue: format!("treaty.test.{}", Uuid::new_v4().simple()),
+        queue: queue.to_string(),
         outage_timeout: Duration::from_secs(60),
         max_reconnect_delay: Duration::from_millis(500),
         ..AmqpConfig::default()
@@ -165,10 +131,13 @@ async fn assert_accounts<S: EventStore + Clone>(store: &S, model: &BTreeMap<Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_published_twice_is_applied_once() {
-    let Some(url) = amqp_url() else { return };
-    let _serial = SERIAL.lock().await;
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let _broker = AmqpBrokerLock::shared();
     let store = MemoryStore::new();
-    let (bus, running) = start_bus(&url, &store).await;
+    let (bus, running) = start_bus(&url, &new_queue(), &store).await;
+    let cleanup = AmqpCleanup::new(bus.transport());
     let accounts: Vec<String> = (0..10).map(|i| format!("twice-{i}")).collect();
     open_accounts(&bus, &accounts).await;
 
@@ -189,15 +158,18 @@ async fn every_message_published_twice_is_applied_once() {
     assert_eq!(store.head().await.unwrap(), 10 + 200);
     assert_accounts(&store, &model).await;
     assert!(bus.quarantine().list().await.unwrap().is_empty());
-    bus.transport().delete_topology().await.unwrap();
+    cleanup.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ask_gets_outcomes_over_amqp() {
-    let Some(url) = amqp_url() else { return };
-    let _serial = SERIAL.lock().await;
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let _broker = AmqpBrokerLock::shared();
     let store = MemoryStore::new();
-    let (bus, running) = start_bus(&url, &store).await;
+    let (bus, running) = start_bus(&url, &new_queue(), &store).await;
+    let cleanup = AmqpCleanup::new(bus.transport());
 
     let opened = bus
         .ask(&OpenAccount {
@@ -251,7 +223,7 @@ async fn ask_gets_outcomes_over_amqp() {
     running.shutdown().await;
     let repository = Repository::<Account, _>::new(store.clone());
     assert_eq!(repository.load(&id("asked")).await.unwrap().state.balance, 25);
-    bus.transport().delete_topology().await.unwrap();
+    cleanup.delete().await;
 }
 
 /// 10,000 deposits to 100 accounts, sent by one task while the bus
@@ -261,12 +233,15 @@ async fn ask_gets_outcomes_over_amqp() {
 async fn a_broker_restart_mid_run_loses_nothing_and_applies_nothing_twice() {
     const ACCOUNTS: usize = 100;
     const DEPOSITS: usize = 10_000;
-    let Some(url) = amqp_url() else { return };
-    let Some(restart) = restart_command() else { return };
-    let _serial = SERIAL.lock().await;
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let Some(restart) = amqp_restart_command() else { return };
+    let _broker = AmqpBrokerLock::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("events.db")).unwrap();
-    let (bus, running) = start_bus(&url, &store).await;
+    let (bus, running) = start_bus(&url, &new_queue(), &store).await;
+    let cleanup = AmqpCleanup::new(bus.transport());
     let accounts: Vec<String> = (0..ACCOUNTS).map(|i| format!("run-{i}")).collect();
     open_accounts(&bus, &accounts).await;
 
@@ -302,7 +277,7 @@ async fn a_broker_restart_mid_run_loses_nothing_and_applies_nothing_twice() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (sent_before, handled_before) = (sent.load(Ordering::Relaxed), store.head().await.unwrap());
-    restart_broker(&restart).await;
+    restart_amqp_broker(&restart).await;
     sender.await.unwrap();
     let expected_events = (ACCOUNTS + DEPOSITS) as u64;
     wait_for_events(&store, expected_events, Duration::from_secs(600)).await;
@@ -316,5 +291,38 @@ async fn a_broker_restart_mid_run_loses_nothing_and_applies_nothing_twice() {
     assert_eq!(store.head().await.unwrap(), expected_events);
     assert_accounts(&store, &model).await;
     assert!(bus.quarantine().list().await.unwrap().is_empty());
-    bus.transport().delete_topology().await.unwrap();
+    cleanup.delete().await;
+}
+
+/// A bus shut down in a process that keeps its transport open does not
+/// sit on what its transport prefetched: another bus on the same queue
+/// handles every message sent after the shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bus_shut_down_leaves_its_messages_to_other_buses() {
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let _broker = AmqpBrokerLock::shared();
+    let store = MemoryStore::new();
+    let queue = new_queue();
+    let (stopped, running) = start_bus(&url, &queue, &store).await;
+    let cleanup = AmqpCleanup::new(stopped.transport());
+    let account = "left-behind".to_string();
+    open_accounts(&stopped, std::slice::from_ref(&account)).await;
+    running.shutdown().await;
+
+    let mut model = BTreeMap::from([(account.clone(), (0, 0))]);
+    for amount in 1..=20 {
+        stopped.send_envelope(&deposit_message(&account, amount)).await.unwrap();
+        let entry = model.get_mut(&account).unwrap();
+        entry.0 += 1;
+        entry.1 += amount;
+    }
+    let (other, running) = start_bus(&url, &queue, &store).await;
+    wait_for_events(&store, 1 + 20, Duration::from_secs(30)).await;
+    drain(&other, running, &account).await;
+
+    assert_accounts(&store, &model).await;
+    other.transport().close().await;
+    cleanup.delete().await;
 }

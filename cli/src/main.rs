@@ -14,6 +14,7 @@ mod lock;
 mod projections;
 mod quarantine;
 mod store;
+mod table;
 
 /// Treaty: explicit contracts for message-driven systems.
 #[derive(Parser)]

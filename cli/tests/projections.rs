@@ -6,7 +6,6 @@
 //! server, in a schema of its own that it drops at the end.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use expect_test::expect;
 use serde_json::Value;
@@ -14,33 +13,14 @@ use treaty_runtime::projection::{Generation, SqliteViewStore, ViewChange, ViewSt
 use treaty_runtime::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
 use treaty_runtime::Uuid;
 
+mod common;
+
+use common::{runtime, stderr, stdout, treaty};
+
 /// The fingerprints of the generations the tests record.
 const FIRST: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 const SECOND: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f";
 const STOCK: &str = "123456789abcdef0123456789abcdef0";
-
-fn treaty(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_treaty"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Appends five raw events to `store`, one at a time: head position 5.
 async fn append_events(store: &impl EventStore) {

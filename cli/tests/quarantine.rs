@@ -6,7 +6,6 @@
 //! server, in schemas of its own that it drops at the end.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use expect_test::expect;
 use serde_json::Value;
@@ -14,32 +13,13 @@ use treaty_runtime::bus::{ParkedMessage, Quarantine, SqliteQuarantine};
 use treaty_runtime::store::SqliteStore;
 use treaty_runtime::{Timestamp, Uuid};
 
+mod common;
+
+use common::{runtime, stderr, stdout, treaty};
+
 const CAR: &str = "01900000-0000-7000-8000-000000000001";
 const GARBAGE: &str = "01900000-0000-7000-8000-000000000002";
 const PAINT: &str = "01900000-0000-7000-8000-000000000003";
-
-fn treaty(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_treaty"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn time(text: &str) -> Timestamp {
     text.parse().unwrap()

@@ -8,12 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use treaty_runtime::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
 use treaty_runtime::Uuid;
+
+mod common;
+
+use common::{runtime, stderr, stdout, treaty};
 
 /// The contracts the test stores are written with.
 const CONTRACTS: &str = "namespace shop;
@@ -61,29 +65,6 @@ const EVENTS: [Sample; 5] = [
     ),
     ("customer-9", "shop.CustomerRegistered", 1, r#"{"name":"Ann"}"#),
 ];
-
-fn treaty(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_treaty"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// The fingerprint of every contract version in `text`, as generated
 /// code carries it.

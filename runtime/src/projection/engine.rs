@@ -686,9 +686,12 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
                 source,
             })?;
             let mut keys = self.projection.keys(&event);
-            // Each view is updated once per event, whatever `keys` says.
-            let mut seen = HashSet::with_capacity(keys.len());
-            keys.retain(|key| seen.insert(key.clone()));
+            // Each view is updated once per event, whatever `keys` says;
+            // the usual single key needs no check.
+            if keys.len() > 1 {
+                let mut seen = HashSet::with_capacity(keys.len());
+                keys.retain(|key| seen.insert(key.clone()));
+            }
             decoded.push((recorded, event, keys));
         }
         self.load_missing(&decoded).await?;

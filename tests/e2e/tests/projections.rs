@@ -457,3 +457,36 @@ async fn a_full_batch_followed_by_silence_becomes_visible() {
     assert_eq!(balance.balance, 5);
     running.shutdown().await;
 }
+
+/// Names every event's account twice: the view must count it once.
+struct Twice;
+
+#[treaty::projection]
+impl Projection for Twice {
+    const NAME: &'static str = "bank.twice";
+    type Event = AccountEvent;
+    type View = Totals;
+
+    fn keys(&self, event: &AccountEvent) -> Vec<String> {
+        vec![event.id().to_string(), event.id().to_string()]
+    }
+
+    fn apply(&self, view: &mut Option<Totals>, _: &AccountEvent, _: &EventContext<'_>) {
+        view.get_or_insert_with(Totals::default).events += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_named_twice_updates_its_view_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = MemoryStore::new();
+    let views = view_store(&dir, "views.db");
+    append_all(&events, &[opened("a", "Ann"), deposited("a", 1)]).await;
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Twice);
+    let running = engine.start().await.unwrap();
+    running.wait_live().await.unwrap();
+    running.shutdown().await;
+    let view = ViewReader::new(views).get::<Twice>("a").await.unwrap().unwrap();
+    assert_eq!(view.events, 2);
+}

@@ -605,6 +605,9 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
                 P::NAME,
                 self.generation
             );
+            // Readers see the new generation from the promotion on, so
+            // the projection is live before the old views are deleted.
+            self.set_status(Phase::Live);
             if let Some(retired) = retired {
                 self.context.views.drop_generation(P::NAME, retired).await?;
                 tracing::info!("projection {}: generation {retired} dropped", P::NAME);

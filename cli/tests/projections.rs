@@ -307,6 +307,66 @@ fn status_refuses_a_view_store_missing_a_table() {
     assert!(!tables(&db).contains(&"treaty_views".to_string()));
 }
 
+/// The journal mode of a SQLite file, read through a read-only connection,
+/// which cannot change it.
+fn journal_mode(db: &Path) -> String {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn status_leaves_a_view_store_as_it_found_it() {
+    let (dir, _db, _) = sqlite_fixture(false);
+    let views = dir.path().join("views.db");
+    let generations = runtime().block_on(async {
+        let views = SqliteViewStore::open(&views).unwrap();
+        record_generations(&views).await;
+        views.generations().await.unwrap()
+    });
+    // Back to a rollback journal, once the store's writer thread has
+    // closed its connection (leaving WAL needs the file to itself).
+    let conn = rusqlite::Connection::open(&views).unwrap();
+    let mut mode = String::new();
+    for _ in 0..100 {
+        mode = conn
+            .pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))
+            .unwrap();
+        if mode == "delete" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(mode, "delete");
+    drop(conn);
+    let before = tables(&views);
+
+    let output = treaty(
+        dir.path(),
+        &[
+            "projections",
+            "status",
+            "--db",
+            "events.db",
+            "--views",
+            "views.db",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_json_of_generations(&json_lines(&stdout(&output)), &generations);
+    // Opening the store in a program switches the file to WAL; the
+    // command changes nothing.
+    assert_eq!(journal_mode(&views), "delete");
+    assert!(!dir.path().join("views.db-wal").exists());
+    assert_eq!(tables(&views), before);
+
+    // Nor does the runtime's `open_existing` create a missing file.
+    let missing = dir.path().join("missing.db");
+    assert!(SqliteViewStore::open_existing(&missing).is_err());
+    assert!(!missing.exists());
+}
+
 /// The server to test against, from `TREATY_TEST_POSTGRES`; under `CI` a
 /// missing server fails the test instead of skipping it.
 fn postgres_url() -> Option<String> {
@@ -380,9 +440,35 @@ fn status_of_a_postgres_store() {
             ],
         )
     };
+    // The views through connections whose transactions are read-only: any
+    // DDL (even `CREATE … IF NOT EXISTS`) would fail, as it does for a
+    // monitoring role without CREATE privileges.
+    let read_only = format!(
+        "{url}{}options=-c%20default_transaction_read_only%3Don",
+        if url.contains('?') { '&' } else { '?' }
+    );
+    let status_read_only = |schema: &str| {
+        treaty(
+            dir.path(),
+            &[
+                "projections",
+                "status",
+                "--db",
+                &url,
+                "--schema",
+                schema,
+                "--views",
+                &read_only,
+                "--format",
+                "json",
+            ],
+        )
+    };
     let human = status(&schema, "human");
     let json = status(&schema, "json");
     let none = status(&bare, "human");
+    let json_read_only = status_read_only(&schema);
+    let none_read_only = status_read_only(&bare);
     let bare_tables = runtime.block_on(postgres_tables(&url, &bare));
     runtime.block_on(postgres_execute(
         &url,
@@ -404,6 +490,14 @@ fn status_of_a_postgres_store() {
     assert_json_of_generations(&json_lines(&stdout(&json)), &generations);
     assert_eq!(none.status.code(), Some(0), "{}", stderr(&none));
     assert_eq!(stdout(&none), "no projections have run against this database\n");
+    assert_eq!(json_read_only.status.code(), Some(0), "{}", stderr(&json_read_only));
+    assert_json_of_generations(&json_lines(&stdout(&json_read_only)), &generations);
+    assert_eq!(none_read_only.status.code(), Some(0), "{}", stderr(&none_read_only));
+    assert_eq!(stdout(&none_read_only), "");
+    assert_eq!(
+        stderr(&none_read_only),
+        "no projections have run against this database\n"
+    );
     assert!(
         !bare_tables.iter().any(|t| t.starts_with("treaty_")),
         "a read-only command created view tables: {bare_tables:?}"

@@ -2,30 +2,25 @@
 //! view store, with its checkpoint and how far it lags behind the head of
 //! the event store.
 //!
-//! Opening a view store creates its tables when they are missing, so, as
-//! for event stores, a read-only look comes first: a database in which no
-//! projection has run is reported as such and left untouched.
+//! The view store is opened with `open_existing`, which creates nothing:
+//! a database in which no projection has run is reported as such and left
+//! untouched.
 
 use std::io::Write as _;
 use std::path::Path;
 
 use clap::{Args, ValueEnum};
-use rusqlite::{Connection, OpenFlags};
 use treaty_runtime::projection::{
     Generation, GenerationStatus, PostgresViewStore, SqliteViewStore, ViewError, ViewStore,
 };
 use treaty_runtime::store::PostgresConfig;
 use treaty_runtime::Timestamp;
 
-use crate::store::backend::{self, is_postgres_url, redact};
+use crate::store::backend::{self, is_postgres_url};
 use crate::store::{describe, DbArgs, Failure};
 
 /// What is printed when the view store has no projection tables.
 const NO_PROJECTIONS: &str = "no projections have run against this database";
-
-/// The tables of a view store.
-const PROJECTIONS_TABLE: &str = "treaty_projections";
-const VIEWS_TABLE: &str = "treaty_views";
 
 /// The arguments of `treaty projections status`.
 #[derive(Args)]
@@ -88,14 +83,25 @@ fn write(text: &str) -> Result<(), Failure> {
 /// Every generation in the view store at `location`, or `None` when no
 /// projection has run there (the view store's tables do not exist).
 async fn generations(location: &str, schema: Option<&str>) -> Result<Option<Vec<Generation>>, Failure> {
-    let read = |e: ViewError| Failure::problem(describe(&e));
-    if is_postgres_url(location) {
-        return postgres_generations(location, schema).await;
-    }
-    match open_sqlite(Path::new(location))? {
-        Some(views) => views.generations().await.map(Some).map_err(read),
-        None => Ok(None),
-    }
+    let views = if is_postgres_url(location) {
+        open_postgres(location, schema).await?.map(Views::Postgres)
+    } else {
+        open_sqlite(Path::new(location))?.map(Views::Sqlite)
+    };
+    let Some(views) = views else {
+        return Ok(None);
+    };
+    let generations = match views {
+        Views::Sqlite(views) => views.generations().await,
+        Views::Postgres(views) => views.generations().await,
+    };
+    generations.map(Some).map_err(|e| Failure::problem(describe(&e)))
+}
+
+/// A view store of either backend.
+enum Views {
+    Sqlite(SqliteViewStore),
+    Postgres(PostgresViewStore),
 }
 
 /// Opens the SQLite view store at `path` if it has its tables.
@@ -115,79 +121,36 @@ fn open_sqlite(path: &Path) -> Result<Option<SqliteViewStore>, Failure> {
         }
         Err(e) => return Err(Failure::usage(format!("cannot read {shown}: {e}"))),
     }
-    let (projections, views) =
-        sqlite_tables(path).map_err(|e| Failure::usage(format!("cannot open {shown}: {}", describe(&e))))?;
-    match (projections, views) {
-        (false, _) => Ok(None),
-        // Opening would create the missing table.
-        (true, false) => Err(Failure::usage(format!(
-            "the view store at {shown} is incomplete: its `{VIEWS_TABLE}` table is missing"
-        ))),
-        (true, true) => SqliteViewStore::open(path)
-            .map(Some)
-            .map_err(|e| Failure::usage(format!("cannot open the view store at {shown}: {}", describe(&e)))),
-    }
+    // Looks for the tables through a read-only connection first, and opens
+    // the view store only where they exist, without creating anything or
+    // changing the file's journal mode.
+    SqliteViewStore::open_existing(path).map_err(|e| open_failed(&e))
 }
 
-/// Whether the view store's two tables exist in `path`, found through a
-/// read-only connection so that looking never changes the file.
-fn sqlite_tables(path: &Path) -> rusqlite::Result<(bool, bool)> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    let mut statement = conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
-    Ok((statement.exists([PROJECTIONS_TABLE])?, statement.exists([VIEWS_TABLE])?))
-}
-
-/// Every generation in the PostgreSQL view store at `url`, in `schema`
-/// (the event store's, `treaty` by default), or `None` when no projection
-/// has run there.
-async fn postgres_generations(url: &str, schema: Option<&str>) -> Result<Option<Vec<Generation>>, Failure> {
-    let schema = schema.unwrap_or(backend::DEFAULT_SCHEMA);
-    let shown = format!("{} (schema {schema})", redact(url));
-    let (projections, views) = postgres_tables(url, schema)
+/// Opens the PostgreSQL view store at `url`, in `schema` (the event
+/// store's, `treaty` by default), if it has its tables.
+async fn open_postgres(url: &str, schema: Option<&str>) -> Result<Option<PostgresViewStore>, Failure> {
+    let config = PostgresConfig {
+        schema: schema.unwrap_or(backend::DEFAULT_SCHEMA).to_string(),
+        // One query, on one connection.
+        pool_size: 1,
+        ..PostgresConfig::default()
+    };
+    // Reads `pg_catalog.pg_tables` and opens the view store only where its
+    // tables exist: unlike `open_with`, it runs no DDL at all, so it
+    // neither creates anything nor needs the privileges to.
+    PostgresViewStore::open_existing(url, config)
         .await
-        .map_err(|e| Failure::usage(format!("cannot open the view store at {shown}: {}", describe(&e))))?;
-    match (projections, views) {
-        (false, _) => Ok(None),
-        (true, false) => Err(Failure::usage(format!(
-            "the view store at {shown} is incomplete: its `{VIEWS_TABLE}` table is missing"
-        ))),
-        (true, true) => {
-            let config = PostgresConfig {
-                schema: schema.to_string(),
-                // One query, on one connection.
-                pool_size: 1,
-                ..PostgresConfig::default()
-            };
-            let views = PostgresViewStore::open_with(url, config)
-                .await
-                .map_err(|e| Failure::usage(describe(&e)))?;
-            views
-                .generations()
-                .await
-                .map(Some)
-                .map_err(|e| Failure::problem(describe(&e)))
-        }
-    }
+        .map_err(|e| open_failed(&e))
 }
 
-/// Whether the view store's two tables exist in `schema`, found with one
-/// query on a connection of its own, closed again before the view store
-/// opens its pool.
-async fn postgres_tables(url: &str, schema: &str) -> Result<(bool, bool), tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
-    let rows = client
-        .query(
-            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = ANY($2)",
-            &[&schema, &[PROJECTIONS_TABLE, VIEWS_TABLE].as_slice()],
-        )
-        .await?;
-    drop(client);
-    // The connection ends once the client is gone; its own error, if any,
-    // changes nothing about the answer already read.
-    let _ = driver.await;
-    let present = |table: &str| rows.iter().any(|row| row.get::<_, &str>(0) == table);
-    Ok((present(PROJECTIONS_TABLE), present(VIEWS_TABLE)))
+/// Why the view store could not be opened: the backend's own message,
+/// which names the database, without the generic "view store failed".
+fn open_failed(error: &ViewError) -> Failure {
+    match error {
+        ViewError::Storage(source) => Failure::usage(describe(source.as_ref())),
+        other => Failure::usage(describe(other)),
+    }
 }
 
 /// What a generation is doing, in the words of the table.

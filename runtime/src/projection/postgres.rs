@@ -162,6 +162,54 @@ impl PostgresViewStore {
         })
     }
 
+    /// Connects to the view store in `config.schema` only if its tables
+    /// exist, creating nothing: `None` when no projection ever ran there.
+    /// For tools such as `treaty projections status`, which look at the
+    /// views but must not create a schema or a table, nor need the
+    /// privileges to: unlike [`open_with`](Self::open_with) it runs no DDL
+    /// and takes no advisory lock, only a read of `pg_catalog.pg_tables`.
+    ///
+    /// # Errors
+    ///
+    /// When the URL is invalid, the schema name is not a plain identifier,
+    /// the server cannot be reached, or the schema holds the generations
+    /// table without the views table.
+    pub async fn open_existing(url: &str, config: PostgresConfig) -> Result<Option<Self>, ViewError> {
+        let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| {
+            storage(postgres::OpenFailed {
+                what: "the view store",
+                location: location.to_string(),
+                source,
+            })
+        };
+        let schema = &config.schema;
+        let (pool, location) = postgres::pool(url, &config, "the view store").map_err(storage)?;
+        let client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
+        let rows = client
+            .query(
+                "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = $1 \
+                 AND tablename IN ('treaty_projections', 'treaty_views')",
+                &[schema],
+            )
+            .await
+            .map_err(|e| failed(&location, Box::new(e)))?;
+        drop(client);
+        let present = |table: &str| rows.iter().any(|row| row.get::<_, &str>(0) == table);
+        match (present("treaty_projections"), present("treaty_views")) {
+            (false, _) => Ok(None),
+            (true, false) => Err(ViewError::Storage(
+                format!("the view store at {location} is incomplete: its `treaty_views` table is missing").into(),
+            )),
+            (true, true) => Ok(Some(PostgresViewStore {
+                inner: Arc::new(Connected {
+                    pool,
+                    location,
+                    sql: Statements::new(schema),
+                }),
+            })),
+        }
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, ViewError> {
         self.inner.pool.get().await.map_err(storage)
     }

@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
 use crate::store::Durability;
@@ -55,6 +55,9 @@ struct Inner {
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
     durability: Durability,
+    /// Whether connections open the file as it is, creating nothing and
+    /// changing no setting ([`SqliteViewStore::open_existing`]).
+    existing: bool,
 }
 
 impl std::fmt::Debug for SqliteViewStore {
@@ -99,8 +102,73 @@ impl SqliteViewStore {
                 writer,
                 readers: Mutex::new(Vec::new()),
                 durability,
+                existing: false,
             }),
         })
+    }
+
+    /// Opens the view store in the database at `path` only if its tables
+    /// exist, creating nothing: `None` when no projection ever ran there.
+    /// For tools such as `treaty projections status`, which look at the
+    /// views but must not create a file or a table, nor change the file.
+    ///
+    /// The tables are looked for through a read-only connection, which
+    /// cannot create the file. Only when they exist are the store's own
+    /// connections opened, and unlike [`open_with`](Self::open_with) they
+    /// run no DDL, never create the file and leave its journal mode as it
+    /// is (`open_with` switches the file to WAL).
+    ///
+    /// # Errors
+    ///
+    /// When the file does not exist or cannot be opened or read, or it
+    /// holds the generations table without the views table.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Option<Self>, ViewError> {
+        let path = path.as_ref().to_path_buf();
+        let look = || -> rusqlite::Result<(bool, bool)> {
+            let conn = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            let mut statement = conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
+            Ok((
+                statement.exists(["treaty_projections"])?,
+                statement.exists(["treaty_views"])?,
+            ))
+        };
+        let failed = |source| {
+            ViewError::Storage(Box::new(OpenFailed {
+                location: path.display().to_string(),
+                source,
+            }))
+        };
+        match look().map_err(failed)? {
+            (false, _) => return Ok(None),
+            (true, false) => {
+                return Err(ViewError::Storage(
+                    format!(
+                        "the view store at {} is incomplete: its `treaty_views` table is missing",
+                        path.display()
+                    )
+                    .into(),
+                ))
+            }
+            (true, true) => {}
+        }
+        let conn = connect_existing(&path).map_err(failed)?;
+        let (writer, jobs) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("treaty-views-writer".into())
+            .spawn(move || run_writer(conn, jobs))
+            .map_err(|e| ViewError::Storage(Box::new(e)))?;
+        Ok(Some(SqliteViewStore {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                readers: Mutex::new(Vec::new()),
+                durability: Durability::Full,
+                existing: true,
+            }),
+        }))
     }
 
     /// Runs `f` with the write connection on the writer thread.
@@ -142,6 +210,7 @@ impl SqliteViewStore {
             let idle = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let conn = match idle {
                 Some(conn) => conn,
+                None if inner.existing => connect_existing(&inner.path).map_err(storage)?,
                 None => connect(&inner.path, inner.durability)?,
             };
             let result = f(&conn);
@@ -172,6 +241,27 @@ fn writer_stopped() -> ViewError {
 
 fn connect(path: &Path, durability: Durability) -> Result<Connection, ViewError> {
     durability.connect(path).map_err(storage)
+}
+
+/// A connection to the existing file at `path` that creates nothing and
+/// changes no setting of the file, such as its journal mode.
+fn connect_existing(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    Ok(conn)
+}
+
+/// Why [`SqliteViewStore::open_existing`] failed, with the file, which
+/// SQLite's error does not name.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the view store at {location}: {source}")]
+struct OpenFailed {
+    location: String,
+    #[source]
+    source: rusqlite::Error,
 }
 
 fn storage(e: rusqlite::Error) -> ViewError {
@@ -274,29 +364,23 @@ impl ViewStore for SqliteViewStore {
         // connection has no transaction open, so it reads the latest
         // committed state, as a read connection would.
         self.on_writer(move |conn| {
-            let mut found = Vec::new();
-            // One statement per chunk of keys keeps under SQLite's limit on
-            // bound parameters while still reading a batch at a time.
-            for chunk in keys.chunks(500) {
-                let placeholders = vec!["?"; chunk.len()].join(", ");
-                let sql = format!(
-                    "SELECT key, value FROM treaty_views WHERE projection = ? AND generation = ? AND key IN ({placeholders})"
-                );
-                let mut statement = conn.prepare_cached(&sql).map_err(storage)?;
-                let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() + 2);
-                values.push(projection.clone().into());
-                values.push((generation as i64).into());
-                values.extend(chunk.iter().map(|k| k.clone().into()));
-                let rows = statement
-                    .query_map(rusqlite::params_from_iter(values), |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?.into_bytes()))
-                    })
-                    .map_err(storage)?;
-                for row in rows {
-                    found.push(row.map_err(storage)?);
-                }
-            }
-            Ok(found)
+            // One statement for any number of keys, passed as a JSON array:
+            // `CROSS JOIN` walks the keys and finds each view by its primary
+            // key. A statement with one `?` per key would be a different
+            // statement for every batch size, prepared again each time.
+            let keys = serde_json::to_string(&keys).map_err(|e| ViewError::Storage(Box::new(e)))?;
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT v.key, v.value FROM (SELECT DISTINCT value FROM json_each(?3)) AS k \
+                     CROSS JOIN treaty_views v ON v.projection = ?1 AND v.generation = ?2 AND v.key = k.value",
+                )
+                .map_err(storage)?;
+            let rows = statement
+                .query_map(params![projection, generation as i64, keys], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?.into_bytes()))
+                })
+                .map_err(storage)?;
+            rows.map(|row| row.map_err(storage)).collect()
         })
         .await
     }

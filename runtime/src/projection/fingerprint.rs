@@ -68,7 +68,7 @@ impl Fingerprint {
 
     /// The first eight digits followed by `..`, for logs.
     pub fn short(self) -> String {
-        format!("{}..", &self.to_hex()[..8])
+        short_hex(&self.to_hex())
     }
 }
 

@@ -397,11 +397,13 @@ fn check_lists_every_problem_of_changed_contracts() {
     assert_eq!(lines[0], "the compiled contracts cannot read this store (3 problems):");
     assert!(
         lines[1]
-            .starts_with("  - shop.CustomerRegistered v1: 1 stored event(s) use a contract this build does not have"),
+            .starts_with("  - shop.CustomerRegistered v1: stored events (the first at position 5) use a contract this build does not have"),
         "{err}"
     );
     assert!(
-        lines[2].starts_with("  - shop.OrderPlaced v1: 1 stored event(s) use it, but this build reads only v2"),
+        lines[2].starts_with(
+            "  - shop.OrderPlaced v1: stored events use it (the first at position 1), but this build reads only v2"
+        ),
         "{err}"
     );
     assert!(

@@ -82,7 +82,7 @@ async fn a_newer_layout_is_refused_not_overwritten() {
     assert!(
         error
             .to_string()
-            .contains("has schema version 99; this build knows version 1"),
+            .contains("has schema version 99; this build knows version 2"),
         "{error}"
     );
 }
@@ -111,4 +111,62 @@ async fn both_durability_modes_store_events() {
         store.append(&s, ExpectedVersion::Any, vec![event(1)]).await.unwrap();
         assert_eq!(store.head().await.unwrap(), 1);
     }
+}
+
+/// A file of layout 1, whose registry counted events, as that build left
+/// it: two versions in use and one only registered.
+const LAYOUT_1: &str = "
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, stream TEXT NOT NULL, version INTEGER NOT NULL,
+    contract TEXT NOT NULL, contract_version INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    payload TEXT NOT NULL, metadata TEXT NOT NULL, UNIQUE (stream, version)
+);
+CREATE TABLE contracts (
+    name TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, schema TEXT,
+    events INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (name, version)
+);
+INSERT INTO events VALUES
+    (1, X'01', 'order-1', 1, 'shop.Placed', 1, 'p1', '{}', '{\"timestamp\":\"2025-01-01T00:00:00Z\"}'),
+    (2, X'02', 'order-1', 2, 'shop.Shipped', 1, 's1', '{}', '{\"timestamp\":\"2025-01-01T00:00:00Z\"}'),
+    (3, X'03', 'order-2', 1, 'shop.Placed', 1, 'p1', '{}', '{\"timestamp\":\"2025-01-01T00:00:00Z\"}');
+INSERT INTO contracts VALUES
+    ('shop.Placed', 1, 'p1', NULL, 2), ('shop.Shipped', 1, 's1', NULL, 1), ('shop.Placed', 2, 'p2', '{}', 0);
+PRAGMA user_version = 1;
+";
+
+#[tokio::test]
+async fn a_layout_1_registry_gets_first_positions_from_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(LAYOUT_1)
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    let seen: Vec<(String, u32, Option<u64>)> = store
+        .contracts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.version, c.first_position))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("shop.Placed".into(), 1, Some(1)),
+            ("shop.Placed".into(), 2, None),
+            ("shop.Shipped".into(), 1, Some(2)),
+        ]
+    );
+    // The migrated file takes appends, and the next open leaves it as is.
+    let mut placed = event(4);
+    (placed.contract, placed.fingerprint) = ("shop.Placed".into(), "p2".into());
+    placed.contract_version = 2;
+    let s = StreamName::new("order-3").unwrap();
+    store.append(&s, ExpectedVersion::NoStream, vec![placed]).await.unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    let placed_v2 = store.contracts().await.unwrap()[1].clone();
+    assert_eq!((placed_v2.version, placed_v2.first_position), (2, Some(4)));
+    assert_eq!(store.head().await.unwrap(), 4);
 }

@@ -350,7 +350,7 @@ fn of_contract(name: &str, version: u32, fingerprint: &str) -> NewEvent {
     }
 }
 
-pub async fn the_registry_counts_contract_versions_and_refuses_changed_ones(store: impl EventStore) {
+pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: impl EventStore) {
     let s = stream("registry");
     store
         .append(
@@ -378,18 +378,62 @@ pub async fn the_registry_counts_contract_versions_and_refuses_changed_ones(stor
          version; declare the change as a new version with `was` history"
     );
     assert_eq!(store.head().await.unwrap(), 3, "the refused append wrote nothing");
-    let seen: Vec<(String, u32, String, u64)> = store
+    // Two fingerprints of one new version in one append: the second is
+    // refused against the first.
+    let twice = store
+        .append(
+            &s,
+            ExpectedVersion::Any,
+            vec![of_contract("b.Twice", 1, "t1"), of_contract("b.Twice", 1, "t2")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&twice, AppendError::FingerprintMismatch { stored, appended, .. } if stored == "t1" && appended == "t2"),
+        "{twice}"
+    );
+    // A version registered by a build but not used yet gets its first
+    // position when an event first uses it; versions in use keep theirs.
+    store
+        .record_contracts(vec![compiled("a.Later", 1, "l1")])
+        .await
+        .unwrap();
+    store
+        .append(
+            &s,
+            ExpectedVersion::Any,
+            vec![
+                of_contract("a.Opened", 1, "f1"),
+                of_contract("a.Opened", 2, "f2"),
+                of_contract("a.Later", 1, "l1"),
+            ],
+        )
+        .await
+        .unwrap();
+    // A version in use is still checked on later appends.
+    let changed_again = store
+        .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "YY")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&changed_again, AppendError::FingerprintMismatch { stored, .. } if stored == "f1"),
+        "{changed_again}"
+    );
+    assert_eq!(store.head().await.unwrap(), 6, "the refused appends wrote nothing");
+    let seen: Vec<(String, u32, String, Option<u64>)> = store
         .contracts()
         .await
         .unwrap()
         .into_iter()
-        .map(|c| (c.name, c.version, c.fingerprint, c.events))
+        .map(|c| (c.name, c.version, c.fingerprint, c.first_position))
         .collect();
     assert_eq!(
         seen,
         [
-            ("a.Closed".into(), 2, "c2".into(), 1),
-            ("a.Opened".into(), 1, "f1".into(), 2)
+            ("a.Closed".into(), 2, "c2".into(), Some(3)),
+            ("a.Later".into(), 1, "l1".into(), Some(6)),
+            ("a.Opened".into(), 1, "f1".into(), Some(1)),
+            ("a.Opened".into(), 2, "f2".into(), Some(5)),
         ]
     );
 }
@@ -427,8 +471,8 @@ pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store
     assert_eq!(
         error.to_string(),
         "the compiled contracts cannot read this store (3 problems):\n  \
-         - a.Closed v1: 1 stored event(s) use it, but this build reads only v2; add `was v1 (...)` to the contract's history\n  \
-         - a.Gone v1: 1 stored event(s) use a contract this build does not have; add the contract back (it can be kept with its history and no longer be emitted)\n  \
+         - a.Closed v1: stored events use it (the first at position 2), but this build reads only v2; add `was v1 (...)` to the contract's history\n  \
+         - a.Gone v1: stored events (the first at position 3) use a contract this build does not have; add the contract back (it can be kept with its history and no longer be emitted)\n  \
          - a.Opened v1: the store has fingerprint f1, this build changed; the contract changed without a new version — restore v1 as it was and declare the change as v2 with `was v1 (...)`\n"
     );
     // A refused registration records nothing.
@@ -505,9 +549,9 @@ macro_rules! conformance {
                 super::concurrent_appenders_get_exactly_one_winner_per_version(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn the_registry_counts_contract_versions_and_refuses_changed_ones() {
+            async fn the_registry_records_first_uses_and_refuses_changed_ones() {
                 let Some(store) = ($make) else { return };
-                super::the_registry_counts_contract_versions_and_refuses_changed_ones(store).await;
+                super::the_registry_records_first_uses_and_refuses_changed_ones(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn registering_contracts_refuses_code_that_cannot_read_the_store() {
@@ -549,3 +593,129 @@ conformance!(sqlite, {
     Some(SqliteStore::open(dir.join("events.db")).unwrap())
 });
 conformance!(postgres, fresh_postgres().await);
+
+/// What only the PostgreSQL backend has: a registry shared by processes
+/// that each remember which versions they have appended, and tables
+/// made by an earlier layout.
+mod postgres_only {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn processes_sharing_a_registry_each_check_fingerprints() {
+        let Some(url) = postgres_url() else { return };
+        let config = PostgresConfig {
+            schema: format!("test_{}", Uuid::now_v7().simple()),
+            ..PostgresConfig::default()
+        };
+        // Two handles of their own, as two processes would open them.
+        let first = PostgresStore::open_with(&url, config.clone()).await.unwrap();
+        let second = PostgresStore::open_with(&url, config).await.unwrap();
+        let s = stream("shared");
+        first
+            .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "f1")])
+            .await
+            .unwrap();
+        // The second has not appended a.Opened v1: it registers, and
+        // finds the first's fingerprint.
+        let changed = second
+            .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "XX")])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&changed, AppendError::FingerprintMismatch { stored, .. } if stored == "f1"),
+            "{changed}"
+        );
+        second
+            .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "f1")])
+            .await
+            .unwrap();
+        // Once both have appended it, both still refuse a changed one.
+        for store in [&first, &second] {
+            let changed = store
+                .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "YY")])
+                .await
+                .unwrap_err();
+            assert!(matches!(changed, AppendError::FingerprintMismatch { .. }), "{changed}");
+        }
+        let seen: Vec<(String, Option<u64>)> = second
+            .contracts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.fingerprint, c.first_position))
+            .collect();
+        assert_eq!(seen, [("f1".to_string(), Some(1))]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_layout_1_registry_gets_first_positions_from_its_events() {
+        let Some(url) = postgres_url() else { return };
+        let schema = format!("test_{}", Uuid::now_v7().simple());
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        // The tables as the first layout made them, with its counts.
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {schema};
+                 CREATE TABLE {schema}.events (
+                     position BIGINT PRIMARY KEY, id UUID NOT NULL UNIQUE, stream TEXT NOT NULL,
+                     version BIGINT NOT NULL, contract TEXT NOT NULL, contract_version INTEGER NOT NULL,
+                     fingerprint TEXT NOT NULL, payload TEXT NOT NULL, metadata TEXT NOT NULL,
+                     UNIQUE (stream, version));
+                 CREATE TABLE {schema}.head (
+                     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton), position BIGINT NOT NULL);
+                 INSERT INTO {schema}.head VALUES (TRUE, 3);
+                 CREATE TABLE {schema}.contracts (
+                     name TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, schema TEXT,
+                     events BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (name, version));
+                 INSERT INTO {schema}.events VALUES
+                     (1, gen_random_uuid(), 'order-1', 1, 'shop.Placed', 1, 'p1', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}'),
+                     (2, gen_random_uuid(), 'order-1', 2, 'shop.Shipped', 1, 's1', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}'),
+                     (3, gen_random_uuid(), 'order-2', 1, 'shop.Placed', 1, 'p1', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}');
+                 INSERT INTO {schema}.contracts VALUES
+                     ('shop.Placed', 1, 'p1', NULL, 2), ('shop.Shipped', 1, 's1', NULL, 1),
+                     ('shop.Placed', 2, 'p2', '{{}}', 0);"
+            ))
+            .await
+            .unwrap();
+        let config = PostgresConfig {
+            schema: schema.clone(),
+            ..PostgresConfig::default()
+        };
+        let store = PostgresStore::open_with(&url, config.clone()).await.unwrap();
+        let seen = |contracts: Vec<registry::StoredContract>| -> Vec<(String, u32, Option<u64>)> {
+            contracts
+                .into_iter()
+                .map(|c| (c.name, c.version, c.first_position))
+                .collect()
+        };
+        assert_eq!(
+            seen(store.contracts().await.unwrap()),
+            [
+                ("shop.Placed".into(), 1, Some(1)),
+                ("shop.Placed".into(), 2, None),
+                ("shop.Shipped".into(), 1, Some(2)),
+            ]
+        );
+        // The migrated tables take appends, and the next open leaves them
+        // as they are.
+        let s = stream("order");
+        store
+            .append(&s, ExpectedVersion::NoStream, vec![of_contract("shop.Placed", 2, "p2")])
+            .await
+            .unwrap();
+        drop(store);
+        let store = PostgresStore::open_with(&url, config).await.unwrap();
+        assert_eq!(
+            seen(store.contracts().await.unwrap())[1],
+            ("shop.Placed".into(), 2, Some(4))
+        );
+        assert_eq!(store.head().await.unwrap(), 4);
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+        drop(client);
+        connection.await.unwrap().unwrap();
+    }
+}

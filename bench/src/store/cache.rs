@@ -105,8 +105,8 @@ pub fn cached_file(
 /// makes for each index (position `index + 1`), all with the same
 /// metadata, stamped now, in large transactions without a journal or
 /// fsync (a crash leaves only the `.partial` file, which the next build
-/// deletes). The registry gets each contract version's count, as the
-/// store's appends would have set it.
+/// deletes). The registry gets each contract version's first position,
+/// as the store's appends would have set it.
 pub fn bulk_build(
     suite: &str,
     path: &Path,
@@ -139,9 +139,9 @@ pub fn bulk_build(
                 .map_err(insert_error)?;
             for index in next..end {
                 let row = event(index);
-                *registry
+                registry
                     .entry((row.contract, row.contract_version, row.fingerprint))
-                    .or_default() += 1;
+                    .or_insert((index + 1) as i64);
                 insert
                     .execute(params![
                         (index + 1) as i64,
@@ -163,10 +163,10 @@ pub fn bulk_build(
             eprintln!("{suite}:   {next} of {events} events written");
         }
     }
-    for ((name, version, fingerprint), count) in registry {
+    for ((name, version, fingerprint), first_position) in registry {
         conn.execute(
-            "INSERT INTO contracts (name, version, fingerprint, events) VALUES (?1, ?2, ?3, ?4)",
-            params![name, version, fingerprint, count],
+            "INSERT INTO contracts (name, version, fingerprint, first_position) VALUES (?1, ?2, ?3, ?4)",
+            params![name, version, fingerprint, first_position],
         )
         .map_err(insert_error)?;
     }

@@ -169,7 +169,7 @@ mod tests {
                 .all(|(i, t)| t.index as usize == i && t.batch == ticks[0].batch));
             let contracts = store.contracts().await.unwrap();
             assert_eq!(contracts.len(), 1);
-            assert_eq!(contracts[0].events, 250);
+            assert_eq!(contracts[0].first_position, Some(1));
         });
     }
 }

@@ -1,10 +1,9 @@
 //! `treaty store stats`: how many events of each contract version and of
 //! each stream prefix a store holds.
 //!
-//! Counts per contract version come from the registry, which the store
-//! keeps up to date as it appends, so they cost no scan. Streams have no
-//! such counts, so the prefixes come from one pass over every event that
-//! keeps only a count per prefix.
+//! Both come from one pass over every event that keeps only the counts;
+//! the contract versions are listed as the registry holds them, with
+//! their fingerprints, including those no event uses yet.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -33,8 +32,9 @@ struct Stats {
     head: u64,
     /// How many events the scan read: every event up to `head`.
     events: u64,
-    /// The registry, sorted by contract and version.
-    contracts: Vec<StoredContract>,
+    /// The registry, sorted by contract and version, each with how many
+    /// events up to `head` use it.
+    contracts: Vec<(StoredContract, u64)>,
     /// Events per stream prefix.
     prefixes: BTreeMap<String, u64>,
 }
@@ -63,6 +63,7 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
     // counts add up to the total even while other processes append.
     let head = store.head().await.map_err(read)?;
     let mut prefixes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut versions: BTreeMap<String, BTreeMap<u32, u64>> = BTreeMap::new();
     let mut events = 0;
     let mut all = store.read_all(1);
     while let Some(event) = all.next().await {
@@ -70,10 +71,26 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
         if event.position > head {
             break;
         }
-        count(&mut prefixes, prefix(event.stream.as_str()));
+        *count_of(&mut prefixes, prefix(event.stream.as_str())) += 1;
+        *count_of(&mut versions, &event.contract)
+            .entry(event.contract_version)
+            .or_insert(0) += 1;
         events += 1;
     }
-    let contracts = store.contracts().await.map_err(read)?;
+    let contracts = store
+        .contracts()
+        .await
+        .map_err(read)?
+        .into_iter()
+        .map(|c| {
+            let events = versions
+                .get(&c.name)
+                .and_then(|v| v.get(&c.version))
+                .copied()
+                .unwrap_or(0);
+            (c, events)
+        })
+        .collect();
     Ok(Stats {
         head,
         events,
@@ -88,21 +105,21 @@ fn prefix(stream: &str) -> &str {
     stream.split_once('-').map_or(stream, |(prefix, _)| prefix)
 }
 
-/// Adds one to a prefix's count, allocating only for a new prefix.
-fn count(prefixes: &mut BTreeMap<String, u64>, prefix: &str) {
-    match prefixes.get_mut(prefix) {
-        Some(n) => *n += 1,
-        None => {
-            prefixes.insert(prefix.to_string(), 1);
-        }
+/// The entry of `key`, allocating the key only when it is new.
+fn count_of<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
     }
+    map.get_mut(key).expect("inserted above")
 }
 
 fn to_json(stats: &Stats) -> serde_json::Value {
     let contracts: Vec<serde_json::Value> = stats
         .contracts
         .iter()
-        .map(|c| json!({"name": c.name, "version": c.version, "fingerprint": c.fingerprint, "events": c.events}))
+        .map(
+            |(c, events)| json!({"name": c.name, "version": c.version, "fingerprint": c.fingerprint, "events": events}),
+        )
         .collect();
     let streams: Vec<serde_json::Value> = stats
         .prefixes
@@ -121,7 +138,7 @@ fn tables(stats: &Stats) -> String {
     let contracts: Vec<[String; 3]> = stats
         .contracts
         .iter()
-        .map(|c| [c.name.clone(), format!("v{}", c.version), c.events.to_string()])
+        .map(|(c, events)| [c.name.clone(), format!("v{}", c.version), events.to_string()])
         .collect();
     let streams: Vec<[String; 2]> = stats
         .prefixes

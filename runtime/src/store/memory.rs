@@ -76,33 +76,42 @@ impl EventStore for MemoryStore {
                 actual,
             });
         }
-        for event in &events {
-            let key = (event.contract.clone(), event.contract_version);
-            if let Some(stored) = state.contracts.get(&key).filter(|c| c.fingerprint != event.fingerprint) {
+        // Versions are checked in sorted order, so two fingerprints of one
+        // new version in the same append are caught as well: the second is
+        // compared with the first, as the other backends do.
+        let uses = rules::first_uses(&events);
+        let mut previous: Option<(&str, u32, &str)> = None;
+        for &(contract, version, fingerprint) in uses.keys() {
+            let stored = state
+                .contracts
+                .get(&(contract.to_string(), version))
+                .map(|c| c.fingerprint.as_str())
+                .or(previous.filter(|p| (p.0, p.1) == (contract, version)).map(|p| p.2));
+            if let Some(stored) = stored.filter(|stored| *stored != fingerprint) {
                 return Err(AppendError::FingerprintMismatch {
-                    contract: event.contract.clone(),
-                    version: event.contract_version,
-                    stored: stored.fingerprint.clone(),
-                    appended: event.fingerprint.clone(),
+                    contract: contract.to_string(),
+                    version,
+                    stored: stored.to_string(),
+                    appended: fingerprint.to_string(),
                 });
             }
+            previous = Some((contract, version, fingerprint));
         }
-        for event in &events {
-            let key = (event.contract.clone(), event.contract_version);
-            state
+        let first_position = state.events.len() as u64 + 1;
+        for ((contract, version, fingerprint), index) in uses {
+            let entry = state
                 .contracts
-                .entry(key)
+                .entry((contract.to_string(), version))
                 .or_insert_with(|| StoredContract {
-                    name: event.contract.clone(),
-                    version: event.contract_version,
-                    fingerprint: event.fingerprint.clone(),
+                    name: contract.to_string(),
+                    version,
+                    fingerprint: fingerprint.to_string(),
                     schema: None,
-                    events: 0,
-                })
-                .events += 1;
+                    first_position: None,
+                });
+            entry.first_position.get_or_insert(first_position + index as u64);
         }
         let mut version = actual.unwrap_or(0);
-        let first_position = state.events.len() as u64 + 1;
         for event in events {
             version += 1;
             let position = state.events.len() as u64 + 1;
@@ -187,7 +196,7 @@ impl EventStore for MemoryStore {
                     version: c.version,
                     fingerprint: c.fingerprint.clone(),
                     schema: None,
-                    events: 0,
+                    first_position: None,
                 });
             if entry.fingerprint == c.fingerprint && entry.schema.is_none() {
                 entry.schema = c.schema;

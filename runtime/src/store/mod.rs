@@ -106,8 +106,9 @@ pub trait EventStore: Send + Sync + 'static {
     fn subscribe(&self, from: u64) -> EventStream;
 
     /// Every contract version the store has seen (used by its events or
-    /// recorded with [`EventStore::record_contracts`]), with how many
-    /// events use each. Cheap: the store keeps these counts as it appends.
+    /// recorded with [`EventStore::record_contracts`]), with the position
+    /// of the first event using each. Cheap: it reads the registry, never
+    /// the events.
     ///
     /// # Errors
     ///

@@ -8,14 +8,16 @@
 //! insert time, and a slow transaction could commit position 7 after a
 //! reader already saw 8 and moved on, skipping 7 for ever. Instead every
 //! append takes its positions from a one-row `head` table with `UPDATE …
-//! RETURNING` as its last step before inserting. The row lock is held until
+//! RETURNING` just before inserting. The row lock is held until
 //! the transaction ends, so the next append gets its positions only after
 //! this one has committed (or rolled back, giving the positions back).
 //! Positions therefore become visible in order and without holes, and a
 //! reader that has seen position `n` has seen everything before it. The
 //! price is that commits of appends serialize on that row; each holds it
-//! only for its insert and commit.
+//! only for its insert and commit (and, the first time a version is used,
+//! its registry row).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
@@ -65,6 +67,50 @@ pub struct PostgresStore {
     tables: Tables,
     config: PostgresConfig,
     head: std::sync::Arc<watch::Sender<u64>>,
+    in_use: std::sync::Arc<VersionsInUse>,
+}
+
+/// The contract versions this store has appended with their fingerprints,
+/// so its appends can skip the registry.
+///
+/// A version is added once an append that registered it has committed.
+/// Its registry row then exists with that fingerprint and a first
+/// position, and neither ever changes again. An append whose versions are
+/// all known has nothing to register and nothing to check, and the server
+/// skips the registry: a registry statement on every append cost about a
+/// sixth of the append rate (docs/benchmarks.md).
+#[derive(Default)]
+struct VersionsInUse(std::sync::RwLock<HashMap<String, Vec<(u32, String)>>>);
+
+impl VersionsInUse {
+    /// Whether every event's version is known with its fingerprint.
+    fn cover(&self, events: &[NewEvent]) -> bool {
+        let known = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let same = |a: &NewEvent, b: &NewEvent| {
+            (a.contract_version, &a.fingerprint, &a.contract) == (b.contract_version, &b.fingerprint, &b.contract)
+        };
+        // Events of one append are mostly of one version, so each is
+        // compared with the one before before it is looked up.
+        events.iter().enumerate().all(|(i, e)| {
+            (i > 0 && same(&events[i - 1], e))
+                || known.get(&e.contract).is_some_and(|versions| {
+                    versions
+                        .iter()
+                        .any(|(v, f)| *v == e.contract_version && *f == e.fingerprint)
+                })
+        })
+    }
+
+    /// Adds the versions of an append that registered them and committed.
+    fn add(&self, events: &[NewEvent]) {
+        let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
+        for (contract, version, fingerprint) in rules::first_uses(events).into_keys() {
+            let versions = known.entry(contract.to_string()).or_default();
+            if !versions.iter().any(|(v, f)| *v == version && f == fingerprint) {
+                versions.push((version, fingerprint.to_string()));
+            }
+        }
+    }
 }
 
 /// Table names, qualified with the configured schema.
@@ -73,6 +119,8 @@ struct Tables {
     events: String,
     head: String,
     contracts: String,
+    /// The call of the server-side append (`append_function`).
+    append: String,
 }
 
 const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
@@ -99,6 +147,10 @@ impl PostgresStore {
             events: format!("{schema}.events"),
             head: format!("{schema}.head"),
             contracts: format!("{schema}.contracts"),
+            append: format!(
+                "SELECT status, stream_version, first_position, last_position
+                 FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
         };
         let Connected {
             pool,
@@ -124,17 +176,19 @@ impl PostgresStore {
                  );
                  INSERT INTO {head} (singleton, position) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
                  CREATE TABLE IF NOT EXISTS {contracts} (
-                     name        TEXT NOT NULL,
-                     version     INTEGER NOT NULL,
-                     fingerprint TEXT NOT NULL,
-                     schema      TEXT,
-                     events      BIGINT NOT NULL DEFAULT 0,
+                     name           TEXT NOT NULL,
+                     version        INTEGER NOT NULL,
+                     fingerprint    TEXT NOT NULL,
+                     schema         TEXT,
+                     first_position BIGINT,
                      PRIMARY KEY (name, version)
                  );
+                 {migration}
                  {function}",
                 events = tables.events,
                 head = tables.head,
                 contracts = tables.contracts,
+                migration = registry_migration(tables, schema),
                 function = append_function(tables, schema),
             )
         })
@@ -159,6 +213,7 @@ impl PostgresStore {
             tables,
             config,
             head: std::sync::Arc::new(watch::channel(head as u64).0),
+            in_use: std::sync::Arc::default(),
         };
         store.watch_other_writers();
         Ok(store)
@@ -279,20 +334,56 @@ fn fingerprint_mismatch(error: &tokio_postgres::Error) -> Option<AppendError> {
     })
 }
 
+/// Moves a registry of the first layout, which counted the events of each
+/// contract version on every append, to first positions, filled from the
+/// events in one pass. Runs in the table-creation transaction; does
+/// nothing once done.
+fn registry_migration(tables: &Tables, schema: &str) -> String {
+    format!(
+        r#"DO $migrate$ BEGIN
+                 IF EXISTS (SELECT 1 FROM information_schema.columns
+                            WHERE table_schema = '{schema}' AND table_name = 'contracts'
+                              AND column_name = 'events') THEN
+                     ALTER TABLE {contracts} ADD COLUMN first_position BIGINT;
+                     UPDATE {contracts} AS c SET first_position = used.position
+                     FROM (SELECT contract, contract_version, min(position) AS position
+                           FROM {events} GROUP BY contract, contract_version) AS used
+                     WHERE used.contract = c.name AND used.contract_version = c.version;
+                     ALTER TABLE {contracts} DROP COLUMN events;
+                     DROP FUNCTION IF EXISTS {schema}.append(
+                         TEXT, INTEGER, BIGINT, UUID[], TEXT[], INTEGER[], TEXT[], TEXT[], TEXT[]);
+                 END IF;
+             END $migrate$;"#,
+        events = tables.events,
+        contracts = tables.contracts,
+    )
+}
+
 /// The server-side append: the expected-version check (a stored id, the
 /// sign of a retry, is caught by the unique index or, for a retry whose
-/// expectation no longer holds, by the caller after a wrong version), registry
-/// counts (rows locked in byte order, like `record_contracts`, then the
-/// head row, so appends cannot deadlock), positions from the head row
-/// (locked until the statement's transaction commits, which keeps
-/// positions gap-free and in commit order), and the insert.
+/// expectation no longer holds, by the caller after a wrong version),
+/// positions from the head row (locked until the statement's transaction
+/// commits, which keeps positions gap-free and in commit order), the
+/// registry when `p_register` (rows locked in byte order, like
+/// `record_contracts`, after the head row: an append holding the head
+/// never waits for another append, so appends cannot deadlock), and the
+/// insert.
+///
+/// The function plans its statements once per connection (a generic
+/// plan), unlike the connection's other statements. Each reads through a
+/// unique index or reads no table, so one plan is right for every value
+/// and table size; planning them again on every call cost about a sixth
+/// of the append rate.
 fn append_function(tables: &Tables, schema: &str) -> String {
     format!(
         r#"CREATE OR REPLACE FUNCTION {schema}.append(
-                 p_stream TEXT, p_kind INTEGER, p_exact BIGINT, p_ids UUID[], p_contracts TEXT[],
-                 p_contract_versions INTEGER[], p_fingerprints TEXT[], p_payloads TEXT[], p_metadata TEXT[])
+                 p_stream TEXT, p_kind INTEGER, p_exact BIGINT, p_register BOOLEAN, p_ids UUID[],
+                 p_contracts TEXT[], p_contract_versions INTEGER[], p_fingerprints TEXT[], p_payloads TEXT[],
+                 p_metadata TEXT[])
              RETURNS TABLE (status TEXT, stream_version BIGINT, first_position BIGINT, last_position BIGINT)
-             LANGUAGE plpgsql AS $treaty$
+             LANGUAGE plpgsql
+             SET plan_cache_mode = force_generic_plan
+             AS $treaty$
              #variable_conflict use_column
              DECLARE
                  v_n BIGINT := cardinality(p_ids);
@@ -307,22 +398,26 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                      RETURN QUERY SELECT 'wrong_version'::TEXT, v_cur, NULL::BIGINT, NULL::BIGINT;
                      RETURN;
                  END IF;
-                 FOR r IN
-                     SELECT t.c, t.v, t.f, count(*) AS k
-                     FROM unnest(p_contracts, p_contract_versions, p_fingerprints) AS t(c, v, f)
-                     GROUP BY t.c, t.v, t.f
-                     ORDER BY t.c COLLATE "C", t.v, t.f COLLATE "C"
-                 LOOP
-                     INSERT INTO {contracts} AS x (name, version, fingerprint, events)
-                     VALUES (r.c, r.v, r.f, r.k)
-                     ON CONFLICT (name, version) DO UPDATE SET events = x.events + EXCLUDED.events
-                     RETURNING x.fingerprint INTO v_stored;
-                     IF v_stored <> r.f THEN
-                         RAISE EXCEPTION USING ERRCODE = '{code}',
-                             MESSAGE = r.c || chr(31) || r.v || chr(31) || v_stored || chr(31) || r.f;
-                     END IF;
-                 END LOOP;
                  UPDATE {head} SET position = position + v_n RETURNING position INTO v_last;
+                 IF p_register THEN
+                     FOR r IN
+                         SELECT t.c, t.v, t.f, min(t.i) AS i
+                         FROM unnest(p_contracts, p_contract_versions, p_fingerprints)
+                              WITH ORDINALITY AS t(c, v, f, i)
+                         GROUP BY t.c, t.v, t.f
+                         ORDER BY t.c COLLATE "C", t.v, t.f COLLATE "C"
+                     LOOP
+                         INSERT INTO {contracts} AS x (name, version, fingerprint, first_position)
+                         VALUES (r.c, r.v, r.f, v_last - v_n + r.i)
+                         ON CONFLICT (name, version)
+                             DO UPDATE SET first_position = COALESCE(x.first_position, EXCLUDED.first_position)
+                         RETURNING x.fingerprint INTO v_stored;
+                         IF v_stored <> r.f THEN
+                             RAISE EXCEPTION USING ERRCODE = '{code}',
+                                 MESSAGE = r.c || chr(31) || r.v || chr(31) || v_stored || chr(31) || r.f;
+                         END IF;
+                     END LOOP;
+                 END IF;
                  INSERT INTO {events}
                      (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
                  SELECT v_last - v_n + t.i, t.id, p_stream, COALESCE(v_cur, 0) + t.i, t.c, t.cv, t.f, t.p, t.m
@@ -408,18 +503,13 @@ impl EventStore for PostgresStore {
             .collect();
         // One prepared call does the whole append inside the server, in the
         // statement's own transaction: one round trip instead of seven.
-        let call = client
-            .prepare_cached(&format!(
-                "SELECT status, stream_version, first_position, last_position
-                 FROM {}.append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                self.config.schema
-            ))
-            .await
-            .map_err(storage)?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+        let call = client.prepare_cached(&self.tables.append).await.map_err(storage)?;
+        let register = !self.in_use.cover(&events);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
             &stream.as_str(),
             &kind,
             &exact,
+            &register,
             &ids,
             &contracts,
             &contract_versions,
@@ -451,18 +541,22 @@ impl EventStore for PostgresStore {
         let status: &str = row.get(0);
         let stream_version: Option<i64> = row.get(1);
         match status {
-            "ok" => Ok(AppendResult {
-                stream_version: stream_version.unwrap_or(0) as u64,
-                first_position: row.get::<_, i64>(2) as u64,
-                last_position: row.get::<_, i64>(3) as u64,
-            })
-            .inspect(|result| {
+            "ok" => {
+                if register {
+                    self.in_use.add(&events);
+                }
+                let result = AppendResult {
+                    stream_version: stream_version.unwrap_or(0) as u64,
+                    first_position: row.get::<_, i64>(2) as u64,
+                    last_position: row.get::<_, i64>(3) as u64,
+                };
                 self.head.send_if_modified(|current| {
                     let moved = result.last_position > *current;
                     *current = (*current).max(result.last_position);
                     moved
                 });
-            }),
+                Ok(result)
+            }
             _ => {
                 // A retry of an append that went through carries an
                 // expectation that no longer holds; it is told apart here,
@@ -559,7 +653,7 @@ impl EventStore for PostgresStore {
         let rows = client
             .query(
                 &format!(
-                    "SELECT name, version, fingerprint, schema, events FROM {} ORDER BY name, version",
+                    "SELECT name, version, fingerprint, schema, first_position FROM {} ORDER BY name, version",
                     self.tables.contracts
                 ),
                 &[],
@@ -573,7 +667,7 @@ impl EventStore for PostgresStore {
                 version: r.get::<_, i32>(1) as u32,
                 fingerprint: r.get(2),
                 schema: r.get(3),
-                events: r.get::<_, i64>(4) as u64,
+                first_position: r.get::<_, Option<i64>>(4).map(|p| p as u64),
             })
             .collect())
     }

@@ -2,9 +2,12 @@
 //! whether this build can read them.
 //!
 //! Every store records the name, version and fingerprint of each contract
-//! version its events use (at append time, refusing an event whose
-//! fingerprint differs from the one recorded for the same version) and the
-//! canonical schema of every compiled version registered with it. Before
+//! version its events use, with the position of the first event using it
+//! (at append time, refusing an event whose fingerprint differs from the
+//! one recorded for the same version), and the canonical schema of every
+//! compiled version registered with it. A registry row is written when a
+//! version is first used, never on every append: appends of versions
+//! already in use do not touch the registry. Before
 //! a service starts, [`register_contracts`] compares the store with the
 //! compiled contracts and refuses, listing every problem at once, when the
 //! code could not read what is stored.
@@ -63,8 +66,9 @@ pub struct StoredContract {
     pub fingerprint: String,
     /// The canonical schema, when a build registered it.
     pub schema: Option<String>,
-    /// How many stored events use this version (0: only registered).
-    pub events: u64,
+    /// The position of the first stored event of this version; `None`
+    /// when the version is only registered and no event uses it.
+    pub first_position: Option<u64>,
 }
 
 /// One reason the compiled contracts cannot read a store.
@@ -88,8 +92,8 @@ pub enum ContractProblem {
         contract: String,
         /// The stored version.
         version: u32,
-        /// How many events use it.
-        events: u64,
+        /// The position of the first stored event using it.
+        first_position: u64,
         /// The versions this build reads.
         known: Vec<u32>,
     },
@@ -99,8 +103,8 @@ pub enum ContractProblem {
         contract: String,
         /// The stored version.
         version: u32,
-        /// How many events use it.
-        events: u64,
+        /// The position of the first stored event using it.
+        first_position: u64,
     },
 }
 
@@ -133,13 +137,14 @@ impl fmt::Display for ContractProblem {
             ContractProblem::UnknownVersion {
                 contract,
                 version,
-                events,
+                first_position,
                 known,
             } => {
                 let known: Vec<String> = known.iter().map(|v| format!("v{v}")).collect();
                 write!(
                     f,
-                    "{contract} v{version}: {events} stored event(s) use it, but this build reads only {}; \
+                    "{contract} v{version}: stored events use it (the first at position {first_position}), \
+                     but this build reads only {}; \
                      add `was v{version} (...)` to the contract's history",
                     known.join(", ")
                 )
@@ -147,10 +152,11 @@ impl fmt::Display for ContractProblem {
             ContractProblem::UnknownContract {
                 contract,
                 version,
-                events,
+                first_position,
             } => write!(
                 f,
-                "{contract} v{version}: {events} stored event(s) use a contract this build does not have; \
+                "{contract} v{version}: stored events (the first at position {first_position}) use a contract \
+                 this build does not have; \
                  add the contract back (it can be kept with its history and no longer be emitted)"
             ),
         }
@@ -211,20 +217,26 @@ pub fn compare(stored: &[StoredContract], compiled: &[CompiledContract]) -> Cont
                     compiled: c.fingerprint.clone(),
                 }),
                 Some(_) => {}
-                None if s.events > 0 => problems.push(ContractProblem::UnknownVersion {
-                    contract: s.name.clone(),
-                    version: s.version,
-                    events: s.events,
-                    known: versions.keys().copied().collect(),
-                }),
-                None => {}
+                None => {
+                    if let Some(first_position) = s.first_position {
+                        problems.push(ContractProblem::UnknownVersion {
+                            contract: s.name.clone(),
+                            version: s.version,
+                            first_position,
+                            known: versions.keys().copied().collect(),
+                        });
+                    }
+                }
             },
-            None if s.events > 0 => problems.push(ContractProblem::UnknownContract {
-                contract: s.name.clone(),
-                version: s.version,
-                events: s.events,
-            }),
-            None => {}
+            None => {
+                if let Some(first_position) = s.first_position {
+                    problems.push(ContractProblem::UnknownContract {
+                        contract: s.name.clone(),
+                        version: s.version,
+                        first_position,
+                    });
+                }
+            }
         }
     }
     problems.sort_by(|a, b| a.contract_version().cmp(&b.contract_version()));

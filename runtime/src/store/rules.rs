@@ -74,14 +74,15 @@ pub(crate) fn judge_retry(
     }))
 }
 
-/// The events of an append counted per contract version, sorted, so
-/// backends lock registry rows in one order and cannot deadlock.
-pub(crate) fn contract_counts(events: &[NewEvent]) -> std::collections::BTreeMap<(&str, u32, &str), u64> {
-    let mut counts = std::collections::BTreeMap::new();
-    for e in events {
-        *counts
+/// The contract versions an append uses, each with the index in the
+/// append of its first event, sorted, so backends lock registry rows in
+/// one order and cannot deadlock.
+pub(crate) fn first_uses(events: &[NewEvent]) -> std::collections::BTreeMap<(&str, u32, &str), usize> {
+    let mut first = std::collections::BTreeMap::new();
+    for (index, e) in events.iter().enumerate() {
+        first
             .entry((e.contract.as_str(), e.contract_version, e.fingerprint.as_str()))
-            .or_insert(0) += 1;
+            .or_insert(index);
     }
-    counts
+    first
 }

@@ -30,7 +30,7 @@ use super::{
 use crate::types::Uuid;
 
 /// The layout version this build writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -50,9 +50,21 @@ CREATE TABLE IF NOT EXISTS contracts (
     version     INTEGER NOT NULL,
     fingerprint TEXT NOT NULL,
     schema      TEXT,
-    events      INTEGER NOT NULL DEFAULT 0,
+    first_position INTEGER,
     PRIMARY KEY (name, version)
 );
+";
+
+/// Layout 1 counted the events of each contract version in the registry,
+/// which cost a registry write on every append. Layout 2 keeps the
+/// position of the first event instead, written once; the migration fills
+/// it from the events in one pass.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE contracts ADD COLUMN first_position INTEGER;
+UPDATE contracts SET first_position = used.position
+FROM (SELECT contract, contract_version, min(position) AS position FROM events GROUP BY contract, contract_version) AS used
+WHERE used.contract = contracts.name AND used.contract_version = contracts.version;
+ALTER TABLE contracts DROP COLUMN events;
 ";
 
 const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
@@ -155,6 +167,9 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(storage)?;
+        if found == 1 {
+            tx.execute_batch(MIGRATE_1_TO_2).map_err(storage)?;
+        }
         tx.execute_batch(SCHEMA).map_err(storage)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(storage)?;
@@ -355,7 +370,7 @@ impl EventStore for SqliteStore {
                 let storage = |e: rusqlite::Error| ReadError::Storage(Box::new(e));
                 let mut statement = conn
                     .prepare_cached(
-                        "SELECT name, version, fingerprint, schema, events FROM contracts ORDER BY name, version",
+                        "SELECT name, version, fingerprint, schema, first_position FROM contracts ORDER BY name, version",
                     )
                     .map_err(storage)?;
                 let rows = statement
@@ -365,7 +380,7 @@ impl EventStore for SqliteStore {
                             version: r.get(1)?,
                             fingerprint: r.get(2)?,
                             schema: r.get(3)?,
-                            events: r.get::<_, i64>(4)? as u64,
+                            first_position: r.get::<_, Option<i64>>(4)?.map(|p| p as u64),
                         })
                     })
                     .map_err(storage)?;
@@ -664,7 +679,7 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
             actual,
         }));
     }
-    count_contracts(conn, &append.events)?;
+    register_first_uses(conn, &append.events, next_position)?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -706,23 +721,41 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
     })
 }
 
-/// Adds the append's events to the registry's counts, refusing an event
-/// whose fingerprint differs from the one recorded for its version.
-fn count_contracts(conn: &Connection, events: &[NewEvent]) -> Result<(), WriteFailure> {
-    let mut upsert = conn.prepare_cached(
-        "INSERT INTO contracts (name, version, fingerprint, events) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (name, version) DO UPDATE SET events = events + excluded.events
-         RETURNING fingerprint",
+/// Records in the registry the contract versions this append uses for the
+/// first time, with the position of their first event, and refuses an
+/// event whose fingerprint differs from the one recorded for its version.
+/// Versions already in use are only read: the registry is not written on
+/// every append.
+fn register_first_uses(conn: &Connection, events: &[NewEvent], first_position: u64) -> Result<(), WriteFailure> {
+    let mut find = conn.prepare_cached(
+        "SELECT fingerprint, first_position IS NOT NULL FROM contracts WHERE name = ?1 AND version = ?2",
     )?;
-    for ((contract, version, fingerprint), count) in rules::contract_counts(events) {
-        let stored: String = upsert.query_row(params![contract, version, fingerprint, count as i64], |r| r.get(0))?;
-        if stored != fingerprint {
-            return Err(WriteFailure::Rejected(AppendError::FingerprintMismatch {
-                contract: contract.to_string(),
-                version,
-                stored,
-                appended: fingerprint.to_string(),
-            }));
+    for ((contract, version, fingerprint), index) in rules::first_uses(events) {
+        let found: Option<(String, bool)> = find
+            .query_row(params![contract, version], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match found {
+            Some((stored, _)) if stored != fingerprint => {
+                return Err(WriteFailure::Rejected(AppendError::FingerprintMismatch {
+                    contract: contract.to_string(),
+                    version,
+                    stored,
+                    appended: fingerprint.to_string(),
+                }))
+            }
+            Some((_, true)) => {}
+            _ => {
+                conn.prepare_cached(
+                    "INSERT INTO contracts (name, version, fingerprint, first_position) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (name, version) DO UPDATE SET first_position = excluded.first_position",
+                )?
+                .execute(params![
+                    contract,
+                    version,
+                    fingerprint,
+                    (first_position + index as u64) as i64
+                ])?;
+            }
         }
     }
     Ok(())

@@ -95,7 +95,7 @@ async fn typed_events_round_trip_and_old_versions_upcast_on_read() {
     assert!(
         error
             .to_string()
-            .contains("shop.OrderPlaced v1: 1 stored event(s) use it"),
+            .contains("shop.OrderPlaced v1: stored events use it (the first at position 1)"),
         "{error}"
     );
 }

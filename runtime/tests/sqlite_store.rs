@@ -41,33 +41,62 @@ async fn events_survive_reopening_and_positions_continue() {
 
 #[tokio::test]
 async fn a_corrupt_row_is_reported_with_its_position_and_left_in_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    let store = SqliteStore::open(&path).unwrap();
-    let s = StreamName::new("order-1").unwrap();
-    store
-        .append(&s, ExpectedVersion::Any, vec![event(1), event(2), event(3)])
-        .await
-        .unwrap();
-    // Damage the second row's metadata behind the store's back.
-    let raw = rusqlite::Connection::open(&path).unwrap();
-    raw.execute("UPDATE events SET metadata = '{broken' WHERE position = 2", [])
-        .unwrap();
-    drop(raw);
+    // Each kind of damage, done behind the store's back to the second of
+    // three rows, and the start of the error it must give.
+    let damages = [
+        ("metadata = '{broken'", "metadata:"),
+        ("metadata = CAST(X'FF' AS TEXT)", "metadata:"),
+        ("id = X'0102'", "event id:"),
+        ("id = 'text'", "event id:"),
+        ("stream = '$all'", "invalid stream name"),
+        ("stream = X'6F72'", "stream:"),
+        ("contract = CAST(X'FF' AS TEXT)", "contract:"),
+        ("payload = CAST(X'C3' AS TEXT)", "payload:"),
+        ("version = -1", "negative version -1"),
+        (
+            "contract_version = 5000000000",
+            "contract version 5000000000 out of range",
+        ),
+    ];
+    for (damage, reason) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let s = StreamName::new("order-1").unwrap();
+        store
+            .append(&s, ExpectedVersion::Any, vec![event(1), event(2), event(3)])
+            .await
+            .unwrap();
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute(&format!("UPDATE events SET {damage} WHERE position = 2"), [])
+            .unwrap();
+        drop(raw);
 
-    let mut read = store.read_all(1);
-    assert_eq!(read.try_next().await.unwrap().unwrap().position, 1);
-    let error = read.try_next().await.unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("event at position 2 cannot be read: metadata:"),
-        "{error}"
-    );
-    // The rows after it are still there and readable from past it.
-    let rest: Vec<RecordedEvent> = store.read_all(3).try_collect().await.unwrap();
-    assert_eq!(rest.len(), 1);
-    assert_eq!(store.head().await.unwrap(), 3);
+        let mut read = store.read_all(1);
+        let first = read.try_next().await.unwrap().unwrap();
+        assert_eq!(
+            (first.position, first.payload.as_slice()),
+            (1, &b"{\"n\":1}"[..]),
+            "{damage}"
+        );
+        let error = read.try_next().await.unwrap_err();
+        let expected = format!("event at position 2 cannot be read: {reason}");
+        assert!(error.to_string().starts_with(&expected), "{damage}: {error}");
+        assert!(
+            read.try_next().await.unwrap().is_none(),
+            "{damage}: the error ends the read"
+        );
+        // The rows after it are still there and readable from past it,
+        // with their own text.
+        let rest: Vec<RecordedEvent> = store.read_all(3).try_collect().await.unwrap();
+        assert_eq!(rest.len(), 1, "{damage}");
+        assert_eq!(
+            (rest[0].stream.as_str(), rest[0].payload.as_slice()),
+            ("order-1", &b"{\"n\":3}"[..]),
+            "{damage}"
+        );
+        assert_eq!(store.head().await.unwrap(), 3, "{damage}");
+    }
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
 
-use super::paging::{self, Page, PAGE_SIZE};
+use super::paging::{self, EventPage, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId};
 use super::{
@@ -219,7 +219,7 @@ impl EventStore for MemoryStore {
 }
 
 impl MemoryStore {
-    fn all_page(&self, from: u64) -> Page {
+    fn all_page(&self, from: u64) -> EventPage {
         let state = self.read();
         let start = (from.max(1) - 1) as usize;
         state
@@ -232,7 +232,7 @@ impl MemoryStore {
             .collect()
     }
 
-    fn stream_page(&self, stream: &StreamName, at: u64, direction: Direction) -> Page {
+    fn stream_page(&self, stream: &StreamName, at: u64, direction: Direction) -> EventPage {
         let state = self.read();
         let Some(positions) = state.streams.get(stream) else {
             return Vec::new();

@@ -15,6 +15,7 @@ mod postgres;
 pub mod registry;
 mod rules;
 mod sqlite;
+mod sqlite_page;
 mod types;
 
 use std::future::Future;

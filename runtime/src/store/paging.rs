@@ -1,20 +1,66 @@
 //! Turns "fetch the next page after this cursor" into an [`EventStream`],
 //! shared by every backend.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 
-use futures::stream::{self, StreamExt};
+use std::task::{ready, Context, Poll};
+
+use futures::stream::{self, Stream, StreamExt};
 
 use super::{EventStream, ReadError, RecordedEvent};
 
 /// How many events a backend fetches per page.
 pub(crate) const PAGE_SIZE: usize = 512;
 
-/// One page: each row read, or why it could not be read. A row that
-/// cannot be read ends the stream after the rows before it are delivered.
-pub(crate) type Page = Vec<Result<RecordedEvent, ReadError>>;
+/// One page of rows as a backend fetched it. A row that cannot be read
+/// ends the stream after the rows before it are delivered.
+pub(crate) trait Page: Send + 'static {
+    /// The page's rows in order: each event, or why its row could not be
+    /// read.
+    type Events: Iterator<Item = Result<RecordedEvent, ReadError>> + Send;
+
+    /// How many rows the page holds, read or not.
+    fn len(&self) -> usize;
+
+    /// Where the last row sits, when it could be read.
+    fn last(&self) -> Option<RowKey>;
+
+    /// The events, built as they are taken.
+    fn into_events(self) -> Self::Events;
+}
+
+/// Where a row sits: what the cursor after it is made from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowKey {
+    pub position: u64,
+    pub version: u64,
+}
+
+/// The page of the backends that build each event as they fetch it.
+pub(crate) type EventPage = Vec<Result<RecordedEvent, ReadError>>;
+
+impl Page for EventPage {
+    type Events = std::vec::IntoIter<Result<RecordedEvent, ReadError>>;
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn last(&self) -> Option<RowKey> {
+        match <[_]>::last(self) {
+            Some(Ok(event)) => Some(RowKey {
+                position: event.position,
+                version: event.version,
+            }),
+            _ => None,
+        }
+    }
+
+    fn into_events(self) -> Self::Events {
+        self.into_iter()
+    }
+}
 
 /// Where the next page starts, and whether there is one.
 pub(crate) enum Cursor {
@@ -31,69 +77,100 @@ pub(crate) enum Cursor {
 /// are handed out: a backend whose fetch starts work when called (SQLite
 /// starts a blocking read) reads the next page while the caller works
 /// through this one. At most two pages are held at a time.
-pub(crate) fn paged<F, Fut>(start: u64, fetch: F, next: fn(&RecordedEvent) -> Cursor) -> EventStream
+pub(crate) fn paged<F, Fut, P>(start: u64, fetch: F, next: fn(RowKey) -> Cursor) -> EventStream
 where
     F: FnMut(u64) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Page, ReadError>> + Send + 'static,
+    Fut: Future<Output = Result<P, ReadError>> + Send + 'static,
+    P: Page,
 {
-    struct State<F, Fut> {
-        fetch: F,
-        cursor: Cursor,
-        buffer: VecDeque<Result<RecordedEvent, ReadError>>,
-        /// The page at `cursor`, already asked for.
-        ahead: Option<Pin<Box<Fut>>>,
-    }
-    let state = State {
+    Paged {
         fetch,
+        next,
         cursor: Cursor::At(start),
-        buffer: VecDeque::new(),
+        events: None,
         ahead: None,
-    };
-    stream::unfold(state, move |mut state| async move {
-        if state.buffer.is_empty() {
-            let fetched = match state.ahead.take() {
-                Some(ahead) => ahead.await,
-                None => {
-                    let Cursor::At(at) = state.cursor else { return None };
-                    (state.fetch)(at).await
+    }
+    .boxed()
+}
+
+/// The stream [`paged`] returns. It is written out rather than built with
+/// `stream::unfold`, which moves its state and each event through a new
+/// future per event: reading a large store spent a noticeable share of its
+/// time copying events.
+struct Paged<F, Fut, P: Page> {
+    fetch: F,
+    next: fn(RowKey) -> Cursor,
+    /// Where the page after the current one starts.
+    cursor: Cursor,
+    /// The current page's events not yet handed out.
+    events: Option<P::Events>,
+    /// The page at `cursor`, already asked for.
+    ahead: Option<Pin<Box<Fut>>>,
+}
+
+// Nothing in `Paged` is pinned in place: the page future is pinned in its
+// own box, and `fetch` is only called.
+impl<F, Fut, P: Page> Unpin for Paged<F, Fut, P> {}
+
+impl<F, Fut, P> Stream for Paged<F, Fut, P>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<P, ReadError>>,
+    P: Page,
+{
+    type Item = Result<RecordedEvent, ReadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.events.as_mut().and_then(Iterator::next) {
+                if item.is_err() {
+                    // A row that cannot be read ends the stream.
+                    this.events = None;
+                    this.cursor = Cursor::Done;
+                    this.ahead = None;
                 }
+                return Poll::Ready(Some(item));
+            }
+            let ahead = match &mut this.ahead {
+                Some(ahead) => ahead,
+                None => match this.cursor {
+                    Cursor::At(at) => this.ahead.insert(Box::pin((this.fetch)(at))),
+                    Cursor::Done => return Poll::Ready(None),
+                },
             };
+            let fetched = ready!(ahead.as_mut().poll(cx));
+            this.ahead = None;
             match fetched {
-                Ok(page) if page.is_empty() => return None,
                 Ok(page) => {
-                    state.cursor = match page.last() {
-                        Some(Ok(last)) if page.len() >= PAGE_SIZE => next(last),
+                    this.cursor = match page.last() {
+                        Some(last) if page.len() >= PAGE_SIZE => (this.next)(last),
                         _ => Cursor::Done,
                     };
-                    if let Cursor::At(at) = state.cursor {
-                        state.ahead = Some(Box::pin((state.fetch)(at)));
+                    if let Cursor::At(at) = this.cursor {
+                        this.ahead = Some(Box::pin((this.fetch)(at)));
                     }
-                    state.buffer = page.into();
+                    // An empty page has a `Done` cursor, so the next turn
+                    // of the loop ends the stream.
+                    this.events = Some(page.into_events());
                 }
                 Err(e) => {
-                    state.cursor = Cursor::Done;
-                    return Some((Err(e), state));
+                    this.cursor = Cursor::Done;
+                    return Poll::Ready(Some(Err(e)));
                 }
             }
         }
-        let item = state.buffer.pop_front()?;
-        if item.is_err() {
-            state.buffer.clear();
-            state.cursor = Cursor::Done;
-            state.ahead = None;
-        }
-        Some((item, state))
-    })
-    .boxed()
+    }
 }
 
 /// The events of one stream from version `from`, in `direction`, as
 /// [`super::EventStore::read_stream`] defines it; `fetch(version)` reads
 /// one page from that version on in that direction.
-pub(crate) fn stream_pages<F, Fut>(from: u64, direction: super::Direction, fetch: F) -> EventStream
+pub(crate) fn stream_pages<F, Fut, P>(from: u64, direction: super::Direction, fetch: F) -> EventStream
 where
     F: FnMut(u64) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Page, ReadError>> + Send + 'static,
+    Fut: Future<Output = Result<P, ReadError>> + Send + 'static,
+    P: Page,
 {
     match direction {
         super::Direction::Forward => paged(from.max(1), fetch, after_version),
@@ -102,18 +179,18 @@ where
 }
 
 /// The cursor after `event` when reading by position.
-pub(crate) fn after_position(event: &RecordedEvent) -> Cursor {
-    event.position.checked_add(1).map_or(Cursor::Done, Cursor::At)
+pub(crate) fn after_position(row: RowKey) -> Cursor {
+    row.position.checked_add(1).map_or(Cursor::Done, Cursor::At)
 }
 
 /// The cursor after `event` when reading a stream forward.
-fn after_version(event: &RecordedEvent) -> Cursor {
-    event.version.checked_add(1).map_or(Cursor::Done, Cursor::At)
+fn after_version(row: RowKey) -> Cursor {
+    row.version.checked_add(1).map_or(Cursor::Done, Cursor::At)
 }
 
 /// The cursor after `event` when reading a stream backward.
-fn before_version(event: &RecordedEvent) -> Cursor {
-    match event.version.checked_sub(1) {
+fn before_version(row: RowKey) -> Cursor {
+    match row.version.checked_sub(1) {
         Some(v) if v > 0 => Cursor::At(v),
         _ => Cursor::Done,
     }
@@ -121,22 +198,23 @@ fn before_version(event: &RecordedEvent) -> Cursor {
 
 /// A live subscription: pages from `start`, and when caught up, waits on
 /// `head` (the store's last position) to move past the cursor.
-pub(crate) fn subscription<F, Fut>(start: u64, fetch: F, head: tokio::sync::watch::Receiver<u64>) -> EventStream
+pub(crate) fn subscription<F, Fut, P>(start: u64, fetch: F, head: tokio::sync::watch::Receiver<u64>) -> EventStream
 where
     F: FnMut(u64) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Page, ReadError>> + Send + 'static,
+    Fut: Future<Output = Result<P, ReadError>> + Send + 'static,
+    P: Page,
 {
-    struct State<F> {
+    struct State<F, P: Page> {
         fetch: F,
         next: u64,
-        buffer: VecDeque<Result<RecordedEvent, ReadError>>,
+        events: Option<P::Events>,
         head: tokio::sync::watch::Receiver<u64>,
         failed: bool,
     }
-    let state = State {
+    let state: State<F, P> = State {
         fetch,
         next: start.max(1),
-        buffer: VecDeque::new(),
+        events: None,
         head,
         failed: false,
     };
@@ -144,19 +222,26 @@ where
         if state.failed {
             return None;
         }
-        while state.buffer.is_empty() {
+        loop {
+            if let Some(item) = state.events.as_mut().and_then(Iterator::next) {
+                if item.is_err() {
+                    state.failed = true;
+                }
+                return Some((item, state));
+            }
+            state.events = None;
             // Mark the current head as seen before fetching, so an append
             // that lands after the fetch wakes the wait below.
             let head = *state.head.borrow_and_update();
             if head >= state.next {
                 match (state.fetch)(state.next).await {
                     Ok(page) => {
-                        if let Some(Ok(last)) = page.last() {
+                        if let Some(last) = page.last() {
                             state.next = last.position + 1;
                         }
-                        state.buffer = page.into();
-                        if !state.buffer.is_empty() {
-                            break;
+                        if page.len() > 0 {
+                            state.events = Some(page.into_events());
+                            continue;
                         }
                     }
                     Err(e) => {
@@ -165,16 +250,11 @@ where
                     }
                 }
             }
-            if state.buffer.is_empty() && state.head.changed().await.is_err() {
+            if state.head.changed().await.is_err() {
                 // The store was dropped: nothing more will arrive.
                 return None;
             }
         }
-        let item = state.buffer.pop_front()?;
-        if item.is_err() {
-            state.failed = true;
-        }
-        Some((item, state))
     })
     .boxed()
 }

@@ -27,7 +27,7 @@ use tokio_postgres::Row;
 
 use crate::postgres::{self, Connected};
 
-use super::paging::{self, Page, PAGE_SIZE};
+use super::paging::{self, EventPage, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
@@ -246,7 +246,7 @@ impl PostgresStore {
         });
     }
 
-    async fn page(&self, query: PageQuery) -> Result<Page, ReadError> {
+    async fn page(&self, query: PageQuery) -> Result<EventPage, ReadError> {
         let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
         let limit = PAGE_SIZE as i64;
         let events = &self.tables.events;

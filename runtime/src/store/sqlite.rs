@@ -20,12 +20,13 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
-use super::paging::{self, Page, PAGE_SIZE};
+use super::paging::{self, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
+use super::sqlite_page::SqlitePage;
 use super::{
-    AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent,
-    OpenError, ReadError, RecordedEvent, StreamName,
+    AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, OpenError,
+    ReadError, StreamName,
 };
 use crate::types::Uuid;
 
@@ -206,7 +207,7 @@ impl SqliteStore {
     /// Reads one page on the blocking pool. The read starts at once, not
     /// when the future is first polled, so a reader can ask for the next
     /// page before it has worked through this one.
-    fn page(&self, query: PageQuery) -> impl std::future::Future<Output = Result<Page, ReadError>> {
+    fn page(&self, query: PageQuery) -> impl std::future::Future<Output = Result<SqlitePage, ReadError>> {
         let inner = self.inner.clone();
         let read = tokio::task::spawn_blocking(move || inner.readers.with(|conn| query.run(conn)));
         async move { read.await.map_err(|e| ReadError::Storage(Box::new(e)))? }
@@ -481,7 +482,7 @@ enum PageQuery {
 }
 
 impl PageQuery {
-    fn run(&self, conn: &Connection) -> Result<Page, ReadError> {
+    fn run(&self, conn: &Connection) -> Result<SqlitePage, ReadError> {
         let storage = |e: rusqlite::Error| ReadError::Storage(Box::new(e));
         let limit = Value::Integer(PAGE_SIZE as i64);
         let (filter, args) = match self {
@@ -497,13 +498,25 @@ impl PageQuery {
         let mut statement = conn
             .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE {filter}"))
             .map_err(storage)?;
-        let rows = statement
-            .query_map(rusqlite::params_from_iter(args), RawRow::read)
-            .map_err(storage)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(args)).map_err(storage)?;
         // Sized for a full page up front: SQLite cannot say how many rows
-        // are coming, and growing the vector copies the events again.
-        let mut page = Vec::with_capacity(PAGE_SIZE);
-        page.extend(rows.map(|row| row.map_err(storage).and_then(RawRow::into_event)));
+        // are coming.
+        let mut page = SqlitePage::with_capacity(PAGE_SIZE);
+        loop {
+            match rows.next() {
+                Ok(Some(row)) => {
+                    if let Err(e) = page.push(row) {
+                        page.fail(storage(e));
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    page.fail(storage(e));
+                    break;
+                }
+            }
+        }
         Ok(page)
     }
 }
@@ -512,59 +525,6 @@ impl PageQuery {
 /// anyway, so they are clamped.
 fn int(value: u64) -> Value {
     Value::Integer(i64::try_from(value).unwrap_or(i64::MAX))
-}
-
-/// A row as stored, before its columns are checked.
-struct RawRow {
-    position: i64,
-    id: Vec<u8>,
-    stream: String,
-    version: i64,
-    contract: String,
-    contract_version: i64,
-    fingerprint: String,
-    payload: String,
-    metadata: String,
-}
-
-impl RawRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-        Ok(RawRow {
-            position: row.get(0)?,
-            id: row.get(1)?,
-            stream: row.get(2)?,
-            version: row.get(3)?,
-            contract: row.get(4)?,
-            contract_version: row.get(5)?,
-            fingerprint: row.get(6)?,
-            payload: row.get(7)?,
-            metadata: row.get(8)?,
-        })
-    }
-
-    /// Checks every column. A row that fails is reported with its
-    /// position and left untouched.
-    fn into_event(self) -> Result<RecordedEvent, ReadError> {
-        let position = self.position as u64;
-        let corrupt = |reason: String| ReadError::Corrupt { position, reason };
-        let id = Uuid::from_slice(&self.id).map_err(|e| corrupt(format!("event id: {e}")))?;
-        let stream = StreamName::new(self.stream).map_err(|e| corrupt(e.to_string()))?;
-        let version = u64::try_from(self.version).map_err(|_| corrupt(format!("negative version {}", self.version)))?;
-        let contract_version = u32::try_from(self.contract_version)
-            .map_err(|_| corrupt(format!("contract version {} out of range", self.contract_version)))?;
-        let metadata: Metadata = serde_json::from_str(&self.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
-        Ok(RecordedEvent {
-            id,
-            stream,
-            version,
-            position,
-            contract: self.contract,
-            contract_version,
-            fingerprint: self.fingerprint,
-            payload: self.payload.into_bytes(),
-            metadata,
-        })
-    }
 }
 
 /// The thread that owns the write connection.

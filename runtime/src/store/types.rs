@@ -39,6 +39,14 @@ impl StreamName {
     /// with `$`.
     pub fn new(name: impl Into<String>) -> Result<Self, InvalidStreamName> {
         let name = name.into();
+        StreamName::check(&name)?;
+        Ok(StreamName(name))
+    }
+
+    /// Checks a name without wrapping it, for readers that check a row
+    /// on one thread and build its event on another
+    /// ([`StreamName::checked`]).
+    pub(crate) fn check(name: &str) -> Result<(), InvalidStreamName> {
         let reason = if name.is_empty() {
             Some("it is empty")
         } else if name.len() > MAX_STREAM_NAME {
@@ -51,12 +59,17 @@ impl StreamName {
             None
         };
         match reason {
-            None => Ok(StreamName(name)),
+            None => Ok(()),
             Some(reason) => Err(InvalidStreamName {
                 name: name.chars().take(80).collect(),
                 reason,
             }),
         }
+    }
+
+    /// Wraps a name that passed [`StreamName::check`].
+    pub(crate) fn checked(name: String) -> StreamName {
+        StreamName(name)
     }
 
     /// The stream of one aggregate instance: `{category}-{id}`.

@@ -350,28 +350,35 @@ fn of_contract(name: &str, version: u32, fingerprint: &str) -> NewEvent {
     }
 }
 
+/// Appends `events` to `s` whatever its version.
+async fn append_any(
+    store: &impl EventStore,
+    s: &StreamName,
+    events: Vec<NewEvent>,
+) -> Result<AppendResult, AppendError> {
+    store.append(s, ExpectedVersion::Any, events).await
+}
+
 pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: impl EventStore) {
     let s = stream("registry");
-    store
-        .append(
-            &s,
-            ExpectedVersion::Any,
-            vec![
-                of_contract("a.Opened", 1, "f1"),
-                of_contract("a.Opened", 1, "f1"),
-                of_contract("a.Closed", 2, "c2"),
-            ],
-        )
-        .await
-        .unwrap();
-    let changed = store
-        .append(
-            &s,
-            ExpectedVersion::Any,
-            vec![of_contract("a.New", 1, "n1"), of_contract("a.Opened", 1, "XX")],
-        )
-        .await
-        .unwrap_err();
+    append_any(
+        &store,
+        &s,
+        vec![
+            of_contract("a.Opened", 1, "f1"),
+            of_contract("a.Opened", 1, "f1"),
+            of_contract("a.Closed", 2, "c2"),
+        ],
+    )
+    .await
+    .unwrap();
+    let changed = append_any(
+        &store,
+        &s,
+        vec![of_contract("a.New", 1, "n1"), of_contract("a.Opened", 1, "XX")],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         changed.to_string(),
         "a.Opened v1 is stored with fingerprint f1, but this event has XX: the contract changed without a new \
@@ -380,14 +387,13 @@ pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: imp
     assert_eq!(store.head().await.unwrap(), 3, "the refused append wrote nothing");
     // Two fingerprints of one new version in one append: the second is
     // refused against the first.
-    let twice = store
-        .append(
-            &s,
-            ExpectedVersion::Any,
-            vec![of_contract("b.Twice", 1, "t1"), of_contract("b.Twice", 1, "t2")],
-        )
-        .await
-        .unwrap_err();
+    let twice = append_any(
+        &store,
+        &s,
+        vec![of_contract("b.Twice", 1, "t1"), of_contract("b.Twice", 1, "t2")],
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(&twice, AppendError::FingerprintMismatch { stored, appended, .. } if stored == "t1" && appended == "t2"),
         "{twice}"
@@ -398,21 +404,19 @@ pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: imp
         .record_contracts(vec![compiled("a.Later", 1, "l1")])
         .await
         .unwrap();
-    store
-        .append(
-            &s,
-            ExpectedVersion::Any,
-            vec![
-                of_contract("a.Opened", 1, "f1"),
-                of_contract("a.Opened", 2, "f2"),
-                of_contract("a.Later", 1, "l1"),
-            ],
-        )
-        .await
-        .unwrap();
+    append_any(
+        &store,
+        &s,
+        vec![
+            of_contract("a.Opened", 1, "f1"),
+            of_contract("a.Opened", 2, "f2"),
+            of_contract("a.Later", 1, "l1"),
+        ],
+    )
+    .await
+    .unwrap();
     // A version in use is still checked on later appends.
-    let changed_again = store
-        .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "YY")])
+    let changed_again = append_any(&store, &s, vec![of_contract("a.Opened", 1, "YY")])
         .await
         .unwrap_err();
     assert!(
@@ -611,28 +615,24 @@ mod postgres_only {
         let first = PostgresStore::open_with(&url, config.clone()).await.unwrap();
         let second = PostgresStore::open_with(&url, config).await.unwrap();
         let s = stream("shared");
-        first
-            .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "f1")])
+        append_any(&first, &s, vec![of_contract("a.Opened", 1, "f1")])
             .await
             .unwrap();
         // The second has not appended a.Opened v1: it registers, and
         // finds the first's fingerprint.
-        let changed = second
-            .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "XX")])
+        let changed = append_any(&second, &s, vec![of_contract("a.Opened", 1, "XX")])
             .await
             .unwrap_err();
         assert!(
             matches!(&changed, AppendError::FingerprintMismatch { stored, .. } if stored == "f1"),
             "{changed}"
         );
-        second
-            .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "f1")])
+        append_any(&second, &s, vec![of_contract("a.Opened", 1, "f1")])
             .await
             .unwrap();
         // Once both have appended it, both still refuse a changed one.
         for store in [&first, &second] {
-            let changed = store
-                .append(&s, ExpectedVersion::Any, vec![of_contract("a.Opened", 1, "YY")])
+            let changed = append_any(store, &s, vec![of_contract("a.Opened", 1, "YY")])
                 .await
                 .unwrap_err();
             assert!(matches!(changed, AppendError::FingerprintMismatch { .. }), "{changed}");

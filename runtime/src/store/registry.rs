@@ -208,35 +208,29 @@ pub fn compare(stored: &[StoredContract], compiled: &[CompiledContract]) -> Cont
     }
     let mut problems = Vec::new();
     for s in stored {
-        match by_name.get(s.name.as_str()) {
-            Some(versions) => match versions.get(&s.version) {
-                Some(c) if c.fingerprint != s.fingerprint => problems.push(ContractProblem::FingerprintMismatch {
+        let versions = by_name.get(s.name.as_str());
+        match (versions.and_then(|v| v.get(&s.version)), s.first_position) {
+            (Some(c), _) if c.fingerprint != s.fingerprint => problems.push(ContractProblem::FingerprintMismatch {
+                contract: s.name.clone(),
+                version: s.version,
+                stored: s.fingerprint.clone(),
+                compiled: c.fingerprint.clone(),
+            }),
+            // Compiled as stored, or only registered and never used.
+            (Some(_), _) | (None, None) => {}
+            (None, Some(first_position)) => problems.push(match versions {
+                Some(versions) => ContractProblem::UnknownVersion {
                     contract: s.name.clone(),
                     version: s.version,
-                    stored: s.fingerprint.clone(),
-                    compiled: c.fingerprint.clone(),
-                }),
-                Some(_) => {}
-                None => {
-                    if let Some(first_position) = s.first_position {
-                        problems.push(ContractProblem::UnknownVersion {
-                            contract: s.name.clone(),
-                            version: s.version,
-                            first_position,
-                            known: versions.keys().copied().collect(),
-                        });
-                    }
-                }
-            },
-            None => {
-                if let Some(first_position) = s.first_position {
-                    problems.push(ContractProblem::UnknownContract {
-                        contract: s.name.clone(),
-                        version: s.version,
-                        first_position,
-                    });
-                }
-            }
+                    first_position,
+                    known: versions.keys().copied().collect(),
+                },
+                None => ContractProblem::UnknownContract {
+                    contract: s.name.clone(),
+                    version: s.version,
+                    first_position,
+                },
+            }),
         }
     }
     problems.sort_by(|a, b| a.contract_version().cmp(&b.contract_version()));

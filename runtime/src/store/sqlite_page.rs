@@ -78,6 +78,11 @@ impl SqlitePage {
     fn pack(&mut self, row: &Row<'_>) -> rusqlite::Result<Result<PackedRow, ReadError>> {
         let position = row.get::<_, i64>(0)? as u64;
         let corrupt = |reason: String| ReadError::Corrupt { position, reason };
+        let in_column = |name: &str, e: &dyn std::fmt::Display| corrupt(format!("{name}: {e}"));
+        let id = row.get_ref(1)?;
+        let version: i64 = row.get(3)?;
+        let contract_version: i64 = row.get(5)?;
+        let metadata = row.get_ref(8)?;
         let start = self.text.len();
         let mut ends = [0; 4];
         for (end, (column, name)) in
@@ -86,29 +91,23 @@ impl SqlitePage {
         {
             match row.get_ref(column)?.as_str() {
                 Ok(text) => self.text.push_str(text),
-                Err(e) => return Ok(Err(corrupt(format!("{name}: {e}")))),
+                Err(e) => return Ok(Err(in_column(name, &e))),
             }
             *end = self.text.len();
         }
-        let version: i64 = row.get(3)?;
-        let contract_version: i64 = row.get(5)?;
         let checked = (|| {
-            let id = row
-                .get_ref(1)
-                .map_err(|e| corrupt(format!("event id: {e}")))?
+            let id = id
                 .as_blob()
-                .map_err(|e| corrupt(format!("event id: {e}")))
-                .and_then(|bytes| Uuid::from_slice(bytes).map_err(|e| corrupt(format!("event id: {e}"))))?;
+                .map_err(|e| in_column("event id", &e))
+                .and_then(|bytes| Uuid::from_slice(bytes).map_err(|e| in_column("event id", &e)))?;
             StreamName::check(&self.text[start..ends[0]]).map_err(|e| corrupt(e.to_string()))?;
             let version = u64::try_from(version).map_err(|_| corrupt(format!("negative version {version}")))?;
             let contract_version = u32::try_from(contract_version)
                 .map_err(|_| corrupt(format!("contract version {contract_version} out of range")))?;
-            let metadata = row
-                .get_ref(8)
-                .map_err(|e| corrupt(format!("metadata: {e}")))?
+            let metadata = metadata
                 .as_str()
-                .map_err(|e| corrupt(format!("metadata: {e}")))
-                .and_then(|text| serde_json::from_str(text).map_err(|e| corrupt(format!("metadata: {e}"))))?;
+                .map_err(|e| in_column("metadata", &e))
+                .and_then(|text| serde_json::from_str(text).map_err(|e| in_column("metadata", &e)))?;
             Ok(PackedRow {
                 position,
                 version,

@@ -199,3 +199,37 @@ async fn a_layout_1_registry_gets_first_positions_from_its_events() {
     assert_eq!((placed_v2.version, placed_v2.first_position), (2, Some(4)));
     assert_eq!(store.head().await.unwrap(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_follow_appends_made_by_other_processes() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    // Two stores on one file, each with its own writer, as two processes
+    // would have.
+    let writer = SqliteStore::open(&path).unwrap();
+    let follower = SqliteStore::open(&path).unwrap();
+    let s = StreamName::new("order-1").unwrap();
+    writer
+        .append(&s, ExpectedVersion::NoStream, vec![event(1)])
+        .await
+        .unwrap();
+    // The follower opened before that append, so even its first event
+    // comes from the other writer.
+    let mut live = follower.subscribe(1);
+    for position in [1, 2] {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), live.next())
+            .await
+            .unwrap_or_else(|_| panic!("the subscription never saw position {position}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.position, position);
+        if position == 1 {
+            // Caught up: the next event comes while it waits.
+            writer
+                .append(&s, ExpectedVersion::Exact(1), vec![event(2)])
+                .await
+                .unwrap();
+        }
+    }
+}

@@ -214,6 +214,7 @@ impl EventStore for MemoryStore {
                 async move { Ok(page) }
             },
             self.head.subscribe(),
+            None,
         )
     }
 }

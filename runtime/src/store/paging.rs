@@ -198,7 +198,16 @@ fn before_version(row: RowKey) -> Cursor {
 
 /// A live subscription: pages from `start`, and when caught up, waits on
 /// `head` (the store's last position) to move past the cursor.
-pub(crate) fn subscription<F, Fut, P>(start: u64, fetch: F, head: tokio::sync::watch::Receiver<u64>) -> EventStream
+///
+/// With `poll`, a caught-up subscription also looks for new events every
+/// `poll`, for backends whose head only follows appends made through the
+/// same handle while other processes may append too.
+pub(crate) fn subscription<F, Fut, P>(
+    start: u64,
+    fetch: F,
+    head: tokio::sync::watch::Receiver<u64>,
+    poll: Option<std::time::Duration>,
+) -> EventStream
 where
     F: FnMut(u64) -> Fut + Send + 'static,
     Fut: Future<Output = Result<P, ReadError>> + Send + 'static,
@@ -210,6 +219,8 @@ where
         events: Option<P::Events>,
         head: tokio::sync::watch::Receiver<u64>,
         failed: bool,
+        /// Whether the wait below ended with a poll, not a new head.
+        polled: bool,
     }
     let state: State<F, P> = State {
         fetch,
@@ -217,8 +228,9 @@ where
         events: None,
         head,
         failed: false,
+        polled: false,
     };
-    stream::unfold(state, |mut state| async move {
+    stream::unfold(state, move |mut state| async move {
         if state.failed {
             return None;
         }
@@ -233,7 +245,7 @@ where
             // Mark the current head as seen before fetching, so an append
             // that lands after the fetch wakes the wait below.
             let head = *state.head.borrow_and_update();
-            if head >= state.next {
+            if head >= state.next || std::mem::take(&mut state.polled) {
                 match (state.fetch)(state.next).await {
                     Ok(page) => {
                         if let Some(last) = page.last() {
@@ -250,7 +262,17 @@ where
                     }
                 }
             }
-            if state.head.changed().await.is_err() {
+            let changed = match poll {
+                Some(every) => match tokio::time::timeout(every, state.head.changed()).await {
+                    Ok(changed) => changed,
+                    Err(_) => {
+                        state.polled = true;
+                        Ok(())
+                    }
+                },
+                None => state.head.changed().await,
+            };
+            if changed.is_err() {
                 // The store was dropped: nothing more will arrive.
                 return None;
             }

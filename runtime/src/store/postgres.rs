@@ -89,8 +89,8 @@ impl VersionsInUse {
         let same = |a: &NewEvent, b: &NewEvent| {
             (a.contract_version, &a.fingerprint, &a.contract) == (b.contract_version, &b.fingerprint, &b.contract)
         };
-        // Events of one append are mostly of one version, so each is
-        // compared with the one before before it is looked up.
+        // The events of one append are mostly of one version: an event
+        // of the same version as the event before it needs no lookup.
         events.iter().enumerate().all(|(i, e)| {
             (i > 0 && same(&events[i - 1], e))
                 || known.get(&e.contract).is_some_and(|versions| {
@@ -700,6 +700,7 @@ impl EventStore for PostgresStore {
                 async move { store.page(PageQuery::All { at }).await }
             },
             self.head.subscribe(),
+            None,
         )
     }
 }

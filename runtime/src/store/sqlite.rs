@@ -98,6 +98,9 @@ pub struct SqliteConfig {
     pub max_group: usize,
     /// How many read connections to keep.
     pub readers: usize,
+    /// How often a caught-up subscription looks for events appended by
+    /// other processes. Appends made through this store wake it at once.
+    pub poll_interval: std::time::Duration,
 }
 
 impl Default for SqliteConfig {
@@ -107,6 +110,7 @@ impl Default for SqliteConfig {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_group: 1024,
             readers: 4,
+            poll_interval: std::time::Duration::from_millis(100),
         }
     }
 }
@@ -423,6 +427,9 @@ impl EventStore for SqliteStore {
             from,
             move |at| store.page(PageQuery::All { at }),
             self.inner.head.clone(),
+            // Other processes may append to the same file; only appends
+            // through this store move its head.
+            Some(self.inner.config.poll_interval),
         )
     }
 }

@@ -15,7 +15,7 @@ use treaty_runtime::Uuid;
 
 mod common;
 
-use common::{runtime, stderr, stdout, treaty};
+use common::{postgres_execute, postgres_url, read_only, runtime, stderr, stdout, treaty};
 
 /// The fingerprints of the generations the tests record.
 const FIRST: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -367,21 +367,6 @@ fn status_leaves_a_view_store_as_it_found_it() {
     assert!(!missing.exists());
 }
 
-/// The server to test against, from `TREATY_TEST_POSTGRES`; under `CI` a
-/// missing server fails the test instead of skipping it.
-fn postgres_url() -> Option<String> {
-    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
-}
-
-/// Runs SQL on a connection of its own.
-async fn postgres_execute(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap();
-    drop(client);
-    let _ = driver.await;
-}
-
 /// The tables of `schema`, sorted.
 async fn postgres_tables(url: &str, schema: &str) -> Vec<String> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
@@ -440,13 +425,10 @@ fn status_of_a_postgres_store() {
             ],
         )
     };
-    // The views through connections whose transactions are read-only: any
-    // DDL (even `CREATE … IF NOT EXISTS`) would fail, as it does for a
-    // monitoring role without CREATE privileges.
-    let read_only = format!(
-        "{url}{}options=-c%20default_transaction_read_only%3Don",
-        if url.contains('?') { '&' } else { '?' }
-    );
+    // The views through connections whose transactions are read-only.
+    // The event store and the views through connections that cannot
+    // write, as a monitoring role allowed only `SELECT` would have.
+    let read_only = read_only(&url);
     let status_read_only = |schema: &str| {
         treaty(
             dir.path(),
@@ -454,7 +436,7 @@ fn status_of_a_postgres_store() {
                 "projections",
                 "status",
                 "--db",
-                &url,
+                &read_only,
                 "--schema",
                 schema,
                 "--views",

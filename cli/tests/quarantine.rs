@@ -15,7 +15,7 @@ use treaty_runtime::{Timestamp, Uuid};
 
 mod common;
 
-use common::{runtime, stderr, stdout, treaty};
+use common::{postgres_execute, postgres_url, runtime, stderr, stdout, treaty};
 
 const CAR: &str = "01900000-0000-7000-8000-000000000001";
 const GARBAGE: &str = "01900000-0000-7000-8000-000000000002";
@@ -418,18 +418,9 @@ fn an_empty_quarantine_says_so() {
     assert_eq!((stdout(&json).as_str(), json.status.code()), ("", Some(0)));
 }
 
-/// Runs SQL on a connection of its own.
-async fn postgres_execute(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap();
-    drop(client);
-    let _ = driver.await;
-}
-
 #[test]
 fn the_quarantine_of_a_postgres_database() {
-    let Some(url) = treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES") else {
+    let Some(url) = postgres_url() else {
         return;
     };
     let id = Uuid::now_v7().simple();

@@ -17,7 +17,7 @@ use treaty_runtime::Uuid;
 
 mod common;
 
-use common::{runtime, stderr, stdout, treaty};
+use common::{postgres_execute, postgres_url, read_only, runtime, stderr, stdout, treaty};
 
 /// The contracts the test stores are written with.
 const CONTRACTS: &str = "namespace shop;
@@ -477,19 +477,42 @@ fn a_missing_or_foreign_database_is_a_usage_error_and_stays_untouched() {
     );
 }
 
-/// The server to test against, from `TREATY_TEST_POSTGRES`; under `CI` a
-/// missing server fails the test instead of skipping it.
-fn postgres_url() -> Option<String> {
-    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
+#[test]
+fn commands_read_a_store_while_a_writer_holds_its_lock() {
+    let (dir, db) = sqlite_fixture();
+    std::fs::write(dir.path().join("shop.treaty"), CONTRACTS).unwrap();
+    // A writer in the middle of a transaction, holding SQLite's write lock
+    // until the commands are done: they only read, so they do not wait.
+    let writer = rusqlite::Connection::open(&db).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let dump = treaty(dir.path(), &["store", "dump", "--db", "events.db"]);
+    let stats = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
+    let check = treaty(
+        dir.path(),
+        &["store", "check", "--db", "events.db", "--contracts", "shop.treaty"],
+    );
+    writer.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(dump.status.code(), Some(0), "{}", stderr(&dump));
+    assert_dump_of_samples(&json_lines(&stdout(&dump)));
+    assert_eq!(stats.status.code(), Some(0), "{}", stderr(&stats));
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
 }
 
-/// Runs SQL on a connection of its own, for cleaning up.
-async fn postgres_execute(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap();
-    drop(client);
-    let _ = driver.await;
+#[test]
+fn a_store_of_an_older_layout_is_refused_and_left_as_it_is() {
+    let (dir, db) = sqlite_fixture();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    drop(conn);
+    let before = std::fs::read(&db).unwrap();
+    let output = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: the store at events.db has layout 1, older than this build's layout 2, and cannot be moved while \
+         it is opened read-only; open it once with a Treaty service (`open`), which moves it\n"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
 }
 
 /// Whether `url` carries a password, which error messages must hide.
@@ -532,7 +555,10 @@ fn dump_and_check_a_postgres_store() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("shop.treaty"), CONTRACTS).unwrap();
     std::fs::write(dir.path().join("broken.treaty"), BROKEN).unwrap();
-    let store_args = ["--db", url.as_str(), "--schema", schema.as_str()];
+    // Every command through connections that cannot write: the commands
+    // only read, so a role allowed only `SELECT` can run them.
+    let reader = read_only(&url);
+    let store_args = ["--db", reader.as_str(), "--schema", schema.as_str()];
     let run = |args: &[&str]| treaty(dir.path(), &[&["store"], args, &store_args].concat());
 
     let dump = run(&["dump"]);

@@ -233,3 +233,61 @@ async fn subscriptions_follow_appends_made_by_other_processes() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_opened_read_only_reads_follows_and_refuses_writes() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let empty = dir.path().join("empty.db");
+    rusqlite::Connection::open(&empty)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let missing = SqliteStore::open_read_only(&empty).err().expect("no store");
+    assert_eq!(
+        missing.to_string(),
+        format!("there is no Treaty event store at {}", empty.display())
+    );
+
+    let writer = SqliteStore::open(&path).unwrap();
+    let s = StreamName::new("order-1").unwrap();
+    writer
+        .append(&s, ExpectedVersion::NoStream, vec![event(1)])
+        .await
+        .unwrap();
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    assert_eq!(reader.head().await.unwrap(), 1);
+    let refused = reader
+        .append(&s, ExpectedVersion::Any, vec![event(2)])
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, AppendError::ReadOnly { .. }), "{refused}");
+    let refused = reader.record_contracts(Vec::new()).await.unwrap_err();
+    assert!(matches!(refused, AppendError::ReadOnly { .. }), "{refused}");
+    // It follows what the writer appends.
+    let mut live = reader.subscribe(1);
+    assert_eq!(live.next().await.unwrap().unwrap().position, 1);
+    writer
+        .append(&s, ExpectedVersion::Exact(1), vec![event(3)])
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), live.next())
+        .await
+        .expect("the read-only store sees the writer's append")
+        .unwrap()
+        .unwrap();
+    assert_eq!((next.position, next.payload.as_slice()), (2, &b"{\"n\":3}"[..]));
+
+    // Another layout is refused either way, and the file left as it was.
+    for (layout, expected) in [
+        (1, "has layout 1, older than this build's layout 2"),
+        (99, "has schema version 99"),
+    ] {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.pragma_update(None, "user_version", layout).unwrap();
+        drop(raw);
+        let error = SqliteStore::open_read_only(&path).err().expect("refused");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+}

@@ -682,6 +682,22 @@ mod postgres_only {
             schema: schema.clone(),
             ..PostgresConfig::default()
         };
+        // Opened without changing anything, the old tables are refused.
+        let refused = PostgresStore::open_existing(&url, config.clone())
+            .await
+            .err()
+            .expect("older");
+        assert!(
+            matches!(
+                refused,
+                OpenError::OlderSchema {
+                    found: 1,
+                    current: 2,
+                    ..
+                }
+            ),
+            "{refused}"
+        );
         let store = PostgresStore::open_with(&url, config.clone()).await.unwrap();
         let seen = |contracts: Vec<registry::StoredContract>| -> Vec<(String, u32, Option<u64>)> {
             contracts
@@ -705,12 +721,23 @@ mod postgres_only {
             .await
             .unwrap();
         drop(store);
-        let store = PostgresStore::open_with(&url, config).await.unwrap();
+        // Moved, they open without changes too, and take appends.
+        let store = PostgresStore::open_existing(&url, config.clone()).await.unwrap();
         assert_eq!(
             seen(store.contracts().await.unwrap())[1],
             ("shop.Placed".into(), 2, Some(4))
         );
-        assert_eq!(store.head().await.unwrap(), 4);
+        store
+            .append(&s, ExpectedVersion::Exact(1), vec![of_contract("shop.Placed", 2, "p2")])
+            .await
+            .unwrap();
+        let empty = PostgresConfig {
+            schema: format!("{schema}_none"),
+            ..config
+        };
+        let missing = PostgresStore::open_existing(&url, empty).await.err().expect("no store");
+        assert!(matches!(missing, OpenError::NoStore { .. }), "{missing}");
+        assert_eq!(store.head().await.unwrap(), 5);
         client
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .await

@@ -1,10 +1,11 @@
 //! Opening the store named by `--db`, and the few store operations the
 //! subcommands use, over either backend.
 //!
-//! Opening a store creates its tables when they are missing, which suits
-//! a service but not a command that only reads. So before opening, a
-//! read-only look checks that the database already holds a store, and a
-//! mistyped path or schema is an error instead of a new, empty store.
+//! The commands only read, so they open stores read-only: nothing is
+//! created or moved, SQLite files are opened read-only, and a PostgreSQL
+//! role allowed only `SELECT` suffices. A first look says which of the
+//! store's tables are missing, so a mistyped path or schema gets an error
+//! that names them.
 
 use std::path::Path;
 
@@ -55,7 +56,7 @@ impl Store {
         }
     }
 
-    /// The contract registry, with its event counts.
+    /// The contract registry.
     pub async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
         match self {
             Store::Sqlite(store) => store.contracts().await,
@@ -117,7 +118,7 @@ fn open_sqlite(path: &Path) -> Result<SqliteStore, Failure> {
     if !missing.is_empty() {
         return Err(not_a_store(&shown.to_string(), &missing));
     }
-    SqliteStore::open(path).map_err(|e| Failure::usage(describe(&e)))
+    SqliteStore::open_read_only(path).map_err(|e| Failure::usage(describe(&e)))
 }
 
 /// The store tables `path` lacks, found through a read-only connection so
@@ -148,7 +149,7 @@ async fn open_postgres(url: &str, schema: &str) -> Result<PostgresStore, Failure
         pool_size: 2,
         ..PostgresConfig::default()
     };
-    PostgresStore::open_with(url, config)
+    PostgresStore::open_existing(url, config)
         .await
         .map_err(|e| Failure::usage(describe(&e)))
 }

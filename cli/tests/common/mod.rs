@@ -31,3 +31,28 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// The PostgreSQL server to test against, from `TREATY_TEST_POSTGRES`;
+/// under `CI` a missing server fails the test instead of skipping it.
+pub fn postgres_url() -> Option<String> {
+    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
+}
+
+/// `url` with connections whose transactions are read-only: any write or
+/// DDL (even `CREATE … IF NOT EXISTS`) fails, as it does for a monitoring
+/// role allowed only `SELECT`.
+pub fn read_only(url: &str) -> String {
+    format!(
+        "{url}{}options=-c%20default_transaction_read_only%3Don",
+        if url.contains('?') { '&' } else { '?' }
+    )
+}
+
+/// Runs SQL on a connection of its own.
+pub async fn postgres_execute(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap();
+    drop(client);
+    let _ = driver.await;
+}

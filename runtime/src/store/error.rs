@@ -73,6 +73,12 @@ pub enum AppendError {
     /// The stream name is not valid.
     #[error(transparent)]
     InvalidStream(#[from] InvalidStreamName),
+    /// The store was opened to be read only.
+    #[error("the store at {location} was opened read-only; open it with `open` to write to it")]
+    ReadOnly {
+        /// Where the store is.
+        location: String,
+    },
     /// The backend failed; the append may be retried with the same ids.
     #[error("storage failed: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -110,6 +116,26 @@ pub enum OpenError {
         found: i64,
         /// The newest layout this build knows.
         supported: i64,
+    },
+    /// Opened read-only, a store of an older layout cannot be moved to
+    /// this build's.
+    #[error(
+        "the store at {location} has layout {found}, older than this build's layout {current}, and cannot be \
+         moved while it is opened read-only; open it once with a Treaty service (`open`), which moves it"
+    )]
+    OlderSchema {
+        /// Where the store is.
+        location: String,
+        /// Its layout version.
+        found: i64,
+        /// The layout this build reads.
+        current: i64,
+    },
+    /// Opened read-only, a database without a store is not given one.
+    #[error("there is no Treaty event store at {location}")]
+    NoStore {
+        /// Where the store was looked for.
+        location: String,
     },
     /// The backend failed.
     #[error("cannot open the store at {location}: {source}")]

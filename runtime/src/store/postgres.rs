@@ -113,6 +113,19 @@ impl VersionsInUse {
     }
 }
 
+/// The layout of the store's tables, numbered like the SQLite store's: 1
+/// counted events per contract version in the registry, 2 keeps their
+/// first positions. PostgreSQL keeps no number; the registry's columns
+/// tell the layouts apart.
+const LAYOUT: i64 = 2;
+
+fn open_failed(e: postgres::OpenFailed) -> OpenError {
+    OpenError::Storage {
+        location: e.location,
+        source: e.source,
+    }
+}
+
 /// Table names, qualified with the configured schema.
 #[derive(Clone)]
 struct Tables {
@@ -121,6 +134,20 @@ struct Tables {
     contracts: String,
     /// The call of the server-side append (`append_function`).
     append: String,
+}
+
+impl Tables {
+    fn new(schema: &str) -> Tables {
+        Tables {
+            events: format!("{schema}.events"),
+            head: format!("{schema}.head"),
+            contracts: format!("{schema}.contracts"),
+            append: format!(
+                "SELECT status, stream_version, first_position, last_position
+                 FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
+        }
+    }
 }
 
 const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
@@ -143,20 +170,11 @@ impl PostgresStore {
     /// When the URL is invalid, the schema name is not a plain identifier,
     /// or the server cannot be reached.
     pub async fn open_with(url: &str, config: PostgresConfig) -> Result<Self, OpenError> {
-        let tables = |schema: &str| Tables {
-            events: format!("{schema}.events"),
-            head: format!("{schema}.head"),
-            contracts: format!("{schema}.contracts"),
-            append: format!(
-                "SELECT status, stream_version, first_position, last_position
-                 FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            ),
-        };
         let Connected {
             pool,
             location,
             sql: tables,
-        } = postgres::connect(url, &config, "the store", tables, |schema, tables| {
+        } = postgres::connect(url, &config, "the store", Tables::new, |schema, tables| {
             format!(
                 "CREATE TABLE IF NOT EXISTS {events} (
                      position         BIGINT PRIMARY KEY,
@@ -193,10 +211,73 @@ impl PostgresStore {
             )
         })
         .await
-        .map_err(|e| OpenError::Storage {
-            location: e.location,
-            source: e.source,
-        })?;
+        .map_err(open_failed)?;
+        PostgresStore::start(pool, location, tables, config).await
+    }
+
+    /// Connects to the store in `config.schema` at `url` without creating
+    /// or changing anything: for tools that only read, such as `treaty
+    /// store`, whose role may be allowed nothing more than `SELECT`.
+    /// Appends still work when the role may write, since the tables and
+    /// the append function exist.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use treaty_runtime::store::{EventStore, PostgresConfig, PostgresStore};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let url = "postgres://reader:secret@db.internal/orders";
+    /// let store = PostgresStore::open_existing(url, PostgresConfig::default()).await?;
+    /// println!("{} events", store.head().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::NoStore`] when the schema holds no store,
+    /// [`OpenError::OlderSchema`] when its tables have an older layout
+    /// (open it once with [`PostgresStore::open`] to move them), or a
+    /// storage error when the URL is invalid or the server cannot be
+    /// reached.
+    pub async fn open_existing(url: &str, config: PostgresConfig) -> Result<Self, OpenError> {
+        let (pool, location) = postgres::pool(url, &config, "the store").map_err(open_failed)?;
+        let storage = |e: Box<dyn std::error::Error + Send + Sync>| OpenError::Storage {
+            location: location.clone(),
+            source: e,
+        };
+        let client = pool.get().await.map_err(|e| storage(Box::new(e)))?;
+        let columns = client
+            .query(
+                "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns
+                 WHERE table_schema = $1 AND table_name IN ('events', 'head', 'contracts')",
+                &[&config.schema],
+            )
+            .await
+            .map_err(|e| storage(Box::new(e)))?;
+        drop(client);
+        let has = |table: &str, column: Option<&str>| {
+            columns.iter().any(|row| {
+                row.get::<_, &str>(0) == table && column.is_none_or(|column| row.get::<_, &str>(1) == column)
+            })
+        };
+        if !(has("events", None) && has("head", None) && has("contracts", None)) {
+            return Err(OpenError::NoStore { location });
+        }
+        if !has("contracts", Some("first_position")) {
+            return Err(OpenError::OlderSchema {
+                location,
+                found: 1,
+                current: LAYOUT,
+            });
+        }
+        let tables = Tables::new(&config.schema);
+        PostgresStore::start(pool, location, tables, config).await
+    }
+
+    /// Reads the head and starts following other writers.
+    async fn start(pool: Pool, location: String, tables: Tables, config: PostgresConfig) -> Result<Self, OpenError> {
         let storage = |e: Box<dyn std::error::Error + Send + Sync>| OpenError::Storage {
             location: location.clone(),
             source: e,

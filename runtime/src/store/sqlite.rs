@@ -123,10 +123,21 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    writer: Mutex<mpsc::Sender<Append>>,
+    writer: Writing,
     readers: ReaderPool,
     head: watch::Receiver<u64>,
     config: SqliteConfig,
+}
+
+/// Where appends go.
+enum Writing {
+    /// To the writer thread.
+    Thread(Mutex<mpsc::Sender<Append>>),
+    /// Nowhere: the store was opened with [`SqliteStore::open_read_only`].
+    ReadOnly {
+        /// Keeps the subscriptions' head channel open.
+        _head: watch::Sender<u64>,
+    },
 }
 
 struct Append {
@@ -196,7 +207,7 @@ impl SqliteStore {
             })?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                writer: Mutex::new(sender),
+                writer: Writing::Thread(Mutex::new(sender)),
                 readers: ReaderPool {
                     path,
                     idle: Mutex::new(Vec::new()),
@@ -206,6 +217,81 @@ impl SqliteStore {
                 config,
             }),
         })
+    }
+
+    /// Opens the store at `path` to read it, without writing to the file:
+    /// no table is created and no layout moved, and the file is opened
+    /// read-only. Appends are refused with [`AppendError::ReadOnly`].
+    /// Subscriptions see appends of the processes that write to the file
+    /// through its polling (`SqliteConfig::poll_interval`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use treaty_runtime::store::{EventStore, SqliteStore};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = SqliteStore::open_read_only("events.db")?;
+    /// println!("{} events", store.head().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened, holds no store
+    /// ([`OpenError::NoStore`]), or has another layout than this build's
+    /// ([`OpenError::NewerSchema`], [`OpenError::OlderSchema`]).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let location = path.display().to_string();
+        let storage = |e: rusqlite::Error| OpenError::Storage {
+            location: location.clone(),
+            source: Box::new(e),
+        };
+        let conn = reader_connection(&path).map_err(storage)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(storage)?;
+        match found {
+            0 => return Err(OpenError::NoStore { location }),
+            SCHEMA_VERSION => {}
+            newer if newer > SCHEMA_VERSION => {
+                return Err(OpenError::NewerSchema {
+                    location,
+                    found,
+                    supported: SCHEMA_VERSION,
+                })
+            }
+            _ => {
+                return Err(OpenError::OlderSchema {
+                    location,
+                    found,
+                    current: SCHEMA_VERSION,
+                })
+            }
+        }
+        let head = last_position(&conn).map_err(storage)?;
+        let (head_tx, head_rx) = watch::channel(head);
+        let config = SqliteConfig::default();
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: Writing::ReadOnly { _head: head_tx },
+                readers: ReaderPool {
+                    path,
+                    idle: Mutex::new(vec![conn]),
+                    keep: config.readers.max(1),
+                },
+                head: head_rx,
+                config,
+            }),
+        })
+    }
+
+    fn read_only(&self) -> AppendError {
+        AppendError::ReadOnly {
+            location: self.inner.readers.path.display().to_string(),
+        }
     }
 
     /// Reads one page on the blocking pool. The read starts at once, not
@@ -293,12 +379,11 @@ impl EventStore for SqliteStore {
             events,
             reply,
         };
-        let sent = self
-            .inner
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(request);
+        let writer = match &self.inner.writer {
+            Writing::Thread(writer) => writer,
+            Writing::ReadOnly { .. } => return Err(self.read_only()),
+        };
+        let sent = writer.lock().unwrap_or_else(|e| e.into_inner()).send(request);
         if sent.is_err() {
             return Err(AppendError::Storage("the SQLite writer thread has stopped".into()));
         }
@@ -397,6 +482,9 @@ impl EventStore for SqliteStore {
     }
 
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
+        if let Writing::ReadOnly { .. } = self.inner.writer {
+            return Err(self.read_only());
+        }
         let path = self.inner.readers.path.clone();
         let durability = self.inner.config.durability;
         tokio::task::spawn_blocking(move || -> rusqlite::Result<()> {
@@ -455,17 +543,7 @@ impl ReaderPool {
         let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match pooled {
             Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| ReadError::Storage(Box::new(e)))?;
-                conn.busy_timeout(std::time::Duration::from_secs(30))
-                    .map_err(|e| ReadError::Storage(Box::new(e)))?;
-                stable_plans(&conn).map_err(|e| ReadError::Storage(Box::new(e)))?;
-                conn
-            }
+            None => reader_connection(&self.path).map_err(|e| ReadError::Storage(Box::new(e)))?,
         };
         let result = work(&conn);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -474,6 +552,14 @@ impl ReaderPool {
         }
         result
     }
+}
+
+/// A read-only connection, as readers use them.
+fn reader_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    stable_plans(&conn)?;
+    Ok(conn)
 }
 
 /// One page of a read.

@@ -348,6 +348,36 @@ order               4
 }
 
 #[test]
+fn stats_lists_registered_versions_without_events_and_events_without_a_registry_row() {
+    let (dir, db) = sqlite_fixture();
+    // A version a build registered but no event uses, and a registry row
+    // lost behind the store's back: both are listed, and the counts still
+    // add up to the total.
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute_batch(
+        "INSERT INTO contracts (name, version, fingerprint) VALUES ('shop.OrderPlaced', 3, 'f3');
+         DELETE FROM contracts WHERE name = 'shop.OrderShipped';",
+    )
+    .unwrap();
+    drop(raw);
+    let output = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with(
+            "contract                 version  events
+shop.CustomerRegistered       v1       1
+shop.OrderPlaced              v1       1
+shop.OrderPlaced              v2       2
+shop.OrderPlaced              v3       0
+shop.OrderShipped             v1       1
+"
+        ),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
 fn stats_of_an_empty_store() {
     let dir = tempfile::tempdir().unwrap();
     drop(SqliteStore::open(dir.path().join("events.db")).unwrap());

@@ -75,7 +75,9 @@ pub(crate) fn pool(url: &str, config: &PostgresConfig, what: &'static str) -> Re
     // statistics yet scans them whole and is kept until the next `ANALYZE`:
     // the event store's appends slowed down as it grew. The backends'
     // statements are index lookups whatever the values, so each is planned
-    // with its values instead (a custom plan).
+    // with its values instead (a custom plan). The event store's append
+    // function sets its own mode: its statements keep one plan, checked to
+    // be right for every table size (see `store/postgres.rs`).
     let options = match pg_config.get_options() {
         Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
         None => "-c plan_cache_mode=force_custom_plan".to_string(),

@@ -291,3 +291,59 @@ async fn a_store_opened_read_only_reads_follows_and_refuses_writes() {
         assert!(error.to_string().contains(expected), "{error}");
     }
 }
+
+#[test]
+fn processes_opening_a_layout_1_file_at_once_all_open_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(LAYOUT_1)
+        .unwrap();
+    // Each open reads the layout; only the first may move the file.
+    let start = std::sync::Barrier::new(4);
+    std::thread::scope(|scope| {
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    SqliteStore::open(&path).map(drop)
+                })
+            })
+            .collect();
+        for open in opens {
+            open.join().unwrap().unwrap();
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_catches_up_on_many_pages_from_another_process_at_once() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let writer = SqliteStore::open(&path).unwrap();
+    // A long poll interval: catching up must not take one poll per page.
+    let config = SqliteConfig {
+        poll_interval: std::time::Duration::from_secs(2),
+        ..SqliteConfig::default()
+    };
+    let follower = SqliteStore::open_read_only_with(&path, config).unwrap();
+    let mut live = follower.subscribe(1);
+    let s = StreamName::new("order-1").unwrap();
+    let events: Vec<NewEvent> = (0..2_600).map(event).collect();
+    writer.append(&s, ExpectedVersion::NoStream, events).await.unwrap();
+    // Five pages: one poll (up to 2 s) finds them, and the rest follow
+    // without waiting; a poll per page would take 10 s.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(6), async {
+        let mut read = 0;
+        while read < 2_600 {
+            live.next().await.unwrap().unwrap();
+            read += 1;
+        }
+        read
+    })
+    .await
+    .expect("the subscription caught up within one poll");
+    assert_eq!(read, 2_600);
+}

@@ -674,7 +674,10 @@ mod postgres_only {
                      (3, gen_random_uuid(), 'order-2', 1, 'shop.Placed', 1, 'p1', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}');
                  INSERT INTO {schema}.contracts VALUES
                      ('shop.Placed', 1, 'p1', NULL, 2), ('shop.Shipped', 1, 's1', NULL, 1),
-                     ('shop.Placed', 2, 'p2', '{{}}', 0);"
+                     ('shop.Placed', 2, 'p2', '{{}}', 0);
+                 CREATE FUNCTION {schema}.append(
+                     TEXT, INTEGER, BIGINT, UUID[], TEXT[], INTEGER[], TEXT[], TEXT[], TEXT[])
+                     RETURNS INTEGER LANGUAGE sql AS 'SELECT 1';"
             ))
             .await
             .unwrap();
@@ -738,6 +741,18 @@ mod postgres_only {
         let missing = PostgresStore::open_existing(&url, empty).await.err().expect("no store");
         assert!(matches!(missing, OpenError::NoStore { .. }), "{missing}");
         assert_eq!(store.head().await.unwrap(), 5);
+        // The first layout's append function is gone; only this build's is
+        // left.
+        let functions: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname = $1 AND p.proname = 'append'",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(functions, 1);
         client
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .await

@@ -63,7 +63,9 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
     // counts add up to the total even while other processes append.
     let head = store.head().await.map_err(read)?;
     let mut prefixes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut versions: BTreeMap<String, BTreeMap<u32, u64>> = BTreeMap::new();
+    // Per contract and version: how many events, and the fingerprint of
+    // the first, for a version the registry lacks.
+    let mut versions: BTreeMap<String, BTreeMap<u32, (u64, String)>> = BTreeMap::new();
     let mut events = 0;
     let mut all = store.read_all(1);
     while let Some(event) = all.next().await {
@@ -72,25 +74,41 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
             break;
         }
         *count_of(&mut prefixes, prefix(event.stream.as_str())) += 1;
-        *count_of(&mut versions, &event.contract)
+        count_of(&mut versions, &event.contract)
             .entry(event.contract_version)
-            .or_insert(0) += 1;
+            .or_insert_with(|| (0, event.fingerprint.clone()))
+            .0 += 1;
         events += 1;
     }
-    let contracts = store
+    let mut contracts: Vec<(StoredContract, u64)> = store
         .contracts()
         .await
         .map_err(read)?
         .into_iter()
         .map(|c| {
             let events = versions
-                .get(&c.name)
-                .and_then(|v| v.get(&c.version))
-                .copied()
-                .unwrap_or(0);
+                .get_mut(&c.name)
+                .and_then(|v| v.remove(&c.version))
+                .map_or(0, |(events, _)| events);
             (c, events)
         })
         .collect();
+    // Every backend registers a version before storing its first event, so
+    // this finds nothing; if a store ever lacked a row, its events would
+    // still be counted, and the counts still add up to the total.
+    for (name, left) in versions {
+        for (version, (events, fingerprint)) in left {
+            let unregistered = StoredContract {
+                name: name.clone(),
+                version,
+                fingerprint,
+                schema: None,
+                first_position: None,
+            };
+            contracts.push((unregistered, events));
+        }
+    }
+    contracts.sort_by(|(a, _), (b, _)| (&a.name, a.version).cmp(&(&b.name, b.version)));
     Ok(Stats {
         head,
         events,

@@ -245,12 +245,17 @@ where
             // Mark the current head as seen before fetching, so an append
             // that lands after the fetch wakes the wait below.
             let head = *state.head.borrow_and_update();
-            if head >= state.next || std::mem::take(&mut state.polled) {
+            let polled = std::mem::take(&mut state.polled);
+            if head >= state.next || polled {
                 match (state.fetch)(state.next).await {
                     Ok(page) => {
                         if let Some(last) = page.last() {
                             state.next = last.position + 1;
                         }
+                        // A full page may have more behind it, which the
+                        // head does not show when other processes
+                        // appended it: fetch again without waiting.
+                        state.polled = page.len() >= PAGE_SIZE;
                         if page.len() > 0 {
                             state.events = Some(page.into_events());
                             continue;

@@ -14,8 +14,8 @@
 //! Positions therefore become visible in order and without holes, and a
 //! reader that has seen position `n` has seen everything before it. The
 //! price is that commits of appends serialize on that row; each holds it
-//! only for its insert and commit (and, the first time a version is used,
-//! its registry row).
+//! only for its insert and commit (and, the first time this process
+//! appends a version, its registry row).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -250,8 +250,14 @@ impl PostgresStore {
         let client = pool.get().await.map_err(|e| storage(Box::new(e)))?;
         let columns = client
             .query(
-                "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns
-                 WHERE table_schema = $1 AND table_name IN ('events', 'head', 'contracts')",
+                // The catalog, not `information_schema`, which hides the
+                // columns of tables the role has no rights on.
+                "SELECT c.relname::TEXT, a.attname::TEXT
+                 FROM pg_catalog.pg_attribute a
+                 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = $1 AND c.relname IN ('events', 'head', 'contracts')
+                   AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
                 &[&config.schema],
             )
             .await
@@ -754,22 +760,35 @@ impl EventStore for PostgresStore {
     }
 
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
-        let mut client = self.pool.get().await.map_err(storage)?;
-        let tx = client.transaction().await.map_err(storage)?;
-        let sql = format!(
-            "INSERT INTO {0} AS c (name, version, fingerprint, schema) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name, version) DO UPDATE SET schema = COALESCE(c.schema, EXCLUDED.schema)
-             WHERE c.fingerprint = EXCLUDED.fingerprint",
-            self.tables.contracts
-        );
+        // One statement, so the registry rows are locked only while it
+        // runs: an append registering a version waits for them while it
+        // holds the head row, and with it every other append. The rows are
+        // taken in byte order, as appends take them, and a version given
+        // twice is given once.
         let mut sorted = contracts;
         sorted.sort();
-        for c in &sorted {
-            tx.execute(&sql, &[&c.name, &(c.version as i32), &c.fingerprint, &c.schema])
-                .await
-                .map_err(storage)?;
-        }
-        tx.commit().await.map_err(storage)
+        sorted.dedup_by(|a, b| (&a.name, a.version) == (&b.name, b.version));
+        let names: Vec<&str> = sorted.iter().map(|c| c.name.as_str()).collect();
+        let versions: Vec<i32> = sorted.iter().map(|c| c.version as i32).collect();
+        let fingerprints: Vec<&str> = sorted.iter().map(|c| c.fingerprint.as_str()).collect();
+        let schemas: Vec<Option<&str>> = sorted.iter().map(|c| c.schema.as_deref()).collect();
+        let client = self.pool.get().await.map_err(storage)?;
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {0} AS c (name, version, fingerprint, schema)
+                     SELECT t.name, t.version, t.fingerprint, t.schema
+                     FROM unnest($1::TEXT[], $2::INTEGER[], $3::TEXT[], $4::TEXT[]) AS t(name, version, fingerprint, schema)
+                     ORDER BY t.name COLLATE \"C\", t.version
+                     ON CONFLICT (name, version) DO UPDATE SET schema = COALESCE(c.schema, EXCLUDED.schema)
+                     WHERE c.fingerprint = EXCLUDED.fingerprint",
+                    self.tables.contracts
+                ),
+                &[&names, &versions, &fingerprints, &schemas],
+            )
+            .await
+            .map_err(storage)?;
+        Ok(())
     }
 
     fn subscribe(&self, from: u64) -> EventStream {

@@ -5,10 +5,11 @@
 //! version its events use, with the position of the first event using it
 //! (at append time, refusing an event whose fingerprint differs from the
 //! one recorded for the same version), and the canonical schema of every
-//! compiled version registered with it. A registry row is written when a
-//! version is first used, never on every append: appends of versions
-//! already in use do not touch the registry. Before
-//! a service starts, [`register_contracts`] compares the store with the
+//! compiled version registered with it. A version's row gets its first
+//! position when an event first uses it and is not written again, except
+//! that a PostgreSQL store confirms it once per process (an upsert that
+//! changes nothing); appends of versions in use do not write the registry.
+//! Before a service starts, [`register_contracts`] compares the store with the
 //! compiled contracts and refuses, listing every problem at once, when the
 //! code could not read what is stored.
 

@@ -170,9 +170,12 @@ impl SqliteStore {
             source: Box::new(e),
         };
         let mut conn = store_connection(&path, config.durability).map_err(storage)?;
-        let found: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+        // The layout is read inside the write transaction: a process that
+        // opened the file at the same moment may have moved it since.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(storage)?;
+        let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(storage)?;
         if found > SCHEMA_VERSION {
             return Err(OpenError::NewerSchema {
                 location,
@@ -180,9 +183,6 @@ impl SqliteStore {
                 supported: SCHEMA_VERSION,
             });
         }
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(storage)?;
         if found == 1 {
             tx.execute_batch(MIGRATE_1_TO_2).map_err(storage)?;
         }
@@ -243,6 +243,31 @@ impl SqliteStore {
     /// ([`OpenError::NoStore`]), or has another layout than this build's
     /// ([`OpenError::NewerSchema`], [`OpenError::OlderSchema`]).
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        SqliteStore::open_read_only_with(path, SqliteConfig::default())
+    }
+
+    /// Opens the store at `path` to read it, like
+    /// [`SqliteStore::open_read_only`], with `config`'s readers and poll
+    /// interval (its write settings do not apply).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use treaty_runtime::store::{SqliteConfig, SqliteStore};
+    ///
+    /// let config = SqliteConfig {
+    ///     poll_interval: Duration::from_millis(20),
+    ///     ..SqliteConfig::default()
+    /// };
+    /// let store = SqliteStore::open_read_only_with("events.db", config)?;
+    /// # Ok::<(), treaty_runtime::store::OpenError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::open_read_only`].
+    pub fn open_read_only_with(path: impl AsRef<Path>, config: SqliteConfig) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
         let location = path.display().to_string();
         let storage = |e: rusqlite::Error| OpenError::Storage {
@@ -273,7 +298,6 @@ impl SqliteStore {
         }
         let head = last_position(&conn).map_err(storage)?;
         let (head_tx, head_rx) = watch::channel(head);
-        let config = SqliteConfig::default();
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer: Writing::ReadOnly { _head: head_tx },
@@ -517,7 +541,8 @@ impl EventStore for SqliteStore {
             self.inner.head.clone(),
             // Other processes may append to the same file; only appends
             // through this store move its head.
-            Some(self.inner.config.poll_interval),
+            // At least a millisecond: zero would query in a busy loop.
+            Some(self.inner.config.poll_interval.max(std::time::Duration::from_millis(1))),
         )
     }
 }

@@ -6,7 +6,8 @@
 //! and freed on another. glibc's allocator serves such a pair from its
 //! shared arena instead of the threads' caches, which cost a tenth of a
 //! full read's time. So the reading thread does the checking and decoding
-//! that allocates nothing (ids, numbers, stream names, metadata) and packs
+//! that allocates little (ids, numbers, stream names, and metadata, which
+//! allocates only for user headers) and packs
 //! the rows' text into one buffer; each event's strings are allocated when
 //! the caller takes the event, on the thread that will also free them.
 

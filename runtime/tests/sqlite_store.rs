@@ -296,25 +296,30 @@ async fn a_store_opened_read_only_reads_follows_and_refuses_writes() {
 fn processes_opening_a_layout_1_file_at_once_all_open_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.db");
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(LAYOUT_1)
-        .unwrap();
-    // Each open reads the layout; only the first may move the file.
-    let start = std::sync::Barrier::new(4);
-    std::thread::scope(|scope| {
-        let opens: Vec<_> = (0..4)
-            .map(|_| {
-                scope.spawn(|| {
-                    start.wait();
-                    SqliteStore::open(&path).map(drop)
+    let fresh = dir.path().join("fresh.db");
+    // In WAL mode, as the store that wrote layout 1 left it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.execute_batch(LAYOUT_1).unwrap();
+    drop(conn);
+    // Each open reads the layout; only the first may move the file. The
+    // same for a file that does not exist yet, which every open creates.
+    for path in [&path, &fresh] {
+        let start = std::sync::Barrier::new(4);
+        std::thread::scope(|scope| {
+            let opens: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        SqliteStore::open(path).map(drop)
+                    })
                 })
-            })
-            .collect();
-        for open in opens {
-            open.join().unwrap().unwrap();
-        }
-    });
+                .collect();
+            for open in opens {
+                open.join().unwrap().unwrap();
+            }
+        });
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -345,8 +345,23 @@ impl Durability {
     /// crate reaches it.
     pub(crate) fn connect(self, path: &Path) -> rusqlite::Result<Connection> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let patience = std::time::Duration::from_secs(30);
+        conn.busy_timeout(patience)?;
+        // Switching a file to WAL needs it to itself, and SQLite answers
+        // BUSY at once, without the busy timeout, while another connection
+        // holds it: several processes opening a new store together. The
+        // switch is retried as the busy timeout would wait.
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                switched => break switched?,
+            }
+        }
         let synchronous = match self {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",

@@ -201,4 +201,40 @@ mod tests {
             );
         }
     }
+
+    // Every PostgreSQL backend opens through `pool` and `connect`, so
+    // their checks are tested here once, not per backend.
+
+    #[test]
+    fn a_schema_name_that_is_not_an_identifier_is_refused() {
+        let config = PostgresConfig {
+            schema: "views; DROP TABLE x".into(),
+            ..PostgresConfig::default()
+        };
+        let refused = pool("postgres://someone@127.0.0.1/views", &config, "the view store").expect_err("refused");
+        assert_eq!(
+            refused.to_string(),
+            "cannot open the view store at postgres://someone@127.0.0.1:5432/views (schema views; DROP TABLE x): \
+             schema name \"views; DROP TABLE x\" must be lower-case letters, digits and `_`"
+        );
+    }
+
+    #[tokio::test]
+    async fn opening_errors_name_the_server_without_the_password() {
+        // Nothing listens on port 1, so connecting fails at once.
+        let unreachable = "postgres://someone:hunter2@127.0.0.1:1/events";
+        let config = PostgresConfig::default();
+        let Err(refused) = connect(unreachable, &config, "the quarantine", |_| (), |_, _| String::new()).await else {
+            panic!("connected to port 1");
+        };
+        let message = refused.to_string();
+        assert!(
+            message
+                .starts_with("cannot open the quarantine at postgres://someone@127.0.0.1:1/events (schema treaty): "),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"), "{message}");
+        let invalid = pool("postgres://someone:hunter2@[bad", &config, "the store").expect_err("refused");
+        assert!(!invalid.to_string().contains("hunter2"), "{invalid}");
+    }
 }

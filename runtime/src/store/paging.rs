@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-
 use std::task::{ready, Context, Poll};
 
 use futures::stream::{self, Stream, StreamExt};

@@ -732,8 +732,9 @@ mod postgres_backend {
 
     conformance!(postgres, fresh_postgres().await);
 
-    /// What only the PostgreSQL backend has: opening from many processes,
-    /// and a schema name spliced into statements.
+    /// What only the PostgreSQL backend has: opening from many processes.
+    /// (The schema-name and password checks every PostgreSQL backend
+    /// shares are tested in `runtime/src/postgres.rs`.)
     mod postgres_only {
         use super::*;
 

@@ -21,7 +21,7 @@ const STREAM: &str = "race";
 /// Locally the test skips without one; under `CI` a missing server is a
 /// failure, because CI must have started one.
 fn postgres_url() -> Option<String> {
-    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
+    treaty_testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// A `contend` process that has connected and is waiting for the start.

@@ -13,7 +13,7 @@
 //! skip, except under `CI`, where they fail.
 //!
 //! Each test declares queues of its own (a random suffix) and deletes them
-//! at the end, also when it fails ([`AmqpCleanup`]). A restart drops every
+//! at the end, also when it fails ([`topology_cleanup`]). A restart drops every
 //! connection to the broker, so the restart test runs alone, also apart
 //! from the tests of other binaries and processes ([`AmqpBrokerLock`]).
 #![cfg(feature = "amqp")]
@@ -27,9 +27,19 @@ use std::time::{Duration, Instant};
 use lapin::options::BasicGetOptions;
 use lapin::types::AMQPValue;
 use lapin::{Connection, ConnectionProperties};
-use treaty_runtime::__testing::{amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AmqpCleanup};
 use treaty_runtime::bus::{AmqpConfig, AmqpTransport, Delivery, Transport, TransportError};
 use treaty_runtime::Uuid;
+use treaty_testing::{amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AsyncCleanup};
+
+/// Deletes `transport`'s topology (its queues and dead-letter exchange, see
+/// `AmqpTransport::delete_topology`) at the test's end, also when it fails,
+/// so nothing is left on the shared broker.
+fn topology_cleanup(transport: &AmqpTransport) -> AsyncCleanup {
+    let transport = transport.clone();
+    AsyncCleanup::new("the AMQP topology", move || async move {
+        transport.delete_topology().await.map_err(|error| error.to_string())
+    })
+}
 
 /// A configuration with a command queue of its own.
 fn config() -> AmqpConfig {
@@ -66,7 +76,7 @@ async fn sends_receives_and_acknowledges() {
     let _broker = AmqpBrokerLock::shared();
     let config = config();
     let transport = AmqpTransport::connect(&url, config.clone()).await.unwrap();
-    let cleanup = AmqpCleanup::new(&transport);
+    let cleanup = topology_cleanup(&transport);
     assert!(
         transport.quorum(),
         "RabbitMQ 3.8 and later declare quorum queues, single nodes too"
@@ -89,7 +99,7 @@ async fn sends_receives_and_acknowledges() {
     let other = AmqpTransport::connect(&url, config).await.unwrap();
     nothing_within(&other, Duration::from_secs(1)).await;
     other.close().await;
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 /// A command queue that exists as a classic queue (declared by a
@@ -107,7 +117,7 @@ async fn falls_back_to_a_classic_queue_when_quorum_is_refused() {
         ..config()
     };
     let first = AmqpTransport::connect(&url, classic.clone()).await.unwrap();
-    let cleanup = AmqpCleanup::new(&first);
+    let cleanup = topology_cleanup(&first);
     assert!(!first.quorum());
     first.close().await;
 
@@ -132,7 +142,7 @@ async fn falls_back_to_a_classic_queue_when_quorum_is_refused() {
     assert_eq!(delivery.body, b"classic");
     transport.ack(delivery).await.unwrap();
     transport.close().await;
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,7 +152,7 @@ async fn requeue_delivers_the_new_body_after_the_delay() {
     };
     let _broker = AmqpBrokerLock::shared();
     let transport = AmqpTransport::connect(&url, config()).await.unwrap();
-    let cleanup = AmqpCleanup::new(&transport);
+    let cleanup = topology_cleanup(&transport);
     transport
         .send(Uuid::now_v7(), b"attempt 1".to_vec(), Duration::ZERO)
         .await
@@ -185,7 +195,7 @@ async fn requeue_delivers_the_new_body_after_the_delay() {
     assert_eq!(delivery.body, b"later");
     transport.ack(delivery).await.unwrap();
     nothing_within(&transport, Duration::from_millis(500)).await;
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +205,7 @@ async fn dead_letters_land_in_the_dead_letter_queue_with_the_reason() {
     };
     let _broker = AmqpBrokerLock::shared();
     let transport = AmqpTransport::connect(&url, config()).await.unwrap();
-    let cleanup = AmqpCleanup::new(&transport);
+    let cleanup = topology_cleanup(&transport);
     transport
         .send(Uuid::now_v7(), b"poison".to_vec(), Duration::ZERO)
         .await
@@ -225,7 +235,7 @@ async fn dead_letters_land_in_the_dead_letter_queue_with_the_reason() {
     );
     assert_eq!(message.delivery.properties.delivery_mode(), &Some(2));
     connection.close(200, "done".into()).await.unwrap();
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,7 +247,7 @@ async fn replies_reach_their_address() {
     let config = config();
     let asker = AmqpTransport::connect(&url, config.clone()).await.unwrap();
     let handler = AmqpTransport::connect(&url, config).await.unwrap();
-    let cleanup = AmqpCleanup::new(&handler);
+    let cleanup = topology_cleanup(&handler);
     assert_ne!(asker.reply_address(), handler.reply_address());
     handler
         .reply(&asker.reply_address(), b"{\"outcome\":\"handled\"}".to_vec())
@@ -253,7 +263,7 @@ async fn replies_reach_their_address() {
     let gone = handler.reply("treaty.test.nobody-listens-here", b"{}".to_vec()).await;
     assert!(matches!(gone, Err(TransportError::Failed(_))), "{gone:?}");
     asker.close().await;
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 /// A consumer killed between committing and acknowledging: the broker
@@ -266,7 +276,7 @@ async fn an_unacknowledged_delivery_is_redelivered_after_its_consumer_closes() {
     let _broker = AmqpBrokerLock::shared();
     let config = config();
     let killed = AmqpTransport::connect(&url, config.clone()).await.unwrap();
-    let cleanup = AmqpCleanup::new(&killed);
+    let cleanup = topology_cleanup(&killed);
     killed
         .send(Uuid::now_v7(), b"handled, never acknowledged".to_vec(), Duration::ZERO)
         .await
@@ -283,7 +293,7 @@ async fn an_unacknowledged_delivery_is_redelivered_after_its_consumer_closes() {
     killed.ack(delivery).await.unwrap();
     nothing_within(&next, Duration::from_millis(500)).await;
     next.close().await;
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 /// A restart of the broker: the transport reconnects, a publish during
@@ -297,7 +307,7 @@ async fn a_broker_restart_is_survived_and_stale_acknowledgements_are_harmless() 
     let Some(restart) = amqp_restart_command() else { return };
     let _broker = AmqpBrokerLock::exclusive();
     let transport = AmqpTransport::connect(&url, config()).await.unwrap();
-    let cleanup = AmqpCleanup::new(&transport);
+    let cleanup = topology_cleanup(&transport);
     let delayed_before = b"delayed across the restart".to_vec();
     transport
         .send(Uuid::now_v7(), b"before the restart".to_vec(), Duration::ZERO)
@@ -339,7 +349,7 @@ async fn a_broker_restart_is_survived_and_stale_acknowledgements_are_harmless() 
         received.insert(body);
         transport.ack(delivery).await.unwrap();
     }
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 /// A consumer that stops receiving (a bus shut down, its transport left
@@ -354,7 +364,7 @@ async fn prefetched_deliveries_go_back_to_the_queue_when_nothing_receives() {
     let _broker = AmqpBrokerLock::shared();
     let config = config();
     let stopped = AmqpTransport::connect(&url, config.clone()).await.unwrap();
-    let cleanup = AmqpCleanup::new(&stopped);
+    let cleanup = topology_cleanup(&stopped);
     let bodies: BTreeSet<String> = (0..5).map(|i| format!("message {i}")).collect();
     for body in &bodies {
         stopped
@@ -392,7 +402,7 @@ async fn prefetched_deliveries_go_back_to_the_queue_when_nothing_receives() {
     let again = receive(&stopped).await;
     assert_eq!(again.body, b"once more");
     stopped.ack(again).await.unwrap();
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 /// A network cut the broker does not notice at once (no FIN reaches it):
@@ -412,7 +422,7 @@ async fn a_network_cut_moves_the_reply_queue_and_commands_go_on() {
         ..config()
     };
     let transport = AmqpTransport::connect(&proxy.url, config.clone()).await.unwrap();
-    let cleanup = AmqpCleanup::new(&transport);
+    let cleanup = topology_cleanup(&transport);
     let replier = AmqpTransport::connect(&url, config).await.unwrap();
     transport
         .send(Uuid::now_v7(), b"before the cut".to_vec(), Duration::ZERO)
@@ -458,7 +468,7 @@ async fn a_network_cut_moves_the_reply_queue_and_commands_go_on() {
         let _ = stream.shutdown(Shutdown::Both);
     }
     replier.close().await;
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 /// A TCP proxy in front of the broker that can cut the network the way a

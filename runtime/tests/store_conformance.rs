@@ -575,7 +575,7 @@ macro_rules! conformance {
 /// Locally the tests skip without one; under `CI=true` a missing server
 /// is a failure, because `.ci/run` must have started one.
 pub fn postgres_url() -> Option<String> {
-    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
+    treaty_testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// A PostgreSQL store in a schema of its own, so tests start empty and

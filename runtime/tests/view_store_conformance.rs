@@ -707,7 +707,7 @@ mod postgres_backend {
     /// Locally the tests skip without one; under `CI=true` a missing
     /// server is a failure, because `.ci/run` must have started one.
     pub fn postgres_url() -> Option<String> {
-        treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
+        treaty_testing::server_url("TREATY_TEST_POSTGRES")
     }
 
     fn fresh_schema() -> String {

@@ -35,7 +35,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 /// The PostgreSQL server to test against, from `TREATY_TEST_POSTGRES`;
 /// under `CI` a missing server fails the test instead of skipping it.
 pub fn postgres_url() -> Option<String> {
-    treaty_runtime::__testing::server_url("TREATY_TEST_POSTGRES")
+    treaty_testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// `url` with connections whose transactions are read-only: any write or

@@ -12,9 +12,10 @@
 //! skip, except under `CI`, where they fail.
 //!
 //! Each test uses queues of its own and deletes them at the end, also when
-//! it fails (`AmqpCleanup`). A restart drops every connection to the
+//! it fails (`topology_cleanup`). A restart drops every connection to the
 //! broker, so the restart test runs alone, also apart from the tests of
 //! other binaries and processes (`AmqpBrokerLock`).
+#![cfg(feature = "amqp")]
 
 mod bank;
 
@@ -24,7 +25,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bank::*;
-use treaty::__testing::{amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AmqpCleanup};
 use treaty::aggregate::Repository;
 use treaty::bus::{
     AmqpConfig, AmqpTransport, AskError, Bus, BusConfig, Envelope, MemoryQuarantine, Quarantine, RetryPolicy,
@@ -32,8 +32,19 @@ use treaty::bus::{
 };
 use treaty::store::{EventStore, MemoryStore, SqliteStore};
 use treaty::Uuid;
+use treaty_testing::{amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AsyncCleanup};
 
 type AmqpBus = Bus<AmqpTransport, MemoryQuarantine>;
+
+/// Deletes `transport`'s topology (its queues and dead-letter exchange, see
+/// `AmqpTransport::delete_topology`) at the test's end, also when it fails,
+/// so nothing is left on the shared broker.
+fn topology_cleanup(transport: &AmqpTransport) -> AsyncCleanup {
+    let transport = transport.clone();
+    AsyncCleanup::new("the AMQP topology", move || async move {
+        transport.delete_topology().await.map_err(|error| error.to_string())
+    })
+}
 
 /// A command queue of a test's own.
 fn new_queue() -> String {
@@ -137,7 +148,7 @@ async fn every_message_published_twice_is_applied_once() {
     let _broker = AmqpBrokerLock::shared();
     let store = MemoryStore::new();
     let (bus, running) = start_bus(&url, &new_queue(), &store).await;
-    let cleanup = AmqpCleanup::new(bus.transport());
+    let cleanup = topology_cleanup(bus.transport());
     let accounts: Vec<String> = (0..10).map(|i| format!("twice-{i}")).collect();
     open_accounts(&bus, &accounts).await;
 
@@ -158,7 +169,7 @@ async fn every_message_published_twice_is_applied_once() {
     assert_eq!(store.head().await.unwrap(), 10 + 200);
     assert_accounts(&store, &model).await;
     assert!(bus.quarantine().list().await.unwrap().is_empty());
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,7 +180,7 @@ async fn ask_gets_outcomes_over_amqp() {
     let _broker = AmqpBrokerLock::shared();
     let store = MemoryStore::new();
     let (bus, running) = start_bus(&url, &new_queue(), &store).await;
-    let cleanup = AmqpCleanup::new(bus.transport());
+    let cleanup = topology_cleanup(bus.transport());
 
     let opened = bus
         .ask(&OpenAccount {
@@ -223,7 +234,7 @@ async fn ask_gets_outcomes_over_amqp() {
     running.shutdown().await;
     let repository = Repository::<Account, _>::new(store.clone());
     assert_eq!(repository.load(&id("asked")).await.unwrap().state.balance, 25);
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 /// 10,000 deposits to 100 accounts, sent by one task while the bus
@@ -241,7 +252,7 @@ async fn a_broker_restart_mid_run_loses_nothing_and_applies_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("events.db")).unwrap();
     let (bus, running) = start_bus(&url, &new_queue(), &store).await;
-    let cleanup = AmqpCleanup::new(bus.transport());
+    let cleanup = topology_cleanup(bus.transport());
     let accounts: Vec<String> = (0..ACCOUNTS).map(|i| format!("run-{i}")).collect();
     open_accounts(&bus, &accounts).await;
 
@@ -291,7 +302,7 @@ async fn a_broker_restart_mid_run_loses_nothing_and_applies_nothing_twice() {
     assert_eq!(store.head().await.unwrap(), expected_events);
     assert_accounts(&store, &model).await;
     assert!(bus.quarantine().list().await.unwrap().is_empty());
-    cleanup.delete().await;
+    cleanup.run().await;
 }
 
 /// A bus shut down in a process that keeps its transport open does not
@@ -306,7 +317,7 @@ async fn a_bus_shut_down_leaves_its_messages_to_other_buses() {
     let store = MemoryStore::new();
     let queue = new_queue();
     let (stopped, running) = start_bus(&url, &queue, &store).await;
-    let cleanup = AmqpCleanup::new(stopped.transport());
+    let cleanup = topology_cleanup(stopped.transport());
     let account = "left-behind".to_string();
     open_accounts(&stopped, std::slice::from_ref(&account)).await;
     running.shutdown().await;
@@ -324,5 +335,5 @@ async fn a_bus_shut_down_leaves_its_messages_to_other_buses() {
 
     assert_accounts(&store, &model).await;
     other.transport().close().await;
-    cleanup.delete().await;
+    cleanup.run().await;
 }

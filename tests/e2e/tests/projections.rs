@@ -381,12 +381,14 @@ fn fingerprints_are_constants_of_the_build() {
 
 /// The PostgreSQL server to test against, from `TREATY_TEST_POSTGRES`:
 /// skipped with a reason locally, a failure under CI.
+#[cfg(feature = "postgres")]
 fn postgres_url() -> Option<String> {
-    treaty::__testing::server_url("TREATY_TEST_POSTGRES")
+    treaty_testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// Events and views in one PostgreSQL schema: a build, live processing, a
 /// rebuild under a new fingerprint, and the swap.
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projections_run_beside_a_postgres_event_store() {
     use treaty::projection::PostgresViewStore;

@@ -19,6 +19,17 @@
 //! Generated code refers only to paths under `::treaty`, so a crate needs
 //! `treaty` as its one dependency and `treaty-codegen` as its one
 //! build-dependency.
+//!
+//! # Features
+//!
+//! SQLite, the embedded default, is always compiled in. The other backends
+//! are features, on by default:
+//!
+//! - `postgres`: the PostgreSQL event store, view store and quarantine.
+//! - `amqp`: the RabbitMQ transport of the bus.
+//!
+//! `treaty = { version = "0.1", default-features = false }` builds with
+//! SQLite only.
 
 pub use treaty_runtime::*;
 

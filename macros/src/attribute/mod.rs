@@ -14,7 +14,7 @@
 //!
 //! Each macro adds the derives itself (`Debug`, `Clone`, `PartialEq`,
 //! serde's, …) so generated code does not spell them out for every type;
-//! the logic lives here so the macro crate stays a thin entry. Output
+//! the logic lives here so the entries in `lib.rs` stay thin. Output
 //! refers to outside crates only through `::treaty` and `::std`.
 
 mod contract;

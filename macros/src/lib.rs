@@ -1,5 +1,6 @@
 //! Procedural macros of Treaty. Use them through the `treaty` crate, which
-//! re-exports them: `treaty::contract!`.
+//! re-exports them: `treaty::contract!`, `#[treaty::event_set]` and the
+//! projection attributes.
 
 mod attribute;
 mod expand;
@@ -72,11 +73,21 @@ pub fn enumeration(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::enumeration(args.into(), item.into()).into()
 }
 
-/// A generated aggregate command or event enum, from `id = IdType`,
-/// `field = identity` and the flags `events` and `display`.
+/// An enum whose variants each hold one event contract, `Name(Name)`:
+/// its derives, methods, `From` each member and the `EventSet` impl, with
+/// `id()` from `id = IdType, field = identity` and `Display` from the flag
+/// `display`. The generated aggregate event enums use it, and so can
+/// users; `treaty::event_set` documents it.
 #[proc_macro_attribute]
-pub fn message_set(args: TokenStream, item: TokenStream) -> TokenStream {
-    attribute::message_set(args.into(), item.into()).into()
+pub fn event_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    attribute::event_set(args.into(), item.into()).into()
+}
+
+/// A generated aggregate command enum: what `event_set` gives with an
+/// identity, and the `CommandSet` impl instead of `EventSet`.
+#[proc_macro_attribute]
+pub fn command_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    attribute::command_set(args.into(), item.into()).into()
 }
 
 /// Adds `const FINGERPRINT` to an `impl Projection for T` block: the hash

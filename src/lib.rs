@@ -41,9 +41,46 @@ pub use treaty_macros::contract;
 /// `#[treaty::projection_helper]` on the helpers a projection `uses`.
 pub use treaty_macros::{projection, projection_helper, view};
 
+/// Implements [`aggregate::EventSet`] for an enum whose variants each hold
+/// one event contract, `Name(Name)`, as the generated `FooEvent` enums do:
+/// for the events of several aggregates that one projection consumes.
+///
+/// ```
+/// treaty::contract! {
+///     namespace shop;
+///     id CartId: String;
+///     id OrderId: String;
+///     aggregate Cart(id: CartId) { ItemAdded!(sku: String); }
+///     aggregate Order(id: OrderId) { OrderPlaced!(cart: CartId); }
+/// }
+///
+/// use shop::{ItemAdded, OrderPlaced};
+/// use treaty::aggregate::EventSet;
+///
+/// /// What the sales projection reads.
+/// #[treaty::event_set]
+/// enum Sales {
+///     ItemAdded(ItemAdded),
+///     OrderPlaced(OrderPlaced),
+/// }
+///
+/// let event = Sales::from(OrderPlaced { id: shop::OrderId("o-1".into()), cart: shop::CartId("c-1".into()) });
+/// assert_eq!(event.contract_name(), "shop.OrderPlaced");
+/// assert!(Sales::is_member("shop.ItemAdded"));
+/// ```
+///
+/// The enum gets `Debug`, `Clone` and `PartialEq` (do not derive them as
+/// well), `From` each member, inherent `contract_name`,
+/// `contract_version`, `contract_fingerprint`, `encode` and `decode`, and
+/// the `EventSet` impl. Arguments, all optional: `id = IdType, field =
+/// name` add `id()`, which reads that field of every member (the
+/// identity of the aggregate the events are for); `display` adds
+/// `Display` through the members' display templates.
+pub use treaty_macros::event_set;
+
 // The attribute macros generated code is written with.
 #[doc(hidden)]
-pub use treaty_macros::{enumeration, id, message, message_set, record};
+pub use treaty_macros::{command_set, enumeration, id, message, record};
 
 /// serde, re-exported for generated code (`#[serde(crate = "::treaty::serde")]`).
 #[doc(hidden)]

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use treaty_codegen::Builder;
-use treaty_dsl::{CanonicalContract, Diagnostics, Lock, LockError, Sources};
+use treaty_dsl::{CanonicalContract, Diagnostics, Sources};
+use treaty_lint::{Lock, LockError};
 
 /// A baseline as given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]

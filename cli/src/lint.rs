@@ -4,8 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use treaty_dsl::compat::{self, LintConfig, Mode, Options, CONFIG_FILE_NAME};
-use treaty_dsl::lock::LOCK_FILE_NAME;
+use treaty_lint::{LintConfig, Mode, Options, Places, CONFIG_FILE_NAME, LOCK_FILE_NAME};
 
 use crate::baseline::{self, Baseline, BaselineError};
 use crate::{INVALID, USAGE};
@@ -123,8 +122,8 @@ pub fn run(args: LintArgs) -> ExitCode {
         transitive: args.transitive || config.transitive.unwrap_or(false),
         style: config.style.resolve(in_ci()),
     };
-    let places = compat::Places::new(&sources);
-    let report = compat::check(&old.contracts, &schema, &places, &options);
+    let places = Places::new(&sources);
+    let report = treaty_lint::check(&old.contracts, &schema, &places, &options);
     match args.format {
         Format::Human => {
             use treaty_dsl::diagnostic::termcolor::{ColorChoice, StandardStream};

@@ -5,8 +5,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use treaty_dsl::lock::LOCK_FILE_NAME;
-use treaty_dsl::Lock;
+use treaty_lint::{Lock, LOCK_FILE_NAME};
 
 use crate::{INVALID, USAGE};
 

@@ -12,7 +12,6 @@
 //! macro: [`Builder::generate`] is pure (sources in, formatted Rust out),
 //! [`Builder::compile`] adds the file I/O.
 
-pub mod attribute;
 mod config;
 mod manifest;
 mod rust;

@@ -419,7 +419,11 @@ impl Generator<'_> {
         let mut out = TokenStream::new();
         let id_ty = self.rust_type(&aggregate.identity.ty, path);
         let id_field = field_ident(&aggregate.identity.name);
-        for (suffix, members) in [("Command", &aggregate.commands), ("Event", &aggregate.events)] {
+        let sets = [
+            ("Command", "command_set", &aggregate.commands),
+            ("Event", "event_set", &aggregate.events),
+        ];
+        for (suffix, set, members) in sets {
             if members.is_empty() {
                 continue;
             }
@@ -439,16 +443,11 @@ impl Generator<'_> {
             let all_display = members
                 .iter()
                 .all(|m| self.schema.message(m).is_some_and(|m| m.display.is_some()));
-            let mut flags = Vec::new();
-            if suffix == "Event" {
-                flags.push(quote! { events });
-            }
-            if all_display {
-                flags.push(quote! { display });
-            }
+            let set = format_ident!("{set}");
+            let display = all_display.then(|| quote! { , display });
             out.extend(quote! {
                 #docs
-                #[::treaty::message_set(id = #id_ty, field = #id_field #(, #flags)*)]
+                #[::treaty::#set(id = #id_ty, field = #id_field #display)]
                 #attrs
                 pub enum #name { #(#variants(#variants),)* }
             });

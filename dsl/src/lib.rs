@@ -17,9 +17,7 @@
 
 pub mod ast;
 pub mod canonical;
-pub mod compat;
 pub mod diagnostic;
-pub mod lock;
 pub mod naming;
 mod parser;
 pub mod schema;
@@ -29,7 +27,6 @@ mod validate;
 
 pub use canonical::{contracts, fingerprint, CanonicalContract, ContractKind};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
-pub use lock::{Lock, LockError};
 pub use parser::{parse_file, MAX_NESTING};
 pub use schema::{QualifiedName, Schema};
 pub use source::{LineColumn, LoadError, SourceFile, SourceId, Sources};

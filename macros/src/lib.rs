@@ -1,6 +1,8 @@
 //! Procedural macros of Treaty. Use them through the `treaty` crate, which
-//! re-exports them: `treaty::contract!`.
+//! re-exports them: `treaty::contract!`, `#[treaty::event_set]` and the
+//! projection attributes.
 
+mod attribute;
 mod expand;
 mod text;
 
@@ -46,7 +48,7 @@ pub fn contract(input: TokenStream) -> TokenStream {
 /// A generated value type: adds `Debug`, `Clone`, `PartialEq` and serde.
 #[proc_macro_attribute]
 pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
-    treaty_codegen::attribute::record(args.into(), item.into()).into()
+    attribute::record(args.into(), item.into()).into()
 }
 
 /// A generated command or event: what `record` adds, and the
@@ -55,27 +57,37 @@ pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
 /// earlier version, newest first.
 #[proc_macro_attribute]
 pub fn message(args: TokenStream, item: TokenStream) -> TokenStream {
-    treaty_codegen::attribute::message(args.into(), item.into()).into()
+    attribute::message(args.into(), item.into()).into()
 }
 
 /// A generated id newtype, `#[id("namespace.Name")]`: its derives,
 /// `Display`, `FromStr` and `From` the inner type.
 #[proc_macro_attribute]
 pub fn id(args: TokenStream, item: TokenStream) -> TokenStream {
-    treaty_codegen::attribute::id(args.into(), item.into()).into()
+    attribute::id(args.into(), item.into()).into()
 }
 
 /// A generated contract enum: its derives, `ALL`, `as_str` and `Display`.
 #[proc_macro_attribute]
 pub fn enumeration(args: TokenStream, item: TokenStream) -> TokenStream {
-    treaty_codegen::attribute::enumeration(args.into(), item.into()).into()
+    attribute::enumeration(args.into(), item.into()).into()
 }
 
-/// A generated aggregate command or event enum, from `id = IdType`,
-/// `field = identity` and the flags `events` and `display`.
+/// An enum whose variants each hold one event contract, `Name(Name)`:
+/// its derives, methods, `From` each member and the `EventSet` impl, with
+/// `id()` from `id = IdType, field = identity` and `Display` from the flag
+/// `display`. The generated aggregate event enums use it, and so can
+/// users; `treaty::event_set` documents it.
 #[proc_macro_attribute]
-pub fn message_set(args: TokenStream, item: TokenStream) -> TokenStream {
-    treaty_codegen::attribute::message_set(args.into(), item.into()).into()
+pub fn event_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    attribute::event_set(args.into(), item.into()).into()
+}
+
+/// A generated aggregate command enum: what `event_set` gives with an
+/// identity, and the `CommandSet` impl instead of `EventSet`.
+#[proc_macro_attribute]
+pub fn command_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    attribute::command_set(args.into(), item.into()).into()
 }
 
 /// Adds `const FINGERPRINT` to an `impl Projection for T` block: the hash
@@ -84,19 +96,19 @@ pub fn message_set(args: TokenStream, item: TokenStream) -> TokenStream {
 /// each helper named in `uses = [...]`, and with `version = N` if given.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
-    treaty_codegen::attribute::projection(args.into(), item.into()).into()
+    attribute::projection(args.into(), item.into()).into()
 }
 
 /// Implements `treaty::projection::View` for a view type, with the
 /// fingerprint of its definition's tokens (and of `uses = [...]` helpers).
 #[proc_macro_attribute]
 pub fn view(args: TokenStream, item: TokenStream) -> TokenStream {
-    treaty_codegen::attribute::view(args.into(), item.into()).into()
+    attribute::view(args.into(), item.into()).into()
 }
 
 /// Marks a function, type, trait, constant, static or inline module that
 /// projections name in `uses = [...]`, so a change to it rebuilds them.
 #[proc_macro_attribute]
 pub fn projection_helper(args: TokenStream, item: TokenStream) -> TokenStream {
-    treaty_codegen::attribute::projection_helper(args.into(), item.into()).into()
+    attribute::projection_helper(args.into(), item.into()).into()
 }

@@ -3,7 +3,9 @@
 //! - [`Aggregate`] holds the domain logic: `decide` turns a command into
 //!   events or a domain error, `apply` folds an event into the state.
 //! - [`EventSet`] moves an aggregate's events in and out of the store. The
-//!   generated `FooEvent` enums implement it through [`impl_event_set!`](crate::impl_event_set).
+//!   generated `FooEvent` enums implement it through the
+//!   `#[treaty::event_set]` attribute, which other enums of events can use
+//!   too.
 //! - [`Repository`] loads an aggregate by streaming its events, decides,
 //!   appends with optimistic concurrency and retries after conflicts.
 //! - [`SnapshotStore`] keeps snapshots of state so long streams load from
@@ -18,7 +20,7 @@ mod snapshot;
 
 use std::fmt;
 
-use crate::contract::{Contract, ContractInfo, DecodeError, EncodeError};
+use crate::contract::{ContractInfo, DecodeError, EncodeError};
 use crate::store::{InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamName};
 use crate::types::Uuid;
 
@@ -90,9 +92,11 @@ pub trait Aggregate: Default + Send + Sync + 'static {
 /// aggregate's events to a store and read them back.
 ///
 /// Each value is one member contract; the methods answer for that member.
-/// Generated `FooEvent` enums implement it with
-/// [`impl_event_set!`](crate::impl_event_set), which derives everything
-/// from the members' [`Contract`] impls.
+/// Generated `FooEvent` enums implement it with the `#[treaty::event_set]`
+/// attribute, which derives everything from the members'
+/// [`Contract`](crate::Contract) impls; use it for any enum whose variants
+/// each hold one event contract, `Name(Name)`, such as the events of
+/// several aggregates that a projection consumes.
 pub trait EventSet: Sized + Clone + Send + Sync + 'static {
     /// The member contracts, in declaration order. Projections fold their
     /// fingerprints into their own and skip events of other contracts
@@ -155,102 +159,4 @@ pub trait EventSet: Sized + Clone + Send + Sync + 'static {
     fn from_recorded(event: &RecordedEvent) -> Result<Self, DecodeError> {
         Self::decode(&event.contract, event.contract_version, &event.payload)
     }
-}
-
-/// Implements [`EventSet`] for an enum whose variants each hold one event
-/// contract of the same name, as the generated `FooEvent` enums do:
-///
-/// ```text
-/// treaty::impl_event_set!(AccountEvent { AccountOpened, Deposited, Withdrew });
-/// ```
-///
-/// Only the variant names are given; names, versions, fingerprints,
-/// encoding and decoding come from each member's [`Contract`] impl, so
-/// the member types need not be in scope. Every variant must be listed:
-/// a missing one makes the generated `match` non-exhaustive, which the
-/// compiler rejects. Invoke it in the crate that defines the enum.
-#[macro_export]
-macro_rules! impl_event_set {
-    ($set:ty { $($variant:ident),+ $(,)? }) => {
-        impl $crate::aggregate::EventSet for $set {
-            const CONTRACTS: &'static [$crate::ContractInfo] =
-                &[$($crate::aggregate::__constructor_info(Self::$variant)),+];
-
-            fn contract_name(&self) -> &'static str {
-                match self { $(Self::$variant(member) => $crate::aggregate::__member_name(member),)+ }
-            }
-
-            fn contract_version(&self) -> u32 {
-                match self { $(Self::$variant(member) => $crate::aggregate::__member_version(member),)+ }
-            }
-
-            fn contract_fingerprint(&self) -> &'static str {
-                match self { $(Self::$variant(member) => $crate::aggregate::__member_fingerprint(member),)+ }
-            }
-
-            fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::EncodeError> {
-                match self { $(Self::$variant(member) => $crate::Contract::encode(member),)+ }
-            }
-
-            fn decode(
-                contract: &str,
-                version: u32,
-                payload: &[u8],
-            ) -> ::std::result::Result<Self, $crate::DecodeError> {
-                $(
-                    if let ::std::option::Option::Some(decoded) =
-                        $crate::aggregate::__decode_member(Self::$variant, contract, version, payload)
-                    {
-                        return decoded;
-                    }
-                )+
-                ::std::result::Result::Err($crate::DecodeError::unknown_contract(
-                    contract,
-                    version,
-                    &[$($crate::aggregate::__constructor_name(Self::$variant)),+],
-                ))
-            }
-        }
-    };
-}
-
-// Helpers of `impl_event_set!`. They take a member value or a variant's
-// constructor function so the compiler infers the member type, which lets
-// the macro work from variant names alone.
-
-#[doc(hidden)]
-pub fn __member_name<C: Contract>(_: &C) -> &'static str {
-    C::NAME
-}
-
-#[doc(hidden)]
-pub fn __member_version<C: Contract>(_: &C) -> u32 {
-    C::VERSION
-}
-
-#[doc(hidden)]
-pub fn __member_fingerprint<C: Contract>(_: &C) -> &'static str {
-    C::FINGERPRINT
-}
-
-#[doc(hidden)]
-pub const fn __constructor_info<C: Contract, E>(_: fn(C) -> E) -> ContractInfo {
-    ContractInfo::of::<C>()
-}
-
-#[doc(hidden)]
-pub fn __constructor_name<C: Contract, E>(_: fn(C) -> E) -> &'static str {
-    C::NAME
-}
-
-/// `None` when `contract` is not the member's name, so the next member is
-/// tried; otherwise the member's decoding, wrapped in its variant.
-#[doc(hidden)]
-pub fn __decode_member<C: Contract, E>(
-    wrap: fn(C) -> E,
-    contract: &str,
-    version: u32,
-    payload: &[u8],
-) -> Option<Result<E, DecodeError>> {
-    (contract == C::NAME).then(|| C::decode(version, payload).map(wrap))
 }

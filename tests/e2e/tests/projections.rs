@@ -158,12 +158,10 @@ async fn an_unchanged_projection_continues_from_its_checkpoint() {
 }
 
 /// Only the openings of accounts.
-#[derive(Debug, Clone)]
+#[treaty::event_set]
 enum Opening {
     AccountOpened(AccountOpened),
 }
-
-treaty::impl_event_set!(Opening { AccountOpened });
 
 /// Who owns each account: a projection that never reads a `Deposited`.
 struct Owners;

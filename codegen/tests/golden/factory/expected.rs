@@ -117,7 +117,7 @@ pub mod factory {
     /// A car factory. Every message inside carries `id: FactoryId` first.
     ///
     /// Every command of the `Factory` aggregate.
-    #[::treaty::message_set(id = FactoryId, field = id)]
+    #[::treaty::command_set(id = FactoryId, field = id)]
     pub enum FactoryCommand {
         OpenFactory(OpenFactory),
         ProduceCar(ProduceCar),
@@ -125,7 +125,7 @@ pub mod factory {
     /// A car factory. Every message inside carries `id: FactoryId` first.
     ///
     /// Every event of the `Factory` aggregate.
-    #[::treaty::message_set(id = FactoryId, field = id, events)]
+    #[::treaty::event_set(id = FactoryId, field = id)]
     pub enum FactoryEvent {
         FactoryOpened(FactoryOpened),
         CarProduced(CarProduced),

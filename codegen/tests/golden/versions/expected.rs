@@ -89,7 +89,7 @@ pub mod ledger {
     /// made optional) and not derivable (a type change).
     ///
     /// Every event of the `Account` aggregate.
-    #[::treaty::message_set(id = AccountId, field = account, events)]
+    #[::treaty::event_set(id = AccountId, field = account)]
     pub enum AccountEvent {
         Deposited(Deposited),
         Renamed(Renamed),

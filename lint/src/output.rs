@@ -7,9 +7,9 @@ use codespan_reporting::term;
 use codespan_reporting::term::termcolor::WriteColor;
 use serde::Serialize;
 
-use super::{Finding, Report};
-use crate::diagnostic::{Label, Severity};
-use crate::source::{SourceId, Sources};
+use treaty_dsl::{Label, Severity, SourceId, Sources};
+
+use crate::{Finding, Report};
 
 /// A finding's primary place as `file`, `line`, `column` (from 1).
 #[derive(Debug, Clone, PartialEq, Eq)]

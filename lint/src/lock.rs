@@ -15,8 +15,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::canonical::{self, CanonicalContract, ContractKind};
-use crate::schema::Schema;
+use treaty_dsl::canonical::{self, CanonicalContract, ContractKind};
+use treaty_dsl::Schema;
 
 /// The lock format this build writes and reads.
 pub const LOCK_FORMAT: u32 = 1;
@@ -193,7 +193,7 @@ impl Lock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{compile, Config, Sources};
+    use treaty_dsl::{compile, Config, Sources};
 
     fn schema(text: &str) -> Schema {
         let mut sources = Sources::new();

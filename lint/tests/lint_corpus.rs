@@ -14,14 +14,14 @@
 //! finding, and the test insists their expectation stays empty.
 //!
 //! After a deliberate change, rewrite every `expected.txt` with
-//! `TREATY_BLESS=1 cargo test -p treaty-dsl --test lint_corpus` and
+//! `TREATY_BLESS=1 cargo test -p treaty-lint --test lint_corpus` and
 //! review the diff.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use treaty_dsl::compat::{self, LintConfig, Mode, Options, Report, Rule};
 use treaty_dsl::{compile, contracts, Config, Sources};
+use treaty_lint::{LintConfig, Mode, Options, Places, Report, Rule};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/lint")
@@ -61,7 +61,7 @@ fn run(case: &Path) -> String {
         transitive: config.transitive.unwrap_or(false),
         style: config.style.resolve(true),
     };
-    let report = compat::check(&contracts(&old), &new, &compat::Places::new(&after), &options);
+    let report = treaty_lint::check(&contracts(&old), &new, &Places::new(&after), &options);
     format_report(&report, &after, case)
 }
 

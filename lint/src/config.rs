@@ -23,8 +23,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::rules::Mode;
-use super::StyleOptions;
+use crate::rules::Mode;
+use crate::StyleOptions;
 
 /// The file name, next to the contracts' common root.
 pub const CONFIG_FILE_NAME: &str = "treaty.toml";

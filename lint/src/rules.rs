@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::diagnostic::Severity;
+use treaty_dsl::Severity;
 
 /// Which readers a change breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,9 +11,10 @@ use std::fmt;
 
 use serde_json::Value as Json;
 
-use super::rules::Rule;
-use super::shape::{FieldTy, Fields, Ty};
-use crate::schema::Scalar;
+use treaty_dsl::schema::Scalar;
+
+use crate::rules::Rule;
+use crate::shape::{FieldTy, Fields, Ty};
 
 /// One step from a message down to the place a change is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -348,7 +349,7 @@ fn scalar(a: &str, b: &str, old: &Ty, new: &Ty, path: &Path, position: Position,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compat::shape::fields_from_json;
+    use crate::shape::fields_from_json;
     use serde_json::json;
 
     fn changes(old: Json, new: Json) -> Vec<String> {

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use treaty_dsl::compat::{Category, Rule};
 use treaty_dsl::Severity;
+use treaty_lint::{Category, Rule};
 
 fn rules_page() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/lint-rules.md");

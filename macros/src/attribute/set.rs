@@ -1,52 +1,87 @@
-//! `#[message_set(...)]`: an aggregate's command or event enum, whose
-//! variants each hold one contract.
+//! `#[event_set(...)]` and `#[command_set(...)]`: enums whose variants
+//! each hold one contract, such as an aggregate's events or commands.
 //!
 //! ```text
-//! #[::treaty::message_set(id = FactoryId, field = id, events, display)]
+//! #[::treaty::event_set(id = FactoryId, field = id, display)]
 //! pub enum FactoryEvent { FactoryOpened(FactoryOpened), CarProduced(CarProduced) }
 //! ```
 //!
-//! derives `Debug`, `Clone` and `PartialEq`, and gives `id()` (the aggregate identity, from each member's `field`),
-//! `contract_name()`, `contract_version()`, `decode(contract, version,
-//! payload)` with upcasts, `encode()`, `From` each member; with `events`,
-//! the `EventSet` impl the repository uses; without it (a command enum),
-//! the `CommandSet` impl the bus uses; with `display`, `Display` through
-//! the members' display templates.
+//! Both derive `Debug`, `Clone` and `PartialEq`, and give
+//! `contract_name()`, `contract_version()`, `contract_fingerprint()`,
+//! `decode(contract, version, payload)` with upcasts, `encode()` and `From`
+//! each member; with `id = IdType, field = name`, `id()` (the aggregate
+//! identity, from each member's `field`); with `display`, `Display`
+//! through the members' display templates. `event_set` adds the `EventSet`
+//! impl the repository and projections use; its `id` and `field` are
+//! optional, since the events a projection consumes may come from several
+//! aggregates. `command_set` adds the `CommandSet` impl the bus uses, which
+//! needs the identity, so there they are required.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{missing, parse_args};
 
-/// Expands `#[message_set(...)]`.
-pub fn message_set(args: TokenStream, item: TokenStream) -> TokenStream {
-    super::expand(args, item, expand_message_set)
+/// Which kind of set an enum is.
+#[derive(Clone, Copy)]
+enum Set {
+    Events,
+    Commands,
 }
 
-fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStream> {
+impl Set {
+    fn attribute(self) -> &'static str {
+        match self {
+            Set::Events => "#[treaty::event_set]",
+            Set::Commands => "#[treaty::command_set]",
+        }
+    }
+}
+
+/// Expands `#[event_set(...)]`.
+pub fn event_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    super::expand(args, item, |args, item| expand_set(Set::Events, args, item))
+}
+
+/// Expands `#[command_set(...)]`.
+pub fn command_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    super::expand(args, item, |args, item| expand_set(Set::Commands, args, item))
+}
+
+fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStream> {
     let mut id = None;
     let mut field = None;
-    let mut events = false;
     let mut display = false;
     parse_args(args, |meta| {
         if meta.path.is_ident("id") {
             id = Some(meta.value()?.parse::<syn::Type>()?);
         } else if meta.path.is_ident("field") {
             field = Some(meta.value()?.parse::<syn::Ident>()?);
-        } else if meta.path.is_ident("events") {
-            events = true;
         } else if meta.path.is_ident("display") {
             display = true;
         } else {
-            return Err(meta.error("expected `id`, `field`, `events` or `display`"));
+            return Err(meta.error("expected `id`, `field` or `display`"));
         }
         Ok(())
     })?;
-    let id = id.ok_or_else(|| missing(&item, "id = IdType"))?;
-    let field = field.ok_or_else(|| missing(&item, "field = identity_field"))?;
-    let syn::Data::Enum(data) = &item.data else {
-        return Err(syn::Error::new_spanned(&item.ident, "`message_set` goes on an enum"));
+    let identity = match (id, field) {
+        (Some(id), Some(field)) => Some((id, field)),
+        (None, None) => None,
+        (Some(_), None) => return Err(missing(&item, "field = identity_field")),
+        (None, Some(_)) => return Err(missing(&item, "id = IdType")),
     };
+    let syn::Data::Enum(data) = &item.data else {
+        return Err(syn::Error::new_spanned(
+            &item.ident,
+            format!("`{}` goes on an enum", set.attribute()),
+        ));
+    };
+    if data.variants.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &item.ident,
+            format!("`{}` needs at least one variant, `Name(Name)`", set.attribute()),
+        ));
+    }
     let mut variants = Vec::new();
     let mut members = Vec::new();
     for variant in &data.variants {
@@ -65,8 +100,16 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
     }
     let ty = &item.ident;
     let contract = quote! { ::treaty::Contract };
-    let event_set = events.then(|| {
+    let id_method = identity.as_ref().map(|(id, field)| {
         quote! {
+            /// The identity of the aggregate the message is for.
+            pub fn id(&self) -> &#id {
+                match self { #(Self::#variants(message) => &message.#field,)* }
+            }
+        }
+    });
+    let set_impl = match set {
+        Set::Events => quote! {
             impl ::treaty::aggregate::EventSet for #ty {
                 const CONTRACTS: &'static [::treaty::ContractInfo] = &[#(::treaty::ContractInfo::of::<#members>()),*];
                 fn contract_name(&self) -> &'static str {
@@ -85,10 +128,12 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
                     #ty::decode(contract, version, payload)
                 }
             }
-        }
-    });
-    let command_set = (!events).then(|| {
-        quote! {
+        },
+        Set::Commands => {
+            let Some((id, _)) = &identity else {
+                return Err(missing(&item, "id = IdType"));
+            };
+            quote! {
             impl ::treaty::bus::CommandSet for #ty {
                 type Id = #id;
                 const CONTRACTS: &'static [::treaty::ContractInfo] = &[#(::treaty::ContractInfo::of::<#members>()),*];
@@ -99,8 +144,9 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
                     #ty::decode(contract, version, payload)
                 }
             }
+            }
         }
-    });
+    };
     let display = display.then(|| {
         quote! {
             impl ::std::fmt::Display for #ty {
@@ -115,10 +161,7 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
         #item
 
         impl #ty {
-            /// The identity of the aggregate the message is for.
-            pub fn id(&self) -> &#id {
-                match self { #(Self::#variants(message) => &message.#field,)* }
-            }
+            #id_method
 
             /// The message's contract name.
             pub fn contract_name(&self) -> &'static str {
@@ -171,8 +214,7 @@ fn expand_message_set(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
             }
         )*
 
-        #event_set
-        #command_set
+        #set_impl
         #display
     })
 }

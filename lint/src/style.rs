@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 
 use heck::ToSnakeCase;
 
-use super::rules::Rule;
-use super::{Finding, StyleOptions};
-use crate::ast::MessageKind;
-use crate::canonical::ContractKind;
-use crate::diagnostic::Label;
-use crate::schema::{Field, QualifiedName, Schema};
+use treaty_dsl::ast::MessageKind;
+use treaty_dsl::schema::{Field, QualifiedName, Schema};
+use treaty_dsl::{ContractKind, Label};
+
+use crate::rules::Rule;
+use crate::{Finding, StyleOptions};
 
 /// Irregular past participles and past tenses that event names use. The
 /// regular ones end in `-ed` and need no list.

@@ -6,8 +6,8 @@
 //! ignore the lint, so this is the property that matters most.
 
 use proptest::prelude::*;
-use treaty_dsl::compat::{self, Mode, Options, Places};
-use treaty_dsl::{compile, Config, Lock, Schema, Sources};
+use treaty_dsl::{compile, Config, Schema, Sources};
+use treaty_lint::{Lock, Mode, Options, Places};
 
 /// A generated type; named types are picked from those declared before
 /// by index, modulo how many there are.
@@ -302,7 +302,7 @@ proptest! {
         let places = Places::new(&sources);
         for mode in Mode::ALL {
             let options = Options { mode, ..Options::default() };
-            let report = compat::check(&lock.contracts, &schema, &places, &options);
+            let report = treaty_lint::check(&lock.contracts, &schema, &places, &options);
             prop_assert!(report.findings.is_empty(), "{mode}: {}", report.render(&sources));
         }
     }
@@ -313,7 +313,7 @@ proptest! {
         let after_sources = render(&namespaces, Style::Reformatted);
         let after = compile_ok(&after_sources);
         let options = Options { mode: Mode::Full, ..Options::default() };
-        let report = compat::check(&treaty_dsl::contracts(&before), &after, &Places::new(&after_sources), &options);
+        let report = treaty_lint::check(&treaty_dsl::contracts(&before), &after, &Places::new(&after_sources), &options);
         prop_assert!(report.findings.is_empty(), "{}", report.render(&after_sources));
     }
 }

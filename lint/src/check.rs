@@ -1,4 +1,4 @@
-//! Compatibility rules: the breaking-change lint.
+//! The breaking-change check.
 //!
 //! [`check`] compares a baseline (the canonical contracts of a lock file,
 //! or of an earlier revision compiled to [`CanonicalContract`]s) with a
@@ -29,27 +29,16 @@
 //!
 //! This module does no I/O: the CLI reads files and git revisions.
 
-pub mod config;
-mod diff;
-mod output;
-pub mod rules;
-mod shape;
-mod style;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use config::{ConfigError, LintConfig, StyleConfig, CONFIG_FILE_NAME};
-pub use output::Location;
-pub use rules::{Category, Mode, Rule};
-pub use style::reads_as_past;
+use treaty_dsl::ast::{FieldItem, ItemKind, MessageDecl};
+use treaty_dsl::canonical::{self, CanonicalContract, ContractKind};
+use treaty_dsl::schema::{Message, QualifiedName, Schema, Shape, Type};
+use treaty_dsl::{Label, Severity, Sources, Span};
 
-use crate::ast::{FieldItem, ItemKind, MessageDecl};
-use crate::canonical::{self, CanonicalContract, ContractKind};
-use crate::diagnostic::{Label, Severity};
-use crate::schema::{Message, QualifiedName, Schema, Shape, Type};
-use crate::source::Sources;
-use crate::span::Span;
-use diff::{Change, Path, Step};
+use crate::diff::{self, Change, Path, Step};
+use crate::rules::{Mode, Rule};
+use crate::{shape, style};
 
 /// What to check.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,7 +154,7 @@ impl Places {
     pub fn new(sources: &Sources) -> Places {
         let mut places = Places::default();
         for (id, _) in sources.iter() {
-            let (file, _) = crate::parse_file(sources, id);
+            let (file, _) = treaty_dsl::parse_file(sources, id);
             for item in &file.items {
                 match &item.kind {
                     ItemKind::Namespace(path) => {
@@ -593,7 +582,7 @@ fn locate(schema: &Schema, shape: &Shape, change: &Change) -> (Option<Label>, Ve
     let mut fields = shape.fields.as_slice();
     let mut container = shape.span;
     let mut secondary = Vec::new();
-    let mut found: Option<&crate::schema::Field> = None;
+    let mut found: Option<&treaty_dsl::schema::Field> = None;
     let mut ty: Option<&Type> = None;
     for step in &change.path.0 {
         match step {
@@ -699,7 +688,7 @@ fn unwrap_optional(ty: &Type) -> &Type {
     }
 }
 
-fn record_in<'s>(schema: &'s Schema, ty: &Type) -> Option<&'s crate::schema::Record> {
+fn record_in<'s>(schema: &'s Schema, ty: &Type) -> Option<&'s treaty_dsl::schema::Record> {
     match unwrap_optional(ty) {
         Type::Record(name) => schema.record(name),
         _ => None,

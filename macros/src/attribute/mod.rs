@@ -6,22 +6,25 @@
 //!   a command or event, with its `Contract` impl, decoder and upcast chain.
 //! - `#[::treaty::id("namespace.Name")]`: an id newtype and its impls.
 //! - `#[::treaty::enumeration]`: a contract enum and its impls.
-//! - `#[::treaty::message_set(id = IdType, field = name, events, display)]`:
-//!   an aggregate's command or event enum and its methods.
+//! - `#[::treaty::command_set(id = IdType, field = name, display)]`: an
+//!   aggregate's command enum and its methods.
+//! - `#[treaty::event_set(id = IdType, field = name, display)]`: an
+//!   aggregate's event enum, or any enum of event contracts, and its
+//!   methods (public API, for the events a projection consumes).
 //! - `#[treaty::projection]`, `#[treaty::view]` and
 //!   `#[treaty::projection_helper]`: compile-time fingerprints of
 //!   hand-written projection code (these three are public API).
 //!
 //! Each macro adds the derives itself (`Debug`, `Clone`, `PartialEq`,
 //! serde's, …) so generated code does not spell them out for every type;
-//! the logic lives here so the macro crate stays a thin entry. Output
+//! the logic lives here so the entries in `lib.rs` stay thin. Output
 //! refers to outside crates only through `::treaty` and `::std`.
 
 mod contract;
 mod enumeration;
 mod id;
-mod message_set;
 mod projection;
+mod set;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -29,8 +32,8 @@ use quote::quote;
 pub use contract::{message, record};
 pub use enumeration::enumeration;
 pub use id::id;
-pub use message_set::message_set;
 pub use projection::{projection, projection_helper, view};
+pub use set::{command_set, event_set};
 
 /// Runs an attribute macro. On error the item is kept as it is, next to a
 /// `compile_error!` at the offending token, so the error is the only one.

@@ -1,0 +1,4 @@
+#[treaty::event_set]
+enum Nothing {}
+
+fn main() {}

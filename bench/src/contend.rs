@@ -8,7 +8,9 @@
 
 use std::io::Write;
 
-use treaty_runtime::store::{AppendError, EventStore, ExpectedVersion, PostgresConfig, PostgresStore, StreamName};
+use treaty_runtime::store::{
+    AppendError, EventStore, ExpectedVersion, PostgresConfig, PostgresOptions, PostgresStore, StreamName,
+};
 
 use crate::events;
 use crate::Failure;
@@ -33,7 +35,10 @@ pub fn run(contest: &Contest) -> Result<(), Failure> {
 async fn contend(contest: &Contest) -> Result<(), Failure> {
     let stream = StreamName::new(contest.stream.as_str()).map_err(|e| Failure::new(e.to_string()))?;
     let config = PostgresConfig {
-        schema: contest.schema.clone(),
+        connection: PostgresOptions {
+            schema: contest.schema.clone(),
+            ..PostgresOptions::default()
+        },
         ..PostgresConfig::default()
     };
     let store = PostgresStore::open_with(&contest.url, config)

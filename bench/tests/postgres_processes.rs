@@ -9,7 +9,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use futures::TryStreamExt;
-use treaty_runtime::store::{Direction, EventStore, PostgresConfig, PostgresStore, RecordedEvent, StreamName};
+use treaty_runtime::store::{
+    Direction, EventStore, PostgresConfig, PostgresOptions, PostgresStore, RecordedEvent, StreamName,
+};
 use uuid::Uuid;
 
 /// Appends each process must win.
@@ -147,7 +149,10 @@ fn two_processes_racing_on_one_stream_win_each_version_exactly_once() {
         .unwrap();
     runtime.block_on(async {
         let config = PostgresConfig {
-            schema: schema.clone(),
+            connection: PostgresOptions {
+                schema: schema.clone(),
+                ..PostgresOptions::default()
+            },
             ..PostgresConfig::default()
         };
         let store = PostgresStore::open_with(&url, config).await.unwrap();

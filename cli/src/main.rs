@@ -9,6 +9,7 @@ use treaty_codegen::{Builder, Error};
 use treaty_dsl::Sources;
 
 mod baseline;
+mod db;
 mod lint;
 mod lock;
 mod projections;

@@ -302,7 +302,8 @@ fn status_refuses_a_view_store_missing_a_table() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "error: the view store at events.db is incomplete: its `treaty_views` table is missing\n"
+        "error: no Treaty view store at events.db: its `treaty_views` table is missing \
+         (opening an existing view store creates nothing)\n"
     );
     assert!(!tables(&db).contains(&"treaty_views".to_string()));
 }
@@ -363,7 +364,7 @@ fn status_leaves_a_view_store_as_it_found_it() {
 
     // Nor does the runtime's `open_existing` create a missing file.
     let missing = dir.path().join("missing.db");
-    assert!(SqliteViewStore::open_existing(&missing).is_err());
+    assert!(SqliteViewStore::open_existing(&missing, treaty_runtime::storage::Durability::Full).is_err());
     assert!(!missing.exists());
 }
 
@@ -389,9 +390,12 @@ fn status_of_a_postgres_store() {
     let id = Uuid::now_v7().simple();
     let (schema, bare) = (format!("cli_views_{id}"), format!("cli_bare_{id}"));
     let runtime = runtime();
-    let config = |schema: &str| treaty_runtime::store::PostgresConfig {
+    let options = |schema: &str| treaty_runtime::storage::PostgresOptions {
         schema: schema.to_string(),
         pool_size: 2,
+    };
+    let config = |schema: &str| treaty_runtime::store::PostgresConfig {
+        connection: options(schema),
         ..Default::default()
     };
     let generations = runtime.block_on(async {
@@ -399,7 +403,7 @@ fn status_of_a_postgres_store() {
             .await
             .unwrap();
         append_events(&store).await;
-        let views = treaty_runtime::projection::PostgresViewStore::open_with(&url, config(&schema))
+        let views = treaty_runtime::projection::PostgresViewStore::open_with(&url, options(&schema))
             .await
             .unwrap();
         record_generations(&views).await;

@@ -426,10 +426,9 @@ fn the_quarantine_of_a_postgres_database() {
     let id = Uuid::now_v7().simple();
     let (schema, bare) = (format!("cli_quarantine_{id}"), format!("cli_bare_{id}"));
     let runtime = runtime();
-    let config = |schema: &str| treaty_runtime::store::PostgresConfig {
+    let config = |schema: &str| treaty_runtime::storage::PostgresOptions {
         schema: schema.to_string(),
         pool_size: 2,
-        ..Default::default()
     };
     let check = |schema: &str| {
         let (url, config) = (url.clone(), config(schema));
@@ -437,7 +436,6 @@ fn the_quarantine_of_a_postgres_database() {
             // Without DDL, which would create the index dropped below.
             let quarantine = treaty_runtime::bus::PostgresQuarantine::open_existing(&url, config)
                 .await
-                .unwrap()
                 .unwrap();
             quarantine.get(CAR.parse().unwrap()).await.unwrap()
         })

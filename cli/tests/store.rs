@@ -574,7 +574,10 @@ fn dump_and_check_a_postgres_store() {
     let runtime = runtime();
     runtime.block_on(async {
         let config = treaty_runtime::store::PostgresConfig {
-            schema: schema.clone(),
+            connection: treaty_runtime::storage::PostgresOptions {
+                schema: schema.clone(),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let store = treaty_runtime::store::PostgresStore::open_with(&url, config)

@@ -6,10 +6,9 @@
 pub mod aggregate;
 pub mod bus;
 mod contract;
-#[cfg(feature = "postgres")]
-mod postgres;
 pub mod projection;
 pub mod spec;
+pub mod storage;
 pub mod store;
 mod types;
 

@@ -15,7 +15,7 @@ use treaty_runtime::bus::{
     AskError, Bus, BusConfig, Delivery, Envelope, HandleError, Handled, Handler, InProcessTransport, Quarantine,
     RetryPolicy, SqliteQuarantine, SqliteQueue, SqliteQueueConfig, Transport, TransportError,
 };
-use treaty_runtime::store::Durability;
+use treaty_runtime::storage::{Component, Durability, OpenError};
 use treaty_runtime::{Timestamp, Uuid};
 
 /// How long a test waits for something that should happen.
@@ -497,6 +497,66 @@ mod sqlite_only {
         let failed = SqliteQueue::open(dir.path()).unwrap_err();
         let message = failed.to_string();
         assert!(message.contains(&dir.path().display().to_string()), "{message}");
+    }
+
+    /// The names of the tables and indexes in the SQLite file at `path`.
+    fn objects(path: &std::path::Path) -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut statement = conn.prepare("SELECT name FROM sqlite_master ORDER BY name").unwrap();
+        let names = statement.query_map([], |r| r.get(0)).unwrap();
+        names.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_an_existing_queue_names_its_missing_tables_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let absent = dir.path().join("absent.db");
+        let failed = SqliteQueue::open_existing(&absent, SqliteQueueConfig::default()).unwrap_err();
+        assert!(matches!(failed, OpenError::Storage { .. }), "{failed}");
+        assert!(!absent.exists(), "opening created the file");
+
+        let path = fresh_path();
+        drop(treaty_runtime::store::SqliteStore::open(&path).unwrap());
+        let before = objects(&path);
+        let failed = SqliteQueue::open_existing(&path, SqliteQueueConfig::default()).unwrap_err();
+        assert_eq!(
+            failed.to_string(),
+            format!(
+                "no Treaty queue at {}: its `treaty_queue` and `treaty_replies` tables are missing \
+                 (opening an existing queue creates nothing)",
+                path.display()
+            )
+        );
+        assert!(
+            matches!(&failed, OpenError::Missing { component: Component::Queue, found, .. } if found.is_empty()),
+            "{failed:?}"
+        );
+        assert_eq!(objects(&path), before);
+
+        let queue = SqliteQueue::open(&path).unwrap();
+        send(&queue, "waiting").await;
+        drop(queue);
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP INDEX treaty_replies_created")
+            .unwrap();
+        let before = objects(&path);
+        let existing = SqliteQueue::open_existing(&path, polling(Duration::from_millis(20))).unwrap();
+        let waiting = receive(&existing).await;
+        assert_eq!(text(&waiting), "waiting");
+        existing.ack(waiting).await.unwrap();
+        assert_eq!(objects(&path), before, "opening created the missing index");
+
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE treaty_replies")
+            .unwrap();
+        let failed = SqliteQueue::open_existing(&path, SqliteQueueConfig::default()).unwrap_err();
+        assert!(
+            matches!(&failed, OpenError::Missing { missing, found, .. }
+                if missing == &["treaty_replies"] && found == &["treaty_queue"]),
+            "{failed:?}"
+        );
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use treaty_runtime::bus::{MemoryQuarantine, ParkedMessage, Quarantine, QuarantineError, SqliteQuarantine};
-use treaty_runtime::store::Durability;
+use treaty_runtime::storage::{Component, Durability, OpenError};
 use treaty_runtime::{Timestamp, Uuid};
 
 /// 2024-05-01T12:00:00Z, in milliseconds: backends keep milliseconds.
@@ -415,9 +415,28 @@ mod sqlite_only {
             names
         };
         let before = tables();
-        assert!(SqliteQuarantine::open_existing(&path, Durability::Full)
-            .unwrap()
-            .is_none());
+        let refused = SqliteQuarantine::open_existing(&path, Durability::Full).unwrap_err();
+        let OpenError::Missing {
+            component,
+            missing,
+            found,
+            ..
+        } = &refused
+        else {
+            panic!("{refused}");
+        };
+        assert_eq!(
+            (*component, missing.as_slice(), found.as_slice()),
+            (Component::Quarantine, &["treaty_quarantine"][..], &[][..])
+        );
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "no Treaty quarantine at {}: its `treaty_quarantine` table is missing \
+                 (opening an existing quarantine creates nothing)",
+                path.display()
+            )
+        );
         assert_eq!(tables(), before);
 
         let parked = message("a.Existing", 0);
@@ -429,9 +448,7 @@ mod sqlite_only {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch("DROP INDEX treaty_quarantine_parked").unwrap();
         let before = tables();
-        let existing = SqliteQuarantine::open_existing(&path, Durability::Full)
-            .unwrap()
-            .unwrap();
+        let existing = SqliteQuarantine::open_existing(&path, Durability::Full).unwrap();
         assert_eq!(existing.list().await.unwrap(), vec![parked.clone()]);
         assert!(existing.remove(parked.id).await.unwrap());
         assert_eq!(tables(), before, "opening created the missing index");
@@ -483,6 +500,7 @@ mod sqlite_only {
 #[cfg(feature = "postgres")]
 mod postgres_backend {
     use treaty_runtime::bus::PostgresQuarantine;
+    use treaty_runtime::storage::PostgresOptions;
     use treaty_runtime::store::PostgresConfig;
 
     use super::*;
@@ -513,12 +531,11 @@ mod postgres_backend {
     /// empty and run in parallel.
     pub async fn fresh_postgres() -> Option<PostgresQuarantine> {
         let url = postgres_url()?;
-        let config = PostgresConfig {
+        let options = PostgresOptions {
             schema: fresh_schema(),
             pool_size: 4,
-            ..PostgresConfig::default()
         };
-        Some(PostgresQuarantine::open_with(&url, config).await.unwrap())
+        Some(PostgresQuarantine::open_with(&url, options).await.unwrap())
     }
 
     conformance!(postgres, fresh_postgres().await);
@@ -534,12 +551,8 @@ mod postgres_backend {
                 .map(|_| {
                     let (url, schema) = (url.clone(), schema.clone());
                     tokio::spawn(async move {
-                        let config = PostgresConfig {
-                            schema,
-                            pool_size: 2,
-                            ..PostgresConfig::default()
-                        };
-                        PostgresQuarantine::open_with(&url, config).await
+                        let options = PostgresOptions { schema, pool_size: 2 };
+                        PostgresQuarantine::open_with(&url, options).await
                     })
                 })
                 .collect();
@@ -581,14 +594,28 @@ mod postgres_backend {
         async fn opening_only_an_existing_quarantine_creates_nothing() {
             let Some(url) = postgres_url() else { return };
             let schema = fresh_schema();
-            let config = PostgresConfig {
+            let options = PostgresOptions {
                 schema: schema.clone(),
                 pool_size: 2,
-                ..PostgresConfig::default()
             };
             // Neither the schema nor the table exists: nothing is created.
-            let none = PostgresQuarantine::open_existing(&url, config.clone()).await.unwrap();
-            assert!(none.is_none());
+            let refused = PostgresQuarantine::open_existing(&url, options.clone())
+                .await
+                .unwrap_err();
+            let OpenError::Missing {
+                component,
+                location,
+                missing,
+                found,
+            } = &refused
+            else {
+                panic!("{refused}");
+            };
+            assert_eq!(
+                (*component, missing.as_slice(), found.as_slice()),
+                (Component::Quarantine, &["treaty_quarantine"][..], &[][..])
+            );
+            assert!(location.ends_with(&format!("(schema {schema})")), "{location}");
             let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(connection);
             let schemas = client
@@ -598,11 +625,11 @@ mod postgres_backend {
             assert!(schemas.is_empty(), "opening created the schema");
 
             let parked = message("a.Existing", 0);
-            let created = PostgresQuarantine::open_with(&url, config.clone()).await.unwrap();
+            let created = PostgresQuarantine::open_with(&url, options.clone()).await.unwrap();
             created.park(parked.clone()).await.unwrap();
             execute(&url, &format!("DROP INDEX {schema}.treaty_quarantine_parked")).await;
             let before = objects(&url, &schema).await;
-            let existing = PostgresQuarantine::open_existing(&url, config).await.unwrap().unwrap();
+            let existing = PostgresQuarantine::open_existing(&url, options).await.unwrap();
             assert_eq!(existing.list().await.unwrap(), vec![parked.clone()]);
             assert!(existing.request_retry(parked.id).await.unwrap());
             assert!(existing.claim_retry(parked.id).await.unwrap().is_some());
@@ -615,9 +642,9 @@ mod postgres_backend {
 
             let refused = PostgresQuarantine::open_existing(
                 &url,
-                PostgresConfig {
+                PostgresOptions {
                     schema: "quarantine; DROP TABLE x".into(),
-                    ..PostgresConfig::default()
+                    ..PostgresOptions::default()
                 },
             )
             .await
@@ -630,7 +657,7 @@ mod postgres_backend {
             );
             let unreachable = PostgresQuarantine::open_existing(
                 "postgres://someone:hunter2@127.0.0.1:1/events",
-                PostgresConfig::default(),
+                PostgresOptions::default(),
             )
             .await
             .unwrap_err()
@@ -646,14 +673,17 @@ mod postgres_backend {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn it_sits_beside_the_event_store_in_one_schema() {
             let Some(url) = postgres_url() else { return };
-            let config = PostgresConfig {
+            let options = PostgresOptions {
                 schema: fresh_schema(),
                 pool_size: 2,
+            };
+            let config = PostgresConfig {
+                connection: options.clone(),
                 ..PostgresConfig::default()
             };
             let (events, quarantine) = tokio::join!(
-                treaty_runtime::store::PostgresStore::open_with(&url, config.clone()),
-                PostgresQuarantine::open_with(&url, config)
+                treaty_runtime::store::PostgresStore::open_with(&url, config),
+                PostgresQuarantine::open_with(&url, options)
             );
             events.unwrap();
             let quarantine = quarantine.unwrap();

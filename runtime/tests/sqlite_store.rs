@@ -2,6 +2,7 @@
 //! layout versions, and rows that can be damaged on disk.
 
 use futures::TryStreamExt;
+use treaty_runtime::storage::{Component, OpenError};
 use treaty_runtime::store::*;
 use treaty_runtime::Uuid;
 
@@ -122,7 +123,10 @@ async fn a_file_that_is_not_a_database_is_an_error() {
     let path = dir.path().join("events.db");
     std::fs::write(&path, vec![7u8; 4096]).unwrap();
     let error = SqliteStore::open(&path).err().expect("refused");
-    assert!(error.to_string().starts_with("cannot open the store at"), "{error}");
+    assert!(
+        error.to_string().starts_with("cannot open the event store at"),
+        "{error}"
+    );
     // Nothing was written over it.
     assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 4096]);
 }
@@ -244,10 +248,16 @@ async fn a_store_opened_read_only_reads_follows_and_refuses_writes() {
         .unwrap()
         .execute_batch("CREATE TABLE t (x)")
         .unwrap();
-    let missing = SqliteStore::open_read_only(&empty).err().expect("no store");
+    let missing = SqliteStore::open_existing(&empty, SqliteConfig::default())
+        .err()
+        .expect("no store");
     assert_eq!(
         missing.to_string(),
-        format!("there is no Treaty event store at {}", empty.display())
+        format!(
+            "no Treaty event store at {}: its `events` and `contracts` tables are missing \
+             (opening an existing event store creates nothing)",
+            empty.display()
+        )
     );
 
     let writer = SqliteStore::open(&path).unwrap();
@@ -256,7 +266,7 @@ async fn a_store_opened_read_only_reads_follows_and_refuses_writes() {
         .append(&s, ExpectedVersion::NoStream, vec![event(1)])
         .await
         .unwrap();
-    let reader = SqliteStore::open_read_only(&path).unwrap();
+    let reader = SqliteStore::open_existing(&path, SqliteConfig::default()).unwrap();
     assert_eq!(reader.head().await.unwrap(), 1);
     let refused = reader
         .append(&s, ExpectedVersion::Any, vec![event(2)])
@@ -287,7 +297,9 @@ async fn a_store_opened_read_only_reads_follows_and_refuses_writes() {
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.pragma_update(None, "user_version", layout).unwrap();
         drop(raw);
-        let error = SqliteStore::open_read_only(&path).err().expect("refused");
+        let error = SqliteStore::open_existing(&path, SqliteConfig::default())
+            .err()
+            .expect("refused");
         assert!(error.to_string().contains(expected), "{error}");
     }
 }
@@ -333,7 +345,7 @@ async fn a_subscription_catches_up_on_many_pages_from_another_process_at_once() 
         poll_interval: std::time::Duration::from_secs(2),
         ..SqliteConfig::default()
     };
-    let follower = SqliteStore::open_read_only_with(&path, config).unwrap();
+    let follower = SqliteStore::open_existing(&path, config).unwrap();
     let mut live = follower.subscribe(1);
     let s = StreamName::new("order-1").unwrap();
     let events: Vec<NewEvent> = (0..2_600).map(event).collect();
@@ -351,4 +363,61 @@ async fn a_subscription_catches_up_on_many_pages_from_another_process_at_once() 
     .await
     .expect("the subscription caught up within one poll");
     assert_eq!(read, 2_600);
+}
+
+#[test]
+fn opening_an_existing_store_names_its_missing_tables_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let absent = dir.path().join("absent.db");
+    let error = SqliteStore::open_existing(&absent, SqliteConfig::default())
+        .err()
+        .expect("no file");
+    assert!(
+        matches!(
+            error,
+            OpenError::Storage {
+                component: Component::EventStore,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(!absent.exists(), "opening created the file");
+
+    // A database of another program with an `events` table of its own.
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE events (x INTEGER)")
+        .unwrap();
+    let before = std::fs::read(&other).unwrap();
+    let error = SqliteStore::open_existing(&other, SqliteConfig::default())
+        .err()
+        .expect("no store");
+    assert!(
+        error.to_string().starts_with(&format!(
+            "no Treaty event store at {}: its `contracts` table is missing",
+            other.display()
+        )),
+        "{error}"
+    );
+    let OpenError::Missing {
+        component,
+        location,
+        missing,
+        found,
+    } = error
+    else {
+        panic!("not missing");
+    };
+    assert_eq!(
+        (component, location, missing, found),
+        (
+            Component::EventStore,
+            other.display().to_string(),
+            vec!["contracts"],
+            vec!["events"]
+        )
+    );
+    assert_eq!(std::fs::read(&other).unwrap(), before, "opening changed the file");
 }

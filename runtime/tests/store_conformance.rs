@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use futures::{StreamExt, TryStreamExt};
+use treaty_runtime::storage::{Component, OpenError};
 use treaty_runtime::store::*;
 use treaty_runtime::Uuid;
 
@@ -578,14 +579,22 @@ pub fn postgres_url() -> Option<String> {
     treaty_testing::server_url("TREATY_TEST_POSTGRES")
 }
 
+/// The settings of a store in `schema`.
+fn in_schema(schema: String) -> PostgresConfig {
+    PostgresConfig {
+        connection: PostgresOptions {
+            schema,
+            ..PostgresOptions::default()
+        },
+        ..PostgresConfig::default()
+    }
+}
+
 /// A PostgreSQL store in a schema of its own, so tests start empty and
 /// run in parallel.
 pub async fn fresh_postgres() -> Option<PostgresStore> {
     let url = postgres_url()?;
-    let config = PostgresConfig {
-        schema: format!("test_{}", Uuid::now_v7().simple()),
-        ..PostgresConfig::default()
-    };
+    let config = in_schema(format!("test_{}", Uuid::now_v7().simple()));
     Some(PostgresStore::open_with(&url, config).await.unwrap())
 }
 
@@ -607,10 +616,7 @@ mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn processes_sharing_a_registry_each_check_fingerprints() {
         let Some(url) = postgres_url() else { return };
-        let config = PostgresConfig {
-            schema: format!("test_{}", Uuid::now_v7().simple()),
-            ..PostgresConfig::default()
-        };
+        let config = in_schema(format!("test_{}", Uuid::now_v7().simple()));
         // Two handles of their own, as two processes would open them.
         let first = PostgresStore::open_with(&url, config.clone()).await.unwrap();
         let second = PostgresStore::open_with(&url, config).await.unwrap();
@@ -681,10 +687,7 @@ mod postgres_only {
             ))
             .await
             .unwrap();
-        let config = PostgresConfig {
-            schema: schema.clone(),
-            ..PostgresConfig::default()
-        };
+        let config = in_schema(schema.clone());
         // Opened without changing anything, the old tables are refused.
         let refused = PostgresStore::open_existing(&url, config.clone())
             .await
@@ -734,12 +737,6 @@ mod postgres_only {
             .append(&s, ExpectedVersion::Exact(1), vec![of_contract("shop.Placed", 2, "p2")])
             .await
             .unwrap();
-        let empty = PostgresConfig {
-            schema: format!("{schema}_none"),
-            ..config
-        };
-        let missing = PostgresStore::open_existing(&url, empty).await.err().expect("no store");
-        assert!(matches!(missing, OpenError::NoStore { .. }), "{missing}");
         assert_eq!(store.head().await.unwrap(), 5);
         // The first layout's append function is gone; only this build's is
         // left.
@@ -753,6 +750,63 @@ mod postgres_only {
             .unwrap()
             .get(0);
         assert_eq!(functions, 1);
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+        drop(client);
+        connection.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_an_existing_store_names_its_missing_tables_and_creates_nothing() {
+        let Some(url) = postgres_url() else { return };
+        let schema = format!("test_{}", Uuid::now_v7().simple());
+        let missing = |error: OpenError| match error {
+            OpenError::Missing {
+                component: Component::EventStore,
+                location,
+                missing,
+                found,
+            } => {
+                assert!(location.ends_with(&format!("(schema {schema})")), "{location}");
+                (missing, found)
+            }
+            other => panic!("{other}"),
+        };
+        let refused = PostgresStore::open_existing(&url, in_schema(schema.clone()))
+            .await
+            .err()
+            .expect("no store");
+        assert!(
+            refused
+                .to_string()
+                .contains("its `events`, `head` and `contracts` tables are missing"),
+            "{refused}"
+        );
+        assert_eq!(missing(refused), (vec!["events", "head", "contracts"], vec![]));
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        let schemas: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(schemas, 0, "opening created the schema");
+
+        drop(PostgresStore::open_with(&url, in_schema(schema.clone())).await.unwrap());
+        client
+            .batch_execute(&format!("DROP TABLE {schema}.head"))
+            .await
+            .unwrap();
+        let refused = PostgresStore::open_existing(&url, in_schema(schema.clone()))
+            .await
+            .err()
+            .expect("no head");
+        assert_eq!(missing(refused), (vec!["head"], vec!["events", "contracts"]));
         client
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .await

@@ -695,9 +695,93 @@ pub fn fresh_sqlite() -> Option<Fresh<SqliteViewStore>> {
 
 conformance!(sqlite, fresh_sqlite());
 
+/// What only the SQLite backend has: opening a file as it is.
+mod sqlite_only {
+    use treaty_runtime::storage::{Component, Durability, OpenError};
+
+    use super::*;
+
+    /// The names of the tables in the SQLite file at `path`, and its
+    /// journal mode, read through a read-only connection.
+    fn file_state(path: &std::path::Path) -> (Vec<String>, String) {
+        let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut statement = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let tables = statement
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mode = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        (tables, mode)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_an_existing_view_store_names_its_missing_tables_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let absent = dir.path().join("absent.db");
+        let error = SqliteViewStore::open_existing(&absent, Durability::Full).unwrap_err();
+        assert!(matches!(error, OpenError::Storage { .. }), "{error}");
+        assert!(!absent.exists(), "opening created the file");
+
+        // A file in a rollback journal, as `open_with` (WAL) never leaves it.
+        let path = dir.path().join("views.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE other (x INTEGER)")
+            .unwrap();
+        let before = file_state(&path);
+        let error = SqliteViewStore::open_existing(&path, Durability::Full).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "no Treaty view store at {}: its `treaty_projections` and `treaty_views` tables are missing \
+                 (opening an existing view store creates nothing)",
+                path.display()
+            )
+        );
+        assert!(
+            matches!(&error, OpenError::Missing { component: Component::ViewStore, found, .. } if found.is_empty()),
+            "{error:?}"
+        );
+        assert_eq!(file_state(&path), before);
+
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "CREATE TABLE treaty_projections (name TEXT NOT NULL, generation INTEGER NOT NULL, \
+             fingerprint TEXT NOT NULL, checkpoint INTEGER NOT NULL, status TEXT NOT NULL, \
+             updated_at INTEGER NOT NULL, PRIMARY KEY (name, generation))",
+        )
+        .unwrap();
+        let error = SqliteViewStore::open_existing(&path, Durability::Full).unwrap_err();
+        assert!(
+            matches!(&error, OpenError::Missing { missing, found, .. }
+                if missing == &["treaty_views"] && found == &["treaty_projections"]),
+            "{error:?}"
+        );
+        raw.execute_batch(
+            "CREATE TABLE treaty_views (projection TEXT NOT NULL, generation INTEGER NOT NULL, \
+             key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (projection, generation, key)) WITHOUT ROWID",
+        )
+        .unwrap();
+        drop(raw);
+        let before = file_state(&path);
+        let store = SqliteViewStore::open_existing(&path, Durability::Full).unwrap();
+        live(&store, P, 1, vec![put("a", "1")]).await;
+        assert_eq!(get(&store, P, "a").await.as_deref(), Some("1"));
+        assert_eq!(
+            file_state(&path),
+            before,
+            "opening changed the file's tables or journal mode"
+        );
+    }
+}
+
 #[cfg(feature = "postgres")]
 mod postgres_backend {
     use treaty_runtime::projection::PostgresViewStore;
+    use treaty_runtime::storage::PostgresOptions;
     use treaty_runtime::store::PostgresConfig;
     use treaty_runtime::Uuid;
 
@@ -719,13 +803,12 @@ mod postgres_backend {
     pub async fn fresh_postgres() -> Option<Fresh<PostgresViewStore>> {
         let url = postgres_url()?;
         let schema = fresh_schema();
-        let config = PostgresConfig {
+        let options = PostgresOptions {
             schema: schema.clone(),
             pool_size: 4,
-            ..PostgresConfig::default()
         };
         Some(Fresh {
-            store: PostgresViewStore::open_with(&url, config).await.unwrap(),
+            store: PostgresViewStore::open_with(&url, options).await.unwrap(),
             raw: Raw::Postgres { url, schema },
         })
     }
@@ -734,7 +817,7 @@ mod postgres_backend {
 
     /// What only the PostgreSQL backend has: opening from many processes.
     /// (The schema-name and password checks every PostgreSQL backend
-    /// shares are tested in `runtime/src/postgres.rs`.)
+    /// shares are tested in `runtime/src/storage/postgres.rs`.)
     mod postgres_only {
         use super::*;
 
@@ -746,12 +829,8 @@ mod postgres_backend {
                 .map(|_| {
                     let (url, schema) = (url.clone(), schema.clone());
                     tokio::spawn(async move {
-                        let config = PostgresConfig {
-                            schema,
-                            pool_size: 2,
-                            ..PostgresConfig::default()
-                        };
-                        PostgresViewStore::open_with(&url, config).await
+                        let options = PostgresOptions { schema, pool_size: 2 };
+                        PostgresViewStore::open_with(&url, options).await
                     })
                 })
                 .collect();
@@ -765,16 +844,76 @@ mod postgres_backend {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn opening_an_existing_view_store_names_its_missing_tables_and_creates_nothing() {
+            use treaty_runtime::storage::{Component, OpenError};
+
+            let Some(url) = postgres_url() else { return };
+            let schema = fresh_schema();
+            let options = PostgresOptions {
+                schema: schema.clone(),
+                pool_size: 2,
+            };
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let tables = || async {
+                client
+                    .query(
+                        "SELECT tablename::TEXT FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY tablename",
+                        &[&schema],
+                    )
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.get(0))
+                    .collect::<Vec<String>>()
+            };
+            let error = PostgresViewStore::open_existing(&url, options.clone())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&error, OpenError::Missing { component: Component::ViewStore, missing, found, .. }
+                    if missing == &["treaty_projections", "treaty_views"] && found.is_empty()),
+                "{error:?}"
+            );
+            assert!(error.to_string().starts_with("no Treaty view store at "), "{error}");
+            assert!(tables().await.is_empty(), "opening created a table");
+
+            let created = PostgresViewStore::open_with(&url, options.clone()).await.unwrap();
+            live(&created, P, 1, vec![put("a", "1")]).await;
+            let existing = PostgresViewStore::open_existing(&url, options.clone()).await.unwrap();
+            assert_eq!(get(&existing, P, "a").await.as_deref(), Some("1"));
+
+            client
+                .batch_execute(&format!("DROP TABLE {schema}.treaty_views"))
+                .await
+                .unwrap();
+            let error = PostgresViewStore::open_existing(&url, options).await.unwrap_err();
+            assert!(
+                matches!(&error, OpenError::Missing { missing, found, .. }
+                    if missing == &["treaty_views"] && found == &["treaty_projections"]),
+                "{error:?}"
+            );
+            assert_eq!(tables().await, ["treaty_projections"]);
+            client
+                .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await
+                .unwrap();
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn views_sit_beside_the_event_store_in_one_schema() {
             let Some(url) = postgres_url() else { return };
-            let config = PostgresConfig {
+            let options = PostgresOptions {
                 schema: fresh_schema(),
                 pool_size: 2,
+            };
+            let config = PostgresConfig {
+                connection: options.clone(),
                 ..PostgresConfig::default()
             };
             let (events, views) = tokio::join!(
-                treaty_runtime::store::PostgresStore::open_with(&url, config.clone()),
-                PostgresViewStore::open_with(&url, config)
+                treaty_runtime::store::PostgresStore::open_with(&url, config),
+                PostgresViewStore::open_with(&url, options)
             );
             events.unwrap();
             live(&views.unwrap(), P, 1, vec![put("a", "1")]).await;

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
-use treaty_runtime::store::{EventStore, ExpectedVersion, NewEvent, PostgresConfig, PostgresStore, StreamName};
+use treaty_runtime::store::{
+    EventStore, ExpectedVersion, NewEvent, PostgresConfig, PostgresOptions, PostgresStore, StreamName,
+};
 use uuid::Uuid;
 
 use super::{failed, rate, REPETITIONS, SUITE};
@@ -99,7 +101,10 @@ fn streams() -> Vec<StreamName> {
 
 async fn store_batches(url: &str, schema: &str) -> Result<Duration, Failure> {
     let config = PostgresConfig {
-        schema: schema.to_string(),
+        connection: PostgresOptions {
+            schema: schema.to_string(),
+            ..PostgresOptions::default()
+        },
         ..PostgresConfig::default()
     };
     let store = PostgresStore::open_with(url, config)

@@ -7,17 +7,20 @@
 //! untouched.
 
 use std::io::Write as _;
-use std::path::Path;
 
 use clap::{Args, ValueEnum};
-use treaty_runtime::projection::{
-    Generation, GenerationStatus, PostgresViewStore, SqliteViewStore, ViewError, ViewStore,
-};
-use treaty_runtime::store::PostgresConfig;
+use treaty_runtime::projection::{Generation, GenerationStatus, PostgresViewStore, SqliteViewStore, ViewStore};
+use treaty_runtime::storage::{Durability, OpenError};
 use treaty_runtime::Timestamp;
 
-use crate::store::backend::{self, is_postgres_url};
-use crate::store::{describe, DbArgs, Failure};
+use crate::db::{Database, DbArgs, Subject};
+use crate::store::{backend, describe, Failure};
+
+/// How `treaty projections status` names the database `--views` names.
+const VIEW_STORE: Subject = Subject {
+    noun: "view store",
+    creates_none: "projections status never creates one",
+};
 
 /// What is printed when the view store has no projection tables.
 const NO_PROJECTIONS: &str = "no projections have run against this database";
@@ -81,15 +84,18 @@ fn write(text: &str) -> Result<(), Failure> {
 }
 
 /// Every generation in the view store at `location`, or `None` when no
-/// projection has run there (the view store's tables do not exist).
+/// projection has run there (none of the view store's tables exist).
 async fn generations(location: &str, schema: Option<&str>) -> Result<Option<Vec<Generation>>, Failure> {
-    let views = if is_postgres_url(location) {
-        open_postgres(location, schema).await?.map(Views::Postgres)
-    } else {
-        open_sqlite(Path::new(location))?.map(Views::Sqlite)
+    let opened = match Database::locate(location, schema, &VIEW_STORE)? {
+        Database::Sqlite(path) => SqliteViewStore::open_existing(path, Durability::Full).map(Views::Sqlite),
+        Database::Postgres { url, options } => PostgresViewStore::open_existing(&url, options)
+            .await
+            .map(Views::Postgres),
     };
-    let Some(views) = views else {
-        return Ok(None);
+    let views = match opened {
+        Ok(views) => views,
+        Err(OpenError::Missing { found, .. }) if found.is_empty() => return Ok(None),
+        Err(e) => return Err(Failure::usage(describe(&e))),
     };
     let generations = match views {
         Views::Sqlite(views) => views.generations().await,
@@ -102,55 +108,6 @@ async fn generations(location: &str, schema: Option<&str>) -> Result<Option<Vec<
 enum Views {
     Sqlite(SqliteViewStore),
     Postgres(PostgresViewStore),
-}
-
-/// Opens the SQLite view store at `path` if it has its tables.
-fn open_sqlite(path: &Path) -> Result<Option<SqliteViewStore>, Failure> {
-    let shown = path.display();
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => {
-            return Err(Failure::usage(format!(
-                "{shown} is not a file, so it is not a SQLite view store"
-            )))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Failure::usage(format!(
-                "no view store at {shown}: the file does not exist (projections status never creates one)"
-            )))
-        }
-        Err(e) => return Err(Failure::usage(format!("cannot read {shown}: {e}"))),
-    }
-    // Looks for the tables through a read-only connection first, and opens
-    // the view store only where they exist, without creating anything or
-    // changing the file's journal mode.
-    SqliteViewStore::open_existing(path).map_err(|e| open_failed(&e))
-}
-
-/// Opens the PostgreSQL view store at `url`, in `schema` (the event
-/// store's, `treaty` by default), if it has its tables.
-async fn open_postgres(url: &str, schema: Option<&str>) -> Result<Option<PostgresViewStore>, Failure> {
-    let config = PostgresConfig {
-        schema: schema.unwrap_or(backend::DEFAULT_SCHEMA).to_string(),
-        // One query, on one connection.
-        pool_size: 1,
-        ..PostgresConfig::default()
-    };
-    // Reads `pg_catalog.pg_tables` and opens the view store only where its
-    // tables exist: unlike `open_with`, it runs no DDL at all, so it
-    // neither creates anything nor needs the privileges to.
-    PostgresViewStore::open_existing(url, config)
-        .await
-        .map_err(|e| open_failed(&e))
-}
-
-/// Why the view store could not be opened: the backend's own message,
-/// which names the database, without the generic "view store failed".
-fn open_failed(error: &ViewError) -> Failure {
-    match error {
-        ViewError::Storage(source) => Failure::usage(describe(source.as_ref())),
-        other => Failure::usage(describe(other)),
-    }
 }
 
 /// What a generation is doing, in the words of the table.

@@ -14,18 +14,23 @@
 //! quarantined is reported as such and left untouched.
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 use treaty_runtime::bus::{ParkedMessage, PostgresQuarantine, Quarantine, QuarantineError, SqliteQuarantine};
-use treaty_runtime::store::{Durability, PostgresConfig};
+use treaty_runtime::storage::{Durability, OpenError};
 use treaty_runtime::Uuid;
 
 mod render;
 
-use crate::store::backend::{self, is_postgres_url};
-use crate::store::{block_on, describe, finish, DbArgs, Failure};
+use crate::db::{Database, DbArgs, Subject};
+use crate::store::{block_on, describe, finish, Failure};
+
+/// How `treaty quarantine` names the database `--db` names.
+const DATABASE: Subject = Subject {
+    noun: "database",
+    creates_none: "quarantine commands never create one",
+};
 
 /// What is said when the database has no quarantine table.
 const NOTHING_QUARANTINED: &str = "no message has been quarantined in this database";
@@ -206,56 +211,19 @@ async fn open_existing(db: &DbArgs) -> Result<Parked, Failure> {
 }
 
 /// Opens the quarantine in the database `--db` names, or `None` when
-/// nothing was ever quarantined there (its table does not exist).
+/// nothing was ever quarantined there (its table does not exist). Like
+/// every `open_existing`, it creates nothing and runs no DDL, so it needs
+/// no privilege to.
 async fn open(db: &DbArgs) -> Result<Option<Parked>, Failure> {
-    if is_postgres_url(&db.db) {
-        let schema = db.schema.as_deref().unwrap_or(backend::DEFAULT_SCHEMA);
-        return open_postgres(&db.db, schema).await;
-    }
-    if db.schema.is_some() {
-        return Err(Failure::usage(format!(
-            "--schema applies to PostgreSQL databases only, and {} is a SQLite file path",
-            db.db
-        )));
-    }
-    open_sqlite(Path::new(&db.db))
-}
-
-fn open_sqlite(path: &Path) -> Result<Option<Parked>, Failure> {
-    let shown = path.display();
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => {
-            return Err(Failure::usage(format!(
-                "{shown} is not a file, so it is not a SQLite database"
-            )))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Failure::usage(format!(
-                "no database at {shown}: the file does not exist (quarantine commands never create one)"
-            )))
-        }
-        Err(e) => return Err(Failure::usage(format!("cannot read {shown}: {e}"))),
-    }
-    // Looks for the table through a read-only connection first, and opens
-    // the quarantine only where it exists, without creating anything.
-    SqliteQuarantine::open_existing(path, Durability::Full)
-        .map(|quarantine| quarantine.map(Parked::Sqlite))
-        .map_err(|e| Failure::usage(describe(&e)))
-}
-
-async fn open_postgres(url: &str, schema: &str) -> Result<Option<Parked>, Failure> {
-    let config = PostgresConfig {
-        schema: schema.to_string(),
-        // One statement at a time, on one connection.
-        pool_size: 1,
-        ..PostgresConfig::default()
+    let opened = match Database::from_args(db, &DATABASE)? {
+        Database::Sqlite(path) => SqliteQuarantine::open_existing(path, Durability::Full).map(Parked::Sqlite),
+        Database::Postgres { url, options } => PostgresQuarantine::open_existing(&url, options)
+            .await
+            .map(Parked::Postgres),
     };
-    // Reads `pg_catalog.pg_tables` and opens the quarantine only where its
-    // table exists: unlike `open_with`, it runs no DDL at all, so it
-    // neither creates anything nor needs the privileges to.
-    PostgresQuarantine::open_existing(url, config)
-        .await
-        .map(|quarantine| quarantine.map(Parked::Postgres))
-        .map_err(|e| Failure::usage(describe(&e)))
+    match opened {
+        Ok(quarantine) => Ok(Some(quarantine)),
+        Err(OpenError::Missing { found, .. }) if found.is_empty() => Ok(None),
+        Err(e) => Err(Failure::usage(describe(&e))),
+    }
 }

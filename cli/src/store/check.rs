@@ -10,7 +10,8 @@ use treaty_dsl::ContractKind;
 use treaty_runtime::store::registry::{CompiledContract, RegisterError};
 
 use super::backend;
-use super::{DbArgs, Failure};
+use super::Failure;
+use crate::db::DbArgs;
 
 /// The arguments of `treaty store check`.
 #[derive(Args)]

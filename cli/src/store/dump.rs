@@ -12,7 +12,8 @@ use futures::StreamExt;
 use treaty_runtime::store::{EventStream, RecordedEvent, StreamName};
 
 use super::backend;
-use super::{DbArgs, Failure};
+use super::Failure;
+use crate::db::DbArgs;
 
 /// The arguments of `treaty store dump`.
 #[derive(Args)]

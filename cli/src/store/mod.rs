@@ -37,17 +37,6 @@ enum StoreCommand {
     Check(check::CheckArgs),
 }
 
-/// Where the store is, shared by every `treaty store` subcommand.
-#[derive(Args)]
-pub struct DbArgs {
-    /// The store: a SQLite file (which must exist), or a `postgres://` URL.
-    #[arg(long, value_name = "PATH_OR_URL")]
-    pub(crate) db: String,
-    /// The PostgreSQL schema holding the store's tables [default: treaty].
-    #[arg(long, value_name = "NAME")]
-    pub(crate) schema: Option<String>,
-}
-
 /// Why a subcommand stopped early: the exit code, and what to say on
 /// standard error unless it has been said already.
 pub struct Failure {

@@ -14,7 +14,8 @@ use serde_json::json;
 use treaty_runtime::store::registry::StoredContract;
 
 use super::backend::{self, Store};
-use super::{DbArgs, Failure};
+use super::Failure;
+use crate::db::DbArgs;
 
 /// The arguments of `treaty store stats`.
 #[derive(Args)]

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{Durability, OpenError, StreamName};
+use crate::storage::sqlite::{check_tables, connect, connect_existing};
+use crate::storage::{Component, Durability, OpenError};
+use crate::store::StreamName;
 
 /// The state of one aggregate instance after the events up to `version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,23 +165,50 @@ pub struct SqliteSnapshots {
 }
 
 impl SqliteSnapshots {
-    /// Opens (or creates) the `snapshots` table in the file at `path`.
+    /// Opens (or creates) the `snapshots` table in the file at `path`,
+    /// durable like the event store's default.
     ///
     /// # Errors
     ///
     /// When the file cannot be opened or the table cannot be created.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        SqliteSnapshots::open_with(path, Durability::Full)
+    }
+
+    /// Opens (or creates) the `snapshots` table with the given durability.
+    /// Snapshots are a cache of the events, so with [`Durability::Normal`]
+    /// a power loss costs at most replays of the streams whose last
+    /// snapshots it lost.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened or the table cannot be created.
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, OpenError> {
         let path = path.as_ref();
-        let storage = |e: rusqlite::Error| OpenError::Storage {
-            location: path.display().to_string(),
-            source: Box::new(e),
-        };
+        let failed = |e: rusqlite::Error| OpenError::storage(Component::Snapshots, path.display().to_string(), e);
         // The same settings as the event store, so sharing its file
         // changes nothing for it: WAL lets its readers run while a
         // snapshot is written, and the timeout waits out its writer.
-        // `Full` is SQLite's own default, which snapshots always had.
-        let conn = Durability::Full.connect(path).map_err(storage)?;
-        conn.execute_batch(SNAPSHOT_SCHEMA).map_err(storage)?;
+        let conn = connect(path, durability).map_err(failed)?;
+        conn.execute_batch(SNAPSHOT_SCHEMA).map_err(failed)?;
+        Ok(SqliteSnapshots {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Opens the existing `snapshots` table in the file at `path`, creating
+    /// nothing and leaving the file's journal mode as it is.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Missing`] when the file has no `snapshots` table,
+    /// [`OpenError::Storage`] when the file does not exist or cannot be
+    /// opened or read.
+    pub fn open_existing(path: impl AsRef<Path>, durability: Durability) -> Result<Self, OpenError> {
+        let path = path.as_ref();
+        check_tables(path, Component::Snapshots, &["snapshots"])?;
+        let conn = connect_existing(path, durability)
+            .map_err(|e| OpenError::storage(Component::Snapshots, path.display().to_string(), e))?;
         Ok(SqliteSnapshots {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -321,5 +350,41 @@ mod tests {
         let events = SqliteStore::open(&path).unwrap();
         assert_eq!(events.stream_version(&stream).await.unwrap(), Some(1));
         assert_eq!(snapshots.load(&stream).await.unwrap(), Some(snapshot(1, 1, "{}")));
+    }
+
+    #[tokio::test]
+    async fn sqlite_snapshots_open_as_existing_only_where_their_table_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let absent = dir.path().join("absent.db");
+        let error = SqliteSnapshots::open_existing(&absent, Durability::Full)
+            .err()
+            .expect("no file");
+        assert!(matches!(error, OpenError::Storage { .. }), "{error}");
+        assert!(!absent.exists(), "opening created the file");
+
+        let path = dir.path().join("events.db");
+        drop(crate::store::SqliteStore::open(&path).unwrap());
+        let error = SqliteSnapshots::open_existing(&path, Durability::Full)
+            .err()
+            .expect("no table");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "no Treaty snapshot store at {}: its `snapshots` table is missing \
+                 (opening an existing snapshot store creates nothing)",
+                path.display()
+            )
+        );
+        assert!(
+            matches!(&error, OpenError::Missing { component: Component::Snapshots, missing, found, .. }
+                if missing == &["snapshots"] && found.is_empty()),
+            "{error:?}"
+        );
+
+        let stream = StreamName::new("account-1").unwrap();
+        let snapshots = SqliteSnapshots::open_with(&path, Durability::Normal).unwrap();
+        snapshots.save(&stream, snapshot(1, 1, "{}")).await.unwrap();
+        let existing = SqliteSnapshots::open_existing(&path, Durability::Full).unwrap();
+        assert_eq!(existing.load(&stream).await.unwrap(), Some(snapshot(1, 1, "{}")));
     }
 }

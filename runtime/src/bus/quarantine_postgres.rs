@@ -7,9 +7,12 @@ use std::sync::Arc;
 use tokio_postgres::Row;
 
 use super::quarantine::{ParkedMessage, Quarantine, QuarantineError};
-use crate::postgres::{self, Connected};
-use crate::store::PostgresConfig;
+use crate::storage::postgres::{self, Connected};
+use crate::storage::{Component, OpenError, PostgresOptions};
 use crate::types::{Timestamp, Uuid};
+
+/// The quarantine's table, as `open_existing` looks for it.
+const TABLES: &[&str] = &["treaty_quarantine"];
 
 const COLUMNS: &str = "message_id, contract, body, error, attempts, first_seen, parked_at, retry_requested";
 
@@ -81,23 +84,23 @@ impl PostgresQuarantine {
     ///
     /// When the URL is invalid, the server cannot be reached or the table
     /// cannot be created.
-    pub async fn open(url: &str) -> Result<Self, QuarantineError> {
-        PostgresQuarantine::open_with(url, PostgresConfig::default()).await
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        PostgresQuarantine::open_with(url, PostgresOptions::default()).await
     }
 
-    /// Connects to `url` and creates the table in `config.schema` if
-    /// needed, with at most `config.pool_size` connections. The event
-    /// store's settings are accepted as they are, so one configuration
-    /// serves both; the others do not apply to the quarantine.
+    /// Connects to `url` and creates the table in `options.schema` if
+    /// needed, with at most `options.pool_size` connections. Given the
+    /// event store's options (`PostgresConfig::connection`), the quarantine
+    /// sits beside its tables.
     ///
     /// # Errors
     ///
     /// When the URL is invalid, the schema name is not a plain identifier,
     /// the server cannot be reached or the table cannot be created.
-    pub async fn open_with(url: &str, config: PostgresConfig) -> Result<Self, QuarantineError> {
+    pub async fn open_with(url: &str, options: PostgresOptions) -> Result<Self, OpenError> {
         // Every bus polls the requested retries, so they have a partial
         // index of their own.
-        let connected = postgres::connect(url, &config, "the quarantine", Statements::new, |schema, _| {
+        let connected = postgres::connect(url, &options, Component::Quarantine, Statements::new, |schema, _| {
             format!(
                 "CREATE TABLE IF NOT EXISTS {schema}.treaty_quarantine (
                      message_id      UUID PRIMARY KEY,
@@ -114,51 +117,31 @@ impl PostgresQuarantine {
                      WHERE retry_requested;"
             )
         })
-        .await
-        .map_err(storage)?;
+        .await?;
         Ok(PostgresQuarantine {
             inner: Arc::new(connected),
         })
     }
 
-    /// Connects to the quarantine in `config.schema` only if its table
-    /// exists, creating nothing: `None` when nothing was ever quarantined
-    /// there. For tools such as `treaty quarantine`, which manage parked
+    /// Connects to the existing quarantine in `options.schema`, creating
+    /// nothing: for tools such as `treaty quarantine`, which manage parked
     /// messages but must not create a schema, a table or an index, nor
-    /// need the privileges to: unlike [`open_with`](Self::open_with) it
+    /// need the privileges to. Unlike [`open_with`](Self::open_with) it
     /// runs no DDL and takes no advisory lock, only a read of
     /// `pg_catalog.pg_tables`.
     ///
     /// # Errors
     ///
-    /// When the URL is invalid, the schema name is not a plain identifier
-    /// or the server cannot be reached.
-    pub async fn open_existing(url: &str, config: PostgresConfig) -> Result<Option<Self>, QuarantineError> {
-        let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| {
-            storage(postgres::OpenFailed {
-                what: "the quarantine",
-                location: location.to_string(),
-                source,
-            })
-        };
-        let schema = &config.schema;
-        let (pool, location) = postgres::pool(url, &config, "the quarantine").map_err(storage)?;
-        let client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
-        let found = client
-            .query_opt(
-                "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = 'treaty_quarantine'",
-                &[schema],
-            )
-            .await
-            .map_err(|e| failed(&location, Box::new(e)))?;
-        drop(client);
-        Ok(found.map(|_| PostgresQuarantine {
-            inner: Arc::new(Connected {
-                pool,
-                location,
-                sql: Statements::new(schema),
-            }),
-        }))
+    /// [`OpenError::Missing`] when the schema lacks the quarantine's table
+    /// (nothing was ever quarantined there), [`OpenError::Storage`] when
+    /// the URL is invalid, the schema name is not a plain identifier or the
+    /// server cannot be reached.
+    pub async fn open_existing(url: &str, options: PostgresOptions) -> Result<Self, OpenError> {
+        let connected =
+            postgres::connect_existing(url, &options, Component::Quarantine, TABLES, Statements::new).await?;
+        Ok(PostgresQuarantine {
+            inner: Arc::new(connected),
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, QuarantineError> {

@@ -4,11 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::quarantine::{ParkedMessage, Quarantine, QuarantineError};
-use crate::store::Durability;
+use crate::storage::sqlite::{check_tables, connect, connect_existing};
+use crate::storage::{Component, Durability, OpenError};
 use crate::types::{Timestamp, Uuid};
+
+/// The quarantine's table, as `open_existing` looks for it.
+const TABLES: &[&str] = &["treaty_quarantine"];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS treaty_quarantine (
@@ -49,16 +53,6 @@ impl std::fmt::Debug for SqliteQuarantine {
     }
 }
 
-/// Why opening failed, with where, since [`QuarantineError::Storage`]
-/// itself does not say which database it was.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot open the quarantine at {location}: {source}")]
-struct OpenFailed {
-    location: String,
-    #[source]
-    source: rusqlite::Error,
-}
-
 impl SqliteQuarantine {
     /// Opens (or creates) the quarantine table in the database at `path`,
     /// durable like the event store's default.
@@ -66,7 +60,7 @@ impl SqliteQuarantine {
     /// # Errors
     ///
     /// When the database cannot be opened or the table cannot be created.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, QuarantineError> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
         SqliteQuarantine::open_with(path, Durability::Full)
     }
 
@@ -77,48 +71,36 @@ impl SqliteQuarantine {
     /// # Errors
     ///
     /// When the database cannot be opened or the table cannot be created.
-    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, QuarantineError> {
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
-        let conn = open_connection(&path, durability, |conn| {
+        let open = || {
+            let mut conn = connect(&path, durability)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
-            tx.commit()
-        })?;
+            tx.commit()?;
+            Ok(conn)
+        };
+        let conn = open().map_err(|e: rusqlite::Error| open_failed(&path, e))?;
         Ok(SqliteQuarantine::from_connection(path, conn))
     }
 
-    /// Opens the quarantine in the database at `path` only if its table
-    /// exists, creating nothing: `None` when nothing was ever quarantined
-    /// there. For tools such as `treaty quarantine`, which manage parked
-    /// messages but must not create a file, a table or an index.
-    ///
-    /// The table is looked for through a read-only connection that cannot
-    /// create the file; only when it exists is the quarantine's own
-    /// connection opened, with the shared settings of every Treaty table
-    /// in a SQLite file (WAL, which a file holding the table is in
-    /// already).
+    /// Opens the existing quarantine in the database at `path`, creating
+    /// nothing: for tools such as `treaty quarantine`, which manage parked
+    /// messages but must not create a file, a table or an index, nor
+    /// change the file. Unlike [`open_with`](Self::open_with) its
+    /// connection runs no DDL, never creates the file and leaves its
+    /// journal mode as it is. Writes use `durability`.
     ///
     /// # Errors
     ///
-    /// When the file does not exist or cannot be opened or read.
-    pub fn open_existing(path: impl AsRef<Path>, durability: Durability) -> Result<Option<Self>, QuarantineError> {
+    /// [`OpenError::Missing`] when the file lacks the quarantine's table
+    /// (nothing was ever quarantined there), [`OpenError::Storage`] when
+    /// the file does not exist or cannot be opened or read.
+    pub fn open_existing(path: impl AsRef<Path>, durability: Durability) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
-        let look = || -> rusqlite::Result<bool> {
-            let conn = Connection::open_with_flags(
-                &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            let exists = conn
-                .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'treaty_quarantine'")?
-                .exists([])?;
-            Ok(exists)
-        };
-        let exists = look().map_err(|source| open_failed(&path, source))?;
-        if !exists {
-            return Ok(None);
-        }
-        let conn = open_connection(&path, durability, |_| Ok(()))?;
-        Ok(Some(SqliteQuarantine::from_connection(path, conn)))
+        check_tables(&path, Component::Quarantine, TABLES)?;
+        let conn = connect_existing(&path, durability).map_err(|e| open_failed(&path, e))?;
+        Ok(SqliteQuarantine::from_connection(path, conn))
     }
 
     fn from_connection(path: PathBuf, conn: Connection) -> Self {
@@ -145,26 +127,8 @@ impl SqliteQuarantine {
     }
 }
 
-/// Connects to `path` and runs `prepare` on the connection, naming the
-/// database if either fails.
-fn open_connection(
-    path: &Path,
-    durability: Durability,
-    prepare: impl FnOnce(&mut Connection) -> rusqlite::Result<()>,
-) -> Result<Connection, QuarantineError> {
-    let open = || {
-        let mut conn = durability.connect(path)?;
-        prepare(&mut conn)?;
-        Ok(conn)
-    };
-    open().map_err(|source| open_failed(path, source))
-}
-
-fn open_failed(path: &Path, source: rusqlite::Error) -> QuarantineError {
-    QuarantineError::Storage(Box::new(OpenFailed {
-        location: path.display().to_string(),
-        source,
-    }))
+fn open_failed(path: &Path, source: rusqlite::Error) -> OpenError {
+    OpenError::storage(Component::Quarantine, path.display().to_string(), source)
 }
 
 fn storage(e: rusqlite::Error) -> QuarantineError {

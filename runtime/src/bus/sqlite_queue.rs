@@ -31,8 +31,12 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
 use super::transport::{Delivery, Transport, TransportError};
-use crate::store::Durability;
+use crate::storage::sqlite::{check_tables, connect, connect_existing};
+use crate::storage::{Component, Durability, OpenError};
 use crate::types::{Timestamp, Uuid};
+
+/// The queue's tables, as `open_existing` looks for them.
+const TABLES: &[&str] = &["treaty_queue", "treaty_replies"];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS treaty_queue (
@@ -191,6 +195,10 @@ struct QueueFailed {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+fn open_failed(path: &Path, source: rusqlite::Error) -> OpenError {
+    OpenError::storage(Component::Queue, path.display().to_string(), source)
+}
+
 fn failed(path: &Path, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> TransportError {
     TransportError::Failed(Box::new(QueueFailed {
         location: path.display().to_string(),
@@ -206,7 +214,7 @@ impl SqliteQueue {
     /// # Errors
     ///
     /// When the database cannot be opened or the tables cannot be created.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, TransportError> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
         SqliteQueue::open_with(path, SqliteQueueConfig::default())
     }
 
@@ -215,16 +223,37 @@ impl SqliteQueue {
     /// # Errors
     ///
     /// When the database cannot be opened or the tables cannot be created.
-    pub fn open_with(path: impl AsRef<Path>, config: SqliteQueueConfig) -> Result<Self, TransportError> {
+    pub fn open_with(path: impl AsRef<Path>, config: SqliteQueueConfig) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
-        let mut conn = config.durability.connect(&path).map_err(|e| failed(&path, e))?;
-        let create = |conn: &mut Connection| {
+        let open = || {
+            let mut conn = connect(&path, config.durability)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
-            tx.commit()
+            tx.commit()?;
+            Ok(conn)
         };
-        create(&mut conn).map_err(|e| failed(&path, e))?;
-        Ok(SqliteQueue {
+        let conn = open().map_err(|e: rusqlite::Error| open_failed(&path, e))?;
+        Ok(SqliteQueue::start(path, conn, config))
+    }
+
+    /// Opens the existing queue in the database at `path`, creating
+    /// nothing: no file, table or index, and the file's journal mode stays
+    /// as it is. For a process that must only join a queue others set up.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Missing`] when the file lacks the queue's tables,
+    /// [`OpenError::Storage`] when the file does not exist or cannot be
+    /// opened or read.
+    pub fn open_existing(path: impl AsRef<Path>, config: SqliteQueueConfig) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        check_tables(&path, Component::Queue, TABLES)?;
+        let conn = connect_existing(&path, config.durability).map_err(|e| open_failed(&path, e))?;
+        Ok(SqliteQueue::start(path, conn, config))
+    }
+
+    fn start(path: PathBuf, conn: Connection, config: SqliteQueueConfig) -> Self {
+        SqliteQueue {
             inner: Arc::new(Inner {
                 path,
                 conn: Mutex::new(conn),
@@ -234,7 +263,7 @@ impl SqliteQueue {
                 replied: watch::Sender::new(0),
                 closed: AtomicBool::new(false),
             }),
-        })
+        }
     }
 
     /// Stops receiving: waiting and later calls of

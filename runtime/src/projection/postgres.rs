@@ -17,9 +17,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
-use crate::postgres::{self, Connected};
-use crate::store::PostgresConfig;
+use crate::storage::postgres::{self, Connected};
+use crate::storage::{Component, OpenError, PostgresOptions};
 use crate::types::Timestamp;
+
+/// The view store's tables, as `open_existing` looks for them.
+const TABLES: &[&str] = &["treaty_projections", "treaty_views"];
 
 /// Views in PostgreSQL. Clones share the connection pool.
 ///
@@ -121,21 +124,21 @@ impl PostgresViewStore {
     ///
     /// When the URL is invalid, the server cannot be reached or the tables
     /// cannot be created.
-    pub async fn open(url: &str) -> Result<Self, ViewError> {
-        PostgresViewStore::open_with(url, PostgresConfig::default()).await
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        PostgresViewStore::open_with(url, PostgresOptions::default()).await
     }
 
-    /// Connects to `url` and creates the tables in `config.schema` if
-    /// needed, with at most `config.pool_size` connections. The event
-    /// store's settings are accepted as they are, so one configuration
-    /// serves both; the others do not apply to views.
+    /// Connects to `url` and creates the tables in `options.schema` if
+    /// needed, with at most `options.pool_size` connections. Given the
+    /// event store's options (`PostgresConfig::connection`), the views sit
+    /// beside its tables.
     ///
     /// # Errors
     ///
     /// When the URL is invalid, the schema name is not a plain identifier,
     /// the server cannot be reached or the tables cannot be created.
-    pub async fn open_with(url: &str, config: PostgresConfig) -> Result<Self, ViewError> {
-        let connected = postgres::connect(url, &config, "the view store", Statements::new, |schema, _| {
+    pub async fn open_with(url: &str, options: PostgresOptions) -> Result<Self, OpenError> {
+        let connected = postgres::connect(url, &options, Component::ViewStore, Statements::new, |schema, _| {
             format!(
                 "CREATE TABLE IF NOT EXISTS {schema}.treaty_projections (
                      name        TEXT COLLATE \"C\" NOT NULL,
@@ -155,59 +158,30 @@ impl PostgresViewStore {
                  );"
             )
         })
-        .await
-        .map_err(storage)?;
+        .await?;
         Ok(PostgresViewStore {
             inner: Arc::new(connected),
         })
     }
 
-    /// Connects to the view store in `config.schema` only if its tables
-    /// exist, creating nothing: `None` when no projection ever ran there.
-    /// For tools such as `treaty projections status`, which look at the
-    /// views but must not create a schema or a table, nor need the
-    /// privileges to: unlike [`open_with`](Self::open_with) it runs no DDL
+    /// Connects to the existing view store in `options.schema`, creating
+    /// nothing: for tools such as `treaty projections status`, which look
+    /// at the views but must not create a schema or a table, nor need the
+    /// privileges to. Unlike [`open_with`](Self::open_with) it runs no DDL
     /// and takes no advisory lock, only a read of `pg_catalog.pg_tables`.
     ///
     /// # Errors
     ///
-    /// When the URL is invalid, the schema name is not a plain identifier,
-    /// the server cannot be reached, or the schema holds the generations
-    /// table without the views table.
-    pub async fn open_existing(url: &str, config: PostgresConfig) -> Result<Option<Self>, ViewError> {
-        let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| {
-            storage(postgres::OpenFailed {
-                what: "the view store",
-                location: location.to_string(),
-                source,
-            })
-        };
-        let schema = &config.schema;
-        let (pool, location) = postgres::pool(url, &config, "the view store").map_err(storage)?;
-        let client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
-        let rows = client
-            .query(
-                "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = $1 \
-                 AND tablename IN ('treaty_projections', 'treaty_views')",
-                &[schema],
-            )
-            .await
-            .map_err(|e| failed(&location, Box::new(e)))?;
-        drop(client);
-        let present = |table: &str| rows.iter().any(|row| row.get::<_, &str>(0) == table);
-        match (present("treaty_projections"), present("treaty_views")) {
-            (false, _) => Ok(None),
-            (true, false) => Err(ViewError::Storage(
-                format!("the view store at {location} is incomplete: its `treaty_views` table is missing").into(),
-            )),
-            (true, true) => Ok(Some(PostgresViewStore {
-                inner: Arc::new(Connected {
-                    pool,
-                    location,
-                    sql: Statements::new(schema),
-                }),
-            })),
-        }
+    /// [`OpenError::Missing`] when the schema lacks the view store's tables
+    /// (with `found` empty when no projection ever ran there),
+    /// [`OpenError::Storage`] when the URL is invalid, the schema name is
+    /// not a plain identifier or the server cannot be reached.
+    pub async fn open_existing(url: &str, options: PostgresOptions) -> Result<Self, OpenError> {
+        let connected =
+            postgres::connect_existing(url, &options, Component::ViewStore, TABLES, Statements::new).await?;
+        Ok(PostgresViewStore {
+            inner: Arc::new(connected),
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, ViewError> {

@@ -5,11 +5,15 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
-use crate::store::Durability;
+use crate::storage::sqlite::{check_tables, connect, connect_existing};
+use crate::storage::{Component, Durability, OpenError};
 use crate::types::Timestamp;
+
+/// The view store's tables, as `open_existing` looks for them.
+const TABLES: &[&str] = &["treaty_projections", "treaty_views"];
 
 /// Views deleted per transaction when a generation is dropped.
 const DROP_CHUNK: i64 = 10_000;
@@ -75,7 +79,7 @@ impl SqliteViewStore {
     /// # Errors
     ///
     /// When the database cannot be opened or the tables cannot be created.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, ViewError> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
         SqliteViewStore::open_with(path, Durability::Full)
     }
 
@@ -87,88 +91,51 @@ impl SqliteViewStore {
     /// # Errors
     ///
     /// When the database cannot be opened or the tables cannot be created.
-    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, ViewError> {
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
-        let conn = connect(&path, durability)?;
-        conn.execute_batch(SCHEMA).map_err(storage)?;
+        let failed = |e: rusqlite::Error| OpenError::storage(Component::ViewStore, path.display().to_string(), e);
+        let conn = connect(&path, durability).map_err(failed)?;
+        conn.execute_batch(SCHEMA).map_err(failed)?;
+        SqliteViewStore::start(path, conn, durability, false)
+    }
+
+    /// Opens the existing view store in the database at `path`, creating
+    /// nothing: for tools such as `treaty projections status`, which look
+    /// at the views but must not create a file or a table, nor change the
+    /// file. Unlike [`open_with`](Self::open_with) its connections run no
+    /// DDL, never create the file and leave its journal mode as it is
+    /// (`open_with` switches the file to WAL). Writes use `durability`.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::Missing`] when the file lacks the view store's tables
+    /// (with `found` empty when no projection ever ran there),
+    /// [`OpenError::Storage`] when the file does not exist or cannot be
+    /// opened or read.
+    pub fn open_existing(path: impl AsRef<Path>, durability: Durability) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        check_tables(&path, Component::ViewStore, TABLES)?;
+        let conn = connect_existing(&path, durability)
+            .map_err(|e| OpenError::storage(Component::ViewStore, path.display().to_string(), e))?;
+        SqliteViewStore::start(path, conn, durability, true)
+    }
+
+    /// Starts the writer thread on `conn`.
+    fn start(path: PathBuf, conn: Connection, durability: Durability, existing: bool) -> Result<Self, OpenError> {
         let (writer, jobs) = mpsc::channel();
         std::thread::Builder::new()
             .name("treaty-views-writer".into())
             .spawn(move || run_writer(conn, jobs))
-            .map_err(|e| ViewError::Storage(Box::new(e)))?;
+            .map_err(|e| OpenError::storage(Component::ViewStore, path.display().to_string(), e))?;
         Ok(SqliteViewStore {
             inner: Arc::new(Inner {
                 path,
                 writer,
                 readers: Mutex::new(Vec::new()),
                 durability,
-                existing: false,
+                existing,
             }),
         })
-    }
-
-    /// Opens the view store in the database at `path` only if its tables
-    /// exist, creating nothing: `None` when no projection ever ran there.
-    /// For tools such as `treaty projections status`, which look at the
-    /// views but must not create a file or a table, nor change the file.
-    ///
-    /// The tables are looked for through a read-only connection, which
-    /// cannot create the file. Only when they exist are the store's own
-    /// connections opened, and unlike [`open_with`](Self::open_with) they
-    /// run no DDL, never create the file and leave its journal mode as it
-    /// is (`open_with` switches the file to WAL).
-    ///
-    /// # Errors
-    ///
-    /// When the file does not exist or cannot be opened or read, or it
-    /// holds the generations table without the views table.
-    pub fn open_existing(path: impl AsRef<Path>) -> Result<Option<Self>, ViewError> {
-        let path = path.as_ref().to_path_buf();
-        let look = || -> rusqlite::Result<(bool, bool)> {
-            let conn = Connection::open_with_flags(
-                &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            let mut statement = conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
-            Ok((
-                statement.exists(["treaty_projections"])?,
-                statement.exists(["treaty_views"])?,
-            ))
-        };
-        let failed = |source| {
-            ViewError::Storage(Box::new(OpenFailed {
-                location: path.display().to_string(),
-                source,
-            }))
-        };
-        match look().map_err(failed)? {
-            (false, _) => return Ok(None),
-            (true, false) => {
-                return Err(ViewError::Storage(
-                    format!(
-                        "the view store at {} is incomplete: its `treaty_views` table is missing",
-                        path.display()
-                    )
-                    .into(),
-                ))
-            }
-            (true, true) => {}
-        }
-        let conn = connect_existing(&path).map_err(failed)?;
-        let (writer, jobs) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("treaty-views-writer".into())
-            .spawn(move || run_writer(conn, jobs))
-            .map_err(|e| ViewError::Storage(Box::new(e)))?;
-        Ok(Some(SqliteViewStore {
-            inner: Arc::new(Inner {
-                path,
-                writer,
-                readers: Mutex::new(Vec::new()),
-                durability: Durability::Full,
-                existing: true,
-            }),
-        }))
     }
 
     /// Runs `f` with the write connection on the writer thread.
@@ -210,8 +177,8 @@ impl SqliteViewStore {
             let idle = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let conn = match idle {
                 Some(conn) => conn,
-                None if inner.existing => connect_existing(&inner.path).map_err(storage)?,
-                None => connect(&inner.path, inner.durability)?,
+                None if inner.existing => connect_existing(&inner.path, inner.durability).map_err(storage)?,
+                None => connect(&inner.path, inner.durability).map_err(storage)?,
             };
             let result = f(&conn);
             let mut idle = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
@@ -237,31 +204,6 @@ fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
 
 fn writer_stopped() -> ViewError {
     ViewError::Storage("the view store's writer thread stopped".into())
-}
-
-fn connect(path: &Path, durability: Durability) -> Result<Connection, ViewError> {
-    durability.connect(path).map_err(storage)
-}
-
-/// A connection to the existing file at `path` that creates nothing and
-/// changes no setting of the file, such as its journal mode.
-fn connect_existing(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    Ok(conn)
-}
-
-/// Why [`SqliteViewStore::open_existing`] failed, with the file, which
-/// SQLite's error does not name.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot open the view store at {location}: {source}")]
-struct OpenFailed {
-    location: String,
-    #[source]
-    source: rusqlite::Error,
 }
 
 fn storage(e: rusqlite::Error) -> ViewError {

@@ -26,16 +26,22 @@ use registry::{CompiledContract, StoredContract};
 
 use crate::types::Uuid;
 
-pub use error::{AppendError, OpenError, ReadError};
+pub use error::{AppendError, ReadError};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresConfig, PostgresStore};
 pub use rules::DEFAULT_MAX_EVENT_BYTES;
-pub use sqlite::{Durability, SqliteConfig, SqliteStore};
+pub use sqlite::{SqliteConfig, SqliteStore};
 pub use types::{
     message_event_id, AppendResult, Direction, EventLocation, ExpectedVersion, InvalidStreamName, Metadata, NewEvent,
     RecordedEvent, StreamName, MAX_STREAM_NAME,
 };
+
+// The settings of the stores' configurations, where their users look for
+// them; they belong to `storage`, shared with the other durable components.
+pub use crate::storage::Durability;
+#[cfg(feature = "postgres")]
+pub use crate::storage::PostgresOptions;
 
 /// Events read from a store, one at a time. Backends fetch them in pages,
 /// so memory use does not grow with the number of events read.

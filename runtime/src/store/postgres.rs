@@ -25,23 +25,23 @@ use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
-use crate::postgres::{self, Connected};
+use crate::storage::postgres::{self, Connected};
+use crate::storage::{Component, OpenError, PostgresOptions};
 
 use super::paging::{self, EventPage, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
     AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent,
-    OpenError, ReadError, RecordedEvent, StreamName,
+    ReadError, RecordedEvent, StreamName,
 };
 
 /// Settings of a [`PostgresStore`].
 #[derive(Debug, Clone)]
 pub struct PostgresConfig {
-    /// The schema holding the store's tables; created when missing.
-    pub schema: String,
-    /// The most connections in the pool.
-    pub pool_size: usize,
+    /// The schema holding the store's tables and the size of its pool,
+    /// which the view store and the quarantine take too.
+    pub connection: PostgresOptions,
     /// The largest payload accepted, in bytes.
     pub max_event_bytes: usize,
     /// How often subscriptions look for events appended by other
@@ -52,8 +52,7 @@ pub struct PostgresConfig {
 impl Default for PostgresConfig {
     fn default() -> Self {
         PostgresConfig {
-            schema: "treaty".into(),
-            pool_size: 16,
+            connection: PostgresOptions::default(),
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             poll_interval: Duration::from_millis(100),
         }
@@ -119,12 +118,8 @@ impl VersionsInUse {
 /// tell the layouts apart.
 const LAYOUT: i64 = 2;
 
-fn open_failed(e: postgres::OpenFailed) -> OpenError {
-    OpenError::Storage {
-        location: e.location,
-        source: e.source,
-    }
-}
+/// The store's tables, as `open_existing` looks for them.
+const TABLES: &[&str] = &["events", "head", "contracts"];
 
 /// Table names, qualified with the configured schema.
 #[derive(Clone)]
@@ -174,9 +169,14 @@ impl PostgresStore {
             pool,
             location,
             sql: tables,
-        } = postgres::connect(url, &config, "the store", Tables::new, |schema, tables| {
-            format!(
-                "CREATE TABLE IF NOT EXISTS {events} (
+        } = postgres::connect(
+            url,
+            &config.connection,
+            Component::EventStore,
+            Tables::new,
+            |schema, tables| {
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {events} (
                      position         BIGINT PRIMARY KEY,
                      id               UUID NOT NULL UNIQUE,
                      stream           TEXT NOT NULL,
@@ -203,23 +203,23 @@ impl PostgresStore {
                  );
                  {migration}
                  {function}",
-                events = tables.events,
-                head = tables.head,
-                contracts = tables.contracts,
-                migration = registry_migration(tables, schema),
-                function = append_function(tables, schema),
-            )
-        })
-        .await
-        .map_err(open_failed)?;
+                    events = tables.events,
+                    head = tables.head,
+                    contracts = tables.contracts,
+                    migration = registry_migration(tables, schema),
+                    function = append_function(tables, schema),
+                )
+            },
+        )
+        .await?;
         PostgresStore::start(pool, location, tables, config).await
     }
 
-    /// Connects to the store in `config.schema` at `url` without creating
-    /// or changing anything: for tools that only read, such as `treaty
-    /// store`, whose role may be allowed nothing more than `SELECT`.
-    /// Appends still work when the role may write, since the tables and
-    /// the append function exist.
+    /// Connects to the existing store in `config.connection.schema` at
+    /// `url` without creating or changing anything: for tools that only
+    /// read, such as `treaty store`, whose role may be allowed nothing more
+    /// than `SELECT`. Appends still work when the role may write, since the
+    /// tables and the append function exist.
     ///
     /// # Examples
     ///
@@ -236,63 +236,53 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// [`OpenError::NoStore`] when the schema holds no store,
-    /// [`OpenError::OlderSchema`] when its tables have an older layout
-    /// (open it once with [`PostgresStore::open`] to move them), or a
-    /// storage error when the URL is invalid or the server cannot be
-    /// reached.
+    /// [`OpenError::Missing`] when the schema lacks the store's tables,
+    /// [`OpenError::OlderSchema`] when they have an older layout (open it
+    /// once with [`PostgresStore::open`] to move them), and
+    /// [`OpenError::Storage`] when the URL is invalid or the server cannot
+    /// be reached.
     pub async fn open_existing(url: &str, config: PostgresConfig) -> Result<Self, OpenError> {
-        let (pool, location) = postgres::pool(url, &config, "the store").map_err(open_failed)?;
-        let storage = |e: Box<dyn std::error::Error + Send + Sync>| OpenError::Storage {
-            location: location.clone(),
-            source: e,
-        };
-        let client = pool.get().await.map_err(|e| storage(Box::new(e)))?;
-        let columns = client
-            .query(
-                // The catalog, not `information_schema`, which hides the
-                // columns of tables the role has no rights on.
-                "SELECT c.relname::TEXT, a.attname::TEXT
-                 FROM pg_catalog.pg_attribute a
+        let Connected {
+            pool,
+            location,
+            sql: tables,
+        } = postgres::connect_existing(url, &config.connection, Component::EventStore, TABLES, Tables::new).await?;
+        let failed =
+            |e: Box<dyn std::error::Error + Send + Sync>| OpenError::storage(Component::EventStore, &location, e);
+        let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
+        // The catalog, not `information_schema`, which hides the columns
+        // of tables the role has no rights on.
+        let layout_2 = client
+            .query_opt(
+                "SELECT 1 FROM pg_catalog.pg_attribute a
                  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = $1 AND c.relname IN ('events', 'head', 'contracts')
-                   AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
-                &[&config.schema],
+                 WHERE n.nspname = $1 AND c.relname = 'contracts' AND a.attname = 'first_position'
+                   AND NOT a.attisdropped",
+                &[&config.connection.schema],
             )
             .await
-            .map_err(|e| storage(Box::new(e)))?;
+            .map_err(|e| failed(Box::new(e)))?;
         drop(client);
-        let has = |table: &str, column: Option<&str>| {
-            columns.iter().any(|row| {
-                row.get::<_, &str>(0) == table && column.is_none_or(|column| row.get::<_, &str>(1) == column)
-            })
-        };
-        if !(has("events", None) && has("head", None) && has("contracts", None)) {
-            return Err(OpenError::NoStore { location });
-        }
-        if !has("contracts", Some("first_position")) {
+        if layout_2.is_none() {
             return Err(OpenError::OlderSchema {
                 location,
                 found: 1,
                 current: LAYOUT,
             });
         }
-        let tables = Tables::new(&config.schema);
         PostgresStore::start(pool, location, tables, config).await
     }
 
     /// Reads the head and starts following other writers.
     async fn start(pool: Pool, location: String, tables: Tables, config: PostgresConfig) -> Result<Self, OpenError> {
-        let storage = |e: Box<dyn std::error::Error + Send + Sync>| OpenError::Storage {
-            location: location.clone(),
-            source: e,
-        };
-        let client = pool.get().await.map_err(|e| storage(Box::new(e)))?;
+        let failed =
+            |e: Box<dyn std::error::Error + Send + Sync>| OpenError::storage(Component::EventStore, &location, e);
+        let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
         let head: i64 = client
             .query_one(&format!("SELECT position FROM {}", tables.head), &[])
             .await
-            .map_err(|e| storage(Box::new(e)))?
+            .map_err(|e| failed(Box::new(e)))?
             .get(0);
         drop(client);
         let store = PostgresStore {

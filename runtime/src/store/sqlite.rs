@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::types::Value;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
 use super::paging::{self, PAGE_SIZE};
@@ -25,10 +25,15 @@ use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::sqlite_page::SqlitePage;
 use super::{
-    AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, OpenError,
-    ReadError, StreamName,
+    AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
+    StreamName,
 };
+use crate::storage::sqlite::{check_tables, connect, connect_read_only};
+use crate::storage::{Component, Durability, OpenError};
 use crate::types::Uuid;
+
+/// The store's tables, as `open_existing` looks for them.
+const TABLES: &[&str] = &["events", "contracts"];
 
 /// The layout version this build writes, kept in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 2;
@@ -69,23 +74,6 @@ ALTER TABLE contracts DROP COLUMN events;
 ";
 
 const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
-
-/// How hard a commit tries to survive failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// Every commit is on disk before the append returns (`synchronous =
-    /// FULL`): an acknowledged append survives a crash of the process and
-    /// of the machine. The default. Group commit keeps concurrent appends
-    /// cheap.
-    #[default]
-    Full,
-    /// Commits reach the operating system before the append returns, and
-    /// the disk at checkpoints (`synchronous = NORMAL` with WAL): an
-    /// acknowledged append survives a crash of the process, but the last
-    /// appends before a power loss or kernel crash may be lost. Several
-    /// times faster for one writer appending one event at a time.
-    Normal,
-}
 
 /// Settings of a [`SqliteStore`].
 #[derive(Debug, Clone)]
@@ -133,7 +121,7 @@ struct Inner {
 enum Writing {
     /// To the writer thread.
     Thread(Mutex<mpsc::Sender<Append>>),
-    /// Nowhere: the store was opened with [`SqliteStore::open_read_only`].
+    /// Nowhere: the store was opened with [`SqliteStore::open_existing`].
     ReadOnly {
         /// Keeps the subscriptions' head channel open.
         _head: watch::Sender<u64>,
@@ -165,17 +153,14 @@ impl SqliteStore {
     pub fn open_with(path: impl AsRef<Path>, config: SqliteConfig) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
         let location = path.display().to_string();
-        let storage = |e: rusqlite::Error| OpenError::Storage {
-            location: location.clone(),
-            source: Box::new(e),
-        };
-        let mut conn = store_connection(&path, config.durability).map_err(storage)?;
+        let failed = |e: rusqlite::Error| OpenError::storage(Component::EventStore, &location, e);
+        let mut conn = store_connection(&path, config.durability).map_err(failed)?;
         // The layout is read inside the write transaction: a process that
         // opened the file at the same moment may have moved it since.
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(storage)?;
-        let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(storage)?;
+            .map_err(failed)?;
+        let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(failed)?;
         if found > SCHEMA_VERSION {
             return Err(OpenError::NewerSchema {
                 location,
@@ -184,13 +169,12 @@ impl SqliteStore {
             });
         }
         if found == 1 {
-            tx.execute_batch(MIGRATE_1_TO_2).map_err(storage)?;
+            tx.execute_batch(MIGRATE_1_TO_2).map_err(failed)?;
         }
-        tx.execute_batch(SCHEMA).map_err(storage)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(storage)?;
-        tx.commit().map_err(storage)?;
-        let head = last_position(&conn).map_err(storage)?;
+        tx.execute_batch(SCHEMA).map_err(failed)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(failed)?;
+        tx.commit().map_err(failed)?;
+        let head = last_position(&conn).map_err(failed)?;
         let (head_tx, head_rx) = watch::channel(head);
         let (sender, receiver) = mpsc::channel();
         let writer = Writer {
@@ -201,10 +185,7 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("treaty-sqlite-writer".into())
             .spawn(move || writer.run(receiver))
-            .map_err(|e| OpenError::Storage {
-                location: location.clone(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| OpenError::storage(Component::EventStore, &location, e))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer: Writing::Thread(Mutex::new(sender)),
@@ -219,19 +200,20 @@ impl SqliteStore {
         })
     }
 
-    /// Opens the store at `path` to read it, without writing to the file:
-    /// no table is created and no layout moved, and the file is opened
-    /// read-only. Appends are refused with [`AppendError::ReadOnly`].
-    /// Subscriptions see appends of the processes that write to the file
-    /// through its polling (`SqliteConfig::poll_interval`).
+    /// Opens the existing store at `path` to read it, without writing to
+    /// the file: no file or table is created and no layout moved, and the
+    /// file is opened read-only. Appends are refused with
+    /// [`AppendError::ReadOnly`]. Subscriptions see the appends of the
+    /// processes that write to the file by polling it every
+    /// `config.poll_interval`; of `config`, only that and `readers` apply.
     ///
     /// # Examples
     ///
     /// ```no_run
-    /// use treaty_runtime::store::{EventStore, SqliteStore};
+    /// use treaty_runtime::store::{EventStore, SqliteConfig, SqliteStore};
     ///
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let store = SqliteStore::open_read_only("events.db")?;
+    /// let store = SqliteStore::open_existing("events.db", SqliteConfig::default())?;
     /// println!("{} events", store.head().await?);
     /// # Ok(())
     /// # }
@@ -239,64 +221,37 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// When the file cannot be opened, holds no store
-    /// ([`OpenError::NoStore`]), or has another layout than this build's
-    /// ([`OpenError::NewerSchema`], [`OpenError::OlderSchema`]).
-    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, OpenError> {
-        SqliteStore::open_read_only_with(path, SqliteConfig::default())
-    }
-
-    /// Opens the store at `path` to read it, like
-    /// [`SqliteStore::open_read_only`], with `config`'s readers and poll
-    /// interval (its write settings do not apply).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// use treaty_runtime::store::{SqliteConfig, SqliteStore};
-    ///
-    /// let config = SqliteConfig {
-    ///     poll_interval: Duration::from_millis(20),
-    ///     ..SqliteConfig::default()
-    /// };
-    /// let store = SqliteStore::open_read_only_with("events.db", config)?;
-    /// # Ok::<(), treaty_runtime::store::OpenError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`SqliteStore::open_read_only`].
-    pub fn open_read_only_with(path: impl AsRef<Path>, config: SqliteConfig) -> Result<Self, OpenError> {
+    /// [`OpenError::Missing`] when the file lacks the store's tables,
+    /// [`OpenError::NewerSchema`] or [`OpenError::OlderSchema`] when they
+    /// have another layout than this build's, and
+    /// [`OpenError::Storage`] when the file does not exist or cannot be
+    /// read.
+    pub fn open_existing(path: impl AsRef<Path>, config: SqliteConfig) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
         let location = path.display().to_string();
-        let storage = |e: rusqlite::Error| OpenError::Storage {
-            location: location.clone(),
-            source: Box::new(e),
-        };
-        let conn = reader_connection(&path).map_err(storage)?;
+        let failed = |e: rusqlite::Error| OpenError::storage(Component::EventStore, &location, e);
+        let conn = check_tables(&path, Component::EventStore, TABLES)?;
+        stable_plans(&conn).map_err(failed)?;
         let found: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(storage)?;
-        match found {
-            0 => return Err(OpenError::NoStore { location }),
-            SCHEMA_VERSION => {}
-            newer if newer > SCHEMA_VERSION => {
-                return Err(OpenError::NewerSchema {
-                    location,
-                    found,
-                    supported: SCHEMA_VERSION,
-                })
-            }
-            _ => {
-                return Err(OpenError::OlderSchema {
-                    location,
-                    found,
-                    current: SCHEMA_VERSION,
-                })
-            }
+            .map_err(failed)?;
+        if found > SCHEMA_VERSION {
+            return Err(OpenError::NewerSchema {
+                location,
+                found,
+                supported: SCHEMA_VERSION,
+            });
         }
-        let head = last_position(&conn).map_err(storage)?;
+        // Layout 0 is a file whose tables `open` did not create, since it
+        // writes the layout in the same transaction: `open` would adopt it.
+        if found < SCHEMA_VERSION {
+            return Err(OpenError::OlderSchema {
+                location,
+                found,
+                current: SCHEMA_VERSION,
+            });
+        }
+        let head = last_position(&conn).map_err(failed)?;
         let (head_tx, head_rx) = watch::channel(head);
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -328,53 +283,10 @@ impl SqliteStore {
     }
 }
 
-impl Durability {
-    /// Opens a read-write connection to the SQLite file at `path` (creating
-    /// the file if needed) with the settings every Treaty table in such a
-    /// file is written with: the event store, the view store, snapshots,
-    /// the queue and the quarantine may share one file, so they must agree.
-    ///
-    /// - A 30 s busy timeout: the event store's writer and other processes
-    ///   share the write lock, and waiting for it is normal, failing at
-    ///   once is not.
-    /// - WAL, so readers run while one connection writes.
-    /// - `synchronous` from the durability: `FULL` or `NORMAL`.
-    ///
-    /// It is a method of `Durability` rather than a free function because
-    /// this module is private to `store`; the type is how the rest of the
-    /// crate reaches it.
-    pub(crate) fn connect(self, path: &Path) -> rusqlite::Result<Connection> {
-        let conn = Connection::open(path)?;
-        let patience = std::time::Duration::from_secs(30);
-        conn.busy_timeout(patience)?;
-        // Switching a file to WAL needs it to itself, and SQLite answers
-        // BUSY at once, without the busy timeout, while another connection
-        // holds it: several processes opening a new store together. The
-        // switch is retried as the busy timeout would wait.
-        let deadline = std::time::Instant::now() + patience;
-        loop {
-            match conn.pragma_update(None, "journal_mode", "WAL") {
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                switched => break switched?,
-            }
-        }
-        let synchronous = match self {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        };
-        conn.pragma_update(None, "synchronous", synchronous)?;
-        Ok(conn)
-    }
-}
-
 /// A read-write connection of the event store: the shared settings of
-/// [`Durability::connect`], plus stable plans for its cached lookups.
+/// [`connect`], plus stable plans for its cached lookups.
 fn store_connection(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
-    let conn = durability.connect(path)?;
+    let conn = connect(path, durability)?;
     stable_plans(&conn)?;
     Ok(conn)
 }
@@ -596,8 +508,7 @@ impl ReaderPool {
 
 /// A read-only connection, as readers use them.
 fn reader_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    let conn = connect_read_only(path)?;
     stable_plans(&conn)?;
     Ok(conn)
 }

@@ -390,15 +390,19 @@ fn postgres_url() -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projections_run_beside_a_postgres_event_store() {
     use treaty::projection::PostgresViewStore;
-    use treaty::store::{PostgresConfig, PostgresStore};
+    use treaty::store::{PostgresConfig, PostgresOptions, PostgresStore};
 
     let Some(url) = postgres_url() else { return };
-    let config = PostgresConfig {
+    let options = PostgresOptions {
         schema: format!("test_projections_{}", treaty::Uuid::now_v7().simple()),
+        ..PostgresOptions::default()
+    };
+    let config = PostgresConfig {
+        connection: options.clone(),
         ..PostgresConfig::default()
     };
-    let events = PostgresStore::open_with(&url, config.clone()).await.unwrap();
-    let views = PostgresViewStore::open_with(&url, config).await.unwrap();
+    let events = PostgresStore::open_with(&url, config).await.unwrap();
+    let views = PostgresViewStore::open_with(&url, options).await.unwrap();
     let mut history = vec![opened("a", "Ann"), opened("b", "Bob")];
     history.extend((1..=30).map(|i| deposited(if i % 2 == 0 { "a" } else { "b" }, i)));
     let mut recorded = append_all(&events, &history).await;

@@ -1,6 +1,6 @@
 //! Opening PostgreSQL, shared by the event store, the view store and the
-//! quarantine: checking the settings, building the connection pool and
-//! creating the tables.
+//! quarantine: their connection settings, checking them, building the
+//! connection pool, and creating the tables or checking they exist.
 
 use std::str::FromStr;
 
@@ -8,7 +8,30 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-use crate::store::PostgresConfig;
+use super::{Component, OpenError};
+
+/// The connection settings every PostgreSQL component takes: the event
+/// store (inside its `PostgresConfig`), the view store and the quarantine.
+/// Components given the same schema share it, each with tables of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// The schema holding the tables, created when missing (except by
+    /// `open_existing`). Lower-case letters, digits and `_` only: it is
+    /// spliced into the statements.
+    pub schema: String,
+    /// The most connections in the component's pool.
+    pub pool_size: usize,
+}
+
+impl Default for PostgresOptions {
+    /// The schema `treaty` and at most 16 connections.
+    fn default() -> Self {
+        PostgresOptions {
+            schema: "treaty".into(),
+            pool_size: 16,
+        }
+    }
+}
 
 /// The advisory lock taken while creating tables. Every backend takes the
 /// same key on purpose: they create the same schema when they share one,
@@ -29,33 +52,15 @@ pub(crate) struct Connected<S> {
     pub(crate) sql: S,
 }
 
-/// Why opening failed, with where, since the backends' own storage errors
-/// do not say which database it was.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot open {what} at {location}: {source}")]
-pub(crate) struct OpenFailed {
-    /// What was being opened, such as "the view store".
-    pub(crate) what: &'static str,
-    /// The server, database and schema, without credentials.
-    pub(crate) location: String,
-    #[source]
-    pub(crate) source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-/// A pool of connections to `url` for the schema `config.schema`, and a
+/// A pool of connections to `url` for the schema `options.schema`, and a
 /// description of where it points that never shows the password. Nothing
 /// is sent to the server yet.
-pub(crate) fn pool(url: &str, config: &PostgresConfig, what: &'static str) -> Result<(Pool, String), OpenFailed> {
-    let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| OpenFailed {
-        what,
-        location: location.to_string(),
-        source,
-    };
+fn pool(url: &str, options: &PostgresOptions, component: Component) -> Result<(Pool, String), OpenError> {
     // The URL is not echoed: it may hold a password, in a form the parser
     // did not understand.
     let mut pg_config = tokio_postgres::Config::from_str(url)
-        .map_err(|e| failed("an invalid PostgreSQL connection string", Box::new(e)))?;
-    let schema = &config.schema;
+        .map_err(|e| OpenError::storage(component, "an invalid PostgreSQL connection string", e))?;
+    let schema = &options.schema;
     let location = describe(&pg_config, schema);
     // The schema name is spliced into every statement, so only plain
     // identifiers are accepted.
@@ -64,9 +69,10 @@ pub(crate) fn pool(url: &str, config: &PostgresConfig, what: &'static str) -> Re
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     {
-        return Err(failed(
-            &location,
-            format!("schema name {schema:?} must be lower-case letters, digits and `_`").into(),
+        return Err(OpenError::storage(
+            component,
+            location,
+            format!("schema name {schema:?} must be lower-case letters, digits and `_`"),
         ));
     }
     // The backends prepare their statements once per connection. A
@@ -78,11 +84,11 @@ pub(crate) fn pool(url: &str, config: &PostgresConfig, what: &'static str) -> Re
     // with its values instead (a custom plan). The event store's append
     // function sets its own mode: its statements keep one plan, checked to
     // be right for every table size (see `store/postgres.rs`).
-    let options = match pg_config.get_options() {
+    let settings = match pg_config.get_options() {
         Some(given) => format!("{given} -c plan_cache_mode=force_custom_plan"),
         None => "-c plan_cache_mode=force_custom_plan".to_string(),
     };
-    pg_config.options(&options);
+    pg_config.options(&settings);
     let manager = Manager::from_config(
         pg_config,
         NoTls,
@@ -91,33 +97,31 @@ pub(crate) fn pool(url: &str, config: &PostgresConfig, what: &'static str) -> Re
         },
     );
     let pool = Pool::builder(manager)
-        .max_size(config.pool_size.max(1))
+        .max_size(options.pool_size.max(1))
         .build()
-        .map_err(|e| failed(&location, Box::new(e)))?;
+        .map_err(|e| OpenError::storage(component, &location, e))?;
     Ok((pool, location))
 }
 
-/// Connects to `url` with `config`'s schema and pool size, and creates the
+/// Connects to `url` with `options`' schema and pool size, and creates the
 /// tables. Once the schema is checked to be a plain identifier, `sql`
 /// builds the backend's statements from it, and `ddl` returns the
 /// statements creating the tables in it. The schema itself is created
 /// here, and the statements run in a transaction holding the advisory
-/// lock. `what` names what is opened, for errors.
+/// lock.
 pub(crate) async fn connect<S>(
     url: &str,
-    config: &PostgresConfig,
-    what: &'static str,
+    options: &PostgresOptions,
+    component: Component,
     sql: impl FnOnce(&str) -> S,
     ddl: impl FnOnce(&str, &S) -> String,
-) -> Result<Connected<S>, OpenFailed> {
-    let (pool, location) = pool(url, config, what)?;
-    let failed = |location: &str, source: Box<dyn std::error::Error + Send + Sync>| OpenFailed {
-        what,
-        location: location.to_string(),
-        source,
-    };
-    let schema = &config.schema;
-    let mut client = pool.get().await.map_err(|e| failed(&location, Box::new(e)))?;
+) -> Result<Connected<S>, OpenError> {
+    let (pool, location) = pool(url, options, component)?;
+    let schema = &options.schema;
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| OpenError::storage(component, &location, e))?;
     // Creating tables concurrently from several processes can race on the
     // catalog; the advisory lock makes it one at a time. It must be the
     // transaction-scoped kind: it is then held until the DDL commits, and
@@ -139,11 +143,46 @@ pub(crate) async fn connect<S>(
         match create_tables(&mut client, &ddl).await {
             Ok(()) => break,
             Err(e) if attempt < DDL_ATTEMPTS && is_duplicate(&e) => attempt += 1,
-            Err(e) => return Err(failed(&location, Box::new(e))),
+            Err(e) => return Err(OpenError::storage(component, location, e)),
         }
     }
     drop(client);
     Ok(Connected { pool, location, sql })
+}
+
+/// Connects to `url` with `options`' schema and pool size only if the
+/// schema holds every one of `tables`, for `open_existing`: it runs no DDL
+/// and takes no advisory lock, only a read of `pg_catalog.pg_tables`, so
+/// it creates nothing and a role allowed only `SELECT` suffices. `sql`
+/// builds the backend's statements from the schema.
+pub(crate) async fn connect_existing<S>(
+    url: &str,
+    options: &PostgresOptions,
+    component: Component,
+    tables: &[&'static str],
+    sql: impl FnOnce(&str) -> S,
+) -> Result<Connected<S>, OpenError> {
+    let (pool, location) = pool(url, options, component)?;
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| OpenError::storage(component, &location, e))?;
+    let rows = client
+        .query(
+            "SELECT tablename::TEXT FROM pg_catalog.pg_tables WHERE schemaname = $1",
+            &[&options.schema],
+        )
+        .await
+        .map_err(|e| OpenError::storage(component, &location, e))?;
+    drop(client);
+    OpenError::require_tables(component, &location, tables, |table| {
+        rows.iter().any(|row| row.get::<_, &str>(0) == table)
+    })?;
+    Ok(Connected {
+        pool,
+        location,
+        sql: sql(&options.schema),
+    })
 }
 
 /// Runs the table creation in a transaction of its own, which holds the
@@ -207,11 +246,11 @@ mod tests {
 
     #[test]
     fn a_schema_name_that_is_not_an_identifier_is_refused() {
-        let config = PostgresConfig {
+        let options = PostgresOptions {
             schema: "views; DROP TABLE x".into(),
-            ..PostgresConfig::default()
+            ..PostgresOptions::default()
         };
-        let refused = pool("postgres://someone@127.0.0.1/views", &config, "the view store").expect_err("refused");
+        let refused = pool("postgres://someone@127.0.0.1/views", &options, Component::ViewStore).expect_err("refused");
         assert_eq!(
             refused.to_string(),
             "cannot open the view store at postgres://someone@127.0.0.1:5432/views (schema views; DROP TABLE x): \
@@ -223,8 +262,16 @@ mod tests {
     async fn opening_errors_name_the_server_without_the_password() {
         // Nothing listens on port 1, so connecting fails at once.
         let unreachable = "postgres://someone:hunter2@127.0.0.1:1/events";
-        let config = PostgresConfig::default();
-        let Err(refused) = connect(unreachable, &config, "the quarantine", |_| (), |_, _| String::new()).await else {
+        let options = PostgresOptions::default();
+        let Err(refused) = connect(
+            unreachable,
+            &options,
+            Component::Quarantine,
+            |_| (),
+            |_, _| String::new(),
+        )
+        .await
+        else {
             panic!("connected to port 1");
         };
         let message = refused.to_string();
@@ -234,7 +281,7 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("hunter2"), "{message}");
-        let invalid = pool("postgres://someone:hunter2@[bad", &config, "the store").expect_err("refused");
+        let invalid = pool("postgres://someone:hunter2@[bad", &options, Component::EventStore).expect_err("refused");
         assert!(!invalid.to_string().contains("hunter2"), "{invalid}");
     }
 }

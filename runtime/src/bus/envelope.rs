@@ -84,13 +84,40 @@ impl Envelope {
 
     /// Reads an envelope from JSON.
     ///
+    /// The envelope is held to the rules of the event store (docs/limits.md),
+    /// which is where its handler's events, and its headers with them, go:
+    /// a printable contract name, a version from 1, a fingerprint of 32
+    /// lowercase hex digits, header names of token characters, and a
+    /// payload of strict JSON. A message that breaks them is refused here,
+    /// whole, and quarantined by the bus as malformed, instead of failing
+    /// later where its text would be stored or printed.
+    ///
     /// # Errors
     ///
-    /// When the bytes are not an envelope.
+    /// When the bytes are not an envelope, or the envelope breaks those
+    /// rules.
     pub fn from_json(json: &[u8]) -> Result<Self, MalformedMessage> {
-        serde_json::from_slice(json).map_err(|e| MalformedMessage {
+        let envelope: Envelope = serde_json::from_slice(json).map_err(|e| MalformedMessage {
             reason: format!("the message is not a Treaty envelope: {e}"),
-        })
+        })?;
+        envelope.check().map_err(|problem| MalformedMessage {
+            reason: format!("the message is not a valid Treaty envelope: {problem}"),
+        })?;
+        Ok(envelope)
+    }
+
+    /// Which rule of [`Envelope::from_json`] the envelope breaks, if any.
+    fn check(&self) -> Result<(), String> {
+        use crate::store::validate;
+        validate::contract_name(&self.contract)?;
+        if self.contract_version == 0 {
+            return Err("contract versions count from 1".into());
+        }
+        validate::fingerprint(&self.fingerprint)?;
+        for name in self.headers.keys() {
+            validate::header_name(name)?;
+        }
+        validate::strict_json(&self.payload).map_err(|e| format!("the payload is not JSON: {e}"))
     }
 }
 

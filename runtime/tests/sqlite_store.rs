@@ -94,7 +94,10 @@ async fn a_corrupt_row_is_reported_with_its_position_and_left_in_place() {
         let read: Vec<u64> = by_stream.iter().flatten().map(|e| e.position).collect();
         assert_eq!(read, [1, 3], "{damage}");
         for failed in by_stream.iter().filter_map(|e| e.as_ref().err()) {
-            assert!(matches!(failed, ReadError::Corrupt { position: 2, .. }), "{damage}: {failed}");
+            assert!(
+                matches!(failed, ReadError::Corrupt { position: 2, .. }),
+                "{damage}: {failed}"
+            );
         }
         // The rows after it are still there and readable from past it,
         // with their own text.

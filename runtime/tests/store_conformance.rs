@@ -631,7 +631,12 @@ pub async fn a_refused_append_fails_alone_and_the_others_of_its_group_commit(sto
                     _ => b"{\"ok\":true}",
                 };
                 let s = stream(&format!("group-{i}"));
-                (i, store.append(&s, ExpectedVersion::NoStream, vec![with_payload(payload)]).await)
+                (
+                    i,
+                    store
+                        .append(&s, ExpectedVersion::NoStream, vec![with_payload(payload)])
+                        .await,
+                )
             })
         })
         .collect();
@@ -663,28 +668,46 @@ pub async fn names_fingerprints_and_headers_are_validated_alike(store: impl Even
         long_name.as_str(),
     ] {
         let error = refused(&store, of_contract(name, 1, "f")).await;
-        assert!(matches!(error, AppendError::InvalidContract { .. }), "{name:?}: {error}");
+        assert!(
+            matches!(error, AppendError::InvalidContract { .. }),
+            "{name:?}: {error}"
+        );
         assert!(!error.to_string().contains('\u{1b}'), "{error}");
         let record = store.record_contracts(vec![compiled(name, 1, "f")]).await.unwrap_err();
-        assert!(matches!(record, AppendError::InvalidContract { .. }), "{name:?}: {record}");
+        assert!(
+            matches!(record, AppendError::InvalidContract { .. }),
+            "{name:?}: {record}"
+        );
     }
     let zero = refused(&store, of_contract("a.Zero", 0, "f")).await;
     assert!(matches!(zero, AppendError::InvalidContract { .. }), "{zero}");
     let long_fingerprint = "a".repeat(FINGERPRINT_LEN + 1);
-    for fingerprint in ["", "f1", "0123456789ABCDEF0123456789ABCDEF", "x".repeat(32).as_str(), long_fingerprint.as_str()] {
+    for fingerprint in [
+        "",
+        "f1",
+        "0123456789ABCDEF0123456789ABCDEF",
+        "x".repeat(32).as_str(),
+        long_fingerprint.as_str(),
+    ] {
         let bad = NewEvent {
             fingerprint: fingerprint.into(),
             ..event(0)
         };
         let error = refused(&store, bad).await;
-        assert!(matches!(error, AppendError::InvalidContract { .. }), "{fingerprint:?}: {error}");
+        assert!(
+            matches!(error, AppendError::InvalidContract { .. }),
+            "{fingerprint:?}: {error}"
+        );
     }
     let long_header = "h".repeat(MAX_HEADER_NAME + 1);
     for name in ["", "a b", "a\0", "a:b", "\u{1b}[31m", "é", long_header.as_str()] {
         let mut bad = event(0);
         bad.metadata.headers.insert(name.into(), "v".into());
         let error = refused(&store, bad).await;
-        assert!(matches!(error, AppendError::InvalidMetadata { .. }), "{name:?}: {error}");
+        assert!(
+            matches!(error, AppendError::InvalidMetadata { .. }),
+            "{name:?}: {error}"
+        );
     }
     still_works(&store).await;
     // Header values are any text, and read back as they were.
@@ -843,7 +866,9 @@ macro_rules! conformance {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn metadata_counts_toward_the_size_limit() {
-                let Some(store) = ($limited)(1024).await else { return };
+                let Some(store) = ($limited)(1024).await else {
+                    return;
+                };
                 super::metadata_counts_toward_the_size_limit(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -969,6 +994,31 @@ mod postgres_only {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn errors_say_whether_a_retry_can_pass() {
+        let Some(url) = postgres_url() else { return };
+        // Nothing listens on port 1: the server may come up later.
+        let unreachable = PostgresStore::open("postgres://treaty@127.0.0.1:1/treaty")
+            .await
+            .err()
+            .expect("refused");
+        assert!(unreachable.is_retryable(), "{unreachable}");
+        // A schema that is not a plain name stays one.
+        let config = PostgresConfig {
+            schema: "select".into(),
+            ..PostgresConfig::default()
+        };
+        let refused = PostgresStore::open_with(&url, config).await.err().expect("refused");
+        assert!(!refused.is_retryable(), "{refused}");
+        // A refused append is never retryable.
+        let store = fresh_postgres().await.unwrap();
+        let error = store
+            .append(&stream("r"), ExpectedVersion::Exact(3), events(0..1))
+            .await
+            .unwrap_err();
+        assert!(!error.is_retryable(), "{error}");
+    }
+
     /// The URL with an application name, so a test can find its own
     /// connections among those of the tests running beside it.
     fn named(url: &str, name: &str) -> String {
@@ -1048,7 +1098,9 @@ mod postgres_only {
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
         let connection = tokio::spawn(connection);
         client
-            .batch_execute(&format!("UPDATE {schema}.events SET metadata = '{{broken' WHERE position = 2"))
+            .batch_execute(&format!(
+                "UPDATE {schema}.events SET metadata = '{{broken' WHERE position = 2"
+            ))
             .await
             .unwrap();
         for read in [store.read_all(1), store.read_stream(&s, 1, Direction::Forward)] {
@@ -1112,7 +1164,14 @@ mod postgres_only {
             .err()
             .expect("older");
         assert!(
-            matches!(refused, OpenError::OlderSchema { found: 2, current: 3, .. }),
+            matches!(
+                refused,
+                OpenError::OlderSchema {
+                    found: 2,
+                    current: 3,
+                    ..
+                }
+            ),
             "{refused}"
         );
         let store = PostgresStore::open_with(&url, config.clone()).await.unwrap();
@@ -1125,7 +1184,11 @@ mod postgres_only {
         let registered: Vec<u32> = store.contracts().await.unwrap().iter().map(|c| c.version).collect();
         assert_eq!(registered, [7, 3_000_000_000]);
         store
-            .append(&stream("big-1"), ExpectedVersion::Exact(2), vec![of_contract("big.Versioned", u32::MAX, "big")])
+            .append(
+                &stream("big-1"),
+                ExpectedVersion::Exact(2),
+                vec![of_contract("big.Versioned", u32::MAX, "big")],
+            )
             .await
             .unwrap();
         drop(store);

@@ -246,6 +246,45 @@ mod tests {
         };
         assert_eq!(Reply::from_json(&refused.to_json()).unwrap(), refused);
     }
+
+    const ENVELOPE: &str = r#"{"id":"0196f1c3-0b2c-7e88-9f10-2a3b4c5d6e04","contract":"factory.ProduceCar","contract_version":2,"fingerprint":"390dfe61243eb19a2aa2ff230bf78b15","payload":{"model":"Roadster"},"attempt":1,"headers":{"user":"ann"},"sent_at":"2025-05-20T09:13:00Z"}"#;
+
+    #[test]
+    fn envelopes_are_held_to_the_rules_of_the_store() {
+        let envelope = Envelope::from_json(ENVELOPE.as_bytes()).unwrap();
+        assert_eq!(Envelope::from_json(&envelope.to_json()).unwrap(), envelope);
+        for (from, to, reason) in [
+            (
+                "factory.ProduceCar",
+                "factory.\\u0000Produce",
+                "the contract name contains",
+            ),
+            ("factory.ProduceCar", "\\u001b[2J", "the contract name contains"),
+            ("390dfe61243eb19a2aa2ff230bf78b15", "f1", "lowercase hex digits"),
+            (r#""user":"ann""#, r#""a b":"ann""#, "the header name"),
+            (r#""contract_version":2"#, r#""contract_version":0"#, "count from 1"),
+            (
+                r#""model":"Roadster""#,
+                r#""model":"\ud800""#,
+                "the payload is not JSON",
+            ),
+            (r#""model":"Roadster""#, r#""model":1e400"#, "the payload is not JSON"),
+        ] {
+            let hostile = ENVELOPE.replace(from, to);
+            let refused = Envelope::from_json(hostile.as_bytes()).expect_err(&hostile);
+            assert!(refused.reason.contains(reason), "{hostile}: {}", refused.reason);
+            assert!(
+                !refused.reason.contains('\0') && !refused.reason.contains('\u{1b}'),
+                "{}",
+                refused.reason
+            );
+        }
+        // Invalid UTF-8 inside a string is not an envelope either.
+        let mut invalid = ENVELOPE.as_bytes().to_vec();
+        let at = ENVELOPE.find("Roadster").unwrap();
+        invalid.splice(at..at, [0xff, 0xfe]);
+        assert!(Envelope::from_json(&invalid).is_err());
+    }
 }
 
 /// Serializes JSON bytes as the JSON they hold, not as a string or array.

@@ -33,12 +33,12 @@ pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresConfig, PostgresStore};
 pub use rules::DEFAULT_MAX_EVENT_BYTES;
-pub use validate::{FINGERPRINT_LEN, MAX_CONTRACT_NAME, MAX_HEADER_NAME, MAX_JSON_DEPTH};
 pub use sqlite::{Durability, SqliteConfig, SqliteStore};
 pub use types::{
     message_event_id, AppendResult, Direction, EventLocation, ExpectedVersion, InvalidStreamName, Metadata, NewEvent,
     RecordedEvent, StreamName, MAX_STREAM_NAME,
 };
+pub use validate::{FINGERPRINT_LEN, MAX_CONTRACT_NAME, MAX_HEADER_NAME, MAX_JSON_DEPTH};
 
 /// Events read from a store, one at a time. Backends fetch them in pages,
 /// so memory use does not grow with the number of events read.

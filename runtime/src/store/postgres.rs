@@ -645,7 +645,10 @@ fn to_event(row: &Row) -> Result<RecordedEvent, ReadError> {
         contract_version: u32::try_from(contract_version)
             .map_err(|_| corrupt(format!("contract version {contract_version} out of range")))?,
         fingerprint: row.try_get(6).map_err(|e| column("fingerprint", e))?,
-        payload: row.try_get::<_, String>(7).map_err(|e| column("payload", e))?.into_bytes(),
+        payload: row
+            .try_get::<_, String>(7)
+            .map_err(|e| column("payload", e))?
+            .into_bytes(),
         metadata,
     })
 }
@@ -939,9 +942,13 @@ impl EventStore for PostgresStore {
         row.map(|row| {
             let position = row.try_get::<_, i64>(2).map_err(read_error)? as u64;
             let corrupt = |reason: String| ReadError::Corrupt { position, reason };
-            let stream: String = row.try_get(0).map_err(|e| corrupt(format!("stream: {}", describe(&e))))?;
+            let stream: String = row
+                .try_get(0)
+                .map_err(|e| corrupt(format!("stream: {}", describe(&e))))?;
             let stream = StreamName::new(stream).map_err(|e| corrupt(e.to_string()))?;
-            let version: i64 = row.try_get(1).map_err(|e| corrupt(format!("version: {}", describe(&e))))?;
+            let version: i64 = row
+                .try_get(1)
+                .map_err(|e| corrupt(format!("version: {}", describe(&e))))?;
             Ok(EventLocation {
                 stream,
                 version: u64::try_from(version).map_err(|_| corrupt(format!("negative version {version}")))?,
@@ -1002,7 +1009,9 @@ impl EventStore for PostgresStore {
                 Ok(StoredContract {
                     name: r.try_get(0).map_err(read_error)?,
                     version: u32::try_from(version).map_err(|_| {
-                        ReadError::Storage(format!("the registry holds contract version {version}, out of range").into())
+                        ReadError::Storage(
+                            format!("the registry holds contract version {version}, out of range").into(),
+                        )
                     })?,
                     fingerprint: r.try_get(2).map_err(read_error)?,
                     schema: r.try_get(3).map_err(read_error)?,

@@ -461,13 +461,9 @@ impl EventStore for SqliteStore {
 
     async fn head(&self) -> Result<u64, ReadError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            inner
-                .readers
-                .with(|conn| last_position(conn).map_err(read_failed))
-        })
-        .await
-        .map_err(|e| ReadError::Storage(Box::new(e)))?
+        tokio::task::spawn_blocking(move || inner.readers.with(|conn| last_position(conn).map_err(read_failed)))
+            .await
+            .map_err(|e| ReadError::Storage(Box::new(e)))?
     }
 
     fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream {
@@ -706,13 +702,14 @@ impl Writer {
                 let mut savepoint = tx.savepoint()?;
                 // A panic in one append's work fails that append alone: its
                 // savepoint is rolled back like any failed append's.
-                let result =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_append(&savepoint, append, next_position)))
-                        .unwrap_or_else(|panic| {
-                            Err(WriteFailure::Rejected(AppendError::Storage(
-                                format!("the append panicked and was rolled back: {}", panic_text(&panic)).into(),
-                            )))
-                        });
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    write_append(&savepoint, append, next_position)
+                }))
+                .unwrap_or_else(|panic| {
+                    Err(WriteFailure::Rejected(AppendError::Storage(
+                        format!("the append panicked and was rolled back: {}", panic_text(&panic)).into(),
+                    )))
+                });
                 match &result {
                     Ok(r) if r.last_position >= next_position => {
                         next_position = r.last_position + 1;

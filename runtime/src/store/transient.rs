@@ -81,7 +81,10 @@ pub(crate) fn sqlstate(code: &str) -> bool {
     // not yet accepting connections.
     code.starts_with("08")
         || code.starts_with("53")
-        || matches!(code, "40001" | "40P01" | "40003" | "55P03" | "57P01" | "57P02" | "57P03")
+        || matches!(
+            code,
+            "40001" | "40P01" | "40003" | "55P03" | "57P01" | "57P02" | "57P03"
+        )
 }
 
 fn io(error: &std::io::Error) -> bool {

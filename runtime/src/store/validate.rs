@@ -68,7 +68,12 @@ pub(crate) fn append(stream: &StreamName, events: &[NewEvent], max_bytes: usize)
 
 /// Checks one event.
 fn event(event: &NewEvent, max_bytes: usize) -> Result<(), AppendError> {
-    contract(Some(event.id), &event.contract, event.contract_version, &event.fingerprint)?;
+    contract(
+        Some(event.id),
+        &event.contract,
+        event.contract_version,
+        &event.fingerprint,
+    )?;
     for name in event.metadata.headers.keys() {
         header_name(name).map_err(|reason| AppendError::InvalidMetadata { id: event.id, reason })?;
     }
@@ -343,12 +348,26 @@ mod tests {
         assert!(contract_name("shop.OrderPlaced").is_ok());
         assert!(contract_name("größe.Ärger").is_ok());
         assert!(contract_name(&"a".repeat(MAX_CONTRACT_NAME)).is_ok());
-        for bad in ["", "a\0b", "a\nb", "a b", "\u{1b}[31mred", "a\u{202e}b", "a\u{200b}b", "\u{85}"] {
+        for bad in [
+            "",
+            "a\0b",
+            "a\nb",
+            "a b",
+            "\u{1b}[31mred",
+            "a\u{202e}b",
+            "a\u{200b}b",
+            "\u{85}",
+        ] {
             assert!(contract_name(bad).is_err(), "{bad:?}");
         }
         assert!(contract_name(&"a".repeat(MAX_CONTRACT_NAME + 1)).is_err());
         assert!(fingerprint("0123456789abcdef0123456789abcdef").is_ok());
-        for bad in ["", "f1", "0123456789ABCDEF0123456789ABCDEF", "0123456789abcdef0123456789abcdeg"] {
+        for bad in [
+            "",
+            "f1",
+            "0123456789ABCDEF0123456789ABCDEF",
+            "0123456789abcdef0123456789abcdeg",
+        ] {
             assert!(fingerprint(bad).is_err(), "{bad:?}");
         }
         assert!(header_name("x-user_id.v1").is_ok());

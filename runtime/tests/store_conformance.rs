@@ -765,6 +765,38 @@ pub async fn a_batch_repeating_an_id_is_refused_alike(store: impl EventStore) {
         .unwrap();
 }
 
+pub async fn stored_ids_are_reported_before_versions_and_fingerprints(store: impl EventStore) {
+    // SQLite used to look up only the first id before checking the
+    // version and the registry, and so answered these with other errors
+    // than the memory store (which `treaty-fuzz store-append`, comparing
+    // the backends' answers, is there to catch).
+    let stored = event(1);
+    append_any(
+        &store,
+        &stream("first"),
+        vec![stored.clone(), of_contract("a.Opened", 1, "f1")],
+    )
+    .await
+    .unwrap();
+    let s = stream("second");
+    let wrong_version = store
+        .append(&s, ExpectedVersion::Exact(7), vec![event(2), stored.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&wrong_version, AppendError::IdConflict { id, .. } if *id == stored.id),
+        "{wrong_version}"
+    );
+    let changed_fingerprint = append_any(&store, &s, vec![of_contract("a.Opened", 1, "XX"), stored.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&changed_fingerprint, AppendError::IdConflict { id, .. } if *id == stored.id),
+        "{changed_fingerprint}"
+    );
+    assert_eq!(store.head().await.unwrap(), 2);
+}
+
 /// Declares every conformance test for one backend. `$make` is an async
 /// block that returns a fresh, empty store; `$limited` a function of a
 /// size limit that returns a fresh store accepting events of at most that
@@ -870,6 +902,11 @@ macro_rules! conformance {
                     return;
                 };
                 super::metadata_counts_toward_the_size_limit(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn stored_ids_are_reported_before_versions_and_fingerprints() {
+                let Some(store) = ($make) else { return };
+                super::stored_ids_are_reported_before_versions_and_fingerprints(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_batch_repeating_an_id_is_refused_alike() {

@@ -855,6 +855,11 @@ impl PostgresStore {
                 });
             }
             Err(e) if e.code().map(SqlState::code) == Some(FINGERPRINT_MISMATCH) => {
+                // Stored ids are told apart first, as every backend does.
+                drop(client);
+                if let Some(result) = self.judge_stored(stream, &call.ids).await? {
+                    return Ok(self.moved(result));
+                }
                 return Err(fingerprint_mismatch(&e).unwrap_or_else(|| append_error(e)));
             }
             Err(e) => return Err(append_error(e)),

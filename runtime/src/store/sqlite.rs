@@ -816,13 +816,19 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
     }
     let actual = stream_version(conn, &append.stream)?;
     if !append.expected.admits(actual) {
+        stored_elsewhere(conn, append)?;
         return Err(WriteFailure::Rejected(AppendError::WrongExpectedVersion {
             stream: append.stream.clone(),
             expected: append.expected,
             actual,
         }));
     }
-    register_first_uses(conn, &append.events, next_position)?;
+    if let Err(failure) = register_first_uses(conn, &append.events, next_position) {
+        if let WriteFailure::Rejected(AppendError::FingerprintMismatch { .. }) = failure {
+            stored_elsewhere(conn, append)?;
+        }
+        return Err(failure);
+    }
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -871,6 +877,23 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
         first_position: next_position,
         last_position: position - 1,
     })
+}
+
+/// Refuses an append some of whose ids (not the first) are stored with
+/// [`AppendError::IdConflict`], as every backend does before it says
+/// anything else about the append; only appends already refused come
+/// here, so the happy path looks up one id.
+fn stored_elsewhere(conn: &Connection, append: &Append) -> Result<(), WriteFailure> {
+    let stored = append
+        .events
+        .iter()
+        .map(|e| stored_id(conn, e.id))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    match rules::judge_retry(&append.stream, &stored) {
+        Err(e) => Err(WriteFailure::Rejected(e)),
+        // The first id is not stored, so this is no retry.
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Records in the registry the contract versions this append uses for the

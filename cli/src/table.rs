@@ -89,6 +89,9 @@ mod tests {
         assert_eq!(printable("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
         assert_eq!(printable("evil\u{202e}txt\0"), "evil\\u{202e}txt\\u{0}");
         let rows = [["a\u{1b}[31mred".to_string(), "1".to_string()]];
-        assert_eq!(table(["name", "n"], [false, true], &rows), "name            n\na\\u{1b}[31mred  1\n");
+        assert_eq!(
+            table(["name", "n"], [false, true], &rows),
+            "name            n\na\\u{1b}[31mred  1\n"
+        );
     }
 }

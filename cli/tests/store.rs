@@ -278,7 +278,11 @@ fn a_corrupt_row_is_reported_and_the_dump_goes_on_after_it() {
         "{}",
         stderr(&stats)
     );
-    assert!(stdout(&stats).contains("4 events, head position 5"), "{}", stdout(&stats));
+    assert!(
+        stdout(&stats).contains("4 events, head position 5"),
+        "{}",
+        stdout(&stats)
+    );
 }
 
 #[test]
@@ -308,7 +312,10 @@ fn payloads_that_are_not_json_are_reported_with_their_positions() {
         lines[1].starts_with("error: event at position 4 cannot be read: the payload is not JSON"),
         "{err}"
     );
-    assert!(lines[2].starts_with("error: 2 stored events could not be read"), "{err}");
+    assert!(
+        lines[2].starts_with("error: 2 stored events could not be read"),
+        "{err}"
+    );
 }
 
 #[test]

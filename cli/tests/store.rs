@@ -247,7 +247,7 @@ fn dump_stops_quietly_when_the_reader_goes_away() {
 }
 
 #[test]
-fn a_corrupt_row_ends_the_dump_after_the_rows_before_it() {
+fn a_corrupt_row_is_reported_and_the_dump_goes_on_after_it() {
     let (dir, db) = sqlite_fixture();
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute("UPDATE events SET metadata = '{not json' WHERE position = 3", [])
@@ -259,14 +259,18 @@ fn a_corrupt_row_ends_the_dump_after_the_rows_before_it() {
         .iter()
         .map(|l| l["position"].as_u64().unwrap())
         .collect();
-    assert_eq!(positions, [1, 2]);
+    assert_eq!(positions, [1, 2, 4, 5]);
     let err = stderr(&output);
     assert!(
         err.starts_with("error: event at position 3 cannot be read: metadata:"),
         "{err}"
     );
+    assert!(
+        err.ends_with("error: 1 stored event could not be read (reported above); every other event was printed\n"),
+        "{err}"
+    );
 
-    // The scan of `stats` meets the same row and says so.
+    // The scan of `stats` meets the same row, says so, and counts the rest.
     let stats = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
     assert_eq!(stats.status.code(), Some(1));
     assert!(
@@ -274,23 +278,65 @@ fn a_corrupt_row_ends_the_dump_after_the_rows_before_it() {
         "{}",
         stderr(&stats)
     );
+    assert!(
+        stdout(&stats).contains("4 events, head position 5"),
+        "{}",
+        stdout(&stats)
+    );
 }
 
 #[test]
-fn a_payload_that_is_not_json_is_reported_with_its_position() {
+fn payloads_that_are_not_json_are_reported_with_their_positions() {
     let (dir, db) = sqlite_fixture();
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute("UPDATE events SET payload = 'oops' WHERE position = 2", [])
         .unwrap();
+    // Stored by an earlier build that checked payloads less strictly.
+    conn.execute("UPDATE events SET payload = '[1e400]' WHERE position = 4", [])
+        .unwrap();
     drop(conn);
     let output = treaty(dir.path(), &["store", "dump", "--db", "events.db"]);
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(json_lines(&stdout(&output)).len(), 1);
+    let positions: Vec<u64> = json_lines(&stdout(&output))
+        .iter()
+        .map(|l| l["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, [1, 3, 5]);
     let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
     assert!(
-        err.starts_with("error: event at position 2 cannot be read: the payload is not JSON"),
+        lines[0].starts_with("error: event at position 2 cannot be read: the payload is not JSON"),
         "{err}"
     );
+    assert!(
+        lines[1].starts_with("error: event at position 4 cannot be read: the payload is not JSON"),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with("error: 2 stored events could not be read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stored_names_reach_the_terminal_escaped() {
+    let (dir, db) = sqlite_fixture();
+    // Written by an earlier build, which did not check contract names.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "UPDATE events SET contract = 'shop.' || char(27) || '[2J' || char(10) || 'Fake' WHERE position = 5;
+         UPDATE contracts SET name = 'shop.' || char(27) || '[2J' || char(10) || 'Fake'
+         WHERE name = 'shop.CustomerRegistered';",
+    )
+    .unwrap();
+    drop(conn);
+    let output = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("shop.\\u{1b}[2J\\nFake"), "{text}");
+    let dump = treaty(dir.path(), &["store", "dump", "--db", "events.db"]);
+    assert!(!stdout(&dump).contains('\u{1b}'));
 }
 
 #[test]

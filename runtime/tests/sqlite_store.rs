@@ -1,7 +1,7 @@
 //! What only the SQLite backend has: a file that outlives the process,
 //! layout versions, and rows that can be damaged on disk.
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use treaty_runtime::storage::{Component, OpenError};
 use treaty_runtime::store::*;
 use treaty_runtime::Uuid;
@@ -83,10 +83,23 @@ async fn a_corrupt_row_is_reported_with_its_position_and_left_in_place() {
         let error = read.try_next().await.unwrap_err();
         let expected = format!("event at position 2 cannot be read: {reason}");
         assert!(error.to_string().starts_with(&expected), "{damage}: {error}");
-        assert!(
-            read.try_next().await.unwrap().is_none(),
-            "{damage}: the error ends the read"
-        );
+        assert!(!error.is_retryable(), "{damage}");
+        // The read goes on with the rows after it.
+        let third = read.try_next().await.unwrap().expect("the row after the damaged one");
+        assert_eq!(third.position, 3, "{damage}");
+        assert!(read.try_next().await.unwrap().is_none(), "{damage}");
+        // So does a read of the stream (which finds the damaged row or
+        // not, depending on the damage).
+        let by_stream: Vec<Result<RecordedEvent, ReadError>> =
+            store.read_stream(&s, 1, Direction::Forward).collect().await;
+        let read: Vec<u64> = by_stream.iter().flatten().map(|e| e.position).collect();
+        assert_eq!(read, [1, 3], "{damage}");
+        for failed in by_stream.iter().filter_map(|e| e.as_ref().err()) {
+            assert!(
+                matches!(failed, ReadError::Corrupt { position: 2, .. }),
+                "{damage}: {failed}"
+            );
+        }
         // The rows after it are still there and readable from past it,
         // with their own text.
         let rest: Vec<RecordedEvent> = store.read_all(3).try_collect().await.unwrap();
@@ -163,7 +176,7 @@ INSERT INTO events VALUES
     (2, X'02', 'order-1', 2, 'shop.Shipped', 1, 's1', '{}', '{\"timestamp\":\"2025-01-01T00:00:00Z\"}'),
     (3, X'03', 'order-2', 1, 'shop.Placed', 1, 'p1', '{}', '{\"timestamp\":\"2025-01-01T00:00:00Z\"}');
 INSERT INTO contracts VALUES
-    ('shop.Placed', 1, 'p1', NULL, 2), ('shop.Shipped', 1, 's1', NULL, 1), ('shop.Placed', 2, 'p2', '{}', 0);
+    ('shop.Placed', 1, 'p1', NULL, 2), ('shop.Shipped', 1, 's1', NULL, 1), ('shop.Placed', 2, '70320000000000000000000000000000', '{}', 0);
 PRAGMA user_version = 1;
 ";
 
@@ -193,7 +206,7 @@ async fn a_layout_1_registry_gets_first_positions_from_its_events() {
     );
     // The migrated file takes appends, and the next open leaves it as is.
     let mut placed = event(4);
-    (placed.contract, placed.fingerprint) = ("shop.Placed".into(), "p2".into());
+    (placed.contract, placed.fingerprint) = ("shop.Placed".into(), "70320000000000000000000000000000".into());
     placed.contract_version = 2;
     let s = StreamName::new("order-3").unwrap();
     store.append(&s, ExpectedVersion::NoStream, vec![placed]).await.unwrap();

@@ -332,20 +332,27 @@ pub async fn concurrent_appends_to_many_streams_leave_no_gaps(store: impl EventS
     }
 }
 
-fn compiled(name: &str, version: u32, fingerprint: &str) -> registry::CompiledContract {
+/// A valid fingerprint (32 lowercase hex digits) standing for `tag`: the
+/// tag's bytes in hex, padded with zeros.
+fn fp(tag: &str) -> String {
+    let hex: String = tag.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex:0<32}")
+}
+
+fn compiled(name: &str, version: u32, tag: &str) -> registry::CompiledContract {
     registry::CompiledContract {
         name: name.into(),
         version,
-        fingerprint: fingerprint.into(),
+        fingerprint: fp(tag),
         schema: Some(format!("{{\"name\":\"{name}\"}}")),
     }
 }
 
-fn of_contract(name: &str, version: u32, fingerprint: &str) -> NewEvent {
+fn of_contract(name: &str, version: u32, tag: &str) -> NewEvent {
     NewEvent {
         contract: name.into(),
         contract_version: version,
-        fingerprint: fingerprint.into(),
+        fingerprint: fp(tag),
         ..event(0)
     }
 }
@@ -381,8 +388,12 @@ pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: imp
     .unwrap_err();
     assert_eq!(
         changed.to_string(),
-        "a.Opened v1 is stored with fingerprint f1, but this event has XX: the contract changed without a new \
-         version; declare the change as a new version with `was` history"
+        format!(
+            "a.Opened v1 is stored with fingerprint {}, but this event has {}: the contract changed without a new \
+             version; declare the change as a new version with `was` history",
+            fp("f1"),
+            fp("XX")
+        )
     );
     assert_eq!(store.head().await.unwrap(), 3, "the refused append wrote nothing");
     // Two fingerprints of one new version in one append: the second is
@@ -395,7 +406,7 @@ pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: imp
     .await
     .unwrap_err();
     assert!(
-        matches!(&twice, AppendError::FingerprintMismatch { stored, appended, .. } if stored == "t1" && appended == "t2"),
+        matches!(&twice, AppendError::FingerprintMismatch { stored, appended, .. } if *stored == fp("t1") && *appended == fp("t2")),
         "{twice}"
     );
     // A version registered by a build but not used yet gets its first
@@ -420,7 +431,7 @@ pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: imp
         .await
         .unwrap_err();
     assert!(
-        matches!(&changed_again, AppendError::FingerprintMismatch { stored, .. } if stored == "f1"),
+        matches!(&changed_again, AppendError::FingerprintMismatch { stored, .. } if *stored == fp("f1")),
         "{changed_again}"
     );
     assert_eq!(store.head().await.unwrap(), 6, "the refused appends wrote nothing");
@@ -434,10 +445,10 @@ pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: imp
     assert_eq!(
         seen,
         [
-            ("a.Closed".into(), 2, "c2".into(), Some(3)),
-            ("a.Later".into(), 1, "l1".into(), Some(6)),
-            ("a.Opened".into(), 1, "f1".into(), Some(1)),
-            ("a.Opened".into(), 2, "f2".into(), Some(5)),
+            ("a.Closed".into(), 2, fp("c2"), Some(3)),
+            ("a.Later".into(), 1, fp("l1"), Some(6)),
+            ("a.Opened".into(), 1, fp("f1"), Some(1)),
+            ("a.Opened".into(), 2, fp("f2"), Some(5)),
         ]
     );
 }
@@ -474,11 +485,13 @@ pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store
     assert_eq!(report.problems.len(), 3, "{error}");
     assert_eq!(
         error.to_string(),
-        "the compiled contracts cannot read this store (3 problems):\n  \
+        format!("the compiled contracts cannot read this store (3 problems):\n  \
          - a.Closed v1: stored events use it (the first at position 2), but this build reads only v2; add `was v1 (...)` to the contract's history\n  \
          - a.Gone v1: stored events (the first at position 3) use a contract this build does not have; add the contract back (it can be kept with its history and no longer be emitted)\n  \
-         - a.Opened v1: the store has fingerprint f1, this build changed; the contract changed without a new version — restore v1 as it was and declare the change as v2 with `was v1 (...)`\n"
-    );
+         - a.Opened v1: the store has fingerprint {}, this build {}; the contract changed without a new version — restore v1 as it was and declare the change as v2 with `was v1 (...)`\n",
+        fp("f1"),
+        fp("changed")
+    ));
     // A refused registration records nothing.
     let fingerprints: Vec<String> = store
         .contracts()
@@ -487,13 +500,309 @@ pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store
         .into_iter()
         .map(|c| c.fingerprint)
         .collect();
-    assert!(!fingerprints.contains(&"changed".to_string()));
+    assert!(!fingerprints.contains(&fp("changed")));
+}
+
+// Hostile input: every backend accepts and refuses the same values, with
+// the same errors, and keeps working after a refusal (docs/limits.md).
+
+/// An event of `event(0)` with its payload replaced.
+fn with_payload(payload: &[u8]) -> NewEvent {
+    NewEvent {
+        payload: payload.to_vec(),
+        ..event(0)
+    }
+}
+
+/// Arrays nested `depth` deep.
+fn nested(depth: usize) -> Vec<u8> {
+    format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes()
+}
+
+/// Appends `bad` alone and returns its error, after checking that nothing
+/// was written and that the error says a retry cannot help.
+async fn refused(store: &impl EventStore, bad: NewEvent) -> AppendError {
+    let head = store.head().await.unwrap();
+    let error = append_any(store, &stream("hostile"), vec![bad])
+        .await
+        .expect_err("refused");
+    assert!(!error.is_retryable(), "{error}");
+    assert_eq!(store.head().await.unwrap(), head, "{error}: nothing was written");
+    error
+}
+
+/// A good append right after, read back: the store still works.
+async fn still_works(store: &impl EventStore) {
+    let good = event(1);
+    let id = good.id;
+    let result = append_any(store, &stream("after"), vec![good]).await.unwrap();
+    let read = collect(store.read_all(result.first_position)).await;
+    assert_eq!(read.last().map(|e| e.id), Some(id));
+}
+
+pub async fn the_largest_contract_versions_are_stored_and_read_back(store: impl EventStore) {
+    let s = stream("versions");
+    let versions = [u32::MAX, 1 << 31, i32::MAX as u32, 1];
+    let appended: Vec<NewEvent> = versions
+        .iter()
+        .map(|v| of_contract("big.Versioned", *v, "big"))
+        .collect();
+    append_any(&store, &s, appended).await.unwrap();
+    let read = collect(store.read_all(1)).await;
+    assert_eq!(read.iter().map(|e| e.contract_version).collect::<Vec<_>>(), versions);
+    let by_stream = collect(store.read_stream(&s, 1, Direction::Forward)).await;
+    assert_eq!(by_stream.len(), 4);
+    let subscribed: Vec<u32> = store
+        .subscribe(1)
+        .take(4)
+        .map(|e| e.unwrap().contract_version)
+        .collect()
+        .await;
+    assert_eq!(subscribed, versions);
+    let mut registered: Vec<u32> = store.contracts().await.unwrap().iter().map(|c| c.version).collect();
+    registered.sort_unstable();
+    assert_eq!(registered, [1, i32::MAX as u32, 1 << 31, u32::MAX]);
+    // Recorded and appended again, the versions keep their value.
+    store
+        .record_contracts(vec![compiled("big.Recorded", u32::MAX, "rec")])
+        .await
+        .unwrap();
+    append_any(&store, &s, vec![of_contract("big.Versioned", u32::MAX, "big")])
+        .await
+        .unwrap();
+    let seen: Vec<(String, u32)> = store
+        .contracts()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.version == u32::MAX)
+        .map(|c| (c.name, c.version))
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(collect(store.read_all(1)).await.len(), 5);
+}
+
+pub async fn payloads_that_are_not_strict_json_are_refused_alike(store: impl EventStore) {
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("invalid UTF-8 in a string", b"{\"a\":\"\xff\xfe\"}".to_vec()),
+        ("an overlong encoding in a key", b"{\"\xc0\x80\":1}".to_vec()),
+        ("an encoded surrogate", b"\"\xed\xa0\x80\"".to_vec()),
+        ("a number beyond f64", b"1e400".to_vec()),
+        ("a negative number beyond f64", b"[-1e400]".to_vec()),
+        ("a lone surrogate escape", b"{\"a\":\"\\ud800\"}".to_vec()),
+        ("a lone trailing surrogate in a key", b"{\"\\udc00\":1}".to_vec()),
+        ("nesting past the limit", nested(MAX_JSON_DEPTH + 1)),
+        ("a raw control character", b"\"a\x01b\"".to_vec()),
+        ("no JSON", b"".to_vec()),
+        ("two values", b"1 2".to_vec()),
+    ];
+    for (what, payload) in bad {
+        let error = refused(&store, with_payload(&payload)).await;
+        assert!(matches!(error, AppendError::InvalidPayload { .. }), "{what}: {error}");
+        still_works(&store).await;
+    }
+    // What strict JSON allows is stored and read back byte for byte.
+    let good: Vec<Vec<u8>> = vec![
+        nested(MAX_JSON_DEPTH),
+        b"{\"a\":\"\\u0000\\ud83d\\ude00\",\"b\":123456789012345678901234567890,\"c\":-0.0}".to_vec(),
+        "{\"ключ\":\"значение 😀\"}".as_bytes().to_vec(),
+        b" [1, 2.5e300] \n".to_vec(),
+    ];
+    let head = store.head().await.unwrap();
+    for payload in &good {
+        append_any(&store, &stream("good"), vec![with_payload(payload)])
+            .await
+            .unwrap();
+    }
+    let read = collect(store.read_all(head + 1)).await;
+    let payloads: Vec<Vec<u8>> = read.into_iter().map(|e| e.payload).collect();
+    assert_eq!(payloads, good);
+}
+
+pub async fn a_refused_append_fails_alone_and_the_others_of_its_group_commit(store: impl EventStore + Clone) {
+    // Appends sent together: on SQLite they share group commits.
+    let tasks: Vec<_> = (0..40u64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let payload: &[u8] = match i % 4 {
+                    0 => b"{\"a\":\"\xff\xfe\"}",
+                    1 => b"{\"a\":\"\\ud800\"}",
+                    _ => b"{\"ok\":true}",
+                };
+                let s = stream(&format!("group-{i}"));
+                (
+                    i,
+                    store
+                        .append(&s, ExpectedVersion::NoStream, vec![with_payload(payload)])
+                        .await,
+                )
+            })
+        })
+        .collect();
+    let mut committed = 0;
+    for task in tasks {
+        let (i, result) = task.await.unwrap();
+        match (i % 4, result) {
+            (0 | 1, Err(AppendError::InvalidPayload { .. })) => {}
+            (2 | 3, Ok(_)) => committed += 1,
+            (_, other) => panic!("append {i}: {other:?}"),
+        }
+    }
+    assert_eq!(committed, 20);
+    assert_eq!(collect(store.read_all(1)).await.len(), 20);
+    still_works(&store).await;
+}
+
+pub async fn names_fingerprints_and_headers_are_validated_alike(store: impl EventStore) {
+    let long_name = "n".repeat(MAX_CONTRACT_NAME + 1);
+    for name in [
+        "",
+        "a\0b",
+        "a\nb",
+        "shop.\u{1b}[2JPlaced",
+        "a b",
+        "a\u{202e}b",
+        "a\u{200b}b",
+        "\u{85}",
+        long_name.as_str(),
+    ] {
+        let error = refused(&store, of_contract(name, 1, "f")).await;
+        assert!(
+            matches!(error, AppendError::InvalidContract { .. }),
+            "{name:?}: {error}"
+        );
+        assert!(!error.to_string().contains('\u{1b}'), "{error}");
+        let record = store.record_contracts(vec![compiled(name, 1, "f")]).await.unwrap_err();
+        assert!(
+            matches!(record, AppendError::InvalidContract { .. }),
+            "{name:?}: {record}"
+        );
+    }
+    let zero = refused(&store, of_contract("a.Zero", 0, "f")).await;
+    assert!(matches!(zero, AppendError::InvalidContract { .. }), "{zero}");
+    let long_fingerprint = "a".repeat(FINGERPRINT_LEN + 1);
+    for fingerprint in [
+        "",
+        "f1",
+        "0123456789ABCDEF0123456789ABCDEF",
+        "x".repeat(32).as_str(),
+        long_fingerprint.as_str(),
+    ] {
+        let bad = NewEvent {
+            fingerprint: fingerprint.into(),
+            ..event(0)
+        };
+        let error = refused(&store, bad).await;
+        assert!(
+            matches!(error, AppendError::InvalidContract { .. }),
+            "{fingerprint:?}: {error}"
+        );
+    }
+    let long_header = "h".repeat(MAX_HEADER_NAME + 1);
+    for name in ["", "a b", "a\0", "a:b", "\u{1b}[31m", "é", long_header.as_str()] {
+        let mut bad = event(0);
+        bad.metadata.headers.insert(name.into(), "v".into());
+        let error = refused(&store, bad).await;
+        assert!(
+            matches!(error, AppendError::InvalidMetadata { .. }),
+            "{name:?}: {error}"
+        );
+    }
+    still_works(&store).await;
+    // Header values are any text, and read back as they were.
+    let mut good = of_contract("größe.Ärger", 7, "utf");
+    good.metadata
+        .headers
+        .insert("x-note".into(), "nul \0, escape \u{1b}[2J, line\nend, \u{202e}".into());
+    let sent = good.metadata.clone();
+    let result = append_any(&store, &stream("headers"), vec![good]).await.unwrap();
+    let read = collect(store.read_all(result.first_position)).await;
+    assert_eq!(read[0].metadata, sent);
+    assert_eq!(read[0].contract, "größe.Ärger");
+}
+
+pub async fn metadata_counts_toward_the_size_limit(store: impl EventStore) {
+    // The store under test accepts 1 KiB.
+    let mut huge = event(0);
+    huge.metadata.headers.insert("big".into(), "x".repeat(20 << 20));
+    let error = refused(&store, huge).await;
+    assert!(
+        matches!(error, AppendError::TooLarge { size, limit: 1024, .. } if size > 20 << 20),
+        "{error}"
+    );
+    // Small payload, metadata over the limit together.
+    let mut together = with_payload(format!("\"{}\"", "p".repeat(600)).as_bytes());
+    together.metadata.headers.insert("h".into(), "v".repeat(400));
+    let error = refused(&store, together).await;
+    assert!(matches!(error, AppendError::TooLarge { .. }), "{error}");
+    let mut fits = with_payload(format!("\"{}\"", "p".repeat(300)).as_bytes());
+    fits.metadata.headers.insert("h".into(), "v".repeat(300));
+    append_any(&store, &stream("fits"), vec![fits]).await.unwrap();
+}
+
+pub async fn a_batch_repeating_an_id_is_refused_alike(store: impl EventStore) {
+    let s = stream("repeats");
+    let first = event(1);
+    let second = event(2);
+    for batch in [
+        vec![first.clone(), first.clone()],
+        vec![first.clone(), second.clone(), first.clone()],
+        vec![second.clone(), first.clone(), first.clone()],
+    ] {
+        let error = store.append(&s, ExpectedVersion::NoStream, batch).await.unwrap_err();
+        assert!(
+            matches!(error, AppendError::DuplicateEventId { id } if id == first.id),
+            "{error}"
+        );
+        assert!(!error.is_retryable());
+    }
+    assert_eq!(store.head().await.unwrap(), 0);
+    assert_eq!(store.stream_version(&s).await.unwrap(), None);
+    store
+        .append(&s, ExpectedVersion::NoStream, vec![first, second])
+        .await
+        .unwrap();
+}
+
+pub async fn stored_ids_are_reported_before_versions_and_fingerprints(store: impl EventStore) {
+    // SQLite used to look up only the first id before checking the
+    // version and the registry, and so answered these with other errors
+    // than the memory store (which `treaty-fuzz store-append`, comparing
+    // the backends' answers, is there to catch).
+    let stored = event(1);
+    append_any(
+        &store,
+        &stream("first"),
+        vec![stored.clone(), of_contract("a.Opened", 1, "f1")],
+    )
+    .await
+    .unwrap();
+    let s = stream("second");
+    let wrong_version = store
+        .append(&s, ExpectedVersion::Exact(7), vec![event(2), stored.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&wrong_version, AppendError::IdConflict { id, .. } if *id == stored.id),
+        "{wrong_version}"
+    );
+    let changed_fingerprint = append_any(&store, &s, vec![of_contract("a.Opened", 1, "XX"), stored.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&changed_fingerprint, AppendError::IdConflict { id, .. } if *id == stored.id),
+        "{changed_fingerprint}"
+    );
+    assert_eq!(store.head().await.unwrap(), 2);
 }
 
 /// Declares every conformance test for one backend. `$make` is an async
-/// block that returns a fresh, empty store.
+/// block that returns a fresh, empty store; `$limited` a function of a
+/// size limit that returns a fresh store accepting events of at most that
+/// many bytes (payload plus metadata).
 macro_rules! conformance {
-    ($backend:ident, $make:expr) => {
+    ($backend:ident, $make:expr, $limited:expr) => {
         mod $backend {
             use super::*;
 
@@ -567,6 +876,43 @@ macro_rules! conformance {
                 let Some(store) = ($make) else { return };
                 super::concurrent_appends_to_many_streams_leave_no_gaps(store).await;
             }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_largest_contract_versions_are_stored_and_read_back() {
+                let Some(store) = ($make) else { return };
+                super::the_largest_contract_versions_are_stored_and_read_back(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn payloads_that_are_not_strict_json_are_refused_alike() {
+                let Some(store) = ($make) else { return };
+                super::payloads_that_are_not_strict_json_are_refused_alike(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_refused_append_fails_alone_and_the_others_of_its_group_commit() {
+                let Some(store) = ($make) else { return };
+                super::a_refused_append_fails_alone_and_the_others_of_its_group_commit(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn names_fingerprints_and_headers_are_validated_alike() {
+                let Some(store) = ($make) else { return };
+                super::names_fingerprints_and_headers_are_validated_alike(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn metadata_counts_toward_the_size_limit() {
+                let Some(store) = ($limited)(1024).await else {
+                    return;
+                };
+                super::metadata_counts_toward_the_size_limit(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn stored_ids_are_reported_before_versions_and_fingerprints() {
+                let Some(store) = ($make) else { return };
+                super::stored_ids_are_reported_before_versions_and_fingerprints(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_batch_repeating_an_id_is_refused_alike() {
+                let Some(store) = ($make) else { return };
+                super::a_batch_repeating_an_id_is_refused_alike(store).await;
+            }
         }
     };
 }
@@ -595,20 +941,41 @@ fn in_schema(schema: String) -> PostgresConfig {
 /// run in parallel.
 #[cfg(feature = "postgres")]
 pub async fn fresh_postgres() -> Option<PostgresStore> {
+    limited_postgres(DEFAULT_MAX_EVENT_BYTES).await
+}
+
+/// [`fresh_postgres`] accepting events of at most `limit` bytes.
+#[cfg(feature = "postgres")]
+pub async fn limited_postgres(limit: usize) -> Option<PostgresStore> {
     let url = postgres_url()?;
-    let config = in_schema(format!("test_{}", Uuid::now_v7().simple()));
+    let config = PostgresConfig {
+        max_event_bytes: limit,
+        ..in_schema(format!("test_{}", Uuid::now_v7().simple()))
+    };
     Some(PostgresStore::open_with(&url, config).await.unwrap())
 }
 
-conformance!(memory, Some(MemoryStore::new()));
-conformance!(sqlite, {
+/// A SQLite store in a file of its own accepting events of at most
+/// `limit` bytes.
+fn limited_sqlite(limit: usize) -> Option<SqliteStore> {
     // The directory is leaked on purpose: it must outlive the store, and
     // the OS cleans the temp dir.
     let dir = tempfile::tempdir().unwrap().keep();
-    Some(SqliteStore::open(dir.join("events.db")).unwrap())
+    let config = SqliteConfig {
+        max_event_bytes: limit,
+        ..SqliteConfig::default()
+    };
+    Some(SqliteStore::open_with(dir.join("events.db"), config).unwrap())
+}
+
+conformance!(memory, Some(MemoryStore::new()), |limit| async move {
+    Some(MemoryStore::with_max_event_bytes(limit))
+});
+conformance!(sqlite, limited_sqlite(DEFAULT_MAX_EVENT_BYTES), |limit| async move {
+    limited_sqlite(limit)
 });
 #[cfg(feature = "postgres")]
-conformance!(postgres, fresh_postgres().await);
+conformance!(postgres, fresh_postgres().await, limited_postgres);
 
 /// What only the PostgreSQL backend has: a registry shared by processes
 /// that each remember which versions they have appended, and tables
@@ -635,7 +1002,7 @@ mod postgres_only {
             .await
             .unwrap_err();
         assert!(
-            matches!(&changed, AppendError::FingerprintMismatch { stored, .. } if stored == "f1"),
+            matches!(&changed, AppendError::FingerprintMismatch { stored, .. } if *stored == fp("f1")),
             "{changed}"
         );
         append_any(&second, &s, vec![of_contract("a.Opened", 1, "f1")])
@@ -655,13 +1022,242 @@ mod postgres_only {
             .into_iter()
             .map(|c| (c.fingerprint, c.first_position))
             .collect();
-        assert_eq!(seen, [("f1".to_string(), Some(1))]);
+        assert_eq!(seen, [(fp("f1"), Some(1))]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn schema_names_postgres_would_not_take_are_refused_up_front() {
+        let Some(url) = postgres_url() else { return };
+        for (schema, reason) in [
+            ("select", "is an SQL keyword"),
+            ("user", "is an SQL keyword"),
+            ("1abc", "must start with a letter or `_`"),
+        ] {
+            let config = in_schema(schema.into());
+            let refused = PostgresStore::open_with(&url, config).await.err().expect("refused");
+            let message = refused.to_string();
+            assert!(message.contains(reason), "{schema}: {message}");
+            assert!(!message.contains("db error"), "{message}");
+            assert!(!refused.is_retryable(), "{message}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn errors_say_whether_a_retry_can_pass() {
+        let Some(url) = postgres_url() else { return };
+        // Nothing listens on port 1: the server may come up later.
+        let unreachable = PostgresStore::open("postgres://treaty@127.0.0.1:1/treaty")
+            .await
+            .err()
+            .expect("refused");
+        assert!(unreachable.is_retryable(), "{unreachable}");
+        // A schema that is not a plain name stays one.
+        let config = in_schema("select".into());
+        let refused = PostgresStore::open_with(&url, config).await.err().expect("refused");
+        assert!(!refused.is_retryable(), "{refused}");
+        // A refused append is never retryable.
+        let store = fresh_postgres().await.unwrap();
+        let error = store
+            .append(&stream("r"), ExpectedVersion::Exact(3), events(0..1))
+            .await
+            .unwrap_err();
+        assert!(!error.is_retryable(), "{error}");
+    }
+
+    /// The URL with an application name, so a test can find its own
+    /// connections among those of the tests running beside it.
+    fn named(url: &str, name: &str) -> String {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}application_name={name}")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_and_reads_get_past_pooled_connections_the_server_closed() {
+        let Some(url) = postgres_url() else { return };
+        let name = format!("treaty_kill_{}", Uuid::now_v7().simple());
+        let config = PostgresConfig {
+            connection: PostgresOptions {
+                schema: format!("test_{}", Uuid::now_v7().simple()),
+                pool_size: 4,
+            },
+            ..PostgresConfig::default()
+        };
+        let store = PostgresStore::open_with(&named(&url, &name), config).await.unwrap();
+        let (killer, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        let kill = || async {
+            killer
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        };
+        let s = stream("survivor");
+        // Several connections in the pool, so each kill closes several.
+        let warm: Vec<_> = (0..4)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .append(&stream(&format!("warm-{i}")), ExpectedVersion::Any, events(0..1))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for task in warm {
+            task.await.unwrap();
+        }
+        let mut killed = 0;
+        for round in 0..5u64 {
+            killed += kill().await;
+            // No retry here: the store retries a connection it finds closed.
+            store
+                .append(&s, ExpectedVersion::Exact(round), events(round..round + 1))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            killed += kill().await;
+            assert_eq!(store.head().await.unwrap(), 4 + round + 1);
+        }
+        assert!(killed >= 5, "the test closed {killed} connections");
+        kill().await;
+        assert_eq!(collect(store.read_all(1)).await.len(), 9);
+        kill().await;
+        assert_eq!(store.stream_version(&s).await.unwrap(), Some(5));
+        drop(killer);
+        connection.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_damaged_row_is_reported_and_the_rows_after_it_are_read() {
+        let Some(url) = postgres_url() else { return };
+        let schema = format!("test_{}", Uuid::now_v7().simple());
+        let config = in_schema(schema.clone());
+        let store = PostgresStore::open_with(&url, config).await.unwrap();
+        let s = stream("damaged");
+        store.append(&s, ExpectedVersion::Any, events(0..3)).await.unwrap();
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "UPDATE {schema}.events SET metadata = '{{broken' WHERE position = 2"
+            ))
+            .await
+            .unwrap();
+        for read in [store.read_all(1), store.read_stream(&s, 1, Direction::Forward)] {
+            let items: Vec<Result<RecordedEvent, ReadError>> = read.collect().await;
+            assert_eq!(items.len(), 3);
+            assert_eq!(items[0].as_ref().unwrap().position, 1);
+            assert!(
+                matches!(&items[1], Err(ReadError::Corrupt { position: 2, reason }) if reason.starts_with("metadata:")),
+                "{:?}",
+                items[1]
+            );
+            assert_eq!(items[2].as_ref().unwrap().position, 3);
+        }
+        drop(client);
+        connection.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_layout_2_store_gets_its_wrapped_versions_back() {
+        let Some(url) = postgres_url() else { return };
+        let schema = format!("test_{}", Uuid::now_v7().simple());
+        let fingerprint = fp("big");
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        // The tables as layout 2 made them, with the event an earlier build
+        // stored at version 3000000000, wrapped to a negative INTEGER.
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {schema};
+                 CREATE TABLE {schema}.events (
+                     position BIGINT PRIMARY KEY, id UUID NOT NULL UNIQUE, stream TEXT NOT NULL,
+                     version BIGINT NOT NULL, contract TEXT NOT NULL, contract_version INTEGER NOT NULL,
+                     fingerprint TEXT NOT NULL, payload TEXT NOT NULL, metadata TEXT NOT NULL,
+                     UNIQUE (stream, version));
+                 CREATE TABLE {schema}.head (
+                     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton), position BIGINT NOT NULL);
+                 INSERT INTO {schema}.head VALUES (TRUE, 2);
+                 CREATE TABLE {schema}.contracts (
+                     name TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, schema TEXT,
+                     first_position BIGINT, PRIMARY KEY (name, version));
+                 INSERT INTO {schema}.events VALUES
+                     (1, gen_random_uuid(), 'big-1', 1, 'big.Versioned', -1294967296, '{fingerprint}', '{{}}',
+                      '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}'),
+                     (2, gen_random_uuid(), 'big-1', 2, 'big.Versioned', 7, '{fingerprint}', '{{}}',
+                      '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}');
+                 INSERT INTO {schema}.contracts VALUES
+                     ('big.Versioned', -1294967296, '{fingerprint}', NULL, 1),
+                     ('big.Versioned', 7, '{fingerprint}', NULL, 2);
+                 CREATE FUNCTION {schema}.append(
+                     TEXT, INTEGER, BIGINT, BOOLEAN, UUID[], TEXT[], INTEGER[], TEXT[], TEXT[], TEXT[])
+                     RETURNS INTEGER LANGUAGE sql AS 'SELECT 1';"
+            ))
+            .await
+            .unwrap();
+        let config = in_schema(schema.clone());
+        let refused = PostgresStore::open_existing(&url, config.clone())
+            .await
+            .err()
+            .expect("older");
+        assert!(
+            matches!(
+                refused,
+                OpenError::OlderSchema {
+                    found: 2,
+                    current: 3,
+                    ..
+                }
+            ),
+            "{refused}"
+        );
+        let store = PostgresStore::open_with(&url, config.clone()).await.unwrap();
+        let versions: Vec<u32> = collect(store.read_all(1))
+            .await
+            .iter()
+            .map(|e| e.contract_version)
+            .collect();
+        assert_eq!(versions, [3_000_000_000, 7]);
+        let registered: Vec<u32> = store.contracts().await.unwrap().iter().map(|c| c.version).collect();
+        assert_eq!(registered, [7, 3_000_000_000]);
+        store
+            .append(
+                &stream("big-1"),
+                ExpectedVersion::Exact(2),
+                vec![of_contract("big.Versioned", u32::MAX, "big")],
+            )
+            .await
+            .unwrap();
+        drop(store);
+        let store = PostgresStore::open_existing(&url, config).await.unwrap();
+        assert_eq!(collect(store.read_all(3)).await[0].contract_version, u32::MAX);
+        let functions: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname = $1 AND p.proname = 'append'",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(functions, 1);
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+        drop(client);
+        connection.await.unwrap().unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_layout_1_registry_gets_first_positions_from_its_events() {
         let Some(url) = postgres_url() else { return };
         let schema = format!("test_{}", Uuid::now_v7().simple());
+        let (p1, s1, p2) = (fp("p1"), fp("s1"), fp("p2"));
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
         let connection = tokio::spawn(connection);
         // The tables as the first layout made them, with its counts.
@@ -680,12 +1276,12 @@ mod postgres_only {
                      name TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, schema TEXT,
                      events BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (name, version));
                  INSERT INTO {schema}.events VALUES
-                     (1, gen_random_uuid(), 'order-1', 1, 'shop.Placed', 1, 'p1', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}'),
-                     (2, gen_random_uuid(), 'order-1', 2, 'shop.Shipped', 1, 's1', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}'),
-                     (3, gen_random_uuid(), 'order-2', 1, 'shop.Placed', 1, 'p1', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}');
+                     (1, gen_random_uuid(), 'order-1', 1, 'shop.Placed', 1, '{p1}', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}'),
+                     (2, gen_random_uuid(), 'order-1', 2, 'shop.Shipped', 1, '{s1}', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}'),
+                     (3, gen_random_uuid(), 'order-2', 1, 'shop.Placed', 1, '{p1}', '{{}}', '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}');
                  INSERT INTO {schema}.contracts VALUES
-                     ('shop.Placed', 1, 'p1', NULL, 2), ('shop.Shipped', 1, 's1', NULL, 1),
-                     ('shop.Placed', 2, 'p2', '{{}}', 0);
+                     ('shop.Placed', 1, '{p1}', NULL, 2), ('shop.Shipped', 1, '{s1}', NULL, 1),
+                     ('shop.Placed', 2, '{p2}', '{{}}', 0);
                  CREATE FUNCTION {schema}.append(
                      TEXT, INTEGER, BIGINT, UUID[], TEXT[], INTEGER[], TEXT[], TEXT[], TEXT[])
                      RETURNS INTEGER LANGUAGE sql AS 'SELECT 1';"
@@ -703,7 +1299,7 @@ mod postgres_only {
                 refused,
                 OpenError::OlderSchema {
                     found: 1,
-                    current: 2,
+                    current: 3,
                     ..
                 }
             ),

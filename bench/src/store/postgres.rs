@@ -155,7 +155,7 @@ async fn raw_batches(client: &Client, schema: &str) -> Result<Duration, Failure>
             .map(|(offset, event)| RawRow {
                 position: next_position + offset as i64,
                 version: versions[at] + 1 + offset as i64,
-                contract_version: event.contract_version as i32,
+                contract_version: i64::from(event.contract_version),
                 payload: std::str::from_utf8(&event.payload).expect("the payloads are JSON text"),
                 metadata: serde_json::to_string(&event.metadata).expect("metadata always serialises"),
                 event,
@@ -179,7 +179,7 @@ struct RawRow<'a> {
     event: &'a NewEvent,
     stream: &'a str,
     version: i64,
-    contract_version: i32,
+    contract_version: i64,
     payload: &'a str,
     metadata: String,
 }

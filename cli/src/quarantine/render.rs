@@ -2,6 +2,8 @@
 //! and the details of `show`.
 
 use treaty_runtime::bus::ParkedMessage;
+
+use crate::table::printable;
 use treaty_runtime::Timestamp;
 
 /// The human output of `list`: one row per message, then a summary line.
@@ -65,7 +67,7 @@ pub fn details(message: &ParkedMessage) -> String {
     let mut out = format!(
         "message     {}\ncontract    {}\nattempts    {}\nfirst seen  {}\nparked at   {}\nretry       {retry}\n",
         message.id,
-        contract(message),
+        printable(contract(message)),
         message.attempts,
         message.first_seen,
         message.parked_at,
@@ -73,22 +75,20 @@ pub fn details(message: &ParkedMessage) -> String {
     out.push_str("\nerror:\n");
     for line in message.error.lines() {
         out.push_str("  ");
-        out.push_str(line);
+        out.push_str(&printable(line));
         out.push('\n');
     }
     out.push('\n');
     match std::str::from_utf8(&message.body) {
         Ok(text) if serde_json::from_str::<serde_json::Value>(text).is_ok() => {
             out.push_str("body:\n");
-            out.push_str(&pretty_json(text));
+            out.push_str(&printable_lines(&pretty_json(text)));
             out.push('\n');
         }
         Ok(text) => {
             out.push_str("body (not JSON):\n");
-            out.push_str(text);
-            if !text.ends_with('\n') {
-                out.push('\n');
-            }
+            out.push_str(&printable_lines(text));
+            out.push('\n');
         }
         Err(_) => {
             out.push_str(&format!("body ({} bytes, not text):\n", message.body.len()));
@@ -96,6 +96,12 @@ pub fn details(message: &ParkedMessage) -> String {
         }
     }
     out
+}
+
+/// Text from the wire, line by line, each shown [`printable`]: the bytes
+/// of a message cannot move the cursor or change colours.
+fn printable_lines(text: &str) -> String {
+    text.lines().map(printable).collect::<Vec<_>>().join("\n")
 }
 
 /// The contract, or `-` for bytes that were not an envelope.

@@ -3,13 +3,15 @@
 //! Events are written as they are read, page by page, through one locked
 //! and buffered standard output, so dumping a store of any size takes the
 //! memory of one page. A reader that goes away (`| head`) ends the dump
-//! quietly: that is what it asked for.
+//! quietly: that is what it asked for. A stored row that cannot be read is
+//! reported on standard error with its position and why, and the dump
+//! goes on with the rows after it; it then exits 1.
 
 use std::io::{self, BufWriter, Write};
 
 use clap::Args;
 use futures::StreamExt;
-use treaty_runtime::store::{EventStream, RecordedEvent, StreamName};
+use treaty_runtime::store::{EventStream, ReadError, RecordedEvent, StreamName};
 
 use super::backend;
 use super::Failure;
@@ -65,35 +67,61 @@ pub async fn run(args: DumpArgs) -> Result<(), Failure> {
     // Whatever was read before a failure must reach the reader before the
     // error does.
     let flushed = out.flush().map_err(Stop::from);
-    match written.and(flushed) {
-        Ok(()) | Err(Stop::Closed) => Ok(()),
+    match written.and_then(|unreadable| flushed.map(|()| unreadable)) {
+        Ok(0) | Err(Stop::Closed) => Ok(()),
+        Ok(unreadable) => Err(Failure::problem(format!(
+            "{unreadable} stored event{} could not be read (reported above); every other event was printed",
+            crate::plural(unreadable as usize)
+        ))),
         Err(Stop::Failed(failure)) => Err(failure),
     }
 }
 
-/// Writes every event at or after position `from`, one line each.
-async fn write_events(mut events: EventStream, from: u64, out: &mut impl Write) -> Result<(), Stop> {
+/// Says on standard error that the row at a position cannot be read,
+/// after what was printed before it.
+fn report(out: &mut impl Write, message: &str) -> Result<(), Stop> {
+    out.flush()?;
+    eprintln!("error: {}", crate::table::printable(message));
+    Ok(())
+}
+
+/// Writes every event at or after position `from`, one line each, and
+/// reports the rows that cannot be read; returns how many there were.
+async fn write_events(mut events: EventStream, from: u64, out: &mut impl Write) -> Result<u64, Stop> {
     let mut line = Vec::with_capacity(1024);
+    let mut unreadable = 0;
     while let Some(event) = events.next().await {
-        let event = event.map_err(|e| Stop::Failed(Failure::problem(super::describe(&e))))?;
         // `read_stream` starts at a version, not a position, so a stream
         // dump skips the events before `from` here.
-        if event.position < from {
-            continue;
-        }
+        let event = match event {
+            Ok(event) if event.position < from => continue,
+            Ok(event) => event,
+            Err(ReadError::Corrupt { position, .. }) if position < from => continue,
+            Err(e @ ReadError::Corrupt { .. }) => {
+                report(out, &e.to_string())?;
+                unreadable += 1;
+                continue;
+            }
+            Err(e) => return Err(Stop::Failed(Failure::problem(super::describe(&e)))),
+        };
         line.clear();
-        event_line(&event, &mut line).map_err(Stop::Failed)?;
-        out.write_all(&line)?;
+        match event_line(&event, &mut line) {
+            Ok(()) => out.write_all(&line)?,
+            Err(message) => {
+                report(out, &message)?;
+                unreadable += 1;
+            }
+        }
     }
-    Ok(())
+    Ok(unreadable)
 }
 
 /// The JSON line of one event, with the payload as JSON rather than as a
 /// string. The line is built whole before anything is written, so a
-/// payload that turns out not to be JSON leaves no half line behind.
-fn event_line(event: &RecordedEvent, line: &mut Vec<u8>) -> Result<(), Failure> {
-    let corrupt =
-        |reason: String| Failure::problem(format!("event at position {} cannot be read: {reason}", event.position));
+/// payload that turns out not to be JSON leaves no half line behind, and
+/// is reported as the message returned.
+fn event_line(event: &RecordedEvent, line: &mut Vec<u8>) -> Result<(), String> {
+    let corrupt = |reason: String| format!("event at position {} cannot be read: {reason}", event.position);
     serde_json::from_slice::<serde_json::Value>(&event.payload)
         .map_err(|e| corrupt(format!("the payload is not JSON: {e}")))?;
     let metadata = serde_json::to_string(&event.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;

@@ -12,6 +12,7 @@ use clap::Args;
 use futures::StreamExt;
 use serde_json::json;
 use treaty_runtime::store::registry::StoredContract;
+use treaty_runtime::store::ReadError;
 
 use super::backend::{self, Store};
 use super::Failure;
@@ -38,9 +39,13 @@ struct Stats {
     contracts: Vec<(StoredContract, u64)>,
     /// Events per stream prefix.
     prefixes: BTreeMap<String, u64>,
+    /// Why each row that could not be read could not, with its position.
+    unreadable: Vec<String>,
 }
 
-/// Runs `treaty store stats`.
+/// Runs `treaty store stats`. Rows that cannot be read are reported on
+/// standard error and left out of the counts, which are printed all the
+/// same; the command then exits 1.
 pub async fn run(args: StatsArgs) -> Result<(), Failure> {
     let store = backend::open(&args.db).await?;
     let stats = collect(&store).await?;
@@ -52,14 +57,25 @@ pub async fn run(args: StatsArgs) -> Result<(), Failure> {
     // A closed pipe is the reader's choice; anything else is reported.
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Failure::problem(format!("cannot write to standard output: {e}")))
+            return Err(Failure::problem(format!("cannot write to standard output: {e}")))
         }
-        _ => Ok(()),
+        _ => {}
+    }
+    for reason in &stats.unreadable {
+        eprintln!("error: {}", crate::table::printable(reason));
+    }
+    match stats.unreadable.len() {
+        0 => Ok(()),
+        n => Err(Failure::problem(format!(
+            "{n} stored event{} could not be read (reported above) and {} not counted",
+            crate::plural(n),
+            if n == 1 { "is" } else { "are" }
+        ))),
     }
 }
 
 async fn collect(store: &Store) -> Result<Stats, Failure> {
-    let read = |e: treaty_runtime::store::ReadError| Failure::problem(super::describe(&e));
+    let read = |e: ReadError| Failure::problem(super::describe(&e));
     // The head is read first and the scan stops there, so the prefix
     // counts add up to the total even while other processes append.
     let head = store.head().await.map_err(read)?;
@@ -68,9 +84,18 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
     // the first, for a version the registry lacks.
     let mut versions: BTreeMap<String, BTreeMap<u32, (u64, String)>> = BTreeMap::new();
     let mut events = 0;
+    let mut unreadable = Vec::new();
     let mut all = store.read_all(1);
     while let Some(event) = all.next().await {
-        let event = event.map_err(read)?;
+        let event = match event {
+            Ok(event) => event,
+            Err(ReadError::Corrupt { position, .. }) if position > head => break,
+            Err(e @ ReadError::Corrupt { .. }) => {
+                unreadable.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(read(e)),
+        };
         if event.position > head {
             break;
         }
@@ -115,6 +140,7 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
         events,
         contracts,
         prefixes,
+        unreadable,
     })
 }
 

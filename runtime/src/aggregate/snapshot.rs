@@ -336,7 +336,7 @@ mod tests {
             id: crate::Uuid::now_v7(),
             contract: "bank.Deposited".into(),
             contract_version: 1,
-            fingerprint: "f".into(),
+            fingerprint: "f".repeat(32),
             payload: b"{}".to_vec(),
             metadata: Metadata::now(),
         };

@@ -84,13 +84,40 @@ impl Envelope {
 
     /// Reads an envelope from JSON.
     ///
+    /// The envelope is held to the rules of the event store (docs/limits.md),
+    /// which is where its handler's events, and its headers with them, go:
+    /// a printable contract name, a version from 1, a fingerprint of 32
+    /// lowercase hex digits, header names of token characters, and a
+    /// payload of strict JSON. A message that breaks them is refused here,
+    /// whole, and quarantined by the bus as malformed, instead of failing
+    /// later where its text would be stored or printed.
+    ///
     /// # Errors
     ///
-    /// When the bytes are not an envelope.
+    /// When the bytes are not an envelope, or the envelope breaks those
+    /// rules.
     pub fn from_json(json: &[u8]) -> Result<Self, MalformedMessage> {
-        serde_json::from_slice(json).map_err(|e| MalformedMessage {
+        let envelope: Envelope = serde_json::from_slice(json).map_err(|e| MalformedMessage {
             reason: format!("the message is not a Treaty envelope: {e}"),
-        })
+        })?;
+        envelope.check().map_err(|problem| MalformedMessage {
+            reason: format!("the message is not a valid Treaty envelope: {problem}"),
+        })?;
+        Ok(envelope)
+    }
+
+    /// Which rule of [`Envelope::from_json`] the envelope breaks, if any.
+    fn check(&self) -> Result<(), String> {
+        use crate::store::validate;
+        validate::contract_name(&self.contract)?;
+        if self.contract_version == 0 {
+            return Err("contract versions count from 1".into());
+        }
+        validate::fingerprint(&self.fingerprint)?;
+        for name in self.headers.keys() {
+            validate::header_name(name)?;
+        }
+        validate::strict_json(&self.payload).map_err(|e| format!("the payload is not JSON: {e}"))
     }
 }
 
@@ -218,6 +245,45 @@ mod tests {
             outcome: Outcome::Refused { error: "no".into() },
         };
         assert_eq!(Reply::from_json(&refused.to_json()).unwrap(), refused);
+    }
+
+    const ENVELOPE: &str = r#"{"id":"0196f1c3-0b2c-7e88-9f10-2a3b4c5d6e04","contract":"factory.ProduceCar","contract_version":2,"fingerprint":"390dfe61243eb19a2aa2ff230bf78b15","payload":{"model":"Roadster"},"attempt":1,"headers":{"user":"ann"},"sent_at":"2025-05-20T09:13:00Z"}"#;
+
+    #[test]
+    fn envelopes_are_held_to_the_rules_of_the_store() {
+        let envelope = Envelope::from_json(ENVELOPE.as_bytes()).unwrap();
+        assert_eq!(Envelope::from_json(&envelope.to_json()).unwrap(), envelope);
+        for (from, to, reason) in [
+            (
+                "factory.ProduceCar",
+                "factory.\\u0000Produce",
+                "the contract name contains",
+            ),
+            ("factory.ProduceCar", "\\u001b[2J", "the contract name contains"),
+            ("390dfe61243eb19a2aa2ff230bf78b15", "f1", "lowercase hex digits"),
+            (r#""user":"ann""#, r#""a b":"ann""#, "the header name"),
+            (r#""contract_version":2"#, r#""contract_version":0"#, "count from 1"),
+            (
+                r#""model":"Roadster""#,
+                r#""model":"\ud800""#,
+                "the payload is not JSON",
+            ),
+            (r#""model":"Roadster""#, r#""model":1e400"#, "the payload is not JSON"),
+        ] {
+            let hostile = ENVELOPE.replace(from, to);
+            let refused = Envelope::from_json(hostile.as_bytes()).expect_err(&hostile);
+            assert!(refused.reason.contains(reason), "{hostile}: {}", refused.reason);
+            assert!(
+                !refused.reason.contains('\0') && !refused.reason.contains('\u{1b}'),
+                "{}",
+                refused.reason
+            );
+        }
+        // Invalid UTF-8 inside a string is not an envelope either.
+        let mut invalid = ENVELOPE.as_bytes().to_vec();
+        let at = ENVELOPE.find("Roadster").unwrap();
+        invalid.splice(at..at, [0xff, 0xfe]);
+        assert!(Envelope::from_json(&invalid).is_err());
     }
 }
 

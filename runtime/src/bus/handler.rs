@@ -160,6 +160,9 @@ fn classify<E: std::error::Error>(error: ExecuteError<E>) -> HandleError {
                 source @ (AppendError::TooLarge { .. }
                 | AppendError::FingerprintMismatch { .. }
                 | AppendError::InvalidPayload { .. }
+                | AppendError::InvalidContract { .. }
+                | AppendError::InvalidMetadata { .. }
+                | AppendError::DuplicateEventId { .. }
                 | AppendError::Empty { .. }
                 | AppendError::InvalidStream(_)),
             stream,

@@ -96,6 +96,17 @@ pub enum OpenError {
 }
 
 impl OpenError {
+    /// Whether opening again can succeed: when the server could not be
+    /// reached or refused for now (a connection refused or reset, a server
+    /// starting or shutting down, too many connections, a busy database).
+    /// A wrong URL, password, layout or missing table stays wrong.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            OpenError::Storage { source, .. } => super::transient::is_transient(source.as_ref()),
+            _ => false,
+        }
+    }
+
     /// A [`OpenError::Storage`] of `component` at `location`.
     pub(crate) fn storage(
         component: Component,

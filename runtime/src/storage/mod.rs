@@ -22,6 +22,7 @@ mod error;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
+pub(crate) mod transient;
 
 pub use error::{Component, OpenError};
 #[cfg(feature = "postgres")]

@@ -64,16 +64,8 @@ fn pool(url: &str, options: &PostgresOptions, component: Component) -> Result<(P
     let location = describe(&pg_config, schema);
     // The schema name is spliced into every statement, so only plain
     // identifiers are accepted.
-    if schema.is_empty()
-        || !schema
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(OpenError::storage(
-            component,
-            location,
-            format!("schema name {schema:?} must be lower-case letters, digits and `_`"),
-        ));
+    if let Some(problem) = schema_problem(schema) {
+        return Err(OpenError::storage(component, location, problem));
     }
     // The backends prepare their statements once per connection. A
     // prepared statement may switch to a generic plan, made without the
@@ -101,6 +93,145 @@ fn pool(url: &str, options: &PostgresOptions, component: Component) -> Result<(P
         .build()
         .map_err(|e| OpenError::storage(component, &location, e))?;
     Ok((pool, location))
+}
+
+/// The keywords PostgreSQL does not take as a plain schema name
+/// (`pg_get_keywords()` of categories R and T: reserved, and types and
+/// functions).
+const KEYWORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// Why `schema` cannot be spliced into statements as a plain identifier,
+/// if it cannot: names are refused up front with a clear reason rather
+/// than failing later with a syntax error, or being cut short by the
+/// server (which keeps 63 bytes of a longer name, so two long names could
+/// share one schema).
+fn schema_problem(schema: &str) -> Option<String> {
+    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    if schema.is_empty() || !schema.chars().all(plain) {
+        Some(format!(
+            "schema name {schema:?} must be lower-case letters, digits and `_`"
+        ))
+    } else if schema.starts_with(|c: char| c.is_ascii_digit()) {
+        Some(format!(
+            "schema name {schema:?} must start with a letter or `_`, not a digit"
+        ))
+    } else if schema.len() > 63 {
+        Some(format!(
+            "schema name {schema:?} is longer than the 63 bytes PostgreSQL keeps of a name"
+        ))
+    } else if KEYWORDS.contains(&schema) {
+        Some(format!(
+            "schema name {schema:?} is an SQL keyword, which PostgreSQL does not take as a plain name; choose another"
+        ))
+    } else if schema.starts_with("pg_") {
+        Some(format!(
+            "schema name {schema:?} starts with `pg_`, which PostgreSQL reserves for its own schemas"
+        ))
+    } else {
+        None
+    }
 }
 
 /// Connects to `url` with `options`' schema and pool size, and creates the
@@ -256,6 +387,59 @@ mod tests {
             "cannot open the view store at postgres://someone@127.0.0.1:5432/views (schema views; DROP TABLE x): \
              schema name \"views; DROP TABLE x\" must be lower-case letters, digits and `_`"
         );
+    }
+
+    #[test]
+    fn schema_names_the_server_would_not_take_as_they_are_are_refused() {
+        for (schema, reason) in [
+            ("select", "is an SQL keyword"),
+            ("user", "is an SQL keyword"),
+            ("1abc", "must start with a letter or `_`"),
+            ("pg_temp_x", "reserves for its own schemas"),
+            ("Upper", "must be lower-case letters"),
+            ("", "must be lower-case letters"),
+        ] {
+            let problem = schema_problem(schema).unwrap_or_default();
+            assert!(problem.contains(reason), "{schema:?}: {problem}");
+        }
+        assert!(schema_problem(&"s".repeat(64)).is_some());
+        for fine in ["treaty", "_x", "a1", "users", "selection", "int", &"s".repeat(63)] {
+            assert_eq!(schema_problem(fine), None, "{fine}");
+        }
+    }
+
+    /// Every keyword the test server does not take as a schema name is in
+    /// the list, and every name the list lets through works as a schema.
+    #[tokio::test]
+    async fn the_keyword_list_covers_the_servers_keywords() {
+        let Some(url) = treaty_testing::server_url("TREATY_TEST_POSTGRES") else {
+            return;
+        };
+        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        let rows = client
+            .query("SELECT word FROM pg_get_keywords() WHERE catcode IN ('R', 'T')", &[])
+            .await
+            .unwrap();
+        let missing: Vec<String> = rows
+            .iter()
+            .map(|row| row.get::<_, String>(0))
+            .filter(|word| !KEYWORDS.contains(&word.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "not in KEYWORDS: {missing:?}");
+        // Unreserved and column-name keywords are plain schema names.
+        for name in ["int", "values", "schema"] {
+            assert_eq!(schema_problem(name), None);
+            client
+                .batch_execute(&format!(
+                    "BEGIN; CREATE SCHEMA {name}; CREATE TABLE {name}.events (x INT); SELECT x FROM {name}.events; \
+                     ROLLBACK"
+                ))
+                .await
+                .unwrap();
+        }
+        drop(client);
+        connection.await.unwrap().unwrap();
     }
 
     #[tokio::test]

@@ -35,8 +35,9 @@ pub enum AppendError {
         /// The stream.
         stream: StreamName,
     },
-    /// A payload (or its metadata) is larger than the store accepts.
-    #[error("event {id} ({contract}) is {size} bytes, over the limit of {limit} bytes; store large data elsewhere and reference it")]
+    /// A payload and its metadata together are larger than the store
+    /// accepts.
+    #[error("event {id} ({contract}) is {size} bytes with its metadata, over the limit of {limit} bytes; store large data elsewhere and reference it")]
     TooLarge {
         /// The event.
         id: Uuid,
@@ -47,7 +48,9 @@ pub enum AppendError {
         /// The store's limit.
         limit: usize,
     },
-    /// A payload is not JSON.
+    /// A payload is not strict JSON: not UTF-8 (inside strings too), a
+    /// lone surrogate escape, a number beyond `f64`, nesting deeper than
+    /// [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH), or not JSON at all.
     #[error("event {id} ({contract}) has a payload that is not JSON: {reason}")]
     InvalidPayload {
         /// The event.
@@ -56,6 +59,36 @@ pub enum AppendError {
         contract: String,
         /// What the JSON parser said.
         reason: String,
+    },
+    /// An event's contract name, version or fingerprint, or a contract
+    /// version given to `record_contracts`, breaks the store's rules
+    /// (docs/limits.md).
+    #[error("{}contract {contract:?} v{version}: {reason}", id.map(|id| format!("event {id} has an invalid ")).unwrap_or_else(|| "invalid ".into()))]
+    InvalidContract {
+        /// The event, when the contract came with one.
+        id: Option<Uuid>,
+        /// The contract name (cut to 80 characters).
+        contract: String,
+        /// The contract version.
+        version: u32,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// An event's metadata breaks the store's rules: a header name that is
+    /// empty, too long or not made of token characters.
+    #[error("event {id} has invalid metadata: {reason}")]
+    InvalidMetadata {
+        /// The event.
+        id: Uuid,
+        /// Which rule it breaks, naming the header.
+        reason: String,
+    },
+    /// The append carries the same event id twice. Ids are what makes an
+    /// append idempotent, so each event of an append needs its own.
+    #[error("the append carries event {id} more than once; each event of an append needs an id of its own")]
+    DuplicateEventId {
+        /// The repeated id.
+        id: Uuid,
     },
     /// The store holds events of this contract version with another
     /// fingerprint: the contract changed without a new version.
@@ -79,9 +112,26 @@ pub enum AppendError {
         /// Where the store is.
         location: String,
     },
-    /// The backend failed; the append may be retried with the same ids.
+    /// The backend could not be reached or gave up for now (a lost
+    /// connection, a server shutting down, a serialization failure or
+    /// deadlock, a busy database): nothing was written, or the retry will
+    /// find it written. Retry the same append, with the same event ids.
+    #[error("storage unavailable (retry with the same event ids): {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend failed in a way retrying the same append will not fix.
     #[error("storage failed: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppendError {
+    /// Whether retrying the same append, unchanged and with the same event
+    /// ids, can succeed: only when the backend was unavailable
+    /// ([`AppendError::Unavailable`]). Every other error says something
+    /// about the append itself; a [`AppendError::WrongExpectedVersion`]
+    /// needs a reload and a new decision, not a retry.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, AppendError::Unavailable(_))
+    }
 }
 
 /// Why a read failed.
@@ -96,7 +146,19 @@ pub enum ReadError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The backend could not be reached or gave up for now; reading again
+    /// from the last position read can succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The backend failed.
     #[error("storage failed: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ReadError {
+    /// Whether reading again (from the last position read) can succeed:
+    /// only when the backend was unavailable. A corrupt row stays corrupt.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ReadError::Unavailable(_))
+    }
 }

@@ -20,6 +20,7 @@ use crate::types::Uuid;
 pub struct MemoryStore {
     inner: Arc<RwLock<State>>,
     head: Arc<watch::Sender<u64>>,
+    max_event_bytes: usize,
 }
 
 #[derive(Default)]
@@ -43,9 +44,17 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
+        MemoryStore::with_max_event_bytes(rules::DEFAULT_MAX_EVENT_BYTES)
+    }
+
+    /// An empty store that accepts events of at most `max_event_bytes`
+    /// (payload plus metadata), as `SqliteConfig::max_event_bytes` and
+    /// `PostgresConfig::max_event_bytes` set it for the other backends.
+    pub fn with_max_event_bytes(max_event_bytes: usize) -> Self {
         MemoryStore {
             inner: Arc::new(RwLock::new(State::default())),
             head: Arc::new(watch::channel(0).0),
+            max_event_bytes,
         }
     }
 
@@ -63,7 +72,7 @@ impl EventStore for MemoryStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, AppendError> {
-        rules::validate_append(stream, &events, rules::DEFAULT_MAX_EVENT_BYTES)?;
+        rules::validate_append(stream, &events, self.max_event_bytes)?;
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if let Some(result) = retried(&state, stream, &events)? {
             return Ok(result);
@@ -186,6 +195,7 @@ impl EventStore for MemoryStore {
     }
 
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
+        super::validate::registry(&contracts)?;
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
         for c in contracts {
             let entry = state

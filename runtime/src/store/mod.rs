@@ -17,6 +17,7 @@ mod rules;
 mod sqlite;
 mod sqlite_page;
 mod types;
+pub(crate) mod validate;
 
 use std::future::Future;
 
@@ -36,6 +37,7 @@ pub use types::{
     message_event_id, AppendResult, Direction, EventLocation, ExpectedVersion, InvalidStreamName, Metadata, NewEvent,
     RecordedEvent, StreamName, MAX_STREAM_NAME,
 };
+pub use validate::{FINGERPRINT_LEN, MAX_CONTRACT_NAME, MAX_HEADER_NAME, MAX_JSON_DEPTH};
 
 // The settings of the stores' configurations, where their users look for
 // them; they belong to `storage`, shared with the other durable components.
@@ -65,9 +67,16 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// [`AppendError::WrongExpectedVersion`] when another writer appended
     /// first; [`AppendError::IdConflict`] when ids are stored but not as
-    /// this exact append; validation errors for empty appends, payloads
-    /// that are too large or not JSON; [`AppendError::Storage`] when the
-    /// backend fails (nothing was written, or the retry will say so).
+    /// this exact append; validation errors, the same on every backend,
+    /// for anything the append carries that breaks the rules of
+    /// docs/limits.md (empty appends, repeated ids, invalid contract names,
+    /// versions, fingerprints or header names, events too large with their
+    /// metadata, payloads that are not strict JSON);
+    /// [`AppendError::Unavailable`] when the backend could not be reached
+    /// for now (retry the same append: nothing was written, or the retry
+    /// will find it written); [`AppendError::Storage`] when it failed in a
+    /// way a retry will not fix. [`AppendError::is_retryable`] tells them
+    /// apart.
     fn append(
         &self,
         stream: &StreamName,

@@ -13,7 +13,8 @@ use super::{EventStream, ReadError, RecordedEvent};
 pub(crate) const PAGE_SIZE: usize = 512;
 
 /// One page of rows as a backend fetched it. A row that cannot be read
-/// ends the stream after the rows before it are delivered.
+/// ([`ReadError::Corrupt`]) is delivered as an error in its place and the
+/// rows after it follow; any other error ends the stream.
 pub(crate) trait Page: Send + 'static {
     /// The page's rows in order: each event, or why its row could not be
     /// read.
@@ -22,7 +23,8 @@ pub(crate) trait Page: Send + 'static {
     /// How many rows the page holds, read or not.
     fn len(&self) -> usize;
 
-    /// Where the last row sits, when it could be read.
+    /// Where the last row sits, read or not; `None` when the page is
+    /// empty or ended with a failure of the backend.
     fn last(&self) -> Option<RowKey>;
 
     /// The events, built as they are taken.
@@ -33,7 +35,15 @@ pub(crate) trait Page: Send + 'static {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RowKey {
     pub position: u64,
-    pub version: u64,
+    /// `None` for a damaged row without a readable version: a stream read
+    /// ends after it.
+    pub version: Option<u64>,
+}
+
+/// Whether an error of a read stands for one row, after which the read
+/// goes on, rather than ending the read.
+pub(crate) fn ends_read(error: &ReadError) -> bool {
+    !matches!(error, ReadError::Corrupt { .. })
 }
 
 /// The page of the backends that build each event as they fetch it.
@@ -50,7 +60,11 @@ impl Page for EventPage {
         match <[_]>::last(self) {
             Some(Ok(event)) => Some(RowKey {
                 position: event.position,
-                version: event.version,
+                version: Some(event.version),
+            }),
+            Some(Err(ReadError::Corrupt { position, .. })) => Some(RowKey {
+                position: *position,
+                version: None,
             }),
             _ => None,
         }
@@ -123,8 +137,9 @@ where
         let this = self.get_mut();
         loop {
             if let Some(item) = this.events.as_mut().and_then(Iterator::next) {
-                if item.is_err() {
-                    // A row that cannot be read ends the stream.
+                if item.as_ref().is_err_and(ends_read) {
+                    // A failure of the backend ends the stream; a damaged
+                    // row does not.
                     this.events = None;
                     this.cursor = Cursor::Done;
                     this.ahead = None;
@@ -184,12 +199,14 @@ pub(crate) fn after_position(row: RowKey) -> Cursor {
 
 /// The cursor after `event` when reading a stream forward.
 fn after_version(row: RowKey) -> Cursor {
-    row.version.checked_add(1).map_or(Cursor::Done, Cursor::At)
+    row.version
+        .and_then(|version| version.checked_add(1))
+        .map_or(Cursor::Done, Cursor::At)
 }
 
 /// The cursor after `event` when reading a stream backward.
 fn before_version(row: RowKey) -> Cursor {
-    match row.version.checked_sub(1) {
+    match row.version.and_then(|version| version.checked_sub(1)) {
         Some(v) if v > 0 => Cursor::At(v),
         _ => Cursor::Done,
     }
@@ -235,7 +252,7 @@ where
         }
         loop {
             if let Some(item) = state.events.as_mut().and_then(Iterator::next) {
-                if item.is_err() {
+                if item.as_ref().is_err_and(ends_read) {
                     state.failed = true;
                 }
                 return Some((item, state));

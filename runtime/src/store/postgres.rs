@@ -28,7 +28,7 @@ use tokio_postgres::Row;
 use crate::storage::postgres::{self, Connected};
 use crate::storage::{Component, OpenError, PostgresOptions};
 
-use super::paging::{self, EventPage, PAGE_SIZE};
+use super::paging::{self, Page, RowKey, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
@@ -114,9 +114,10 @@ impl VersionsInUse {
 
 /// The layout of the store's tables, numbered like the SQLite store's: 1
 /// counted events per contract version in the registry, 2 keeps their
-/// first positions. PostgreSQL keeps no number; the registry's columns
-/// tell the layouts apart.
-const LAYOUT: i64 = 2;
+/// first positions, 3 keeps contract versions as `BIGINT`, so every `u32`
+/// version is stored as itself (layout 2's `INTEGER` took only half of
+/// them). PostgreSQL keeps no number; the columns tell the layouts apart.
+const LAYOUT: i64 = 3;
 
 /// The store's tables, as `open_existing` looks for them.
 const TABLES: &[&str] = &["events", "head", "contracts"];
@@ -182,7 +183,7 @@ impl PostgresStore {
                      stream           TEXT NOT NULL,
                      version          BIGINT NOT NULL,
                      contract         TEXT NOT NULL,
-                     contract_version INTEGER NOT NULL,
+                     contract_version BIGINT NOT NULL,
                      fingerprint      TEXT NOT NULL,
                      payload          TEXT NOT NULL,
                      metadata         TEXT NOT NULL,
@@ -195,18 +196,20 @@ impl PostgresStore {
                  INSERT INTO {head} (singleton, position) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
                  CREATE TABLE IF NOT EXISTS {contracts} (
                      name           TEXT NOT NULL,
-                     version        INTEGER NOT NULL,
+                     version        BIGINT NOT NULL,
                      fingerprint    TEXT NOT NULL,
                      schema         TEXT,
                      first_position BIGINT,
                      PRIMARY KEY (name, version)
                  );
                  {migration}
+                 {widening}
                  {function}",
                     events = tables.events,
                     head = tables.head,
                     contracts = tables.contracts,
                     migration = registry_migration(tables, schema),
+                    widening = version_migration(tables, schema),
                     function = append_function(tables, schema),
                 )
             },
@@ -250,24 +253,41 @@ impl PostgresStore {
         let failed =
             |e: Box<dyn std::error::Error + Send + Sync>| OpenError::storage(Component::EventStore, &location, e);
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
-        // The catalog, not `information_schema`, which hides the columns
-        // of tables the role has no rights on.
-        let layout_2 = client
-            .query_opt(
-                "SELECT 1 FROM pg_catalog.pg_attribute a
+        // The layout shows in the columns: layout 2 added
+        // `contracts.first_position`, layout 3 widened
+        // `events.contract_version` to `bigint`. The catalog, not
+        // `information_schema`, which hides the columns of tables the role
+        // has no rights on.
+        let columns = client
+            .query(
+                "SELECT c.relname::TEXT, a.attname::TEXT, format_type(a.atttypid, a.atttypmod)
+                 FROM pg_catalog.pg_attribute a
                  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = $1 AND c.relname = 'contracts' AND a.attname = 'first_position'
-                   AND NOT a.attisdropped",
+                 WHERE n.nspname = $1 AND c.relname IN ('events', 'contracts')
+                   AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
                 &[&config.connection.schema],
             )
             .await
             .map_err(|e| failed(Box::new(e)))?;
         drop(client);
-        if layout_2.is_none() {
+        let column = |table: &str, column: &str| {
+            columns
+                .iter()
+                .find(|row| row.get::<_, &str>(0) == table && row.get::<_, &str>(1) == column)
+                .map(|row| row.get::<_, String>(2))
+        };
+        let found = if column("contracts", "first_position").is_none() {
+            1
+        } else if column("events", "contract_version").as_deref() != Some("bigint") {
+            2
+        } else {
+            LAYOUT
+        };
+        if found < LAYOUT {
             return Err(OpenError::OlderSchema {
                 location,
-                found: 1,
+                found,
                 current: LAYOUT,
             });
         }
@@ -323,8 +343,12 @@ impl PostgresStore {
         });
     }
 
-    async fn page(&self, query: PageQuery) -> Result<EventPage, ReadError> {
-        let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
+    async fn page(&self, query: PageQuery) -> Result<PgPage, ReadError> {
+        retrying(|| self.page_once(&query)).await
+    }
+
+    async fn page_once(&self, query: &PageQuery) -> Result<PgPage, ReadError> {
+        let client = self.pool.get().await.map_err(read_error)?;
         let limit = PAGE_SIZE as i64;
         let events = &self.tables.events;
         let rows = match query {
@@ -332,7 +356,7 @@ impl PostgresStore {
                 client
                     .query(
                         &format!("SELECT {COLUMNS} FROM {events} WHERE position >= $1 ORDER BY position LIMIT $2"),
-                        &[&clamp(at), &limit],
+                        &[&clamp(*at), &limit],
                     )
                     .await
             }
@@ -344,13 +368,20 @@ impl PostgresStore {
                 client
                     .query(
                         &format!("SELECT {COLUMNS} FROM {events} WHERE stream = $1 AND {filter} LIMIT $3"),
-                        &[&stream.as_str(), &clamp(at), &limit],
+                        &[&stream.as_str(), &clamp(*at), &limit],
                     )
                     .await
             }
         }
-        .map_err(|e| ReadError::Storage(Box::new(e)))?;
-        Ok(rows.iter().map(to_event).collect())
+        .map_err(read_error)?;
+        let last = match rows.last() {
+            Some(row) => Some(row_key(row)?),
+            None => None,
+        };
+        Ok(PgPage {
+            rows: rows.iter().map(to_event).collect(),
+            last,
+        })
     }
 }
 
@@ -363,15 +394,15 @@ impl PostgresStore {
         stream: &StreamName,
         ids: &[crate::types::Uuid],
     ) -> Result<Option<AppendResult>, AppendError> {
-        let client = self.pool.get().await.map_err(storage)?;
+        let client = self.pool.get().await.map_err(append_error)?;
         let lookup = client
             .prepare_cached(&format!(
                 "SELECT id, stream, version, position FROM {} WHERE id = ANY($1)",
                 self.tables.events
             ))
             .await
-            .map_err(storage)?;
-        let rows = client.query(&lookup, &[&ids]).await.map_err(storage)?;
+            .map_err(append_error)?;
+        let rows = client.query(&lookup, &[&ids]).await.map_err(append_error)?;
         let stored: Vec<Option<StoredId>> = ids
             .iter()
             .map(|id| {
@@ -436,6 +467,39 @@ fn registry_migration(tables: &Tables, schema: &str) -> String {
     )
 }
 
+/// Moves the tables of layout 2, which kept contract versions as
+/// `INTEGER`, to `BIGINT`, so every `u32` version is stored as itself.
+/// Layout 2 wrote a version above `i32::MAX` wrapped to a negative
+/// number, which made the store unreadable from that event on; the move
+/// gives such versions back their value. It rewrites the events table,
+/// holding its lock meanwhile: expect it to take as long as copying the
+/// table. The append function of layout 2, whose versions were
+/// `INTEGER[]`, is dropped. Runs in the table-creation transaction; does
+/// nothing once done.
+fn version_migration(tables: &Tables, schema: &str) -> String {
+    format!(
+        r#"DO $widen$ BEGIN
+                 IF EXISTS (SELECT 1 FROM information_schema.columns
+                            WHERE table_schema = '{schema}' AND table_name = 'events'
+                              AND column_name = 'contract_version' AND data_type = 'integer') THEN
+                     ALTER TABLE {events} ALTER COLUMN contract_version TYPE BIGINT
+                         USING (CASE WHEN contract_version < 0 THEN contract_version + 4294967296
+                                     ELSE contract_version END);
+                     DROP FUNCTION IF EXISTS {schema}.append(
+                         TEXT, INTEGER, BIGINT, BOOLEAN, UUID[], TEXT[], INTEGER[], TEXT[], TEXT[], TEXT[]);
+                 END IF;
+                 IF EXISTS (SELECT 1 FROM information_schema.columns
+                            WHERE table_schema = '{schema}' AND table_name = 'contracts'
+                              AND column_name = 'version' AND data_type = 'integer') THEN
+                     ALTER TABLE {contracts} ALTER COLUMN version TYPE BIGINT
+                         USING (CASE WHEN version < 0 THEN version + 4294967296 ELSE version END);
+                 END IF;
+             END $widen$;"#,
+        events = tables.events,
+        contracts = tables.contracts,
+    )
+}
+
 /// The server-side append: the expected-version check (a stored id, the
 /// sign of a retry, is caught by the unique index or, for a retry whose
 /// expectation no longer holds, by the caller after a wrong version),
@@ -455,7 +519,7 @@ fn append_function(tables: &Tables, schema: &str) -> String {
     format!(
         r#"CREATE OR REPLACE FUNCTION {schema}.append(
                  p_stream TEXT, p_kind INTEGER, p_exact BIGINT, p_register BOOLEAN, p_ids UUID[],
-                 p_contracts TEXT[], p_contract_versions INTEGER[], p_fingerprints TEXT[], p_payloads TEXT[],
+                 p_contracts TEXT[], p_contract_versions BIGINT[], p_fingerprints TEXT[], p_payloads TEXT[],
                  p_metadata TEXT[])
              RETURNS TABLE (status TEXT, stream_version BIGINT, first_position BIGINT, last_position BIGINT)
              LANGUAGE plpgsql
@@ -525,83 +589,260 @@ fn clamp(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// A page of rows, each an event or why its row cannot be read, with
+/// where the last row sits so a read goes on past a damaged one.
+struct PgPage {
+    rows: Vec<Result<RecordedEvent, ReadError>>,
+    last: Option<RowKey>,
+}
+
+impl Page for PgPage {
+    type Events = std::vec::IntoIter<Result<RecordedEvent, ReadError>>;
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn last(&self) -> Option<RowKey> {
+        self.last
+    }
+
+    fn into_events(self) -> Self::Events {
+        self.rows.into_iter()
+    }
+}
+
+/// Where a row sits; every column read may fail on a damaged row, and
+/// such a row is reported, not a reason to panic.
+fn row_key(row: &Row) -> Result<RowKey, ReadError> {
+    let position: i64 = row.try_get(0).map_err(read_error)?;
+    let version = row.try_get::<_, i64>(3).ok().and_then(|v| u64::try_from(v).ok());
+    Ok(RowKey {
+        position: position as u64,
+        version,
+    })
+}
+
 fn to_event(row: &Row) -> Result<RecordedEvent, ReadError> {
-    let position = row.get::<_, i64>(0) as u64;
+    let position = row.try_get::<_, i64>(0).map_err(read_error)? as u64;
     let corrupt = |reason: String| ReadError::Corrupt { position, reason };
-    let stream = StreamName::new(row.get::<_, String>(2)).map_err(|e| corrupt(e.to_string()))?;
-    let version = row.get::<_, i64>(3);
-    let contract_version = row.get::<_, i32>(5);
-    let metadata: Metadata =
-        serde_json::from_str(row.get::<_, &str>(8)).map_err(|e| corrupt(format!("metadata: {e}")))?;
+    let column = |name: &str, e: tokio_postgres::Error| corrupt(format!("{name}: {}", describe(&e)));
+    let stream: String = row.try_get(2).map_err(|e| column("stream", e))?;
+    let stream = StreamName::new(stream).map_err(|e| corrupt(e.to_string()))?;
+    let version: i64 = row.try_get(3).map_err(|e| column("version", e))?;
+    let contract_version: i64 = row.try_get(5).map_err(|e| column("contract version", e))?;
+    let metadata: &str = row.try_get(8).map_err(|e| column("metadata", e))?;
+    let metadata: Metadata = serde_json::from_str(metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
     Ok(RecordedEvent {
-        id: row.get(1),
+        id: row.try_get(1).map_err(|e| column("event id", e))?,
         stream,
         version: u64::try_from(version).map_err(|_| corrupt(format!("negative version {version}")))?,
         position,
-        contract: row.get(4),
+        contract: row.try_get(4).map_err(|e| column("contract", e))?,
         contract_version: u32::try_from(contract_version)
             .map_err(|_| corrupt(format!("contract version {contract_version} out of range")))?,
-        fingerprint: row.get(6),
-        payload: row.get::<_, String>(7).into_bytes(),
+        fingerprint: row.try_get(6).map_err(|e| column("fingerprint", e))?,
+        payload: row
+            .try_get::<_, String>(7)
+            .map_err(|e| column("payload", e))?
+            .into_bytes(),
         metadata,
     })
 }
 
-fn storage(e: impl std::error::Error + Send + Sync + 'static) -> AppendError {
-    AppendError::Storage(Box::new(e))
+/// A failure of the server as errors show it: its SQLSTATE and message,
+/// where tokio-postgres says only "db error".
+#[derive(Debug)]
+struct ServerError {
+    text: String,
+    source: tokio_postgres::Error,
 }
 
-impl EventStore for PostgresStore {
-    async fn append(
-        &self,
-        stream: &StreamName,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendResult, AppendError> {
-        rules::validate_append(stream, &events, self.config.max_event_bytes)?;
-        let client = self.pool.get().await.map_err(storage)?;
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// A tokio-postgres error, with the server's SQLSTATE and message when
+/// the server raised it.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("PostgreSQL {} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// A failure of PostgreSQL or of the pool, and whether it is transient
+/// (by SQLSTATE for the server's errors; see `storage/transient.rs`).
+fn failure<E: std::error::Error + Send + Sync + 'static>(e: E) -> (bool, Box<dyn std::error::Error + Send + Sync>) {
+    let transient = crate::storage::transient::is_transient(&e);
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(e);
+    let boxed = match boxed.downcast::<tokio_postgres::Error>() {
+        Ok(pg) => Box::new(ServerError {
+            text: describe(&pg),
+            source: *pg,
+        }),
+        Err(other) => other,
+    };
+    (transient, boxed)
+}
+
+fn append_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> AppendError {
+    match failure(e) {
+        (true, e) => AppendError::Unavailable(e),
+        (false, e) => AppendError::Storage(e),
+    }
+}
+
+fn read_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> ReadError {
+    match failure(e) {
+        (true, e) => ReadError::Unavailable(e),
+        (false, e) => ReadError::Storage(e),
+    }
+}
+
+/// How often an operation is tried when it fails transiently: a pooled
+/// connection the server closed, a server restarting, a serialization
+/// failure. An append is safe to try again because its event ids make it
+/// idempotent: when an earlier attempt committed, the next finds its
+/// events and answers with its result.
+const ATTEMPTS: u32 = 4;
+
+/// The pause before the `n`th attempt (from 2): long enough for the pool
+/// to see that the connections of a restarted server are gone.
+fn pause(attempt: u32) -> Duration {
+    Duration::from_millis(5 * 5u64.pow(attempt.saturating_sub(2)))
+}
+
+/// Errors whose kind says whether another attempt can succeed.
+trait Retryable {
+    fn retryable(&self) -> bool;
+}
+
+impl Retryable for AppendError {
+    fn retryable(&self) -> bool {
+        self.is_retryable()
+    }
+}
+
+impl Retryable for ReadError {
+    fn retryable(&self) -> bool {
+        self.is_retryable()
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or [`ATTEMPTS`] are
+/// used up.
+async fn retrying<T, E: Retryable, F: std::future::Future<Output = Result<T, E>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, E> {
+    let mut made = 1;
+    loop {
+        match attempt().await {
+            Err(e) if e.retryable() && made < ATTEMPTS => {
+                made += 1;
+                tokio::time::sleep(pause(made)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// The arrays of one append's call, made once for all its attempts.
+struct Call<'a> {
+    kind: i32,
+    exact: i64,
+    ids: Vec<crate::types::Uuid>,
+    contracts: Vec<&'a str>,
+    contract_versions: Vec<i64>,
+    fingerprints: Vec<&'a str>,
+    payloads: Vec<&'a str>,
+    metadata: Vec<String>,
+}
+
+impl<'a> Call<'a> {
+    fn new(expected: ExpectedVersion, events: &'a [NewEvent]) -> Result<Call<'a>, AppendError> {
         let (kind, exact): (i32, i64) = match expected {
             ExpectedVersion::Any => (0, 0),
             ExpectedVersion::NoStream => (1, 0),
             ExpectedVersion::StreamExists => (2, 0),
             ExpectedVersion::Exact(n) => (3, i64::try_from(n).unwrap_or(i64::MAX)),
         };
-        let ids: Vec<crate::types::Uuid> = events.iter().map(|e| e.id).collect();
-        let contracts: Vec<&str> = events.iter().map(|e| e.contract.as_str()).collect();
-        let contract_versions: Vec<i32> = events.iter().map(|e| e.contract_version as i32).collect();
-        let fingerprints: Vec<&str> = events.iter().map(|e| e.fingerprint.as_str()).collect();
-        let payloads: Vec<&str> = events
+        // Validation checked that payloads are UTF-8 and metadata
+        // serializes; should either still fail, the append fails, never
+        // the caller's task.
+        let payloads = events
             .iter()
-            .map(|e| std::str::from_utf8(&e.payload).expect("validated as JSON, so UTF-8"))
-            .collect();
-        let metadata: Vec<String> = events
+            .map(|e| {
+                std::str::from_utf8(&e.payload).map_err(|error| AppendError::InvalidPayload {
+                    id: e.id,
+                    contract: e.contract.clone(),
+                    reason: format!("it is not UTF-8: {error}"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let metadata = events
             .iter()
-            .map(|e| serde_json::to_string(&e.metadata).expect("metadata always serializes"))
-            .collect();
+            .map(|e| serde_json::to_string(&e.metadata).map_err(|error| AppendError::Storage(Box::new(error))))
+            .collect::<Result<_, _>>()?;
+        Ok(Call {
+            kind,
+            exact,
+            ids: events.iter().map(|e| e.id).collect(),
+            contracts: events.iter().map(|e| e.contract.as_str()).collect(),
+            contract_versions: events.iter().map(|e| i64::from(e.contract_version)).collect(),
+            fingerprints: events.iter().map(|e| e.fingerprint.as_str()).collect(),
+            payloads,
+            metadata,
+        })
+    }
+}
+
+impl PostgresStore {
+    /// One attempt at an append.
+    async fn append_once(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        call: &Call<'_>,
+    ) -> Result<AppendResult, AppendError> {
+        let client = self.pool.get().await.map_err(append_error)?;
         // One prepared call does the whole append inside the server, in the
         // statement's own transaction: one round trip instead of seven.
-        let call = client.prepare_cached(&self.tables.append).await.map_err(storage)?;
-        let register = !self.in_use.cover(&events);
+        let prepared = client.prepare_cached(&self.tables.append).await.map_err(append_error)?;
+        let register = !self.in_use.cover(events);
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
             &stream.as_str(),
-            &kind,
-            &exact,
+            &call.kind,
+            &call.exact,
             &register,
-            &ids,
-            &contracts,
-            &contract_versions,
-            &fingerprints,
-            &payloads,
-            &metadata,
+            &call.ids,
+            &call.contracts,
+            &call.contract_versions,
+            &call.fingerprints,
+            &call.payloads,
+            &call.metadata,
         ];
-        let row = match client.query_one(&call, &params).await {
+        let row = match client.query_one(&prepared, &params).await {
             Ok(row) => row,
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                 // Another writer got in between the version check and the
-                // insert, or an id other than the first is stored already.
+                // insert, or an id other than the first is stored already
+                // (an earlier attempt of this append may have committed).
                 drop(client);
-                if let Some(result) = self.judge_stored(stream, &ids).await? {
-                    return Ok(result);
+                if let Some(result) = self.judge_stored(stream, &call.ids).await? {
+                    return Ok(self.moved(result));
                 }
                 let actual = self.stream_version(stream).await.ok().flatten();
                 return Err(AppendError::WrongExpectedVersion {
@@ -611,28 +852,29 @@ impl EventStore for PostgresStore {
                 });
             }
             Err(e) if e.code().map(SqlState::code) == Some(FINGERPRINT_MISMATCH) => {
-                return Err(fingerprint_mismatch(&e).unwrap_or_else(|| storage(e)));
+                // Stored ids are told apart first, as every backend does.
+                drop(client);
+                if let Some(result) = self.judge_stored(stream, &call.ids).await? {
+                    return Ok(self.moved(result));
+                }
+                return Err(fingerprint_mismatch(&e).unwrap_or_else(|| append_error(e)));
             }
-            Err(e) => return Err(storage(e)),
+            Err(e) => return Err(append_error(e)),
         };
-        let status: &str = row.get(0);
-        let stream_version: Option<i64> = row.get(1);
+        let status: &str = row.try_get(0).map_err(append_error)?;
+        let stream_version: Option<i64> = row.try_get(1).map_err(append_error)?;
         match status {
             "ok" => {
                 if register {
-                    self.in_use.add(&events);
+                    self.in_use.add(events);
                 }
-                let result = AppendResult {
+                let first: i64 = row.try_get(2).map_err(append_error)?;
+                let last: i64 = row.try_get(3).map_err(append_error)?;
+                Ok(self.moved(AppendResult {
                     stream_version: stream_version.unwrap_or(0) as u64,
-                    first_position: row.get::<_, i64>(2) as u64,
-                    last_position: row.get::<_, i64>(3) as u64,
-                };
-                self.head.send_if_modified(|current| {
-                    let moved = result.last_position > *current;
-                    *current = (*current).max(result.last_position);
-                    moved
-                });
-                Ok(result)
+                    first_position: first as u64,
+                    last_position: last as u64,
+                }))
             }
             _ => {
                 // A retry of an append that went through carries an
@@ -640,8 +882,8 @@ impl EventStore for PostgresStore {
                 // off the happy path, instead of looking up every append's
                 // ids first.
                 drop(client);
-                match self.judge_stored(stream, &ids).await? {
-                    Some(original) => Ok(original),
+                match self.judge_stored(stream, &call.ids).await? {
+                    Some(original) => Ok(self.moved(original)),
                     None => Err(AppendError::WrongExpectedVersion {
                         stream: stream.clone(),
                         expected,
@@ -652,40 +894,66 @@ impl EventStore for PostgresStore {
         }
     }
 
+    /// Wakes this process's subscriptions when `result` moved the head.
+    fn moved(&self, result: AppendResult) -> AppendResult {
+        self.head.send_if_modified(|current| {
+            let moved = result.last_position > *current;
+            *current = (*current).max(result.last_position);
+            moved
+        });
+        result
+    }
+}
+
+impl EventStore for PostgresStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, AppendError> {
+        rules::validate_append(stream, &events, self.config.max_event_bytes)?;
+        let call = Call::new(expected, &events)?;
+        // A transient failure (a pooled connection the server closed, a
+        // serialization failure) is tried again here, so callers do not
+        // each have to: the same event ids make it safe.
+        retrying(|| self.append_once(stream, expected, &events, &call)).await
+    }
+
     async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {
-        let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
-        let max: Option<i64> = client
-            .query_one(
-                &format!("SELECT MAX(version) FROM {} WHERE stream = $1", self.tables.events),
-                &[&stream.as_str()],
-            )
-            .await
-            .map_err(|e| ReadError::Storage(Box::new(e)))?
-            .get(0);
-        Ok(max.map(|v| v as u64))
+        let sql = format!("SELECT MAX(version) FROM {} WHERE stream = $1", self.tables.events);
+        retrying(|| async {
+            let client = self.pool.get().await.map_err(read_error)?;
+            let row = client.query_one(&sql, &[&stream.as_str()]).await.map_err(read_error)?;
+            let max: Option<i64> = row.try_get(0).map_err(read_error)?;
+            Ok(max.map(|v| v as u64))
+        })
+        .await
     }
 
     async fn locate(&self, id: crate::types::Uuid) -> Result<Option<EventLocation>, ReadError> {
-        let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
-        let row = client
-            .query_opt(
-                &format!(
-                    "SELECT stream, version, position FROM {} WHERE id = $1",
-                    self.tables.events
-                ),
-                &[&id],
-            )
-            .await
-            .map_err(|e| ReadError::Storage(Box::new(e)))?;
+        let sql = format!(
+            "SELECT stream, version, position FROM {} WHERE id = $1",
+            self.tables.events
+        );
+        let row = retrying(|| async {
+            let client = self.pool.get().await.map_err(read_error)?;
+            client.query_opt(&sql, &[&id]).await.map_err(read_error)
+        })
+        .await?;
         row.map(|row| {
-            let position = row.get::<_, i64>(2) as u64;
-            let stream = StreamName::new(row.get::<_, String>(0)).map_err(|e| ReadError::Corrupt {
-                position,
-                reason: e.to_string(),
-            })?;
+            let position = row.try_get::<_, i64>(2).map_err(read_error)? as u64;
+            let corrupt = |reason: String| ReadError::Corrupt { position, reason };
+            let stream: String = row
+                .try_get(0)
+                .map_err(|e| corrupt(format!("stream: {}", describe(&e))))?;
+            let stream = StreamName::new(stream).map_err(|e| corrupt(e.to_string()))?;
+            let version: i64 = row
+                .try_get(1)
+                .map_err(|e| corrupt(format!("version: {}", describe(&e))))?;
             Ok(EventLocation {
                 stream,
-                version: row.get::<_, i64>(1) as u64,
+                version: u64::try_from(version).map_err(|_| corrupt(format!("negative version {version}")))?,
                 position,
             })
         })
@@ -693,13 +961,14 @@ impl EventStore for PostgresStore {
     }
 
     async fn head(&self) -> Result<u64, ReadError> {
-        let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
-        let head: i64 = client
-            .query_one(&format!("SELECT position FROM {}", self.tables.head), &[])
-            .await
-            .map_err(|e| ReadError::Storage(Box::new(e)))?
-            .get(0);
-        Ok(head as u64)
+        let sql = format!("SELECT position FROM {}", self.tables.head);
+        retrying(|| async {
+            let client = self.pool.get().await.map_err(read_error)?;
+            let row = client.query_one(&sql, &[]).await.map_err(read_error)?;
+            let head: i64 = row.try_get(0).map_err(read_error)?;
+            Ok(head as u64)
+        })
+        .await
     }
 
     fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream {
@@ -726,30 +995,36 @@ impl EventStore for PostgresStore {
     }
 
     async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
-        let client = self.pool.get().await.map_err(|e| ReadError::Storage(Box::new(e)))?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT name, version, fingerprint, schema, first_position FROM {} ORDER BY name, version",
-                    self.tables.contracts
-                ),
-                &[],
-            )
-            .await
-            .map_err(|e| ReadError::Storage(Box::new(e)))?;
-        Ok(rows
-            .iter()
-            .map(|r| StoredContract {
-                name: r.get(0),
-                version: r.get::<_, i32>(1) as u32,
-                fingerprint: r.get(2),
-                schema: r.get(3),
-                first_position: r.get::<_, Option<i64>>(4).map(|p| p as u64),
+        let sql = format!(
+            "SELECT name, version, fingerprint, schema, first_position FROM {} ORDER BY name, version",
+            self.tables.contracts
+        );
+        let rows = retrying(|| async {
+            let client = self.pool.get().await.map_err(read_error)?;
+            client.query(&sql, &[]).await.map_err(read_error)
+        })
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let version: i64 = r.try_get(1).map_err(read_error)?;
+                let first_position: Option<i64> = r.try_get(4).map_err(read_error)?;
+                Ok(StoredContract {
+                    name: r.try_get(0).map_err(read_error)?,
+                    version: u32::try_from(version).map_err(|_| {
+                        ReadError::Storage(
+                            format!("the registry holds contract version {version}, out of range").into(),
+                        )
+                    })?,
+                    fingerprint: r.try_get(2).map_err(read_error)?,
+                    schema: r.try_get(3).map_err(read_error)?,
+                    first_position: first_position.map(|p| p as u64),
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
+        super::validate::registry(&contracts)?;
         // One statement, so the registry rows are locked only while it
         // runs: an append registering a version waits for them while it
         // holds the head row, and with it every other append. The rows are
@@ -759,25 +1034,28 @@ impl EventStore for PostgresStore {
         sorted.sort();
         sorted.dedup_by(|a, b| (&a.name, a.version) == (&b.name, b.version));
         let names: Vec<&str> = sorted.iter().map(|c| c.name.as_str()).collect();
-        let versions: Vec<i32> = sorted.iter().map(|c| c.version as i32).collect();
+        let versions: Vec<i64> = sorted.iter().map(|c| i64::from(c.version)).collect();
         let fingerprints: Vec<&str> = sorted.iter().map(|c| c.fingerprint.as_str()).collect();
         let schemas: Vec<Option<&str>> = sorted.iter().map(|c| c.schema.as_deref()).collect();
-        let client = self.pool.get().await.map_err(storage)?;
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO {0} AS c (name, version, fingerprint, schema)
-                     SELECT t.name, t.version, t.fingerprint, t.schema
-                     FROM unnest($1::TEXT[], $2::INTEGER[], $3::TEXT[], $4::TEXT[]) AS t(name, version, fingerprint, schema)
-                     ORDER BY t.name COLLATE \"C\", t.version
-                     ON CONFLICT (name, version) DO UPDATE SET schema = COALESCE(c.schema, EXCLUDED.schema)
-                     WHERE c.fingerprint = EXCLUDED.fingerprint",
-                    self.tables.contracts
-                ),
-                &[&names, &versions, &fingerprints, &schemas],
-            )
-            .await
-            .map_err(storage)?;
+        let sql = format!(
+            "INSERT INTO {0} AS c (name, version, fingerprint, schema)
+             SELECT t.name, t.version, t.fingerprint, t.schema
+             FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS t(name, version, fingerprint, schema)
+             ORDER BY t.name COLLATE \"C\", t.version
+             ON CONFLICT (name, version) DO UPDATE SET schema = COALESCE(c.schema, EXCLUDED.schema)
+             WHERE c.fingerprint = EXCLUDED.fingerprint",
+            self.tables.contracts
+        );
+        // The upsert changes nothing when repeated, so it is retried like
+        // an append.
+        retrying(|| async {
+            let client = self.pool.get().await.map_err(append_error)?;
+            client
+                .execute(&sql, &[&names, &versions, &fingerprints, &schemas])
+                .await
+                .map_err(append_error)
+        })
+        .await?;
         Ok(())
     }
 

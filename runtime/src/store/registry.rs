@@ -122,6 +122,10 @@ impl ContractProblem {
 
 impl fmt::Display for ContractProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names and fingerprints come from the store, where an earlier
+        // build may have written anything: they are shown escaped when
+        // they are not plain printable text.
+        use super::validate::Shown;
         match self {
             ContractProblem::FingerprintMismatch {
                 contract,
@@ -130,9 +134,12 @@ impl fmt::Display for ContractProblem {
                 compiled,
             } => write!(
                 f,
-                "{contract} v{version}: the store has fingerprint {stored}, this build {compiled}; \
+                "{} v{version}: the store has fingerprint {}, this build {}; \
                  the contract changed without a new version — restore v{version} as it was and \
                  declare the change as v{} with `was v{version} (...)`",
+                Shown(contract),
+                Shown(stored),
+                Shown(compiled),
                 version + 1
             ),
             ContractProblem::UnknownVersion {
@@ -144,9 +151,10 @@ impl fmt::Display for ContractProblem {
                 let known: Vec<String> = known.iter().map(|v| format!("v{v}")).collect();
                 write!(
                     f,
-                    "{contract} v{version}: stored events use it (the first at position {first_position}), \
+                    "{} v{version}: stored events use it (the first at position {first_position}), \
                      but this build reads only {}; \
                      add `was v{version} (...)` to the contract's history",
+                    Shown(contract),
                     known.join(", ")
                 )
             }
@@ -156,9 +164,10 @@ impl fmt::Display for ContractProblem {
                 first_position,
             } => write!(
                 f,
-                "{contract} v{version}: stored events (the first at position {first_position}) use a contract \
+                "{} v{version}: stored events (the first at position {first_position}) use a contract \
                  this build does not have; \
-                 add the contract back (it can be kept with its history and no longer be emitted)"
+                 add the contract back (it can be kept with its history and no longer be emitted)",
+                Shown(contract)
             ),
         }
     }

@@ -5,31 +5,11 @@ use super::{AppendError, AppendResult, NewEvent, StreamName};
 /// The largest event (payload plus metadata) a store accepts by default.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
-/// Checks an append before it touches storage: at least one event, each
-/// within `max_bytes`, each payload JSON.
+/// Checks an append before it touches storage: everything it carries,
+/// by the rules of [`super::validate`], with payload plus metadata within
+/// `max_bytes`.
 pub(crate) fn validate_append(stream: &StreamName, events: &[NewEvent], max_bytes: usize) -> Result<(), AppendError> {
-    if events.is_empty() {
-        return Err(AppendError::Empty { stream: stream.clone() });
-    }
-    for event in events {
-        let size = event.payload.len();
-        if size > max_bytes {
-            return Err(AppendError::TooLarge {
-                id: event.id,
-                contract: event.contract.clone(),
-                size,
-                limit: max_bytes,
-            });
-        }
-        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&event.payload) {
-            return Err(AppendError::InvalidPayload {
-                id: event.id,
-                contract: event.contract.clone(),
-                reason: e.to_string(),
-            });
-        }
-    }
-    Ok(())
+    super::validate::append(stream, events, max_bytes)
 }
 
 /// Where an event id is stored.

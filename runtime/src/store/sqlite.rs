@@ -338,9 +338,9 @@ impl EventStore for SqliteStore {
         if sent.is_err() {
             return Err(AppendError::Storage("the SQLite writer thread has stopped".into()));
         }
-        answer
-            .await
-            .map_err(|_| AppendError::Storage("the SQLite writer thread stopped during the append".into()))?
+        answer.await.map_err(|_| {
+            AppendError::Storage("the SQLite writer failed during the append, which was rolled back".into())
+        })?
     }
 
     async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {
@@ -349,7 +349,7 @@ impl EventStore for SqliteStore {
         tokio::task::spawn_blocking(move || {
             inner
                 .readers
-                .with(|conn| stream_version(conn, &stream).map_err(|e| ReadError::Storage(Box::new(e))))
+                .with(|conn| stream_version(conn, &stream).map_err(read_failed))
         })
         .await
         .map_err(|e| ReadError::Storage(Box::new(e)))?
@@ -359,7 +359,7 @@ impl EventStore for SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             inner.readers.with(|conn| {
-                let found = stored_id(conn, id).map_err(|e| ReadError::Storage(Box::new(e)))?;
+                let found = stored_id(conn, id).map_err(read_failed)?;
                 Ok(found.map(|s| EventLocation {
                     stream: s.stream,
                     version: s.version,
@@ -373,13 +373,9 @@ impl EventStore for SqliteStore {
 
     async fn head(&self) -> Result<u64, ReadError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            inner
-                .readers
-                .with(|conn| last_position(conn).map_err(|e| ReadError::Storage(Box::new(e))))
-        })
-        .await
-        .map_err(|e| ReadError::Storage(Box::new(e)))?
+        tokio::task::spawn_blocking(move || inner.readers.with(|conn| last_position(conn).map_err(read_failed)))
+            .await
+            .map_err(|e| ReadError::Storage(Box::new(e)))?
     }
 
     fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream {
@@ -408,7 +404,7 @@ impl EventStore for SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             inner.readers.with(|conn| {
-                let storage = |e: rusqlite::Error| ReadError::Storage(Box::new(e));
+                let storage = read_failed;
                 let mut statement = conn
                     .prepare_cached(
                         "SELECT name, version, fingerprint, schema, first_position FROM contracts ORDER BY name, version",
@@ -436,6 +432,7 @@ impl EventStore for SqliteStore {
         if let Writing::ReadOnly { .. } = self.inner.writer {
             return Err(self.read_only());
         }
+        super::validate::registry(&contracts)?;
         let path = self.inner.readers.path.clone();
         let durability = self.inner.config.durability;
         tokio::task::spawn_blocking(move || -> rusqlite::Result<()> {
@@ -457,7 +454,7 @@ impl EventStore for SqliteStore {
         })
         .await
         .map_err(|e| AppendError::Storage(Box::new(e)))?
-        .map_err(|e| AppendError::Storage(Box::new(e)))
+        .map_err(append_failed)
     }
 
     fn subscribe(&self, from: u64) -> EventStream {
@@ -495,7 +492,7 @@ impl ReaderPool {
         let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match pooled {
             Some(conn) => conn,
-            None => reader_connection(&self.path).map_err(|e| ReadError::Storage(Box::new(e)))?,
+            None => reader_connection(&self.path).map_err(read_failed)?,
         };
         let result = work(&conn);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -527,7 +524,7 @@ enum PageQuery {
 
 impl PageQuery {
     fn run(&self, conn: &Connection) -> Result<SqlitePage, ReadError> {
-        let storage = |e: rusqlite::Error| ReadError::Storage(Box::new(e));
+        let storage = read_failed;
         let limit = Value::Integer(PAGE_SIZE as i64);
         let (filter, args) = match self {
             PageQuery::All { at } => ("position >= ?1 ORDER BY position LIMIT ?2", vec![int(*at), limit]),
@@ -589,7 +586,19 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.write_group(group);
+            // The last line of defence: validation refuses what could make
+            // an append panic, and each append's work catches its own
+            // panic. Should anything else in the group panic, its open
+            // transaction rolls back as it unwinds, the group's appends are
+            // answered with an error as their reply channels drop, and the
+            // thread goes on serving the appends after them.
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write_group(group)));
+            if let Err(panic) = written {
+                tracing::error!(
+                    "the SQLite writer panicked writing a group of appends, which failed: {}",
+                    panic_text(&panic)
+                );
+            }
         }
     }
 
@@ -602,7 +611,16 @@ impl Writer {
             let mut next_position = last_position(&tx)? + 1;
             for append in &group {
                 let mut savepoint = tx.savepoint()?;
-                let result = write_append(&savepoint, append, next_position);
+                // A panic in one append's work fails that append alone: its
+                // savepoint is rolled back like any failed append's.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    write_append(&savepoint, append, next_position)
+                }))
+                .unwrap_or_else(|panic| {
+                    Err(WriteFailure::Rejected(AppendError::Storage(
+                        format!("the append panicked and was rolled back: {}", panic_text(&panic)).into(),
+                    )))
+                });
                 match &result {
                     Ok(r) if r.last_position >= next_position => {
                         next_position = r.last_position + 1;
@@ -631,10 +649,14 @@ impl Writer {
             }
             Err(e) => {
                 let message = e.to_string();
+                let transient = crate::storage::transient::sqlite(&e);
                 for append in group {
-                    let _ = append
-                        .reply
-                        .send(Err(AppendError::Storage(format!("commit failed: {message}").into())));
+                    let error: Box<dyn std::error::Error + Send + Sync> = format!("commit failed: {message}").into();
+                    let _ = append.reply.send(Err(if transient {
+                        AppendError::Unavailable(error)
+                    } else {
+                        AppendError::Storage(error)
+                    }));
                 }
             }
         }
@@ -656,8 +678,36 @@ impl From<rusqlite::Error> for WriteFailure {
 fn into_append_error(failure: WriteFailure) -> AppendError {
     match failure {
         WriteFailure::Rejected(e) => e,
-        WriteFailure::Sql(e) => AppendError::Storage(Box::new(e)),
+        WriteFailure::Sql(e) => append_failed(e),
     }
+}
+
+/// A failure of SQLite as an append error: a busy or locked database is
+/// unavailable (retry), anything else a storage failure.
+fn append_failed(e: rusqlite::Error) -> AppendError {
+    if crate::storage::transient::sqlite(&e) {
+        AppendError::Unavailable(Box::new(e))
+    } else {
+        AppendError::Storage(Box::new(e))
+    }
+}
+
+/// A failure of SQLite as a read error, sorted like [`append_failed`].
+fn read_failed(e: rusqlite::Error) -> ReadError {
+    if crate::storage::transient::sqlite(&e) {
+        ReadError::Unavailable(Box::new(e))
+    } else {
+        ReadError::Storage(Box::new(e))
+    }
+}
+
+/// What a caught panic said.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Result<AppendResult, WriteFailure> {
@@ -677,13 +727,19 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
     }
     let actual = stream_version(conn, &append.stream)?;
     if !append.expected.admits(actual) {
+        stored_elsewhere(conn, append)?;
         return Err(WriteFailure::Rejected(AppendError::WrongExpectedVersion {
             stream: append.stream.clone(),
             expected: append.expected,
             actual,
         }));
     }
-    register_first_uses(conn, &append.events, next_position)?;
+    if let Err(failure) = register_first_uses(conn, &append.events, next_position) {
+        if let WriteFailure::Rejected(AppendError::FingerprintMismatch { .. }) = failure {
+            stored_elsewhere(conn, append)?;
+        }
+        return Err(failure);
+    }
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -692,8 +748,17 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
     let mut position = next_position;
     for event in &append.events {
         version += 1;
-        let metadata = serde_json::to_string(&event.metadata).expect("metadata always serializes");
-        let payload = std::str::from_utf8(&event.payload).expect("validated as JSON, so UTF-8");
+        // Validation checked both; should either still fail, the append
+        // fails, never the writer.
+        let metadata = serde_json::to_string(&event.metadata)
+            .map_err(|e| WriteFailure::Rejected(AppendError::Storage(Box::new(e))))?;
+        let payload = std::str::from_utf8(&event.payload).map_err(|e| {
+            WriteFailure::Rejected(AppendError::InvalidPayload {
+                id: event.id,
+                contract: event.contract.clone(),
+                reason: format!("it is not UTF-8: {e}"),
+            })
+        })?;
         let inserted = insert.execute(params![
             position as i64,
             event.id.as_bytes().as_slice(),
@@ -723,6 +788,23 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
         first_position: next_position,
         last_position: position - 1,
     })
+}
+
+/// Refuses an append some of whose ids (not the first) are stored with
+/// [`AppendError::IdConflict`], as every backend does before it says
+/// anything else about the append; only appends already refused come
+/// here, so the happy path looks up one id.
+fn stored_elsewhere(conn: &Connection, append: &Append) -> Result<(), WriteFailure> {
+    let stored = append
+        .events
+        .iter()
+        .map(|e| stored_id(conn, e.id))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    match rules::judge_retry(&append.stream, &stored) {
+        Err(e) => Err(WriteFailure::Rejected(e)),
+        // The first id is not stored, so this is no retry.
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Records in the registry the contract versions this append uses for the

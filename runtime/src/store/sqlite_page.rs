@@ -22,6 +22,10 @@ use crate::types::Uuid;
 pub(crate) struct SqlitePage {
     text: String,
     rows: Vec<Result<PackedRow, ReadError>>,
+    /// Where the last row sits, read or not.
+    last: Option<RowKey>,
+    /// Why SQLite stopped giving rows, delivered after them.
+    failure: Option<ReadError>,
 }
 
 /// A row whose columns are checked, with its text columns in the page's
@@ -47,13 +51,16 @@ impl SqlitePage {
             // larger ones.
             text: String::with_capacity(rows * 256),
             rows: Vec::with_capacity(rows),
+            last: None,
+            failure: None,
         }
     }
 
     /// Reads a row of the store's columns (`position, id, stream, version,
     /// contract, contract_version, fingerprint, payload, metadata`),
     /// checking every column. A row that fails a check is kept as an
-    /// error naming its position, and left untouched in the file.
+    /// error naming its position, and left untouched in the file; the rows
+    /// after it are read as usual.
     ///
     /// # Errors
     ///
@@ -69,21 +76,37 @@ impl SqlitePage {
         Ok(())
     }
 
-    /// Ends the page with an error, delivered after the rows before it.
+    /// Ends the page with an error, delivered after the rows before it;
+    /// it ends the read.
     pub(crate) fn fail(&mut self, error: ReadError) {
-        self.rows.push(Err(error));
+        self.failure = Some(error);
     }
 
     /// The row checked and packed: the outer error is SQLite's, the inner
     /// one a corrupt row.
     fn pack(&mut self, row: &Row<'_>) -> rusqlite::Result<Result<PackedRow, ReadError>> {
+        // The integer primary key is always an integer.
         let position = row.get::<_, i64>(0)? as u64;
         let corrupt = |reason: String| ReadError::Corrupt { position, reason };
         let in_column = |name: &str, e: &dyn std::fmt::Display| corrupt(format!("{name}: {e}"));
         let id = row.get_ref(1)?;
-        let version: i64 = row.get(3)?;
-        let contract_version: i64 = row.get(5)?;
+        // Columns of another type than the layout's are damage to report,
+        // not a failure of SQLite.
+        let version = row.get_ref(3)?.as_i64();
+        let contract_version = row.get_ref(5)?.as_i64();
         let metadata = row.get_ref(8)?;
+        self.last = Some(RowKey {
+            position,
+            version: version.as_ref().ok().and_then(|v| u64::try_from(*v).ok()),
+        });
+        let version = match version {
+            Ok(version) => version,
+            Err(e) => return Ok(Err(in_column("version", &e))),
+        };
+        let contract_version = match contract_version {
+            Ok(contract_version) => contract_version,
+            Err(e) => return Ok(Err(in_column("contract version", &e))),
+        };
         let start = self.text.len();
         let mut ends = [0; 4];
         for (end, (column, name)) in
@@ -131,12 +154,9 @@ impl Page for SqlitePage {
     }
 
     fn last(&self) -> Option<RowKey> {
-        match self.rows.last() {
-            Some(Ok(row)) => Some(RowKey {
-                position: row.position,
-                version: row.version,
-            }),
-            _ => None,
+        match self.failure {
+            Some(_) => None,
+            None => self.last,
         }
     }
 
@@ -144,6 +164,7 @@ impl Page for SqlitePage {
         SqliteEvents {
             text: self.text,
             rows: self.rows.into_iter(),
+            failure: self.failure,
         }
     }
 }
@@ -152,15 +173,17 @@ impl Page for SqlitePage {
 pub(crate) struct SqliteEvents {
     text: String,
     rows: std::vec::IntoIter<Result<PackedRow, ReadError>>,
+    failure: Option<ReadError>,
 }
 
 impl Iterator for SqliteEvents {
     type Item = Result<RecordedEvent, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let row = match self.rows.next()? {
-            Ok(row) => row,
-            Err(e) => return Some(Err(e)),
+        let row = match self.rows.next() {
+            Some(Ok(row)) => row,
+            Some(Err(e)) => return Some(Err(e)),
+            None => return self.failure.take().map(Err),
         };
         let [stream, contract, fingerprint, payload] = row.ends;
         Some(Ok(RecordedEvent {
@@ -177,6 +200,8 @@ impl Iterator for SqliteEvents {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.rows.size_hint()
+        let (low, high) = self.rows.size_hint();
+        let failure = usize::from(self.failure.is_some());
+        (low + failure, high.map(|high| high + failure))
     }
 }

@@ -326,14 +326,19 @@ fn status_leaves_a_view_store_as_it_found_it() {
     });
     // Back to a rollback journal, once the store's writer thread has
     // closed its connection (leaving WAL needs the file to itself).
+    // Until then SQLite either keeps WAL or answers BUSY at once (the
+    // switch ignores the busy timeout), so both mean: try again.
     let conn = rusqlite::Connection::open(&views).unwrap();
     let mut mode = String::new();
     for _ in 0..100 {
-        mode = conn
-            .pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))
-            .unwrap();
-        if mode == "delete" {
-            break;
+        match conn.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get::<_, String>(0)) {
+            Ok(now) if now == "delete" => {
+                mode = now;
+                break;
+            }
+            Ok(now) => mode = now,
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
+            Err(e) => panic!("switching {} to a rollback journal: {e}", views.display()),
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

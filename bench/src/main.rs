@@ -13,6 +13,7 @@ mod bus;
 mod codegen;
 mod contend;
 mod crash_writer;
+mod diagnostics;
 mod events;
 mod projections;
 mod report;
@@ -71,6 +72,16 @@ enum Suite {
         /// highest peak memory are reported.
         #[arg(long, default_value_t = 1)]
         runs: usize,
+    },
+    /// Error reporting: parsing, validating and rendering files with
+    /// thousands of errors, against a tenth of each file scaled ten times.
+    Diagnostics {
+        /// Run only this case, such as `diagnostics_16000_errors`.
+        #[arg(long)]
+        case: Option<String>,
+        /// Timed runs of each side; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        repetitions: usize,
     },
     /// Messaging: commands handled end to end through the bus, against
     /// the repository without it.
@@ -169,6 +180,7 @@ fn main() -> ExitCode {
             small: events_small,
             runs,
         }),
+        Suite::Diagnostics { case, repetitions } => diagnostics::run(case.as_deref(), repetitions),
         Suite::Bus { commands, amqp } => bus::run(commands, amqp.or_else(|| std::env::var("TREATY_TEST_AMQP").ok())),
         Suite::ProjectionRebuild {
             mode,

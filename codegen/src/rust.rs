@@ -642,7 +642,7 @@ fn relative_type(target: &QualifiedName, from: &[&str]) -> syn::Type {
 
 fn doc_attrs(lines: &[String]) -> TokenStream {
     let lines = lines.iter().map(|line| {
-        let text = format!(" {line}");
+        let text = syntax::doc_line(line);
         quote! { #[doc = #text] }
     });
     quote! { #(#lines)* }

@@ -52,6 +52,28 @@ pub(crate) fn list_attribute(path: syn::Path, tokens: TokenStream) -> syn::Attri
     }
 }
 
+/// The value of `#[doc = "..."]` for one line of docs: the line after a
+/// space, as rustdoc expects. prettyplease prints doc attributes as `///`
+/// comments holding the text as it is, and rustc refuses some characters
+/// there (a lone carriage return, bidirectional controls); validation
+/// refuses those in contracts, and any that reach the generator anyway (a
+/// schema built by hand) are written as visible `\u{…}` escapes. A tab
+/// becomes four spaces, as clippy's `tabs_in_doc_comments` asks.
+pub(crate) fn doc_line(line: &str) -> String {
+    let mut text = String::with_capacity(line.len() + 1);
+    text.push(' ');
+    for c in line.chars() {
+        if c == '\t' {
+            text.push_str("    ");
+        } else if treaty_dsl::source::is_unprintable(c) {
+            text.extend(c.escape_unicode());
+        } else {
+            text.push(c);
+        }
+    }
+    text
+}
+
 /// `#[doc = " line"]` for each line.
 pub(crate) fn doc_attributes(lines: &[String]) -> Vec<syn::Attribute> {
     lines
@@ -65,7 +87,7 @@ pub(crate) fn doc_attributes(lines: &[String]) -> Vec<syn::Attribute> {
                 eq_token: token::Eq::default(),
                 value: syn::Expr::Lit(syn::ExprLit {
                     attrs: Vec::new(),
-                    lit: syn::Lit::Str(syn::LitStr::new(&format!(" {line}"), Span::call_site())),
+                    lit: syn::Lit::Str(syn::LitStr::new(&doc_line(line), Span::call_site())),
                 }),
             }),
         })

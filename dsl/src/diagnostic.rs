@@ -4,14 +4,45 @@
 //! macro) produces [`Diagnostic`] values; [`Diagnostics::render`] is the
 //! only code that turns them into text, so the CLI and build.rs failures
 //! look the same.
+//!
+//! Rendering takes time linear in the size of the input, whatever it holds:
+//! at most [`MAX_DIAGNOSTICS`] diagnostics are rendered, each shows only
+//! the lines its labels touch (a line longer than [`MAX_LINE_CHARS`] as a
+//! window around its labels), and messages are cut at
+//! [`MAX_MESSAGE_CHARS`].
 
-use codespan_reporting::diagnostic as cs;
+mod excerpt;
+
 use codespan_reporting::term;
 /// Terminal colour support, for callers of [`Diagnostics::emit`].
 pub use codespan_reporting::term::termcolor;
 
-use crate::source::Sources;
+use crate::source::{is_unprintable, Sources};
 use crate::span::Span;
+
+/// At most this many diagnostics are rendered per run (by
+/// [`Diagnostics::render`], [`Diagnostics::emit`] and
+/// [`Diagnostics::render_short`], and as `compile_error!`s by the
+/// `contract!` macro), the first ones by file and position; one line then
+/// says how many more there are. The parser also stops reading a file after
+/// this many syntax errors, and reports at most this many bidirectional
+/// control characters per file.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// A source line longer than this many characters is shown shortened: a
+/// window of [`CONTEXT_CHARS`] characters on each side of each label on
+/// it, with `…` where text was cut. The `file:line:column` heading still
+/// gives the position in the whole line.
+pub const MAX_LINE_CHARS: usize = 200;
+
+/// How many characters of a shortened line are shown on each side of a
+/// label.
+pub const CONTEXT_CHARS: usize = 40;
+
+/// Messages, labels and hints longer than this many characters (they can
+/// quote names and text of any length from the contract) are cut, ending
+/// in `…`.
+pub const MAX_MESSAGE_CHARS: usize = 500;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,6 +95,13 @@ pub enum Code {
     WrongKindOfType,
     /// A record that contains itself without a list, map or option between.
     RecursiveType,
+    /// A bidirectional control character (U+202A to U+202E, U+2066 to
+    /// U+2069, U+200E, U+200F, U+061C), anywhere in a file: it can make
+    /// the text display in another order than it is read.
+    BidiControl,
+    /// A control character (other than tab) in a doc comment, which the
+    /// generated Rust could not carry in its documentation.
+    ControlCharacter,
 }
 
 impl Code {
@@ -88,6 +126,8 @@ impl Code {
             Code::BadName => "bad-name",
             Code::WrongKindOfType => "wrong-kind-of-type",
             Code::RecursiveType => "recursive-type",
+            Code::BidiControl => "bidi-control",
+            Code::ControlCharacter => "control-character",
         }
     }
 }
@@ -183,8 +223,10 @@ impl Diagnostics {
         self.items.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
-    /// Renders every diagnostic as plain text: `error[code]: message`, then
-    /// `path:line:col`, the source line with a caret, and the hint.
+    /// Renders the diagnostics as plain text: `error[code]: message`, then
+    /// `path:line:col`, the source line with a caret, and the hint; at
+    /// most [`MAX_DIAGNOSTICS`] of them, then a line saying how many more
+    /// there are, then the count of errors.
     pub fn render(&self) -> String {
         let mut out = term::termcolor::NoColor::new(Vec::new());
         self.emit(&mut out);
@@ -194,10 +236,15 @@ impl Diagnostics {
     /// Renders to a terminal stream, in colour when it supports colour.
     pub fn emit(&self, writer: &mut dyn term::termcolor::WriteColor) {
         let config = term::Config::default();
-        for diagnostic in &self.items {
+        let (shown, hidden) = self.items.split_at(self.items.len().min(MAX_DIAGNOSTICS));
+        for diagnostic in shown {
+            let (files, rendered) = excerpt::excerpts(&self.sources, diagnostic, &config);
             // Writing to an in-memory buffer or stderr; a failed write to
             // a closed stderr has nowhere better to be reported.
-            let _ = term::emit(writer, &config, &self.sources, &to_codespan(diagnostic));
+            let _ = term::emit(writer, &config, &files, &rendered);
+        }
+        if let Some(line) = not_shown(hidden) {
+            let _ = writeln!(writer, "{line}");
         }
         let errors = self.error_count();
         if errors > 0 {
@@ -209,26 +256,75 @@ impl Diagnostics {
         }
     }
 
-    /// One line per diagnostic: `path:line:col: error[code]: message`.
+    /// One line per diagnostic: `path:line:col: error[code]: message`, at
+    /// most [`MAX_DIAGNOSTICS`] of them, then a line saying how many more
+    /// there are.
     pub fn render_short(&self) -> String {
         let mut out = String::new();
-        for d in &self.items {
+        let (shown, hidden) = self.items.split_at(self.items.len().min(MAX_DIAGNOSTICS));
+        for d in shown {
             let file = self.sources.get(d.primary.span.source);
             let at = file.line_column(d.primary.span.start);
-            let severity = match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
             out.push_str(&format!(
-                "{}:{}:{}: {severity}[{}]: {}\n",
+                "{}:{}:{}: {}[{}]: {}\n",
                 file.name,
                 at.line,
                 at.column,
+                severity_name(d.severity),
                 d.code.as_str(),
-                d.message
+                printable(&d.message)
             ));
         }
+        if let Some(line) = not_shown(hidden) {
+            out.push_str(&line);
+            out.push('\n');
+        }
         out
+    }
+}
+
+/// The line that stands for the diagnostics left out by the cap, such as
+/// `… and 15899 more errors not shown`; `None` when none were left out.
+pub fn not_shown(hidden: &[Diagnostic]) -> Option<String> {
+    if hidden.is_empty() {
+        return None;
+    }
+    let errors = hidden.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = hidden.len() - errors;
+    let count = |n: usize, what: &str| format!("{n} more {what}{}", if n == 1 { "" } else { "s" });
+    let counts = match (errors, warnings) {
+        (_, 0) => count(errors, "error"),
+        (0, _) => count(warnings, "warning"),
+        _ => format!("{} and {}", count(errors, "error"), count(warnings, "warning")),
+    };
+    Some(format!("… and {counts} not shown"))
+}
+
+/// `text` made safe to print: characters that would disturb a terminal
+/// (controls other than tab and newline, bidirectional controls) written
+/// as `\u{…}` escapes, and text beyond [`MAX_MESSAGE_CHARS`] characters
+/// cut, ending in `…`. Messages quote names and strings from contracts,
+/// which may hold anything.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4 * MAX_MESSAGE_CHARS));
+    for (shown, c) in text.chars().enumerate() {
+        if shown == MAX_MESSAGE_CHARS {
+            out.push('…');
+            break;
+        }
+        if is_unprintable(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
     }
 }
 
@@ -239,27 +335,3 @@ impl std::fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
-
-fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<crate::source::SourceId> {
-    let severity = match d.severity {
-        Severity::Error => cs::Severity::Error,
-        Severity::Warning => cs::Severity::Warning,
-    };
-    let mut labels = vec![
-        cs::Label::primary(d.primary.span.source, d.primary.span.start..d.primary.span.end)
-            .with_message(d.primary.message.clone()),
-    ];
-    labels.extend(
-        d.secondary
-            .iter()
-            .map(|l| cs::Label::secondary(l.span.source, l.span.start..l.span.end).with_message(l.message.clone())),
-    );
-    let mut out = cs::Diagnostic::new(severity)
-        .with_code(d.code.as_str())
-        .with_message(d.message.clone())
-        .with_labels(labels);
-    if let Some(help) = &d.help {
-        out = out.with_notes(vec![format!("help: {help}")]);
-    }
-    out
-}

@@ -3,9 +3,11 @@
 use pest::iterators::Pair;
 use pest::Parser as _;
 
+use std::cell::RefCell;
+
 use crate::ast::*;
-use crate::diagnostic::{Code, Diagnostic};
-use crate::source::{SourceId, Sources};
+use crate::diagnostic::{Code, Diagnostic, MAX_DIAGNOSTICS};
+use crate::source::{bidi_control_name, is_bidi_control, SourceId, Sources};
 use crate::span::{Ident, Span};
 
 #[derive(pest_derive::Parser)]
@@ -19,8 +21,10 @@ pub const MAX_NESTING: usize = 32;
 /// After this many syntax errors in one file the rest of it is not read:
 /// such a file is not a contract being edited, and since building each
 /// error costs the length of its line, a long line of stray punctuation
-/// would otherwise take quadratic time.
-const MAX_SYNTAX_ERRORS: usize = 100;
+/// would otherwise take quadratic time. One more diagnostic says so, and
+/// with it the file's syntax errors just fit the [`MAX_DIAGNOSTICS`] that
+/// are rendered.
+const MAX_SYNTAX_ERRORS: usize = MAX_DIAGNOSTICS - 1;
 
 /// Parses file `id`. Returns the items that parsed and a diagnostic for
 /// every syntax error: after an error the parser skips to the end of the
@@ -52,6 +56,8 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
         );
         return (file, diagnostics);
     }
+    let bidi = bidi_controls(id, text);
+    let mut syntax_errors = 0;
     let mut offset = 0;
     while offset <= text.len() {
         let rest = &text[offset..];
@@ -75,6 +81,7 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
                 let builder = Builder {
                     source: id,
                     base: offset,
+                    problems: RefCell::new(Vec::new()),
                 };
                 match inner.as_rule() {
                     Rule::EOI => break,
@@ -82,20 +89,22 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
                     Rule::item => file.items.push(builder.item(inner)),
                     rule => unreachable!("chunk cannot hold {rule:?}"),
                 }
+                diagnostics.extend(builder.problems.into_inner());
                 offset += end;
             }
             Err(error) => {
                 let (at, expected) = expected_at(&error);
                 let at = offset + at;
                 diagnostics.push(syntax_error(id, text, at, expected));
+                syntax_errors += 1;
                 offset = recover(text, offset, at);
-                if diagnostics.len() == MAX_SYNTAX_ERRORS {
+                if syntax_errors == MAX_SYNTAX_ERRORS {
                     let at = offset.min(text.len());
                     diagnostics.push(
                         Diagnostic::error(
                             Code::Syntax,
                             Span::point(id, at),
-                            format!("more than {MAX_SYNTAX_ERRORS} syntax errors; the rest of the file is not read"),
+                            format!("{MAX_SYNTAX_ERRORS} syntax errors; the rest of the file is not read"),
                         )
                         .with_label("stopped here")
                         .with_help("fix the errors above first, and check that this is a contract file"),
@@ -105,7 +114,42 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
             }
         }
     }
+    if !bidi.is_empty() {
+        // Outside strings and comments such a character is also a syntax
+        // error, which would only say the same thing less clearly.
+        let at_bidi = |at: usize| bidi.binary_search_by_key(&at, |d| d.primary.span.start).is_ok();
+        diagnostics.retain(|d| d.code != Code::Syntax || !at_bidi(d.primary.span.start));
+        diagnostics.extend(bidi);
+    }
     (file, diagnostics)
+}
+
+/// An error for each bidirectional control character of the file, in
+/// order, at most [`MAX_DIAGNOSTICS`]. They are refused wherever they are
+/// (in strings, docs and comments too): they make the text display in
+/// another order than it is read, so a reviewer could be shown a contract
+/// other than the one that compiles ("Trojan Source").
+fn bidi_controls(id: SourceId, text: &str) -> Vec<Diagnostic> {
+    text.char_indices()
+        .filter(|(_, c)| is_bidi_control(*c))
+        .take(MAX_DIAGNOSTICS)
+        .map(|(at, c)| {
+            Diagnostic::error(
+                Code::BidiControl,
+                Span::new(id, at, at + c.len_utf8()),
+                format!(
+                    "bidirectional control character U+{:04X} ({})",
+                    u32::from(c),
+                    bidi_control_name(c)
+                ),
+            )
+            .with_label("invisible character here")
+            .with_help(
+                "remove it: it makes text display in another order than it is read, so the contract would not \
+                 say what it seems to",
+            )
+        })
+        .collect()
 }
 
 /// How many parses want pest's error details now. Pest keeps the switch
@@ -377,6 +421,8 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
 struct Builder {
     source: SourceId,
     base: usize,
+    /// Problems found while building, such as control characters in docs.
+    problems: RefCell<Vec<Diagnostic>>,
 }
 
 impl Builder {
@@ -392,9 +438,30 @@ impl Builder {
         }
     }
 
+    /// The text of a doc comment, without the space after `///` and
+    /// trailing whitespace. A control character in it (other than tab) is
+    /// an error: the generated code carries docs as comments, where rustc
+    /// refuses some (a lone carriage return) and the rest are invisible.
     fn doc_text(&self, pair: Pair<Rule>) -> String {
-        let text = pair.into_inner().next().map_or("", |p| p.as_str());
-        text.strip_prefix(' ').unwrap_or(text).trim_end().to_string()
+        let Some(body) = pair.into_inner().next() else {
+            return String::new();
+        };
+        let raw = body.as_str();
+        let text = raw.strip_prefix(' ').unwrap_or(raw).trim_end();
+        let start = self.base + body.as_span().start() + (raw.len() - raw.strip_prefix(' ').unwrap_or(raw).len());
+        if let Some((i, c)) = text.char_indices().find(|(_, c)| c.is_control() && *c != '\t') {
+            let at = start + i;
+            self.problems.borrow_mut().push(
+                Diagnostic::error(
+                    Code::ControlCharacter,
+                    Span::new(self.source, at, at + c.len_utf8()),
+                    format!("control character U+{:04X} in a doc comment", u32::from(c)),
+                )
+                .with_label("invisible character here")
+                .with_help("remove it: documentation is plain text (a tab or spaces may indent it)"),
+            );
+        }
+        text.to_string()
     }
 
     fn item(&self, pair: Pair<Rule>) -> Item {

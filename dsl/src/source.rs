@@ -4,7 +4,49 @@
 
 use std::path::{Path, PathBuf};
 
-use codespan_reporting::files::{Files, SimpleFile};
+use codespan_reporting::files::Files;
+
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+/// Whether `c` is a bidirectional control character: the embeddings,
+/// overrides and isolates (U+202A to U+202E, U+2066 to U+2069) and the
+/// invisible direction marks (U+200E, U+200F, U+061C). They make text
+/// display in another order than it is read, so that a contract can look
+/// like something it is not ("Trojan Source"); contracts refuse them, and
+/// rustc refuses the first group in code it compiles.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+    )
+}
+
+/// The Unicode name of a bidirectional control character, for messages.
+pub fn bidi_control_name(c: char) -> &'static str {
+    match c {
+        '\u{202a}' => "LEFT-TO-RIGHT EMBEDDING",
+        '\u{202b}' => "RIGHT-TO-LEFT EMBEDDING",
+        '\u{202c}' => "POP DIRECTIONAL FORMATTING",
+        '\u{202d}' => "LEFT-TO-RIGHT OVERRIDE",
+        '\u{202e}' => "RIGHT-TO-LEFT OVERRIDE",
+        '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
+        '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
+        '\u{2068}' => "FIRST STRONG ISOLATE",
+        '\u{2069}' => "POP DIRECTIONAL ISOLATE",
+        '\u{200e}' => "LEFT-TO-RIGHT MARK",
+        '\u{200f}' => "RIGHT-TO-LEFT MARK",
+        '\u{061c}' => "ARABIC LETTER MARK",
+        _ => "a character",
+    }
+}
+
+/// Whether `c` would disturb text that shows it: a control character
+/// other than tab and newline, or a bidirectional control. Rendered
+/// diagnostics never print these raw.
+pub fn is_unprintable(c: char) -> bool {
+    (c.is_control() && c != '\t' && c != '\n') || is_bidi_control(c)
+}
 
 /// Identifies one file of a [`Sources`] set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,8 +109,13 @@ impl Sources {
 
     /// Adds a file from its bytes. Bytes that are not UTF-8 do not stop
     /// the load; the parser reports them as an error with their position.
+    /// A byte order mark at the start is dropped, as editors that write one
+    /// do not show it: positions count from the text after it.
     pub fn add(&mut self, name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> SourceId {
-        let bytes = bytes.into();
+        let mut bytes = bytes.into();
+        if bytes.starts_with(BOM) {
+            bytes.drain(..BOM.len());
+        }
         let (text, invalid_utf8_at) = match String::from_utf8(bytes) {
             Ok(text) => (text, None),
             Err(error) => {
@@ -141,10 +188,7 @@ impl SourceFile {
     /// The line and column of a byte offset.
     pub fn line_column(&self, offset: usize) -> LineColumn {
         let offset = offset.min(self.text.len());
-        let line = match self.line_starts.binary_search(&offset) {
-            Ok(line) => line,
-            Err(next) => next - 1,
-        };
+        let line = self.line_index(offset);
         let start = self.line_starts[line];
         let column = self
             .text
@@ -154,6 +198,35 @@ impl SourceFile {
             line: line + 1,
             column: column + 1,
         }
+    }
+
+    /// The index (from 0) of the line holding byte `offset`; an offset past
+    /// the end is on the last line. A binary search over line starts
+    /// computed once, when the file was added.
+    pub(crate) fn line_index(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(line) => line,
+            Err(next) => next - 1,
+        }
+    }
+
+    /// How many lines the file has (a final newline starts an empty last
+    /// line).
+    pub(crate) fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The byte range of line `index`, its line ending included, by
+    /// codespan-reporting's rules: the line just past the last is the
+    /// empty range at the end of the text, and lines after it do not
+    /// exist.
+    pub(crate) fn line_range(&self, index: usize) -> Option<std::ops::Range<usize>> {
+        let start = |i: usize| match i.cmp(&self.line_starts.len()) {
+            std::cmp::Ordering::Less => Some(self.line_starts[i]),
+            std::cmp::Ordering::Equal => Some(self.text.len()),
+            std::cmp::Ordering::Greater => None,
+        };
+        Some(start(index)?..start(index + 1)?)
     }
 }
 
@@ -190,7 +263,10 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, visited: &mut Vec<PathBuf>) ->
     Ok(())
 }
 
-/// Lets codespan-reporting render snippets from our files.
+/// Lets codespan-reporting render snippets from our files. Every lookup
+/// is a binary search over the line starts computed when each file was
+/// added, so rendering many diagnostics of one file takes time linear in
+/// their number.
 impl<'a> Files<'a> for Sources {
     type FileId = SourceId;
     type Name = &'a str;
@@ -205,7 +281,7 @@ impl<'a> Files<'a> for Sources {
     }
 
     fn line_index(&'a self, id: SourceId, byte_index: usize) -> Result<usize, codespan_reporting::files::Error> {
-        Ok(self.get(id).line_column(byte_index).line - 1)
+        Ok(self.get(id).line_index(byte_index))
     }
 
     fn line_range(
@@ -214,8 +290,10 @@ impl<'a> Files<'a> for Sources {
         line_index: usize,
     ) -> Result<std::ops::Range<usize>, codespan_reporting::files::Error> {
         let file = self.get(id);
-        // Delegating keeps codespan's own rules for the last line and for
-        // indices past the end.
-        SimpleFile::new(&file.name, &file.text).line_range((), line_index)
+        file.line_range(line_index)
+            .ok_or(codespan_reporting::files::Error::LineTooLarge {
+                given: line_index,
+                max: file.line_starts.len() - 1,
+            })
     }
 }

@@ -73,8 +73,15 @@ struct Validator<'a> {
     /// The namespace of each file, when it has a usable one.
     namespaces: Vec<Option<String>>,
     decls: BTreeMap<QualifiedName, Decl>,
+    /// The first declaration (in name order) of each bare type name, for
+    /// suggesting an import without scanning every declaration per error.
+    by_bare_name: BTreeMap<String, QualifiedName>,
     consts: BTreeMap<QualifiedName, Vec<Field>>,
 }
+
+/// Help texts list at most this many names (fields, variants), so that
+/// each error costs the same however large the declaration it is about.
+const MAX_LISTED_NAMES: usize = 20;
 
 /// Validates parsed files. Returns the schema of everything that is valid
 /// and a diagnostic for every problem; the schema is only meaningful when
@@ -86,10 +93,14 @@ pub fn validate(files: &[(SourceId, ast::File)], config: &Config) -> (Schema, Ve
         diagnostics: Vec::new(),
         namespaces: Vec::new(),
         decls: BTreeMap::new(),
+        by_bare_name: BTreeMap::new(),
         consts: BTreeMap::new(),
     };
     v.find_namespaces();
     v.declare();
+    for name in v.decls.keys() {
+        v.by_bare_name.entry(name.name.clone()).or_insert_with(|| name.clone());
+    }
     let scopes: Vec<Option<Scope>> = (0..files.len()).map(|f| v.scope(f)).collect();
     v.resolve_consts(&scopes);
     let mut schema = Schema::default();
@@ -103,7 +114,7 @@ pub fn validate(files: &[(SourceId, ast::File)], config: &Config) -> (Schema, Ve
     (schema, v.diagnostics)
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
     fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
@@ -379,7 +390,7 @@ impl Validator<'_> {
     }
 
     fn same_name_elsewhere(&self, name: &str) -> Option<QualifiedName> {
-        self.decls.keys().find(|q| q.name == name).cloned()
+        self.by_bare_name.get(name).cloned()
     }
 
     /// Finds what a one-segment name means in `scope`.
@@ -933,7 +944,7 @@ impl Validator<'_> {
                             format!("`{variant}` is not a variant of `{name}`"),
                         )
                         .with_label("unknown variant")
-                        .with_help(format!("use one of: {}", variants.join(", "))),
+                        .with_help(format!("use one of: {}", list_names(&variants, variants.len()))),
                     );
                     return None;
                 }
@@ -957,12 +968,13 @@ impl Validator<'_> {
         }
     }
 
-    fn enum_variants(&self, name: &QualifiedName) -> Vec<String> {
+    fn enum_variants(&self, name: &QualifiedName) -> Vec<&'a str> {
         let Some(decl) = self.decls.get(name) else {
             return Vec::new();
         };
-        match &self.files[decl.file].1.items[decl.item].kind {
-            ItemKind::Enum(e) => e.variants.iter().map(|v| v.name.name.clone()).collect(),
+        let files: &'a [(SourceId, ast::File)] = self.files;
+        match &files[decl.file].1.items[decl.item].kind {
+            ItemKind::Enum(e) => e.variants.iter().map(|v| v.name.name.as_str()).collect(),
             _ => Vec::new(),
         }
     }
@@ -977,6 +989,16 @@ impl Validator<'_> {
         let mut segments = Vec::new();
         let mut text = String::new();
         let mut ok = true;
+        // By name, so that each placeholder costs the same however many
+        // fields there are.
+        let by_name: BTreeMap<&str, &Field> = fields.iter().rev().map(|f| (f.name.as_str(), f)).collect();
+        let written: BTreeSet<&str> = written
+            .iter()
+            .filter_map(|w| match w {
+                FieldItem::Field(d) => Some(d.name.name.as_str()),
+                FieldItem::Fragment(_) => None,
+            })
+            .collect();
         let mut chars = raw.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
             match c {
@@ -1007,16 +1029,17 @@ impl Validator<'_> {
                     while chars.peek().is_some_and(|(j, _)| *j <= i + close) {
                         chars.next();
                     }
-                    match fields.iter().find(|f| f.name == name) {
-                        None if written
-                            .iter()
-                            .any(|w| matches!(w, FieldItem::Field(d) if d.name.name == name)) =>
-                        {
+                    match by_name.get(name).copied() {
+                        None if written.contains(name) => {
                             ok = false;
                         }
                         None => {
                             ok = false;
-                            let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                            let names: Vec<&str> = fields
+                                .iter()
+                                .take(MAX_LISTED_NAMES + 1)
+                                .map(|f| f.name.as_str())
+                                .collect();
                             self.error(
                                 Diagnostic::error(
                                     Code::BadDisplayTemplate,
@@ -1027,7 +1050,7 @@ impl Validator<'_> {
                                 .with_help(if names.is_empty() {
                                     "this message has no fields to show".to_string()
                                 } else {
-                                    format!("the fields are: {}", names.join(", "))
+                                    format!("the fields are: {}", list_names(&names, fields.len()))
                                 }),
                             );
                         }
@@ -1313,6 +1336,17 @@ fn unusable_name(what: &str, name: &str, span: Span) -> Diagnostic {
             format!("{what} `{name}` has no letters for a Rust name"),
         )
         .with_help(format!("give the {what} a name with letters"))
+    }
+}
+
+/// `a, b, c`: the first [`MAX_LISTED_NAMES`] of `names`, and when there
+/// are more (`total` in all), how many.
+fn list_names(names: &[&str], total: usize) -> String {
+    let listed = names[..names.len().min(MAX_LISTED_NAMES)].join(", ");
+    if total > MAX_LISTED_NAMES {
+        format!("{listed}, … ({total} in all)")
+    } else {
+        listed
     }
 }
 

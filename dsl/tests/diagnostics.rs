@@ -1881,3 +1881,173 @@ fn recursion_through_a_list_is_fine() {
         expect!["ok"],
     );
 }
+
+#[test]
+fn bidi_control() {
+    // The override makes the line display as `/// user: admin` while
+    // holding other text; the rendering shows it as `�`.
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\n/// role: \u{202e}nimda\u{202c} user\nrecord A(note: String = \"a\u{2067}b\");\n",
+        )],
+        expect![[r#"
+            error[bidi-control]: bidirectional control character U+202E (RIGHT-TO-LEFT OVERRIDE)
+              ┌─ shop.treaty:2:11
+              │
+            2 │ /// role: �nimda� user
+              │           ^ invisible character here
+              │
+              = help: remove it: it makes text display in another order than it is read, so the contract would not say what it seems to
+
+            error[bidi-control]: bidirectional control character U+202C (POP DIRECTIONAL FORMATTING)
+              ┌─ shop.treaty:2:17
+              │
+            2 │ /// role: �nimda� user
+              │                 ^ invisible character here
+              │
+              = help: remove it: it makes text display in another order than it is read, so the contract would not say what it seems to
+
+            error[bidi-control]: bidirectional control character U+2067 (RIGHT-TO-LEFT ISOLATE)
+              ┌─ shop.treaty:3:27
+              │
+            3 │ record A(note: String = "a�b");
+              │                           ^ invisible character here
+              │
+              = help: remove it: it makes text display in another order than it is read, so the contract would not say what it seems to
+
+            error: contracts have 3 errors
+        "#]],
+    );
+}
+
+#[test]
+fn bidi_control_outside_strings_and_comments() {
+    // Reported once, as what it is, not also as a syntax error.
+    check(
+        &[("shop.treaty", "namespace shop;\nrecord A(\u{2066}a: u32);\n")],
+        expect![[r#"
+            error[bidi-control]: bidirectional control character U+2066 (LEFT-TO-RIGHT ISOLATE)
+              ┌─ shop.treaty:2:10
+              │
+            2 │ record A(�a: u32);
+              │          ^ invisible character here
+              │
+              = help: remove it: it makes text display in another order than it is read, so the contract would not say what it seems to
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn control_character_in_docs() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\n/// one\u{7} two\nrecord A(\n    /// bare\rreturn\n    a: u32,\n);\n/// tab\tand windows line end\r\nrecord B();\n",
+        )],
+        expect![[r#"
+            error[control-character]: control character U+0007 in a doc comment
+              ┌─ shop.treaty:2:8
+              │
+            2 │ /// one� two
+              │        ^ invisible character here
+              │
+              = help: remove it: documentation is plain text (a tab or spaces may indent it)
+
+            error[control-character]: control character U+000D in a doc comment
+              ┌─ shop.treaty:4:13
+              │
+            4 │     /// bare�return
+              │             ^ invisible character here
+              │
+              = help: remove it: documentation is plain text (a tab or spaces may indent it)
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn long_lines_are_shown_around_the_error() {
+    // 90 fields on one line: the heading gives the real column, and the
+    // line is cut around each label, with `…` where text was left out.
+    let fields: Vec<String> = (0..90).map(|i| format!("f{i}: u32")).collect();
+    let text = format!("namespace shop;\nrecord A({}, f3: u32, g: Nope);\n", fields.join(", "));
+    check(
+        &[("shop.treaty", &text)],
+        expect![[r#"
+        error[duplicate-field]: field `f3` appears twice
+          ┌─ shop.treaty:2:900
+          │
+        2 │ record A(f0: u32, f1: u32, f2: u32, f3: u32, f4: u32, f5: u32, f6: u32, f7: u32, f8…f86: u32, f87: u32, f88: u32, f89: u32, f3: u32, g: Nope);
+          │                                     -------                                                                                 ^^^^^^^ declared again here
+          │                                     │                                                                                        
+          │                                     first declared here (or brought in by a fragment or the aggregate id)
+          │
+          = help: rename or remove one of them
+
+        error[unknown-type]: unknown type `Nope`
+          ┌─ shop.treaty:2:912
+          │
+        2 │ …7: u32, f88: u32, f89: u32, f3: u32, g: Nope);
+          │                                          ^^^^ not declared or imported
+          │
+          = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+
+        error: contracts have 2 errors
+    "#]],
+    );
+}
+
+#[test]
+fn long_labels_are_shown_by_their_start() {
+    let text = format!("namespace shop;\nrecord A(a: {});\n", "Missing".repeat(100));
+    check(
+        &[("shop.treaty", &text)],
+        expect![[r#"
+        error[unknown-type]: unknown type `MissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMis…
+          ┌─ shop.treaty:2:13
+          │
+        2 │ record A(a: MissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingM…
+          │             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ not declared or imported
+          │
+          = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+
+        error: contracts have 1 error
+    "#]],
+    );
+}
+
+#[test]
+fn diagnostics_beyond_the_cap_are_counted() {
+    // 103 declarations of one type: 102 errors, 100 shown.
+    let text = format!("namespace shop;\n{}", "id X: u64;\n".repeat(103));
+    let mut sources = Sources::new();
+    sources.add("shop.treaty", text);
+    let rendered = compile(&sources, &Config::default()).unwrap_err().render();
+    let tail: String = rendered
+        .lines()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
+    expect![[r#"
+            ┌─ shop.treaty:102:4
+            │
+          2 │ id X: u64;
+            │    - first declared here
+            ·
+        102 │ id X: u64;
+            │    ^ declared again here
+            │
+            = help: rename or remove one of them
+
+        … and 2 more errors not shown
+        error: contracts have 102 errors"#]]
+    .assert_eq(&tail);
+}

@@ -6,6 +6,7 @@
 //! crafted file must never take the build down with it.
 
 use proptest::prelude::*;
+use treaty_dsl::diagnostic::{MAX_DIAGNOSTICS, MAX_LINE_CHARS};
 use treaty_dsl::{compile, parse_file, validate, Code, Config, Diagnostics, Severity, Sources, MAX_NESTING};
 
 /// Compiles one file that must be rejected and returns its diagnostics,
@@ -153,6 +154,155 @@ fn one_megabyte_line() {
     assert!(diagnostics.items.iter().all(|d| d.code == Code::Syntax));
     // Nobody reads a million errors; the report stops after a hundred-odd.
     assert!(diagnostics.error_count() <= 101, "{} errors", diagnostics.error_count());
+}
+
+/// What must hold of any rendering: at most [`MAX_DIAGNOSTICS`]
+/// diagnostics, every source line within a few characters of
+/// [`MAX_LINE_CHARS`], and at most `bytes` in all.
+fn check_rendering(diagnostics: &Diagnostics, bytes: usize) -> String {
+    let rendered = diagnostics.render();
+    let shown = rendered.matches("\nerror[").count() + usize::from(rendered.starts_with("error["));
+    assert_eq!(shown, diagnostics.items.len().min(MAX_DIAGNOSTICS), "{rendered}");
+    for line in rendered.lines().filter(|l| l.contains(" │ ")) {
+        // The gutter, the line, and a `…` on each side.
+        assert!(line.chars().count() < MAX_LINE_CHARS + 20, "{line}");
+    }
+    assert!(rendered.len() <= bytes, "{} bytes rendered", rendered.len());
+    rendered
+}
+
+#[test]
+fn sixteen_thousand_errors_render_a_hundred() {
+    // 176 KB of one id declared again and again: 15,999 errors. Rendering
+    // each used to scan the whole file, and all were printed.
+    let text = format!("namespace x;\n{}", "id X: u64;\n".repeat(16_000));
+    let diagnostics = reject("ids.treaty", text);
+    assert_eq!(diagnostics.error_count(), 15_999);
+    let rendered = check_rendering(&diagnostics, 64 * 1024);
+    assert!(
+        rendered.ends_with("… and 15899 more errors not shown\nerror: contracts have 15999 errors\n"),
+        "{rendered}"
+    );
+    let short = diagnostics.render_short();
+    assert_eq!(short.lines().count(), MAX_DIAGNOSTICS + 1);
+    assert_eq!(short.lines().last(), Some("… and 15899 more errors not shown"));
+}
+
+#[test]
+fn thousands_of_errors_on_one_long_line_render_a_window_each() {
+    // 16 KB on one line, 8,000 placeholders that name no field: each error
+    // used to print the whole line.
+    let text = format!("namespace x;\nA!() display \"{}\";\n", "{}".repeat(8_000));
+    let diagnostics = reject("template.treaty", text);
+    assert_eq!(diagnostics.error_count(), 8_000);
+    let rendered = check_rendering(&diagnostics, 64 * 1024);
+    // The last one shown is the 100th placeholder, at column 14 + 2 * 100
+    // of a line that is shown from a little before it.
+    assert!(rendered.contains("┌─ template.treaty:2:213\n"), "{rendered}");
+    assert!(rendered.contains("2 │ …{}{}"), "{rendered}");
+}
+
+#[test]
+fn a_huge_name_renders_its_start() {
+    let diagnostics = reject(
+        "long.treaty",
+        format!("namespace x;\nrecord A(a: {}, b: C, c: D);", "B".repeat(1 << 20)),
+    );
+    assert_eq!(codes(&diagnostics), [Code::UnknownType; 3]);
+    let rendered = check_rendering(&diagnostics, 16 * 1024);
+    // The errors after the name still give their true column.
+    assert!(
+        rendered.contains(&format!("long.treaty:2:{}", 13 + (1 << 20) + 5)),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn unprintable_characters_are_never_rendered_raw() {
+    let text = "namespace x;\nrecord A(a: String = \"\u{202e}\", b: \u{1b}[31m);\nB!() display \"{\u{7}}\";\n";
+    let diagnostics = reject("controls.treaty", text);
+    let rendered = diagnostics.render();
+    let raw = |c: char| treaty_dsl::source::is_unprintable(c);
+    assert!(!rendered.chars().any(raw), "{rendered:?}");
+    assert!(!diagnostics.render_short().chars().any(raw));
+    // Messages write them as escapes: the template names field `\u{7}`.
+    assert!(rendered.contains("unknown field `\\u{7}`"), "{rendered}");
+}
+
+#[test]
+fn bidi_controls_are_refused_everywhere() {
+    for c in [
+        '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        '\u{200e}', '\u{200f}', '\u{061c}',
+    ] {
+        for text in [
+            format!("//! {c}\nnamespace x;\n"),
+            format!("namespace x;\n/// {c}\nrecord A();\n"),
+            format!("namespace x;\n// {c}\nrecord A();\n"),
+            format!("namespace x;\nrecord A(a: String = \"{c}\");\n"),
+            format!("namespace x;\nA!() display \"{c}\";\n"),
+            format!("namespace x;\nrecord A({c}a: u32);\n"),
+        ] {
+            let diagnostics = reject("bidi.treaty", text.as_str());
+            assert_eq!(codes(&diagnostics), [Code::BidiControl], "{text:?}");
+        }
+    }
+    // At most a hundred per file are reported.
+    let diagnostics = reject("bidi.treaty", format!("namespace x;\n// {}\n", "\u{202e}".repeat(1000)));
+    assert_eq!(diagnostics.items.len(), MAX_DIAGNOSTICS);
+}
+
+#[test]
+fn control_characters_are_refused_in_docs_and_kept_in_strings() {
+    for c in [
+        '\0', '\u{7}', '\u{8}', '\u{b}', '\u{c}', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}',
+    ] {
+        let text = format!("namespace x;\n/// a{c}b\nrecord A();\n");
+        assert_eq!(
+            codes(&reject("doc.treaty", text.as_str())),
+            [Code::ControlCharacter],
+            "{text:?}"
+        );
+        let text = format!("//! a{c}b\nnamespace x;\n");
+        assert_eq!(
+            codes(&reject("doc.treaty", text.as_str())),
+            [Code::ControlCharacter],
+            "{text:?}"
+        );
+        // Strings may hold them: the generated literals escape them.
+        let mut sources = Sources::new();
+        sources.add(
+            "string.treaty",
+            format!("namespace x;\nrecord A(a: String = \"a{c}b\") display \"{c}{{a}}\";\n"),
+        );
+        compile(&sources, &Config::default())
+            .map_err(|d| d.render())
+            .expect("strings hold control characters");
+    }
+    // Tabs, and the carriage return of a Windows line end, are fine.
+    let mut sources = Sources::new();
+    sources.add("doc.treaty", "namespace x;\r\n/// a\tb\r\nrecord A();\r\n");
+    compile(&sources, &Config::default())
+        .map_err(|d| d.render())
+        .expect("tabs in docs");
+}
+
+#[test]
+fn a_byte_order_mark_is_ignored() {
+    let mut sources = Sources::new();
+    sources.add("bom.treaty", "\u{feff}namespace x;\nA!();\n");
+    compile(&sources, &Config::default())
+        .map_err(|d| d.render())
+        .expect("compiles");
+    // Columns count from the text after it.
+    let diagnostics = reject("bom.treaty", "\u{feff}namespace x; B!(a: Nope);");
+    assert_eq!(
+        diagnostics.render_short(),
+        "bom.treaty:1:20: error[unknown-type]: unknown type `Nope`\n"
+    );
+    // Bytes that are not UTF-8 after it are reported where they are.
+    let diagnostics = reject("bom.treaty", b"\xef\xbb\xbfnamespace \xff;".to_vec());
+    assert_eq!(diagnostics.items[0].primary.span.start, 10);
 }
 
 #[test]

@@ -14,6 +14,13 @@ pub trait Target {
     /// refused as it should be, `Err` when an invariant broke. A panic is
     /// a finding too.
     fn run(&mut self, input: &[u8]) -> Result<bool, String>;
+
+    /// A mutation of `base`, one of the corpus: by default byte-level
+    /// changes and pieces of the dictionary and the corpus; a target whose
+    /// inputs have a grammar can do better.
+    fn mutate(&self, rng: &mut Rng, base: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
+        mutate(rng, base, corpus)
+    }
 }
 
 /// How a target is made, fresh for each run.
@@ -42,6 +49,10 @@ impl Options {
                 "--seconds" => options.seconds = value("--seconds")?.parse().map_err(|e| format!("--seconds: {e}"))?,
                 "--seed" => options.seed = Some(value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?),
                 "--input" => options.input = Some(from_hex(value("--input")?)?),
+                "--input-file" => {
+                    let path = value("--input-file")?;
+                    options.input = Some(std::fs::read(path).map_err(|e| format!("--input-file {path}: {e}"))?);
+                }
                 flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
                 target => options.targets.push(target.to_string()),
             }
@@ -84,7 +95,7 @@ pub fn run(name: &str, make: &Make, options: &Options) -> bool {
             None if corpus.is_empty() || rng.below(16) == 0 => rng.bytes(64),
             None => {
                 let base = &corpus[rng.below(corpus.len())];
-                mutate(&mut rng, base, &corpus)
+                target.mutate(&mut rng, base, &corpus)
             }
         };
         inputs += 1;
@@ -123,13 +134,37 @@ fn check(target: &mut dyn Target, input: &[u8]) -> Result<bool, String> {
     }
 }
 
+/// Inputs up to this size are printed whole, in hex; a larger one is
+/// written to a file, so a finding never floods the log.
+const PRINTED_INPUT: usize = 2048;
+
 fn report(name: &str, seed: u64, inputs: u64, input: &[u8], problem: &str) {
     println!("fuzz {name}: 1 failure after {inputs} inputs (seed {seed}): {problem}");
-    println!("input (hex): {}", to_hex(input));
-    println!(
-        "reproduce: cargo run -p treaty-fuzz -- {name} --input {}",
-        to_hex(input)
-    );
+    if input.len() <= PRINTED_INPUT {
+        println!("input (hex): {}", to_hex(input));
+        println!(
+            "reproduce: cargo run -p treaty-fuzz -- {name} --input {}",
+            to_hex(input)
+        );
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("treaty-fuzz-{name}-{seed}.bin"));
+    match std::fs::write(&path, input) {
+        Ok(()) => println!(
+            "input: {} bytes, written to {} (its first {PRINTED_INPUT} in hex: {})\n\
+             reproduce: cargo run -p treaty-fuzz -- {name} --input-file {}",
+            input.len(),
+            path.display(),
+            to_hex(&input[..PRINTED_INPUT]),
+            path.display()
+        ),
+        Err(e) => println!(
+            "input: {} bytes, which could not be written to {} ({e}); the same seed replays it: \
+             cargo run -p treaty-fuzz -- {name} --seed {seed} --seconds N",
+            input.len(),
+            path.display()
+        ),
+    }
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {

@@ -4,7 +4,7 @@
 //! its invariants on every input.
 //!
 //! ```text
-//! treaty-fuzz TARGET... [--seconds N] [--seed S] [--input HEX]
+//! treaty-fuzz TARGET... [--seconds N] [--seed S] [--input HEX | --input-file PATH]
 //! ```
 //!
 //! Each target runs for `--seconds` (10 by default) and prints
@@ -15,6 +15,7 @@
 mod engine;
 
 mod targets {
+    pub mod contracts;
     pub mod envelope;
     pub mod store_append;
 }
@@ -25,11 +26,12 @@ use engine::Make;
 
 /// Every target, by name. Add one with a line here and its module above.
 const TARGETS: &[(&str, Make)] = &[
+    ("contracts", targets::contracts::target),
     ("envelope", targets::envelope::target),
     ("store-append", targets::store_append::target),
 ];
 
-const USAGE: &str = "usage: treaty-fuzz TARGET... [--seconds N] [--seed S] [--input HEX]";
+const USAGE: &str = "usage: treaty-fuzz TARGET... [--seconds N] [--seed S] [--input HEX | --input-file PATH]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

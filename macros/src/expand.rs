@@ -10,6 +10,7 @@ use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
 use quote::quote_spanned;
 use treaty_codegen::{Builder, Error, SourcesManifest, DEFAULT_MANIFEST_NAME};
 use treaty_dsl::ast::{ItemKind, MessageDecl};
+use treaty_dsl::diagnostic::{not_shown, printable, MAX_DIAGNOSTICS};
 use treaty_dsl::{Diagnostic, Diagnostics, SourceId, Sources};
 
 use crate::text::SourceText;
@@ -209,24 +210,36 @@ fn point_upcasts_at_history(tokens: TokenStream, spans: &HashMap<String, Span>) 
         .collect()
 }
 
-/// One `compile_error!` per diagnostic about the input, at its token.
-/// Diagnostics in the files build.rs compiled have no token here; they are
-/// rendered in full at the invocation.
+/// One `compile_error!` per diagnostic about the input, at its token, for
+/// at most [`MAX_DIAGNOSTICS`] of them, then one at the invocation saying
+/// how many more there are. Diagnostics in the files build.rs compiled
+/// have no token here; they are rendered in full (and capped the same way)
+/// at the invocation.
 fn diagnostic_errors(diagnostics: &Diagnostics, input: SourceId, text: &SourceText) -> Vec<TokenStream> {
     let mut outside = Vec::new();
-    let mut errors = Vec::new();
+    let mut inside = Vec::new();
     for diagnostic in &diagnostics.items {
         let span = diagnostic.primary.span;
         if span.source != input {
             outside.push(diagnostic.clone());
-            continue;
+        } else if !text.is_unsupported(span.start) {
+            // (At an unsupported token, the token's own error already says
+            // what is wrong there.)
+            inside.push(diagnostic);
         }
-        if text.is_unsupported(span.start) {
-            // The token's own error already says what is wrong there.
-            continue;
-        }
-        let at = text.spans(span.start..span.end).unwrap_or_else(call_site);
-        errors.push(compile_error(at, &message(diagnostic)));
+    }
+    let (shown, hidden) = inside.split_at(inside.len().min(MAX_DIAGNOSTICS));
+    let mut errors: Vec<TokenStream> = shown
+        .iter()
+        .map(|diagnostic| {
+            let span = diagnostic.primary.span;
+            let at = text.spans(span.start..span.end).unwrap_or_else(call_site);
+            compile_error(at, &message(diagnostic))
+        })
+        .collect();
+    let hidden: Vec<Diagnostic> = hidden.iter().map(|d| (*d).clone()).collect();
+    if let Some(line) = not_shown(&hidden) {
+        errors.push(compile_error(call_site(), &line));
     }
     if !outside.is_empty() {
         let rendered = Diagnostics::new(diagnostics.sources.clone(), outside).render();
@@ -238,9 +251,10 @@ fn diagnostic_errors(diagnostics: &Diagnostics, input: SourceId, text: &SourceTe
     errors
 }
 
-/// The diagnostic's message and its help.
+/// The diagnostic's message and its help, made safe to print.
 fn message(diagnostic: &Diagnostic) -> String {
-    format_message(&diagnostic.message, diagnostic.help.as_deref())
+    let help = diagnostic.help.as_deref().map(printable);
+    format_message(&printable(&diagnostic.message), help.as_deref())
 }
 
 fn format_message(message: &str, help: Option<&str>) -> String {
@@ -351,5 +365,19 @@ mod tests {
         let input = "namespace billing; record A(x: Mony, y: u32 = \"one\"); record A();";
         let expanded = expand(input.parse().unwrap(), None).to_string();
         assert_eq!(expanded.matches("compile_error").count(), 3, "{expanded}");
+    }
+
+    #[test]
+    fn errors_are_capped_like_rendered_diagnostics() {
+        // 150 declarations of one id: 149 errors, of which the first 100
+        // become their own `compile_error!`, and one more says the rest.
+        let input = format!("namespace billing; {}", "id X: u64; ".repeat(150));
+        let expanded = expand(input.parse().unwrap(), None).to_string();
+        assert_eq!(
+            expanded.matches("compile_error").count(),
+            MAX_DIAGNOSTICS + 1,
+            "{expanded}"
+        );
+        assert!(expanded.contains("… and 49 more errors not shown"), "{expanded}");
     }
 }

@@ -14,4 +14,22 @@ fn main() {
             .compile(&[format!("../../codegen/tests/golden/{case}")])
             .expect("golden contracts compile");
     }
+
+    // A contract with every kind of character contracts accept in docs and
+    // strings, written from Rust escapes: its generated docs and literals
+    // must build without warnings too.
+    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let contract = out_dir.join("characters.treaty");
+    std::fs::write(&contract, characters::CONTRACT).expect("OUT_DIR is writable");
+    println!("cargo:rerun-if-changed=../../codegen/tests/characters/contract.rs");
+    treaty_codegen::Builder::new()
+        .file_name("characters.rs")
+        .emit_rerun_if_changed(false)
+        .compile(&[contract])
+        .expect("the characters contract compiles");
+}
+
+#[allow(dead_code)]
+mod characters {
+    include!("../../codegen/tests/characters/contract.rs");
 }

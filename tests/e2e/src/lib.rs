@@ -52,6 +52,12 @@ impl From<billing::InvoiceIssuedV1> for billing::InvoiceIssuedV2 {
     }
 }
 
+/// `codegen/tests/characters/contract.rs`: every kind of character that
+/// contracts accept in docs and strings.
+pub mod characters {
+    treaty::include_contracts!("characters.rs");
+}
+
 /// The code generator's golden fixtures, compiled under `deny(warnings)`.
 pub mod golden {
     /// `codegen/tests/golden/defaults`.

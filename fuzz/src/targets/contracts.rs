@@ -23,10 +23,12 @@
 //!   character, so rustc's lexer and its `text_direction_codepoint_*`
 //!   lints accept its docs and literals.
 //!
-//! Generated code is not compiled by rustc here: it needs the `treaty`
-//! crate and its procedural macros, which a fuzz run cannot link cheaply.
-//! `codegen/tests/golden/characters`, compiled by `tests/e2e` under
-//! `deny(warnings)`, covers each class of character that contracts accept.
+//! Generated code is not compiled by rustc in the loop: it needs the
+//! `treaty` crate and its procedural macros. With `TREATY_FUZZ_SAMPLE_DIR`
+//! set, a sample of the accepted mutations is written there, and
+//! `fuzz/compile-sample.sh` compiles them under `deny(warnings)` and
+//! clippy (CI does, after every run); `codegen/tests/characters` and
+//! `tests/e2e` cover each class of character contracts accept.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -53,13 +55,57 @@ const MAX_BYTES_PER_DIAGNOSTIC: usize = 32 * 1024;
 const MAX_INPUT: usize = 128 * 1024;
 
 pub fn target() -> Box<dyn Target> {
-    Box::new(ContractsTarget { seeds: seed_files() })
+    let sample = std::env::var_os(SAMPLE_DIR).map(|dir| Sample {
+        dir: PathBuf::from(dir),
+        accepted: 0,
+        written: 0,
+    });
+    Box::new(ContractsTarget {
+        seeds: seed_files(),
+        sample,
+    })
 }
+
+/// Where the target writes a sample of the mutated contracts it accepted,
+/// when set, for `fuzz/compile-sample.sh` to compile for real with rustc
+/// under `deny(warnings)` and clippy: `syn` parsing the generated code
+/// cannot tell whether the compiler accepts it.
+const SAMPLE_DIR: &str = "TREATY_FUZZ_SAMPLE_DIR";
+
+/// How many accepted contracts the sample holds at most, and how many
+/// accepted inputs pass between two that are kept.
+const SAMPLE_SIZE: usize = 12;
+const SAMPLE_EVERY: usize = 20;
 
 struct ContractsTarget {
     /// The repository's contract files, for splicing pieces of one into
     /// another.
     seeds: Vec<Vec<u8>>,
+    sample: Option<Sample>,
+}
+
+/// The accepted mutations written so far for compiling.
+struct Sample {
+    dir: PathBuf,
+    accepted: usize,
+    written: usize,
+}
+
+impl Sample {
+    /// Keeps the first accepted mutation and every `SAMPLE_EVERY`th after
+    /// it, up to `SAMPLE_SIZE`.
+    fn offer(&mut self, input: &[u8]) -> Result<(), String> {
+        self.accepted += 1;
+        if self.written >= SAMPLE_SIZE || (self.accepted - 1) % SAMPLE_EVERY != 0 {
+            return Ok(());
+        }
+        let path = self.dir.join(format!("sample_{}.treaty", self.written));
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| std::fs::write(&path, input))
+            .map_err(|e| format!("cannot write the sample {}: {e}", path.display()))?;
+        self.written += 1;
+        Ok(())
+    }
 }
 
 impl Target for ContractsTarget {
@@ -72,6 +118,10 @@ impl Target for ContractsTarget {
         let accepted = examine(input)?;
         if start.elapsed() > SLOW {
             return Err(format!("took {:?}", start.elapsed()));
+        }
+        let is_seed = self.seeds.iter().any(|seed| seed == input);
+        if let Some(sample) = self.sample.as_mut().filter(|_| accepted && !is_seed) {
+            sample.offer(input)?;
         }
         Ok(accepted)
     }

@@ -96,7 +96,7 @@ impl Sample {
     /// it, up to `SAMPLE_SIZE`.
     fn offer(&mut self, input: &[u8]) -> Result<(), String> {
         self.accepted += 1;
-        if self.written >= SAMPLE_SIZE || (self.accepted - 1) % SAMPLE_EVERY != 0 {
+        if self.written >= SAMPLE_SIZE || !(self.accepted - 1).is_multiple_of(SAMPLE_EVERY) {
             return Ok(());
         }
         let path = self.dir.join(format!("sample_{}.treaty", self.written));

@@ -47,6 +47,66 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Rewrites the integers of `document` written with a zero fraction
+    /// (`3.0`) as integers (`3`), where `fields` expect an integer type:
+    /// JSON Schema counts them integers, and decoders of integer fields
+    /// do not. Run it before [`Catalog::check`].
+    pub fn normalize_integers(&self, fields: &[Field], document: &mut Value) {
+        if let Value::Object(object) = document {
+            for field in fields {
+                if let Some(value) = object.get_mut(&field.name) {
+                    self.normalize_value(&field.ty, value, 0);
+                }
+            }
+        }
+    }
+
+    fn normalize_value(&self, ty: &Type, value: &mut Value, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let inner = match ty {
+            Type::Scalar { name } => Some(*name),
+            Type::Id { name } => self.id_type(name).map(|id| id.inner),
+            _ => None,
+        };
+        match (ty, value) {
+            (Type::Optional { item }, value) => self.normalize_value(item, value, depth),
+            (Type::Record { name }, Value::Object(object)) => {
+                if let Some(record) = self.record(name) {
+                    for field in &record.fields {
+                        if let Some(value) = object.get_mut(&field.name) {
+                            self.normalize_value(&field.ty, value, depth + 1);
+                        }
+                    }
+                }
+            }
+            (Type::List { item }, Value::Array(items)) => {
+                for element in items {
+                    self.normalize_value(item, element, depth + 1);
+                }
+            }
+            (Type::Map { value: item, .. }, Value::Object(entries)) => {
+                for element in entries.values_mut() {
+                    self.normalize_value(item, element, depth + 1);
+                }
+            }
+            (_, Value::Number(n)) if inner.is_some_and(|s| s.integer_range().is_some()) => {
+                if let Some(x) = n.as_f64().filter(|x| x.fract() == 0.0 && !(n.is_i64() || n.is_u64())) {
+                    // Exactly representable: |x| < 2^63 here, and a whole f64.
+                    if x >= -9.223_372_036_854_776e18 && x < 9.223_372_036_854_776e18 {
+                        *n = serde_json::Number::from(x as i64);
+                    } else if x >= 0.0 && x < 1.844_674_407_370_955_2e19 {
+                        *n = serde_json::Number::from(x as u64);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 struct Checker<'a> {
     catalog: &'a Catalog,
     errors: &'a mut Vec<FieldError>,
@@ -344,6 +404,21 @@ mod tests {
         assert!(errors[0].detail.contains("out of range"), "{}", errors[0].detail);
         assert!(errors[1].detail.contains(r#""Small", "Large""#), "{}", errors[1].detail);
         assert_eq!(errors[3].detail, "the field is missing");
+    }
+
+    #[test]
+    fn whole_floats_become_integers_where_integers_are_expected() {
+        let catalog = shop();
+        let fields = &catalog.message("shop.PlaceOrder").unwrap().fields;
+        let mut document = json!({"quantity": 3.0, "price": {"cents": -2.0, "currency": "EUR"}, "note": 1.0});
+        catalog.normalize_integers(fields, &mut document);
+        assert_eq!(
+            document,
+            json!({"quantity": 3, "price": {"cents": -2, "currency": "EUR"}, "note": 1.0})
+        );
+        let mut fraction = json!({"quantity": 3.5});
+        catalog.normalize_integers(fields, &mut fraction);
+        assert_eq!(fraction, json!({"quantity": 3.5}));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use treaty_codegen::{Builder, Error};
 use treaty_dsl::Sources;
 
 mod baseline;
+mod docs;
 mod lint;
 mod lock;
 mod projections;
@@ -47,6 +48,10 @@ enum Command {
         #[arg(long = "extern", value_name = "NAME=RUST_TYPE")]
         extern_types: Vec<String>,
     },
+    /// Write the documentation a service serves at /docs and
+    /// /openapi.json as static files: index.html, openapi.json and
+    /// catalog.json.
+    Docs(docs::DocsArgs),
     /// Write treaty.lock: the canonical schema of every contract version.
     Lock(lock::LockArgs),
     /// Report breaking changes against a lock, a directory or a git revision:
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
             output,
             extern_types,
         } => generate(&paths, output, &extern_types),
+        Command::Docs(args) => docs::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Store(args) => store::run(args),

@@ -475,6 +475,7 @@ impl CommandRoute {
             }
         }
         let skip = path_id.is_some().then_some(identity.name.as_str());
+        catalog.normalize_integers(&self.command.fields, &mut document);
         errors.extend(catalog.check(&self.command.fields, &document, skip));
         if !errors.is_empty() {
             let count = errors.len();
@@ -670,7 +671,8 @@ fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
             1 => headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| Some(v.trim().to_string()))
+                // An empty field says nothing: as if it were absent.
+                .map(|v| Some(v.trim().to_string()).filter(|v| !v.is_empty()))
                 .ok_or_else(|| Problem::new("invalid-header", format!("{name} is not visible ASCII"))),
             _ => Err(Problem::new(
                 "invalid-header",
@@ -707,19 +709,25 @@ fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         },
     };
     match (if_match, expected) {
-        (Some(a), Some(b)) if a != b => Err(Problem::new(
-            "invalid-header",
-            format!("If-Match expects version {a} but ExpectedVersion {b}"),
-        )),
+        // Both are preconditions, and the stream cannot be at two
+        // versions: the request fails as any unmet precondition does.
+        (Some(a), Some(b)) if a != b => Ok(Some(NO_VERSION)),
         (a, b) => Ok(a.or(b)),
     }
 }
+
+/// A version no stream is ever at (versions are at most `i64::MAX`): what
+/// disagreeing `If-Match` and `ExpectedVersion` headers expect.
+const NO_VERSION: u64 = u64::MAX;
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let mut values = headers.get_all("idempotency-key").iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
+    if value.is_empty() {
+        return Ok(None);
+    }
     if values.next().is_some() {
         return Err(Problem::new(
             "invalid-header",
@@ -809,6 +817,7 @@ mod tests {
     #[test]
     fn expected_versions_come_from_if_match_or_expected_version() {
         assert_eq!(expected_version(&headers(&[])).unwrap(), None);
+        assert_eq!(expected_version(&headers(&[("if-match", "")])).unwrap(), None);
         assert_eq!(expected_version(&headers(&[("if-match", "\"3\"")])).unwrap(), Some(3));
         assert_eq!(
             expected_version(&headers(&[("expectedversion", "0")])).unwrap(),
@@ -818,13 +827,16 @@ mod tests {
             expected_version(&headers(&[("if-match", "\"3\""), ("expectedversion", "3")])).unwrap(),
             Some(3)
         );
+        assert_eq!(
+            expected_version(&headers(&[("if-match", "\"3\""), ("expectedversion", "4")])).unwrap(),
+            Some(NO_VERSION)
+        );
         for bad in [
             vec![("if-match", "3")],
             vec![("if-match", "W/\"3\"")],
             vec![("if-match", "*")],
             vec![("if-match", "\"-1\"")],
             vec![("expectedversion", "x")],
-            vec![("if-match", "\"3\""), ("expectedversion", "4")],
             vec![("if-match", "\"3\""), ("if-match", "\"3\"")],
         ] {
             let problem = expected_version(&headers(&bad)).unwrap_err();
@@ -835,6 +847,7 @@ mod tests {
     #[test]
     fn idempotency_keys_are_visible_ascii_and_make_stable_message_ids() {
         assert_eq!(idempotency_key(&headers(&[])).unwrap(), None);
+        assert_eq!(idempotency_key(&headers(&[("idempotency-key", "")])).unwrap(), None);
         assert_eq!(
             idempotency_key(&headers(&[("idempotency-key", "order-1")]))
                 .unwrap()

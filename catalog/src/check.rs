@@ -95,9 +95,9 @@ impl Catalog {
             (_, Value::Number(n)) if inner.is_some_and(|s| s.integer_range().is_some()) => {
                 if let Some(x) = n.as_f64().filter(|x| x.fract() == 0.0 && !(n.is_i64() || n.is_u64())) {
                     // Exactly representable: |x| < 2^63 here, and a whole f64.
-                    if x >= -9.223_372_036_854_776e18 && x < 9.223_372_036_854_776e18 {
+                    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&x) {
                         *n = serde_json::Number::from(x as i64);
-                    } else if x >= 0.0 && x < 1.844_674_407_370_955_2e19 {
+                    } else if (0.0..1.844_674_407_370_955_2e19).contains(&x) {
                         *n = serde_json::Number::from(x as u64);
                     }
                 }

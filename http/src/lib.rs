@@ -50,6 +50,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use treaty_catalog::routes::{self, Surface};
 use treaty_catalog::{Aggregate as CatalogAggregate, Catalog, Message, Scalar, Type};
@@ -529,35 +530,38 @@ impl CommandRoute {
     fn accepted(&self, accepted: Accepted, message: Uuid) -> Response {
         let catalog = &self.shared.catalog;
         let position = accepted.events.last().map(|e| e.position);
-        let events: Vec<Value> = accepted
+        let events: Vec<EventOut<'_>> = accepted
             .events
             .iter()
             .map(|event| {
-                let payload: Value = serde_json::from_slice(&event.payload).unwrap_or(Value::Null);
                 // Sentences show the current version; a retry may answer
                 // events stored at an older one.
                 let text = catalog
                     .message(&event.contract)
-                    .filter(|m| m.version == event.contract_version)
-                    .and_then(|_| catalog.display(&event.contract, &payload));
-                json!({
-                    "contract": event.contract,
-                    "contract_version": event.contract_version,
-                    "version": event.version,
-                    "position": event.position,
-                    "payload": payload,
-                    "text": text,
-                })
+                    .filter(|m| m.version == event.contract_version && m.display.is_some())
+                    .and_then(|_| serde_json::from_slice::<Value>(&event.payload).ok())
+                    .and_then(|payload| catalog.display(&event.contract, &payload));
+                EventOut {
+                    contract: &event.contract,
+                    contract_version: event.contract_version,
+                    version: event.version,
+                    position: event.position,
+                    // Stored and encoded payloads are JSON, written as is.
+                    payload: std::str::from_utf8(&event.payload)
+                        .ok()
+                        .and_then(|text| serde_json::from_str::<&RawValue>(text).ok()),
+                    text,
+                }
             })
             .collect();
-        let body = json!({
-            "stream": accepted.stream,
-            "stream_version": accepted.stream_version,
-            "position": position,
-            "duplicate": accepted.duplicate,
-            "message_id": message.to_string(),
-            "events": events,
-        });
+        let body = CommandOutcome {
+            stream: &accepted.stream,
+            stream_version: accepted.stream_version,
+            position,
+            duplicate: accepted.duplicate,
+            message_id: message,
+            events,
+        };
         let mut response = axum::Json(body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::ETAG, etag(accepted.stream_version));
@@ -566,6 +570,29 @@ impl CommandRoute {
         }
         response
     }
+}
+
+/// The body of an accepted command, as the OpenAPI document's
+/// `CommandOutcome` describes it.
+#[derive(serde::Serialize)]
+struct CommandOutcome<'a> {
+    stream: &'a str,
+    stream_version: u64,
+    position: Option<u64>,
+    duplicate: bool,
+    message_id: Uuid,
+    events: Vec<EventOut<'a>>,
+}
+
+/// One event of a [`CommandOutcome`].
+#[derive(serde::Serialize)]
+struct EventOut<'a> {
+    contract: &'a str,
+    contract_version: u32,
+    version: u64,
+    position: u64,
+    payload: Option<&'a RawValue>,
+    text: Option<String>,
 }
 
 fn treaty_catalog_push(pointer: &mut String, token: &str) {

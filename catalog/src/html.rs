@@ -97,13 +97,14 @@ pub fn page(catalog: &Catalog, use_cases: &[UseCase], options: &Page<'_>) -> Str
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{title}</h1>\n<p>"
     );
-    let messages = catalog.messages().count();
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let _ = write!(
         out,
-        "{} namespaces, {} aggregates, {messages} messages, {} use cases",
-        catalog.namespaces.len(),
-        catalog.aggregates().count(),
-        use_cases.len()
+        "{}, {}, {}, {}",
+        count(catalog.namespaces.len(), "namespace"),
+        count(catalog.aggregates().count(), "aggregate"),
+        count(catalog.messages().count(), "message"),
+        count(use_cases.len(), "use case")
     );
     if let Some(href) = options.openapi_href {
         let _ = write!(out, " · <a href=\"{}\">OpenAPI 3.1 document</a>", escape(href));
@@ -465,6 +466,7 @@ mod tests {
         );
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("<h1>Shop</h1>"));
+        assert!(html.contains("1 namespace, 1 aggregate, 2 messages, 1 use case"));
         assert!(html.contains("POST /shop/order/{id}/place-order"));
         assert!(html.contains("An order &lt;b&gt;"));
         assert!(html.contains("Ordering &lt;script&gt;"));

@@ -217,4 +217,13 @@ mod tests {
         let json = catalog.to_json();
         assert_eq!(treaty_catalog::Catalog::from_json(&json).unwrap(), catalog);
     }
+
+    #[test]
+    fn each_generated_file_has_its_catalog_file() {
+        assert_eq!(
+            crate::catalog_file_name_for(crate::DEFAULT_FILE_NAME),
+            "treaty_catalog.json"
+        );
+        assert_eq!(crate::catalog_file_name_for("billing.rs"), "billing.catalog.json");
+    }
 }

@@ -107,3 +107,30 @@ macro_rules! include_contracts {
         include!(concat!(env!("OUT_DIR"), "/", $file));
     };
 }
+
+/// The contract catalog that `treaty_codegen::Builder::compile` wrote to
+/// `OUT_DIR` next to the Rust, as a `&'static str` of JSON: every
+/// namespace, type and message version with docs, defaults and display
+/// templates. `treaty::http::Api::new` builds routes, body checks, the
+/// OpenAPI document and the documentation page from it. Without an
+/// argument it includes `treaty_catalog.json`, the catalog of the default
+/// file; with one, the catalog of a renamed file (`billing.catalog.json`
+/// for `billing.rs`).
+///
+/// ```ignore
+/// let api = treaty::http::Api::new(treaty::include_catalog!())?;
+/// ```
+#[macro_export]
+macro_rules! include_catalog {
+    () => {
+        include_str!(concat!(env!("OUT_DIR"), "/treaty_catalog.json"))
+    };
+    ($file:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/", $file))
+    };
+}
+
+/// The HTTP API built from the contracts (feature `http`): an axum
+/// `Router` to merge into an application's own.
+#[cfg(feature = "http")]
+pub use treaty_http as http;

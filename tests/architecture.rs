@@ -20,7 +20,8 @@ enum Rule {
     DevOnly { krate: String },
     /// `module PATH never uses M, N`.
     ModuleNeverUses { path: String, forbidden: Vec<String> },
-    /// `in DIR only PATH mentions P, Q`.
+    /// `in DIR only PATH mentions P, Q` (`PATH` may be several, joined
+    /// by `+`).
     OnlyMentions {
         dir: String,
         path: String,
@@ -320,11 +321,11 @@ fn check(number: usize, rule: &Rule, manifests: &[Manifest], problems: &mut Vec<
             }
         }
         Rule::OnlyMentions { dir, path, patterns } => {
-            let allowed = existing(path);
+            let allowed: Vec<PathBuf> = path.split('+').map(existing).collect();
             let patterns: Vec<Vec<&str>> = patterns.iter().map(|p| p.split("::").collect()).collect();
             for file in rust_files(&existing(dir))
                 .into_iter()
-                .filter(|file| !file.starts_with(&allowed))
+                .filter(|file| !allowed.iter().any(|a| file.starts_with(a)))
             {
                 for (segments, line) in Paths::of(&file).found {
                     if let Some(pattern) = patterns.iter().find(|p| contains(&segments, p)) {

@@ -15,6 +15,7 @@ mod contend;
 mod crash_writer;
 mod diagnostics;
 mod events;
+mod http;
 mod projections;
 mod report;
 mod store;
@@ -94,6 +95,13 @@ enum Suite {
         /// TREATY_TEST_AMQP. Without either the case is skipped.
         #[arg(long)]
         amqp: Option<String>,
+    },
+    /// HTTP: commands through the routes built from the contracts, against
+    /// a hand-written axum handler calling the same repository.
+    Http {
+        /// Commands per run.
+        #[arg(long, default_value_t = 10_000)]
+        commands: u64,
     },
     /// Not a suite: one projection rebuild, run by the projections suite in
     /// a process of its own so that its peak memory is its own; prints one
@@ -182,6 +190,7 @@ fn main() -> ExitCode {
         }),
         Suite::Diagnostics { case, repetitions } => diagnostics::run(case.as_deref(), repetitions),
         Suite::Bus { commands, amqp } => bus::run(commands, amqp.or_else(|| std::env::var("TREATY_TEST_AMQP").ok())),
+        Suite::Http { commands } => http::run(commands),
         Suite::ProjectionRebuild {
             mode,
             events_db,

@@ -10,6 +10,7 @@ use treaty_dsl::Sources;
 
 mod baseline;
 mod db;
+mod docs;
 mod lint;
 mod lock;
 mod projections;
@@ -48,6 +49,10 @@ enum Command {
         #[arg(long = "extern", value_name = "NAME=RUST_TYPE")]
         extern_types: Vec<String>,
     },
+    /// Write the documentation a service serves at /docs and
+    /// /openapi.json as static files: index.html, openapi.json and
+    /// catalog.json.
+    Docs(docs::DocsArgs),
     /// Write treaty.lock: the canonical schema of every contract version.
     Lock(lock::LockArgs),
     /// Report breaking changes against a lock, a directory or a git revision:
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
             output,
             extern_types,
         } => generate(&paths, output, &extern_types),
+        Command::Docs(args) => docs::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Store(args) => store::run(args),

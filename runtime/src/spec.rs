@@ -21,7 +21,10 @@
 
 use std::fmt::{self, Debug, Display};
 
-use crate::aggregate::Aggregate;
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Aggregate, EventSet};
+use crate::bus::CommandSet;
 
 /// A specification: given events, when a command, then events or an
 /// error. Built with [`Spec::new`], [`Given::when`] and one of the
@@ -291,6 +294,107 @@ where
             failure,
         }
     }
+}
+
+impl<A: Aggregate> Spec<A>
+where
+    A::Event: PartialEq + Debug,
+    A::Command: CommandSet,
+{
+    /// Runs the spec and, when it passes, returns it as data: the given
+    /// events, the command and the outcome, each message with its
+    /// contract, JSON and sentence. `treaty-http` serves use cases as
+    /// examples in its OpenAPI document and as the use-case section of
+    /// its documentation page; as JSON (a list of them), `treaty docs
+    /// --specs` reads them.
+    ///
+    /// # Errors
+    ///
+    /// The spec's failure: only passing specs document behaviour.
+    pub fn use_case(&self) -> Result<UseCase, SpecFailure> {
+        self.check()?;
+        let fail = |reason: String| SpecFailure {
+            name: self.name.clone(),
+            report: format!("spec {} cannot be written as a use case: {reason}\n", self.name),
+        };
+        let event = |event: &A::Event| -> Result<UseCaseMessage, SpecFailure> {
+            let payload = event.encode().map_err(|e| fail(e.to_string()))?;
+            Ok(UseCaseMessage {
+                contract: event.contract_name().to_string(),
+                contract_version: event.contract_version(),
+                payload: serde_json::from_slice(&payload).map_err(|e| fail(e.to_string()))?,
+                text: (self.describe.event)(event),
+            })
+        };
+        let mut state = A::default();
+        for given in &self.given {
+            state.apply(given);
+        }
+        let command = self.when.encode().map_err(|e| fail(e.to_string()))?;
+        let then = match state.decide(&self.when) {
+            Ok(events) => UseCaseOutcome::Accepted {
+                events: events.iter().map(event).collect::<Result<_, _>>()?,
+            },
+            Err(error) => UseCaseOutcome::Refused {
+                error: error.to_string(),
+            },
+        };
+        Ok(UseCase {
+            name: self.name.clone(),
+            given: self.given.iter().map(event).collect::<Result<_, _>>()?,
+            when: UseCaseMessage {
+                contract: self.when.contract_name().to_string(),
+                contract_version: self.when.contract_version(),
+                payload: serde_json::from_slice(&command).map_err(|e| fail(e.to_string()))?,
+                text: (self.describe.command)(&self.when),
+            },
+            then,
+        })
+    }
+}
+
+/// A passing spec as data ([`Spec::use_case`]): what documentation and
+/// API examples are made of. Its JSON is the use-case format `treaty
+/// docs --specs` and `treaty-catalog` read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UseCase {
+    /// The spec's name.
+    pub name: String,
+    /// The events that happened before, oldest first.
+    pub given: Vec<UseCaseMessage>,
+    /// The command.
+    pub when: UseCaseMessage,
+    /// What the command did.
+    pub then: UseCaseOutcome,
+}
+
+/// A message of a use case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UseCaseMessage {
+    /// The contract name.
+    pub contract: String,
+    /// The contract version of the payload.
+    pub contract_version: u32,
+    /// The message's JSON.
+    pub payload: serde_json::Value,
+    /// Its sentence, as the spec shows it.
+    pub text: String,
+}
+
+/// What the command of a use case did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum UseCaseOutcome {
+    /// Accepted, with these events (none: nothing happened).
+    Accepted {
+        /// The events.
+        events: Vec<UseCaseMessage>,
+    },
+    /// Refused with this domain error.
+    Refused {
+        /// The error's text.
+        error: String,
+    },
 }
 
 /// Why `actual` is not `expected`, or `None` when it is.

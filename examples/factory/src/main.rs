@@ -13,6 +13,8 @@
 #![deny(warnings)]
 
 mod projections;
+mod serve;
+mod specs;
 
 use futures::TryStreamExt;
 use treaty::aggregate::{Aggregate, Repository};
@@ -86,14 +88,42 @@ impl Aggregate for Factory {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The projection engine reports through `tracing`.
     tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
         .with_target(false)
         .without_time()
         .init();
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        // The scripted run: what `cargo run -p factory` shows.
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(scripted()),
+        // The HTTP API, until Ctrl-C or SIGTERM.
+        Some("serve") => {
+            let settings = serve::Settings::parse(args)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(serve::serve(settings))
+        }
+        // The specifications as use cases, for `treaty docs --specs`.
+        Some("use-cases") => {
+            println!("{}", serde_json::to_string_pretty(&specs::use_cases()?)?);
+            Ok(())
+        }
+        Some(other) => Err(format!(
+            "unknown command {other}; run without one, or `serve`, or `use-cases`\n{}",
+            serve::USAGE
+        )
+        .into()),
+    }
+}
+
+async fn scripted() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("treaty-factory-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = run(&dir).await;

@@ -140,6 +140,15 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
                 fn id(&self) -> &#id {
                     #ty::id(self)
                 }
+                fn contract_name(&self) -> &'static str {
+                    #ty::contract_name(self)
+                }
+                fn contract_version(&self) -> u32 {
+                    #ty::contract_version(self)
+                }
+                fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
+                    #ty::encode(self)
+                }
                 fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
                     #ty::decode(contract, version, payload)
                 }

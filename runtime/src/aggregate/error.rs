@@ -56,6 +56,19 @@ pub enum ExecuteError<E> {
         /// How many times the command was decided and appended.
         attempts: u32,
     },
+    /// The stream was not at the version the caller expected
+    /// ([`Repository::execute_message_expecting`](super::Repository::execute_message_expecting)),
+    /// or moved past it before the append; nothing was decided or
+    /// appended.
+    #[error("stream {stream} is at version {actual}, not the expected {expected}")]
+    WrongVersion {
+        /// The stream.
+        stream: StreamName,
+        /// The version the caller expected.
+        expected: u64,
+        /// The stream's version as last read.
+        actual: u64,
+    },
     /// Loading the aggregate, before deciding or to catch up after a
     /// conflict, failed.
     #[error(transparent)]

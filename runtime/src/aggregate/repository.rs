@@ -227,7 +227,7 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         command: &A::Command,
         metadata: Metadata,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
-        match self.execute_inner(id, command, metadata, None).await? {
+        match self.execute_inner(id, command, metadata, None, None).await? {
             MessageExecution::Executed(executed) => Ok(executed),
             MessageExecution::AlreadyHandled { .. } => unreachable!("only messages are recognized as handled"),
         }
@@ -253,7 +253,35 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         mut metadata: Metadata,
     ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         metadata.causation_id = Some(message);
-        self.execute_inner(id, command, metadata, Some(message)).await
+        self.execute_inner(id, command, metadata, Some(message), None).await
+    }
+
+    /// Like [`Repository::execute_message`], but only when the stream is
+    /// at version `expected` (0: the aggregate has no events): the
+    /// optimistic lock of a client that decided on what it saw at that
+    /// version, such as an HTTP `If-Match`.
+    ///
+    /// A message handled before is recognized first, so a retry answers
+    /// its original outcome even though the stream has moved on since.
+    /// Otherwise, when the stream is at another version, or another writer
+    /// appends first, nothing is decided again: the call ends with
+    /// [`ExecuteError::WrongVersion`] and the stream's current version.
+    ///
+    /// # Errors
+    ///
+    /// [`ExecuteError::WrongVersion`], and those of
+    /// [`Repository::execute_with`].
+    pub async fn execute_message_expecting(
+        &self,
+        id: &A::Id,
+        command: &A::Command,
+        message: Uuid,
+        mut metadata: Metadata,
+        expected: u64,
+    ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
+        metadata.causation_id = Some(message);
+        self.execute_inner(id, command, metadata, Some(message), Some(expected))
+            .await
     }
 
     async fn execute_inner(
@@ -262,6 +290,7 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         command: &A::Command,
         metadata: Metadata,
         message: Option<Uuid>,
+        expected: Option<u64>,
     ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         let stream = A::stream_name(id).map_err(LoadError::from)?;
         let mut handled = Handled::watching(message);
@@ -277,6 +306,13 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                 return Ok(MessageExecution::AlreadyHandled {
                     stream,
                     events: handled.events,
+                });
+            }
+            if let Some(expected) = expected.filter(|e| *e != loaded.version) {
+                return Err(ExecuteError::WrongVersion {
+                    stream,
+                    expected,
+                    actual: loaded.version,
                 });
             }
             let events = loaded.state.decide(command).map_err(ExecuteError::Rejected)?;
@@ -331,6 +367,14 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                         attempts,
                         snapshot,
                     }));
+                }
+                Err(AppendError::WrongExpectedVersion { .. }) if expected.is_some() && attempts < self.max_attempts => {
+                    // Another writer appended first, so the stream has
+                    // left the expected version: read what it appended
+                    // (perhaps this very message, through another
+                    // delivery), and the top of the loop answers.
+                    attempts += 1;
+                    self.catch_up(&stream, &mut loaded, &mut handled).await?;
                 }
                 Err(AppendError::WrongExpectedVersion { .. }) if attempts < self.max_attempts => {
                     // `decide` left the state untouched, so it is still

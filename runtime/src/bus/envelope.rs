@@ -160,12 +160,22 @@ pub struct Handled {
     pub stream: Option<String>,
     /// The stream's version after the command.
     pub stream_version: u64,
-    /// The events the command produced.
+    /// The events the command produced, with their stream versions and
+    /// global positions: a reader that needs to see this command's effect
+    /// waits until its view has passed the last position.
     pub events: Vec<ProducedEvent>,
     /// Whether this delivery found the message handled already: its
     /// events are the ones recorded the first time (empty when the
     /// handler could not read them back).
     pub duplicate: bool,
+}
+
+impl Handled {
+    /// The global position of the last event the command appended, `None`
+    /// when it appended none (or the handler did not say where).
+    pub fn last_position(&self) -> Option<u64> {
+        self.events.iter().map(|e| e.position).filter(|p| *p > 0).max()
+    }
 }
 
 /// An event produced by a command.
@@ -175,6 +185,14 @@ pub struct ProducedEvent {
     pub contract: String,
     /// The contract version of the payload.
     pub contract_version: u32,
+    /// The event's version in its stream; 0 when the handler did not say
+    /// (a handler of an older build).
+    #[serde(default)]
+    pub version: u64,
+    /// The event's global position in the store; 0 when the handler did
+    /// not say.
+    #[serde(default)]
+    pub position: u64,
     /// The event's JSON.
     #[serde(with = "raw_json")]
     pub payload: Vec<u8>,
@@ -232,6 +250,8 @@ mod tests {
                 events: vec![ProducedEvent {
                     contract: "bank.Deposited".into(),
                     contract_version: 2,
+                    version: 2,
+                    position: 7,
                     payload: br#"{"id":"a","amount":5}"#.to_vec(),
                 }],
                 duplicate: false,
@@ -240,6 +260,13 @@ mod tests {
         let json = String::from_utf8(reply.to_json()).unwrap();
         assert!(json.contains(r#""payload":{"id":"a","amount":5}"#), "{json}");
         assert_eq!(Reply::from_json(json.as_bytes()).unwrap(), reply);
+        // Replies of handlers that did not say where the events went.
+        let older = json.replace(r#""version":2,"position":7,"#, "");
+        let Outcome::Handled(handled) = Reply::from_json(older.as_bytes()).unwrap().outcome else {
+            panic!("{older}");
+        };
+        assert_eq!((handled.events[0].version, handled.events[0].position), (0, 0));
+        assert_eq!(handled.last_position(), None);
         let refused = Reply {
             message_id: reply.message_id,
             outcome: Outcome::Refused { error: "no".into() },

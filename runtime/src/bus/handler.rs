@@ -88,13 +88,21 @@ where
             match execution {
                 MessageExecution::Executed(executed) => {
                     let stream = A::stream_name(&id).map_err(|e| HandleError::Permanent(e.to_string()))?;
+                    let first = executed.appended.map_or((0, 0), |a| {
+                        (a.stream_version + 1 - executed.events.len() as u64, a.first_position)
+                    });
                     let events = executed
                         .events
                         .iter()
-                        .map(|event| {
+                        .enumerate()
+                        .map(|(index, event)| {
                             Ok(ProducedEvent {
                                 contract: event.contract_name().to_string(),
                                 contract_version: event.contract_version(),
+                                // One append's events take consecutive
+                                // versions and positions.
+                                version: first.0 + index as u64,
+                                position: first.1 + index as u64,
                                 payload: event.encode().map_err(|e| HandleError::Permanent(e.to_string()))?,
                             })
                         })
@@ -114,6 +122,8 @@ where
                         .map(|e| ProducedEvent {
                             contract: e.contract,
                             contract_version: e.contract_version,
+                            version: e.version,
+                            position: e.position,
                             payload: e.payload,
                         })
                         .collect(),

@@ -36,7 +36,7 @@ mod quarantine_sqlite;
 mod sqlite_queue;
 mod transport;
 
-use crate::contract::{ContractInfo, DecodeError};
+use crate::contract::{ContractInfo, DecodeError, EncodeError};
 
 #[cfg(feature = "amqp")]
 pub use amqp::{AmqpConfig, AmqpTransport};
@@ -62,6 +62,19 @@ pub trait CommandSet: Sized + Send + Sync + 'static {
 
     /// The aggregate the command is for.
     fn id(&self) -> &Self::Id;
+
+    /// The member's contract name, such as `"bank.Deposit"`.
+    fn contract_name(&self) -> &'static str;
+
+    /// The member's current contract version, the one `encode` writes.
+    fn contract_version(&self) -> u32;
+
+    /// The member's JSON at its current version.
+    ///
+    /// # Errors
+    ///
+    /// Only when a field's own `Serialize` fails.
+    fn encode(&self) -> Result<Vec<u8>, EncodeError>;
 
     /// Reads a received command by contract name and version, upcasting
     /// earlier versions.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use bank::*;
 use futures::TryStreamExt;
 use treaty::aggregate::{
-    Aggregate, EventSet, ExecuteError, LoadError, MemorySnapshots, Repository, Snapshot, SnapshotOutcome,
-    SnapshotPolicy, SnapshotStore, SqliteSnapshots,
+    Aggregate, EventSet, ExecuteError, LoadError, MemorySnapshots, MessageExecution, Repository, Snapshot,
+    SnapshotOutcome, SnapshotPolicy, SnapshotStore, SqliteSnapshots,
 };
 use treaty::store::registry::{CompiledContract, StoredContract};
 use treaty::store::{
@@ -669,4 +669,50 @@ async fn a_snapshot_ahead_of_the_stream_is_ignored() {
     assert_eq!((loaded.snapshot, loaded.version, loaded.state.balance), (None, 5, 40));
     let executed = repository.execute(&id("acc-1"), &withdraw("acc-1", 40)).await.unwrap();
     assert_eq!((executed.stream_version, executed.state.balance), (6, 0));
+}
+
+#[tokio::test]
+async fn an_expected_version_is_checked_after_a_retry_is_recognized() {
+    let store = MemoryStore::new();
+    let repository = Repository::<Account, _>::new(store.clone());
+    let account = id("acc-x");
+    let open = AccountCommand::from(OpenAccount {
+        id: account.clone(),
+        owner: "Ann".into(),
+    });
+    let message = Uuid::now_v7();
+    let first = repository
+        .execute_message_expecting(&account, &open, message, Metadata::now(), 0)
+        .await
+        .unwrap();
+    assert!(matches!(first, MessageExecution::Executed(ref e) if e.stream_version == 1));
+    // The same message again, expecting the version it saw: the stream is
+    // past it, but the message's events are found first.
+    let again = repository
+        .execute_message_expecting(&account, &open, message, Metadata::now(), 0)
+        .await
+        .unwrap();
+    let MessageExecution::AlreadyHandled { events, .. } = again else {
+        panic!("the retry was decided again");
+    };
+    assert_eq!(events.len(), 1);
+    // Another message expecting a stale version is refused unread.
+    let deposit = AccountCommand::from(Deposit {
+        id: account.clone(),
+        amount: 5,
+    });
+    let stale = repository
+        .execute_message_expecting(&account, &deposit, Uuid::now_v7(), Metadata::now(), 0)
+        .await;
+    let Err(ExecuteError::WrongVersion { expected, actual, .. }) = stale else {
+        panic!("a stale expected version was accepted");
+    };
+    assert_eq!((expected, actual), (0, 1));
+    // At the right version it is executed.
+    let current = repository
+        .execute_message_expecting(&account, &deposit, Uuid::now_v7(), Metadata::now(), 1)
+        .await
+        .unwrap();
+    assert!(matches!(current, MessageExecution::Executed(ref e) if e.stream_version == 2));
+    assert_eq!(recorded(&store, "acc-x").await.len(), 2);
 }

@@ -91,6 +91,15 @@ async fn ask_returns_the_events_or_the_domain_error() {
     let deposited = bus.ask(&deposit_cmd("a", 40)).await.unwrap();
     assert_eq!(deposited.stream_version, 2);
     assert_eq!(deposited.events[0].decode::<Deposited>().unwrap().amount, 40);
+    // Where the events went: their stream versions and global positions,
+    // the position a reader waits for to see this command's effect.
+    bus.ask(&open_cmd("b")).await.unwrap();
+    let into_b = bus.ask(&deposit_cmd("b", 5)).await.unwrap();
+    assert_eq!((into_b.events[0].version, into_b.events[0].position), (2, 4));
+    assert_eq!(into_b.last_position(), Some(4));
+    assert_eq!((opened.events[0].version, opened.events[0].position), (1, 1));
+    let stored = events_of(&store, "b").await;
+    assert_eq!(stored[1].position, 4);
 
     let refused = bus
         .ask(&Withdraw {
@@ -125,6 +134,8 @@ async fn a_message_delivered_many_times_has_its_effect_once() {
         .unwrap();
     assert!(again.duplicate, "{again:?}");
     assert_eq!(again.events.len(), 1);
+    // The original outcome: the stored event's version and position.
+    assert_eq!((again.events[0].version, again.events[0].position), (2, 2));
     assert_eq!(again.events[0].decode::<Deposited>().unwrap().amount, 7);
 
     let events = events_of(&store, "a").await;

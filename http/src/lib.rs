@@ -1,0 +1,905 @@
+//! Treaty over HTTP: an axum [`Router`] built from the contract catalog.
+//!
+//! ```ignore
+//! let api = treaty::http::Api::new(treaty::include_catalog!())?
+//!     .aggregate(Repository::<Factory, _>::new(store.clone()))?
+//!     .views(SqliteViewStore::open("app.db")?)
+//!     .projection::<FactoryActivity>()
+//!     .use_cases(specs);
+//! let app = axum::Router::new().merge(api.router()); // or .nest("/api", ...)
+//! ```
+//!
+//! Every command of a mounted aggregate gets `POST
+//! /{namespace}/{aggregate}/{id}/{command}` (the command's JSON without
+//! its identity) and `POST /commands/{contract}` (the whole JSON); the
+//! stream's version is `GET /{namespace}/{aggregate}/{id}`; views are
+//! `GET /views/{projection}/{key}`; the OpenAPI 3.1 document is `GET
+//! /openapi.json` and the documentation page `GET /docs`. Route names come
+//! from [`treaty_catalog::routes`].
+//!
+//! - **Concurrency**: `If-Match: "<version>"` (or `ExpectedVersion:
+//!   <version>`) executes the command only if the stream is at that
+//!   version; otherwise 412 with the current version in `ETag`. Success
+//!   answers the new version in `ETag`.
+//! - **Exactly once**: `Idempotency-Key` becomes the message id (a UUID
+//!   derived from the key, the contract and the aggregate id), and the
+//!   repository recognizes a message whose events are stored, so a retry
+//!   answers the original outcome and never applies twice, also after a
+//!   restart.
+//! - **Read your writes**: the outcome lists each appended event's global
+//!   position; `GET /views/...?min_position=P` waits, up to
+//!   [`HttpConfig::view_wait`], until the projection has applied `P`.
+//! - **Errors** are RFC 9457 problem details; a body that does not match
+//!   the contract is 400 with every bad field's JSON pointer and expected
+//!   type. Bad input never produces a 5xx.
+//!
+//! `docs/http.md` documents the routes, headers, statuses and problem
+//! types.
+
+mod problem;
+mod target;
+mod views;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use treaty_catalog::routes::{self, Surface};
+use treaty_catalog::{Aggregate as CatalogAggregate, Catalog, Message, Scalar, Type};
+use treaty_runtime::aggregate::{Aggregate, Repository, SnapshotStore};
+use treaty_runtime::bus::CommandSet;
+use treaty_runtime::projection::{Projection, ViewStore};
+use treaty_runtime::store::EventStore;
+use treaty_runtime::Uuid;
+
+pub use problem::{Problem, PROBLEM_JSON};
+pub use treaty_catalog;
+
+use target::{Accepted, Execute, Failure, RepositoryTarget, Target};
+use views::ViewSource;
+
+/// How the API behaves.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    /// Default 1 MiB.
+    pub body_limit: usize,
+    /// How long a view read with `min_position` waits for the projection
+    /// before answering 412. Default 5 seconds.
+    pub view_wait: Duration,
+    /// The title of the OpenAPI document and the documentation page.
+    pub title: String,
+    /// The service's version, for the OpenAPI document.
+    pub version: String,
+    /// Where the router is nested (`/api`), for the OpenAPI document's
+    /// server; `None` when it is merged at the root.
+    pub base_path: Option<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit: 1024 * 1024,
+            view_wait: Duration::from_secs(5),
+            title: "Treaty API".into(),
+            version: "1".into(),
+            base_path: None,
+        }
+    }
+}
+
+/// Why an API could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError(String);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// The HTTP API of some contracts: which aggregates are mounted, which
+/// views are served, and the use cases that document them. [`Api::router`]
+/// turns it into an axum [`Router`].
+pub struct Api {
+    catalog: Arc<Catalog>,
+    config: HttpConfig,
+    targets: Vec<(String, Arc<dyn Target>)>,
+    views: Option<Arc<dyn ViewSource>>,
+    projections: Vec<String>,
+    use_cases: Vec<treaty_catalog::UseCase>,
+}
+
+impl Api {
+    /// An API over the catalog JSON that `treaty::include_catalog!()`
+    /// gives, with nothing mounted yet.
+    ///
+    /// # Errors
+    ///
+    /// When the text is not a catalog of this format.
+    pub fn new(catalog: &str) -> Result<Api, ApiError> {
+        Ok(Api::from_catalog(
+            Catalog::from_json(catalog).map_err(|e| ApiError(e.to_string()))?,
+        ))
+    }
+
+    /// An API over a catalog.
+    pub fn from_catalog(catalog: Catalog) -> Api {
+        Api {
+            catalog: Arc::new(catalog),
+            config: HttpConfig::default(),
+            targets: Vec::new(),
+            views: None,
+            projections: Vec::new(),
+            use_cases: Vec::new(),
+        }
+    }
+
+    /// With these settings.
+    pub fn config(mut self, config: HttpConfig) -> Api {
+        self.config = config;
+        self
+    }
+
+    /// Routes every command of `A` to `repository`: `POST
+    /// /{namespace}/{aggregate}/{id}/{command}`, `POST /commands/{contract}`
+    /// and `GET /{namespace}/{aggregate}/{id}`.
+    ///
+    /// # Errors
+    ///
+    /// When the catalog has no aggregate with `A`'s commands, when it
+    /// describes them at another version or fingerprint than this build
+    /// compiled (it is another build's catalog), or when the aggregate is
+    /// mounted already.
+    pub fn aggregate<A, S, N>(mut self, repository: Repository<A, S, N>) -> Result<Api, ApiError>
+    where
+        A: Aggregate,
+        A::Command: CommandSet<Id = A::Id>,
+        S: EventStore,
+        N: SnapshotStore,
+    {
+        let contracts = <A::Command as CommandSet>::CONTRACTS;
+        let first = contracts
+            .first()
+            .ok_or_else(|| ApiError("the aggregate has no commands".into()))?;
+        let aggregate = self
+            .catalog
+            .aggregates()
+            .find(|a| a.commands.iter().any(|c| c == first.name))
+            .ok_or_else(|| ApiError(format!("the catalog has no aggregate with command {}", first.name)))?;
+        for contract in contracts {
+            let message = self
+                .catalog
+                .message(contract.name)
+                .filter(|m| m.aggregate.as_deref() == Some(aggregate.name.as_str()))
+                .ok_or_else(|| {
+                    ApiError(format!(
+                        "the catalog has no command {} of {}: it is not this build's catalog",
+                        contract.name, aggregate.name
+                    ))
+                })?;
+            let current = contract.history.first();
+            if current.map(|v| (v.version, v.fingerprint)) != Some((message.version, message.fingerprint.as_str())) {
+                return Err(ApiError(format!(
+                    "the catalog describes {} v{} with fingerprint {}, but this build compiled {}: \
+                     include the catalog of the same build (treaty::include_catalog!())",
+                    contract.name,
+                    message.version,
+                    message.fingerprint,
+                    current.map_or("nothing".into(), |v| format!(
+                        "v{} with fingerprint {}",
+                        v.version, v.fingerprint
+                    ))
+                )));
+            }
+        }
+        if self.targets.iter().any(|(name, _)| *name == aggregate.name) {
+            return Err(ApiError(format!("aggregate {} is mounted already", aggregate.name)));
+        }
+        let name = aggregate.name.clone();
+        self.targets.push((name, Arc::new(RepositoryTarget { repository })));
+        Ok(self)
+    }
+
+    /// Serves views from `store` for the projections named with
+    /// [`Api::projection`].
+    pub fn views<V: ViewStore>(mut self, store: V) -> Api {
+        self.views = Some(Arc::new(store));
+        self
+    }
+
+    /// Serves the views of projection `P` at `GET /views/{P::NAME}/{key}`
+    /// (with the store given to [`Api::views`]).
+    pub fn projection<P: Projection>(self) -> Api {
+        self.projection_named(P::NAME)
+    }
+
+    /// Serves the views of the projection called `name`.
+    pub fn projection_named(mut self, name: &str) -> Api {
+        if !self.projections.iter().any(|p| p == name) {
+            self.projections.push(name.to_string());
+        }
+        self
+    }
+
+    /// Documents the API with these use cases (from
+    /// `treaty::spec::Spec::use_case`): examples in the OpenAPI document,
+    /// and the use-case section of the page.
+    pub fn use_cases(mut self, use_cases: impl IntoIterator<Item = treaty_runtime::spec::UseCase>) -> Api {
+        for use_case in use_cases {
+            // The runtime writes the format the catalog crate reads.
+            if let Ok(converted) = serde_json::to_value(&use_case).and_then(serde_json::from_value) {
+                self.use_cases.push(converted);
+            }
+        }
+        self
+    }
+
+    fn surface(&self) -> Surface {
+        Surface {
+            aggregates: self.targets.iter().map(|(name, _)| name.clone()).collect(),
+            projections: if self.views.is_some() {
+                self.projections.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The OpenAPI 3.1 document served at `/openapi.json`.
+    pub fn openapi(&self) -> Value {
+        treaty_catalog::openapi::document(
+            &self.catalog,
+            &self.surface(),
+            &self.use_cases,
+            &treaty_catalog::openapi::Info {
+                title: self.config.title.clone(),
+                version: self.config.version.clone(),
+                base_path: self.config.base_path.clone(),
+            },
+        )
+    }
+
+    /// The documentation page served at `/docs`.
+    pub fn docs_page(&self) -> String {
+        let surface = self.surface();
+        treaty_catalog::html::page(
+            &self.catalog,
+            &self.use_cases,
+            &treaty_catalog::html::Page {
+                title: &self.config.title,
+                surface: Some(&surface),
+                openapi_href: Some("openapi.json"),
+            },
+        )
+    }
+
+    /// The router: merge it into an application's own, or nest it under a
+    /// prefix (and say so in [`HttpConfig::base_path`]).
+    pub fn router(self) -> Router {
+        let openapi = Bytes::from(self.openapi().to_string());
+        let page = Bytes::from(self.docs_page());
+        let shared = Arc::new(Shared {
+            catalog: self.catalog.clone(),
+            body_limit: self.config.body_limit,
+        });
+        let mut router = Router::new()
+            .route(
+                routes::OPENAPI,
+                get(move || {
+                    let openapi = openapi.clone();
+                    async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }
+                }),
+            )
+            .route(
+                routes::DOCS,
+                get(move || {
+                    let page = page.clone();
+                    async move { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page) }
+                }),
+            );
+        let targets: HashMap<String, Arc<dyn Target>> = self.targets.into_iter().collect();
+        for aggregate in self.catalog.aggregates() {
+            let Some(target) = targets.get(&aggregate.name) else {
+                continue;
+            };
+            let stream_route = Arc::new(StreamRoute {
+                aggregate: aggregate.clone(),
+                target: target.clone(),
+                shared: shared.clone(),
+            });
+            router = router.route(
+                &routes::stream_path(aggregate, "{id}"),
+                get(move |id: Result<Path<String>, _>| {
+                    let route = stream_route.clone();
+                    async move { route.version(id).await }
+                }),
+            );
+            for command in aggregate.commands.iter().filter_map(|c| self.catalog.message(c)) {
+                let route = Arc::new(CommandRoute {
+                    aggregate: aggregate.clone(),
+                    command: command.clone(),
+                    target: target.clone(),
+                    shared: shared.clone(),
+                });
+                let by_id = route.clone();
+                router = router
+                    .route(
+                        &routes::command_path(aggregate, command, "{id}"),
+                        post(move |id: Result<Path<String>, _>, headers: HeaderMap, body: Body| {
+                            let route = by_id.clone();
+                            async move { route.handle(Some(id), headers, body).await }
+                        }),
+                    )
+                    .route(
+                        &routes::contract_path(command),
+                        post(move |headers: HeaderMap, body: Body| {
+                            let route = route.clone();
+                            async move { route.handle(None, headers, body).await }
+                        }),
+                    );
+            }
+        }
+        if let Some(source) = self.views {
+            for projection in self.projections {
+                let source = source.clone();
+                let wait = self.config.view_wait;
+                let name: Arc<str> = projection.as_str().into();
+                router = router.route(
+                    &routes::view_path(&projection, "{key}"),
+                    get(
+                        move |key: Result<Path<String>, _>,
+                              query: Result<Query<views::ViewQuery>, _>,
+                              headers: HeaderMap| {
+                            let source = source.clone();
+                            let name = name.clone();
+                            async move { views::read(source, &name, wait, key, query, headers).await }
+                        },
+                    ),
+                );
+            }
+        }
+        router
+            .fallback(|| async { Problem::new("not-found", "no route matches this path") })
+            .method_not_allowed_fallback(|| async {
+                Problem::new("method-not-allowed", "this route does not take this method")
+            })
+    }
+}
+
+struct Shared {
+    catalog: Arc<Catalog>,
+    body_limit: usize,
+}
+
+struct StreamRoute {
+    aggregate: CatalogAggregate,
+    target: Arc<dyn Target>,
+    shared: Arc<Shared>,
+}
+
+impl StreamRoute {
+    async fn version(&self, id: Result<Path<String>, axum::extract::rejection::PathRejection>) -> Response {
+        let id = match path_id(&self.shared.catalog, &self.aggregate, id) {
+            Ok((text, _)) => text,
+            Err(problem) => return problem.into_response(),
+        };
+        let stream = match self.target.stream(&id) {
+            Ok(stream) => stream,
+            Err(failure) => return failure_problem(failure).into_response(),
+        };
+        match self.target.stream_version(&stream).await {
+            Ok(version) => {
+                let mut response =
+                    axum::Json(json!({"stream": stream.to_string(), "version": version})).into_response();
+                response.headers_mut().insert(header::ETAG, etag(version));
+                response
+            }
+            Err(failure) => failure_problem(failure).into_response(),
+        }
+    }
+}
+
+struct CommandRoute {
+    aggregate: CatalogAggregate,
+    command: Message,
+    target: Arc<dyn Target>,
+    shared: Arc<Shared>,
+}
+
+impl CommandRoute {
+    /// Handles a command: from the path's id and the body without it, or
+    /// (`id` is `None`) from the whole body.
+    async fn handle(
+        &self,
+        id: Option<Result<Path<String>, axum::extract::rejection::PathRejection>>,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
+        match self.execute(id, headers, body).await {
+            Ok(response) | Err(response) => response,
+        }
+    }
+
+    async fn execute(
+        &self,
+        id: Option<Result<Path<String>, axum::extract::rejection::PathRejection>>,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Result<Response, Response> {
+        let catalog = &self.shared.catalog;
+        let identity = &self.aggregate.identity;
+        check_content_type(&headers).map_err(IntoResponse::into_response)?;
+        let bytes = read_body(&headers, body, self.shared.body_limit)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let expected = expected_version(&headers).map_err(IntoResponse::into_response)?;
+        let key = idempotency_key(&headers).map_err(IntoResponse::into_response)?;
+        let path_id = match id {
+            Some(id) => Some(path_id(catalog, &self.aggregate, id).map_err(IntoResponse::into_response)?),
+            None => None,
+        };
+        let mut document: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Problem::new("invalid-body", format!("the body is not JSON: {e}"))
+                .with_errors(vec![treaty_catalog::FieldError {
+                    pointer: String::new(),
+                    expected: format!("the JSON of {}", self.command.name),
+                    detail: e.to_string(),
+                }])
+                .into_response()
+        })?;
+        let mut errors = Vec::new();
+        if path_id.is_some() {
+            if let Some(object) = document.as_object() {
+                if object.contains_key(&identity.name) {
+                    let mut pointer = String::new();
+                    treaty_catalog_push(&mut pointer, &identity.name);
+                    errors.push(treaty_catalog::FieldError {
+                        pointer,
+                        expected: "nothing: the identity comes from the path".into(),
+                        detail: format!(
+                            "leave `{}` out of the body; the path's id is the aggregate's identity",
+                            identity.name
+                        ),
+                    });
+                }
+            }
+        }
+        let skip = path_id.is_some().then_some(identity.name.as_str());
+        catalog.normalize_integers(&self.command.fields, &mut document);
+        errors.extend(catalog.check(&self.command.fields, &document, skip));
+        if !errors.is_empty() {
+            let count = errors.len();
+            return Err(Problem::new(
+                "invalid-body",
+                format!(
+                    "the body does not match {} v{}: {count} field{} wrong",
+                    self.command.name,
+                    self.command.version,
+                    if count == 1 { " is" } else { "s are" }
+                ),
+            )
+            .with_errors(errors)
+            .into_response());
+        }
+        let id_text = match path_id {
+            Some((text, value)) => {
+                if let Value::Object(object) = &mut document {
+                    object.insert(identity.name.clone(), value);
+                }
+                text
+            }
+            None => {
+                let value = document.get(&identity.name).cloned().unwrap_or(Value::Null);
+                id_text(catalog, &identity.ty, &value).ok_or_else(|| {
+                    Problem::new("invalid-body", "the identity is not a value of its type").into_response()
+                })?
+            }
+        };
+        let message = match &key {
+            Some(key) => message_id(&self.command.name, &id_text, key),
+            None => Uuid::now_v7(),
+        };
+        let payload = serde_json::to_vec(&document).expect("a JSON value serialises");
+        let outcome = self
+            .target
+            .execute(Execute {
+                contract: self.command.name.clone(),
+                version: self.command.version,
+                payload,
+                message,
+                expected,
+            })
+            .await;
+        match outcome {
+            Ok(accepted) => Ok(self.accepted(accepted, message)),
+            Err(failure) => Err(failure_problem(failure).into_response()),
+        }
+    }
+
+    fn accepted(&self, accepted: Accepted, message: Uuid) -> Response {
+        let catalog = &self.shared.catalog;
+        let position = accepted.events.last().map(|e| e.position);
+        let events: Vec<EventOut<'_>> = accepted
+            .events
+            .iter()
+            .map(|event| {
+                // Sentences show the current version; a retry may answer
+                // events stored at an older one.
+                let text = catalog
+                    .message(&event.contract)
+                    .filter(|m| m.version == event.contract_version && m.display.is_some())
+                    .and_then(|_| serde_json::from_slice::<Value>(&event.payload).ok())
+                    .and_then(|payload| catalog.display(&event.contract, &payload));
+                EventOut {
+                    contract: &event.contract,
+                    contract_version: event.contract_version,
+                    version: event.version,
+                    position: event.position,
+                    // Stored and encoded payloads are JSON, written as is.
+                    payload: std::str::from_utf8(&event.payload)
+                        .ok()
+                        .and_then(|text| serde_json::from_str::<&RawValue>(text).ok()),
+                    text,
+                }
+            })
+            .collect();
+        let body = CommandOutcome {
+            stream: &accepted.stream,
+            stream_version: accepted.stream_version,
+            position,
+            duplicate: accepted.duplicate,
+            message_id: message,
+            events,
+        };
+        let mut response = axum::Json(body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, etag(accepted.stream_version));
+        if let Some(position) = position {
+            headers.insert("treaty-position", HeaderValue::from(position));
+        }
+        response
+    }
+}
+
+/// The body of an accepted command, as the OpenAPI document's
+/// `CommandOutcome` describes it.
+#[derive(serde::Serialize)]
+struct CommandOutcome<'a> {
+    stream: &'a str,
+    stream_version: u64,
+    position: Option<u64>,
+    duplicate: bool,
+    message_id: Uuid,
+    events: Vec<EventOut<'a>>,
+}
+
+/// One event of a [`CommandOutcome`].
+#[derive(serde::Serialize)]
+struct EventOut<'a> {
+    contract: &'a str,
+    contract_version: u32,
+    version: u64,
+    position: u64,
+    payload: Option<&'a RawValue>,
+    text: Option<String>,
+}
+
+fn treaty_catalog_push(pointer: &mut String, token: &str) {
+    pointer.push('/');
+    pointer.push_str(&token.replace('~', "~0").replace('/', "~1"));
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes are a valid header value")
+}
+
+/// The message id of a request with an idempotency key: the same for the
+/// same key, contract and aggregate, so a retry is the same message.
+fn message_id(contract: &str, id: &str, key: &str) -> Uuid {
+    let mut text = Vec::with_capacity(contract.len() + id.len() + key.len() + 16);
+    for part in ["treaty-http idempotency", contract, id, key] {
+        text.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        text.extend_from_slice(part.as_bytes());
+    }
+    Uuid::new_v8(xxhash_rust::const_xxh3::xxh3_128(&text).to_be_bytes())
+}
+
+fn failure_problem(failure: Failure) -> Problem {
+    match failure {
+        Failure::Refused(error) => Problem::new("refused", error),
+        Failure::WrongVersion { actual } => Problem::new(
+            "wrong-version",
+            format!("the stream is at version {actual}, not the one the request expects"),
+        )
+        .with_member("current_version", json!(actual))
+        .with_header(header::ETAG, format!("\"{actual}\"")),
+        Failure::Contention(detail) => Problem::new("contention", detail).with_header(header::RETRY_AFTER, "1".into()),
+        Failure::Invalid(detail) => Problem::new("invalid-body", detail),
+        Failure::TooLarge(detail) => Problem::new("body-too-large", detail),
+        Failure::Unavailable(detail) => {
+            tracing::warn!("http: {detail}");
+            Problem::new("unavailable", detail).with_header(header::RETRY_AFTER, "1".into())
+        }
+        Failure::Internal(detail) => {
+            tracing::error!("http: {detail}");
+            Problem::new("unavailable", detail)
+        }
+    }
+}
+
+/// Commands are JSON: `application/json` or any `application/*+json`,
+/// with any parameters.
+fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(Problem::new(
+            "unsupported-media-type",
+            "the request has no Content-Type; send the command as application/json",
+        ));
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            "unsupported-media-type",
+            format!("the body is {essence:?}; send the command as application/json"),
+        ))
+    }
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+    let too_large = || Problem::new("body-too-large", format!("the body is larger than {limit} bytes"));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(current) = source {
+            if current.to_string().contains("length limit exceeded") {
+                return too_large();
+            }
+            source = current.source();
+        }
+        Problem::new("invalid-body", format!("the body could not be read: {error}"))
+    })
+}
+
+/// `If-Match: "<n>"` or `ExpectedVersion: <n>`; both must agree.
+fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+    let text = |name: &str| -> Result<Option<String>, Problem> {
+        match headers.get_all(name).iter().count() {
+            0 => Ok(None),
+            1 => headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                // An empty field says nothing: as if it were absent.
+                .map(|v| Some(v.trim().to_string()).filter(|v| !v.is_empty()))
+                .ok_or_else(|| Problem::new("invalid-header", format!("{name} is not visible ASCII"))),
+            _ => Err(Problem::new(
+                "invalid-header",
+                format!("{name} is given more than once"),
+            )),
+        }
+    };
+    let version = |text: &str| text.parse::<u64>().ok().filter(|v| *v <= i64::MAX as u64);
+    let if_match = match text("if-match")? {
+        None => None,
+        Some(tag) => {
+            let inner = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+            match inner.and_then(version) {
+                Some(v) => Some(v),
+                None => {
+                    return Err(Problem::new(
+                        "invalid-header",
+                        format!("If-Match must be one stream version as a strong entity tag, such as \"3\", not {tag}"),
+                    ))
+                }
+            }
+        }
+    };
+    let expected = match text("expectedversion")? {
+        None => None,
+        Some(text) => match version(&text) {
+            Some(v) => Some(v),
+            None => {
+                return Err(Problem::new(
+                    "invalid-header",
+                    format!("ExpectedVersion must be a stream version, a whole number such as 3, not {text}"),
+                ))
+            }
+        },
+    };
+    match (if_match, expected) {
+        // Both are preconditions, and the stream cannot be at two
+        // versions: the request fails as any unmet precondition does.
+        (Some(a), Some(b)) if a != b => Ok(Some(NO_VERSION)),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// A version no stream is ever at (versions are at most `i64::MAX`): what
+/// disagreeing `If-Match` and `ExpectedVersion` headers expect.
+const NO_VERSION: u64 = u64::MAX;
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if values.next().is_some() {
+        return Err(Problem::new(
+            "invalid-header",
+            "Idempotency-Key is given more than once",
+        ));
+    }
+    match value.to_str() {
+        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x21..=0x7e).contains(&b)) => {
+            Ok(Some(key.to_string()))
+        }
+        _ => Err(Problem::new(
+            "invalid-header",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+/// The path's id as the text its `Display` gives (what stream names are
+/// made of) and as its JSON value.
+fn path_id(
+    catalog: &Catalog,
+    aggregate: &CatalogAggregate,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<(String, Value), Problem> {
+    let Ok(Path(text)) = id else {
+        return Err(Problem::new(
+            "invalid-path",
+            "the id is not valid percent-encoded UTF-8",
+        ));
+    };
+    let inner = match &aggregate.identity.ty {
+        Type::Id { name } => catalog.id_type(name).map(|id| id.inner),
+        Type::Scalar { name } => Some(*name),
+        _ => None,
+    };
+    let value = match inner {
+        Some(Scalar::U64) => text.parse::<u64>().ok().map(Value::from),
+        Some(Scalar::I64) => text.parse::<i64>().ok().map(Value::from),
+        Some(Scalar::U32) => text.parse::<u32>().ok().map(Value::from),
+        Some(Scalar::I32) => text.parse::<i32>().ok().map(Value::from),
+        Some(Scalar::Uuid) => Uuid::parse_str(&text).ok().map(|u| Value::String(u.to_string())),
+        _ => Some(Value::String(text.clone())),
+    };
+    let invalid = || {
+        Problem::new(
+            "invalid-path",
+            format!(
+                "{text:?} is not a {} (the id of {})",
+                aggregate.identity.ty, aggregate.name
+            ),
+        )
+    };
+    let value = value.ok_or_else(invalid)?;
+    let shown = id_text(catalog, &aggregate.identity.ty, &value).ok_or_else(invalid)?;
+    Ok((shown, value))
+}
+
+/// The id's text as its generated `Display` writes it: the inner value.
+fn id_text(catalog: &Catalog, ty: &Type, value: &Value) -> Option<String> {
+    let inner = match ty {
+        Type::Id { name } => catalog.id_type(name)?.inner,
+        Type::Scalar { name } => *name,
+        _ => return None,
+    };
+    match (inner, value) {
+        (Scalar::Uuid, Value::String(text)) => Uuid::parse_str(text).ok().map(|u| u.to_string()),
+        (_, Value::String(text)) => Some(text.clone()),
+        (_, Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn expected_versions_come_from_if_match_or_expected_version() {
+        assert_eq!(expected_version(&headers(&[])).unwrap(), None);
+        assert_eq!(expected_version(&headers(&[("if-match", "")])).unwrap(), None);
+        assert_eq!(expected_version(&headers(&[("if-match", "\"3\"")])).unwrap(), Some(3));
+        assert_eq!(
+            expected_version(&headers(&[("expectedversion", "0")])).unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            expected_version(&headers(&[("if-match", "\"3\""), ("expectedversion", "3")])).unwrap(),
+            Some(3)
+        );
+        assert_eq!(
+            expected_version(&headers(&[("if-match", "\"3\""), ("expectedversion", "4")])).unwrap(),
+            Some(NO_VERSION)
+        );
+        for bad in [
+            vec![("if-match", "3")],
+            vec![("if-match", "W/\"3\"")],
+            vec![("if-match", "*")],
+            vec![("if-match", "\"-1\"")],
+            vec![("expectedversion", "x")],
+            vec![("if-match", "\"3\""), ("if-match", "\"3\"")],
+        ] {
+            let problem = expected_version(&headers(&bad)).unwrap_err();
+            assert_eq!(problem.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii_and_make_stable_message_ids() {
+        assert_eq!(idempotency_key(&headers(&[])).unwrap(), None);
+        assert_eq!(idempotency_key(&headers(&[("idempotency-key", "")])).unwrap(), None);
+        assert_eq!(
+            idempotency_key(&headers(&[("idempotency-key", "order-1")]))
+                .unwrap()
+                .as_deref(),
+            Some("order-1")
+        );
+        assert!(idempotency_key(&headers(&[("idempotency-key", "a b")])).is_err());
+        assert!(idempotency_key(&headers(&[("idempotency-key", &"x".repeat(256))])).is_err());
+        let a = message_id("shop.Place", "1", "k");
+        assert_eq!(a, message_id("shop.Place", "1", "k"));
+        assert_ne!(a, message_id("shop.Place", "2", "k"));
+        assert_ne!(a, message_id("shop.Other", "1", "k"));
+        // Lengths are part of the hashed text, so parts cannot run together.
+        assert_ne!(message_id("a", "bc", "k"), message_id("ab", "c", "k"));
+    }
+
+    #[test]
+    fn content_types_must_be_json() {
+        assert!(check_content_type(&headers(&[("content-type", "application/json")])).is_ok());
+        assert!(check_content_type(&headers(&[("content-type", "Application/JSON; charset=utf-8")])).is_ok());
+        assert!(check_content_type(&headers(&[("content-type", "application/merge-patch+json")])).is_ok());
+        for bad in ["text/plain", "application/jsonx", "multipart/form-data"] {
+            let problem = check_content_type(&headers(&[("content-type", bad)])).unwrap_err();
+            assert_eq!(problem.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        }
+        assert!(check_content_type(&headers(&[])).is_err());
+    }
+}

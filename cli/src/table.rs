@@ -23,23 +23,10 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether `c` shows as itself.
+/// Whether `c` shows as itself: a space, or what the store calls
+/// printable (the characters a contract name may hold).
 fn shows(c: char) -> bool {
-    c == ' '
-        || !(c.is_control()
-            || c.is_whitespace()
-            || matches!(
-                c,
-                '\u{00AD}'
-                    | '\u{061C}'
-                    | '\u{180E}'
-                    | '\u{200B}'..='\u{200F}'
-                    | '\u{202A}'..='\u{202E}'
-                    | '\u{2060}'..='\u{206F}'
-                    | '\u{FEFF}'
-                    | '\u{FFF9}'..='\u{FFFB}'
-                    | '\u{E0000}'..='\u{E007F}'
-            ))
+    c == ' ' || treaty_runtime::store::is_printable(c)
 }
 
 /// A table with a header row; the columns marked in `right` (numbers) are

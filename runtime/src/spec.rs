@@ -21,8 +21,6 @@
 
 use std::fmt::{self, Debug, Display};
 
-use serde::{Deserialize, Serialize};
-
 use crate::aggregate::{Aggregate, EventSet};
 use crate::bus::CommandSet;
 
@@ -354,48 +352,10 @@ where
 }
 
 /// A passing spec as data ([`Spec::use_case`]): what documentation and
-/// API examples are made of. Its JSON is the use-case format `treaty
-/// docs --specs` and `treaty-catalog` read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UseCase {
-    /// The spec's name.
-    pub name: String,
-    /// The events that happened before, oldest first.
-    pub given: Vec<UseCaseMessage>,
-    /// The command.
-    pub when: UseCaseMessage,
-    /// What the command did.
-    pub then: UseCaseOutcome,
-}
-
-/// A message of a use case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UseCaseMessage {
-    /// The contract name.
-    pub contract: String,
-    /// The contract version of the payload.
-    pub contract_version: u32,
-    /// The message's JSON.
-    pub payload: serde_json::Value,
-    /// Its sentence, as the spec shows it.
-    pub text: String,
-}
-
-/// What the command of a use case did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum UseCaseOutcome {
-    /// Accepted, with these events (none: nothing happened).
-    Accepted {
-        /// The events.
-        events: Vec<UseCaseMessage>,
-    },
-    /// Refused with this domain error.
-    Refused {
-        /// The error's text.
-        error: String,
-    },
-}
+/// API examples are made of. The types are `treaty-catalog`'s, which
+/// renders them (`treaty docs --specs` reads their JSON), so the runtime
+/// and the documentation share one format.
+pub use treaty_catalog::{UseCase, UseCaseMessage, UseCaseOutcome};
 
 /// Why `actual` is not `expected`, or `None` when it is.
 fn event_difference<E: PartialEq + Debug>(expected: &[E], actual: &[E], describe: fn(&E) -> String) -> Option<String> {

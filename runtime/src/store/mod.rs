@@ -37,7 +37,7 @@ pub use types::{
     message_event_id, AppendResult, Direction, EventLocation, ExpectedVersion, InvalidStreamName, Metadata, NewEvent,
     RecordedEvent, StreamName, MAX_STREAM_NAME,
 };
-pub use validate::{FINGERPRINT_LEN, MAX_CONTRACT_NAME, MAX_HEADER_NAME, MAX_JSON_DEPTH};
+pub use validate::{is_printable, FINGERPRINT_LEN, MAX_CONTRACT_NAME, MAX_HEADER_NAME, MAX_JSON_DEPTH};
 
 // The settings of the stores' configurations, where their users look for
 // them; they belong to `storage`, shared with the other durable components.

@@ -127,7 +127,7 @@ pub(crate) fn contract_name(name: &str) -> Result<(), String> {
         Err("the contract name is empty".into())
     } else if name.len() > MAX_CONTRACT_NAME {
         Err(format!("the contract name is longer than {MAX_CONTRACT_NAME} bytes"))
-    } else if let Some(c) = name.chars().find(|c| !printable(*c)) {
+    } else if let Some(c) = name.chars().find(|c| !is_printable(*c)) {
         Err(format!(
             "the contract name contains {:?}; names are printable, without control characters, whitespace or \
              invisible formatting characters",
@@ -172,8 +172,10 @@ pub(crate) fn header_name(name: &str) -> Result<(), String> {
 
 /// Whether `c` shows as itself on a terminal: not a control character,
 /// whitespace, or an invisible formatting character (bidirectional
-/// controls, zero-width characters, the byte-order mark, tags).
-pub(crate) fn printable(c: char) -> bool {
+/// controls, zero-width characters, the byte-order mark, tags). Contract
+/// names hold only such characters; tools that print stored text escape
+/// the others (`treaty store`).
+pub fn is_printable(c: char) -> bool {
     !(c.is_control()
         || c.is_whitespace()
         || matches!(
@@ -198,7 +200,7 @@ pub(crate) struct Shown<'a>(pub &'a str);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.chars().all(|c| c == ' ' || printable(c)) {
+        if self.0.chars().all(|c| c == ' ' || is_printable(c)) {
             f.write_str(self.0)
         } else {
             write!(f, "{:?}", self.0)

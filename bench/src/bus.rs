@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use treaty::aggregate::{Aggregate, Repository};
+use treaty::aggregate::Repository;
 use treaty::bus::{
     AmqpConfig, AmqpTransport, Bus, BusConfig, Envelope, HandleError, Handled, Handler, InProcessTransport,
     MemoryQuarantine, SqliteQueue, Transport, TransportError,
@@ -25,53 +25,9 @@ use treaty::bus::{
 use treaty::store::{EventStore, Metadata, SqliteStore};
 use treaty::Uuid;
 
+use crate::counter::{Counter, CounterId, Increment, COUNTERS};
 use crate::report::{Report, Row, Target};
 use crate::Failure;
-
-treaty::contract! {
-    //! Counters, the smallest aggregate that appends one event per command.
-    namespace benchbus;
-
-    id CounterId: String;
-
-    aggregate Counter(id: CounterId) {
-        Increment?(by: u64);
-        Incremented!(by: u64);
-    }
-}
-
-use benchbus::{CounterCommand, CounterEvent, CounterId, Increment, Incremented};
-
-/// A counter's state: its total.
-#[derive(Debug, Default)]
-pub struct Counter {
-    total: u64,
-}
-
-impl Aggregate for Counter {
-    type Id = CounterId;
-    type Command = CounterCommand;
-    type Event = CounterEvent;
-    type Error = std::convert::Infallible;
-    const CATEGORY: &'static str = "counter";
-
-    fn decide(&self, command: &CounterCommand) -> Result<Vec<CounterEvent>, Self::Error> {
-        let CounterCommand::Increment(increment) = command;
-        Ok(vec![Incremented {
-            id: increment.id.clone(),
-            by: increment.by,
-        }
-        .into()])
-    }
-
-    fn apply(&mut self, event: &CounterEvent) {
-        let CounterEvent::Incremented(incremented) = event;
-        self.total += incremented.by;
-    }
-}
-
-/// Counters the commands are spread over.
-const COUNTERS: u64 = 1_000;
 
 /// Tasks the bus, and the direct baseline, run at once.
 const CONCURRENCY: usize = 16;

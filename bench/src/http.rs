@@ -21,67 +21,15 @@ use std::time::{Duration, Instant};
 use axum::extract::{Json, Path};
 use axum::http::StatusCode;
 use axum::routing::post;
-use treaty::aggregate::{Aggregate, Repository};
+use treaty::aggregate::Repository;
 use treaty::http::{Api, HttpConfig};
 use treaty::store::{EventStore, Metadata, SqliteStore};
 use treaty::Uuid;
 
+use crate::counter::{Counter, CounterId, Increment, CONTRACTS, COUNTERS};
 use crate::report::{Report, Row, Target};
 use crate::timing::load_average;
 use crate::Failure;
-
-/// The contracts, as text for the catalog; `contract!` below compiles the
-/// same text, and mounting checks that both agree on every fingerprint.
-const CONTRACTS: &str = "
-namespace benchhttp;
-id CounterId: String;
-aggregate Counter(id: CounterId) {
-    Increment?(by: u64);
-    Incremented!(by: u64) display \"{id} incremented by {by}\";
-}
-";
-
-treaty::contract! {
-    namespace benchhttp;
-    id CounterId: String;
-    aggregate Counter(id: CounterId) {
-        Increment?(by: u64);
-        Incremented!(by: u64) display "{id} incremented by {by}";
-    }
-}
-
-use benchhttp::{CounterCommand, CounterEvent, CounterId, Increment, Incremented};
-
-/// A counter's state: its total.
-#[derive(Debug, Default)]
-pub struct Counter {
-    total: u64,
-}
-
-impl Aggregate for Counter {
-    type Id = CounterId;
-    type Command = CounterCommand;
-    type Event = CounterEvent;
-    type Error = std::convert::Infallible;
-    const CATEGORY: &'static str = "counter";
-
-    fn decide(&self, command: &CounterCommand) -> Result<Vec<CounterEvent>, Self::Error> {
-        let CounterCommand::Increment(increment) = command;
-        Ok(vec![Incremented {
-            id: increment.id.clone(),
-            by: increment.by,
-        }
-        .into()])
-    }
-
-    fn apply(&mut self, event: &CounterEvent) {
-        let CounterEvent::Incremented(incremented) = event;
-        self.total += incremented.by;
-    }
-}
-
-/// Counters the commands are spread over.
-const COUNTERS: u64 = 1_000;
 
 /// Keep-alive connections sending commands at once.
 const CONNECTIONS: usize = 16;
@@ -177,7 +125,7 @@ async fn measure(commands: u64, server: Server) -> Result<Run, Failure> {
                 .aggregate(repository)
                 .map_err(|e| Failure::new(format!("cannot mount the counter: {e}")))?;
             (api.router(), |i| {
-                format!("/benchhttp/counter/c{}/increment", i % COUNTERS)
+                format!("/benchcounter/counter/c{}/increment", i % COUNTERS)
             })
         }
         Server::HandWritten => (hand_written(repository), |i| {

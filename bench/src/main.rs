@@ -12,6 +12,7 @@
 mod bus;
 mod codegen;
 mod contend;
+mod counter;
 mod crash_writer;
 mod diagnostics;
 mod events;

@@ -14,4 +14,8 @@ fn main() {
             .compile(&[format!("../../codegen/tests/golden/{case}")])
             .expect("golden contracts compile");
     }
+
+    // What each projection's code reaches, so that exactly the projections
+    // whose code changed rebuild.
+    treaty_codegen::analyze_projections().expect("projections analysed");
 }

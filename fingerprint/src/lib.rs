@@ -261,6 +261,21 @@ pub fn analyze_package(dir: &Path, name: Option<&str>, version: Option<&str>) ->
         warnings: graph.warnings.clone(),
         ..Analysis::default()
     };
+    // Each dependency as an item: its package name and version, and for a
+    // path dependency the tokens of its sources, transitively.
+    let mut crates = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, package) in &graph.package.dependencies {
+        let label = format!("crate {package}");
+        let hash = match graph.package.path_dependencies.get(name) {
+            Some(dir) => {
+                let sources = path_dependency_hash(dir, &mut seen, &mut analysis.watched);
+                text_hash(&format!("{label}\t{sources:032x}"))
+            }
+            None => text_hash(&label),
+        };
+        crates.insert(name.clone(), (label, hash));
+    }
 
     for imp in &graph.impls {
         let Some(key) = imp.projection else { continue };
@@ -269,7 +284,7 @@ pub fn analyze_package(dir: &Path, name: Option<&str>, version: Option<&str>) ->
         let mut module_path = vec![target.crate_name.clone()];
         module_path.extend(module.path.iter().cloned());
         let closure = graph.closure(&imp.nodes);
-        let items = items_of(&graph, &closure, Some(imp.module));
+        let items = items_of(&graph, &closure, Some(imp.module), &crates);
         let code = ProjectionCode {
             key,
             module: module_path.join("::"),
@@ -297,7 +312,7 @@ pub fn analyze_package(dir: &Path, name: Option<&str>, version: Option<&str>) ->
     for imp in &graph.impls {
         let Some(contract) = &imp.upcast else { continue };
         let closure = graph.closure(&imp.nodes);
-        let items = items_of(&graph, &closure, None);
+        let items = items_of(&graph, &closure, None, &crates);
         let target = graph.modules[imp.module].target;
         // The library's upcasts serve every target; the others' their own.
         let users: Vec<&str> = if graph.targets[target].kind == TargetKind::Lib {
@@ -324,18 +339,12 @@ pub fn analyze_package(dir: &Path, name: Option<&str>, version: Option<&str>) ->
     files.sort();
     files.dedup();
     for file in &files {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let hash = match text.parse::<proc_macro2::TokenStream>() {
-            Ok(tokens) => token_hash(&tokens),
-            Err(_) => text_hash(&text),
-        };
+        let hash = file_hash(file);
         let relative = file.strip_prefix(&graph.package.dir).unwrap_or(file);
         analysis.fallback.insert(format!("file {}", relative.display()), hash);
     }
-    for package in graph.package.dependencies.values() {
-        let label = format!("crate {package}");
-        let hash = text_hash(&label);
-        analysis.fallback.insert(label, hash);
+    for (label, hash) in crates.values() {
+        analysis.fallback.insert(label.clone(), *hash);
     }
     analysis.watched.extend(files);
     analysis.watched.extend(graph.package.manifest_files.iter().cloned());
@@ -344,8 +353,60 @@ pub fn analyze_package(dir: &Path, name: Option<&str>, version: Option<&str>) ->
     Ok(analysis)
 }
 
+/// The hash of a path dependency's sources (`src/` and `build.rs`) and of
+/// its own path dependencies, transitively; each package once (a second
+/// time it counts as 0, its sources being in the first). Adds what to
+/// watch to `watched`.
+fn path_dependency_hash(
+    dir: &Path,
+    seen: &mut std::collections::BTreeSet<PathBuf>,
+    watched: &mut Vec<PathBuf>,
+) -> u128 {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    if !seen.insert(dir.clone()) {
+        return 0;
+    }
+    let mut files = Vec::new();
+    rust_files(&dir.join("src"), &mut files);
+    let build = dir.join("build.rs");
+    if build.is_file() {
+        files.push(build);
+    }
+    files.sort();
+    let mut text = String::new();
+    for file in &files {
+        let _ = writeln!(
+            text,
+            "{}\t{:032x}",
+            file.strip_prefix(&dir).unwrap_or(file).display(),
+            file_hash(file)
+        );
+    }
+    watched.extend([dir.join("src"), dir.join("Cargo.toml")]);
+    watched.extend(files);
+    for (name, sub) in package::path_dependencies(&dir) {
+        let hash = path_dependency_hash(&sub, seen, watched);
+        let _ = writeln!(text, "crate {name}\t{hash:032x}");
+    }
+    text_hash(&text)
+}
+
+/// The hash of a Rust file's tokens, or of its text when it does not lex.
+fn file_hash(file: &Path) -> u128 {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    match text.parse::<proc_macro2::TokenStream>() {
+        Ok(tokens) => token_hash(&tokens),
+        Err(_) => text_hash(&text),
+    }
+}
+
 /// Labels and hashes of a closure's items and extern crates.
-fn items_of(graph: &Graph, closure: &graph::Closure, relative: Option<graph::ModId>) -> Items {
+fn items_of(
+    graph: &Graph,
+    closure: &graph::Closure,
+    relative: Option<graph::ModId>,
+    crates: &BTreeMap<String, (String, u128)>,
+) -> Items {
     let mut items = Items::new();
     for &node in &closure.nodes {
         let mut label = graph.label(node, relative);
@@ -363,10 +424,8 @@ fn items_of(graph: &Graph, closure: &graph::Closure, relative: Option<graph::Mod
         items.insert(label, graph.nodes[node].hash);
     }
     for name in &closure.externs {
-        if let Some(package) = graph.package.dependencies.get(name) {
-            let label = format!("crate {package}");
-            let hash = text_hash(&label);
-            items.insert(label, hash);
+        if let Some((label, hash)) = crates.get(name) {
+            items.insert(label.clone(), *hash);
         }
     }
     items

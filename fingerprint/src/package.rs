@@ -50,6 +50,10 @@ pub struct Package {
     /// its package name and version (`serde_json 1.0.140`); the version is
     /// missing when no lock file lists it.
     pub dependencies: BTreeMap<String, String>,
+    /// The dependencies given by path (crates of the same workspace, say),
+    /// by the name code uses for them, with their directories. Their
+    /// version rarely changes with their code, so their sources count.
+    pub path_dependencies: BTreeMap<String, PathBuf>,
     /// The lock file read, if one was found.
     pub lock_file: Option<PathBuf>,
     /// Files that decide the package's layout (`Cargo.toml`, the lock).
@@ -161,15 +165,62 @@ impl Package {
                     .or_insert_with(|| format!("{package} {version}"));
             }
         }
+        let path_dependencies = path_dependencies_of(dir, &scanned, true);
         Ok(Package {
             dir: dir.to_path_buf(),
             targets,
             lib_name,
             dependencies,
+            path_dependencies,
             lock_file,
             manifest_files,
         })
     }
+}
+
+/// The path dependencies of the package in `dir` (normal and build ones
+/// only: a dependency's dev-dependencies are not compiled into what uses
+/// it), by code name.
+pub fn path_dependencies(dir: &Path) -> BTreeMap<String, PathBuf> {
+    match std::fs::read_to_string(dir.join("Cargo.toml")) {
+        Ok(text) => path_dependencies_of(dir, &scan_manifest(&text), false),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
+fn path_dependencies_of(dir: &Path, manifest: &Manifest, dev: bool) -> BTreeMap<String, PathBuf> {
+    let mut paths = BTreeMap::new();
+    let keys = manifest
+        .dependency_paths
+        .iter()
+        .filter(|(_, (_, is_dev))| dev || !is_dev);
+    for (key, (path, _)) in keys {
+        paths.insert(key.replace('-', "_"), dir.join(path));
+    }
+    let inherited: Vec<&String> = manifest
+        .inherited
+        .iter()
+        .filter(|(_, is_dev)| dev || !**is_dev)
+        .map(|(key, _)| key)
+        .collect();
+    if !inherited.is_empty() {
+        // `{ workspace = true }`: the path is in the workspace's manifest.
+        let root = dir.ancestors().skip(1).find_map(|d| {
+            let text = std::fs::read_to_string(d.join("Cargo.toml")).ok()?;
+            text.lines()
+                .any(|l| l.trim() == "[workspace]")
+                .then(|| (d.to_path_buf(), text))
+        });
+        if let Some((root, text)) = root {
+            let workspace = scan_manifest(&text);
+            for key in inherited {
+                if let Some((path, _)) = workspace.workspace_paths.get(key) {
+                    paths.insert(key.replace('-', "_"), root.join(path));
+                }
+            }
+        }
+    }
+    paths
 }
 
 /// `folder/*.rs` and `folder/*/main.rs`, with their target names.
@@ -209,6 +260,12 @@ struct Manifest {
     dependency_keys: BTreeSet<String>,
     /// `key = { package = "real" }`.
     renames: BTreeMap<String, String>,
+    /// `key = { path = "../x" }`, and whether it is a dev-dependency.
+    dependency_paths: BTreeMap<String, (String, bool)>,
+    /// `key = { workspace = true }`, and whether it is a dev-dependency.
+    inherited: BTreeMap<String, bool>,
+    /// `[workspace.dependencies] key = { path = "x" }`.
+    workspace_paths: BTreeMap<String, (String, bool)>,
 }
 
 fn scan_manifest(text: &str) -> Manifest {
@@ -275,15 +332,56 @@ fn scan_manifest(text: &str) -> Manifest {
                     }
                 }
             }
+            "workspace.dependencies" => {
+                if let Some(path) = inline_value(value, "path") {
+                    manifest.workspace_paths.insert(key, (path, false));
+                }
+            }
+            section if is_dependency_section(section) && key.contains('.') => {
+                // `name.workspace = true`, `name.path = "..."`.
+                let dev = section.contains("dev");
+                let (name, field) = key.split_once('.').unwrap_or_default();
+                let name = unquote(name);
+                manifest.dependency_keys.insert(name.clone());
+                match field {
+                    "package" => {
+                        manifest.renames.insert(name, unquote(value));
+                    }
+                    "path" => {
+                        manifest.dependency_paths.insert(name, (unquote(value), dev));
+                    }
+                    "workspace" if value == "true" => {
+                        manifest.inherited.insert(name, dev);
+                    }
+                    _ => {}
+                }
+            }
             section if is_dependency_section(section) => {
+                let dev = section.contains("dev");
                 manifest.dependency_keys.insert(key.clone());
                 if let Some(package) = inline_value(value, "package") {
-                    manifest.renames.insert(key, package);
+                    manifest.renames.insert(key.clone(), package);
+                }
+                if let Some(path) = inline_value(value, "path") {
+                    manifest.dependency_paths.insert(key.clone(), (path, dev));
+                }
+                if inline_value(value, "workspace").as_deref() == Some("true") {
+                    manifest.inherited.insert(key, dev);
                 }
             }
             _ => {
-                if let (Some(table), "package") = (&dependency_table, key.as_str()) {
-                    manifest.renames.insert(table.clone(), unquote(value));
+                let dev = section.contains("dev");
+                match (&dependency_table, key.as_str()) {
+                    (Some(table), "package") => {
+                        manifest.renames.insert(table.clone(), unquote(value));
+                    }
+                    (Some(table), "path") => {
+                        manifest.dependency_paths.insert(table.clone(), (unquote(value), dev));
+                    }
+                    (Some(table), "workspace") if value == "true" => {
+                        manifest.inherited.insert(table.clone(), dev);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -427,12 +525,27 @@ path = "tests/ui/main.rs"
 [dependencies]
 serde = { version = "1", features = ["derive"] }
 json = { package = "serde_json", version = "1" }
+domain = { path = "../domain" }
+shared = { workspace = true }
+tokio.workspace = true
 
 [dev-dependencies.fake]
 package = "fake-data"
 version = "2"
+path = "../fake"
 "#,
         );
+        assert_eq!(
+            manifest.dependency_paths.get("domain"),
+            Some(&("../domain".to_string(), false))
+        );
+        assert_eq!(
+            manifest.dependency_paths.get("fake"),
+            Some(&("../fake".to_string(), true))
+        );
+        assert_eq!(manifest.inherited.get("shared"), Some(&false));
+        assert_eq!(manifest.inherited.get("tokio"), Some(&false));
+        assert!(!manifest.dependency_keys.contains("tokio.workspace"));
         assert_eq!(manifest.package_name.as_deref(), Some("shop"));
         assert_eq!(manifest.package_version.as_deref(), Some("0.3.0"));
         assert_eq!(manifest.tables.len(), 2);

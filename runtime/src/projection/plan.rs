@@ -255,19 +255,33 @@ fn describe_changes(changes: &[CodeChange]) -> String {
     });
     let mut parts = Vec::new();
     if !changed.is_empty() {
-        parts.push(format!("changed: {}", changed.join(", ")));
+        parts.push(format!("changed: {}", list(&changed)));
     }
     if !upgrades.is_empty() {
-        parts.push(upgrades.join(", "));
+        let upgrades: Vec<&str> = upgrades.iter().map(String::as_str).collect();
+        parts.push(list(&upgrades));
     }
     if !added.is_empty() {
-        parts.push(format!("now reaches: {}", added.join(", ")));
+        parts.push(format!("now reaches: {}", list(&added)));
     }
     if !removed.is_empty() {
-        parts.push(format!("no longer reaches: {}", removed.join(", ")));
+        parts.push(format!("no longer reaches: {}", list(&removed)));
     }
     parts.join("; ")
 }
+
+/// At most [`LISTED`] items, then how many more: a line of a log or a
+/// table stays readable when a move renames a hundred items (the data,
+/// [`RebuildReason::changes`], keeps them all).
+fn list(items: &[&str]) -> String {
+    if items.len() <= LISTED {
+        return items.join(", ");
+    }
+    format!("{} and {} more", items[..LISTED].join(", "), items.len() - LISTED)
+}
+
+/// How many items of each kind a reason's text names.
+const LISTED: usize = 5;
 
 impl fmt::Display for StartPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -548,6 +562,22 @@ mod tests {
         assert_eq!(
             reason.to_string(),
             "changed: fn helper; crate serde 1.0.1 -> 1.0.2; now reaches: const RATE"
+        );
+    }
+
+    #[test]
+    fn long_lists_of_items_are_cut_in_the_text_only() {
+        let stored = [generation(1, GenerationStatus::Live, "aaaa", 40)];
+        let new: BTreeMap<String, String> = (0..8).map(|i| (format!("fn f{i}"), "x".to_string())).collect();
+        let decision = decide("p", "bbbb", &new, &stored, 40, None);
+        let PlannedAction::Rebuild { reason, .. } = &decision.plan.action else {
+            panic!()
+        };
+        assert_eq!(reason.changes.as_ref().unwrap().len(), 10);
+        assert_eq!(
+            reason.to_string(),
+            "now reaches: fn f0, fn f1, fn f2, fn f3, fn f4 and 3 more; \
+             no longer reaches: crate serde 1.0.1, fn helper"
         );
     }
 

@@ -37,8 +37,10 @@ pub use treaty_runtime::*;
 pub use treaty_macros::contract;
 
 /// Projection fingerprints: `#[treaty::projection]` on an `impl
-/// Projection`, `#[treaty::view]` on view types, and
-/// `#[treaty::projection_helper]` on the helpers a projection `uses`.
+/// Projection` (with `treaty_codegen::analyze_projections()` in build.rs,
+/// which finds everything the impl reaches) and `#[treaty::view]` on view
+/// types. `#[treaty::projection_helper]` and `uses = [...]` are no longer
+/// needed, and still accepted.
 pub use treaty_macros::{projection, projection_helper, view};
 
 /// Implements [`aggregate::EventSet`] for an enum whose variants each hold

@@ -5,8 +5,24 @@
 //! `TRYBUILD=overwrite cargo test -p treaty --test ui` and read every
 //! changed file before committing it.
 
+use std::path::PathBuf;
+
 #[test]
 fn ui() {
+    // A package whose build.rs does not run the projection analysis.
+    {
+        let cases = trybuild::TestCases::new();
+        cases.compile_fail("tests/ui/no-analysis/*.rs");
+    }
+    // The other cases stand for packages whose build.rs runs it. The crate
+    // trybuild builds has no build script, so `OUT_DIR` (which rustc
+    // inherits) points at an analysis that found nothing: projections get
+    // the package-wide fallback, as those written by a macro do.
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-analysis");
+    treaty_fingerprint::Analysis::default()
+        .write(&out_dir)
+        .expect("an empty analysis is written");
+    std::env::set_var("OUT_DIR", &out_dir);
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/*.rs");
 }

@@ -90,10 +90,14 @@ pub fn command_set(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::command_set(args.into(), item.into()).into()
 }
 
-/// Adds `const FINGERPRINT` to an `impl Projection for T` block: the hash
-/// of the block's tokens (whitespace and comments do not count) folded
-/// with the fingerprints of the consumed contracts, of the view type, of
-/// each helper named in `uses = [...]`, and with `version = N` if given.
+/// Adds `const FINGERPRINT` and `const CODE` to an `impl Projection for
+/// T` block: the hash of the block's tokens (whitespace and comments do
+/// not count) folded with the fingerprints of the consumed contracts and
+/// their hand-written upcasts, of the view type, and of everything in the
+/// package the impl reaches, which the analysis build.rs runs
+/// (`treaty_codegen::analyze_projections()`) wrote to `OUT_DIR`; with
+/// `version = N` if given, and the helpers named in `uses = [...]`, which
+/// are no longer needed.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::projection(args.into(), item.into()).into()
@@ -107,7 +111,9 @@ pub fn view(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Marks a function, type, trait, constant, static or inline module that
-/// projections name in `uses = [...]`, so a change to it rebuilds them.
+/// projections name in `uses = [...]`. No longer needed, since the
+/// analysis finds what a projection reaches by itself; still accepted, and
+/// still folded into the fingerprints of projections that name it.
 #[proc_macro_attribute]
 pub fn projection_helper(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::projection_helper(args.into(), item.into()).into()

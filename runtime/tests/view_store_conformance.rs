@@ -2,9 +2,12 @@
 //! assertions, run against every view store backend. A backend is added
 //! with one line at the bottom of this file.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use treaty_runtime::projection::{Generation, GenerationStatus, SqliteViewStore, ViewChange, ViewError, ViewStore};
+use treaty_runtime::projection::{
+    Generation, GenerationDetails, GenerationStatus, SqliteViewStore, ViewChange, ViewError, ViewStore,
+};
 use treaty_runtime::Timestamp;
 
 const P: &str = "orders.by_customer";
@@ -575,6 +578,65 @@ pub async fn concurrent_commits_from_one_checkpoint_have_one_winner(store: impl 
     );
 }
 
+fn items(items: &[(&str, &str)]) -> BTreeMap<String, String> {
+    items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+pub async fn describe_records_item_lists_and_rates(store: impl ViewStore) {
+    store.begin_generation(P, 1, FINGERPRINT).await.unwrap();
+    let recorded = generation(&store, P, 1).await.unwrap();
+    assert_eq!((recorded.code, recorded.events_per_second), (None, None));
+    let code = items(&[
+        ("fn pricing::line_total", "3f2a"),
+        ("crate serde 1.0.219", "\"quoted\" é"),
+    ]);
+    let details = GenerationDetails {
+        code: Some(code.clone()),
+        events_per_second: None,
+    };
+    store.describe(P, 1, details).await.unwrap();
+    let recorded = generation(&store, P, 1).await.unwrap();
+    assert_eq!(
+        (recorded.code.as_ref(), recorded.events_per_second),
+        (Some(&code), None)
+    );
+    // `None` keeps what is stored.
+    let details = GenerationDetails {
+        code: None,
+        events_per_second: Some(250_000),
+    };
+    store.describe(P, 1, details).await.unwrap();
+    let recorded = generation(&store, P, 1).await.unwrap();
+    assert_eq!(
+        (recorded.code.as_ref(), recorded.events_per_second),
+        (Some(&code), Some(250_000))
+    );
+    // Describing leaves views and checkpoint alone, and a generation that
+    // does not exist is no error.
+    store.commit(P, 1, 0, 7, vec![put("a", "1")]).await.unwrap();
+    store.describe(P, 1, GenerationDetails::default()).await.unwrap();
+    store.describe(P, 9, GenerationDetails::default()).await.unwrap();
+    assert_eq!(generation(&store, P, 1).await.unwrap().checkpoint, 7);
+    assert_eq!(generation(&store, P, 9).await, None);
+}
+
+/// A store written by the first layout (no item lists, no rates) is read
+/// as it is, and migrated by the next open.
+pub async fn a_store_of_the_first_layout_is_read_and_migrated(store: impl ViewStore, raw: Raw) {
+    live(&store, P, 1, vec![put("a", "1")]).await;
+    raw.drop_added_columns().await;
+    let recorded = generation(&store, P, 1).await.unwrap();
+    assert_eq!(
+        (recorded.checkpoint, recorded.code, recorded.events_per_second),
+        (1, None, None)
+    );
+    assert_eq!(get(&store, P, "a").await.as_deref(), Some("1"));
+    raw.reopen_and_describe(P, 1).await;
+    let recorded = generation(&store, P, 1).await.unwrap();
+    assert_eq!(recorded.events_per_second, Some(42));
+    assert_eq!(recorded.code, Some(items(&[("fn f", "1")])));
+}
+
 pub async fn an_unknown_status_is_an_invalid_row(store: impl ViewStore, raw: Raw) {
     live(&store, P, 1, vec![put("a", "1")]).await;
     raw.insert_generation(Q, 1, "paused").await;
@@ -599,6 +661,61 @@ pub enum Raw {
 }
 
 impl Raw {
+    /// Turns the tables back into the first layout's.
+    async fn drop_added_columns(&self) {
+        let statements = [
+            "ALTER TABLE {table} DROP COLUMN code",
+            "ALTER TABLE {table} DROP COLUMN events_per_second",
+        ];
+        match self {
+            Raw::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                for statement in statements {
+                    conn.execute_batch(&statement.replace("{table}", "treaty_projections"))
+                        .unwrap();
+                }
+            }
+            #[cfg(feature = "postgres")]
+            Raw::Postgres { url, schema } => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(connection);
+                for statement in statements {
+                    let table = format!("{schema}.treaty_projections");
+                    client
+                        .batch_execute(&statement.replace("{table}", &table))
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+
+    /// Opens the store again, which migrates it, and describes a
+    /// generation through the new store.
+    async fn reopen_and_describe(&self, projection: &str, generation: u64) {
+        let details = GenerationDetails {
+            code: Some(items(&[("fn f", "1")])),
+            events_per_second: Some(42),
+        };
+        match self {
+            Raw::Sqlite(path) => {
+                let store = SqliteViewStore::open(path).unwrap();
+                store.describe(projection, generation, details).await.unwrap();
+            }
+            #[cfg(feature = "postgres")]
+            Raw::Postgres { url, schema } => {
+                let options = treaty_runtime::storage::PostgresOptions {
+                    schema: schema.clone(),
+                    pool_size: 1,
+                };
+                let store = treaty_runtime::projection::PostgresViewStore::open_with(url, options)
+                    .await
+                    .unwrap();
+                store.describe(projection, generation, details).await.unwrap();
+            }
+        }
+    }
+
     async fn insert_generation(&self, projection: &str, generation: i64, status: &str) {
         let now = Timestamp::now().as_millisecond();
         match self {
@@ -656,8 +773,10 @@ macro_rules! conformance {
             list_pages_in_key_order,
             unicode_and_quotes_round_trip_byte_exactly,
             generations_lists_every_generation_with_its_status,
-            concurrent_commits_from_one_checkpoint_have_one_winner;
-            raw: an_unknown_status_is_an_invalid_row
+            concurrent_commits_from_one_checkpoint_have_one_winner,
+            describe_records_item_lists_and_rates;
+            raw: an_unknown_status_is_an_invalid_row,
+            a_store_of_the_first_layout_is_read_and_migrated
         );
     };
     (@cases $backend:ident, $make:expr; $($case:ident),*; raw: $($raw_case:ident),*) => {

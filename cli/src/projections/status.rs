@@ -210,6 +210,8 @@ mod tests {
             checkpoint,
             status,
             updated_at: "2024-05-01T12:00:00Z".parse().unwrap(),
+            code: None,
+            events_per_second: None,
         }
     }
 

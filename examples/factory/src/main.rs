@@ -8,10 +8,22 @@
 //! that decides and appends with optimistic concurrency, an event stored
 //! at version 1 read back as version 2, and specifications printed as
 //! living documentation; and projections folded from the events, started
-//! twice to show that only a projection whose code changed is rebuilt.
+//! twice to show that only a projection whose code changed is rebuilt, and
+//! that the engine's plan says so before it starts.
+//!
+//! - `cargo run -p factory`: the whole example, in a temporary directory.
+//! - `cargo run -p factory -- demo DB`: the same against the SQLite file DB,
+//!   which is kept.
+//! - `cargo run -p factory -- plan DB`: what starting this build's
+//!   projections over DB would do, without doing it (the stores are opened
+//!   read-only): what a service prints in CI before a deploy. Run `demo`,
+//!   edit `part_count` in `src/projections.rs`, and run `plan` again.
 
 #![deny(warnings)]
 
+/// The next build of `projections.rs`, with its helper `part_count` edited.
+#[path = "projections_edited.rs"]
+mod edited;
 mod projections;
 mod serve;
 mod specs;
@@ -22,7 +34,7 @@ use treaty::bus::{AskError, Bus, BusConfig, InProcessTransport, SqliteQuarantine
 use treaty::projection::{ProjectionEngine, SqliteViewStore, ViewReader};
 use treaty::spec::Spec;
 use treaty::store::registry::{register_contracts, CompiledContract};
-use treaty::store::{Direction, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore};
+use treaty::store::{Direction, Durability, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteConfig, SqliteStore};
 use treaty::Contract;
 
 treaty::include_contracts!();
@@ -98,10 +110,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         // The scripted run: what `cargo run -p factory` shows.
-        None => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(scripted()),
+        None => current_thread()?.block_on(scripted()),
+        // The scripted run on a database that stays, for `plan` to read.
+        Some("demo") => {
+            let db = database(args.next())?;
+            current_thread()?.block_on(run(&db))
+        }
+        // What starting this build's projections on a database would do.
+        Some("plan") => {
+            let db = database(args.next())?;
+            current_thread()?.block_on(plan(&db))
+        }
         // The HTTP API, until Ctrl-C or SIGTERM.
         Some("serve") => {
             let settings = serve::Settings::parse(args)?;
@@ -115,25 +134,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", serde_json::to_string_pretty(&specs::use_cases()?)?);
             Ok(())
         }
-        Some(other) => Err(format!(
-            "unknown command {other}; run without one, or `serve`, or `use-cases`\n{}",
-            serve::USAGE
-        )
-        .into()),
+        Some(other) => Err(format!("unknown command {other}
+{USAGE}
+{}", serve::USAGE).into()),
     }
+}
+
+/// How to call `factory` for anything but `serve`.
+const USAGE: &str = "usage: factory [demo DB | plan DB | use-cases]";
+
+fn current_thread() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+/// The database path a command was given, or how to give one.
+fn database(arg: Option<String>) -> Result<std::path::PathBuf, String> {
+    arg.map(std::path::PathBuf::from)
+        .ok_or_else(|| format!("the command needs a database path
+{USAGE}"))
 }
 
 async fn scripted() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("treaty-factory-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let result = run(&dir).await;
+    let result = run(&dir.join("factory.db")).await;
     std::fs::remove_dir_all(&dir)?;
     result
 }
 
-async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
-    let store = SqliteStore::open(dir.join("factory.db"))?;
-    println!("store    {}", dir.join("factory.db").display());
+/// Prints what starting this build's projections over `db` would do. Only
+/// reads: the stores are opened read-only, as CI would open production's.
+async fn plan(db: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let events = SqliteStore::open_existing(db, SqliteConfig::default())?;
+    let views = SqliteViewStore::open_existing(db, Durability::default())?;
+    let mut engine = ProjectionEngine::new(events, views);
+    engine.add(projections::CarsByModel).add(projections::FactoryActivity);
+    println!("{}", engine.plan().await?);
+    Ok(())
+}
+
+async fn run(db: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let store = SqliteStore::open(db)?;
+    println!("store    {}", db.display());
 
     // Refuse to start if these contracts could not read what is stored.
     let compiled = CompiledContract::from_info(&[factory::CONTRACTS, shared::CONTRACTS].concat());
@@ -142,7 +184,7 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     // Commands go through the bus: here the in-process transport, handled
     // by the factory's repository, each exactly once.
     let repository = Repository::<Factory, _>::new(store.clone());
-    let quarantine = SqliteQuarantine::open(dir.join("factory.db"))?;
+    let quarantine = SqliteQuarantine::open(db)?;
     let bus = Bus::new(InProcessTransport::new(), quarantine, BusConfig::default());
     bus.handle_aggregate(Repository::<Factory, _>::new(store.clone()))?;
     let running_bus = bus.start();
@@ -214,22 +256,24 @@ async fn run(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     spec.check()?;
     println!("spec     {} ... ok", spec.name());
 
-    show_projections(&store, &bus, dir, &id).await?;
+    show_projections(&store, &bus, db, &id).await?;
     running_bus.shutdown().await;
     Ok(())
 }
 
-/// Runs the projections over the events above, then "restarts" with a
-/// build in which one projection was edited: only that one is rebuilt,
-/// while the old generation of its views keeps serving reads.
+/// Runs the projections over the events above, then "restarts" with the
+/// next build, in which the plain helper `part_count` was edited: the plan
+/// says that only `CarsByModel`, which calls it, rebuilds, and why; the
+/// start does so, while the old generation of its views keeps serving
+/// reads.
 async fn show_projections(
     store: &SqliteStore,
     bus: &Bus<InProcessTransport, SqliteQuarantine>,
-    dir: &std::path::Path,
+    db: &std::path::Path,
     id: &FactoryId,
 ) -> Result<(), Box<dyn std::error::Error>> {
     // Views live in the event store's database, next to the events.
-    let views = SqliteViewStore::open(dir.join("factory.db"))?;
+    let views = SqliteViewStore::open(db)?;
     let reader = ViewReader::new(views.clone());
 
     println!("first run:");
@@ -256,14 +300,13 @@ async fn show_projections(
     println!("view     cars by model: {models:?}");
     running.shutdown().await;
 
-    println!("second run, with `CarsByModel` edited:");
+    println!("second run, with `part_count` edited; the plan first:");
     let mut engine = ProjectionEngine::new(store.clone(), views.clone());
-    engine
-        .add(projections::edited::CarsByModel)
-        .add(projections::FactoryActivity);
+    engine.add(edited::CarsByModel).add(edited::FactoryActivity);
+    println!("{}", engine.plan().await?);
     let running = engine.start().await?;
     running.wait_live().await?;
-    let models = reader.list::<projections::edited::CarsByModel>(None, 100).await?;
+    let models = reader.list::<edited::CarsByModel>(None, 100).await?;
     println!("view     cars by model: {models:?}");
     running.shutdown().await;
     Ok(())

@@ -6,16 +6,26 @@
 //! - `#[treaty::projection_helper(uses = [...])]` on a function, type,
 //!   constant or inline module that projections name in `uses`.
 //!
-//! A fingerprint is the hash of the item's tokens (so whitespace and
-//! comments, doc comments included, do not count) folded at compile time
-//! with the fingerprints the macro cannot see: the consumed contracts',
-//! the view type's and each `uses` item's. A helper's fingerprint is a
-//! hidden constant next to it, `__treaty_fingerprint_<name>`, which is how
-//! a projection naming it in `uses` finds it.
+//! A projection's fingerprint folds, at compile time, the hash of the
+//! impl's tokens (so whitespace and comments, doc comments included, do
+//! not count) with what the macro cannot see: the consumed contracts',
+//! the view type's, each `uses` item's, and above all the crate analysis
+//! (`treaty-fingerprint`, run by build.rs), which lists everything in the
+//! crate the impl reaches. The attribute finds its entry by the impl's
+//! key: it includes `$OUT_DIR/treaty_projections/<key>.rs` (an `include!`,
+//! so rustc and cargo track the file) and picks the entry of its module
+//! with `module_path!()`. An impl the analysis did not see (one a macro
+//! wrote) gets the package-wide fallback, which every source file's
+//! change changes.
+//!
+//! `uses` and `#[treaty::projection_helper]` are no longer needed, since
+//! the analysis finds helpers by itself; they are still accepted and
+//! folded in. A helper's fingerprint is a hidden constant next to it,
+//! `__treaty_fingerprint_<name>`, which is how a projection naming it in
+//! `uses` finds it.
 
-use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use sha2::{Digest, Sha256};
 use syn::spanned::Spanned;
 
 use super::parse_args;
@@ -117,6 +127,12 @@ fn expand_projection(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         match member {
             syn::ImplItem::Type(ty) if ty.ident == "Event" => event = Some(ty.ty.clone()),
             syn::ImplItem::Type(ty) if ty.ident == "View" => view = Some(ty.ty.clone()),
+            syn::ImplItem::Const(c) if c.ident == "CODE" => {
+                return Err(syn::Error::new_spanned(
+                    &c.ident,
+                    "`#[treaty::projection]` computes `CODE` from the crate analysis; remove this one",
+                ))
+            }
             syn::ImplItem::Const(c) if is_fingerprint(member) => {
                 return Err(syn::Error::new_spanned(
                     &c.ident,
@@ -135,6 +151,15 @@ fn expand_projection(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let event = event.ok_or_else(|| missing("Event"))?;
     let view = view.ok_or_else(|| missing("View"))?;
     let tokens = token_hash(&item);
+    // Without the analysis the rest still expands, so that every other
+    // error of the impl is reported with this one.
+    let (code, missing_analysis) = match code(&block, &args) {
+        Ok(code) => (code, None),
+        Err(error) => (
+            syn::parse_quote! { const CODE: ::treaty::projection::Code = ::treaty::projection::Code::NONE; },
+            Some(error.to_compile_error()),
+        ),
+    };
     let uses = uses_fingerprints(&args.uses);
     let version = args
         .version
@@ -146,10 +171,63 @@ fn expand_projection(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 .with_contracts(<#event as ::treaty::aggregate::EventSet>::CONTRACTS)
                 .with(<#view as ::treaty::projection::View>::FINGERPRINT)
                 #(#uses)*
-                #(#version)*;
+                #(#version)*
+                .with_code(
+                    &<Self as ::treaty::projection::Projection>::CODE,
+                    <#event as ::treaty::aggregate::EventSet>::CONTRACTS,
+                );
     };
+    block.items.push(code);
     block.items.push(fingerprint);
-    Ok(quote! { #block })
+    Ok(quote! { #missing_analysis #block })
+}
+
+/// `const CODE`: what the crate analysis found for this impl, from the
+/// files build.rs wrote to `OUT_DIR`.
+fn code(block: &syn::ItemImpl, args: &Args) -> syn::Result<syn::ImplItem> {
+    let out_dir = std::env::var_os("OUT_DIR").map(std::path::PathBuf::from);
+    let dir = out_dir.map(|d| d.join(treaty_fingerprint::OUT_SUBDIR));
+    let Some(dir) = dir.filter(|d| d.join(treaty_fingerprint::FALLBACK_FILE).is_file()) else {
+        return Err(syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "`#[treaty::projection]` needs the analysis of the crate's code, which decides when the \
+             projection rebuilds: add `treaty_codegen::analyze_projections().expect(\"projections analysed\");` \
+             to this package's build.rs (see docs/projections.md)",
+        ));
+    };
+    let include = |file: &str| {
+        let file = format!("/{}/{file}", treaty_fingerprint::OUT_SUBDIR);
+        quote! { include!(concat!(env!("OUT_DIR"), #file)) }
+    };
+    // Whether the analysis saw this impl is read here, but the content
+    // reaches the expansion only through `include!`, which rustc tracks.
+    let key_file = treaty_fingerprint::key_file(treaty_fingerprint::impl_key(block));
+    let entries = if dir.join(&key_file).is_file() {
+        include(&key_file)
+    } else {
+        quote! { &[] }
+    };
+    let fallback = include(treaty_fingerprint::FALLBACK_FILE);
+    let upcasts = include(treaty_fingerprint::UPCASTS_FILE);
+    let version = args.version.iter().map(|v| quote! { .with_version(#v) });
+    let uses = args.uses.iter().map(|path| {
+        let name = quote!(#path).to_string().replace(' ', "");
+        let mut constant = path.clone();
+        if let Some(last) = constant.segments.last_mut() {
+            last.ident = helper_constant(&last.ident);
+        }
+        quote_spanned!(path.span()=> (#name, #constant))
+    });
+    Ok(syn::parse_quote! {
+        const CODE: ::treaty::projection::Code = ::treaty::projection::Code::find(
+            #entries,
+            #fallback,
+            #upcasts,
+            ::core::module_path!(),
+        )
+        #(#version)*
+        .with_uses(&[#(#uses),*]);
+    })
 }
 
 fn expand_view(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -225,204 +303,16 @@ fn uses_fingerprints(uses: &[syn::Path]) -> Vec<TokenStream> {
         .collect()
 }
 
-/// The first 128 bits of the SHA-256 of the item's tokens, as a literal.
+/// The hash of the item's tokens ([`treaty_fingerprint::token_hash`]), as
+/// a literal.
 fn token_hash(item: &TokenStream) -> syn::LitInt {
-    let mut text = String::new();
-    write_tokens(item.clone(), &mut text);
-    let digest = Sha256::digest(text.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let value = u128::from_be_bytes(bytes);
+    let value = treaty_fingerprint::token_hash(item);
     syn::LitInt::new(&format!("{value:#034x}u128"), proc_macro2::Span::call_site())
-}
-
-/// Writes a whitespace-independent text of `tokens`: one line per token,
-/// doc attributes left out. Spans never count, so moving an item within
-/// its file changes nothing. Neither does a punctuation character's
-/// spacing (whether the next character follows without a space), which
-/// only whitespace decides: `x = -1` and `x =-1` are the same code.
-pub fn write_tokens(tokens: TokenStream, out: &mut String) {
-    write_group(tokens, Trailing::Formatting, out);
-}
-
-/// What a group's trailing comma means.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Trailing {
-    /// Nothing: rustfmt adds and removes it.
-    Formatting,
-    /// In `(x,)` it makes a one-element tuple.
-    TupleMarker,
-}
-
-fn write_group(tokens: TokenStream, trailing: Trailing, out: &mut String) {
-    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
-    let commas = tokens.iter().filter(|t| is_comma(t)).count();
-    let mut i = 0;
-    while i < tokens.len() {
-        let token = &tokens[i];
-        let next = tokens.get(i + 1);
-        let previous = i.checked_sub(1).map(|p| &tokens[p]);
-        i += 1;
-        match token {
-            TokenTree::Punct(p) if p.as_char() == '#' => {
-                // `#[doc = "..."]` and `#![doc = "..."]` are comments.
-                let bang = matches!(tokens.get(i), Some(TokenTree::Punct(b)) if b.as_char() == '!');
-                let attribute = tokens.get(i + usize::from(bang));
-                if let Some(TokenTree::Group(g)) = attribute {
-                    if g.delimiter() == Delimiter::Bracket && is_doc(g.stream()) {
-                        i += 1 + usize::from(bang);
-                        continue;
-                    }
-                }
-                out.push_str("p#\n");
-            }
-            // A comma rustfmt may add or remove: the last of a group (but
-            // the one that makes `(x,)` a tuple), and one before the `{`
-            // that ends a `where` clause or the `>` that ends generics.
-            TokenTree::Punct(_)
-                if is_comma(token)
-                    && match next {
-                        None => trailing == Trailing::Formatting || commas > 1,
-                        Some(TokenTree::Group(g)) => g.delimiter() == Delimiter::Brace,
-                        Some(TokenTree::Punct(p)) => p.as_char() == '>',
-                        Some(_) => false,
-                    } => {}
-            TokenTree::Punct(p) => {
-                out.push('p');
-                out.push(p.as_char());
-                // Spacing is whitespace, except that it tells `a && b`
-                // from `a & &b` (and `||` from `| |`).
-                if matches!(p.as_char(), '&' | '|') && p.spacing() == Spacing::Joint {
-                    out.push('+');
-                }
-                out.push('\n');
-            }
-            TokenTree::Ident(ident) => {
-                out.push('i');
-                out.push_str(&ident.to_string());
-                out.push('\n');
-            }
-            TokenTree::Literal(literal) => {
-                out.push('l');
-                out.push_str(&literal.to_string());
-                out.push('\n');
-            }
-            TokenTree::Group(group) => {
-                let (open, close) = match group.delimiter() {
-                    Delimiter::Parenthesis => ("(", ")"),
-                    Delimiter::Bracket => ("[", "]"),
-                    Delimiter::Brace => ("{", "}"),
-                    Delimiter::None => ("<", ">"),
-                };
-                // Parentheses after a name, generics or another group are
-                // a call's arguments or a tuple struct's fields, where a
-                // single trailing comma means nothing either.
-                let is_call = match previous {
-                    Some(TokenTree::Ident(name)) => !is_keyword(&name.to_string()),
-                    Some(TokenTree::Punct(p)) => p.as_char() == '>',
-                    Some(TokenTree::Group(_)) => true,
-                    _ => false,
-                };
-                let trailing = if group.delimiter() == Delimiter::Parenthesis && !is_call {
-                    Trailing::TupleMarker
-                } else {
-                    Trailing::Formatting
-                };
-                out.push_str(open);
-                out.push('\n');
-                write_group(group.stream(), trailing, out);
-                out.push_str(close);
-                out.push('\n');
-            }
-        }
-    }
-}
-
-/// Keywords after which parentheses are an expression, not arguments.
-fn is_keyword(word: &str) -> bool {
-    matches!(
-        word,
-        "as" | "break"
-            | "else"
-            | "for"
-            | "if"
-            | "in"
-            | "let"
-            | "loop"
-            | "match"
-            | "move"
-            | "mut"
-            | "ref"
-            | "return"
-            | "while"
-            | "yield"
-            | "await"
-            | "dyn"
-            | "impl"
-            | "where"
-            | "unsafe"
-            | "async"
-            | "const"
-            | "static"
-    )
-}
-
-fn is_comma(token: &TokenTree) -> bool {
-    matches!(token, TokenTree::Punct(p) if p.as_char() == ',')
-}
-
-fn is_doc(attribute: TokenStream) -> bool {
-    matches!(attribute.into_iter().next(), Some(TokenTree::Ident(i)) if i == "doc")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hash(source: &str) -> String {
-        let tokens: TokenStream = source.parse().expect("test source tokenizes");
-        token_hash(&tokens).to_string()
-    }
-
-    #[test]
-    fn whitespace_and_comments_do_not_count() {
-        let base = hash("impl Projection for Totals { fn apply(&self) { total += line_total(e) * 2; } }");
-        let reformatted = hash(
-            "impl Projection for Totals {\n    /// Adds the line.\n    fn apply(&self) {\n        // double it\n        total += line_total(e)*2; /* ok */\n    }\n}",
-        );
-        assert_eq!(base, reformatted);
-    }
-
-    #[test]
-    fn changes_to_the_code_count() {
-        let base = hash("fn apply(&self) { total += x * 2; }");
-        assert_ne!(base, hash("fn apply(&self) { total += x * 3; }"));
-        assert_ne!(base, hash("fn apply(&self) { total -= x * 2; }"));
-        assert_ne!(base, hash("fn apply(&self) { total += y * 2; }"));
-        assert_eq!(hash("x = -1; a >= b"), hash("x =-1; a>=b"));
-        assert_ne!(hash("a && b"), hash("a & &b"));
-        assert_ne!(hash("#[inline] fn f() {}"), hash("fn f() {}"));
-    }
-
-    #[test]
-    fn trailing_commas_are_formatting_except_in_one_element_tuples() {
-        assert_eq!(
-            hash("f(a, b,); S { x: 1, }; [1, 2,]"),
-            hash("f(a, b); S { x: 1 }; [1, 2]")
-        );
-        assert_eq!(hash("match x { A => 1, }"), hash("match x { A => 1 }"));
-        assert_ne!(hash("let t = (x,);"), hash("let t = (x);"));
-        assert_eq!(hash("f(\n    a + b,\n)"), hash("f(a + b)"));
-        assert_eq!(hash("Some(x,)"), hash("Some(x)"));
-        assert_eq!(hash("fn f<T>() where T: X, { }"), hash("fn f<T>() where T: X { }"));
-        assert_eq!(hash("S<A, B,>"), hash("S<A, B>"));
-        assert_ne!(hash("return (x,);"), hash("return (x);"));
-    }
-
-    #[test]
-    fn inner_doc_attributes_are_comments() {
-        assert_eq!(hash("mod m { //! About m.\n fn f() {} }"), hash("mod m { fn f() {} }"));
-    }
 
     #[test]
     fn helper_constants_are_found_next_to_the_helper() {

@@ -9,7 +9,7 @@
 //! checkpoint, so a crash at any point resumes from the last flush with
 //! nothing lost or applied twice.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -20,8 +20,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::fingerprint::short_hex;
-use super::store::{decode_view, Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
-use super::{EventContext, Fingerprint, Projection};
+use super::plan::{decide, dropped, Decision, PlannedAction, Start, StartPlan};
+use super::store::{decode_view, Generation, GenerationDetails, ViewChange, ViewError, ViewStore};
+use super::{EventContext, Fingerprint, Projection, View};
 use crate::aggregate::EventSet;
 use crate::contract::DecodeError;
 use crate::store::{EventStore, EventStream, ReadError, RecordedEvent};
@@ -179,23 +180,21 @@ type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 struct Registered<S, V> {
     name: &'static str,
     fingerprint: Fingerprint,
+    /// The items the fingerprint covers ([`Code::items`](super::Code::items)).
+    code: BTreeMap<String, String>,
     spawn: Box<dyn FnOnce(TaskContext<S, V>) -> Task + Send>,
 }
 
-/// Where a projection's task starts.
-#[derive(Debug, Clone, Copy)]
-enum Plan {
-    /// Continue the live generation from its checkpoint.
-    Continue { generation: u64, checkpoint: u64 },
-    /// Build (or resume building) a generation, then promote it.
-    Build { generation: u64, checkpoint: u64 },
-}
+/// A catch-up must read at least this many events for its rate to replace
+/// the one measured before: the rate of a few events is mostly the cost of
+/// starting.
+const MEASURED_CATCH_UP: u64 = 10_000;
 
 struct TaskContext<S, V> {
     events: S,
     views: V,
     config: EngineConfig,
-    plan: Plan,
+    plan: Start,
     head: u64,
     index: usize,
     status: watch::Sender<Vec<ProjectionStatus>>,
@@ -225,20 +224,34 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
         self.projections.push(Registered {
             name: P::NAME,
             fingerprint: P::FINGERPRINT,
+            code: P::CODE.items(P::Event::CONTRACTS, <P::View as View>::FINGERPRINT),
             spawn: Box::new(move |context| Box::pin(run_projection(projection, context))),
         });
         self
     }
 
-    /// Compares every projection with the view store, drops the views of
-    /// projections no longer in the code, and starts one task per
-    /// projection: continuing from its checkpoint when its fingerprint is
-    /// unchanged, rebuilding into a new generation otherwise.
+    /// What [`start`](Self::start) would do, without doing it: for every
+    /// projection whether it is up to date, catches up (and how many
+    /// events), rebuilds (and why, naming the items of its code that
+    /// changed when the live generation recorded them) or resumes a
+    /// rebuild, which views of projections no longer in the code it drops,
+    /// and how long it expects each to take from the events to read and
+    /// the rate it last measured. It only reads the stores, so it runs
+    /// against stores opened as they exist (`SqliteStore::open_existing`,
+    /// `SqliteViewStore::open_existing`), for instance in CI before a
+    /// deploy, with the new build's projections.
     ///
     /// # Errors
     ///
     /// When two projections share a name, or a store fails.
-    pub async fn start(self) -> Result<RunningEngine, EngineError> {
+    pub async fn plan(&self) -> Result<StartPlan, EngineError> {
+        let (plan, _) = self.decide().await?;
+        Ok(plan)
+    }
+
+    /// The decisions of a start: one per projection in the code, and the
+    /// stored projections no longer in it with their generations.
+    async fn decide(&self) -> Result<(StartPlan, Vec<Decision>), EngineError> {
         let mut names = HashSet::new();
         for registered in &self.projections {
             if !names.insert(registered.name) {
@@ -246,41 +259,66 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
             }
         }
         let head = self.events.head().await?;
-        let mut stored: HashMap<String, Vec<Generation>> = HashMap::new();
+        let mut stored: BTreeMap<String, Vec<Generation>> = BTreeMap::new();
         for generation in self.views.generations().await? {
             stored
                 .entry(generation.projection.clone())
                 .or_default()
                 .push(generation);
         }
-        // Views of projections that are gone, and generations retired by a
-        // swap whose cleanup did not finish.
-        for (name, generations) in &stored {
-            let removed = !names.contains(name.as_str());
-            for generation in generations {
-                if removed {
+        // A projection never measured is assumed as slow as the slowest
+        // measured one.
+        let fallback_rate = stored
+            .values()
+            .flatten()
+            .filter_map(|g| g.events_per_second)
+            .filter(|&rate| rate > 0)
+            .min();
+        let mut decisions = Vec::new();
+        for registered in &self.projections {
+            let generations = stored.remove(registered.name).unwrap_or_default();
+            decisions.push(decide(
+                registered.name,
+                &registered.fingerprint.to_hex(),
+                &registered.code,
+                &generations,
+                head,
+                fallback_rate,
+            ));
+        }
+        let mut projections: Vec<_> = decisions.iter().map(|d| d.plan.clone()).collect();
+        projections.extend(stored.iter().map(|(name, generations)| dropped(name, generations)));
+        Ok((StartPlan { head, projections }, decisions))
+    }
+
+    /// Compares every projection with the view store, drops the views of
+    /// projections no longer in the code, and starts one task per
+    /// projection: continuing from its checkpoint when its fingerprint is
+    /// unchanged, rebuilding into a new generation otherwise. It does what
+    /// [`plan`](Self::plan) says.
+    ///
+    /// # Errors
+    ///
+    /// When two projections share a name, or a store fails.
+    pub async fn start(self) -> Result<RunningEngine, EngineError> {
+        let (plan, decisions) = self.decide().await?;
+        let head = plan.head;
+        for projection in &plan.projections {
+            if let PlannedAction::Drop { generations } = &projection.action {
+                for &generation in generations {
                     tracing::info!(
-                        "projection {name}: removed from the code; dropping its views (generation {})",
-                        generation.generation
+                        "projection {}: removed from the code; dropping its views (generation {generation})",
+                        projection.name
                     );
-                } else if generation.status != GenerationStatus::Retired {
-                    continue;
+                    self.views.drop_generation(&projection.name, generation).await?;
                 }
-                self.views.drop_generation(name, generation.generation).await?;
             }
         }
 
         let mut statuses = Vec::new();
-        let mut plans = Vec::new();
-        for registered in &self.projections {
-            let generations = stored.remove(registered.name).unwrap_or_default();
-            let (plan, phase) = self.plan(registered, &generations, head).await?;
-            let generation = match plan {
-                Plan::Continue { generation, .. } | Plan::Build { generation, .. } => generation,
-            };
-            let checkpoint = match plan {
-                Plan::Continue { checkpoint, .. } | Plan::Build { checkpoint, .. } => checkpoint,
-            };
+        for (registered, decision) in self.projections.iter().zip(&decisions) {
+            let phase = self.prepare(registered, decision).await?;
+            let (Start::Continue { generation, checkpoint } | Start::Build { generation, checkpoint }) = decision.start;
             statuses.push(ProjectionStatus {
                 name: registered.name,
                 generation,
@@ -288,7 +326,6 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
                 checkpoint,
                 phase,
             });
-            plans.push(plan);
         }
 
         // Taken before any task runs: a fast task changes its phase at once.
@@ -297,12 +334,12 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
         let (cancel, cancel_rx) = watch::channel(false);
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for (index, (registered, plan)) in self.projections.into_iter().zip(plans).enumerate() {
+        for (index, (registered, decision)) in self.projections.into_iter().zip(decisions).enumerate() {
             let context = TaskContext {
                 events: self.events.clone(),
                 views: self.views.clone(),
                 config: self.config.clone(),
-                plan,
+                plan: decision.start,
                 head,
                 index,
                 status: status.clone(),
@@ -320,69 +357,61 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
         })
     }
 
-    /// Decides how a projection starts and logs it.
-    async fn plan(
-        &self,
-        registered: &Registered<S, V>,
-        generations: &[Generation],
-        head: u64,
-    ) -> Result<(Plan, Phase), EngineError> {
+    /// Carries out the part of a decision that comes before the task runs
+    /// (drops, a new generation, its item list) and logs it.
+    async fn prepare(&self, registered: &Registered<S, V>, decision: &Decision) -> Result<Phase, EngineError> {
         let name = registered.name;
-        let fingerprint = registered.fingerprint.to_hex();
-        let live = generations.iter().find(|g| g.status == GenerationStatus::Live);
-        let building = generations.iter().find(|g| g.status == GenerationStatus::Building);
-        if let Some(live) = live.filter(|g| g.fingerprint == fingerprint) {
-            // A build left over from code that has since been reverted.
-            if let Some(building) = building {
-                self.views.drop_generation(name, building.generation).await?;
-            }
-            if live.checkpoint >= head {
+        for &generation in &decision.drops {
+            self.views.drop_generation(name, generation).await?;
+        }
+        if let Some(generation) = decision.begin {
+            self.views
+                .begin_generation(name, generation, &registered.fingerprint.to_hex())
+                .await?;
+        }
+        let (Start::Continue { generation, .. } | Start::Build { generation, .. }) = decision.start;
+        if decision.stored_code.as_ref() != Some(&registered.code) {
+            let details = GenerationDetails {
+                code: Some(registered.code.clone()),
+                events_per_second: None,
+            };
+            self.views.describe(name, generation, details).await?;
+        }
+        let plan = &decision.plan;
+        let phase = match &plan.action {
+            PlannedAction::UpToDate { .. } => {
                 tracing::info!("projection {name}: up to date");
-            } else {
-                tracing::info!(
-                    "projection {name}: catching up ({} events behind)",
-                    head - live.checkpoint
-                );
+                Phase::CatchingUp
             }
-            let plan = Plan::Continue {
-                generation: live.generation,
-                checkpoint: live.checkpoint,
-            };
-            return Ok((plan, Phase::CatchingUp));
-        }
-        if let Some(building) = building.filter(|g| g.fingerprint == fingerprint) {
-            tracing::info!(
-                "projection {name}: resuming rebuild at position {} of {head} (fingerprint {})",
-                building.checkpoint,
-                registered.fingerprint.short()
-            );
-            let plan = Plan::Build {
-                generation: building.generation,
-                checkpoint: building.checkpoint,
-            };
-            return Ok((plan, Phase::Rebuilding));
-        }
-        if let Some(building) = building {
-            self.views.drop_generation(name, building.generation).await?;
-        }
-        let next = generations.iter().map(|g| g.generation).max().unwrap_or(0) + 1;
-        self.views.begin_generation(name, next, &fingerprint).await?;
-        match live {
-            Some(live) => tracing::info!(
-                "projection {name}: rebuilding (fingerprint {} -> {})",
-                short_hex(&live.fingerprint),
-                registered.fingerprint.short()
-            ),
-            None => tracing::info!(
-                "projection {name}: building (new, fingerprint {})",
-                registered.fingerprint.short()
-            ),
-        }
-        let plan = Plan::Build {
-            generation: next,
-            checkpoint: 0,
+            PlannedAction::CatchUp { .. } => {
+                tracing::info!("projection {name}: catching up ({} events behind)", plan.events);
+                Phase::CatchingUp
+            }
+            PlannedAction::Resume { at, .. } => {
+                tracing::info!(
+                    "projection {name}: resuming rebuild at position {at} of {} (fingerprint {})",
+                    at + plan.events,
+                    registered.fingerprint.short()
+                );
+                Phase::Rebuilding
+            }
+            PlannedAction::Rebuild { reason, .. } => {
+                match &reason.from {
+                    Some(from) => tracing::info!(
+                        "projection {name}: rebuilding (fingerprint {} -> {}; {reason})",
+                        short_hex(from),
+                        registered.fingerprint.short()
+                    ),
+                    None => tracing::info!(
+                        "projection {name}: building (new, fingerprint {})",
+                        registered.fingerprint.short()
+                    ),
+                }
+                Phase::Rebuilding
+            }
+            PlannedAction::Drop { .. } => unreachable!("projections in the code are never dropped"),
         };
-        Ok((plan, Phase::Rebuilding))
+        Ok(phase)
     }
 }
 
@@ -569,8 +598,8 @@ struct Worker<P: Projection, S, V> {
 impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
     fn new(projection: P, context: TaskContext<S, V>) -> Self {
         let (generation, checkpoint, stored_any) = match context.plan {
-            Plan::Continue { generation, checkpoint } => (generation, checkpoint, true),
-            Plan::Build { generation, checkpoint } => (generation, checkpoint, checkpoint > 0),
+            Start::Continue { generation, checkpoint } => (generation, checkpoint, true),
+            Start::Build { generation, checkpoint } => (generation, checkpoint, checkpoint > 0),
         };
         Worker {
             projection,
@@ -587,7 +616,7 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
     }
 
     async fn run(&mut self) -> Result<(), EngineError> {
-        let rebuilding = matches!(self.context.plan, Plan::Build { .. });
+        let rebuilding = matches!(self.context.plan, Start::Build { .. });
         let started = Instant::now();
         let from = self.checkpoint;
         let events = self.context.events.read_all(self.checkpoint + 1);
@@ -595,11 +624,16 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         if !self.consume(events, reading).await? {
             return Ok(());
         }
+        let elapsed = started.elapsed();
+        let count = self.applied - from;
+        let rate = count as f64 / elapsed.as_secs_f64().max(1e-9);
+        // What `plan` estimates the next rebuild or catch-up by.
+        let measured = GenerationDetails {
+            code: None,
+            events_per_second: Some((rate.round() as u64).max(1)),
+        };
         if rebuilding {
             let retired = self.context.views.promote(P::NAME, self.generation).await?;
-            let elapsed = started.elapsed();
-            let count = self.applied - from;
-            let rate = count as f64 / elapsed.as_secs_f64().max(1e-9);
             tracing::info!(
                 "projection {}: rebuilt generation {} in {elapsed:.1?} ({count} events, {rate:.0} events/s)",
                 P::NAME,
@@ -608,10 +642,15 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
             // Readers see the new generation from the promotion on, so
             // the projection is live before the old views are deleted.
             self.set_status(Phase::Live);
+            if count > 0 {
+                self.context.views.describe(P::NAME, self.generation, measured).await?;
+            }
             if let Some(retired) = retired {
                 self.context.views.drop_generation(P::NAME, retired).await?;
                 tracing::info!("projection {}: generation {retired} dropped", P::NAME);
             }
+        } else if count >= MEASURED_CATCH_UP {
+            self.context.views.describe(P::NAME, self.generation, measured).await?;
         }
         self.set_status(Phase::Live);
         let events = self.context.events.subscribe(self.checkpoint + 1);

@@ -3,13 +3,15 @@
 //! `#[treaty::projection]` hashes the tokens of the annotated impl in the
 //! macro and hands the hash to [`Fingerprint::from_tokens`]; everything
 //! the macro cannot see (the fingerprints of consumed contracts, of the
-//! view type and of `uses` helpers) is folded in by `const fn`s here, so
-//! the result is a constant of the compiled program.
+//! view type and of `uses` helpers, and what the crate analysis found the
+//! impl reaches, [`Code`]) is folded in by `const fn`s here, so the result
+//! is a constant of the compiled program.
 
 use std::fmt;
 
 use xxhash_rust::const_xxh3::xxh3_128_with_seed;
 
+use super::code::Code;
 use crate::contract::ContractInfo;
 
 /// Identifies the code of a projection: when it changes, the engine
@@ -55,6 +57,20 @@ impl Fingerprint {
             while j < history.len() {
                 self = self.with_bytes(history[j].fingerprint.as_bytes());
                 j += 1;
+            }
+            i += 1;
+        }
+        self
+    }
+
+    /// Folds in what the crate analysis found the projection reaches, and
+    /// the hand-written upcasts of the consumed `contracts`.
+    pub const fn with_code(mut self, code: &Code, contracts: &[ContractInfo]) -> Self {
+        self = self.with_bytes(&code.items.hash.to_le_bytes());
+        let mut i = 0;
+        while i < code.upcasts.len() {
+            if code.consumes(&code.upcasts[i], contracts) {
+                self = self.with_bytes(&code.upcasts[i].hash.to_le_bytes());
             }
             i += 1;
         }

@@ -14,8 +14,10 @@
 //!   generation while the old one keeps serving reads, then swap.
 //! - [`ViewReader`] reads the live generation of a projection's views.
 
+mod code;
 mod engine;
 mod fingerprint;
+mod plan;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
@@ -27,21 +29,24 @@ use serde::Serialize;
 use crate::aggregate::EventSet;
 use crate::store::{Metadata, StreamName};
 
+pub use code::{Code, ModuleCode, Upcast};
 pub use engine::{EngineConfig, EngineError, Phase, ProjectionEngine, ProjectionStatus, RunningEngine, StartupSummary};
 pub use fingerprint::Fingerprint;
+pub use plan::{Change, CodeChange, PlannedAction, ProjectionPlan, RebuildReason, StartPlan};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresViewStore;
 pub use sqlite::SqliteViewStore;
-pub use store::{Generation, GenerationStatus, ViewChange, ViewError, ViewReader, ViewStore};
+pub use store::{Generation, GenerationDetails, GenerationStatus, ViewChange, ViewError, ViewReader, ViewStore};
 
 /// One read model: a set of views of one type, each under a text key,
 /// folded from the events of [`Projection::Event`].
 ///
 /// Implement it inside `#[treaty::projection]`, which computes
-/// [`Projection::FINGERPRINT`]:
+/// [`Projection::FINGERPRINT`] from the crate analysis that build.rs runs
+/// (`treaty_codegen::analyze_projections()`):
 ///
 /// ```text
-/// #[treaty::projection(uses = [line_total])]
+/// #[treaty::projection]
 /// impl Projection for OrdersByCustomer {
 ///     const NAME: &'static str = "orders.by_customer";
 ///     type Event = OrderEvent;
@@ -70,6 +75,13 @@ pub trait Projection: Send + Sync + 'static {
     /// stored one, the engine rebuilds the views. `#[treaty::projection]`
     /// computes it; see `docs/projections.md` for what counts.
     const FINGERPRINT: Fingerprint;
+
+    /// What the fingerprint covers, item by item: the items of the crate
+    /// the projection's code reaches, as the analysis build.rs runs found
+    /// them, with the hash of each. `#[treaty::projection]` sets it; the
+    /// engine stores the items with each generation, so that
+    /// [`ProjectionEngine::plan`] can name what changed.
+    const CODE: Code = Code::NONE;
 
     /// The events the projection consumes: a generated `FooEvent` enum or
     /// any [`EventSet`]. Events of other contracts are skipped without

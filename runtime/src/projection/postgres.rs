@@ -16,7 +16,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
+use super::store::{
+    code_json, parse_code, Generation, GenerationDetails, GenerationStatus, ViewChange, ViewError, ViewStore,
+};
 use crate::storage::postgres::{self, Connected};
 use crate::storage::{Component, OpenError, PostgresOptions};
 use crate::types::Timestamp;
@@ -40,6 +42,7 @@ pub struct PostgresViewStore {
 struct Statements {
     generations: String,
     begin: String,
+    describe: String,
     load: String,
     advance: String,
     checkpoint: String,
@@ -63,9 +66,13 @@ impl Statements {
              WHERE p.name = $1 AND p.status = 'live'"
         );
         Statements {
-            generations: format!(
-                "SELECT name, generation, fingerprint, checkpoint, status, updated_at \
-                 FROM {projections} ORDER BY name, generation"
+            // `*`, and the added columns by name: a schema of the first
+            // layout, opened with `open_existing` (which migrates nothing),
+            // has none of them.
+            generations: format!("SELECT * FROM {projections} ORDER BY name, generation"),
+            describe: format!(
+                "UPDATE {projections} SET code = COALESCE($3, code), \
+                 events_per_second = COALESCE($4, events_per_second) WHERE name = $1 AND generation = $2"
             ),
             begin: format!(
                 "INSERT INTO {projections} (name, generation, fingerprint, checkpoint, status, updated_at) \
@@ -147,15 +154,19 @@ impl PostgresViewStore {
                      checkpoint  BIGINT NOT NULL,
                      status      TEXT NOT NULL,
                      updated_at  BIGINT NOT NULL,
+                     code        TEXT,
+                     events_per_second BIGINT,
                      PRIMARY KEY (name, generation)
                  );
+                 {migration}
                  CREATE TABLE IF NOT EXISTS {schema}.treaty_views (
                      projection TEXT COLLATE \"C\" NOT NULL,
                      generation BIGINT NOT NULL,
                      key        TEXT COLLATE \"C\" NOT NULL,
                      value      TEXT NOT NULL,
                      PRIMARY KEY (projection, generation, key)
-                 );"
+                 );",
+                migration = projections_migration(schema),
             )
         })
         .await?;
@@ -187,6 +198,25 @@ impl PostgresViewStore {
     async fn client(&self) -> Result<deadpool_postgres::Object, ViewError> {
         self.inner.pool.get().await.map_err(storage)
     }
+}
+
+/// Adds the columns later layouts added to `treaty_projections` (item
+/// lists and rates; the first layout had neither) when they are missing.
+/// Runs in the table-creation transaction; does nothing once done.
+fn projections_migration(schema: &str) -> String {
+    let mut statement = String::from("DO $migrate$ BEGIN");
+    for (column, ty) in [("code", "TEXT"), ("events_per_second", "BIGINT")] {
+        statement.push_str(&format!(
+            "
+                 IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                                WHERE table_schema = '{schema}' AND table_name = 'treaty_projections'
+                                  AND column_name = '{column}') THEN
+                     ALTER TABLE {schema}.treaty_projections ADD COLUMN {column} {ty};
+                 END IF;"
+        ));
+    }
+    statement.push_str("\n             END $migrate$;");
+    statement
 }
 
 /// Starts a read-committed transaction whatever the server's default.
@@ -254,22 +284,33 @@ fn net_changes(changes: &[ViewChange]) -> Result<NetChanges<'_>, ViewError> {
 impl ViewStore for PostgresViewStore {
     async fn generations(&self) -> Result<Vec<Generation>, ViewError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&self.inner.sql.generations)
+        // Not a cached statement: its columns depend on the layout, which
+        // a migration by another process may change.
+        let rows = client
+            .query(self.inner.sql.generations.as_str(), &[])
             .await
             .map_err(storage)?;
-        let rows = client.query(&statement, &[]).await.map_err(storage)?;
         let invalid = |reason: String| ViewError::InvalidRow {
             location: self.inner.location.clone(),
             reason,
         };
         let mut generations = Vec::with_capacity(rows.len());
         for row in rows {
-            let projection: String = row.get(0);
-            let generation: i64 = row.get(1);
-            let checkpoint: i64 = row.get(3);
-            let status: &str = row.get(4);
-            let updated_at: i64 = row.get(5);
+            let column = |name: &str| row.columns().iter().position(|c| c.name() == name);
+            let projection: String = row.try_get("name").map_err(storage)?;
+            let generation: i64 = row.try_get("generation").map_err(storage)?;
+            let fingerprint: String = row.try_get("fingerprint").map_err(storage)?;
+            let checkpoint: i64 = row.try_get("checkpoint").map_err(storage)?;
+            let status: &str = row.try_get("status").map_err(storage)?;
+            let updated_at: i64 = row.try_get("updated_at").map_err(storage)?;
+            let code: Option<String> = match column("code") {
+                Some(c) => row.try_get(c).map_err(storage)?,
+                None => None,
+            };
+            let rate: Option<i64> = match column("events_per_second") {
+                Some(c) => row.try_get(c).map_err(storage)?,
+                None => None,
+            };
             let status = GenerationStatus::parse(status).ok_or_else(|| {
                 invalid(format!(
                     "projection {projection} generation {generation} has unknown status {status:?}"
@@ -290,13 +331,27 @@ impl ViewStore for PostgresViewStore {
             generations.push(Generation {
                 projection,
                 generation,
-                fingerprint: row.get(2),
+                fingerprint,
                 checkpoint,
                 status,
                 updated_at,
+                code: parse_code(code.as_deref()),
+                events_per_second: rate.and_then(|r| u64::try_from(r).ok()),
             });
         }
         Ok(generations)
+    }
+
+    async fn describe(&self, projection: &str, generation: u64, details: GenerationDetails) -> Result<(), ViewError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&self.inner.sql.describe).await.map_err(storage)?;
+        let code = details.code.as_ref().map(code_json);
+        let rate = details.events_per_second.map(stored);
+        client
+            .execute(&statement, &[&projection, &stored(generation), &code, &rate])
+            .await
+            .map_err(storage)?;
+        Ok(())
     }
 
     async fn begin_generation(&self, projection: &str, generation: u64, fingerprint: &str) -> Result<(), ViewError> {

@@ -7,7 +7,9 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::store::{Generation, GenerationStatus, ViewChange, ViewError, ViewStore};
+use super::store::{
+    code_json, parse_code, Generation, GenerationDetails, GenerationStatus, ViewChange, ViewError, ViewStore,
+};
 use crate::storage::sqlite::{check_tables, connect, connect_existing};
 use crate::storage::{Component, Durability, OpenError};
 use crate::types::Timestamp;
@@ -26,6 +28,8 @@ CREATE TABLE IF NOT EXISTS treaty_projections (
     checkpoint  INTEGER NOT NULL,
     status      TEXT NOT NULL,
     updated_at  INTEGER NOT NULL,
+    code        TEXT,
+    events_per_second INTEGER,
     PRIMARY KEY (name, generation)
 );
 CREATE TABLE IF NOT EXISTS treaty_views (
@@ -36,6 +40,36 @@ CREATE TABLE IF NOT EXISTS treaty_views (
     PRIMARY KEY (projection, generation, key)
 ) WITHOUT ROWID;
 ";
+
+/// The columns later layouts added to `treaty_projections`, each with the
+/// statement that adds it to a file of an earlier layout. The first layout
+/// had no item lists or rates; views and checkpoints are untouched.
+const ADDED_COLUMNS: [(&str, &str); 2] = [
+    ("code", "ALTER TABLE treaty_projections ADD COLUMN code TEXT"),
+    (
+        "events_per_second",
+        "ALTER TABLE treaty_projections ADD COLUMN events_per_second INTEGER",
+    ),
+];
+
+/// Adds the columns of [`ADDED_COLUMNS`] that are missing, in one
+/// immediate transaction, so two processes opening the file at once do
+/// not both add one.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    for (column, statement) in ADDED_COLUMNS {
+        let present: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('treaty_projections') WHERE name = ?1)",
+                [column],
+                |r| r.get(0),
+            )?;
+        if !present {
+            tx.execute_batch(statement)?;
+        }
+    }
+    tx.commit()
+}
 
 /// Views in a SQLite database.
 ///
@@ -96,6 +130,7 @@ impl SqliteViewStore {
         let failed = |e: rusqlite::Error| OpenError::storage(Component::ViewStore, path.display().to_string(), e);
         let conn = connect(&path, durability).map_err(failed)?;
         conn.execute_batch(SCHEMA).map_err(failed)?;
+        migrate(&conn).map_err(failed)?;
         SqliteViewStore::start(path, conn, durability, false)
     }
 
@@ -227,11 +262,34 @@ impl ViewStore for SqliteViewStore {
     async fn generations(&self) -> Result<Vec<Generation>, ViewError> {
         let location = self.inner.path.display().to_string();
         self.read(move |conn| {
+            // The added columns only when the file has them: one of the
+            // first layout, opened with `open_existing` (which migrates
+            // nothing), does not. Asked each time, since another process
+            // may migrate the file meanwhile; stepping this statement makes
+            // SQLite reload the schema, so the next one is prepared
+            // against the file as it is.
+            let mut columns = conn
+                .prepare("SELECT name FROM pragma_table_info('treaty_projections')")
+                .map_err(storage)?;
+            let columns: Vec<String> = columns
+                .query_map([], |r| r.get(0))
+                .map_err(storage)?
+                .collect::<Result<_, _>>()
+                .map_err(storage)?;
+            let added = |column: &'static str| {
+                if columns.iter().any(|c| c == column) {
+                    column
+                } else {
+                    "NULL"
+                }
+            };
             let mut statement = conn
-                .prepare(
-                    "SELECT name, generation, fingerprint, checkpoint, status, updated_at \
+                .prepare(&format!(
+                    "SELECT name, generation, fingerprint, checkpoint, status, updated_at, {}, {} \
                      FROM treaty_projections ORDER BY name, generation",
-                )
+                    added("code"),
+                    added("events_per_second")
+                ))
                 .map_err(storage)?;
             let rows = statement
                 .query_map([], |r| {
@@ -242,12 +300,15 @@ impl ViewStore for SqliteViewStore {
                         r.get::<_, i64>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, i64>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, Option<i64>>(7)?,
                     ))
                 })
                 .map_err(storage)?;
             let mut generations = Vec::new();
             for row in rows {
-                let (projection, generation, fingerprint, checkpoint, status, updated_at) = row.map_err(storage)?;
+                let (projection, generation, fingerprint, checkpoint, status, updated_at, code, rate) =
+                    row.map_err(storage)?;
                 let invalid = |reason: String| ViewError::InvalidRow {
                     location: location.clone(),
                     reason,
@@ -266,9 +327,28 @@ impl ViewStore for SqliteViewStore {
                     checkpoint: checkpoint as u64,
                     status,
                     updated_at,
+                    code: parse_code(code.as_deref()),
+                    events_per_second: rate.and_then(|r| u64::try_from(r).ok()),
                 });
             }
             Ok(generations)
+        })
+        .await
+    }
+
+    async fn describe(&self, projection: &str, generation: u64, details: GenerationDetails) -> Result<(), ViewError> {
+        let projection = projection.to_string();
+        let code = details.code.as_ref().map(code_json);
+        let rate = details.events_per_second.map(|r| i64::try_from(r).unwrap_or(i64::MAX));
+        self.on_writer(move |conn| {
+            conn.prepare_cached(
+                "UPDATE treaty_projections SET code = COALESCE(?3, code), \
+                 events_per_second = COALESCE(?4, events_per_second) WHERE name = ?1 AND generation = ?2",
+            )
+            .map_err(storage)?
+            .execute(params![projection, generation as i64, code, rate])
+            .map(|_| ())
+            .map_err(storage)
         })
         .await
     }

@@ -1,5 +1,6 @@
 //! The view store: where projections keep their views and checkpoints.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use super::Projection;
@@ -52,6 +53,24 @@ pub struct Generation {
     pub status: GenerationStatus,
     /// When its checkpoint last moved.
     pub updated_at: Timestamp,
+    /// The items of the code that builds it, each with its hash
+    /// ([`Code::items`](super::Code::items)); `None` when not recorded
+    /// (a generation from before Treaty recorded them).
+    pub code: Option<BTreeMap<String, String>>,
+    /// How fast its last rebuild or catch-up read events, in events per
+    /// second; `None` until one was measured.
+    pub events_per_second: Option<u64>,
+}
+
+/// What the engine records about a generation besides its views and
+/// checkpoint, with [`ViewStore::describe`]. `None` leaves a stored value
+/// as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GenerationDetails {
+    /// The items of the code that builds it, each with its hash.
+    pub code: Option<BTreeMap<String, String>>,
+    /// How fast its last rebuild or catch-up read events.
+    pub events_per_second: Option<u64>,
 }
 
 /// A change to one view: `value` is the new JSON, `None` deletes it.
@@ -139,6 +158,22 @@ pub trait ViewStore: Clone + Send + Sync + 'static {
         projection: &str,
         generation: u64,
         fingerprint: &str,
+    ) -> impl Future<Output = Result<(), ViewError>> + Send;
+
+    /// Records `details` for a generation (see [`GenerationDetails`]).
+    /// They explain and estimate (which items changed, how long a rebuild
+    /// takes), they decide nothing, so they are written apart from the
+    /// generation's views and checkpoint. Describing a generation that
+    /// does not exist is not an error.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn describe(
+        &self,
+        projection: &str,
+        generation: u64,
+        details: GenerationDetails,
     ) -> impl Future<Output = Result<(), ViewError>> + Send;
 
     /// The views under `keys` in a generation (those that exist), in any
@@ -249,6 +284,18 @@ impl<S: ViewStore> ViewReader<S> {
             .map(|(key, json)| decode_view::<P>(&key, &json).map(|view| (key, view)))
             .collect()
     }
+}
+
+/// The stored JSON of a generation's item list, `None` when it is not
+/// an object of strings (such a list only explains, so a bad one is
+/// ignored rather than refused).
+pub(crate) fn parse_code(json: Option<&str>) -> Option<BTreeMap<String, String>> {
+    json.and_then(|json| serde_json::from_str(json).ok())
+}
+
+/// The JSON stored for an item list.
+pub(crate) fn code_json(code: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(code).unwrap_or_else(|_| "{}".to_string())
 }
 
 /// Reads a stored view of `P`.

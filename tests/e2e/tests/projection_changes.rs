@@ -1,10 +1,16 @@
-//! Change detection: two builds of the same projections, `before` and
-//! `after`, where some changed in their body, in a `uses` helper, in a
-//! consumed contract, in their view type or in their explicit version, and
-//! one only in whitespace and comments. Exactly the changed ones rebuild.
+//! Change detection for projections a macro writes: two builds of the same
+//! projections, `before` and `after`, where some changed in their body, in
+//! a `uses` helper, in a consumed contract, in their view type or in their
+//! explicit version, and one only in whitespace and comments. Exactly the
+//! changed ones rebuild.
 //!
 //! Both builds live in this one crate as modules with the same item names,
-//! so their tokens differ exactly where the edit is.
+//! written by the `build!` macro, so their tokens differ exactly where the
+//! edit is. The analysis build.rs runs does not see inside a macro: these
+//! projections get the package-wide fallback (every source file), the same
+//! for both builds, and what tells them apart is what the attribute sees
+//! itself, including the `uses` helpers, which stay meaningful here.
+//! `projection_rebuilds.rs` covers the analysed case, with plain helpers.
 
 use treaty::projection::{EventContext, Projection, ProjectionEngine, SqliteViewStore, ViewReader};
 use treaty::store::{EventStore, ExpectedVersion, MemoryStore, Metadata, StreamName};
@@ -232,6 +238,17 @@ build!(after, ledger_after, {
         }
     }
 });
+
+#[test]
+fn projections_written_by_a_macro_use_the_fallback() {
+    const { assert!(!before::Helper::CODE.analysed) };
+    assert!(before::Helper::CODE
+        .items
+        .items
+        .iter()
+        .any(|(label, _)| *label == "file tests/projection_changes.rs"));
+    assert_eq!(before::Helper::CODE.items, after::Helper::CODE.items);
+}
 
 #[test]
 fn fingerprints_change_exactly_where_the_code_did() {

@@ -13,8 +13,8 @@ use projection::*;
 use proptest::prelude::*;
 use treaty::aggregate::EventSet;
 use treaty::projection::{
-    EngineConfig, EngineError, EventContext, GenerationStatus, Phase, Projection, ProjectionEngine, SqliteViewStore,
-    ViewReader, ViewStore,
+    Change, EngineConfig, EngineError, EventContext, GenerationStatus, Phase, PlannedAction, Projection,
+    ProjectionEngine, SqliteViewStore, StartPlan, ViewReader, ViewStore,
 };
 use treaty::store::{EventStore, ExpectedVersion, MemoryStore, Metadata, NewEvent, StreamName};
 
@@ -272,6 +272,132 @@ async fn readers_see_the_old_generation_until_the_new_one_is_complete() {
     assert_eq!(
         (balances[0].generation, balances[0].status),
         (2, GenerationStatus::Live)
+    );
+}
+
+/// What each projection's plan says, as `(name, action)`.
+fn actions(plan: &StartPlan) -> Vec<(String, String)> {
+    plan.projections
+        .iter()
+        .map(|p| {
+            let action = match &p.action {
+                PlannedAction::UpToDate { .. } => "up to date".to_string(),
+                PlannedAction::CatchUp { from, .. } => format!("catch up {} from {from}", p.events),
+                PlannedAction::Rebuild { reason, .. } => format!("rebuild {}: {reason}", p.events),
+                PlannedAction::Resume { at, .. } => format!("resume at {at}"),
+                PlannedAction::Drop { generations } => format!("drop {generations:?}"),
+            };
+            (p.name.clone(), action)
+        })
+        .collect()
+}
+
+fn expect(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(n, a)| (n.to_string(), a.to_string())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_says_what_each_start_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = MemoryStore::new();
+    let views = view_store(&dir, "views.db");
+    append_all(&events, &[opened("a", "Ann"), deposited("a", 100)]).await;
+
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Balances).add(BankTotals);
+    let plan = engine.plan().await.unwrap();
+    assert_eq!(
+        actions(&plan),
+        expect(&[
+            ("bank.balances", "rebuild 2: new projection"),
+            ("bank.totals", "rebuild 2: new projection")
+        ])
+    );
+    // Nothing measured yet, so no time is expected.
+    assert_eq!((plan.head, plan.events(), plan.expected()), (2, 4, None));
+    let running = engine.start().await.unwrap();
+    assert_eq!(running.startup().rebuilt, ["bank.balances", "bank.totals"]);
+    running.wait_live().await.unwrap();
+    running.shutdown().await;
+    // Planning changed nothing: the views hold what the start built.
+    let generations = views.generations().await.unwrap();
+    assert_eq!(generations.len(), 2);
+    for generation in &generations {
+        assert_eq!(generation.status, GenerationStatus::Live);
+        // The start recorded what the code reaches and how fast it read.
+        let code = generation.code.as_ref().unwrap();
+        assert!(code.contains_key("contract bank.Deposited"), "{code:?}");
+        assert!(code.contains_key("view type"));
+        assert!(generation.events_per_second.is_some());
+    }
+    let balances = generations.iter().find(|g| g.projection == "bank.balances").unwrap();
+    assert!(balances.code.as_ref().unwrap().contains_key("fn signed_amount"));
+
+    // Caught up from where each stopped, with a time from the rate of the
+    // first start; a projection no longer in the code is dropped.
+    append_all(&events, &[withdrew("a", 30)]).await;
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(Balances);
+    let plan = engine.plan().await.unwrap();
+    assert_eq!(
+        actions(&plan),
+        expect(&[("bank.balances", "catch up 1 from 2"), ("bank.totals", "drop [1]")])
+    );
+    assert!(plan.expected().is_some());
+    let running = engine.start().await.unwrap();
+    assert_eq!(running.startup().caught_up, ["bank.balances"]);
+    running.wait_live().await.unwrap();
+    running.shutdown().await;
+    let names: Vec<_> = views
+        .generations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.projection)
+        .collect();
+    assert_eq!(names, ["bank.balances"]);
+
+    // Other code under the same name: a rebuild, naming what differs.
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(BalancesV2);
+    let plan = engine.plan().await.unwrap();
+    let [(name, action)] = &actions(&plan)[..] else {
+        panic!("{plan}")
+    };
+    assert_eq!(name, "bank.balances");
+    assert!(action.starts_with("rebuild 3: now reaches: "), "{action}");
+    // Another impl, of another type, with `version = 2`: the data names
+    // every item (the text only the first few).
+    let PlannedAction::Rebuild { reason, .. } = &plan.projections[0].action else {
+        panic!("{plan}")
+    };
+    let changes: Vec<(Change, &str)> = reason
+        .changes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| (c.change, c.item.as_str()))
+        .collect();
+    for expected in [
+        (Change::Added, "struct BalancesV2"),
+        (Change::Added, "version"),
+        (Change::Removed, "struct Balances"),
+    ] {
+        assert!(changes.contains(&expected), "{changes:?}");
+    }
+    assert!(
+        !changes.iter().any(|(_, item)| item.contains("signed_amount")),
+        "{changes:?}"
+    );
+    let running = engine.start().await.unwrap();
+    assert_eq!(running.startup().rebuilt, ["bank.balances"]);
+    running.wait_live().await.unwrap();
+    running.shutdown().await;
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(BalancesV2);
+    assert_eq!(
+        actions(&engine.plan().await.unwrap()),
+        expect(&[("bank.balances", "up to date")])
     );
 }
 

@@ -33,7 +33,9 @@ pub struct Totals {
     pub events: u64,
 }
 
-/// The signed effect of an event on a balance.
+/// The signed effect of an event on a balance. Marked and named in `uses`
+/// as earlier versions required: no longer needed (the analysis finds it),
+/// still accepted.
 #[treaty::projection_helper]
 pub fn signed_amount(event: &AccountEvent) -> i64 {
     match event {

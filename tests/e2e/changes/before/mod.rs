@@ -1,0 +1,54 @@
+//! A crate of projections spread over modules and files, as its authors
+//! wrote it before the edits of `../after` (one edit per projection, and
+//! some that must not rebuild anything). `src/bin/changes_before.rs`
+//! compiles it; `src/bin/changes_after.rs` compiles `../after`, at the same
+//! module paths.
+
+pub mod clicks;
+pub mod ledger;
+pub mod pricing;
+pub mod projections;
+pub mod views;
+
+use treaty::projection::{Projection, ProjectionEngine, SqliteViewStore, ViewError, ViewReader};
+use treaty::store::SqliteStore;
+
+use projections::*;
+
+pub fn engine(events: SqliteStore, views: SqliteViewStore) -> ProjectionEngine<SqliteStore, SqliteViewStore> {
+    let mut engine = ProjectionEngine::new(events, views);
+    engine
+        .add(HelperBody)
+        .add(Deep)
+        .add(ViewMethod)
+        .add(Constant)
+        .add(Upcast)
+        .add(Fields { step: 1 })
+        .add(Commented)
+        .add(Formatted)
+        .add(Untouched);
+    engine
+}
+
+/// Every projection's count under the key `all`.
+pub async fn counts(reader: &ViewReader<SqliteViewStore>) -> Result<Vec<(&'static str, u64)>, ViewError> {
+    async fn count<P: Projection<View = views::Count>>(
+        reader: &ViewReader<SqliteViewStore>,
+    ) -> Result<(&'static str, u64), ViewError> {
+        Ok((P::NAME, reader.get::<P>("all").await?.map_or(0, |c| c.events)))
+    }
+    Ok(vec![
+        count::<HelperBody>(reader).await?,
+        count::<Deep>(reader).await?,
+        (
+            ViewMethod::NAME,
+            reader.get::<ViewMethod>("all").await?.map_or(0, |c| c.total),
+        ),
+        count::<Constant>(reader).await?,
+        count::<Upcast>(reader).await?,
+        count::<Fields>(reader).await?,
+        count::<Commented>(reader).await?,
+        count::<Formatted>(reader).await?,
+        count::<Untouched>(reader).await?,
+    ])
+}

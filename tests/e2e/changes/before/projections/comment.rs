@@ -1,0 +1,21 @@
+use treaty::projection::{EventContext, Projection};
+
+use crate::app::clicks::clicks::ButtonEvent;
+use crate::app::views::Count;
+
+pub struct Commented;
+
+#[treaty::projection]
+impl Projection for Commented {
+    const NAME: &'static str = "changes.comment";
+    type Event = ButtonEvent;
+    type View = Count;
+
+    fn keys(&self, _: &ButtonEvent) -> Vec<String> {
+        vec!["all".into()]
+    }
+
+    fn apply(&self, view: &mut Option<Count>, _: &ButtonEvent, _: &EventContext<'_>) {
+        view.get_or_insert_with(Count::default).events += 1;
+    }
+}

@@ -125,7 +125,9 @@ pub(crate) fn warning(dir: &Path, other: &Path) -> String {
          `Builder::watch(Watch::Directories)` (always notice new files) or \
          `Builder::watch(Watch::ContractsOnly)` (this behaviour, without this warning).",
         dir.display(),
-        other.file_name().map_or_else(|| other.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        other
+            .file_name()
+            .map_or_else(|| other.display().to_string(), |n| n.to_string_lossy().into_owned()),
     )
 }
 
@@ -165,7 +167,13 @@ mod tests {
 
     #[test]
     fn a_directory_with_the_lock_is_not_watched_but_its_pure_subdirectories_are() {
-        let root = tree(&["a.treaty", "treaty.lock", "shop/b.treaty", "docs/README.md", "docs/c.treaty"]);
+        let root = tree(&[
+            "a.treaty",
+            "treaty.lock",
+            "shop/b.treaty",
+            "docs/README.md",
+            "docs/c.treaty",
+        ]);
         let plan = plan(&visit(root.path()), Watch::ContractsOnly);
         assert_eq!(
             names(root.path(), &plan.watched),
@@ -174,7 +182,12 @@ mod tests {
         let unwatched: Vec<(String, String)> = plan
             .unwatched
             .iter()
-            .map(|(d, f)| (names(root.path(), &[d.clone()])[0].clone(), names(root.path(), &[f.clone()])[0].clone()))
+            .map(|(d, f)| {
+                (
+                    names(root.path(), &[d.clone()])[0].clone(),
+                    names(root.path(), &[f.clone()])[0].clone(),
+                )
+            })
             .collect();
         assert_eq!(
             unwatched,
@@ -189,7 +202,10 @@ mod tests {
     fn with_directories_every_directory_is_watched() {
         let root = tree(&["a.treaty", "treaty.lock", "shop/b.treaty"]);
         let plan = plan(&visit(root.path()), Watch::Directories);
-        assert_eq!(names(root.path(), &plan.watched), ["", "shop", "a.treaty", "shop/b.treaty"]);
+        assert_eq!(
+            names(root.path(), &plan.watched),
+            ["", "shop", "a.treaty", "shop/b.treaty"]
+        );
         assert!(plan.unwatched.is_empty());
     }
 

@@ -130,7 +130,10 @@ fn the_lock_beside_the_contracts_does_not_rerun_the_script() {
     // New files directly beside the lock go unnoticed until a contract
     // changes, so the script says so.
     let stderr = String::from_utf8_lossy(&first.stderr);
-    assert!(stderr.contains("is not watched for new contract files, because it also holds treaty.lock"), "{stderr}");
+    assert!(
+        stderr.contains("is not watched for new contract files, because it also holds treaty.lock"),
+        "{stderr}"
+    );
 
     probe.write("contracts/treaty.lock", "{ }\n");
     assert!(probe.build().status.success());
@@ -138,11 +141,19 @@ fn the_lock_beside_the_contracts_does_not_rerun_the_script() {
 
     probe.write("contracts/a.treaty", "namespace a;\nX!(n: u64);\n");
     assert!(probe.build().status.success());
-    assert_eq!(probe.runs(), 2, "an edited contract beside the lock must rerun the script");
+    assert_eq!(
+        probe.runs(),
+        2,
+        "an edited contract beside the lock must rerun the script"
+    );
 
     probe.write("contracts/shop/c.treaty", "namespace shop.c;\nZ!();\n");
     assert!(probe.build().status.success());
-    assert_eq!(probe.runs(), 3, "a contract added in a directory of contracts must rerun the script");
+    assert_eq!(
+        probe.runs(),
+        3,
+        "a contract added in a directory of contracts must rerun the script"
+    );
 }
 
 #[test]
@@ -156,5 +167,9 @@ fn watching_directories_notices_a_contract_added_beside_the_lock() {
 
     probe.write("contracts/b.treaty", "namespace b;\nY!();\n");
     assert!(probe.build().status.success());
-    assert_eq!(probe.runs(), 2, "a contract added beside the lock must rerun the script");
+    assert_eq!(
+        probe.runs(),
+        2,
+        "a contract added beside the lock must rerun the script"
+    );
 }

@@ -1,5 +1,5 @@
 fn main() {
     treaty_codegen::Builder::new()
-        .compile(&["contracts"])
+        .compile(&["treaty"])
         .expect("contracts compile");
 }

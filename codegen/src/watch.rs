@@ -184,8 +184,8 @@ mod tests {
             .iter()
             .map(|(d, f)| {
                 (
-                    names(root.path(), &[d.clone()])[0].clone(),
-                    names(root.path(), &[f.clone()])[0].clone(),
+                    names(root.path(), std::slice::from_ref(d))[0].clone(),
+                    names(root.path(), std::slice::from_ref(f))[0].clone(),
                 )
             })
             .collect();

@@ -34,7 +34,11 @@ fi
 for configuration in "${configurations[@]}"; do
   crate="$work/user-$configuration"
   mkdir -p "$crate/src"
-  cp -r "$treaty/examples/factory/contracts" "$crate/contracts"
+  # The factory's contracts: in their own crate's treaty/ since that crate
+  # exists, directly in examples/factory/contracts before.
+  contracts="$treaty/examples/factory/contracts/treaty"
+  [ -d "$contracts" ] || contracts="$treaty/examples/factory/contracts"
+  cp -r "$contracts" "$crate/contracts"
   features=""
   [ "$configuration" = "sqlite-only" ] && features=", default-features = false"
   cat >"$crate/Cargo.toml" <<EOF

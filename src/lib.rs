@@ -82,7 +82,7 @@ pub use treaty_macros::event_set;
 
 // The attribute macros generated code is written with.
 #[doc(hidden)]
-pub use treaty_macros::{command_set, enumeration, id, message, record};
+pub use treaty_macros::{command_set, earlier, enumeration, id, message, record};
 
 /// serde, re-exported for generated code (`#[serde(crate = "::treaty::serde")]`).
 #[doc(hidden)]

@@ -7,7 +7,7 @@
 //! generates, formats and writes; prost-build runs protoc, generates,
 //! formats and writes.
 
-mod corpus;
+pub mod corpus;
 mod phases;
 mod proto_text;
 mod treaty_text;
@@ -63,7 +63,7 @@ pub fn run() -> Result<Report, Failure> {
 
 /// Fails with instructions when protoc cannot run: without it there is no
 /// baseline, and a comparison without a baseline must not be reported.
-fn protoc_version() -> Result<String, Failure> {
+pub fn protoc_version() -> Result<String, Failure> {
     let protoc = prost_build::protoc_from_env();
     let missing = |why: String| {
         Failure::new(format!(
@@ -187,12 +187,12 @@ fn best_of_both(inputs: &Inputs, repetitions: usize) -> Result<(Duration, Durati
 }
 
 /// The contract set on disk in both languages.
-struct Inputs {
+pub struct Inputs {
     /// Owns the directory; it is removed when the inputs are dropped.
     root: TempDir,
-    treaty_dir: PathBuf,
-    proto_dir: PathBuf,
-    proto_files: Vec<PathBuf>,
+    pub treaty_dir: PathBuf,
+    pub proto_dir: PathBuf,
+    pub proto_files: Vec<PathBuf>,
 }
 
 /// One timed generator run; the output stays until the run is dropped.
@@ -202,7 +202,7 @@ struct Run {
 }
 
 impl Inputs {
-    fn write(corpus: &Corpus) -> Result<Inputs, Failure> {
+    pub fn write(corpus: &Corpus) -> Result<Inputs, Failure> {
         let root = tempfile::tempdir().map_err(|e| Failure::io("create a temporary directory", e))?;
         let treaty_dir = root.path().join("treaty");
         let proto_dir = root.path().join("proto");

@@ -11,9 +11,11 @@
 
 mod bus;
 mod codegen;
+mod compile;
 mod contend;
 mod counter;
 mod crash_writer;
+mod decode;
 mod diagnostics;
 mod events;
 mod http;
@@ -45,6 +47,25 @@ enum Suite {
     /// Code generation from 1,000 and 10,000 messages, against prost-build
     /// on the equivalent .proto files (needs protoc).
     Codegen,
+    /// How long the generated code of 1,000 messages takes to compile, in
+    /// debug and release, against prost-build's code for the same messages
+    /// (needs protoc); and its size after macro expansion.
+    Compile {
+        /// Timed rebuilds of each crate in each profile; the fastest counts.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Decoding the payload of each of 1,000 messages through
+    /// `Contract::decode`, against serde_json into plain structs of the same
+    /// shape (built in the compile suite's workspace; needs protoc).
+    Decode {
+        /// Timed samples of each side; the fastest counts.
+        #[arg(long, default_value_t = 15)]
+        samples: usize,
+        /// Passes over every payload in one sample.
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// The event store: SQLite appends, group commit, reads and open time
     /// against raw rusqlite, and PostgreSQL appends against raw
     /// tokio-postgres when a server is given.
@@ -176,6 +197,8 @@ fn main() -> ExitCode {
     let format = if cli.json { Format::JsonLines } else { Format::Table };
     let result = match cli.suite {
         Suite::Codegen => codegen::run(),
+        Suite::Compile { runs } => compile::run(runs),
+        Suite::Decode { samples, rounds } => decode::run(samples, rounds),
         Suite::Store { postgres, case } => {
             let postgres = postgres.or_else(|| std::env::var("TREATY_TEST_POSTGRES").ok());
             store::run(postgres, case.as_deref())

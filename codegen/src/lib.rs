@@ -25,6 +25,7 @@ mod config;
 mod manifest;
 mod rust;
 mod syntax;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ use treaty_dsl::{Diagnostics, LoadError, Schema, Sources};
 pub use catalog::catalog;
 use config::Settings;
 pub use manifest::{SourcesManifest, DEFAULT_MANIFEST_NAME};
+pub use watch::Watch;
 
 /// Analyses the package's code for `#[treaty::projection]`: what each
 /// projection reaches (functions, methods, constants, types, macros,
@@ -119,6 +121,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     file_name: Option<String>,
     skip_rerun_if_changed: bool,
+    watch: Option<Watch>,
 }
 
 impl Builder {
@@ -207,9 +210,10 @@ impl Builder {
     }
 
     /// Whether [`Builder::compile`] prints `cargo:rerun-if-changed` lines
-    /// (the default) so cargo reruns the script exactly when a contract
-    /// file or directory changes. Turn it off when calling `compile`
-    /// outside build.rs.
+    /// (the default) so cargo reruns the script when a contract file
+    /// changes, is added or is removed, and not when other files do (see
+    /// [`Builder::watch`]). Turn it off when calling `compile` outside
+    /// build.rs.
     ///
     /// # Examples
     ///
@@ -219,6 +223,30 @@ impl Builder {
     /// ```
     pub fn emit_rerun_if_changed(&mut self, emit: bool) -> &mut Self {
         self.skip_rerun_if_changed = !emit;
+        self
+    }
+
+    /// How [`Builder::compile`] watches a directory that holds other files
+    /// besides contracts, such as `treaty.lock` beside them. Contract files,
+    /// and directories holding nothing but contracts, are always watched,
+    /// so editing, adding or removing a contract there reruns the build
+    /// script. A directory that also holds other files cannot be watched
+    /// for new contracts without rerunning the script whenever one of those
+    /// files is touched: with [`Watch::ContractsOnly`] (the default) it is
+    /// not watched, and a contract file added directly in it is compiled at
+    /// the next change to a watched contract; with [`Watch::Directories`]
+    /// it is. Unless this is set, `compile` prints a `cargo:warning` for
+    /// each directory it does not watch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use treaty_codegen::{Builder, Watch};
+    /// let mut builder = Builder::new();
+    /// builder.watch(Watch::Directories);
+    /// ```
+    pub fn watch(&mut self, watch: Watch) -> &mut Self {
+        self.watch = Some(watch);
         self
     }
 
@@ -240,8 +268,14 @@ impl Builder {
         let mut sources = Sources::new();
         let visited = sources.load(paths)?;
         if !self.skip_rerun_if_changed {
-            for path in &visited {
+            let plan = watch::plan(&visited, self.watch.unwrap_or(Watch::ContractsOnly));
+            for path in &plan.watched {
                 println!("cargo:rerun-if-changed={}", path.display());
+            }
+            if self.watch.is_none() {
+                for (dir, other) in &plan.unwatched {
+                    println!("cargo:warning={}", watch::warning(dir, other));
+                }
             }
         }
         self.settings()?;

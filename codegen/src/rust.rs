@@ -276,7 +276,8 @@ impl Generator<'_> {
         let mut attrs = syntax::doc_attributes(docs_lines);
         attrs.push(match role {
             StructRole::Message(args) => syntax::list_attribute(treaty_macro("message"), args),
-            _ => syntax::list_attribute(treaty_macro("record"), TokenStream::new()),
+            StructRole::Earlier(_) => syntax::list_attribute(treaty_macro("earlier"), TokenStream::new()),
+            StructRole::Record => syntax::list_attribute(treaty_macro("record"), TokenStream::new()),
         });
         if let syn::Meta::List(list) = &mut attrs.last_mut().expect("just pushed").meta {
             if list.tokens.is_empty() {
@@ -361,6 +362,7 @@ impl Generator<'_> {
         };
         quote! {
             impl ::std::fmt::Display for #name {
+                #[inline]
                 fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                     #body
                 }
@@ -408,6 +410,7 @@ impl Generator<'_> {
         });
         quote! {
             impl ::std::convert::From<#old> for #new {
+                #[inline]
                 fn from(#param: #old) -> Self {
                     Self { #(#fields,)* }
                 }

@@ -51,6 +51,13 @@ pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::record(args.into(), item.into()).into()
 }
 
+/// The shape of an earlier version of a generated message, which is only
+/// read: `Debug` and serde's `Deserialize`.
+#[proc_macro_attribute]
+pub fn earlier(args: TokenStream, item: TokenStream) -> TokenStream {
+    attribute::earlier(args.into(), item.into()).into()
+}
+
 /// A generated command or event: what `record` adds, and the
 /// `treaty::Contract` impl from `event = "…"` or `command = "…"`,
 /// `version = N`, `fingerprint = "…"` and one `was(N, "…", ShapeVN)` per

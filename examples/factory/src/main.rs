@@ -1,5 +1,7 @@
-//! The factory example: contracts written in `contracts/*.treaty`,
-//! compiled by `build.rs`, used by an aggregate whose commands arrive
+//! The factory example: contracts written in `contracts/treaty/*.treaty`,
+//! compiled by the `build.rs` of the `factory-contracts` crate
+//! (`contracts/`, a crate of its own so that editing this one does not
+//! recompile them), used by an aggregate whose commands arrive
 //! through the bus and whose events live in the embedded SQLite event
 //! store.
 //!
@@ -37,7 +39,7 @@ use treaty::store::registry::{register_contracts, CompiledContract};
 use treaty::store::{Direction, Durability, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteConfig, SqliteStore};
 use treaty::Contract;
 
-treaty::include_contracts!();
+use factory_contracts::{factory, shared};
 
 use factory::{
     CarPart, CarProduced, Color, FactoryCommand, FactoryEvent, FactoryId, FactoryOpened, OpenFactory, ProduceCar,

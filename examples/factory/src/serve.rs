@@ -73,7 +73,7 @@ pub async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>>
     engine.add(projections::CarsByModel).add(projections::FactoryActivity);
     let running = engine.start().await?;
 
-    let api = Api::new(treaty::include_catalog!())?
+    let api = Api::new(factory_contracts::CATALOG)?
         .config(HttpConfig {
             body_limit: settings.body_limit,
             view_wait: settings.view_wait,

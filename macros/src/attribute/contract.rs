@@ -18,7 +18,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{missing, parse_args, struct_derives};
+use super::{earlier_derives, missing, parse_args, struct_derives};
 
 struct Earlier {
     version: syn::LitInt,
@@ -33,6 +33,17 @@ pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
             return Err(syn::Error::new_spanned(args, "`record` takes no arguments"));
         }
         let derives = struct_derives();
+        Ok(quote! { #derives #item })
+    })
+}
+
+/// Expands `#[earlier]`: the derives of an earlier version's shape.
+pub fn earlier(args: TokenStream, item: TokenStream) -> TokenStream {
+    super::expand(args, item, |args, item| {
+        if !args.is_empty() {
+            return Err(syn::Error::new_spanned(args, "`earlier` takes no arguments"));
+        }
+        let derives = earlier_derives();
         Ok(quote! { #derives #item })
     })
 }
@@ -125,6 +136,10 @@ fn expand_message(args: TokenStream, item: syn::DeriveInput) -> syn::Result<Toke
             const HISTORY: &'static [::treaty::ContractVersion] = &[#(#entries),*];
             const KIND: ::treaty::ContractKind = ::treaty::ContractKind::#kind;
 
+            // Inline, so it is compiled only in the crates that decode
+            // this contract, not for every contract of a crate that holds
+            // many.
+            #[inline]
             fn decode(version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
                 match version {
                     #(#arms)*

@@ -47,12 +47,14 @@ fn expand_enumeration(args: TokenStream, item: syn::DeriveInput) -> syn::Result<
             pub const ALL: &'static [#ty] = &[#(#ty::#idents),*];
 
             /// The variant's name on the wire.
+            #[inline]
             pub fn as_str(&self) -> &'static str {
                 match *self { #(#ty::#idents => #wires,)* }
             }
         }
 
         impl ::std::fmt::Display for #ty {
+            #[inline]
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }

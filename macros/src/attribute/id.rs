@@ -51,6 +51,7 @@ fn expand_id(args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStre
         quote! {
             impl #ty {
                 /// A new id from a time-ordered UUID (version 7).
+                #[inline]
                 pub fn generate() -> Self {
                     Self(::treaty::Uuid::now_v7())
                 }
@@ -65,6 +66,7 @@ fn expand_id(args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStre
         #item
 
         impl ::std::fmt::Display for #ty {
+            #[inline]
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 ::std::fmt::Display::fmt(&self.0, f)
             }
@@ -72,12 +74,14 @@ fn expand_id(args: TokenStream, item: syn::DeriveInput) -> syn::Result<TokenStre
 
         impl ::std::str::FromStr for #ty {
             type Err = ::treaty::ParseIdError;
+            #[inline]
             fn from_str(text: &str) -> ::std::result::Result<Self, Self::Err> {
                 #from_str
             }
         }
 
         impl ::std::convert::From<#inner> for #ty {
+            #[inline]
             fn from(value: #inner) -> Self {
                 Self(value)
             }

@@ -2,6 +2,8 @@
 //! file holds the shape of each contract and little else.
 //!
 //! - `#[::treaty::record]`: a value type (derives, serde setup).
+//! - `#[::treaty::earlier]`: the shape of an earlier version of a message,
+//!   which is only read (`Debug` and `Deserialize`).
 //! - `#[::treaty::message(event = "…", version = N, fingerprint = "…", was(…)…)]`:
 //!   a command or event, with its `Contract` impl, decoder and upcast chain.
 //! - `#[::treaty::id("namespace.Name")]`: an id newtype and its impls.
@@ -29,7 +31,7 @@ mod set;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub use contract::{message, record};
+pub use contract::{earlier, message, record};
 pub use enumeration::enumeration;
 pub use id::id;
 pub use projection::{projection, projection_helper, view};
@@ -64,11 +66,22 @@ pub(crate) fn missing(item: &syn::DeriveInput, what: &str) -> syn::Error {
     syn::Error::new_spanned(&item.ident, format!("missing `{what}` argument"))
 }
 
-/// The derives and serde setup every generated struct has.
+/// The derives and serde setup of every generated record and current
+/// message.
 pub(crate) fn struct_derives() -> TokenStream {
     quote! {
         #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq,
             ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+        #[serde(crate = "::treaty::serde")]
+    }
+}
+
+/// The derives and serde setup of the shape of an earlier version: it is
+/// only ever read, so it needs `Deserialize` (and `Debug`, for whoever
+/// writes its upcast), not the other derives.
+pub(crate) fn earlier_derives() -> TokenStream {
+    quote! {
+        #[derive(::std::fmt::Debug, ::treaty::serde::Deserialize)]
         #[serde(crate = "::treaty::serde")]
     }
 }

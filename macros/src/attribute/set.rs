@@ -6,6 +6,10 @@
 //! pub enum FactoryEvent { FactoryOpened(FactoryOpened), CarProduced(CarProduced) }
 //! ```
 //!
+//! Their methods are `#[inline]`, so a crate that holds many sets
+//! compiles only those it uses (`decode` and `encode` pull in every
+//! member's serde code).
+//!
 //! Both derive `Debug`, `Clone` and `PartialEq`, and give
 //! `contract_name()`, `contract_version()`, `contract_fingerprint()`,
 //! `decode(contract, version, payload)` with upcasts, `encode()` and `From`
@@ -103,6 +107,7 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
     let id_method = identity.as_ref().map(|(id, field)| {
         quote! {
             /// The identity of the aggregate the message is for.
+            #[inline]
             pub fn id(&self) -> &#id {
                 match self { #(Self::#variants(message) => &message.#field,)* }
             }
@@ -112,18 +117,26 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
         Set::Events => quote! {
             impl ::treaty::aggregate::EventSet for #ty {
                 const CONTRACTS: &'static [::treaty::ContractInfo] = &[#(::treaty::ContractInfo::of::<#members>()),*];
+                #[inline]
+                #[inline]
                 fn contract_name(&self) -> &'static str {
                     #ty::contract_name(self)
                 }
+                #[inline]
+                #[inline]
                 fn contract_version(&self) -> u32 {
                     #ty::contract_version(self)
                 }
+                #[inline]
                 fn contract_fingerprint(&self) -> &'static str {
                     #ty::contract_fingerprint(self)
                 }
+                #[inline]
+                #[inline]
                 fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
                     #ty::encode(self)
                 }
+                #[inline]
                 fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
                     #ty::decode(contract, version, payload)
                 }
@@ -137,18 +150,23 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
             impl ::treaty::bus::CommandSet for #ty {
                 type Id = #id;
                 const CONTRACTS: &'static [::treaty::ContractInfo] = &[#(::treaty::ContractInfo::of::<#members>()),*];
+                #[inline]
                 fn id(&self) -> &#id {
                     #ty::id(self)
                 }
+                #[inline]
                 fn contract_name(&self) -> &'static str {
                     #ty::contract_name(self)
                 }
+                #[inline]
                 fn contract_version(&self) -> u32 {
                     #ty::contract_version(self)
                 }
+                #[inline]
                 fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
                     #ty::encode(self)
                 }
+                #[inline]
                 fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
                     #ty::decode(contract, version, payload)
                 }
@@ -159,6 +177,7 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
     let display = display.then(|| {
         quote! {
             impl ::std::fmt::Display for #ty {
+                #[inline]
                 fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                     match self { #(Self::#variants(message) => ::std::fmt::Display::fmt(message, f),)* }
                 }
@@ -173,16 +192,19 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
             #id_method
 
             /// The message's contract name.
+            #[inline]
             pub fn contract_name(&self) -> &'static str {
                 match self { #(Self::#variants(_) => <#members as #contract>::NAME,)* }
             }
 
             /// The message's current contract version.
+            #[inline]
             pub fn contract_version(&self) -> u32 {
                 match self { #(Self::#variants(_) => <#members as #contract>::VERSION,)* }
             }
 
             /// The fingerprint of the message's current contract version.
+            #[inline]
             pub fn contract_fingerprint(&self) -> &'static str {
                 match self { #(Self::#variants(_) => <#members as #contract>::FINGERPRINT,)* }
             }
@@ -194,6 +216,7 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
             ///
             /// When no member has that name, or the member cannot read the
             /// payload at that version.
+            #[inline]
             pub fn decode(contract: &str, version: u32, payload: &[u8]) -> ::std::result::Result<Self, ::treaty::DecodeError> {
                 #(
                     if contract == <#members as #contract>::NAME {
@@ -210,6 +233,7 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
             /// # Errors
             ///
             /// Only when a field's own `Serialize` fails.
+            #[inline]
             pub fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, ::treaty::EncodeError> {
                 match self { #(Self::#variants(message) => #contract::encode(message),)* }
             }
@@ -217,6 +241,7 @@ fn expand_set(set: Set, args: TokenStream, item: syn::DeriveInput) -> syn::Resul
 
         #(
             impl ::std::convert::From<#members> for #ty {
+                #[inline]
                 fn from(message: #members) -> Self {
                     Self::#variants(message)
                 }

@@ -41,6 +41,7 @@ pub mod factory {
         pub id: FactoryId,
     }
     impl ::std::fmt::Display for FactoryOpened {
+        #[inline]
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             ::std::write!(f, "Opened factory {}", self.id)
         }
@@ -59,6 +60,7 @@ pub mod factory {
         pub price: Option<super::shared::Money>,
     }
     impl ::std::fmt::Display for ProduceCar {
+        #[inline]
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             ::std::write!(
                 f, "Employee '{}' produces a {}", self.employee_name, self.car_model
@@ -86,7 +88,7 @@ pub mod factory {
         }
     }
     /// Version 1 of [`CarProduced`], kept so stored data can still be read; it upcasts to version 2 automatically.
-    #[::treaty::record]
+    #[::treaty::earlier]
     pub struct CarProducedV1 {
         pub id: FactoryId,
         pub employee_name: String,
@@ -94,6 +96,7 @@ pub mod factory {
         pub parts: Vec<CarPart>,
     }
     impl ::std::convert::From<CarProducedV1> for CarProduced {
+        #[inline]
         fn from(old: CarProducedV1) -> Self {
             Self {
                 id: old.id,
@@ -152,6 +155,7 @@ pub mod shared {
         pub currency: String,
     }
     impl ::std::fmt::Display for Money {
+        #[inline]
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             ::std::write!(f, "{} {}", self.cents, self.currency)
         }

@@ -31,7 +31,7 @@ pub mod ledger {
         }
     }
     /// Version 2 of [`Deposited`], kept so stored data can still be read; it upcasts to version 3 automatically.
-    #[::treaty::record]
+    #[::treaty::earlier]
     pub struct DepositedV2 {
         pub account: AccountId,
         pub amount: i64,
@@ -40,6 +40,7 @@ pub mod ledger {
         pub count: Option<u32>,
     }
     impl ::std::convert::From<DepositedV2> for Deposited {
+        #[inline]
         fn from(old: DepositedV2) -> Self {
             Self {
                 account: old.account,
@@ -51,7 +52,7 @@ pub mod ledger {
         }
     }
     /// Version 1 of [`Deposited`], kept so stored data can still be read; it upcasts to version 2 automatically.
-    #[::treaty::record]
+    #[::treaty::earlier]
     pub struct DepositedV1 {
         pub account: AccountId,
         pub amount: i32,
@@ -59,6 +60,7 @@ pub mod ledger {
         pub note: String,
     }
     impl ::std::convert::From<DepositedV1> for DepositedV2 {
+        #[inline]
         fn from(old: DepositedV1) -> Self {
             Self {
                 account: old.account,
@@ -80,7 +82,7 @@ pub mod ledger {
         pub name: u64,
     }
     /// Version 1 of [`Renamed`], kept so stored data can still be read. The upcast to version 2 cannot be derived (field `name` changed type from `String` to `u64`): write `impl From<RenamedV1> for Renamed`.
-    #[::treaty::record]
+    #[::treaty::earlier]
     pub struct RenamedV1 {
         pub account: AccountId,
         pub name: String,

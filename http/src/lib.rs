@@ -56,7 +56,7 @@ use serde_json::{json, Value};
 use treaty_catalog::routes::{self, Surface};
 use treaty_catalog::{Aggregate as CatalogAggregate, Catalog, Message};
 use treaty_runtime::aggregate::{Aggregate, Repository, SnapshotStore};
-use treaty_runtime::bus::CommandSet;
+use treaty_runtime::bus::{CommandSet, Handled};
 use treaty_runtime::projection::{Projection, ViewStore};
 use treaty_runtime::store::EventStore;
 use treaty_runtime::Uuid;
@@ -65,7 +65,7 @@ pub use problem::{Problem, PROBLEM_JSON};
 pub use treaty_catalog;
 
 use request::{check_content_type, expected_version, id_text, idempotency_key, message_id, path_id, read_body};
-use target::{Accepted, Execute, Failure, RepositoryTarget, Target};
+use target::{Execute, Failure, RepositoryTarget, Target};
 use views::ViewSource;
 
 /// How the API behaves.
@@ -529,7 +529,7 @@ impl CommandRoute {
         }
     }
 
-    fn accepted(&self, accepted: Accepted, message: Uuid) -> Response {
+    fn accepted(&self, accepted: Handled, message: Uuid) -> Response {
         let catalog = &self.shared.catalog;
         let position = accepted.events.last().map(|e| e.position);
         let events: Vec<EventOut<'_>> = accepted
@@ -557,7 +557,7 @@ impl CommandRoute {
             })
             .collect();
         let body = CommandOutcome {
-            stream: &accepted.stream,
+            stream: accepted.stream.as_deref().unwrap_or_default(),
             stream_version: accepted.stream_version,
             position,
             duplicate: accepted.duplicate,

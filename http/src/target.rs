@@ -2,10 +2,8 @@
 //! object-safe trait so the route table holds any number of aggregates.
 
 use futures::future::BoxFuture;
-use treaty_runtime::aggregate::{
-    Aggregate, EventSet, ExecuteError, LoadError, MessageExecution, Repository, SnapshotStore,
-};
-use treaty_runtime::bus::CommandSet;
+use treaty_runtime::aggregate::{Aggregate, ExecuteError, LoadError, Repository, SnapshotStore};
+use treaty_runtime::bus::{CommandSet, Handled};
 use treaty_runtime::store::{AppendError, EventStore, Metadata, StreamName};
 use treaty_runtime::{Timestamp, Uuid};
 
@@ -21,32 +19,6 @@ pub struct Execute {
     pub message: Uuid,
     /// The stream version the client expects.
     pub expected: Option<u64>,
-}
-
-/// An event the command appended.
-pub struct Appended {
-    /// The contract name.
-    pub contract: String,
-    /// The payload's contract version.
-    pub contract_version: u32,
-    /// Its version in the stream.
-    pub version: u64,
-    /// Its global position.
-    pub position: u64,
-    /// Its JSON.
-    pub payload: Vec<u8>,
-}
-
-/// What an accepted command did.
-pub struct Accepted {
-    /// The stream.
-    pub stream: String,
-    /// The stream's version after the command.
-    pub stream_version: u64,
-    /// The events it appended (for a retry: those of the first time).
-    pub events: Vec<Appended>,
-    /// Whether this was a retry of a message handled before.
-    pub duplicate: bool,
 }
 
 /// Why a command was not accepted.
@@ -75,7 +47,7 @@ pub enum Failure {
 /// A mounted aggregate.
 pub trait Target: Send + Sync + 'static {
     /// Executes a command.
-    fn execute(&self, command: Execute) -> BoxFuture<'_, Result<Accepted, Failure>>;
+    fn execute(&self, command: Execute) -> BoxFuture<'_, Result<Handled, Failure>>;
 
     /// The stream name of the aggregate whose id displays as `id`.
     fn stream(&self, id: &str) -> Result<StreamName, Failure>;
@@ -96,7 +68,7 @@ where
     S: EventStore,
     N: SnapshotStore,
 {
-    fn execute(&self, command: Execute) -> BoxFuture<'_, Result<Accepted, Failure>> {
+    fn execute(&self, command: Execute) -> BoxFuture<'_, Result<Handled, Failure>> {
         Box::pin(async move {
             let decoded = <A::Command as CommandSet>::decode(&command.contract, command.version, &command.payload)
                 .map_err(|e| Failure::Invalid(e.to_string()))?;
@@ -120,51 +92,8 @@ where
                 }
             }
             .map_err(classify)?;
-            match execution {
-                MessageExecution::Executed(executed) => {
-                    let stream = A::stream_name(&id).map_err(|e| Failure::Invalid(e.to_string()))?;
-                    let (first_version, first_position) = executed.appended.map_or((0, 0), |a| {
-                        (a.stream_version + 1 - executed.events.len() as u64, a.first_position)
-                    });
-                    let events = executed
-                        .events
-                        .iter()
-                        .enumerate()
-                        .map(|(index, event)| {
-                            Ok(Appended {
-                                contract: event.contract_name().to_string(),
-                                contract_version: event.contract_version(),
-                                // One append's events take consecutive
-                                // versions and positions.
-                                version: first_version + index as u64,
-                                position: first_position + index as u64,
-                                payload: event.encode().map_err(|e| Failure::Internal(e.to_string()))?,
-                            })
-                        })
-                        .collect::<Result<_, Failure>>()?;
-                    Ok(Accepted {
-                        stream: stream.to_string(),
-                        stream_version: executed.stream_version,
-                        events,
-                        duplicate: false,
-                    })
-                }
-                MessageExecution::AlreadyHandled { stream, events } => Ok(Accepted {
-                    stream: stream.to_string(),
-                    stream_version: events.last().map_or(0, |e| e.version),
-                    events: events
-                        .into_iter()
-                        .map(|e| Appended {
-                            contract: e.contract,
-                            contract_version: e.contract_version,
-                            version: e.version,
-                            position: e.position,
-                            payload: e.payload,
-                        })
-                        .collect(),
-                    duplicate: true,
-                }),
-            }
+            let stream = A::stream_name(&id).map_err(|e| Failure::Invalid(e.to_string()))?;
+            Handled::from_execution(execution, &stream).map_err(|e| Failure::Internal(e.to_string()))
         })
     }
 

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::{Aggregate, EventSet, MessageExecution};
 use crate::contract::{decode_as, Command, Contract, DecodeError, EncodeError};
+use crate::store::StreamName;
 use crate::types::{Timestamp, Uuid};
 
 /// A command on its way to a handler.
@@ -171,6 +173,64 @@ pub struct Handled {
 }
 
 impl Handled {
+    /// What a message's execution on an aggregate did to `stream`, as the
+    /// bus and the HTTP API report it: the events decided now with the
+    /// versions and positions the append gave them, or, for a message
+    /// handled before, the events recorded then (`duplicate`).
+    ///
+    /// # Errors
+    ///
+    /// When an event decided now cannot be encoded.
+    pub fn from_execution<A: Aggregate>(
+        execution: MessageExecution<A>,
+        stream: &StreamName,
+    ) -> Result<Handled, EncodeError> {
+        match execution {
+            MessageExecution::Executed(executed) => {
+                let (first_version, first_position) = executed.appended.map_or((0, 0), |a| {
+                    (a.stream_version + 1 - executed.events.len() as u64, a.first_position)
+                });
+                let events = executed
+                    .events
+                    .iter()
+                    .enumerate()
+                    .map(|(index, event)| {
+                        Ok(ProducedEvent {
+                            contract: event.contract_name().to_string(),
+                            contract_version: event.contract_version(),
+                            // One append's events take consecutive
+                            // versions and positions.
+                            version: first_version + index as u64,
+                            position: first_position + index as u64,
+                            payload: event.encode()?,
+                        })
+                    })
+                    .collect::<Result<_, EncodeError>>()?;
+                Ok(Handled {
+                    stream: Some(stream.to_string()),
+                    stream_version: executed.stream_version,
+                    events,
+                    duplicate: false,
+                })
+            }
+            MessageExecution::AlreadyHandled { stream, events } => Ok(Handled {
+                stream: Some(stream.to_string()),
+                stream_version: events.last().map_or(0, |e| e.version),
+                events: events
+                    .into_iter()
+                    .map(|e| ProducedEvent {
+                        contract: e.contract,
+                        contract_version: e.contract_version,
+                        version: e.version,
+                        position: e.position,
+                        payload: e.payload,
+                    })
+                    .collect(),
+                duplicate: true,
+            }),
+        }
+    }
+
     /// The global position of the last event the command appended, `None`
     /// when it appended none (or the handler did not say where).
     pub fn last_position(&self) -> Option<u64> {

@@ -2,9 +2,9 @@
 
 use futures::future::BoxFuture;
 
-use super::envelope::{Envelope, Handled, ProducedEvent};
+use super::envelope::{Envelope, Handled};
 use super::CommandSet;
-use crate::aggregate::{Aggregate, EventSet, ExecuteError, LoadError, MessageExecution, Repository, SnapshotStore};
+use crate::aggregate::{Aggregate, ExecuteError, LoadError, Repository, SnapshotStore};
 use crate::contract::ContractInfo;
 use crate::store::{AppendError, EventStore, Metadata};
 use crate::types::Timestamp;
@@ -85,51 +85,8 @@ where
                 .execute_message(&id, &command, envelope.id, metadata)
                 .await
                 .map_err(classify)?;
-            match execution {
-                MessageExecution::Executed(executed) => {
-                    let stream = A::stream_name(&id).map_err(|e| HandleError::Permanent(e.to_string()))?;
-                    let first = executed.appended.map_or((0, 0), |a| {
-                        (a.stream_version + 1 - executed.events.len() as u64, a.first_position)
-                    });
-                    let events = executed
-                        .events
-                        .iter()
-                        .enumerate()
-                        .map(|(index, event)| {
-                            Ok(ProducedEvent {
-                                contract: event.contract_name().to_string(),
-                                contract_version: event.contract_version(),
-                                // One append's events take consecutive
-                                // versions and positions.
-                                version: first.0 + index as u64,
-                                position: first.1 + index as u64,
-                                payload: event.encode().map_err(|e| HandleError::Permanent(e.to_string()))?,
-                            })
-                        })
-                        .collect::<Result<_, HandleError>>()?;
-                    Ok(Handled {
-                        stream: Some(stream.to_string()),
-                        stream_version: executed.stream_version,
-                        events,
-                        duplicate: false,
-                    })
-                }
-                MessageExecution::AlreadyHandled { stream, events } => Ok(Handled {
-                    stream: Some(stream.to_string()),
-                    stream_version: events.last().map_or(0, |e| e.version),
-                    events: events
-                        .into_iter()
-                        .map(|e| ProducedEvent {
-                            contract: e.contract,
-                            contract_version: e.contract_version,
-                            version: e.version,
-                            position: e.position,
-                            payload: e.payload,
-                        })
-                        .collect(),
-                    duplicate: true,
-                }),
-            }
+            let stream = A::stream_name(&id).map_err(|e| HandleError::Permanent(e.to_string()))?;
+            Handled::from_execution(execution, &stream).map_err(|e| HandleError::Permanent(e.to_string()))
         })
     }
 }

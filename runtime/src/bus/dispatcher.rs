@@ -513,13 +513,13 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
                 .instrument(tracing::info_span!("treaty.bus.handle", contract = %envelope.contract)),
         )
         .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                Err(HandleError::Transient(format!(
-                    "the handler panicked: {}",
-                    panic_text(&panic)
-                )))
-            }),
+        .await
+        .unwrap_or_else(|panic| {
+            Err(HandleError::Transient(format!(
+                "the handler panicked: {}",
+                panic_text(&panic)
+            )))
+        }),
     };
     let result = result.and_then(|handled| match handled.events.iter().find(|e| !is_json(&e.payload)) {
         Some(event) => Err(HandleError::Permanent(format!(

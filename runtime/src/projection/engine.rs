@@ -625,9 +625,23 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         let reading = if rebuilding { Reading::Rebuild } else { Reading::CatchUp };
         let (generation, head, position) = (self.generation, self.context.head, tracing::field::Empty);
         let span = if rebuilding {
-            tracing::info_span!("treaty.projection.rebuild", projection = P::NAME, generation, from, head, position)
+            tracing::info_span!(
+                "treaty.projection.rebuild",
+                projection = P::NAME,
+                generation,
+                from,
+                head,
+                position
+            )
         } else {
-            tracing::info_span!("treaty.projection.catch_up", projection = P::NAME, generation, from, head, position)
+            tracing::info_span!(
+                "treaty.projection.catch_up",
+                projection = P::NAME,
+                generation,
+                from,
+                head,
+                position
+            )
         };
         let consumed = self.consume(events, reading).instrument(span.clone()).await;
         span.record("position", self.applied);

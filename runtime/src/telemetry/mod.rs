@@ -11,3 +11,9 @@ pub mod trace;
 
 #[cfg(feature = "otlp")]
 pub mod otlp;
+
+/// The OpenTelemetry crates Treaty's spans go through, for a layer or an
+/// exporter of one's own: their versions must be these for Treaty's spans
+/// to see the layer.
+#[cfg(feature = "otel")]
+pub use {opentelemetry, opentelemetry_sdk, tracing_opentelemetry};

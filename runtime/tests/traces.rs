@@ -77,8 +77,11 @@ fn spans_of<'a>(spans: &'a [SpanData], name: &str, id: Uuid) -> Vec<&'a SpanData
 struct State {
     fixed: AtomicBool,
     flaky_handled: AtomicU32,
-    headers: Mutex<Vec<(String, u32, BTreeMap<String, String>)>>,
+    headers: Mutex<Vec<Seen>>,
 }
+
+/// A delivery as the handler saw it: contract, attempt and headers.
+type Seen = (String, u32, BTreeMap<String, String>);
 
 struct TestHandler(Arc<State>);
 

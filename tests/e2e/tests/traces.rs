@@ -9,10 +9,15 @@
 //! subscriber that is the default of one thread; every service here runs
 //! on a current-thread runtime, so its tasks record into its exporter.
 //!
+//! Projections: a rebuild is a span with the batches it applies under
+//! it, and a live batch links to the traces of the commands whose events
+//! it applies.
+//!
 //! The RabbitMQ case runs when `TREATY_TEST_AMQP` names a broker, and
 //! says why it skips otherwise, except under `CI`, where it fails.
 
 mod bank;
+mod projection;
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,6 +32,7 @@ use treaty::aggregate::Repository;
 use treaty::bus::{
     Bus, BusConfig, Envelope, InProcessTransport, MemoryQuarantine, SqliteQueue, SqliteQueueConfig, Transport,
 };
+use treaty::projection::{ProjectionEngine, SqliteViewStore};
 use treaty::store::{MemoryStore, SqliteStore};
 use treaty::telemetry::trace::TRACEPARENT;
 
@@ -364,4 +370,70 @@ async fn a_send_parents_its_delivery_in_another_service_over_rabbitmq() {
     assert_one_trace(&client_spans, &service_spans, "a");
     cleanup.run().await;
     client_transport.close().await;
+}
+
+#[tokio::test]
+async fn projection_batches_are_spans_and_live_ones_link_to_their_commands() {
+    let recording = record();
+    let dir = tempfile::tempdir().unwrap();
+    let events = MemoryStore::new();
+    let views = SqliteViewStore::open(dir.path().join("views.db")).unwrap();
+    let bus = Bus::new(InProcessTransport::new(), MemoryQuarantine::new(), bus_config());
+    bus.handle_aggregate(Repository::<Account, _>::new(events.clone()))
+        .unwrap();
+    let running_bus = bus.start();
+    // History: the projection is built from it at its first start.
+    ask_traced(&bus, "a").await;
+    let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+    engine.add(projection::Balances);
+    let running = engine.start().await.unwrap();
+    running.wait_live().await.unwrap();
+    // Live: a command in a trace of its own.
+    let live = tracing::info_span!("test.live");
+    async {
+        bus.ask(&Deposit { id: id("a"), amount: 5 }).await.unwrap();
+    }
+    .instrument(live.clone())
+    .await;
+    let live_trace = treaty::telemetry::trace::trace_id(&live).expect("the live span is recorded");
+    drop(live);
+    running.wait_for_position(2).await.unwrap();
+    running.shutdown().await;
+    running_bus.shutdown().await;
+
+    let spans = recording.spans();
+    let rebuild = one(&spans, "treaty.projection.rebuild");
+    assert_eq!(text(rebuild, "projection").as_deref(), Some("bank.balances"));
+    assert_eq!(number(rebuild, "head"), Some(1));
+    assert_eq!(number(rebuild, "position"), Some(1));
+    let batches: Vec<&SpanData> = spans.iter().filter(|s| s.name == "treaty.projection.batch").collect();
+    let rebuilt: Vec<_> = batches
+        .iter()
+        .filter(|b| text(b, "phase").as_deref() == Some("rebuild"))
+        .collect();
+    assert_eq!(rebuilt.len(), 1, "{batches:#?}");
+    child_of(rebuilt[0], rebuild);
+    assert_eq!(
+        (
+            number(rebuilt[0], "first_position"),
+            number(rebuilt[0], "last_position")
+        ),
+        (Some(1), Some(1))
+    );
+    let applied_live: Vec<_> = batches
+        .iter()
+        .filter(|b| text(b, "phase").as_deref() == Some("live"))
+        .collect();
+    assert_eq!(applied_live.len(), 1, "{batches:#?}");
+    let batch = applied_live[0];
+    assert_eq!(number(batch, "last_position"), Some(2));
+    // Its own trace, linked to the command's.
+    assert_eq!(batch.parent_span_id, SpanId::INVALID);
+    let linked: Vec<String> = batch
+        .links
+        .links
+        .iter()
+        .map(|link| link.span_context.trace_id().to_string())
+        .collect();
+    assert_eq!(linked, [live_trace]);
 }

@@ -256,15 +256,13 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
         );
         // The delivery's span becomes a child of this one, in whichever
         // process it is handled.
-        let mut headers = envelope.headers.clone();
-        let body = if trace::inject(&span, &mut headers) {
-            Envelope {
+        let body = match trace::injected(&span, &envelope.headers) {
+            Some(headers) => Envelope {
                 headers,
                 ..envelope.clone()
             }
-            .to_json()
-        } else {
-            envelope.to_json()
+            .to_json(),
+            None => envelope.to_json(),
         };
         self.inner
             .transport

@@ -46,6 +46,25 @@ pub fn inject(span: &tracing::Span, headers: &mut BTreeMap<String, String>) -> b
     }
 }
 
+/// `headers` with the trace context of `span` written in, as
+/// [`inject`] writes it, or `None` (and nothing copied) when there is
+/// nothing to write.
+pub fn injected(span: &tracing::Span, headers: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    #[cfg(feature = "otel")]
+    {
+        if span.is_disabled() {
+            return None;
+        }
+        let mut headers = headers.clone();
+        otel::inject(span, &mut headers).then_some(headers)
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = (span, headers);
+        None
+    }
+}
+
 /// Makes `span` a child of the trace context that `get` reads (`get` is
 /// asked for [`TRACEPARENT`] and [`TRACESTATE`]), and returns whether it
 /// did. A missing or malformed `traceparent` is ignored: the span keeps
@@ -184,6 +203,7 @@ mod tests {
         let before = headers.clone();
         let span = tracing::info_span!("treaty.test");
         assert!(!inject(&span, &mut headers));
+        assert_eq!(injected(&span, &headers), None);
         assert_eq!(headers, before);
         // No layer records the span, so there is nothing to parent.
         assert!(!set_parent_from_headers(&span, &headers));

@@ -582,3 +582,57 @@ fn status_watch_options_need_watch_and_a_table() {
         assert_eq!(stdout(&output), "", "{args:?}");
     }
 }
+
+/// Without `--iterations`, the watch redraws until Ctrl-C, which ends it
+/// with success and the prompt below the last frame.
+#[cfg(unix)]
+#[test]
+fn status_watch_ends_at_ctrl_c() {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+
+    let (dir, _db, _) = sqlite_fixture(true);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_treaty"))
+        .current_dir(dir.path())
+        .args([
+            "projections",
+            "status",
+            "--db",
+            "events.db",
+            "--watch",
+            "--interval",
+            "0.05",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Reads until the second frame has begun: the first is drawn whole
+    // and the watch is waiting or drawing, listening for Ctrl-C.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while String::from_utf8_lossy(&seen).matches("\x1b[H\x1b[2J").count() < 2 {
+        let read = stdout.read(&mut buffer).unwrap();
+        assert!(
+            read > 0,
+            "the watch ended by itself: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    stdout.read_to_end(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    let mut errors = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut errors).unwrap();
+    assert_eq!(status.code(), Some(0), "{errors}");
+    assert_eq!(errors, "");
+    let text = String::from_utf8(seen).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    assert!(text.contains("event store head position 5"), "{text:?}");
+}

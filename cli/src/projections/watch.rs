@@ -54,8 +54,10 @@ struct Reading {
 
 /// Runs the watch until `iterations` refreshes were drawn or Ctrl-C.
 pub async fn run(watch: Watch<'_>) -> Result<(), Failure> {
+    // Listening before the first frame: a Ctrl-C from then on ends the
+    // watch cleanly, never the process by the signal's default action.
+    let mut interrupt = Interrupt::listen()?;
     let store = backend::open(watch.db).await?;
-    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     let mut previous: Option<Reading> = None;
     let mut refresh = 0u64;
     loop {
@@ -79,11 +81,44 @@ pub async fn run(watch: Watch<'_>) -> Result<(), Failure> {
             return Ok(());
         }
         tokio::select! {
-            _ = &mut interrupted => {
+            () = interrupt.received() => {
                 // The prompt comes back below the last frame.
                 return write("\n");
             }
             () = tokio::time::sleep(watch.interval) => {}
+        }
+    }
+}
+
+/// Ctrl-C (SIGINT), listened for from its creation on.
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn listen() -> Result<Self, Failure> {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| Failure::problem(format!("cannot listen for Ctrl-C: {e}")))?;
+            Ok(Interrupt { signal })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Interrupt {})
+        }
+    }
+
+    /// Waits for the next Ctrl-C.
+    async fn received(&mut self) {
+        #[cfg(unix)]
+        {
+            self.signal.recv().await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

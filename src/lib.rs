@@ -30,6 +30,14 @@
 //!
 //! `treaty = { version = "0.1", default-features = false }` builds with
 //! SQLite only.
+//!
+//! Telemetry is off by default:
+//!
+//! - `otel`: Treaty's spans join the W3C trace context (`traceparent`)
+//!   that envelopes and HTTP requests carry, through tracing-opentelemetry
+//!   ([`telemetry::trace`]).
+//! - `otlp`: `telemetry::otlp::layer`, a tracing-subscriber layer exporting
+//!   spans to an OpenTelemetry collector (includes `otel`).
 
 pub use treaty_runtime::*;
 

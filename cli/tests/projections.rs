@@ -494,3 +494,145 @@ fn status_of_a_postgres_store() {
         "a read-only command created view tables: {bare_tables:?}"
     );
 }
+
+/// `--watch` redraws in place: two refreshes against a store at head 5
+/// with one message quarantined in the same file. Nothing moves between
+/// them, so the second frame shows rates of 0, and the first none yet.
+#[test]
+fn status_watch_redraws_lag_rate_head_and_quarantine() {
+    let (dir, db, _) = sqlite_fixture(true);
+    runtime().block_on(async {
+        use treaty_runtime::bus::{ParkedMessage, Quarantine, SqliteQuarantine};
+        let quarantine = SqliteQuarantine::open(&db).unwrap();
+        quarantine
+            .park(ParkedMessage {
+                id: Uuid::now_v7(),
+                contract: Some("shop.PlaceOrder".into()),
+                body: b"{}".to_vec(),
+                error: "no handler".into(),
+                attempts: 1,
+                first_seen: treaty_runtime::Timestamp::now(),
+                parked_at: treaty_runtime::Timestamp::now(),
+                retry_requested: false,
+            })
+            .await
+            .unwrap();
+    });
+    let output = treaty(
+        dir.path(),
+        &[
+            "projections",
+            "status",
+            "--db",
+            "events.db",
+            "--watch",
+            "--interval",
+            "0.05",
+            "--iterations",
+            "2",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    let text = stdout(&output);
+    let frames: Vec<&str> = text.split("\x1b[H\x1b[2J").collect();
+    assert_eq!(frames.len(), 3, "{text:?}");
+    assert_eq!(frames[0], "", "each frame starts by clearing the screen");
+    expect![[r#"
+        treaty projections status --watch: refresh 1, every 50ms; Ctrl-C ends
+
+        event store head position 5
+        quarantine: 1 message parked, 0 asked to retry
+
+        projection          generation  status      fingerprint  checkpoint  lag  events/s
+        orders.by_customer           2  live        f0e1d2c3..            5    0         -
+        orders.by_customer           3  rebuilding  0a1b2c3d..            2    3         -
+        stock.levels                 1  live        12345678..            4    1         -
+    "#]]
+    .assert_eq(frames[1]);
+    expect![[r#"
+        treaty projections status --watch: refresh 2, every 50ms; Ctrl-C ends
+
+        event store head position 5, 0.0 events/s appended
+        quarantine: 1 message parked, 0 asked to retry
+
+        projection          generation  status      fingerprint  checkpoint  lag  events/s
+        orders.by_customer           2  live        f0e1d2c3..            5    0       0.0
+        orders.by_customer           3  rebuilding  0a1b2c3d..            2    3       0.0
+        stock.levels                 1  live        12345678..            4    1       0.0
+    "#]]
+    .assert_eq(frames[2]);
+}
+
+#[test]
+fn status_watch_options_need_watch_and_a_table() {
+    let (dir, _db, _) = sqlite_fixture(true);
+    for args in [
+        &["--iterations", "2"][..],
+        &["--interval", "1"],
+        &["--watch", "--interval", "0"],
+        &["--watch", "--interval", "soon"],
+        &["--watch", "--iterations", "0"],
+        &["--watch", "--format", "json", "--iterations", "1"],
+    ] {
+        let mut all = vec!["projections", "status", "--db", "events.db"];
+        all.extend_from_slice(args);
+        let output = treaty(dir.path(), &all);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert_eq!(stdout(&output), "", "{args:?}");
+    }
+}
+
+/// Without `--iterations`, the watch redraws until Ctrl-C, which ends it
+/// with success and the prompt below the last frame.
+#[cfg(unix)]
+#[test]
+fn status_watch_ends_at_ctrl_c() {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+
+    let (dir, _db, _) = sqlite_fixture(true);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_treaty"))
+        .current_dir(dir.path())
+        .args([
+            "projections",
+            "status",
+            "--db",
+            "events.db",
+            "--watch",
+            "--interval",
+            "0.05",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Reads until the second frame has begun: the first is drawn whole
+    // and the watch is waiting or drawing, listening for Ctrl-C.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while String::from_utf8_lossy(&seen).matches("\x1b[H\x1b[2J").count() < 2 {
+        let read = stdout.read(&mut buffer).unwrap();
+        assert!(
+            read > 0,
+            "the watch ended by itself: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    stdout.read_to_end(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    let mut errors = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut errors).unwrap();
+    assert_eq!(status.code(), Some(0), "{errors}");
+    assert_eq!(errors, "");
+    let text = String::from_utf8(seen).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    assert!(text.contains("event store head position 5"), "{text:?}");
+}

@@ -53,12 +53,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use tracing::Instrument as _;
 use treaty_catalog::routes::{self, Surface};
 use treaty_catalog::{Aggregate as CatalogAggregate, Catalog, Message};
 use treaty_runtime::aggregate::{Aggregate, Repository, SnapshotStore};
 use treaty_runtime::bus::{CommandSet, Handled};
 use treaty_runtime::projection::{Projection, ViewStore};
 use treaty_runtime::store::EventStore;
+use treaty_runtime::telemetry::trace;
 use treaty_runtime::Uuid;
 
 pub use problem::{Problem, PROBLEM_JSON};
@@ -428,9 +430,23 @@ impl CommandRoute {
         headers: HeaderMap,
         body: Body,
     ) -> Response {
-        match self.execute(id, headers, body).await {
+        let span = tracing::info_span!(
+            "treaty.http.command",
+            otel.kind = "server",
+            contract = %self.command.name,
+            message_id = tracing::field::Empty,
+            stream = tracing::field::Empty,
+            version = tracing::field::Empty,
+            position = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        // The caller's trace, if its `traceparent` is well formed.
+        trace::set_parent(&span, |name| headers.get(name).and_then(|v| v.to_str().ok()));
+        let response = match self.execute(id, headers, body).instrument(span.clone()).await {
             Ok(response) | Err(response) => response,
-        }
+        };
+        span.record("status", response.status().as_u16());
+        response
     }
 
     async fn execute(
@@ -512,6 +528,7 @@ impl CommandRoute {
             Some(key) => message_id(&self.command.name, &id_text, key),
             None => Uuid::now_v7(),
         };
+        tracing::Span::current().record("message_id", tracing::field::display(message));
         let payload = serde_json::to_vec(&document).expect("a JSON value serialises");
         let outcome = self
             .target
@@ -564,6 +581,12 @@ impl CommandRoute {
             message_id: message,
             events,
         };
+        let span = tracing::Span::current();
+        span.record("stream", body.stream);
+        span.record("version", body.stream_version);
+        if let Some(position) = position {
+            span.record("position", position);
+        }
         let mut response = axum::Json(body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::ETAG, etag(accepted.stream_version));

@@ -10,6 +10,7 @@ pub mod projection;
 pub mod spec;
 pub mod storage;
 pub mod store;
+pub mod telemetry;
 mod types;
 
 pub use contract::{

@@ -1,7 +1,9 @@
 //! `treaty projections`: inspect projections without running them.
 //!
 //! - `status` lists every generation of every projection in a view store,
-//!   with how far it lags behind the event store.
+//!   with how far it lags behind the event store; with `--watch`, a live
+//!   view of lag and rate, the store's head and the quarantine, redrawn
+//!   in place (`watch.rs`).
 //!
 //! Like `treaty store`, these subcommands run on a current-thread tokio
 //! runtime of their own and never create a store or a table.
@@ -11,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 mod status;
+mod watch;
 
 use crate::store::{block_on, finish};
 

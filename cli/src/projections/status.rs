@@ -23,7 +23,7 @@ const VIEW_STORE: Subject = Subject {
 };
 
 /// What is printed when the view store has no projection tables.
-const NO_PROJECTIONS: &str = "no projections have run against this database";
+pub(super) const NO_PROJECTIONS: &str = "no projections have run against this database";
 
 /// The arguments of `treaty projections status`.
 #[derive(Args)]
@@ -37,6 +37,29 @@ pub struct StatusArgs {
     /// How to print the generations.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Keep watching: redraw, every --interval, the live and building
+    /// generations with their lag and rate, the event store's head and the
+    /// quarantine's size, until Ctrl-C.
+    #[arg(long)]
+    watch: bool,
+    /// Seconds between refreshes of --watch (fractions allowed).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, requires = "watch", value_parser = interval)]
+    interval: f64,
+    /// End --watch after this many refreshes instead of at Ctrl-C.
+    #[arg(long, value_name = "N", requires = "watch", value_parser = clap::value_parser!(u64).range(1..))]
+    iterations: Option<u64>,
+    /// The quarantine --watch counts: a SQLite file or a `postgres://` URL
+    /// [default: the --db database].
+    #[arg(long, value_name = "PATH_OR_URL", requires = "watch")]
+    quarantine: Option<String>,
+}
+
+/// Parses --interval: a positive number of seconds, at most a day.
+fn interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err("expected a number of seconds above 0 and at most 86400, such as 2 or 0.5".to_string()),
+    }
 }
 
 /// Output formats.
@@ -50,8 +73,21 @@ enum Format {
 
 /// Runs `treaty projections status`.
 pub async fn run(args: StatusArgs) -> Result<(), Failure> {
-    let store = backend::open(&args.db).await?;
     let location = args.views.as_deref().unwrap_or(&args.db.db);
+    if args.watch {
+        if args.format == Format::Json {
+            return Err(Failure::usage("--watch draws a table; leave out --format json"));
+        }
+        return super::watch::run(super::watch::Watch {
+            db: &args.db,
+            views: location,
+            quarantine: args.quarantine.as_deref().unwrap_or(&args.db.db),
+            interval: std::time::Duration::from_secs_f64(args.interval),
+            iterations: args.iterations,
+        })
+        .await;
+    }
+    let store = backend::open(&args.db).await?;
     let Some(mut generations) = generations(location, args.db.schema.as_deref()).await? else {
         // Standard output stays valid JSON lines (none) for scripts.
         match args.format {
@@ -74,7 +110,7 @@ pub async fn run(args: StatusArgs) -> Result<(), Failure> {
 }
 
 /// Writes `text` to standard output; a closed pipe is the reader's choice.
-fn write(text: &str) -> Result<(), Failure> {
+pub(super) fn write(text: &str) -> Result<(), Failure> {
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Failure::problem(format!("cannot write to standard output: {e}")))
@@ -85,7 +121,7 @@ fn write(text: &str) -> Result<(), Failure> {
 
 /// Every generation in the view store at `location`, or `None` when no
 /// projection has run there (none of the view store's tables exist).
-async fn generations(location: &str, schema: Option<&str>) -> Result<Option<Vec<Generation>>, Failure> {
+pub(super) async fn generations(location: &str, schema: Option<&str>) -> Result<Option<Vec<Generation>>, Failure> {
     let opened = match Database::locate(location, schema, &VIEW_STORE)? {
         Database::Sqlite(path) => SqliteViewStore::open_existing(path, Durability::Full).map(Views::Sqlite),
         Database::Postgres { url, options } => PostgresViewStore::open_existing(&url, options)
@@ -111,7 +147,7 @@ enum Views {
 }
 
 /// What a generation is doing, in the words of the table.
-fn status_word(status: GenerationStatus) -> &'static str {
+pub(super) fn status_word(status: GenerationStatus) -> &'static str {
     match status {
         GenerationStatus::Live => "live",
         GenerationStatus::Building => "rebuilding",
@@ -121,7 +157,7 @@ fn status_word(status: GenerationStatus) -> &'static str {
 
 /// The first 8 hex digits of a fingerprint, enough to tell generations
 /// apart at a glance.
-fn short_fingerprint(fingerprint: &str) -> String {
+pub(super) fn short_fingerprint(fingerprint: &str) -> String {
     match fingerprint.char_indices().nth(8) {
         Some((end, _)) => format!("{}..", &fingerprint[..end]),
         None => fingerprint.to_string(),

@@ -5,6 +5,8 @@ use std::marker::PhantomData;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tracing::field::{display, Empty};
+use tracing::Instrument as _;
 
 use super::error::{ExecuteError, LoadError};
 use super::snapshot::{NoSnapshots, Snapshot, SnapshotError, SnapshotPolicy, SnapshotStore};
@@ -293,6 +295,69 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         expected: Option<u64>,
     ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         let stream = A::stream_name(id).map_err(LoadError::from)?;
+        let span = tracing::info_span!(
+            "treaty.aggregate.execute",
+            aggregate = A::CATEGORY,
+            stream = %stream,
+            message_id = Empty,
+            correlation_id = Empty,
+            causation_id = Empty,
+            expected_version = Empty,
+            version = Empty,
+            position = Empty,
+            attempts = Empty,
+            outcome = Empty,
+        );
+        if let Some(message) = message {
+            span.record("message_id", display(message));
+        }
+        if let Some(id) = metadata.correlation_id {
+            span.record("correlation_id", display(id));
+        }
+        if let Some(id) = metadata.causation_id {
+            span.record("causation_id", display(id));
+        }
+        if let Some(expected) = expected {
+            span.record("expected_version", expected);
+        }
+        let result = self
+            .execute_attempts(stream, command, metadata, message, expected)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(MessageExecution::Executed(executed)) => {
+                span.record("outcome", "executed");
+                span.record("version", executed.stream_version);
+                span.record("attempts", executed.attempts);
+                if let Some(appended) = &executed.appended {
+                    span.record("position", appended.last_position);
+                }
+            }
+            Ok(MessageExecution::AlreadyHandled { events, .. }) => {
+                span.record("outcome", "already handled");
+                if let Some(last) = events.last() {
+                    span.record("version", last.version);
+                    span.record("position", last.position);
+                }
+            }
+            Err(ExecuteError::Rejected(_)) => {
+                span.record("outcome", "rejected");
+            }
+            Err(_) => {
+                span.record("outcome", "failed");
+            }
+        }
+        result
+    }
+
+    async fn execute_attempts(
+        &self,
+        stream: StreamName,
+        command: &A::Command,
+        metadata: Metadata,
+        message: Option<Uuid>,
+        expected: Option<u64>,
+    ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         let mut handled = Handled::watching(message);
         let mut loaded = self.load_stream(&stream, &mut handled).await?;
         if let (Some(message), Some(_)) = (message, loaded.snapshot) {
@@ -315,7 +380,9 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                     actual: loaded.version,
                 });
             }
-            let events = loaded.state.decide(command).map_err(ExecuteError::Rejected)?;
+            let events = tracing::info_span!("treaty.aggregate.decide", stream = %stream, version = loaded.version)
+                .in_scope(|| loaded.state.decide(command))
+                .map_err(ExecuteError::Rejected)?;
             if events.is_empty() {
                 return Ok(MessageExecution::Executed(Executed {
                     events,
@@ -335,11 +402,24 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                     event.id = message_event_id(message, index);
                 }
             }
-            match self
+            let span = tracing::info_span!(
+                "treaty.store.append",
+                stream = %stream,
+                expected_version = loaded.version,
+                events = new_events.len(),
+                version = Empty,
+                position = Empty,
+            );
+            let appending = self
                 .store
                 .append(&stream, ExpectedVersion::Exact(loaded.version), new_events)
-                .await
-            {
+                .instrument(span.clone())
+                .await;
+            if let Ok(appended) = &appending {
+                span.record("version", appended.stream_version);
+                span.record("position", appended.last_position);
+            }
+            match appending {
                 Ok(appended)
                     if message.is_some() && appended.stream_version != loaded.version + events.len() as u64 =>
                 {

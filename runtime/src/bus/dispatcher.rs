@@ -18,7 +18,9 @@ use super::CommandSet;
 use crate::aggregate::{Aggregate, Repository, SnapshotStore};
 use crate::contract::{Command, EncodeError};
 use crate::store::EventStore;
+use crate::telemetry::trace;
 use crate::types::{Timestamp, Uuid};
+use tracing::Instrument as _;
 
 /// How failed messages are retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,9 +248,26 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
                 reason: error.to_string(),
             });
         }
+        let span = tracing::info_span!(
+            "treaty.bus.send",
+            otel.kind = "producer",
+            contract = %envelope.contract,
+            message_id = %envelope.id,
+        );
+        // The delivery's span becomes a child of this one, in whichever
+        // process it is handled.
+        let body = match trace::injected(&span, &envelope.headers) {
+            Some(headers) => Envelope {
+                headers,
+                ..envelope.clone()
+            }
+            .to_json(),
+            None => envelope.to_json(),
+        };
         self.inner
             .transport
-            .send(envelope.id, envelope.to_json(), Duration::ZERO)
+            .send(envelope.id, body, Duration::ZERO)
+            .instrument(span)
             .await?;
         Ok(())
     }
@@ -431,7 +450,7 @@ async fn consume<T: Transport, Q: Quarantine>(
 
 /// Handles one delivery and settles it.
 async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Delivery) {
-    let mut envelope = match Envelope::from_json(&delivery.body) {
+    let envelope = match Envelope::from_json(&delivery.body) {
         Ok(envelope) => envelope,
         Err(malformed) => {
             let parked = ParkedMessage {
@@ -450,6 +469,31 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
             return;
         }
     };
+    let span = tracing::info_span!(
+        "treaty.bus.deliver",
+        otel.kind = "consumer",
+        contract = %envelope.contract,
+        message_id = %envelope.id,
+        attempt = envelope.attempt,
+        correlation_id = tracing::field::Empty,
+        causation_id = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    if let Some(id) = envelope.correlation_id {
+        span.record("correlation_id", tracing::field::display(id));
+    }
+    if let Some(id) = envelope.causation_id {
+        span.record("causation_id", tracing::field::display(id));
+    }
+    // Every attempt, and a message sent again from the quarantine, joins
+    // the sender's trace: the headers travel unchanged.
+    trace::set_parent_from_headers(&span, &envelope.headers);
+    settle(inner, delivery, envelope).instrument(span).await;
+}
+
+/// Handles a delivered envelope and settles its delivery: acknowledged,
+/// requeued for a retry, or parked.
+async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Delivery, mut envelope: Envelope) {
     let handler = inner
         .handlers
         .read()
@@ -461,15 +505,19 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
             "no handler for contract {} (message {}): register one on the bus that consumes this transport",
             envelope.contract, envelope.id
         ))),
-        Some(handler) => AssertUnwindSafe(handler.handle(&envelope))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                Err(HandleError::Transient(format!(
-                    "the handler panicked: {}",
-                    panic_text(&panic)
-                )))
-            }),
+        Some(handler) => AssertUnwindSafe(
+            handler
+                .handle(&envelope)
+                .instrument(tracing::info_span!("treaty.bus.handle", contract = %envelope.contract)),
+        )
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            Err(HandleError::Transient(format!(
+                "the handler panicked: {}",
+                panic_text(&panic)
+            )))
+        }),
     };
     let result = result.and_then(|handled| match handled.events.iter().find(|e| !is_json(&e.payload)) {
         Some(event) => Err(HandleError::Permanent(format!(
@@ -478,6 +526,7 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
         ))),
         None => Ok(handled),
     });
+    let span = tracing::Span::current();
     let outcome = match result {
         Ok(handled) => Outcome::Handled(handled),
         Err(HandleError::Refused(error)) => Outcome::Refused { error },
@@ -490,6 +539,7 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
                 envelope.attempt,
                 inner.config.retry.max_attempts
             );
+            span.record("outcome", "retry");
             envelope.attempt += 1;
             if let Err(error) = inner.transport.requeue(delivery, envelope.to_json(), delay).await {
                 tracing::warn!("bus: cannot requeue message {}: {error}", envelope.id);
@@ -497,6 +547,7 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
             return;
         }
         Err(HandleError::Transient(error) | HandleError::Permanent(error)) => {
+            span.record("outcome", "quarantined");
             let parked = ParkedMessage {
                 id: envelope.id,
                 contract: Some(envelope.contract.clone()),
@@ -511,6 +562,14 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
             return;
         }
     };
+    span.record(
+        "outcome",
+        match &outcome {
+            Outcome::Handled(_) => "handled",
+            Outcome::Refused { .. } => "refused",
+            Outcome::Quarantined { .. } => "quarantined",
+        },
+    );
     if let Err(error) = inner.transport.ack(delivery).await {
         tracing::warn!("bus: cannot acknowledge message {}: {error}", envelope.id);
     }

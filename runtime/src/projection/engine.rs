@@ -26,6 +26,8 @@ use super::{EventContext, Fingerprint, Projection, View};
 use crate::aggregate::EventSet;
 use crate::contract::DecodeError;
 use crate::store::{EventStore, EventStream, ReadError, RecordedEvent};
+use crate::telemetry::trace;
+use tracing::Instrument as _;
 
 /// How the engine processes events.
 #[derive(Debug, Clone)]
@@ -621,7 +623,29 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         let from = self.checkpoint;
         let events = self.context.events.read_all(self.checkpoint + 1);
         let reading = if rebuilding { Reading::Rebuild } else { Reading::CatchUp };
-        if !self.consume(events, reading).await? {
+        let (generation, head, position) = (self.generation, self.context.head, tracing::field::Empty);
+        let span = if rebuilding {
+            tracing::info_span!(
+                "treaty.projection.rebuild",
+                projection = P::NAME,
+                generation,
+                from,
+                head,
+                position
+            )
+        } else {
+            tracing::info_span!(
+                "treaty.projection.catch_up",
+                projection = P::NAME,
+                generation,
+                from,
+                head,
+                position
+            )
+        };
+        let consumed = self.consume(events, reading).instrument(span.clone()).await;
+        span.record("position", self.applied);
+        if !consumed? {
             return Ok(());
         }
         let elapsed = started.elapsed();
@@ -697,7 +721,8 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
                 return Ok(true);
             };
             let batch = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
-            self.apply(batch).await?;
+            let span = batch_span::<P>(&batch, phase, self.generation);
+            self.apply(batch).instrument(span).await?;
             let config = &self.context.config;
             if self.cache.len() >= config.cache_views || self.unflushed_events >= config.flush_events {
                 self.flush().await?;
@@ -881,6 +906,46 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
             status.generation = generation;
             status.checkpoint = checkpoint;
         });
+    }
+}
+
+/// The span of one batch. A live batch is linked to the traces of the
+/// commands whose events it applies (at most [`BATCH_LINKS`]), as far as
+/// their metadata carries a `traceparent` (those handled by the bus do).
+fn batch_span<P: Projection>(batch: &[RecordedEvent], phase: Reading, generation: u64) -> tracing::Span {
+    let span = tracing::info_span!(
+        "treaty.projection.batch",
+        projection = P::NAME,
+        generation,
+        phase = phase.as_str(),
+        events = batch.len(),
+        first_position = batch.first().map_or(0, |e| e.position),
+        last_position = batch.last().map_or(0, |e| e.position),
+    );
+    if phase == Reading::Live && !span.is_disabled() {
+        let mut linked = 0;
+        for event in batch {
+            if linked == BATCH_LINKS {
+                break;
+            }
+            if trace::link_from_headers(&span, &event.metadata.headers) {
+                linked += 1;
+            }
+        }
+    }
+    span
+}
+
+/// The most traces one live batch's span links to.
+const BATCH_LINKS: usize = 32;
+
+impl Reading {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reading::CatchUp => "catch-up",
+            Reading::Rebuild => "rebuild",
+            Reading::Live => "live",
+        }
     }
 }
 

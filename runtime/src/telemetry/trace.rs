@@ -1,0 +1,212 @@
+//! Traces: the W3C trace context that travels with commands.
+//!
+//! Treaty records its work as `tracing` spans (all at INFO, named
+//! `treaty.*`; docs/operations.md lists them with their fields). With the
+//! feature `otel` and a [`tracing_opentelemetry`] layer in the subscriber
+//! (such as [`otlp::layer`](super::otlp::layer)), those spans become
+//! OpenTelemetry spans, and the trace context crosses process boundaries:
+//!
+//! - [`Bus::send`](crate::bus::Bus::send) writes the context of its
+//!   `treaty.bus.send` span into the envelope's headers
+//!   ([`TRACEPARENT`], [`TRACESTATE`]); the bus that delivers it makes its
+//!   `treaty.bus.deliver` span a child of that context, over every
+//!   transport, for every attempt, and for a message sent again from the
+//!   quarantine.
+//! - `treaty-http` makes a command's `treaty.http.command` span a child of
+//!   the request's `traceparent` header.
+//!
+//! A missing or malformed `traceparent` is ignored: the span starts a
+//! trace of its own. Without the feature, or without the layer, nothing is
+//! written and headers pass through untouched, so an envelope keeps the
+//! context its sender gave it through retries and the quarantine.
+
+use std::collections::BTreeMap;
+
+/// The header of the W3C trace context that names the trace and the
+/// parent span: `00-<trace id>-<span id>-<flags>`.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// The header of the W3C trace context with vendor-specific state.
+pub const TRACESTATE: &str = "tracestate";
+
+/// Writes the trace context of `span` into `headers` ([`TRACEPARENT`] and,
+/// when there is state, [`TRACESTATE`]), replacing the ones there.
+/// Returns whether it wrote anything: `false` (and `headers` untouched)
+/// without the feature `otel`, without an OpenTelemetry layer, or when the
+/// span is disabled.
+pub fn inject(span: &tracing::Span, headers: &mut BTreeMap<String, String>) -> bool {
+    #[cfg(feature = "otel")]
+    {
+        otel::inject(span, headers)
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = (span, headers);
+        false
+    }
+}
+
+/// `headers` with the trace context of `span` written in, as
+/// [`inject`] writes it, or `None` (and nothing copied) when there is
+/// nothing to write.
+pub fn injected(span: &tracing::Span, headers: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    #[cfg(feature = "otel")]
+    {
+        if span.is_disabled() {
+            return None;
+        }
+        let mut headers = headers.clone();
+        otel::inject(span, &mut headers).then_some(headers)
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = (span, headers);
+        None
+    }
+}
+
+/// Makes `span` a child of the trace context that `get` reads (`get` is
+/// asked for [`TRACEPARENT`] and [`TRACESTATE`]), and returns whether it
+/// did. A missing or malformed `traceparent` is ignored: the span keeps
+/// the parent it has. Call it before the span is first entered.
+pub fn set_parent<'a>(span: &tracing::Span, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+    #[cfg(feature = "otel")]
+    {
+        otel::set_parent(span, get)
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = (span, get);
+        false
+    }
+}
+
+/// [`set_parent`] from headers such as an envelope's or an event's.
+pub fn set_parent_from_headers(span: &tracing::Span, headers: &BTreeMap<String, String>) -> bool {
+    set_parent(span, |name| headers.get(name).map(String::as_str))
+}
+
+/// Links `span` to the trace context in `headers`, if there is a valid
+/// one: for work that follows from a command without being part of it,
+/// such as a projection batch applying the command's events. Returns
+/// whether it linked.
+pub fn link_from_headers(span: &tracing::Span, headers: &BTreeMap<String, String>) -> bool {
+    #[cfg(feature = "otel")]
+    {
+        otel::link(span, |name| headers.get(name).map(String::as_str))
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = (span, headers);
+        false
+    }
+}
+
+/// The trace id of `span` as 32 hex digits, when it belongs to an
+/// OpenTelemetry trace: for logs and answers that point into the trace.
+pub fn trace_id(span: &tracing::Span) -> Option<String> {
+    #[cfg(feature = "otel")]
+    {
+        otel::trace_id(span)
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = span;
+        None
+    }
+}
+
+#[cfg(feature = "otel")]
+mod otel {
+    use std::collections::BTreeMap;
+
+    use opentelemetry::propagation::{Injector, TextMapPropagator};
+    use opentelemetry::trace::{SpanContext, TraceContextExt};
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    use super::{TRACEPARENT, TRACESTATE};
+
+    /// Writes into a header map.
+    struct Writer<'a>(&'a mut BTreeMap<String, String>);
+
+    impl Injector for Writer<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_string(), value);
+        }
+    }
+
+    /// The valid remote span context `get` holds, if any.
+    fn extract<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<opentelemetry::Context> {
+        let carrier: std::collections::HashMap<String, String> = [TRACEPARENT, TRACESTATE]
+            .into_iter()
+            .filter_map(|name| Some((name.to_string(), get(name)?.to_string())))
+            .collect();
+        let context = TraceContextPropagator::new().extract(&carrier);
+        context.span().span_context().is_valid().then_some(context)
+    }
+
+    pub(super) fn inject(span: &tracing::Span, headers: &mut BTreeMap<String, String>) -> bool {
+        if span.is_disabled() {
+            return false;
+        }
+        let context = span.context();
+        if !context.span().span_context().is_valid() {
+            return false;
+        }
+        headers.remove(TRACESTATE);
+        TraceContextPropagator::new().inject_context(&context, &mut Writer(headers));
+        // The propagator writes an empty state; a header that says
+        // nothing is left out.
+        if headers.get(TRACESTATE).is_some_and(String::is_empty) {
+            headers.remove(TRACESTATE);
+        }
+        true
+    }
+
+    pub(super) fn set_parent<'a>(span: &tracing::Span, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+        match extract(get) {
+            Some(parent) => span.set_parent(parent).is_ok(),
+            None => false,
+        }
+    }
+
+    pub(super) fn link<'a>(span: &tracing::Span, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+        match extract(get) {
+            Some(context) if !span.is_disabled() => {
+                let linked: SpanContext = context.span().span_context().clone();
+                span.add_link(linked);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn trace_id(span: &tracing::Span) -> Option<String> {
+        let context = span.context();
+        let span_context = context.span().span_context().clone();
+        span_context.is_valid().then(|| span_context.trace_id().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_layer_headers_pass_through_untouched() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut headers = BTreeMap::from([
+            (TRACEPARENT.to_string(), traceparent.to_string()),
+            (TRACESTATE.to_string(), "vendor=1".to_string()),
+        ]);
+        let before = headers.clone();
+        let span = tracing::info_span!("treaty.test");
+        assert!(!inject(&span, &mut headers));
+        assert_eq!(injected(&span, &headers), None);
+        assert_eq!(headers, before);
+        // No layer records the span, so there is nothing to parent.
+        assert!(!set_parent_from_headers(&span, &headers));
+        assert_eq!(trace_id(&span), None);
+    }
+}

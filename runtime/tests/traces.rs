@@ -1,0 +1,394 @@
+//! Traces across the bus: the W3C trace context a send writes into the
+//! envelope's headers parents the delivery's span, in every attempt and
+//! after the quarantine; malformed contexts are ignored; and without an
+//! OpenTelemetry layer the headers pass through untouched.
+//!
+//! Spans are recorded by an in-memory exporter behind a subscriber that
+//! is the default of the test's thread; the tests run on a current-thread
+//! runtime, so the bus's tasks record into it too.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry::Value;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use tracing::Instrument as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use treaty_runtime::bus::{
+    AskError, Bus, BusConfig, Envelope, HandleError, Handled, Handler, InProcessTransport, MemoryQuarantine,
+    Quarantine, RetryPolicy, Transport,
+};
+use treaty_runtime::telemetry::trace::{self, TRACEPARENT, TRACESTATE};
+use treaty_runtime::{Timestamp, Uuid};
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Records every span of this thread until dropped.
+struct Recording {
+    exporter: InMemorySpanExporter,
+    _provider: SdkTracerProvider,
+    _default: tracing::subscriber::DefaultGuard,
+}
+
+fn record() -> Recording {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    Recording {
+        exporter,
+        _provider: provider,
+        _default: tracing::subscriber::set_default(subscriber),
+    }
+}
+
+impl Recording {
+    fn spans(&self) -> Vec<SpanData> {
+        self.exporter.get_finished_spans().unwrap()
+    }
+}
+
+fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
+}
+
+/// The finished spans called `name` whose `message_id` is `id`.
+fn spans_of<'a>(spans: &'a [SpanData], name: &str, id: Uuid) -> Vec<&'a SpanData> {
+    spans
+        .iter()
+        .filter(|s| {
+            s.name == name && attribute(s, "message_id").map(|v| v.as_str().into_owned()) == Some(id.to_string())
+        })
+        .collect()
+}
+
+/// Handles `test.Ok`; fails `test.Flaky` transiently until `fixed`.
+/// Remembers the headers of every delivery.
+#[derive(Default)]
+struct State {
+    fixed: AtomicBool,
+    flaky_handled: AtomicU32,
+    headers: Mutex<Vec<Seen>>,
+}
+
+/// A delivery as the handler saw it: contract, attempt and headers.
+type Seen = (String, u32, BTreeMap<String, String>);
+
+struct TestHandler(Arc<State>);
+
+impl Handler for TestHandler {
+    fn contracts(&self) -> Vec<&'static str> {
+        vec!["test.Ok", "test.Flaky"]
+    }
+
+    fn handle<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>> {
+        Box::pin(async move {
+            self.0.headers.lock().unwrap().push((
+                envelope.contract.clone(),
+                envelope.attempt,
+                envelope.headers.clone(),
+            ));
+            if envelope.contract == "test.Flaky" {
+                if !self.0.fixed.load(Ordering::SeqCst) {
+                    return Err(HandleError::Transient("the flaky handler is down".into()));
+                }
+                self.0.flaky_handled.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(Handled::default())
+        })
+    }
+}
+
+fn envelope(contract: &str) -> Envelope {
+    Envelope {
+        id: Uuid::now_v7(),
+        contract: contract.to_string(),
+        contract_version: 1,
+        fingerprint: "00112233445566778899aabbccddeeff".to_string(),
+        payload: b"{}".to_vec(),
+        correlation_id: Some(Uuid::now_v7()),
+        causation_id: None,
+        attempt: 1,
+        headers: BTreeMap::from([("user".to_string(), "ann".to_string())]),
+        reply_to: None,
+        sent_at: Timestamp::now(),
+    }
+}
+
+fn bus(state: &Arc<State>) -> Bus<InProcessTransport, MemoryQuarantine> {
+    let bus = Bus::new(
+        InProcessTransport::new(),
+        MemoryQuarantine::new(),
+        BusConfig {
+            retry: RetryPolicy {
+                max_attempts: 2,
+                first_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+            ask_timeout: PATIENCE,
+            quarantine_poll: Duration::from_millis(10),
+            ..BusConfig::default()
+        },
+    );
+    bus.register(TestHandler(state.clone())).unwrap();
+    bus
+}
+
+/// Waits until `done` holds, failing after [`PATIENCE`].
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_send_parents_every_delivery_of_its_message_through_retries_and_the_quarantine() {
+    let recording = record();
+    let state = Arc::new(State::default());
+    let bus = bus(&state);
+    let running = bus.start();
+
+    let ok = envelope("test.Ok");
+    let flaky = envelope("test.Flaky");
+    let request = tracing::info_span!("test.request");
+    async {
+        bus.ask_envelope(ok.clone(), PATIENCE).await.unwrap();
+        let refused = bus.ask_envelope(flaky.clone(), PATIENCE).await.unwrap_err();
+        assert!(matches!(refused, AskError::Quarantined(_)), "{refused}");
+    }
+    .instrument(request.clone())
+    .await;
+    drop(request);
+
+    // The parked body keeps the context the send wrote, and the other
+    // headers, as they were.
+    let parked = bus.quarantine().get(flaky.id).await.unwrap().unwrap();
+    let parked = Envelope::from_json(&parked.body).unwrap();
+    assert_eq!(parked.headers.get("user").map(String::as_str), Some("ann"));
+    let traceparent = parked
+        .headers
+        .get(TRACEPARENT)
+        .cloned()
+        .expect("the send wrote a traceparent");
+
+    // Sent again from the quarantine, it joins the same trace.
+    state.fixed.store(true, Ordering::SeqCst);
+    assert!(bus.quarantine().request_retry(flaky.id).await.unwrap());
+    eventually("the retried message is handled", || {
+        state.flaky_handled.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    running.shutdown().await;
+
+    let spans = recording.spans();
+    let root = spans
+        .iter()
+        .find(|s| s.name == "test.request")
+        .expect("the request span");
+    let trace_id = root.span_context.trace_id();
+    assert_ne!(trace_id, TraceId::INVALID);
+    for message in [&ok, &flaky] {
+        let sends = spans_of(&spans, "treaty.bus.send", message.id);
+        assert_eq!(sends.len(), 1, "{}", message.contract);
+        let send = sends[0];
+        assert_eq!(send.span_context.trace_id(), trace_id);
+        assert_eq!(send.parent_span_id, root.span_context.span_id());
+        let deliveries = spans_of(&spans, "treaty.bus.deliver", message.id);
+        let expected = if message.contract == "test.Flaky" { 3 } else { 1 };
+        assert_eq!(deliveries.len(), expected, "{}: {deliveries:#?}", message.contract);
+        for delivery in &deliveries {
+            assert_eq!(delivery.span_context.trace_id(), trace_id);
+            assert_eq!(delivery.parent_span_id, send.span_context.span_id());
+            assert!(delivery.parent_span_is_remote);
+            // The handler's span is the delivery's child.
+            let handles: Vec<_> = spans
+                .iter()
+                .filter(|s| s.name == "treaty.bus.handle" && s.parent_span_id == delivery.span_context.span_id())
+                .collect();
+            assert_eq!(handles.len(), 1);
+            assert_eq!(handles[0].span_context.trace_id(), trace_id);
+            assert_eq!(
+                attribute(delivery, "correlation_id").map(|v| v.as_str().into_owned()),
+                message.correlation_id.map(|id| id.to_string())
+            );
+        }
+        if message.contract == "test.Flaky" {
+            assert_eq!(
+                traceparent,
+                format!("00-{}-{}-01", send.span_context.trace_id(), send.span_context.span_id())
+            );
+            let outcomes: Vec<_> = deliveries
+                .iter()
+                .map(|d| attribute(d, "outcome").map(|v| v.as_str().into_owned()))
+                .collect();
+            assert_eq!(
+                outcomes,
+                [Some("retry".into()), Some("quarantined".into()), Some("handled".into())]
+            );
+        }
+    }
+    // Every delivery's handler saw the same context.
+    let seen = state.headers.lock().unwrap();
+    let flaky_headers: Vec<_> = seen.iter().filter(|(c, ..)| c == "test.Flaky").collect();
+    assert_eq!(flaky_headers.len(), 3);
+    for (_, _, headers) in flaky_headers {
+        assert_eq!(headers.get(TRACEPARENT), Some(&traceparent));
+    }
+}
+
+/// A sender that is not a Treaty bus: the envelope's bytes put on the
+/// transport as they are.
+async fn send_raw(bus: &Bus<InProcessTransport, MemoryQuarantine>, envelope: &Envelope) {
+    bus.transport()
+        .send(envelope.id, envelope.to_json(), Duration::ZERO)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_delivery_joins_a_foreign_trace_and_ignores_a_malformed_one() {
+    let recording = record();
+    let state = Arc::new(State::default());
+    let bus = bus(&state);
+    let running = bus.start();
+
+    let foreign_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let foreign_span = "00f067aa0ba902b7";
+    let mut joined = envelope("test.Ok");
+    joined
+        .headers
+        .insert(TRACEPARENT.into(), format!("00-{foreign_trace}-{foreign_span}-01"));
+    joined.headers.insert(TRACESTATE.into(), "vendor=opaque".into());
+    send_raw(&bus, &joined).await;
+    let malformed: Vec<Envelope> = [
+        "garbage",
+        "00-zz-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+    ]
+    .into_iter()
+    .map(|bad| {
+        let mut envelope = envelope("test.Ok");
+        envelope.headers.insert(TRACEPARENT.into(), bad.into());
+        envelope
+    })
+    .collect();
+    for envelope in &malformed {
+        send_raw(&bus, envelope).await;
+    }
+    eventually("every message is handled", || state.headers.lock().unwrap().len() == 4).await;
+    running.shutdown().await;
+
+    let spans = recording.spans();
+    let joined_span = spans_of(&spans, "treaty.bus.deliver", joined.id);
+    assert_eq!(joined_span.len(), 1);
+    assert_eq!(joined_span[0].span_context.trace_id().to_string(), foreign_trace);
+    assert_eq!(joined_span[0].parent_span_id.to_string(), foreign_span);
+    assert_eq!(joined_span[0].span_context.trace_state().header(), "vendor=opaque");
+    for envelope in &malformed {
+        let delivered = spans_of(&spans, "treaty.bus.deliver", envelope.id);
+        assert_eq!(delivered.len(), 1, "{:?}", envelope.headers);
+        // A trace of its own, and the message handled all the same.
+        assert_eq!(delivered[0].parent_span_id, SpanId::INVALID, "{:?}", envelope.headers);
+        assert_ne!(delivered[0].span_context.trace_id().to_string(), foreign_trace);
+        assert_eq!(
+            attribute(delivered[0], "outcome").map(|v| v.as_str().into_owned()),
+            Some("handled".to_string())
+        );
+    }
+    // The headers reached the handler as they were sent.
+    let seen = state.headers.lock().unwrap();
+    for envelope in malformed.iter().chain([&joined]) {
+        assert!(seen.iter().any(|(_, _, headers)| headers == &envelope.headers));
+    }
+}
+
+#[test]
+fn parents_are_taken_only_from_well_formed_contexts() {
+    let _recording = record();
+    let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let span = tracing::info_span!("test.good");
+    assert!(trace::set_parent(&span, |name| (name == TRACEPARENT).then_some(good)));
+    assert_eq!(
+        trace::trace_id(&span).as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    for bad in [
+        "",
+        "garbage",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        "00-\u{1f600}\u{1f600}\u{1f600}\u{1f600}\u{1f600}\u{1f600}\u{1f600}\u{1f600}-00f067aa0ba902b7-01",
+    ] {
+        let span = tracing::info_span!("test.bad");
+        let headers = BTreeMap::from([(TRACEPARENT.to_string(), bad.to_string())]);
+        assert!(!trace::set_parent_from_headers(&span, &headers), "{bad:?}");
+        assert!(!trace::link_from_headers(&span, &headers), "{bad:?}");
+        // The span starts a trace of its own.
+        assert_ne!(
+            trace::trace_id(&span).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+    }
+    // A send writes the span's context, replacing an older one, and drops
+    // a state it does not have.
+    let span = tracing::info_span!("test.send");
+    let mut headers = BTreeMap::from([
+        (TRACEPARENT.to_string(), good.to_string()),
+        (TRACESTATE.to_string(), "old=1".to_string()),
+        ("user".to_string(), "ann".to_string()),
+    ]);
+    assert!(trace::inject(&span, &mut headers));
+    let id = trace::trace_id(&span).unwrap();
+    assert!(headers[TRACEPARENT].starts_with(&format!("00-{id}-")), "{headers:?}");
+    assert_ne!(headers[TRACEPARENT], good);
+    assert_eq!(headers.get(TRACESTATE), None);
+    assert_eq!(headers["user"], "ann");
+}
+
+/// Without a layer recording spans, nothing is written: an envelope keeps
+/// the context its sender gave it through every retry and into the
+/// quarantine.
+#[tokio::test]
+async fn without_a_layer_the_context_passes_through_retries_and_the_quarantine() {
+    let state = Arc::new(State::default());
+    let bus = bus(&state);
+    let running = bus.start();
+    let mut flaky = envelope("test.Flaky");
+    flaky.headers.insert(
+        TRACEPARENT.into(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+    );
+    flaky.headers.insert(TRACESTATE.into(), "vendor=opaque".into());
+    let refused = bus.ask_envelope(flaky.clone(), PATIENCE).await.unwrap_err();
+    assert!(matches!(refused, AskError::Quarantined(_)), "{refused}");
+    let parked = bus.quarantine().get(flaky.id).await.unwrap().unwrap();
+    assert_eq!(Envelope::from_json(&parked.body).unwrap().headers, flaky.headers);
+    state.fixed.store(true, Ordering::SeqCst);
+    assert!(bus.quarantine().request_retry(flaky.id).await.unwrap());
+    eventually("the retried message is handled", || {
+        state.flaky_handled.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    running.shutdown().await;
+    let seen = state.headers.lock().unwrap();
+    let attempts: Vec<_> = seen.iter().map(|(_, attempt, _)| *attempt).collect();
+    assert_eq!(attempts, [1, 2, 1]);
+    for (_, _, headers) in seen.iter() {
+        assert_eq!(headers, &flaky.headers);
+    }
+}

@@ -14,6 +14,7 @@ mod docs;
 mod fmt;
 mod lint;
 mod lock;
+mod lsp;
 mod projections;
 mod quarantine;
 mod store;
@@ -58,6 +59,9 @@ enum Command {
     /// comments and meaning; with --check, list the files that are not in
     /// it and exit 1.
     Fmt(fmt::FmtArgs),
+    /// Run the language server over stdin and stdout (for editors):
+    /// diagnostics, hover, go to definition, completion, formatting.
+    Lsp(lsp::LspArgs),
     /// Write treaty.lock: the canonical schema of every contract version.
     Lock(lock::LockArgs),
     /// Report breaking changes against a lock, a directory or a git revision:
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         } => generate(&paths, output, &extern_types),
         Command::Docs(args) => docs::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Lsp(args) => lsp::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Store(args) => store::run(args),

@@ -21,6 +21,7 @@ pub mod diagnostic;
 pub mod format;
 pub mod naming;
 mod parser;
+pub mod query;
 pub mod schema;
 pub mod source;
 pub mod span;

@@ -182,6 +182,33 @@ fn an_editor_session() {
         );
     }
 
+    // And from a fragment's name to its `const`.
+    let definition = client.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": shop_uri}, "position": {"line": 5, "character": 28}}),
+    );
+    assert_eq!(
+        definition["result"]["uri"],
+        json!(uri(&dir.join("shared.treaty"))),
+        "{definition}"
+    );
+    assert_eq!(
+        definition["result"]["range"],
+        json!({"start": {"line": 5, "character": 6}, "end": {"line": 5, "character": 11}})
+    );
+
+    // Hover on a fragment: the fields it expands to.
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": shop_uri}, "position": {"line": 5, "character": 28}}),
+    );
+    let text = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.contains("const shared.audit"), "{hover}");
+    assert!(text.contains("- `by: String`"), "{text}");
+
     // Completion: keywords, built-in types, imported types and fragments.
     let completion = client.request(
         "textDocument/completion",

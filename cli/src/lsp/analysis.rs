@@ -2,8 +2,9 @@
 //! asks for, from treaty-dsl's parser, validator and queries.
 //!
 //! A document is compiled with every `.treaty` file under its directory
-//! (`target/`, `node_modules/` and hidden directories skipped), the open
-//! documents' texts replacing what is on disk.
+//! (`target/`, `node_modules/` and hidden directories skipped, at most
+//! [`MAX_FILES`] files and [`MAX_ENTRIES`] directory entries, nearest
+//! first), the open documents' texts replacing what is on disk.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -14,25 +15,34 @@ use treaty_dsl::query::{self, Declaration, DeclarationKind, ReferenceKind};
 use treaty_dsl::schema::{Field, Scalar, Shape};
 use treaty_dsl::{canonical, compile, parse_file, Config, Diagnostic, QualifiedName, Schema, Sources};
 
-/// Contract files read from one directory at most, so that opening a file
-/// in a huge tree stays quick.
+/// Contract files read from one directory at most, and directory entries
+/// looked at at most, so that a file opened at the top of a huge tree (a
+/// home directory) stays quick to check.
 const MAX_FILES: usize = 2000;
+const MAX_ENTRIES: usize = 20_000;
 
-/// The `.treaty` files under `dir`, sorted.
+/// The `.treaty` files under `dir`, sorted (the nearest ones when there
+/// are too many to look at).
 fn contract_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
+    let mut dirs = std::collections::VecDeque::from([dir.to_path_buf()]);
+    let mut entries_seen = 0;
+    while let Some(dir) = dirs.pop_front() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
+            entries_seen += 1;
+            if entries_seen > MAX_ENTRIES {
+                files.sort();
+                return files;
+            }
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(kind) = entry.file_type() else { continue };
             if kind.is_dir() {
                 if !name.starts_with('.') && name != "target" && name != "node_modules" {
-                    dirs.push(path);
+                    dirs.push_back(path);
                 }
             } else if name.ends_with(".treaty") && files.len() < MAX_FILES {
                 files.push(path);

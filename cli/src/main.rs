@@ -11,8 +11,10 @@ use treaty_dsl::Sources;
 mod baseline;
 mod db;
 mod docs;
+mod fmt;
 mod lint;
 mod lock;
+mod lsp;
 mod projections;
 mod quarantine;
 mod store;
@@ -53,6 +55,13 @@ enum Command {
     /// /openapi.json as static files: index.html, openapi.json and
     /// catalog.json.
     Docs(docs::DocsArgs),
+    /// Rewrite contract files in the one canonical layout, keeping their
+    /// comments and meaning; with --check, list the files that are not in
+    /// it and exit 1.
+    Fmt(fmt::FmtArgs),
+    /// Run the language server over stdin and stdout (for editors):
+    /// diagnostics, hover, go to definition, completion, formatting.
+    Lsp(lsp::LspArgs),
     /// Write treaty.lock: the canonical schema of every contract version.
     Lock(lock::LockArgs),
     /// Report breaking changes against a lock, a directory or a git revision:
@@ -88,6 +97,8 @@ fn main() -> ExitCode {
             extern_types,
         } => generate(&paths, output, &extern_types),
         Command::Docs(args) => docs::run(args),
+        Command::Fmt(args) => fmt::run(args),
+        Command::Lsp(args) => lsp::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Store(args) => store::run(args),

@@ -18,8 +18,10 @@
 pub mod ast;
 pub mod canonical;
 pub mod diagnostic;
+pub mod format;
 pub mod naming;
 mod parser;
+pub mod query;
 pub mod schema;
 pub mod source;
 pub mod span;
@@ -27,6 +29,7 @@ mod validate;
 
 pub use canonical::{contracts, fingerprint, CanonicalContract, ContractKind};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};
+pub use format::{format_file, format_str, FormatError};
 pub use parser::{parse_file, MAX_NESTING};
 pub use schema::{QualifiedName, Schema};
 pub use source::{LineColumn, LoadError, SourceFile, SourceId, Sources};

@@ -18,6 +18,9 @@
 //!   [`MAX_DIAGNOSTICS`] diagnostics of at most
 //!   [`MAX_BYTES_PER_DIAGNOSTIC`] each, then a line counting the rest) and
 //!   holds no raw control or bidirectional control character;
+//! - `treaty fmt` formats every file that parses (never refusing one as
+//!   its own bug), formatting the result changes nothing, and an accepted
+//!   file keeps its canonical contracts;
 //! - an accepted file generates code, which `syn` parses and which holds
 //!   no raw control (other than tab and newline) or bidirectional control
 //!   character, so rustc's lexer and its `text_direction_codepoint_*`
@@ -140,8 +143,10 @@ impl Target for ContractsTarget {
 
 fn examine(input: &[u8]) -> Result<bool, String> {
     let mut sources = Sources::new();
-    sources.add("fuzz.treaty", input.to_vec());
-    match compile(&sources, &Config::default()) {
+    let id = sources.add("fuzz.treaty", input.to_vec());
+    let compiled = compile(&sources, &Config::default());
+    formats(&sources, id, compiled.as_ref().ok())?;
+    match compiled {
         Err(diagnostics) => {
             rejected(&diagnostics)?;
             Ok(false)
@@ -160,6 +165,32 @@ fn examine(input: &[u8]) -> Result<bool, String> {
             Ok(true)
         }
     }
+}
+
+/// What must hold of `treaty fmt` on the file: it formats or refuses
+/// with syntax errors, what it formats stays as it is when formatted
+/// again, and an accepted file keeps its canonical contracts.
+fn formats(sources: &Sources, id: treaty_dsl::SourceId, schema: Option<&treaty_dsl::Schema>) -> Result<(), String> {
+    let formatted = match treaty_dsl::format_file(sources, id) {
+        Ok(formatted) => formatted,
+        Err(treaty_dsl::FormatError::Syntax(_)) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let again = treaty_dsl::format_str("fuzz.treaty", &formatted).map_err(|e| format!("the formatted file: {e}"))?;
+    if again != formatted {
+        return Err(format!("formatting is not idempotent:\n{formatted}\n---\n{again}"));
+    }
+    if let Some(schema) = schema {
+        let mut after = Sources::new();
+        after.add("fuzz.treaty", formatted.as_bytes());
+        let same = compile(&after, &Config::default())
+            .map(|s| treaty_dsl::contracts(&s) == treaty_dsl::contracts(schema))
+            .unwrap_or(false);
+        if !same {
+            return Err(format!("formatting changed the canonical contracts:\n{formatted}"));
+        }
+    }
+    Ok(())
 }
 
 /// What must hold of a rejected file's diagnostics.

@@ -1,0 +1,267 @@
+//! `treaty lsp`, driven as an editor drives it: a process speaking
+//! Content-Length framed JSON-RPC on its stdin and stdout.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+
+use serde_json::{json, Value};
+
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+    next_id: i64,
+}
+
+impl Client {
+    fn start() -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_treaty"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (sender, messages) = channel();
+        std::thread::spawn(move || loop {
+            let mut length = None;
+            loop {
+                let mut line = String::new();
+                if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(n) = line.strip_prefix("Content-Length: ") {
+                    length = n.parse::<usize>().ok();
+                }
+            }
+            let mut body = vec![0; length.expect("a Content-Length header")];
+            if stdout.read_exact(&mut body).is_err() {
+                return;
+            }
+            if sender
+                .send(serde_json::from_slice(&body).expect("a JSON body"))
+                .is_err()
+            {
+                return;
+            }
+        });
+        Client {
+            child,
+            stdin,
+            messages,
+            next_id: 0,
+        }
+    }
+
+    fn write_raw(&mut self, body: &str) {
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.write_raw(&json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string());
+    }
+
+    /// Sends a request and returns its response, setting aside nothing:
+    /// notifications that arrive first are dropped.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.write_raw(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string());
+        self.until(|m| m["id"] == json!(id))
+    }
+
+    /// The next message `wanted` accepts, skipping the others.
+    fn until(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let message = self
+                .messages
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .expect("the server answers");
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+
+    fn diagnostics_for(&mut self, uri: &str) -> Vec<Value> {
+        let message = self.until(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri);
+        message["params"]["diagnostics"].as_array().unwrap().clone()
+    }
+}
+
+fn uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+const SHARED: &str = "namespace shared;\n\n/// An amount of money.\nrecord Money(cents: i64, currency: String);\n\nconst audit = by: String;\n";
+
+#[test]
+fn an_editor_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().canonicalize().unwrap();
+    std::fs::write(dir.join("shared.treaty"), SHARED).unwrap();
+    let shop = dir.join("shop.treaty");
+    let shop_uri = uri(&shop);
+    let valid = "namespace shop;\nuse shared.Money;\nuse shared.audit;\n\n/// An order was placed.\nPlaced! v2 (total: Money, audit) was v1 (total: Money);\n";
+    std::fs::write(&shop, valid).unwrap();
+
+    let mut client = Client::start();
+    let init = client.request(
+        "initialize",
+        json!({"processId": null, "rootUri": uri(&dir), "capabilities": {}}),
+    );
+    let caps = &init["result"]["capabilities"];
+    assert_eq!(caps["hoverProvider"], json!(true), "{init}");
+    assert_eq!(caps["definitionProvider"], json!(true));
+    assert_eq!(caps["documentFormattingProvider"], json!(true));
+    client.notify("initialized", json!({}));
+
+    // An error as typed: the diagnostic points at the unknown type.
+    let broken = "namespace shop;\nuse shared.Money;\n\nPlaced!(total: Mony);\n";
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": shop_uri, "languageId": "treaty", "version": 1, "text": broken}}),
+    );
+    let diagnostics = client.diagnostics_for(&shop_uri);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0]["code"], "unknown-type");
+    assert_eq!(
+        diagnostics[0]["range"],
+        json!({"start": {"line": 3, "character": 15}, "end": {"line": 3, "character": 19}})
+    );
+    assert_eq!(diagnostics[0]["severity"], 1);
+
+    // Fixed: the diagnostics are cleared.
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": shop_uri, "version": 2}, "contentChanges": [{"text": valid}]}),
+    );
+    assert_eq!(client.diagnostics_for(&shop_uri), Vec::<Value>::new());
+
+    // Hover on the message: docs, expanded fields (the fragment's too),
+    // versions and fingerprints.
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": shop_uri}, "position": {"line": 5, "character": 2}}),
+    );
+    let text = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.contains("event shop.Placed"), "{hover}");
+    assert!(text.contains("An order was placed."), "{text}");
+    assert!(text.contains("- `total: shared.Money`"), "{text}");
+    assert!(text.contains("- `by: String`"), "{text}");
+    assert!(text.contains("**v2** (current, fingerprint `"), "{text}");
+    assert!(text.contains("**v1**, fingerprint `"), "{text}");
+
+    // Go to definition across files and namespaces, from a type and from
+    // a `use` path.
+    for (line, character) in [(5, 20), (1, 14)] {
+        let definition = client.request(
+            "textDocument/definition",
+            json!({"textDocument": {"uri": shop_uri}, "position": {"line": line, "character": character}}),
+        );
+        assert_eq!(
+            definition["result"]["uri"],
+            json!(uri(&dir.join("shared.treaty"))),
+            "{definition}"
+        );
+        assert_eq!(
+            definition["result"]["range"],
+            json!({"start": {"line": 3, "character": 7}, "end": {"line": 3, "character": 12}})
+        );
+    }
+
+    // And from a fragment's name to its `const`.
+    let definition = client.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": shop_uri}, "position": {"line": 5, "character": 28}}),
+    );
+    assert_eq!(
+        definition["result"]["uri"],
+        json!(uri(&dir.join("shared.treaty"))),
+        "{definition}"
+    );
+    assert_eq!(
+        definition["result"]["range"],
+        json!({"start": {"line": 5, "character": 6}, "end": {"line": 5, "character": 11}})
+    );
+
+    // Hover on a fragment: the fields it expands to.
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": shop_uri}, "position": {"line": 5, "character": 28}}),
+    );
+    let text = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.contains("const shared.audit"), "{hover}");
+    assert!(text.contains("- `by: String`"), "{text}");
+
+    // Completion: keywords, built-in types, imported types and fragments.
+    let completion = client.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": shop_uri}, "position": {"line": 5, "character": 19}}),
+    );
+    let labels: Vec<&str> = completion["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap())
+        .collect();
+    for wanted in ["record", "was", "u32", "Timestamp", "Money", "audit"] {
+        assert!(labels.contains(&wanted), "{wanted} missing from {labels:?}");
+    }
+
+    // Formatting: one edit with the canonical layout.
+    let messy =
+        "namespace shop ;use shared.Money;\nuse shared.audit;\nPlaced ! v2( total:Money,audit )was v1(total : Money) ;";
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": shop_uri, "version": 3}, "contentChanges": [{"text": messy}]}),
+    );
+    let formatting = client.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": shop_uri}, "options": {"tabSize": 4, "insertSpaces": true}}),
+    );
+    assert_eq!(
+        formatting["result"],
+        json!([{
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 55}},
+            "newText": "namespace shop;\nuse shared.Money;\nuse shared.audit;\nPlaced! v2 (total: Money, audit)\n    was v1 (total: Money);\n",
+        }])
+    );
+
+    // Garbage and malformed requests: errors, and the server lives on.
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": shop_uri, "version": 4}, "contentChanges": [{"text": "((((\u{0}\"é}}}; namespace"}]}),
+    );
+    assert!(!client.diagnostics_for(&shop_uri).is_empty());
+    let bad = client.request("textDocument/hover", json!({"textDocument": 7}));
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    let unknown = client.request("treaty/nothing", json!({}));
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": shop_uri}, "position": {"line": 99, "character": 99}}),
+    );
+    assert_eq!(hover["result"], Value::Null, "{hover}");
+
+    let shutdown = client.request("shutdown", Value::Null);
+    assert_eq!(shutdown["result"], Value::Null, "{shutdown}");
+    client.notify("exit", Value::Null);
+    let status = client.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -25,7 +25,9 @@ use super::store::{decode_view, Generation, GenerationDetails, ViewChange, ViewE
 use super::{EventContext, Fingerprint, Projection, View};
 use crate::aggregate::EventSet;
 use crate::contract::DecodeError;
+use crate::metrics;
 use crate::store::{EventStore, EventStream, ReadError, RecordedEvent};
+use crate::types::Timestamp;
 
 /// How the engine processes events.
 #[derive(Debug, Clone)]
@@ -593,6 +595,8 @@ struct Worker<P: Projection, S, V> {
     /// Whether the generation may hold views; a new one does not, so a
     /// rebuild skips loading until its first flush.
     stored_any: bool,
+    /// The metadata timestamp of the last event applied (its lag).
+    applied_at: Option<Timestamp>,
 }
 
 impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
@@ -612,6 +616,7 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
             dirty: 0,
             unflushed_events: 0,
             stored_any,
+            applied_at: None,
         }
     }
 
@@ -634,6 +639,7 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         };
         if rebuilding {
             let retired = self.context.views.promote(P::NAME, self.generation).await?;
+            metrics::projection_rebuild_progress(P::NAME, from, self.applied, self.applied);
             tracing::info!(
                 "projection {}: rebuilt generation {} in {elapsed:.1?} ({count} events, {rate:.0} events/s)",
                 P::NAME,
@@ -703,6 +709,7 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
                 self.flush().await?;
             }
             if rebuilding {
+                metrics::projection_rebuild_progress(P::NAME, progress.from, self.applied, progress.head);
                 progress.report(P::NAME, self.applied);
             }
         }
@@ -712,6 +719,8 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         let Some(last) = batch.last().map(|e| e.position) else {
             return Ok(());
         };
+        self.applied_at = batch.last().map(|e| e.metadata.timestamp);
+        metrics::projection_batch(P::NAME, batch.len());
         let mut decoded = Vec::with_capacity(batch.len());
         for recorded in batch {
             if !P::Event::is_member(&recorded.contract) {
@@ -772,11 +781,14 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         if !self.stored_any {
             return Ok(());
         }
+        let mut lookups = 0;
         let missing: HashSet<&String> = decoded
             .iter()
             .flat_map(|(_, _, keys)| keys)
+            .inspect(|_| lookups += 1)
             .filter(|key| !self.cache.contains_key(*key))
             .collect();
+        metrics::projection_cache(P::NAME, lookups - missing.len(), missing.len());
         if missing.is_empty() {
             return Ok(());
         }
@@ -870,6 +882,8 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         self.context
             .status
             .send_modify(|statuses| statuses[self.context.index].checkpoint = checkpoint);
+        let head = self.context.events.head().await.ok();
+        metrics::projection_flushed(P::NAME, checkpoint, head, self.applied_at);
         Ok(())
     }
 

@@ -202,7 +202,7 @@ impl Append {
                 counter!(REGISTRY_REFUSALS, "operation" => "append").increment(1);
                 "refused"
             }
-            Err(AppendError::Storage(_)) => "failed",
+            Err(AppendError::Storage(_) | AppendError::Unavailable(_)) => "failed",
             Err(_) => "refused",
         };
         counter!(STORE_APPENDS, "backend" => backend, "outcome" => outcome).increment(1);

@@ -11,7 +11,9 @@
 use std::process::ExitCode;
 
 use treaty::projection::{PlannedAction, SqliteViewStore, ViewReader};
-use treaty::store::{Durability, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteConfig, SqliteStore, StreamName};
+use treaty::store::{
+    Durability, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteConfig, SqliteStore, StreamName,
+};
 use treaty::Contract;
 
 use crate::app;

@@ -132,10 +132,10 @@ enum Suite {
     /// at INFO, against neither, each side in a child process of its own.
     Telemetry {
         /// Bus commands per side.
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 50_000)]
         commands: u64,
         /// Appends per side.
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 50_000)]
         appends: u64,
         /// Pairs of sides run, alternating; each side's best counts.
         #[arg(long, default_value_t = 3)]

@@ -36,9 +36,7 @@ use treaty::bus::{AskError, Bus, BusConfig, InProcessTransport, SqliteQuarantine
 use treaty::projection::{ProjectionEngine, SqliteViewStore, ViewReader};
 use treaty::spec::Spec;
 use treaty::store::registry::{register_contracts, CompiledContract};
-use treaty::store::{
-    Direction, Durability, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteConfig, SqliteStore,
-};
+use treaty::store::{Direction, Durability, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteConfig, SqliteStore};
 use treaty::Contract;
 
 use factory_contracts::{factory, shared};
@@ -138,13 +136,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", serde_json::to_string_pretty(&specs::use_cases()?)?);
             Ok(())
         }
-        Some(other) => Err(format!(
-            "unknown command {other}
+        Some(other) => Err(format!("unknown command {other}
 {USAGE}
-{}",
-            serve::USAGE
-        )
-        .into()),
+{}", serve::USAGE).into()),
     }
 }
 
@@ -157,12 +151,9 @@ fn current_thread() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// The database path a command was given, or how to give one.
 fn database(arg: Option<String>) -> Result<std::path::PathBuf, String> {
-    arg.map(std::path::PathBuf::from).ok_or_else(|| {
-        format!(
-            "the command needs a database path
-{USAGE}"
-        )
-    })
+    arg.map(std::path::PathBuf::from)
+        .ok_or_else(|| format!("the command needs a database path
+{USAGE}"))
 }
 
 async fn scripted() -> Result<(), Box<dyn std::error::Error>> {

@@ -58,11 +58,12 @@ const ADDED_COLUMNS: [(&str, &str); 2] = [
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     for (column, statement) in ADDED_COLUMNS {
-        let present: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('treaty_projections') WHERE name = ?1)",
-            [column],
-            |r| r.get(0),
-        )?;
+        let present: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('treaty_projections') WHERE name = ?1)",
+                [column],
+                |r| r.get(0),
+            )?;
         if !present {
             tx.execute_batch(statement)?;
         }

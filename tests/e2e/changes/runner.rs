@@ -11,9 +11,7 @@
 use std::process::ExitCode;
 
 use treaty::projection::{PlannedAction, SqliteViewStore, ViewReader};
-use treaty::store::{
-    Durability, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteConfig, SqliteStore, StreamName,
-};
+use treaty::store::{Durability, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteConfig, SqliteStore, StreamName};
 use treaty::Contract;
 
 use crate::app;

@@ -13,7 +13,9 @@
 //! each side runs in a child process of its own (`treaty-bench
 //! telemetry-side`), sides alternating (off, on, on, off, ...) so that a
 //! change of the machine's load falls on both; each side's best rate
-//! counts.
+//! counts. Each case also reports the process's CPU time per command or
+//! append (`_cpu` cases, the lowest of each side), which a loaded
+//! machine disturbs less than a rate.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -45,16 +47,18 @@ pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure
         for telemetry in order {
             let figures = child(telemetry, commands, appends)?;
             eprintln!(
-                "telemetry: round {} {}: bus {:.0} commands/s, appends {:.0}/s (load average {})",
+                "telemetry: round {} {}: bus {:.0} commands/s ({:.1} µs CPU each), appends {:.0}/s ({:.1} µs CPU each) \
+                 (load average {})",
                 round + 1,
                 if telemetry { "on" } else { "off" },
                 figures.bus,
+                figures.bus_cpu,
                 figures.append,
+                figures.append_cpu,
                 load_average()
             );
             let side = if telemetry { &mut on } else { &mut off };
-            side.bus = side.bus.max(figures.bus);
-            side.append = side.append.max(figures.append);
+            side.best(figures);
         }
     }
     let mut report = Report::new();
@@ -68,14 +72,46 @@ pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure
             .relative_to(format!("telemetry off, {appends} appends"), off.append)
             .target(Target::AtLeast(0.95)),
     );
+    report.push(
+        Row::new("telemetry", "telemetry_bus_inprocess_cpu", on.bus_cpu, "µs/command")
+            .against("telemetry off", off.bus_cpu),
+    );
+    report.push(
+        Row::new("telemetry", "telemetry_sqlite_append_cpu", on.append_cpu, "µs/append")
+            .against("telemetry off", off.append_cpu),
+    );
     Ok(report)
 }
 
-/// The rates one side measured.
-#[derive(Debug, Default, Clone, Copy)]
+/// The rates one side measured, and the CPU time per operation.
+#[derive(Debug, Clone, Copy)]
 struct Figures {
     bus: f64,
     append: f64,
+    bus_cpu: f64,
+    append_cpu: f64,
+}
+
+impl Default for Figures {
+    /// Nothing measured yet: no rate, and more CPU than any run.
+    fn default() -> Self {
+        Figures {
+            bus: 0.0,
+            append: 0.0,
+            bus_cpu: f64::INFINITY,
+            append_cpu: f64::INFINITY,
+        }
+    }
+}
+
+impl Figures {
+    /// Keeps the best of these figures and `run`'s.
+    fn best(&mut self, run: Figures) {
+        self.bus = self.bus.max(run.bus);
+        self.append = self.append.max(run.append);
+        self.bus_cpu = self.bus_cpu.min(run.bus_cpu);
+        self.append_cpu = self.append_cpu.min(run.append_cpu);
+    }
 }
 
 /// Runs one side in a child process and reads its figures.
@@ -104,17 +140,23 @@ fn child(telemetry: bool, commands: u64, appends: u64) -> Result<Figures, Failur
         .lines()
         .find_map(|line| line.strip_prefix(RESULT_PREFIX))
         .ok_or_else(|| Failure::new(format!("a telemetry side printed no result: {stdout}")))?;
-    let mut numbers = line.split_whitespace().map(str::parse::<f64>);
-    match (numbers.next(), numbers.next()) {
-        (Some(Ok(bus)), Some(Ok(append))) => Ok(Figures { bus, append }),
+    let numbers: Vec<f64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    match numbers[..] {
+        [bus, append, bus_cpu, append_cpu] => Ok(Figures {
+            bus,
+            append,
+            bus_cpu,
+            append_cpu,
+        }),
         _ => Err(Failure::new(format!(
-            "a telemetry side printed {line:?}, not two rates"
+            "a telemetry side printed {line:?}, not two rates and two CPU times"
         ))),
     }
 }
 
 /// The child: installs telemetry when `on`, measures both cases, prints
-/// `telemetry-side: BUS APPEND`.
+/// `telemetry-side: BUS APPEND BUS_CPU APPEND_CPU` (rates per second, CPU
+/// microseconds per operation).
 pub fn side(on: bool, commands: u64, appends: u64) -> Result<(), Failure> {
     if on {
         let handle = treaty::http::prometheus::install()
@@ -134,12 +176,22 @@ pub fn side(on: bool, commands: u64, appends: u64) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::io("start the runtime", e))?;
-    let (bus, append) = runtime.block_on(async {
+    let cpu = || crate::http::cpu_time().ok_or_else(|| Failure::new("no /proc/self/stat on this system"));
+    let (bus, append, bus_cpu, append_cpu) = runtime.block_on(async {
+        let started = cpu()?;
         let bus = crate::bus::through_bus(commands, |_| Ok(InProcessTransport::new())).await?;
+        let between = cpu()?;
         let append = concurrent_appends(appends).await?;
-        Ok::<_, Failure>((bus, append))
+        let ended = cpu()?;
+        let micros = |d: Duration, n: u64| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+        Ok::<_, Failure>((
+            bus,
+            append,
+            micros(between.saturating_sub(started), commands),
+            micros(ended.saturating_sub(between), appends),
+        ))
     })?;
-    println!("{RESULT_PREFIX}{bus} {append}");
+    println!("{RESULT_PREFIX}{bus} {append} {bus_cpu} {append_cpu}");
     Ok(())
 }
 

@@ -360,6 +360,57 @@ mod tests {
         assert!(LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
     }
 
+    /// Each gauge `f` sets, by name and labels.
+    fn gauges(f: impl FnOnce()) -> std::collections::BTreeMap<String, f64> {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        ::metrics::with_local_recorder(&recorder, f);
+        snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                DebugValue::Gauge(v) => {
+                    let labels: Vec<String> = key.key().labels().map(|l| l.value().to_string()).collect();
+                    Some((format!("{}{{{}}}", key.key().name(), labels.join(",")), v.into_inner()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lag_is_the_events_after_the_checkpoint_and_the_age_of_the_last_while_any_wait() {
+        let hour_ago = Timestamp::now() - jiff::SignedDuration::from_secs(3600);
+        let behind = gauges(|| projection_flushed("p", 7, Some(10), Some(hour_ago)));
+        assert_eq!(behind["treaty_projection_checkpoint_position{p}"], 7.0);
+        assert_eq!(behind["treaty_projection_lag_events{p}"], 3.0);
+        let seconds = behind["treaty_projection_lag_seconds{p}"];
+        assert!((3600.0..3700.0).contains(&seconds), "{seconds}");
+
+        let caught_up = gauges(|| projection_flushed("p", 10, Some(10), Some(hour_ago)));
+        assert_eq!(caught_up["treaty_projection_lag_events{p}"], 0.0);
+        assert_eq!(caught_up["treaty_projection_lag_seconds{p}"], 0.0);
+
+        // Without the head, only the checkpoint is known.
+        let unknown = gauges(|| projection_flushed("p", 10, None, Some(hour_ago)));
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+    }
+
+    #[test]
+    fn rebuild_progress_is_a_share_of_the_events_to_read() {
+        let at = |from, applied, head| {
+            gauges(|| projection_rebuild_progress("p", from, applied, head))
+                ["treaty_projection_rebuild_progress_ratio{p}"]
+        };
+        assert_eq!(at(0, 25, 100), 0.25);
+        assert_eq!(at(50, 75, 100), 0.5);
+        assert_eq!(at(0, 0, 0), 1.0, "nothing to read");
+        assert_eq!(at(0, 150, 100), 1.0, "events appended since the start");
+        assert_eq!(at(100, 50, 200), 0.0);
+    }
+
     #[test]
     fn a_future_timestamp_has_no_age() {
         let later = Timestamp::now() + jiff::SignedDuration::from_secs(3600);

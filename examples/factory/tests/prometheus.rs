@@ -277,6 +277,14 @@ async fn prometheus_scrapes_the_documented_configuration_and_gets_the_runtime_me
             r.len() == 2 && r.iter().all(|(_, v)| *v == 0.0)
         })
         .await;
+    // Each started on a new generation, built and promoted.
+    prometheus
+        .until(
+            &client,
+            r#"treaty_projection_rebuild_progress_ratio{job="treaty"}"#,
+            |r| r.len() == 2 && r.iter().all(|(_, v)| *v == 1.0),
+        )
+        .await;
     let lag = prometheus
         .query(&client, r#"treaty_projection_lag_seconds{job="treaty"}"#)
         .await;

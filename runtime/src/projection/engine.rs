@@ -781,14 +781,14 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         if !self.stored_any {
             return Ok(());
         }
-        let mut lookups = 0;
+        let mut lookups = 0_usize;
         let missing: HashSet<&String> = decoded
             .iter()
             .flat_map(|(_, _, keys)| keys)
             .inspect(|_| lookups += 1)
             .filter(|key| !self.cache.contains_key(*key))
             .collect();
-        metrics::projection_cache(P::NAME, lookups - missing.len(), missing.len());
+        metrics::projection_cache(P::NAME, lookups.saturating_sub(missing.len()), missing.len());
         if missing.is_empty() {
             return Ok(());
         }

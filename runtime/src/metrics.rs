@@ -15,6 +15,7 @@
 //! name and a few fixed outcomes; never a stream, message or event id.
 //! `docs/operations.md` lists every metric with its labels.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
@@ -143,10 +144,16 @@ impl Metric {
     }
 }
 
+/// Whether [`describe`] was called: the one measurement that costs a
+/// store read (a projection's lag in events) is taken only then.
+static DESCRIBED: AtomicBool = AtomicBool::new(false);
+
 /// Gives every metric of [`ALL`] its help text (and the histograms their
-/// unit) in the installed recorder. Call it once after installing one;
-/// without a recorder it does nothing.
+/// unit) in the installed recorder. Call it once after installing one:
+/// it also switches on the projections' lag in events, which reads the
+/// store's head after each flush. Without a recorder it does nothing else.
 pub fn describe() {
+    DESCRIBED.store(true, Ordering::Relaxed);
     for metric in ALL {
         match metric.kind {
             Kind::Counter => describe_counter!(metric.name, Unit::Count, metric.help),
@@ -291,6 +298,12 @@ pub(crate) fn projection_cache(projection: &'static str, hits: usize, misses: us
     if misses > 0 {
         counter!(PROJECTION_CACHE_MISSES, "projection" => projection).increment(misses as u64);
     }
+}
+
+/// Whether a projection should read the store's head after a flush for
+/// [`projection_flushed`]: only once [`describe`] was called.
+pub(crate) fn lag_wanted() -> bool {
+    DESCRIBED.load(Ordering::Relaxed)
 }
 
 /// Sets a projection's checkpoint and lag after a flush: `head` is the

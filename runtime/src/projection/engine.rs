@@ -882,7 +882,11 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         self.context
             .status
             .send_modify(|statuses| statuses[self.context.index].checkpoint = checkpoint);
-        let head = self.context.events.head().await.ok();
+        let head = if metrics::lag_wanted() {
+            self.context.events.head().await.ok()
+        } else {
+            None
+        };
         metrics::projection_flushed(P::NAME, checkpoint, head, self.applied_at);
         Ok(())
     }

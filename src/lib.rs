@@ -28,6 +28,13 @@
 //! - `postgres`: the PostgreSQL event store, view store and quarantine.
 //! - `amqp`: the RabbitMQ transport of the bus.
 //!
+//! Off by default:
+//!
+//! - `http`: the HTTP API built from the contracts (`treaty::http`).
+//! - `prometheus` (implies `http`): `GET /metrics`, a Prometheus recorder
+//!   of the runtime's [`metrics`] and the route rendering it
+//!   (`treaty::http::prometheus`).
+//!
 //! `treaty = { version = "0.1", default-features = false }` builds with
 //! SQLite only.
 //!

@@ -138,7 +138,7 @@ async fn direct(commands: u64) -> Result<f64, Failure> {
 /// Commands per second sent one way through the transport `open` makes
 /// (given the event store's file) and handled by a bus over it, until the
 /// last event is stored.
-async fn through_bus<T: Transport>(
+pub(crate) async fn through_bus<T: Transport>(
     commands: u64,
     open: impl FnOnce(&Path) -> Result<T, Failure>,
 ) -> Result<f64, Failure> {

@@ -46,7 +46,7 @@ struct Run {
 
 /// The CPU time this process has used, user and system, from
 /// `/proc/self/stat` (in ticks of 1/100 s, Linux's `USER_HZ`).
-fn cpu_time() -> Option<Duration> {
+pub(crate) fn cpu_time() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name, which is in parentheses.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();

@@ -3,11 +3,12 @@
 //!
 //! Every suite is a subcommand (`treaty-bench codegen`) that returns a
 //! [`report::Report`]; the report module alone decides how results look,
-//! so a new suite only has to measure. Three more subcommands are not
+//! so a new suite only has to measure. Four more subcommands are not
 //! suites but processes: those that the store's crash and concurrency
 //! tests start, kill and check (`crash-writer`, `contend`), and the one
 //! rebuild that the projections suite runs in a process of its own
-//! (`projection-rebuild`, hidden).
+//! (`projection-rebuild`, hidden), and each side of the telemetry suite
+//! (`telemetry-side`, hidden).
 
 mod bus;
 mod codegen;
@@ -22,6 +23,7 @@ mod http;
 mod projections;
 mod report;
 mod store;
+mod telemetry;
 mod timing;
 
 use std::fmt;
@@ -125,6 +127,32 @@ enum Suite {
         #[arg(long, default_value_t = 10_000)]
         commands: u64,
     },
+    /// Telemetry's cost: the in-process bus and SQLite appends with the
+    /// Prometheus recorder installed and a tracing subscriber recording
+    /// at INFO, against neither, each side in a child process of its own.
+    Telemetry {
+        /// Bus commands per side.
+        #[arg(long, default_value_t = 50_000)]
+        commands: u64,
+        /// Appends per side.
+        #[arg(long, default_value_t = 50_000)]
+        appends: u64,
+        /// Pairs of sides run, alternating; each side's best counts.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Not a suite: one side of the telemetry suite, in a process of its
+    /// own since a recorder and a subscriber are installed for good.
+    #[command(hide = true)]
+    TelemetrySide {
+        /// Install the recorder and the subscriber.
+        #[arg(long)]
+        on: bool,
+        #[arg(long)]
+        commands: u64,
+        #[arg(long)]
+        appends: u64,
+    },
     /// Not a suite: one projection rebuild, run by the projections suite in
     /// a process of its own so that its peak memory is its own; prints one
     /// result line.
@@ -215,6 +243,12 @@ fn main() -> ExitCode {
         Suite::Diagnostics { case, repetitions } => diagnostics::run(case.as_deref(), repetitions),
         Suite::Bus { commands, amqp } => bus::run(commands, amqp.or_else(|| std::env::var("TREATY_TEST_AMQP").ok())),
         Suite::Http { commands } => http::run(commands),
+        Suite::Telemetry {
+            commands,
+            appends,
+            rounds,
+        } => telemetry::run(commands, appends, rounds),
+        Suite::TelemetrySide { on, commands, appends } => return exit_code(telemetry::side(on, commands, appends)),
         Suite::ProjectionRebuild {
             mode,
             events_db,

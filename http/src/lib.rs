@@ -34,9 +34,12 @@
 //!   type. Bad input never produces a 5xx.
 //!
 //! `docs/http.md` documents the routes, headers, statuses and problem
-//! types.
+//! types. With the feature `prometheus`, [`prometheus::router`] is `GET
+//! /metrics` (`docs/operations.md`).
 
 mod problem;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 mod request;
 mod target;
 mod views;

@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod bus;
 mod contract;
+pub mod metrics;
 pub mod projection;
 pub mod spec;
 pub mod storage;

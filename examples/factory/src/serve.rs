@@ -1,7 +1,8 @@
 //! `factory serve`: the factory's HTTP API. Its commands, views, OpenAPI
 //! document and documentation page come from the contracts through
 //! `treaty::http`; this file only opens the stores, starts the projection
-//! engine, and serves the router until Ctrl-C or SIGTERM.
+//! engine, and serves the router, with `GET /metrics` for Prometheus,
+//! until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +66,8 @@ pub const USAGE: &str =
 /// Serves the API until Ctrl-C or SIGTERM, then stops taking connections,
 /// lets requests in flight finish, and stops the projection engine.
 pub async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    // First, so the store, the engine and the API record from the start.
+    let metrics = treaty::http::prometheus::install()?;
     let store = SqliteStore::open(&settings.db)?;
     let compiled = CompiledContract::from_info(&[factory::CONTRACTS, shared::CONTRACTS].concat());
     register_contracts(&store, &compiled).await?;
@@ -93,7 +96,9 @@ pub async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>>
             "/",
             axum::routing::get(|| async { axum::response::Redirect::to("/docs") }),
         )
-        .merge(api.router());
+        .merge(api.router())
+        // `GET /metrics` for Prometheus (docs/operations.md).
+        .merge(treaty::http::prometheus::router(metrics));
 
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     // Tests and scripts read this line to find the port.

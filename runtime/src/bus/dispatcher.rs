@@ -17,6 +17,7 @@ use super::transport::{Delivery, Transport, TransportError};
 use super::CommandSet;
 use crate::aggregate::{Aggregate, Repository, SnapshotStore};
 use crate::contract::{Command, EncodeError};
+use crate::metrics::{self, Settled};
 use crate::store::EventStore;
 use crate::telemetry::trace;
 use crate::types::{Timestamp, Uuid};
@@ -465,6 +466,7 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
                 parked_at: Timestamp::now(),
                 retry_requested: false,
             };
+            metrics::bus_settled(metrics::UNKNOWN_CONTRACT, Settled::Quarantined);
             park(inner, delivery, parked, None).await;
             return;
         }
@@ -498,18 +500,21 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
         .handlers
         .read()
         .unwrap_or_else(|e| e.into_inner())
-        .get(envelope.contract.as_str())
-        .cloned();
+        .get_key_value(envelope.contract.as_str())
+        .map(|(contract, handler)| (*contract, handler.clone()));
+    // The registered name, not the envelope's text, labels the metrics.
+    let contract = handler.as_ref().map_or(metrics::UNKNOWN_CONTRACT, |(name, _)| name);
     let result = match handler {
         None => Err(HandleError::Permanent(format!(
             "no handler for contract {} (message {}): register one on the bus that consumes this transport",
             envelope.contract, envelope.id
         ))),
-        Some(handler) => AssertUnwindSafe(
+        Some((_, handler)) => AssertUnwindSafe(metrics::handling(
+            contract,
             handler
                 .handle(&envelope)
                 .instrument(tracing::info_span!("treaty.bus.handle", contract = %envelope.contract)),
-        )
+        ))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {
@@ -528,9 +533,16 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
     });
     let span = tracing::Span::current();
     let outcome = match result {
-        Ok(handled) => Outcome::Handled(handled),
-        Err(HandleError::Refused(error)) => Outcome::Refused { error },
+        Ok(handled) => {
+            metrics::bus_settled(contract, Settled::Handled);
+            Outcome::Handled(handled)
+        }
+        Err(HandleError::Refused(error)) => {
+            metrics::bus_settled(contract, Settled::Refused);
+            Outcome::Refused { error }
+        }
         Err(HandleError::Transient(error)) if envelope.attempt < inner.config.retry.max_attempts => {
+            metrics::bus_settled(contract, Settled::Retried);
             let delay = inner.config.retry.delay(envelope.attempt);
             tracing::warn!(
                 "bus: message {} ({}) failed attempt {} of {}: {error}; retrying in {delay:?}",
@@ -548,6 +560,7 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
         }
         Err(HandleError::Transient(error) | HandleError::Permanent(error)) => {
             span.record("outcome", "quarantined");
+            metrics::bus_settled(contract, Settled::Quarantined);
             let parked = ParkedMessage {
                 id: envelope.id,
                 contract: Some(envelope.contract.clone()),

@@ -25,8 +25,10 @@ use super::store::{decode_view, Generation, GenerationDetails, ViewChange, ViewE
 use super::{EventContext, Fingerprint, Projection, View};
 use crate::aggregate::EventSet;
 use crate::contract::DecodeError;
+use crate::metrics;
 use crate::store::{EventStore, EventStream, ReadError, RecordedEvent};
 use crate::telemetry::trace;
+use crate::types::Timestamp;
 use tracing::Instrument as _;
 
 /// How the engine processes events.
@@ -595,6 +597,8 @@ struct Worker<P: Projection, S, V> {
     /// Whether the generation may hold views; a new one does not, so a
     /// rebuild skips loading until its first flush.
     stored_any: bool,
+    /// The metadata timestamp of the last event applied (its lag).
+    applied_at: Option<Timestamp>,
 }
 
 impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
@@ -614,6 +618,7 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
             dirty: 0,
             unflushed_events: 0,
             stored_any,
+            applied_at: None,
         }
     }
 
@@ -658,6 +663,7 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         };
         if rebuilding {
             let retired = self.context.views.promote(P::NAME, self.generation).await?;
+            metrics::projection_rebuild_progress(P::NAME, from, self.applied, self.applied);
             tracing::info!(
                 "projection {}: rebuilt generation {} in {elapsed:.1?} ({count} events, {rate:.0} events/s)",
                 P::NAME,
@@ -728,6 +734,7 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
                 self.flush().await?;
             }
             if rebuilding {
+                metrics::projection_rebuild_progress(P::NAME, progress.from, self.applied, progress.head);
                 progress.report(P::NAME, self.applied);
             }
         }
@@ -737,6 +744,8 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         let Some(last) = batch.last().map(|e| e.position) else {
             return Ok(());
         };
+        self.applied_at = batch.last().map(|e| e.metadata.timestamp);
+        metrics::projection_batch(P::NAME, batch.len());
         let mut decoded = Vec::with_capacity(batch.len());
         for recorded in batch {
             if !P::Event::is_member(&recorded.contract) {
@@ -797,11 +806,14 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         if !self.stored_any {
             return Ok(());
         }
+        let mut lookups = 0_usize;
         let missing: HashSet<&String> = decoded
             .iter()
             .flat_map(|(_, _, keys)| keys)
+            .inspect(|_| lookups += 1)
             .filter(|key| !self.cache.contains_key(*key))
             .collect();
+        metrics::projection_cache(P::NAME, lookups.saturating_sub(missing.len()), missing.len());
         if missing.is_empty() {
             return Ok(());
         }
@@ -895,6 +907,12 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
         self.context
             .status
             .send_modify(|statuses| statuses[self.context.index].checkpoint = checkpoint);
+        let head = if metrics::lag_wanted() {
+            self.context.events.head().await.ok()
+        } else {
+            None
+        };
+        metrics::projection_flushed(P::NAME, checkpoint, head, self.applied_at);
         Ok(())
     }
 

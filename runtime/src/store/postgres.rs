@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
+use crate::metrics;
 use crate::storage::postgres::{self, Connected};
 use crate::storage::{Component, OpenError, PostgresOptions};
 
@@ -809,6 +810,21 @@ impl<'a> Call<'a> {
 }
 
 impl PostgresStore {
+    /// [`EventStore::append`] without its metrics.
+    async fn append_untimed(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, AppendError> {
+        rules::validate_append(stream, &events, self.config.max_event_bytes)?;
+        let call = Call::new(expected, &events)?;
+        // A transient failure (a pooled connection the server closed, a
+        // serialization failure) is tried again here, so callers do not
+        // each have to: the same event ids make it safe.
+        retrying(|| self.append_once(stream, expected, &events, &call)).await
+    }
+
     /// One attempt at an append.
     async fn append_once(
         &self,
@@ -912,12 +928,8 @@ impl EventStore for PostgresStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, AppendError> {
-        rules::validate_append(stream, &events, self.config.max_event_bytes)?;
-        let call = Call::new(expected, &events)?;
-        // A transient failure (a pooled connection the server closed, a
-        // serialization failure) is tried again here, so callers do not
-        // each have to: the same event ids make it safe.
-        retrying(|| self.append_once(stream, expected, &events, &call)).await
+        let timed = metrics::Append::start(metrics::Backend::Postgres, events.len());
+        timed.finish(self.append_untimed(stream, expected, events).await)
     }
 
     async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {

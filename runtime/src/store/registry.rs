@@ -257,6 +257,7 @@ pub async fn check_contracts(store: &impl EventStore, compiled: &[CompiledContra
     if report.problems.is_empty() {
         Ok(())
     } else {
+        crate::metrics::registry_refused_start();
         Err(RegisterError::Mismatch(report))
     }
 }

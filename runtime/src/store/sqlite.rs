@@ -28,6 +28,7 @@ use super::{
     AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
     StreamName,
 };
+use crate::metrics;
 use crate::storage::sqlite::{check_tables, connect, connect_read_only};
 use crate::storage::{Component, Durability, OpenError};
 use crate::types::Uuid;
@@ -315,8 +316,9 @@ fn last_position(conn: &Connection) -> rusqlite::Result<u64> {
     Ok(max.unwrap_or(0) as u64)
 }
 
-impl EventStore for SqliteStore {
-    async fn append(
+impl SqliteStore {
+    /// [`EventStore::append`] without its metrics.
+    async fn append_untimed(
         &self,
         stream: &StreamName,
         expected: ExpectedVersion,
@@ -341,6 +343,18 @@ impl EventStore for SqliteStore {
         answer.await.map_err(|_| {
             AppendError::Storage("the SQLite writer failed during the append, which was rolled back".into())
         })?
+    }
+}
+
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, AppendError> {
+        let timed = metrics::Append::start(metrics::Backend::Sqlite, events.len());
+        timed.finish(self.append_untimed(stream, expected, events).await)
     }
 
     async fn stream_version(&self, stream: &StreamName) -> Result<Option<u64>, ReadError> {

@@ -1,7 +1,8 @@
 //! What the factory's HTTP tests share: a `factory serve` process on a
 //! free port, and the external programs some tests drive (Chromium,
-//! Schemathesis), which they skip with a printed reason when missing,
-//! except under CI, where they fail (`.ci/http.sh` installs both).
+//! Schemathesis, Prometheus), which they skip with a printed reason when
+//! missing, except under CI, where they fail (`.ci/http.sh` installs the
+//! first two, `.ci/prometheus.sh` the third).
 
 #![allow(dead_code)]
 
@@ -100,7 +101,7 @@ pub fn program(name: &str, candidates: &[&str], install: &str) -> Option<PathBuf
     match found {
         Some(path) => Some(path),
         None if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but {name} is not installed: .ci/http.sh must install it ({install})")
+            panic!("CI is set but {name} is not installed: .ci/run must install it ({install})")
         }
         None => {
             eprintln!("skipped: {name} is not installed ({install})");
@@ -111,7 +112,11 @@ pub fn program(name: &str, candidates: &[&str], install: &str) -> Option<PathBuf
 
 /// Headless Chromium, Debian's package.
 pub fn chromium() -> Option<PathBuf> {
-    program("chromium", &["/usr/bin/chromium"], "apt-get install chromium")
+    program(
+        "chromium",
+        &["/usr/bin/chromium"],
+        "apt-get install chromium, as .ci/http.sh does",
+    )
 }
 
 /// The DOM of `url` after Chromium rendered it.

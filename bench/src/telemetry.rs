@@ -1,0 +1,247 @@
+//! The telemetry suite: what recording costs, telemetry on against off.
+//!
+//! - `telemetry_bus_inprocess`: commands through the bus over the
+//!   in-process transport, each appending one event to a durable SQLite
+//!   store (the bus suite's `inproc_commands`).
+//! - `telemetry_sqlite_append`: single-event appends to a durable SQLite
+//!   store by 16 tasks at once, each to a stream of its own.
+//!
+//! "On" is the Prometheus recorder installed (`treaty::http::prometheus::
+//! install`, rendered once a second as a scrape would) and a `tracing`
+//! subscriber recording at INFO (formatting into a sink); "off" is
+//! neither. A process has one recorder and one subscriber for good, so
+//! each side runs in a child process of its own (`treaty-bench
+//! telemetry-side`), sides alternating (off, on, on, off, ...) so that a
+//! change of the machine's load falls on both; each side's best rate
+//! counts. Each case also reports the process's CPU time per command or
+//! append (`_cpu` cases, the lowest of each side), which a loaded
+//! machine disturbs less than a rate.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use treaty::bus::InProcessTransport;
+use treaty::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
+use treaty::Uuid;
+
+use crate::report::{Report, Row, Target};
+use crate::timing::load_average;
+use crate::Failure;
+
+/// What a child prints before its figures.
+const RESULT_PREFIX: &str = "telemetry-side: ";
+
+/// Tasks appending at once.
+const APPENDERS: u64 = 16;
+
+/// Runs the suite: `rounds` pairs of child processes, each measuring
+/// `commands` bus commands and `appends` appends.
+pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure> {
+    let mut off = Figures::default();
+    let mut on = Figures::default();
+    for round in 0..rounds.max(1) {
+        // off, on, on, off, off, on, ...: each side as often first as
+        // second.
+        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+        for telemetry in order {
+            let figures = child(telemetry, commands, appends)?;
+            eprintln!(
+                "telemetry: round {} {}: bus {:.0} commands/s ({:.1} µs CPU each), appends {:.0}/s ({:.1} µs CPU each) \
+                 (load average {})",
+                round + 1,
+                if telemetry { "on" } else { "off" },
+                figures.bus,
+                figures.bus_cpu,
+                figures.append,
+                figures.append_cpu,
+                load_average()
+            );
+            let side = if telemetry { &mut on } else { &mut off };
+            side.best(figures);
+        }
+    }
+    let mut report = Report::new();
+    report.push(
+        Row::new("telemetry", "telemetry_bus_inprocess", on.bus, "commands/s")
+            .relative_to(format!("telemetry off, {commands} commands"), off.bus)
+            .target(Target::AtLeast(0.95)),
+    );
+    report.push(
+        Row::new("telemetry", "telemetry_sqlite_append", on.append, "appends/s")
+            .relative_to(format!("telemetry off, {appends} appends"), off.append)
+            .target(Target::AtLeast(0.95)),
+    );
+    report.push(
+        Row::new("telemetry", "telemetry_bus_inprocess_cpu", on.bus_cpu, "µs/command")
+            .against("telemetry off", off.bus_cpu),
+    );
+    report.push(
+        Row::new("telemetry", "telemetry_sqlite_append_cpu", on.append_cpu, "µs/append")
+            .against("telemetry off", off.append_cpu),
+    );
+    Ok(report)
+}
+
+/// The rates one side measured, and the CPU time per operation.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    bus: f64,
+    append: f64,
+    bus_cpu: f64,
+    append_cpu: f64,
+}
+
+impl Default for Figures {
+    /// Nothing measured yet: no rate, and more CPU than any run.
+    fn default() -> Self {
+        Figures {
+            bus: 0.0,
+            append: 0.0,
+            bus_cpu: f64::INFINITY,
+            append_cpu: f64::INFINITY,
+        }
+    }
+}
+
+impl Figures {
+    /// Keeps the best of these figures and `run`'s.
+    fn best(&mut self, run: Figures) {
+        self.bus = self.bus.max(run.bus);
+        self.append = self.append.max(run.append);
+        self.bus_cpu = self.bus_cpu.min(run.bus_cpu);
+        self.append_cpu = self.append_cpu.min(run.append_cpu);
+    }
+}
+
+/// Runs one side in a child process and reads its figures.
+fn child(telemetry: bool, commands: u64, appends: u64) -> Result<Figures, Failure> {
+    let exe = std::env::current_exe().map_err(|e| Failure::io("find the treaty-bench executable", e))?;
+    let mut command = Command::new(&exe);
+    command
+        .arg("telemetry-side")
+        .args(["--commands", &commands.to_string(), "--appends", &appends.to_string()]);
+    if telemetry {
+        command.arg("--on");
+    }
+    let output = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Failure::io(format!("run {}", exe.display()), e))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(Failure::new(format!(
+            "a telemetry side failed ({}): {stdout}",
+            output.status
+        )));
+    }
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(RESULT_PREFIX))
+        .ok_or_else(|| Failure::new(format!("a telemetry side printed no result: {stdout}")))?;
+    let numbers: Vec<f64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    match numbers[..] {
+        [bus, append, bus_cpu, append_cpu] => Ok(Figures {
+            bus,
+            append,
+            bus_cpu,
+            append_cpu,
+        }),
+        _ => Err(Failure::new(format!(
+            "a telemetry side printed {line:?}, not two rates and two CPU times"
+        ))),
+    }
+}
+
+/// The child: installs telemetry when `on`, measures both cases, prints
+/// `telemetry-side: BUS APPEND BUS_CPU APPEND_CPU` (rates per second, CPU
+/// microseconds per operation).
+pub fn side(on: bool, commands: u64, appends: u64) -> Result<(), Failure> {
+    if on {
+        let handle = treaty::http::prometheus::install()
+            .map_err(|e| Failure::new(format!("cannot install the Prometheus recorder: {e}")))?;
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(std::io::sink)
+            .try_init()
+            .map_err(|e| Failure::new(format!("cannot install the tracing subscriber: {e}")))?;
+        // Scraped once a second, as Prometheus would.
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            std::hint::black_box(handle.render());
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::io("start the runtime", e))?;
+    let cpu = || crate::http::cpu_time().ok_or_else(|| Failure::new("no /proc/self/stat on this system"));
+    let (bus, append, bus_cpu, append_cpu) = runtime.block_on(async {
+        let started = cpu()?;
+        let bus = crate::bus::through_bus(commands, |_| Ok(InProcessTransport::new())).await?;
+        let between = cpu()?;
+        let append = concurrent_appends(appends).await?;
+        let ended = cpu()?;
+        let micros = |d: Duration, n: u64| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+        Ok::<_, Failure>((
+            bus,
+            append,
+            micros(between.saturating_sub(started), commands),
+            micros(ended.saturating_sub(between), appends),
+        ))
+    })?;
+    println!("{RESULT_PREFIX}{bus} {append} {bus_cpu} {append_cpu}");
+    Ok(())
+}
+
+/// Appends per second: `appends` single-event appends by [`APPENDERS`]
+/// tasks, each to a stream of its own with exact expected versions.
+async fn concurrent_appends(appends: u64) -> Result<f64, Failure> {
+    let dir = tempfile::tempdir().map_err(|e| Failure::io("create a temporary directory", e))?;
+    let store = Arc::new(
+        SqliteStore::open(dir.path().join("events.db"))
+            .map_err(|e| Failure::new(format!("cannot open the store: {e}")))?,
+    );
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..APPENDERS)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let stream = StreamName::new(format!("appender-{task}")).map_err(|e| e.to_string())?;
+                let mine = appends / APPENDERS + u64::from(task < appends % APPENDERS);
+                for version in 0..mine {
+                    let expected = if version == 0 {
+                        ExpectedVersion::NoStream
+                    } else {
+                        ExpectedVersion::Exact(version)
+                    };
+                    let event = NewEvent {
+                        id: Uuid::now_v7(),
+                        contract: "bench.Appended".into(),
+                        contract_version: 1,
+                        fingerprint: "0".repeat(32),
+                        payload: format!("{{\"n\":{version}}}").into_bytes(),
+                        metadata: Metadata::now(),
+                    };
+                    store
+                        .append(&stream, expected, vec![event])
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok::<_, String>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .map_err(|e| Failure::new(e.to_string()))?
+            .map_err(|e| Failure::new(format!("an append failed: {e}")))?;
+    }
+    let rate = appends as f64 / started.elapsed().as_secs_f64();
+    let head = store.head().await.map_err(|e| Failure::new(e.to_string()))?;
+    if head != appends {
+        return Err(Failure::new(format!("{appends} appends stored {head} events")));
+    }
+    Ok(rate)
+}

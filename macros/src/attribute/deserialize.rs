@@ -115,14 +115,12 @@ pub(crate) fn deserialize(item: &syn::DeriveInput) -> Option<TokenStream> {
             const SHAPE: ::treaty::__private::Shape =
                 ::treaty::__private::Shape { name: #name, fields: &[#(#wires),*] };
 
-            #[inline]
             fn map<__A: ::treaty::serde::de::MapAccess<'de>>(
                 mut __map: __A,
             ) -> ::std::result::Result<Self, __A::Error> {
                 #map_body
             }
 
-            #[inline]
             fn seq<__A: ::treaty::serde::de::SeqAccess<'de>>(
                 #seq_arg,
             ) -> ::std::result::Result<Self, __A::Error> {

@@ -259,10 +259,9 @@ fn empty_structs_read_the_same() {
 /// does not produce but other formats do.
 #[test]
 fn index_and_byte_keys_read_the_same() {
-    fn read<T: DeserializeOwned + Debug, K: IntoDeserializer<'static, ValueError>>(entries: &[(K, u32)]) -> String
-    where
-        K: Clone,
-    {
+    fn read<T: DeserializeOwned + Debug, K: IntoDeserializer<'static, ValueError> + Clone>(
+        entries: &[(K, u32)],
+    ) -> String {
         show(T::deserialize(MapDeserializer::<_, ValueError>::new(
             entries.iter().cloned(),
         )))

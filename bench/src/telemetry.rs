@@ -8,8 +8,10 @@
 //!
 //! "On" is the Prometheus recorder installed (`treaty::http::prometheus::
 //! install`, rendered once a second as a scrape would) and a `tracing`
-//! subscriber recording at INFO (formatting into a sink); "off" is
-//! neither. A process has one recorder and one subscriber for good, so
+//! subscriber recording at INFO: an OpenTelemetry layer, so every span
+//! becomes an OpenTelemetry span and sends write the trace context into
+//! envelopes (its provider has no exporter: the export's own cost depends
+//! on the collector), and formatting into a sink. "Off" is neither. A process has one recorder and one subscriber for good, so
 //! each side runs in a child process of its own (`treaty-bench
 //! telemetry-side`), sides alternating (off, on, on, off, ...) so that a
 //! change of the machine's load falls on both; each side's best rate
@@ -161,9 +163,16 @@ pub fn side(on: bool, commands: u64, appends: u64) -> Result<(), Failure> {
     if on {
         let handle = treaty::http::prometheus::install()
             .map_err(|e| Failure::new(format!("cannot install the Prometheus recorder: {e}")))?;
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(std::io::sink)
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
+        let tracer = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .build()
+            .tracer("treaty-bench");
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(treaty::telemetry::tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
             .try_init()
             .map_err(|e| Failure::new(format!("cannot install the tracing subscriber: {e}")))?;
         // Scraped once a second, as Prometheus would.

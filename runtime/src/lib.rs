@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod bus;
 mod contract;
+mod de;
 pub mod metrics;
 pub mod projection;
 pub mod spec;
@@ -34,4 +35,6 @@ pub mod __prelude {
 pub mod __private {
     pub use serde;
     pub use serde_json;
+
+    pub use crate::de::{deserialize_struct, element, element_or, field, key, required, skip, FieldKey, Shape, Struct};
 }

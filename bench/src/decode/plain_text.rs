@@ -46,32 +46,33 @@ pub fn render(corpus: &Corpus) -> String {
         "//! Plain serde types of the same shape as Treaty's, written by treaty-bench.\n\
          #![allow(dead_code)]\n\n",
     );
-    // Namespaces are `shared` and `domain.ctxN`: at most two levels.
-    let mut open: Option<String> = None;
+    // Namespaces are `shared` and `domain.ctxN`: at most two levels. The
+    // contexts of one domain are not next to each other in the corpus
+    // (`sales.ctx0`, `billing.ctx0`, …, `sales.ctx1`), and each domain is
+    // one module: namespaces are grouped by domain, in order of first
+    // appearance.
+    let outer = |namespace: &Namespace| namespace.name.split('.').next().unwrap_or_default().to_string();
+    let mut domains: Vec<String> = Vec::new();
     for namespace in &corpus.namespaces {
-        let segments: Vec<&str> = namespace.name.split('.').collect();
-        let (outer, inner) = match segments.as_slice() {
-            [one] => (*one, None),
-            [outer, inner] => (*outer, Some(*inner)),
-            _ => unreachable!("corpus namespaces have one or two segments"),
-        };
-        if open.as_deref() != Some(outer) {
-            if open.is_some() {
-                out.push_str("}\n");
-            }
-            let _ = writeln!(out, "pub mod {outer} {{");
-            open = Some(outer.to_string());
-        }
-        match inner {
-            Some(inner) => {
-                let _ = writeln!(out, "pub mod {inner} {{");
-                items(&mut out, namespace);
-                out.push_str("}\n");
-            }
-            None => items(&mut out, namespace),
+        let domain = outer(namespace);
+        if !domains.contains(&domain) {
+            domains.push(domain);
         }
     }
-    if open.is_some() {
+    for domain in &domains {
+        let _ = writeln!(out, "pub mod {domain} {{");
+        for namespace in corpus.namespaces.iter().filter(|n| outer(n) == *domain) {
+            let segments: Vec<&str> = namespace.name.split('.').collect();
+            match segments.as_slice() {
+                [_] => items(&mut out, namespace),
+                [_, inner] => {
+                    let _ = writeln!(out, "pub mod {inner} {{");
+                    items(&mut out, namespace);
+                    out.push_str("}\n");
+                }
+                _ => unreachable!("corpus namespaces have one or two segments"),
+            }
+        }
         out.push_str("}\n");
     }
     out

@@ -32,8 +32,7 @@ pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
         if !args.is_empty() {
             return Err(syn::Error::new_spanned(args, "`record` takes no arguments"));
         }
-        let derives = struct_derives();
-        Ok(quote! { #derives #item })
+        Ok(struct_derives(&item))
     })
 }
 
@@ -43,8 +42,7 @@ pub fn earlier(args: TokenStream, item: TokenStream) -> TokenStream {
         if !args.is_empty() {
             return Err(syn::Error::new_spanned(args, "`earlier` takes no arguments"));
         }
-        let derives = earlier_derives();
-        Ok(quote! { #derives #item })
+        Ok(earlier_derives(item))
     })
 }
 
@@ -87,7 +85,7 @@ fn expand_message(args: TokenStream, item: syn::DeriveInput) -> syn::Result<Toke
     let (marker, name) = kind.ok_or_else(|| missing(&item, "event = \"namespace.Name\"` or `command = \"…\""))?;
     let version = version.ok_or_else(|| missing(&item, "version = N"))?;
     let fingerprint = fingerprint.ok_or_else(|| missing(&item, "fingerprint = \"…\""))?;
-    let derives = struct_derives();
+    let derives = struct_derives(&item);
     let kind = if marker == "event" {
         quote! { Event }
     } else {
@@ -127,7 +125,6 @@ fn expand_message(args: TokenStream, item: syn::DeriveInput) -> syn::Result<Toke
     }
     Ok(quote! {
         #derives
-        #item
 
         impl ::treaty::Contract for #ty {
             const NAME: &'static str = #name;

@@ -23,6 +23,7 @@
 //! refers to outside crates only through `::treaty` and `::std`.
 
 mod contract;
+mod deserialize;
 mod enumeration;
 mod id;
 mod projection;
@@ -66,22 +67,46 @@ pub(crate) fn missing(item: &syn::DeriveInput, what: &str) -> syn::Error {
     syn::Error::new_spanned(&item.ident, format!("missing `{what}` argument"))
 }
 
-/// The derives and serde setup of every generated record and current
-/// message.
-pub(crate) fn struct_derives() -> TokenStream {
-    quote! {
-        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq,
-            ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
-        #[serde(crate = "::treaty::serde")]
+/// The derives, serde setup and `Deserialize` impl of every generated
+/// record and current message: `Deserialize` is written by
+/// [`deserialize::deserialize`] where it can be, derived by serde otherwise.
+pub(crate) fn struct_derives(item: &syn::DeriveInput) -> TokenStream {
+    match deserialize::deserialize(item) {
+        Some(deserialize) => quote! {
+            #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq,
+                ::treaty::serde::Serialize)]
+            #[serde(crate = "::treaty::serde")]
+            #item
+            #deserialize
+        },
+        None => quote! {
+            #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq,
+                ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
+            #[serde(crate = "::treaty::serde")]
+            #item
+        },
     }
 }
 
-/// The derives and serde setup of the shape of an earlier version: it is
-/// only ever read, so it needs `Deserialize` (and `Debug`, for whoever
-/// writes its upcast), not the other derives.
-pub(crate) fn earlier_derives() -> TokenStream {
-    quote! {
-        #[derive(::std::fmt::Debug, ::treaty::serde::Deserialize)]
-        #[serde(crate = "::treaty::serde")]
+/// The derives, serde setup and `Deserialize` impl of the shape of an
+/// earlier version: it is only ever read, so it needs `Deserialize` (and
+/// `Debug`, for whoever writes its upcast), not the other derives. With
+/// the hand-written `Deserialize` no serde derive is left to declare the
+/// fields' `#[serde]` attributes, so they are dropped.
+pub(crate) fn earlier_derives(item: syn::DeriveInput) -> TokenStream {
+    match deserialize::deserialize(&item) {
+        Some(deserialize) => {
+            let item = deserialize::without_serde_attributes(item);
+            quote! {
+                #[derive(::std::fmt::Debug)]
+                #item
+                #deserialize
+            }
+        }
+        None => quote! {
+            #[derive(::std::fmt::Debug, ::treaty::serde::Deserialize)]
+            #[serde(crate = "::treaty::serde")]
+            #item
+        },
     }
 }

@@ -217,7 +217,7 @@ mod tests {
     fn lays_out_a_message() {
         assert_eq!(
             fmt("namespace  a ;Foo ! v2( x:u32 ,y : [ String ]?=none,)was v1(x:u32);"),
-            "namespace a;\nFoo! v2 (x: u32, y: [String]? = none) was v1 (x: u32);\n"
+            "namespace a;\nFoo! v2 (x: u32, y: [String]? = none)\n    was v1 (x: u32);\n"
         );
     }
 }

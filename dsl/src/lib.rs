@@ -19,6 +19,7 @@ pub mod ast;
 pub mod canonical;
 pub mod diagnostic;
 pub mod format;
+mod hints;
 pub mod naming;
 mod parser;
 pub mod query;

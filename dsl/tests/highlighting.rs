@@ -12,7 +12,10 @@ use std::process::Command;
 use treaty_dsl::{parse_file, Severity, Sources};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_path_buf()
 }
 
 /// Every `.treaty` file under the workspace root that parses.
@@ -22,7 +25,10 @@ fn parsing_files(root: &Path) -> Vec<PathBuf> {
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).expect("read a directory") {
             let path = entry.expect("a directory entry").path();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if path.is_dir() {
                 if name != "target" && name != "node_modules" && !name.starts_with('.') {
                     dirs.push(path);
@@ -67,6 +73,9 @@ fn the_grammar_tokenizes_every_contract_file() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}{stderr}");
-    assert!(stdout.starts_with(&format!("tokenized {} files", files.len())), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("tokenized {} files", files.len())),
+        "{stdout}"
+    );
     eprintln!("{stdout}");
 }

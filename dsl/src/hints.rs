@@ -232,6 +232,29 @@ pub(crate) fn lokad_hint(declaration: &str, before: &str, after: &str, found: &s
             help: "delete it: `namespace name;` at the top of the file names the contracts".into(),
         });
     }
+    if head == "let" && !first_word(after_head).is_empty() {
+        let name = first_word(after_head);
+        return Some(LokadHint {
+            at_head: true,
+            message: "Lokad's `let` is `const` in Treaty".into(),
+            label: "Lokad's field fragment".into(),
+            help: {
+                let value = after_head.split_once('=').map_or("", |(_, v)| v);
+                let value = value.split([';', '\n']).next().unwrap_or("");
+                let fields: Vec<String> = value
+                    .split(',')
+                    .map(|f| match f.split_whitespace().collect::<Vec<_>>()[..] {
+                        [ty, field] => format!("{}: {}", snake(field), treaty_type_of(ty)),
+                        _ => "name: Type".to_string(),
+                    })
+                    .collect();
+                format!(
+                    "write `const {name} = {};`: each field is `name: Type`",
+                    fields.join(", ")
+                )
+            },
+        });
+    }
     if head == "using" {
         return Some(LokadHint {
             at_head: true,

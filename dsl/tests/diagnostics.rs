@@ -2074,6 +2074,32 @@ fn lokad_extern_namespace() {
 }
 
 #[test]
+fn lokad_let_fragment() {
+    check(
+        &[("shop.treaty", "namespace shop;\nlet name = string name;\nA!(name);\n")],
+        expect![[r#"
+            error[syntax]: Lokad's `let` is `const` in Treaty
+              ┌─ shop.treaty:2:1
+              │
+            2 │ let name = string name;
+              │ ^^^ Lokad's field fragment
+              │
+              = help: write `const name = name: String;`: each field is `name: Type`
+
+            error[unknown-fragment]: `name` is not a declared field fragment
+              ┌─ shop.treaty:3:4
+              │
+            3 │ A!(name);
+              │    ^^^^ unknown fragment
+              │
+              = help: write a field as `name: Type`, or declare `const name = field: Type;`
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
 fn lokad_using() {
     check(
         &[("shop.treaty", "namespace shop;\nusing Lokad.Cqrs;\nA!(a: u32);\n")],

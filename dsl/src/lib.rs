@@ -20,6 +20,7 @@ pub mod canonical;
 pub mod diagnostic;
 pub mod format;
 mod hints;
+pub mod lokad;
 pub mod naming;
 mod parser;
 pub mod query;

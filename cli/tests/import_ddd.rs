@@ -184,6 +184,12 @@ fn every_message_field_and_template_is_kept() {
         "{billing}"
     );
     assert!(billing.contains("aggregate Invoice(Id: InvoiceId) {"), "{billing}");
+    // Comments inside a declaration go above it; those at the end stay.
+    assert!(billing.contains("    // per line\n    AddLines?("), "{billing}");
+    assert!(
+        billing.contains("record Audited(who: String);\n// The end of the billing contracts.\n"),
+        "{billing}"
+    );
 }
 
 fn sources_dir(sources: &Sources, file: &str) -> String {

@@ -211,7 +211,8 @@ struct Token {
     comments: Vec<String>,
 }
 
-fn lex(text: &str) -> Vec<Token> {
+/// The tokens of `text`, and the comments after the last one.
+fn lex(text: &str) -> (Vec<Token>, Vec<String>) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
@@ -314,7 +315,7 @@ fn lex(text: &str) -> Vec<Token> {
             });
         }
     }
-    tokens
+    (tokens, comments)
 }
 
 #[derive(Debug, Clone)]
@@ -369,14 +370,18 @@ enum Stmt {
 
 struct Parser {
     tokens: Vec<Token>,
+    /// Comments after the last token.
+    trailing: Vec<String>,
     at: usize,
     notes: Vec<Note>,
 }
 
 impl Parser {
     fn new(text: &str) -> Self {
+        let (tokens, trailing) = lex(text);
         Parser {
-            tokens: lex(text),
+            tokens,
+            trailing,
             at: 0,
             notes: Vec::new(),
         }
@@ -474,6 +479,32 @@ impl Parser {
                 continue;
             }
             let (line, column) = self.position();
+            let start = self.at;
+            let count = stmts.len();
+            self.statement(&mut stmts, line, column);
+            // Comments inside the statement (in a field list, before a
+            // template) go above it.
+            let end = self.at.min(self.tokens.len());
+            let inner: Vec<String> = self.tokens[(start + 1).min(end)..end]
+                .iter_mut()
+                .flat_map(|t| std::mem::take(&mut t.comments))
+                .collect();
+            if !inner.is_empty() {
+                stmts.insert(count, Stmt::Comments(inner));
+            }
+        }
+        if in_body {
+            let (line, column) = self.position();
+            self.note(line, column, "an interface body is not closed with `}`".to_string());
+        } else if !self.trailing.is_empty() {
+            stmts.push(Stmt::Comments(std::mem::take(&mut self.trailing)));
+        }
+        stmts
+    }
+
+    /// One statement at the current token, pushed onto `stmts`.
+    fn statement(&mut self, stmts: &mut Vec<Stmt>, line: usize, column: usize) {
+        {
             let keyword = match self.peek() {
                 Some(Tok::Ident(s)) => s.clone(),
                 _ => String::new(),
@@ -559,7 +590,7 @@ impl Parser {
                         }
                         _ => {
                             stmts.push(Stmt::Skipped(name, line, column));
-                            continue;
+                            return;
                         }
                     };
                     if marker.is_some() {
@@ -567,7 +598,7 @@ impl Parser {
                     }
                     if !self.eat('(') {
                         stmts.push(Stmt::Skipped(name, line, column));
-                        continue;
+                        return;
                     }
                     let fields = self.fields(&[')']);
                     self.eat(')');
@@ -595,11 +626,6 @@ impl Parser {
                 }
             }
         }
-        if in_body {
-            let (line, column) = self.position();
-            self.note(line, column, "an interface body is not closed with `}`".to_string());
-        }
-        stmts
     }
 
     /// Fields up to one of `end` (not consumed): `Type name`, a fragment

@@ -12,6 +12,7 @@ mod baseline;
 mod db;
 mod docs;
 mod fmt;
+mod import_ddd;
 mod lint;
 mod lock;
 mod lsp;
@@ -59,6 +60,10 @@ enum Command {
     /// comments and meaning; with --check, list the files that are not in
     /// it and exit 1.
     Fmt(fmt::FmtArgs),
+    /// Turn Lokad Code DSL files (.ddd) into .treaty files, keeping every
+    /// message, field, fragment and template; what needs a person becomes
+    /// a placeholder marked TODO(import-ddd) and a note on stderr.
+    ImportDdd(import_ddd::ImportDddArgs),
     /// Run the language server over stdin and stdout (for editors):
     /// diagnostics, hover, go to definition, completion, formatting.
     Lsp(lsp::LspArgs),
@@ -98,6 +103,7 @@ fn main() -> ExitCode {
         } => generate(&paths, output, &extern_types),
         Command::Docs(args) => docs::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::ImportDdd(args) => import_ddd::run(args),
         Command::Lsp(args) => lsp::run(args),
         Command::Lock(args) => lock::run(args),
         Command::Lint(args) => lint::run(args),

@@ -19,6 +19,8 @@ pub mod ast;
 pub mod canonical;
 pub mod diagnostic;
 pub mod format;
+mod hints;
+pub mod lokad;
 pub mod naming;
 mod parser;
 pub mod query;

@@ -58,6 +58,7 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
     }
     let bidi = bidi_controls(id, text);
     let mut syntax_errors = 0;
+    let mut open_lokad_bodies = 0usize;
     let mut offset = 0;
     while offset <= text.len() {
         let rest = &text[offset..];
@@ -95,9 +96,32 @@ pub fn parse_file(sources: &Sources, id: SourceId) -> (File, Vec<Diagnostic>) {
             Err(error) => {
                 let (at, expected) = expected_at(&error);
                 let at = offset + at;
-                diagnostics.push(syntax_error(id, text, at, expected));
+                // The `}` closing a Lokad `interface` whose header was
+                // reported: its messages were read as top-level ones.
+                if open_lokad_bodies > 0 && text[at..].starts_with('}') && text[offset..at].trim().is_empty() {
+                    open_lokad_bodies -= 1;
+                    offset = after_optional_semicolon(text, at + 1);
+                    continue;
+                }
+                let (diagnostic, lokad_interface) = syntax_error(id, text, offset, at, &expected);
+                diagnostics.push(diagnostic);
                 syntax_errors += 1;
-                offset = recover(text, offset, at);
+                // A declaration that only lacks its `;` before the next
+                // declaration is kept, so that nothing using it is
+                // reported as unknown.
+                if text[at..].starts_with("/*") {
+                    // Lokad's block comment: skipped whole.
+                    offset = text[at + 2..].find("*/").map_or(text.len() + 1, |n| at + 2 + n + 2);
+                } else if let Some((item, problems)) = missing_semicolon_item(id, text, offset, at, &expected) {
+                    file.items.push(item);
+                    diagnostics.extend(problems);
+                    offset = at;
+                } else if let Some(body) = lokad_interface.then(|| lokad_body_start(text, at)).flatten() {
+                    open_lokad_bodies += 1;
+                    offset = body;
+                } else {
+                    offset = recover(text, offset, at);
+                }
                 if syntax_errors == MAX_SYNTAX_ERRORS {
                     let at = offset.min(text.len());
                     diagnostics.push(
@@ -210,12 +234,14 @@ fn recover(text: &str, start: usize, error_at: usize) -> usize {
     // its error at the end of the line, after the `;` it swallowed.
     let line_start = text[..error_at].rfind('\n').map_or(0, |i| i + 1).max(start);
     let fallback = first_semicolon(bytes, line_start).map_or(text.len() + 1, |i| i + 1);
+    let declaration_start = start + (text[start..].len() - text[start..].trim_start().len());
     let mut depth = 0usize;
     let mut i = start;
     while i < bytes.len() {
         match bytes[i] {
-            b'"' => i = skip_string(bytes, i),
-            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+            // Both stop at the line's end, which the next turn looks at.
+            b'"' => i = skip_string(bytes, i).saturating_sub(1).max(i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i).saturating_sub(1).max(i),
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' => depth = depth.saturating_sub(1),
             b'}' => {
@@ -225,11 +251,120 @@ fn recover(text: &str, start: usize, error_at: usize) -> usize {
                 }
             }
             b';' if depth == 0 && i >= error_at => return i + 1,
+            b'\n' => {
+                // The next declaration, wherever the brackets are: a
+                // missing `)` or a construct of another language must not
+                // hide it.
+                let line = i + 1;
+                let first = line + (text[line..].len() - text[line..].trim_start_matches([' ', '\t']).len());
+                if first >= error_at && first > declaration_start && starts_declaration(&text[line..]) {
+                    return with_preceding_docs(text, error_at, line);
+                }
+            }
             _ => {}
         }
         i += 1;
     }
     fallback
+}
+
+/// Whether `line` (the text from a line's start) starts a declaration:
+/// after indentation, a declaration keyword followed by a name (`id: T`
+/// is a field, `id T: Uuid` a declaration), a Lokad one (`interface`,
+/// `extern "..."`, `using`), or a name followed by `?` or `!`, as a
+/// message (or Lokad's `if ? =`) starts.
+fn starts_declaration(line: &str) -> bool {
+    let line = line.trim_start_matches([' ', '\t']);
+    let word = crate::hints::first_word(line);
+    if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let rest = &line[word.len()..];
+    let after = rest.trim_start_matches([' ', '\t']);
+    let spaced = after.len() < rest.len();
+    let keyword = matches!(
+        word,
+        "namespace" | "use" | "const" | "id" | "record" | "enum" | "aggregate" | "interface" | "using"
+    );
+    if keyword && spaced && after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return true;
+    }
+    if word == "extern" && after.starts_with('"') {
+        return true;
+    }
+    after.starts_with(['?', '!'])
+}
+
+/// `at`, or the start of the doc comments just above it (after the
+/// error), which belong to the declaration starting at `at`.
+fn with_preceding_docs(text: &str, error_at: usize, mut at: usize) -> usize {
+    while at > 0 {
+        let line_start = text[..at - 1].rfind('\n').map_or(0, |i| i + 1);
+        if line_start < error_at || !text[line_start..at].trim_start().starts_with("///") {
+            break;
+        }
+        at = line_start;
+    }
+    at
+}
+
+/// When the declaration starting at `start` fails only for want of a
+/// `;` before the next declaration (at `at`), the item it is with the
+/// `;` added.
+fn missing_semicolon_item(
+    id: SourceId,
+    text: &str,
+    start: usize,
+    at: usize,
+    expected: &[String],
+) -> Option<(Item, Vec<Diagnostic>)> {
+    let next = &text[at..];
+    if !expected.iter().any(|e| e == "`;`") || !(next.is_empty() || next.starts_with("///") || starts_declaration(next))
+    {
+        return None;
+    }
+    let end = text[..at].trim_end().len();
+    // The added `;` must fall inside the text, on the whitespace after
+    // the declaration, for the item's span to stay in the file.
+    if end <= start || end >= at {
+        return None;
+    }
+    let patched = format!("{};", &text[start..end]);
+    let mut pairs = Grammar::parse(Rule::chunk, &patched).ok()?;
+    let chunk = pairs.next()?;
+    if chunk.as_span().end() != patched.len() {
+        return None;
+    }
+    let inner = chunk.into_inner().next()?;
+    if inner.as_rule() != Rule::item {
+        return None;
+    }
+    let builder = Builder {
+        source: id,
+        base: start,
+        problems: RefCell::new(Vec::new()),
+    };
+    let item = builder.item(inner);
+    Some((item, builder.problems.into_inner()))
+}
+
+/// After a Lokad `interface X(...) {` header at `at`: just after its
+/// `{`, so that the messages inside are read (and their errors reported)
+/// as top-level ones. `None` when there is no `{` before the next `;`.
+fn lokad_body_start(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = at;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+            b'{' => return Some(i + 1),
+            b';' | b'}' => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The first `;` at or after `from` that is not in a comment.
@@ -350,23 +485,73 @@ fn expected_at(error: &pest::error::Error<Rule>) -> (usize, Vec<String>) {
     (at, expected)
 }
 
-fn syntax_error(id: SourceId, text: &str, at: usize, expected: Vec<String>) -> Diagnostic {
+/// The diagnostic for a syntax error at `at` in the declaration starting
+/// at `start`, and whether that declaration is a Lokad `interface`.
+fn syntax_error(id: SourceId, text: &str, start: usize, at: usize, expected: &[String]) -> (Diagnostic, bool) {
     let found = found_at(text, at);
-    let message = match expected.as_slice() {
+    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+    if text[at..].starts_with("/*") {
+        let diagnostic = Diagnostic::error(Code::Syntax, Span::new(id, at, at + 2), "Treaty has no block comments")
+            .with_label("a block comment starts here")
+            .with_help("start each line of the comment with `//` (or `///` to document the declaration below)");
+        return (diagnostic, false);
+    }
+    let (declaration, before) = match declaration_start(text, start, at) {
+        Some(first) => (&text[first..], &text[first..at]),
+        None => ("", ""),
+    };
+    if let Some(hint) = crate::hints::lokad_hint(declaration, before, &text[at..], &found) {
+        let head = crate::hints::first_word(declaration);
+        let interface = head == "interface";
+        let span = if hint.at_head {
+            let first = text.len() - declaration.len();
+            Span::new(id, first, first + head.len())
+        } else {
+            Span::new(id, at, end)
+        };
+        let diagnostic = Diagnostic::error(Code::Syntax, span, hint.message)
+            .with_label(hint.label)
+            .with_help(hint.help);
+        return (diagnostic, interface);
+    }
+    let message = match expected {
         [] => format!("unexpected {found}"),
         [one] => format!("expected {one}, found {found}"),
         [init @ .., last] => format!("expected {} or {last}, found {found}", init.join(", ")),
     };
-    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
-    Diagnostic::error(Code::Syntax, Span::new(id, at, end), message)
+    let diagnostic = Diagnostic::error(Code::Syntax, Span::new(id, at, end), message)
         .with_label("unexpected here")
-        .with_help(syntax_help(&expected))
+        .with_help(syntax_help(expected, text, at));
+    (diagnostic, false)
+}
+
+/// Where the first word of the declaration that starts at `start` is
+/// (after blank space, comments and docs); `None` when the error at `at`
+/// comes before it.
+fn declaration_start(text: &str, start: usize, at: usize) -> Option<usize> {
+    let mut rest = &text[start..];
+    loop {
+        let trimmed = rest.trim_start();
+        if trimmed.starts_with("//") {
+            rest = trimmed.find('\n').map_or("", |n| &trimmed[n..]);
+        } else {
+            rest = trimmed;
+            break;
+        }
+    }
+    let first = text.len() - rest.len();
+    (first <= at).then_some(first)
 }
 
 const PUNCTUATION: [&str; 13] = [";", ",", ":", "=", "?", "!", "(", ")", "[", "]", "{", "}", "\""];
 
-fn syntax_help(expected: &[String]) -> String {
-    if expected.iter().any(|e| e == "`;`") {
+fn syntax_help(expected: &[String], text: &str, at: usize) -> String {
+    let next_declaration = starts_declaration(&text[at..]) || text[at..].starts_with("///");
+    if expected.iter().any(|e| e == "`;`") && next_declaration {
+        "end the declaration before this one with `;`".to_string()
+    } else if expected.iter().any(|e| e == "`)`") && next_declaration {
+        "close the declaration before this one with `)` and end it with `;`".to_string()
+    } else if expected.iter().any(|e| e == "`;`") {
         "end every declaration with `;`".to_string()
     } else if expected.iter().any(|e| e == "a type") {
         "write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`".to_string()
@@ -380,6 +565,7 @@ fn found_at(text: &str, at: usize) -> String {
     match rest.chars().next() {
         None => "end of file".to_string(),
         Some('\n' | '\r') => "end of line".to_string(),
+        Some('/') if rest.starts_with("///") => "a doc comment `///`".to_string(),
         Some(c) if c.is_whitespace() => "whitespace".to_string(),
         Some(c) if c.is_alphanumeric() || c == '_' => {
             let word: String = rest
@@ -389,8 +575,22 @@ fn found_at(text: &str, at: usize) -> String {
                 .collect();
             format!("`{word}`")
         }
-        Some(c) => format!("`{}`", c.escape_debug()),
+        // Quoted as written, unless it cannot be seen.
+        Some(c) if c.is_control() || is_invisible(c) => format!("`{}`", c.escape_unicode()),
+        Some(c) => format!("`{c}`"),
     }
+}
+
+/// Characters that show as nothing, or as something else.
+fn is_invisible(c: char) -> bool {
+    is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00ad}' | '\u{034f}' | '\u{115f}' | '\u{1160}' | '\u{180e}' | '\u{3164}' | '\u{feff}'
+        )
+        || ('\u{200b}'..='\u{200f}').contains(&c)
+        || ('\u{2028}'..='\u{2064}').contains(&c)
+        || ('\u{fff0}'..='\u{fffb}').contains(&c)
 }
 
 fn rule_name(rule: Rule) -> Option<&'static str> {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ast::{self, DefaultKind, FieldItem, ItemKind, MessageKind, TypeExpr, TypeExprKind};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::hints;
 use crate::naming;
 use crate::schema::*;
 use crate::source::SourceId;
@@ -842,16 +843,7 @@ impl<'a> Validator<'a> {
             }
             let mut d = Diagnostic::error(Code::UnknownType, path.span, format!("unknown type `{dotted}`"))
                 .with_label("not declared or imported");
-            let lower = dotted.to_ascii_lowercase();
-            d = if let Some(scalar) = Scalar::ALL.iter().find(|s| s.name().to_ascii_lowercase() == lower) {
-                d.with_help(format!("the built-in type is spelled `{}`", scalar.name()))
-            } else if let Some(other) = self.same_name_elsewhere(&dotted) {
-                d.with_help(format!("import it with `use {other};`"))
-            } else {
-                d.with_help(
-                    "declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type",
-                )
-            };
+            d = d.with_help(self.unknown_type_help(scope, &dotted));
             self.error(d);
             return None;
         };
@@ -874,6 +866,64 @@ impl<'a> Validator<'a> {
                 None
             }
         }
+    }
+
+    /// What to write instead of the unknown type `dotted`: the built-in
+    /// it miscases, another language's name for a built-in, an import,
+    /// or the nearest name in scope.
+    fn unknown_type_help(&self, scope: &Scope, dotted: &str) -> String {
+        let lower = dotted.to_ascii_lowercase();
+        if let Some(scalar) = Scalar::ALL.iter().find(|s| s.name().to_ascii_lowercase() == lower) {
+            return format!("the built-in type is spelled `{}`", scalar.name());
+        }
+        if let Some(alias) = hints::type_alias(dotted) {
+            return match alias.treaty {
+                hints::Treaty::Type(t) => format!("`{dotted}` is the {} name; Treaty's is `{t}`", alias.languages),
+                hints::Treaty::Advice(advice) => {
+                    format!("`{dotted}` is a {} type; Treaty has {advice}", alias.languages)
+                }
+            };
+        }
+        if let Some(other) = self.same_name_elsewhere(dotted) {
+            let kind = match self.decls.get(&other) {
+                Some(decl) if decl.kind == DeclKind::Extern => " (an extern type)",
+                _ => "",
+            };
+            return format!("import it with `use {other};`{kind}");
+        }
+        // Types a field may name here: built-ins, this namespace's types
+        // and imports; then any type by its full name.
+        let value_type = |d: &Decl| !matches!(d.kind, DeclKind::Message(_) | DeclKind::Const);
+        let local = self
+            .decls
+            .iter()
+            .filter(|(q, d)| q.namespace == scope.namespace && value_type(d))
+            .map(|(q, _)| q.name.as_str());
+        let imported = scope.imports.keys().map(String::as_str);
+        let builtins = Scalar::ALL.iter().map(|s| s.name());
+        if let Some(near) = hints::nearest(dotted, builtins.chain(local).chain(imported)) {
+            return format!("did you mean `{near}`?");
+        }
+        let qualified = dotted.contains('.');
+        let elsewhere: Vec<(String, &QualifiedName)> = self
+            .decls
+            .iter()
+            .filter(|(_, d)| value_type(d))
+            .map(|(q, _)| (if qualified { q.to_string() } else { q.name.clone() }, q))
+            .collect();
+        if let Some(near) = hints::nearest(dotted, elsewhere.iter().map(|(n, _)| n.as_str())) {
+            if let Some((_, q)) = elsewhere.iter().find(|(n, _)| n == near) {
+                return if qualified {
+                    format!("did you mean `{q}`?")
+                } else {
+                    format!("did you mean `{}`? import it with `use {q};`", q.name)
+                };
+            }
+        }
+        "declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, \
+         for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or \
+         `extern_type` in build.rs)"
+            .to_string()
     }
 
     fn check_default(&mut self, value: &ast::DefaultValue, ty: &Type) -> Option<Value> {

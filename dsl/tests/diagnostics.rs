@@ -194,16 +194,16 @@ fn syntax_lokad_field_order() {
     check(
         &[("shop.treaty", "namespace shop;\nPlaceOrder?(String name);\n")],
         expect![[r#"
-        error[syntax]: expected `)`, `,` or `:`, found `name`
-          ┌─ shop.treaty:2:20
-          │
-        2 │ PlaceOrder?(String name);
-          │                    ^ unexpected here
-          │
-          = help: see docs/language.md for the syntax of each declaration
+            error[syntax]: fields are written `name: Type`, not `Type name`: found `String name`
+              ┌─ shop.treaty:2:20
+              │
+            2 │ PlaceOrder?(String name);
+              │                    ^ the field's name comes first
+              │
+              = help: write `name: String`
 
-        error: contracts have 1 error
-    "#]],
+            error: contracts have 1 error
+        "#]],
     );
 }
 
@@ -212,16 +212,16 @@ fn syntax_message_without_kind() {
     check(
         &[("shop.treaty", "namespace shop;\nPlaceOrder(name: String);\n")],
         expect![[r#"
-        error[syntax]: expected `?` (command) or `!` (event), found `(`
-          ┌─ shop.treaty:2:11
-          │
-        2 │ PlaceOrder(name: String);
-          │           ^ unexpected here
-          │
-          = help: see docs/language.md for the syntax of each declaration
+            error[syntax]: expected `?` (command) or `!` (event), found `(`; `PlaceOrder(...)` is a plain Lokad contract
+              ┌─ shop.treaty:2:11
+              │
+            2 │ PlaceOrder(name: String);
+              │           ^ needs `?`, `!` or `record`
+              │
+              = help: write `PlaceOrder?(...)` for a command, `PlaceOrder!(...)` for an event, or `record PlaceOrder(...);`
 
-        error: contracts have 1 error
-    "#]],
+            error: contracts have 1 error
+        "#]],
     );
 }
 
@@ -247,13 +247,13 @@ fn syntax_errors_are_all_reported() {
               │
               = help: write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`
 
-            error[syntax]: expected `)`, `,` or `:`, found `name`
+            error[syntax]: fields are written `name: Type`, not `Type name`: found `String name`
               ┌─ shop.treaty:3:20
               │
             3 │ PlaceOrder?(String name);
-              │                    ^ unexpected here
+              │                    ^ the field's name comes first
               │
-              = help: see docs/language.md for the syntax of each declaration
+              = help: write `name: String`
 
             error[syntax]: expected `,` or `}`, found `Green`
               ┌─ shop.treaty:4:18
@@ -307,7 +307,7 @@ fn syntax_error_does_not_hide_validation_errors() {
             3 │ record B(name: Strin);
               │                ^^^^^ not declared or imported
               │
-              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+              = help: did you mean `String`?
 
             error: contracts have 2 errors
         "#]],
@@ -338,7 +338,7 @@ fn syntax_unclosed_parenthesis() {
             4 │ OrderShipped!(at: Strin);
               │                   ^^^^^ not declared or imported
               │
-              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+              = help: did you mean `String`?
 
             error: contracts have 2 errors
         "#]],
@@ -363,7 +363,7 @@ fn errors_in_several_files_are_reported_together() {
             2 │ record A(name: Strin);
               │                ^^^^^ not declared or imported
               │
-              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+              = help: did you mean `String`?
 
             error[bad-default]: -1 is out of range for `u32` (0 to 4294967295)
               ┌─ b.treaty:2:27
@@ -497,16 +497,16 @@ fn namespace_with_syntax_error() {
     check(
         &[("shop.treaty", "namespace shop\nrecord A(name: String);\n")],
         expect![[r#"
-        error[syntax]: expected `;`, found `record`
-          ┌─ shop.treaty:2:1
-          │
-        2 │ record A(name: String);
-          │ ^ unexpected here
-          │
-          = help: end every declaration with `;`
+            error[syntax]: expected `;`, found `record`
+              ┌─ shop.treaty:2:1
+              │
+            2 │ record A(name: String);
+              │ ^ unexpected here
+              │
+              = help: end the declaration before this one with `;`
 
-        error: contracts have 1 error
-    "#]],
+            error: contracts have 1 error
+        "#]],
     );
 }
 
@@ -515,16 +515,16 @@ fn unknown_type() {
     check(
         &[("shop.treaty", "namespace shop;\nrecord A(name: Strin);\n")],
         expect![[r#"
-        error[unknown-type]: unknown type `Strin`
-          ┌─ shop.treaty:2:16
-          │
-        2 │ record A(name: Strin);
-          │                ^^^^^ not declared or imported
-          │
-          = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+            error[unknown-type]: unknown type `Strin`
+              ┌─ shop.treaty:2:16
+              │
+            2 │ record A(name: Strin);
+              │                ^^^^^ not declared or imported
+              │
+              = help: did you mean `String`?
 
-        error: contracts have 1 error
-    "#]],
+            error: contracts have 1 error
+        "#]],
     );
 }
 
@@ -592,7 +592,7 @@ fn unknown_type_by_full_name() {
             2 │ OrderPlaced!(total: shared.Mony);
               │                     ^^^^^^^^^^^ not declared or imported
               │
-              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+              = help: did you mean `shared.Money`?
 
             error: contracts have 1 error
         "#]],
@@ -626,7 +626,7 @@ fn unknown_type_in_display_template_field() {
             2 │ OrderPlaced!(total: Mony) display "Total {total}";
               │                     ^^^^ not declared or imported
               │
-              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or `extern_type` in build.rs)
 
             error: contracts have 1 error
         "#]],
@@ -1978,26 +1978,26 @@ fn long_lines_are_shown_around_the_error() {
     check(
         &[("shop.treaty", &text)],
         expect![[r#"
-        error[duplicate-field]: field `f3` appears twice
-          ┌─ shop.treaty:2:900
-          │
-        2 │ record A(f0: u32, f1: u32, f2: u32, f3: u32, f4: u32, f5: u32, f6: u32, f7: u32, f8…f86: u32, f87: u32, f88: u32, f89: u32, f3: u32, g: Nope);
-          │                                     -------                                                                                 ^^^^^^^ declared again here
-          │                                     │                                                                                        
-          │                                     first declared here (or brought in by a fragment or the aggregate id)
-          │
-          = help: rename or remove one of them
+            error[duplicate-field]: field `f3` appears twice
+              ┌─ shop.treaty:2:900
+              │
+            2 │ record A(f0: u32, f1: u32, f2: u32, f3: u32, f4: u32, f5: u32, f6: u32, f7: u32, f8…f86: u32, f87: u32, f88: u32, f89: u32, f3: u32, g: Nope);
+              │                                     -------                                                                                 ^^^^^^^ declared again here
+              │                                     │                                                                                        
+              │                                     first declared here (or brought in by a fragment or the aggregate id)
+              │
+              = help: rename or remove one of them
 
-        error[unknown-type]: unknown type `Nope`
-          ┌─ shop.treaty:2:912
-          │
-        2 │ …7: u32, f88: u32, f89: u32, f3: u32, g: Nope);
-          │                                          ^^^^ not declared or imported
-          │
-          = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+            error[unknown-type]: unknown type `Nope`
+              ┌─ shop.treaty:2:912
+              │
+            2 │ …7: u32, f88: u32, f89: u32, f3: u32, g: Nope);
+              │                                          ^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or `extern_type` in build.rs)
 
-        error: contracts have 2 errors
-    "#]],
+            error: contracts have 2 errors
+        "#]],
     );
 }
 
@@ -2007,16 +2007,16 @@ fn long_labels_are_shown_by_their_start() {
     check(
         &[("shop.treaty", &text)],
         expect![[r#"
-        error[unknown-type]: unknown type `MissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMis…
-          ┌─ shop.treaty:2:13
-          │
-        2 │ record A(a: MissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingM…
-          │             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ not declared or imported
-          │
-          = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, or use a built-in type
+            error[unknown-type]: unknown type `MissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMis…
+              ┌─ shop.treaty:2:13
+              │
+            2 │ record A(a: MissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingMissingM…
+              │             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or `extern_type` in build.rs)
 
-        error: contracts have 1 error
-    "#]],
+            error: contracts have 1 error
+        "#]],
     );
 }
 
@@ -2050,4 +2050,644 @@ fn diagnostics_beyond_the_cap_are_counted() {
         … and 2 more errors not shown
         error: contracts have 102 errors"#]]
     .assert_eq(&tail);
+}
+
+// People coming from Lokad's Code DSL (`.ddd` files): each of its
+// constructs is named, with what Treaty writes instead.
+
+#[test]
+fn lokad_extern_namespace() {
+    check(
+        &[("shop.treaty", "namespace shop;\nextern \"Lokad.SaaS\";\nA!(a: u32);\n")],
+        expect![[r#"
+            error[syntax]: `extern "..."` is Lokad's Code DSL, not Treaty
+              ┌─ shop.treaty:2:1
+              │
+            2 │ extern "Lokad.SaaS";
+              │ ^^^^^^ Lokad's contract namespace
+              │
+              = help: delete it: `namespace name;` at the top of the file names the contracts
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn lokad_let_fragment() {
+    check(
+        &[("shop.treaty", "namespace shop;\nlet name = string name;\nA!(name);\n")],
+        expect![[r#"
+            error[syntax]: Lokad's `let` is `const` in Treaty
+              ┌─ shop.treaty:2:1
+              │
+            2 │ let name = string name;
+              │ ^^^ Lokad's field fragment
+              │
+              = help: write `const name = name: String;`: each field is `name: Type`
+
+            error[unknown-fragment]: `name` is not a declared field fragment
+              ┌─ shop.treaty:3:4
+              │
+            3 │ A!(name);
+              │    ^^^^ unknown fragment
+              │
+              = help: write a field as `name: Type`, or declare `const name = field: Type;`
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn lokad_using() {
+    check(
+        &[("shop.treaty", "namespace shop;\nusing Lokad.Cqrs;\nA!(a: u32);\n")],
+        expect![[r#"
+            error[syntax]: `using` is C#; Treaty imports one type at a time
+              ┌─ shop.treaty:2:1
+              │
+            2 │ using Lokad.Cqrs;
+              │ ^^^^^ C# import
+              │
+              = help: write `use namespace.Name;` for each type used from another namespace, or delete it
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn lokad_interface_markers() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nif ? = IFuncCommand;\nif ! = IFuncEvent;\nA!(a: u32);\n",
+        )],
+        expect![[r#"
+            error[syntax]: Lokad's `if ? = I...;` has no counterpart in Treaty
+              ┌─ shop.treaty:2:1
+              │
+            2 │ if ? = IFuncCommand;
+              │ ^^ sets the interface of Lokad's commands
+              │
+              = help: delete it: `?` marks each command and `!` each event, and the messages of an `aggregate` carry its identity
+
+            error[syntax]: Lokad's `if ! = I...;` has no counterpart in Treaty
+              ┌─ shop.treaty:3:1
+              │
+            3 │ if ! = IFuncEvent;
+              │ ^^ sets the interface of Lokad's events
+              │
+              = help: delete it: `?` marks each command and `!` each event, and the messages of an `aggregate` carry its identity
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn lokad_interface_reports_what_is_inside() {
+    // The header is reported once; the messages inside are read, so
+    // their own errors are reported too, and the closing `}` is not an
+    // error of its own.
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\n\
+             interface Security(SecurityId Id)\n\
+             {\n\
+             \x20   if ? = ISecurityCommand;\n\
+             \x20   CreateSecurity?(string displayName)\n\
+             \x20   SecurityCreated!(name: Strin);\n\
+             }\n\
+             After!(a: Nope);\n",
+        )],
+        expect![[r#"
+            error[syntax]: Lokad's `interface` is an `aggregate` in Treaty
+              ┌─ shop.treaty:2:1
+              │
+            2 │ interface Security(SecurityId Id)
+              │ ^^^^^^^^^ Lokad's aggregate
+              │
+              = help: write `aggregate Security(id: SecurityId) { ... }`: the identity is a field `name: Type`, declared with `id SecurityId: Uuid;` if it is an id
+
+            error[syntax]: Lokad's `if ? = I...;` has no counterpart in Treaty
+              ┌─ shop.treaty:4:5
+              │
+            4 │     if ? = ISecurityCommand;
+              │     ^^ sets the interface of Lokad's commands
+              │
+              = help: delete it: `?` marks each command and `!` each event, and the messages of an `aggregate` carry its identity
+
+            error[syntax]: fields are written `name: Type`, not `Type name`: found `string displayName`
+              ┌─ shop.treaty:5:28
+              │
+            5 │     CreateSecurity?(string displayName)
+              │                            ^ the field's name comes first
+              │
+              = help: write `display_name: String`
+
+            error[unknown-type]: unknown type `Strin`
+              ┌─ shop.treaty:6:28
+              │
+            6 │     SecurityCreated!(name: Strin);
+              │                            ^^^^^ not declared or imported
+              │
+              = help: did you mean `String`?
+
+            error[unknown-type]: unknown type `Nope`
+              ┌─ shop.treaty:8:11
+              │
+            8 │ After!(a: Nope);
+              │           ^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or `extern_type` in build.rs)
+
+            error: contracts have 5 errors
+        "#]],
+    );
+}
+
+#[test]
+fn lokad_interface_without_identity() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\ninterface Registry\n{\n    Opened!();\n}\n",
+        )],
+        expect![[r#"
+            error[syntax]: Lokad's `interface` is an `aggregate` in Treaty
+              ┌─ shop.treaty:2:1
+              │
+            2 │ interface Registry
+              │ ^^^^^^^^^ Lokad's aggregate
+              │
+              = help: write `aggregate Registry(id: RegistryId) { ... }`: the identity is a field `name: Type`, declared with `id RegistryId: Uuid;` if it is an id
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn lokad_explicit_template() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nA!(login: String)\n    explicit \"Logged in {login}\"\nB!(a: Strin);\n",
+        )],
+        expect![[r#"
+            error[syntax]: Lokad's `explicit "..."` is `display "..."` in Treaty
+              ┌─ shop.treaty:3:5
+              │
+            3 │     explicit "Logged in {login}"
+              │     ^ Lokad's text template
+              │
+              = help: write `display "..."` and end the declaration with `;`; its placeholders name fields as declared, `{field}`
+
+            error[unknown-type]: unknown type `Strin`
+              ┌─ shop.treaty:4:7
+              │
+            4 │ B!(a: Strin);
+              │       ^^^^^ not declared or imported
+              │
+              = help: did you mean `String`?
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nconst name = string name;\nA!(Guid? userId);\nB!(a: u32, string[] tags);\nC!(DateTime at);\n",
+        )],
+        expect![[r#"
+            error[syntax]: fields are written `name: Type`, not `Type name`: found `string name`
+              ┌─ shop.treaty:2:21
+              │
+            2 │ const name = string name;
+              │                     ^ the field's name comes first
+              │
+              = help: write `name: String`
+
+            error[syntax]: fields are written `name: Type`, not `Type name`: found `Guid? userId`
+              ┌─ shop.treaty:3:8
+              │
+            3 │ A!(Guid? userId);
+              │        ^ the field's name comes first
+              │
+              = help: write `user_id: Uuid?`
+
+            error[syntax]: fields are written `name: Type`, not `Type name`: found `string[] tags`
+              ┌─ shop.treaty:4:18
+              │
+            4 │ B!(a: u32, string[] tags);
+              │                  ^ the field's name comes first
+              │
+              = help: write `tags: [String]`
+
+            error[syntax]: fields are written `name: Type`, not `Type name`: found `DateTime at`
+              ┌─ shop.treaty:5:13
+              │
+            5 │ C!(DateTime at);
+              │             ^ the field's name comes first
+              │
+              = help: write `at: Timestamp`
+
+            error: contracts have 4 errors
+        "#]],
+    );
+}
+
+#[test]
+fn lokad_block_comment() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\n/* Lokad wrote\n   block comments; like this */\nA!(a: Strin);\n",
+        )],
+        expect![[r#"
+            error[syntax]: Treaty has no block comments
+              ┌─ shop.treaty:2:1
+              │
+            2 │ /* Lokad wrote
+              │ ^^ a block comment starts here
+              │
+              = help: start each line of the comment with `//` (or `///` to document the declaration below)
+
+            error[unknown-type]: unknown type `Strin`
+              ┌─ shop.treaty:4:7
+              │
+            4 │ A!(a: Strin);
+              │       ^^^^^ not declared or imported
+              │
+              = help: did you mean `String`?
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn const_missing_semicolon_is_kept() {
+    // The fragment is still declared, so its uses are not reported as
+    // unknown, and the declaration after it is read.
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nconst login = login: String\nconst token = token: String;\nA!(login, token);\n",
+        )],
+        expect![[r#"
+            error[syntax]: expected `,`, `;`, `=` or `?`, found `const`
+              ┌─ shop.treaty:3:1
+              │
+            3 │ const token = token: String;
+              │ ^ unexpected here
+              │
+              = help: end the declaration before this one with `;`
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn recovery_at_the_next_declaration() {
+    // A missing `)` without a `;` after it: the next line starts a
+    // declaration, which is read.
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nrecord A(a: u32\nrecord B(b: Strin);\nC!(c: Nope)\n/// Docs.\nD!(d: Nix);\n",
+        )],
+        expect![[r#"
+            error[syntax]: expected `)`, `,`, `=` or `?`, found `record`
+              ┌─ shop.treaty:3:1
+              │
+            3 │ record B(b: Strin);
+              │ ^ unexpected here
+              │
+              = help: close the declaration before this one with `)` and end it with `;`
+
+            error[unknown-type]: unknown type `Strin`
+              ┌─ shop.treaty:3:13
+              │
+            3 │ record B(b: Strin);
+              │             ^^^^^ not declared or imported
+              │
+              = help: did you mean `String`?
+
+            error[unknown-type]: unknown type `Nope`
+              ┌─ shop.treaty:4:7
+              │
+            4 │ C!(c: Nope)
+              │       ^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or `extern_type` in build.rs)
+
+            error[syntax]: expected `;`, `display` or `was`, found a doc comment `///`
+              ┌─ shop.treaty:5:1
+              │
+            5 │ /// Docs.
+              │ ^ unexpected here
+              │
+              = help: end the declaration before this one with `;`
+
+            error[unknown-type]: unknown type `Nix`
+              ┌─ shop.treaty:6:7
+              │
+            6 │ D!(d: Nix);
+              │       ^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or `extern_type` in build.rs)
+
+            error: contracts have 5 errors
+        "#]],
+    );
+}
+
+#[test]
+fn found_text_is_quoted_as_written() {
+    check(
+        &[("shop.treaty", "namespace shop;\nA!(a: \"x\");\nB!(b: u32) ¤;\n")],
+        expect![[r#"
+            error[syntax]: expected a type, found `"`
+              ┌─ shop.treaty:2:7
+              │
+            2 │ A!(a: "x");
+              │       ^ unexpected here
+              │
+              = help: write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`
+
+            error[syntax]: expected `;`, `display` or `was`, found `¤`
+              ┌─ shop.treaty:3:12
+              │
+            3 │ B!(b: u32) ¤;
+              │            ^ unexpected here
+              │
+              = help: end every declaration with `;`
+
+            error: contracts have 2 errors
+        "#]],
+    );
+}
+
+#[test]
+fn invisible_found_text_is_escaped() {
+    // The rendered source line shows the character itself, so only the
+    // message is compared.
+    let mut sources = Sources::new();
+    sources.add("shop.treaty", "namespace shop;\nA!(a: u32)\u{200b};\n");
+    let rendered = compile(&sources, &Config::default()).map(|_| ()).unwrap_err().render();
+    assert_eq!(
+        rendered.lines().next(),
+        Some("error[syntax]: expected `;`, `display` or `was`, found `\\u{200b}`")
+    );
+}
+
+#[test]
+fn byte_order_mark_is_accepted() {
+    check(
+        &[("shop.treaty", "\u{feff}namespace shop;\nA!(a: u32);\n")],
+        expect![[r#"ok"#]],
+    );
+    // Columns count from the text after it.
+    check(
+        &[("shop.treaty", "\u{feff}namespace shop; A!(a: Nope);\n")],
+        expect![[r#"
+            error[unknown-type]: unknown type `Nope`
+              ┌─ shop.treaty:1:23
+              │
+            1 │ namespace shop; A!(a: Nope);
+              │                       ^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or `extern_type` in build.rs)
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_type_named_as_in_other_languages() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\n\
+             A!(a: int, b: long, c: Guid, d: DateTime, e: TimeSpan, f: double);\n\
+             B!(a: number, b: boolean, c: Integer, d: BigDecimal);\n\
+             C!(a: int32, b: uint64, c: google.protobuf.Timestamp, d: i16);\n",
+        )],
+        expect![[r#"
+            error[unknown-type]: unknown type `int`
+              ┌─ shop.treaty:2:7
+              │
+            2 │ A!(a: int, b: long, c: Guid, d: DateTime, e: TimeSpan, f: double);
+              │       ^^^ not declared or imported
+              │
+              = help: `int` is the C# and Java name; Treaty's is `i32`
+
+            error[unknown-type]: unknown type `long`
+              ┌─ shop.treaty:2:15
+              │
+            2 │ A!(a: int, b: long, c: Guid, d: DateTime, e: TimeSpan, f: double);
+              │               ^^^^ not declared or imported
+              │
+              = help: `long` is the C# and Java name; Treaty's is `i64`
+
+            error[unknown-type]: unknown type `Guid`
+              ┌─ shop.treaty:2:24
+              │
+            2 │ A!(a: int, b: long, c: Guid, d: DateTime, e: TimeSpan, f: double);
+              │                        ^^^^ not declared or imported
+              │
+              = help: `Guid` is the C# name; Treaty's is `Uuid`
+
+            error[unknown-type]: unknown type `DateTime`
+              ┌─ shop.treaty:2:33
+              │
+            2 │ A!(a: int, b: long, c: Guid, d: DateTime, e: TimeSpan, f: double);
+              │                                 ^^^^^^^^ not declared or imported
+              │
+              = help: `DateTime` is the C# name; Treaty's is `Timestamp`
+
+            error[unknown-type]: unknown type `TimeSpan`
+              ┌─ shop.treaty:2:46
+              │
+            2 │ A!(a: int, b: long, c: Guid, d: DateTime, e: TimeSpan, f: double);
+              │                                              ^^^^^^^^ not declared or imported
+              │
+              = help: `TimeSpan` is a C# type; Treaty has no duration type: use an integer such as `i64` and name the unit (`timeout_ms: i64`)
+
+            error[unknown-type]: unknown type `double`
+              ┌─ shop.treaty:2:59
+              │
+            2 │ A!(a: int, b: long, c: Guid, d: DateTime, e: TimeSpan, f: double);
+              │                                                           ^^^^^^ not declared or imported
+              │
+              = help: `double` is the C#, Java and Protocol Buffers name; Treaty's is `f64`
+
+            error[unknown-type]: unknown type `number`
+              ┌─ shop.treaty:3:7
+              │
+            3 │ B!(a: number, b: boolean, c: Integer, d: BigDecimal);
+              │       ^^^^^^ not declared or imported
+              │
+              = help: `number` is a TypeScript type; Treaty has `f64`, or an integer type such as `i64` when it only holds whole numbers
+
+            error[unknown-type]: unknown type `boolean`
+              ┌─ shop.treaty:3:18
+              │
+            3 │ B!(a: number, b: boolean, c: Integer, d: BigDecimal);
+              │                  ^^^^^^^ not declared or imported
+              │
+              = help: `boolean` is the Java and TypeScript name; Treaty's is `bool`
+
+            error[unknown-type]: unknown type `Integer`
+              ┌─ shop.treaty:3:30
+              │
+            3 │ B!(a: number, b: boolean, c: Integer, d: BigDecimal);
+              │                              ^^^^^^^ not declared or imported
+              │
+              = help: `Integer` is the Java name; Treaty's is `i32`
+
+            error[unknown-type]: unknown type `BigDecimal`
+              ┌─ shop.treaty:3:42
+              │
+            3 │ B!(a: number, b: boolean, c: Integer, d: BigDecimal);
+              │                                          ^^^^^^^^^^ not declared or imported
+              │
+              = help: `BigDecimal` is the Java name; Treaty's is `Decimal`
+
+            error[unknown-type]: unknown type `int32`
+              ┌─ shop.treaty:4:7
+              │
+            4 │ C!(a: int32, b: uint64, c: google.protobuf.Timestamp, d: i16);
+              │       ^^^^^ not declared or imported
+              │
+              = help: `int32` is the Protocol Buffers name; Treaty's is `i32`
+
+            error[unknown-type]: unknown type `uint64`
+              ┌─ shop.treaty:4:17
+              │
+            4 │ C!(a: int32, b: uint64, c: google.protobuf.Timestamp, d: i16);
+              │                 ^^^^^^ not declared or imported
+              │
+              = help: `uint64` is the Protocol Buffers name; Treaty's is `u64`
+
+            error[unknown-type]: unknown type `google.protobuf.Timestamp`
+              ┌─ shop.treaty:4:28
+              │
+            4 │ C!(a: int32, b: uint64, c: google.protobuf.Timestamp, d: i16);
+              │                            ^^^^^^^^^^^^^^^^^^^^^^^^^ not declared or imported
+              │
+              = help: `google.protobuf.Timestamp` is the Protocol Buffers name; Treaty's is `Timestamp`
+
+            error[unknown-type]: unknown type `i16`
+              ┌─ shop.treaty:4:58
+              │
+            4 │ C!(a: int32, b: uint64, c: google.protobuf.Timestamp, d: i16);
+              │                                                          ^^^ not declared or imported
+              │
+              = help: `i16` is the Rust name; Treaty's is `i32`
+
+            error: contracts have 14 errors
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_type_near_a_declared_name() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nid OrderId: Uuid;\nrecord Customer(name: String);\nA!(a: OrderID, b: Costumer, c: Invoice);\n",
+        )],
+        expect![[r#"
+            error[unknown-type]: unknown type `OrderID`
+              ┌─ shop.treaty:4:7
+              │
+            4 │ A!(a: OrderID, b: Costumer, c: Invoice);
+              │       ^^^^^^^ not declared or imported
+              │
+              = help: did you mean `OrderId`?
+
+            error[unknown-type]: unknown type `Costumer`
+              ┌─ shop.treaty:4:19
+              │
+            4 │ A!(a: OrderID, b: Costumer, c: Invoice);
+              │                   ^^^^^^^^ not declared or imported
+              │
+              = help: did you mean `Customer`?
+
+            error[unknown-type]: unknown type `Invoice`
+              ┌─ shop.treaty:4:32
+              │
+            4 │ A!(a: OrderID, b: Costumer, c: Invoice);
+              │                                ^^^^^^^ not declared or imported
+              │
+              = help: declare it (`record`, `enum` or `id`), import it with `use namespace.Name;`, use a built-in type, or, for a type written in Rust, configure an extern type (`--extern namespace.Name=path::Type`, or `extern_type` in build.rs)
+
+            error: contracts have 3 errors
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_type_near_a_name_in_another_namespace() {
+    check(
+        &[
+            ("shop.treaty", "namespace shop;\nA!(a: Adress);\n"),
+            ("shared.treaty", "namespace shared;\nrecord Address(street: String);\n"),
+        ],
+        expect![[r#"
+            error[unknown-type]: unknown type `Adress`
+              ┌─ shop.treaty:2:7
+              │
+            2 │ A!(a: Adress);
+              │       ^^^^^^ not declared or imported
+              │
+              = help: did you mean `Address`? import it with `use shared.Address;`
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_type_that_is_an_extern_type() {
+    let mut sources = Sources::new();
+    sources.add("shop.treaty", "namespace shop;\nA!(a: Money, b: Mony);\n");
+    let config = Config {
+        extern_types: ["shared.Money".to_string()].into(),
+    };
+    let actual = match compile(&sources, &config) {
+        Ok(_) => "ok".to_string(),
+        Err(diagnostics) => diagnostics.render(),
+    };
+    expect![[r#"
+        error[unknown-type]: unknown type `Money`
+          ┌─ shop.treaty:2:7
+          │
+        2 │ A!(a: Money, b: Mony);
+          │       ^^^^^ not declared or imported
+          │
+          = help: import it with `use shared.Money;` (an extern type)
+
+        error[unknown-type]: unknown type `Mony`
+          ┌─ shop.treaty:2:17
+          │
+        2 │ A!(a: Money, b: Mony);
+          │                 ^^^^ not declared or imported
+          │
+          = help: did you mean `Money`? import it with `use shared.Money;`
+
+        error: contracts have 2 errors
+    "#]]
+    .assert_eq(&actual);
 }

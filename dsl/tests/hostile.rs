@@ -613,3 +613,54 @@ proptest! {
         compile_anything(&format!("namespace x;\n{}", declarations.join("\n")));
     }
 }
+
+/// Pieces of Lokad `.ddd` files and of other languages' field lists,
+/// which the parser explains rather than only rejects.
+const LOKAD_PIECES: &[&str] = &[
+    "extern \"Lokad.SaaS\";",
+    "extern \"",
+    "using Lokad.Cqrs;",
+    "using",
+    "interface Security(SecurityId Id)",
+    "interface Registry",
+    "interface",
+    "{",
+    "}",
+    "if ? = ISecurityCommand;",
+    "if ! = ISecurityEvent;",
+    "if ?",
+    "const name = string name;",
+    "const login = login: String",
+    "CreateSecurity?(string displayName, Guid? id, int[] counts)",
+    "Opened!(DateTime at)",
+    "Plain(string name)",
+    "explicit \"Added {displayName} ({Id})\"",
+    "explicit",
+    "/* block",
+    "comment */",
+    "/*",
+    "*/",
+    "// note",
+    "/// doc",
+    "\n",
+    "\n    ",
+    ";",
+    "(",
+    ")",
+    ",",
+    "?",
+    "é",
+    "\u{200b}",
+    "\u{feff}",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn lokad_pieces_never_panic(pieces in prop::collection::vec(prop::sample::select(LOKAD_PIECES), 0..40)) {
+        compile_anything(&format!("namespace x;\n{}", pieces.join("\n")));
+        compile_anything(&pieces.concat());
+        compile_anything(&pieces.join(" "));
+    }
+}

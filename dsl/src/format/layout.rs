@@ -461,13 +461,17 @@ impl<'t> Layout<'t> {
             });
         }
         self.expect(&mut group, "}")?;
-        if self.peek_text(0) == ";" {
-            self.skip(&mut group);
-        }
         out.push(Doc::Group {
             force: self.trivia_seen > before,
             docs: group,
         });
+        // The optional `;` is dropped outside the group: a comment before
+        // it follows the `}` as it would without the `;`, and does not
+        // force the variants onto lines of their own (which a second run,
+        // without the `;`, would undo).
+        if self.peek_text(0) == ";" {
+            self.skip(out);
+        }
         Ok(())
     }
 

@@ -148,6 +148,9 @@ enum Suite {
         /// Install the recorder and the subscriber.
         #[arg(long)]
         on: bool,
+        /// With `--on`: the subscriber also has an OpenTelemetry layer.
+        #[arg(long)]
+        traces: bool,
         #[arg(long)]
         commands: u64,
         #[arg(long)]
@@ -248,7 +251,19 @@ fn main() -> ExitCode {
             appends,
             rounds,
         } => telemetry::run(commands, appends, rounds),
-        Suite::TelemetrySide { on, commands, appends } => return exit_code(telemetry::side(on, commands, appends)),
+        Suite::TelemetrySide {
+            on,
+            traces,
+            commands,
+            appends,
+        } => {
+            let side = match (on, traces) {
+                (false, _) => telemetry::Side::Off,
+                (true, false) => telemetry::Side::On,
+                (true, true) => telemetry::Side::Traces,
+            };
+            return exit_code(telemetry::side(side, commands, appends));
+        }
         Suite::ProjectionRebuild {
             mode,
             events_db,

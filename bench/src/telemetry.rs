@@ -8,10 +8,13 @@
 //!
 //! "On" is the Prometheus recorder installed (`treaty::http::prometheus::
 //! install`, rendered once a second as a scrape would) and a `tracing`
-//! subscriber recording at INFO: an OpenTelemetry layer, so every span
-//! becomes an OpenTelemetry span and sends write the trace context into
-//! envelopes (its provider has no exporter: the export's own cost depends
-//! on the collector), and formatting into a sink. "Off" is neither. A process has one recorder and one subscriber for good, so
+//! subscriber recording spans and events at INFO (formatting into a
+//! sink); "off" is neither. The `_traces` cases add to "on" an
+//! OpenTelemetry layer (`tracing-opentelemetry`, feature `otel`), so every
+//! span becomes an OpenTelemetry span and sends write the trace context
+//! into envelopes: what a service exporting traces pays, less the export
+//! itself (the provider has no exporter; that cost is the collector's
+//! client's). A process has one recorder and one subscriber for good, so
 //! each side runs in a child process of its own (`treaty-bench
 //! telemetry-side`), sides alternating (off, on, on, off, ...) so that a
 //! change of the machine's load falls on both; each side's best rate
@@ -42,47 +45,95 @@ const APPENDERS: u64 = 16;
 pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure> {
     let mut off = Figures::default();
     let mut on = Figures::default();
+    let mut traces = Figures::default();
     for round in 0..rounds.max(1) {
-        // off, on, on, off, off, on, ...: each side as often first as
-        // second.
-        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
-        for telemetry in order {
-            let figures = child(telemetry, commands, appends)?;
+        // Rotating the order, so that each side is first, second and last
+        // as often as the others.
+        let mut order = [Side::Off, Side::On, Side::Traces];
+        order.rotate_left(round % 3);
+        for side in order {
+            let figures = child(side, commands, appends)?;
             eprintln!(
                 "telemetry: round {} {}: bus {:.0} commands/s ({:.1} µs CPU each), appends {:.0}/s ({:.1} µs CPU each) \
                  (load average {})",
                 round + 1,
-                if telemetry { "on" } else { "off" },
+                side.name(),
                 figures.bus,
                 figures.bus_cpu,
                 figures.append,
                 figures.append_cpu,
                 load_average()
             );
-            let side = if telemetry { &mut on } else { &mut off };
-            side.best(figures);
+            match side {
+                Side::Off => off.best(figures),
+                Side::On => on.best(figures),
+                Side::Traces => traces.best(figures),
+            }
         }
     }
     let mut report = Report::new();
-    report.push(
-        Row::new("telemetry", "telemetry_bus_inprocess", on.bus, "commands/s")
+    for (suffix, measured) in [("", &on), ("_traces", &traces)] {
+        report.push(
+            Row::new(
+                "telemetry",
+                format!("telemetry_bus_inprocess{suffix}"),
+                measured.bus,
+                "commands/s",
+            )
             .relative_to(format!("telemetry off, {commands} commands"), off.bus)
             .target(Target::AtLeast(0.95)),
-    );
-    report.push(
-        Row::new("telemetry", "telemetry_sqlite_append", on.append, "appends/s")
+        );
+        report.push(
+            Row::new(
+                "telemetry",
+                format!("telemetry_sqlite_append{suffix}"),
+                measured.append,
+                "appends/s",
+            )
             .relative_to(format!("telemetry off, {appends} appends"), off.append)
             .target(Target::AtLeast(0.95)),
-    );
-    report.push(
-        Row::new("telemetry", "telemetry_bus_inprocess_cpu", on.bus_cpu, "µs/command")
+        );
+        report.push(
+            Row::new(
+                "telemetry",
+                format!("telemetry_bus_inprocess{suffix}_cpu"),
+                measured.bus_cpu,
+                "µs/command",
+            )
             .against("telemetry off", off.bus_cpu),
-    );
-    report.push(
-        Row::new("telemetry", "telemetry_sqlite_append_cpu", on.append_cpu, "µs/append")
+        );
+        report.push(
+            Row::new(
+                "telemetry",
+                format!("telemetry_sqlite_append{suffix}_cpu"),
+                measured.append_cpu,
+                "µs/append",
+            )
             .against("telemetry off", off.append_cpu),
-    );
+        );
+    }
     Ok(report)
+}
+
+/// What a side installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Nothing.
+    Off,
+    /// The Prometheus recorder and a subscriber recording at INFO.
+    On,
+    /// `On`, with an OpenTelemetry layer in the subscriber.
+    Traces,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Off => "off",
+            Side::On => "on",
+            Side::Traces => "on with traces",
+        }
+    }
 }
 
 /// The rates one side measured, and the CPU time per operation.
@@ -117,14 +168,20 @@ impl Figures {
 }
 
 /// Runs one side in a child process and reads its figures.
-fn child(telemetry: bool, commands: u64, appends: u64) -> Result<Figures, Failure> {
+fn child(side: Side, commands: u64, appends: u64) -> Result<Figures, Failure> {
     let exe = std::env::current_exe().map_err(|e| Failure::io("find the treaty-bench executable", e))?;
     let mut command = Command::new(&exe);
     command
         .arg("telemetry-side")
         .args(["--commands", &commands.to_string(), "--appends", &appends.to_string()]);
-    if telemetry {
-        command.arg("--on");
+    match side {
+        Side::Off => {}
+        Side::On => {
+            command.arg("--on");
+        }
+        Side::Traces => {
+            command.args(["--on", "--traces"]);
+        }
     }
     let output = command
         .stdin(Stdio::null())
@@ -159,19 +216,22 @@ fn child(telemetry: bool, commands: u64, appends: u64) -> Result<Figures, Failur
 /// The child: installs telemetry when `on`, measures both cases, prints
 /// `telemetry-side: BUS APPEND BUS_CPU APPEND_CPU` (rates per second, CPU
 /// microseconds per operation).
-pub fn side(on: bool, commands: u64, appends: u64) -> Result<(), Failure> {
-    if on {
+pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
+    if side != Side::Off {
         let handle = treaty::http::prometheus::install()
             .map_err(|e| Failure::new(format!("cannot install the Prometheus recorder: {e}")))?;
         use tracing_subscriber::layer::SubscriberExt as _;
         use tracing_subscriber::util::SubscriberInitExt as _;
         use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
-        let tracer = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
-            .build()
-            .tracer("treaty-bench");
+        let traces = (side == Side::Traces).then(|| {
+            let tracer = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .build()
+                .tracer("treaty-bench");
+            treaty::telemetry::tracing_opentelemetry::layer().with_tracer(tracer)
+        });
         tracing_subscriber::registry()
             .with(tracing_subscriber::filter::LevelFilter::INFO)
-            .with(treaty::telemetry::tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(traces)
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
             .try_init()
             .map_err(|e| Failure::new(format!("cannot install the tracing subscriber: {e}")))?;

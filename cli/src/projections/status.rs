@@ -235,10 +235,16 @@ fn json_line(generation: &Generation, head: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn generation(projection: &str, number: u64, status: GenerationStatus, checkpoint: u64) -> Generation {
+    /// A generation as a view store would list it.
+    pub(in crate::projections) fn generation(
+        projection: &str,
+        number: u64,
+        status: GenerationStatus,
+        checkpoint: u64,
+    ) -> Generation {
         Generation {
             projection: projection.to_string(),
             generation: number,

@@ -238,19 +238,7 @@ fn frame(reading: &Reading, previous: Option<&Reading>, interval: Duration, refr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn generation(projection: &str, number: u64, status: GenerationStatus, checkpoint: u64) -> Generation {
-        Generation {
-            projection: projection.to_string(),
-            generation: number,
-            fingerprint: "0123456789abcdef0123456789abcdef".to_string(),
-            checkpoint,
-            status,
-            updated_at: "2024-05-01T12:00:00Z".parse().unwrap(),
-            code: None,
-            events_per_second: None,
-        }
-    }
+    use crate::projections::status::tests::generation;
 
     #[test]
     fn a_frame_shows_rates_between_readings_and_hides_retired_generations() {

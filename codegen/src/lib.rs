@@ -36,6 +36,7 @@ use treaty_dsl::{Diagnostics, LoadError, Schema, Sources};
 pub use catalog::catalog;
 use config::Settings;
 pub use manifest::{SourcesManifest, DEFAULT_MANIFEST_NAME};
+pub use rust::{upcasts_to_write, UpcastToWrite};
 pub use watch::Watch;
 
 /// Analyses the package's code for `#[treaty::projection]`: what each

@@ -550,6 +550,44 @@ enum Step {
     None,
 }
 
+/// An upcast the generator cannot derive: the package writes it as
+/// `impl From<from> for to`, next to the generated code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcastToWrite {
+    /// The message's contract, `namespace.Name`.
+    pub contract: String,
+    /// The Rust type of the older version, `NameV1`.
+    pub from: String,
+    /// The Rust type of the next newer version, `NameV2` or `Name`.
+    pub to: String,
+    /// Why it cannot be derived, e.g. ``field `total` changed type``.
+    pub reason: String,
+}
+
+/// Every upcast between consecutive versions of `schema`'s messages that
+/// the package must write itself, in schema order. The generated code
+/// does not compile until each exists; a build script or a tool can list
+/// them before rustc does.
+pub fn upcasts_to_write(schema: &Schema) -> Vec<UpcastToWrite> {
+    let mut out = Vec::new();
+    for message in schema.messages() {
+        let mut newer = (&message.current, message.name.name.clone());
+        for shape in &message.history {
+            let old_name = history_ident(&message.name.name, shape.version).to_string();
+            if let Err(reason) = derive_upcast(shape, newer.0) {
+                out.push(UpcastToWrite {
+                    contract: message.name.to_string(),
+                    from: old_name.clone(),
+                    to: newer.1.clone(),
+                    reason,
+                });
+            }
+            newer = (shape, old_name);
+        }
+    }
+    out
+}
+
 /// The steps that turn `old` into `new`, or why there are none. Fields are
 /// matched by wire name; fields of `old` missing from `new` are dropped.
 fn derive_upcast(old: &Shape, new: &Shape) -> Result<Vec<Step>, String> {

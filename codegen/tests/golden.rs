@@ -113,3 +113,22 @@ fn compile_writes_only_when_content_changes() {
     assert!(std::fs::read_to_string(&path).unwrap().contains("pub n: u64"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn upcasts_the_generator_cannot_derive_are_listed_with_their_reason() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/versions");
+    let mut sources = Sources::new();
+    sources.load(&[&dir]).expect("fixture is readable");
+    let schema = treaty_dsl::compile(&sources, &treaty_dsl::Config::default()).expect("fixture compiles");
+    let listed = treaty_codegen::upcasts_to_write(&schema);
+    let names: Vec<_> = listed.iter().map(|u| (u.from.as_str(), u.to.as_str())).collect();
+    assert_eq!(names, [("RenamedV1", "Renamed")]);
+    assert!(
+        listed[0].reason.contains("field `name` changed type"),
+        "{}",
+        listed[0].reason
+    );
+    // The golden file documents the same upcast as one to write.
+    let expected = std::fs::read_to_string(dir.join("expected.rs")).unwrap();
+    assert!(expected.contains("write `impl From<RenamedV1> for Renamed`"));
+}

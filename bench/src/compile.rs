@@ -35,31 +35,37 @@ pub fn run(runs: usize) -> Result<Report, Failure> {
         // dependency, later runs find them built.
         eprintln!("compile: {} dependencies", profile.name());
         workspace.build_dependencies(&[TREATY_CRATE, PROST_CRATE], profile)?;
-        let mut treaty = Duration::MAX;
-        let mut prost = Duration::MAX;
+        let mut treaty = [Duration::MAX; 2];
+        let mut prost = [Duration::MAX; 2];
         for run in 1..=runs {
             let t = workspace.rebuild(TREATY_CRATE, profile)?;
             let p = workspace.rebuild(PROST_CRATE, profile)?;
             eprintln!(
-                "compile: {} run {run}: Treaty {:.1} s, prost {:.1} s; load average {}",
+                "compile: {} run {run}: Treaty {:.1} s ({:.1} s CPU), prost {:.1} s ({:.1} s CPU); load average {}",
                 profile.name(),
-                t.as_secs_f64(),
-                p.as_secs_f64(),
+                t.wall.as_secs_f64(),
+                t.cpu.as_secs_f64(),
+                p.wall.as_secs_f64(),
+                p.cpu.as_secs_f64(),
                 load_average()
             );
-            treaty = treaty.min(t);
-            prost = prost.min(p);
+            treaty = [treaty[0].min(t.wall), treaty[1].min(t.cpu)];
+            prost = [prost[0].min(p.wall), prost[1].min(p.cpu)];
         }
-        report.push(
-            Row::new(
-                SUITE,
-                format!("compile_{}_{MESSAGES}_messages", profile.name()),
-                treaty.as_secs_f64(),
-                "s",
-            )
-            .against(BASELINE, prost.as_secs_f64())
-            .target(Target::AtLeast(TARGET)),
-        );
+        // The clock is the figure the user feels; CPU time, the lowest of
+        // each side, is the one a loaded machine disturbs least.
+        for (index, suffix) in [(0, ""), (1, "_cpu")] {
+            report.push(
+                Row::new(
+                    SUITE,
+                    format!("compile_{}_{MESSAGES}_messages{suffix}", profile.name()),
+                    treaty[index].as_secs_f64(),
+                    "s",
+                )
+                .against(BASELINE, prost[index].as_secs_f64())
+                .target(Target::AtLeast(TARGET)),
+            );
+        }
     }
     eprintln!("compile: expanding both crates");
     let per_message = |lines: usize| lines as f64 / MESSAGES as f64;

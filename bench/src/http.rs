@@ -44,15 +44,7 @@ struct Run {
     cpu_per_command: Option<Duration>,
 }
 
-/// The CPU time this process has used, user and system, from
-/// `/proc/self/stat` (in ticks of 1/100 s, Linux's `USER_HZ`).
-pub(crate) fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
+pub(crate) use crate::timing::cpu_time;
 
 /// Runs the suite with `commands` commands per run.
 pub fn run(commands: u64) -> Result<Report, Failure> {

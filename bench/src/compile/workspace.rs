@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::codegen::{corpus::Corpus, Inputs};
-use crate::timing::timed;
+use crate::timing::{children_cpu_time, timed};
 use crate::Failure;
 
 /// The package with Treaty's generated code.
@@ -173,9 +173,10 @@ impl Workspace {
     }
 
     /// Rebuilds `package` alone, its dependencies already built, as after
-    /// an edit to it: its `src/lib.rs` is touched and cargo is timed.
-    /// Fails when cargo did not compile the package.
-    pub fn rebuild(&self, package: &str, profile: Profile) -> Result<Duration, Failure> {
+    /// an edit to it: its `src/lib.rs` is touched and cargo is timed, by
+    /// the clock and by the CPU time cargo and rustc used. Fails when
+    /// cargo did not compile the package.
+    pub fn rebuild(&self, package: &str, profile: Profile) -> Result<Rebuild, Failure> {
         let lib = self.package(package).join("src/lib.rs");
         let file = std::fs::File::options()
             .append(true)
@@ -186,14 +187,19 @@ impl Workspace {
         drop(file);
         let mut args = vec!["build", "-p", package];
         args.extend_from_slice(profile.args());
-        let (output, elapsed) = timed(|| self.cargo(&args));
+        let cpu_before = children_cpu_time();
+        let (output, wall) = timed(|| self.cargo(&args));
         let stderr = String::from_utf8_lossy(&output?.stderr).into_owned();
         if !stderr.contains(&format!("Compiling {package}")) {
             return Err(Failure::new(format!(
                 "cargo did not recompile {package} after its lib.rs was touched:\n{stderr}"
             )));
         }
-        Ok(elapsed)
+        let cpu = children_cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before))
+            .ok_or_else(|| Failure::new("no /proc/self/stat on this system to read CPU time from"))?;
+        Ok(Rebuild { wall, cpu })
     }
 
     /// The lines of `package`'s code after macro expansion
@@ -226,6 +232,16 @@ impl Workspace {
         }
         Ok(output.stdout.iter().filter(|&&b| b == b'\n').count())
     }
+}
+
+/// How long one rebuild took.
+#[derive(Debug, Clone, Copy)]
+pub struct Rebuild {
+    /// By the clock.
+    pub wall: Duration,
+    /// User and system CPU time of cargo and rustc, which other work on
+    /// the machine disturbs less than the clock.
+    pub cpu: Duration,
 }
 
 /// The cargo that runs this benchmark's builds: the one that built it when

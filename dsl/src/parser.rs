@@ -787,6 +787,7 @@ impl Builder {
             name,
             kind,
             version: None,
+            wire: None,
             fields: Vec::new(),
             history: Vec::new(),
             displays: Vec::new(),
@@ -795,6 +796,7 @@ impl Builder {
         for p in inner {
             match p.as_rule() {
                 Rule::version => message.version = Some(self.version(p)),
+                Rule::wire_name => message.wire = Some(self.wire_name(p)),
                 Rule::fields => message.fields = self.fields(p),
                 Rule::display => message.displays.push(self.template(p)),
                 Rule::history => {
@@ -840,13 +842,30 @@ impl Builder {
         let mut inner = pair.into_inner();
         let name = self.ident(inner.next().expect("field has a name"));
         let ty = self.type_expr(inner.next().expect("field has a type"));
-        let default = inner.next().map(|d| self.default_value(d));
+        let mut default = None;
+        let mut wire = None;
+        for p in inner {
+            match p.as_rule() {
+                Rule::default_value => default = Some(self.default_value(p)),
+                Rule::wire_name => wire = Some(self.wire_name(p)),
+                rule => unreachable!("field cannot hold {rule:?}"),
+            }
+        }
         FieldDecl {
             docs,
             name,
             ty,
             default,
+            wire,
             span,
+        }
+    }
+
+    fn wire_name(&self, pair: Pair<Rule>) -> WireName {
+        let string = pair.into_inner().nth(1).expect("wire has a string");
+        WireName {
+            span: self.span(&string),
+            name: unescape(first(string, 0).as_str()),
         }
     }
 

@@ -150,7 +150,8 @@ pub enum Kind {
 /// A command or an event, with every version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    /// `namespace.Name`.
+    /// The contract name on the wire: `namespace.Name`, unless the
+    /// contract declares another with `wire "..."`.
     pub name: String,
     /// Command or event.
     pub kind: Kind,

@@ -297,6 +297,7 @@ const TOKENS: &[&str] = &[
     "aggregate",
     "was",
     "display",
+    "wire",
     "none",
     "true",
     "false",

@@ -191,8 +191,9 @@ pub struct FieldDecl {
     pub ty: TypeExpr,
     /// Its default, if any.
     pub default: Option<DefaultValue>,
-    /// `wire "..."`: its name on the wire, when it is not `name`.
-    pub wire: Option<WireName>,
+    /// `wire "..."`: its name on the wire, when it is not `name` (boxed,
+    /// since few fields have one).
+    pub wire: Option<Box<WireName>>,
     /// The whole field.
     pub span: Span,
 }

@@ -1173,7 +1173,7 @@ fn field_name(name: &str) -> String {
 fn treaty_field(name: &str) -> String {
     let written = field_name(name);
     let snake = heck::ToSnakeCase::to_snake_case(written.as_str());
-    if snake.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && snake.trim_matches('_') != "" {
+    if snake.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && !snake.trim_matches('_').is_empty() {
         snake
     } else {
         written

@@ -847,7 +847,7 @@ impl Builder {
         for p in inner {
             match p.as_rule() {
                 Rule::default_value => default = Some(self.default_value(p)),
-                Rule::wire_name => wire = Some(self.wire_name(p)),
+                Rule::wire_name => wire = Some(Box::new(self.wire_name(p))),
                 rule => unreachable!("field cannot hold {rule:?}"),
             }
         }

@@ -37,10 +37,23 @@ pub fn problem(name: &str) -> Option<String> {
     ))
 }
 
-/// Zero-width characters, the byte-order mark and tags, which the store
-/// also refuses in contract names.
+/// Invisible formatting characters (the soft hyphen, zero-width and
+/// bidirectional controls, the byte-order mark, interlinear annotation
+/// marks, tags): the same set the event store refuses in contract names
+/// (`is_printable` in `runtime/src/store/validate.rs`).
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}')
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 /// The error for a wire name that breaks the character rules.
@@ -128,5 +141,7 @@ mod tests {
         assert!(problem("Order Id").is_some());
         assert!(problem("Order\tId").is_some());
         assert!(problem("a\u{200b}b").is_some());
+        assert!(problem("a\u{ad}b").is_some());
+        assert!(problem("a\u{feff}").is_some());
     }
 }

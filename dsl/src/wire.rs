@@ -2,7 +2,7 @@
 //! they are not the ones the contract uses (`wire "..."`). The character
 //! rules here are the event store's rules for contract names, so that any
 //! wire name a contract accepts can be stored; the uniqueness of contract
-//! names on the wire is checked over the whole schema by [`check_contracts`].
+//! names on the wire is checked over the whole schema by `check_contracts`.
 
 use std::collections::BTreeMap;
 
@@ -71,8 +71,8 @@ pub(crate) fn bad_name(what: &str, name: &str, span: Span) -> Option<Diagnostic>
 pub(crate) type WireSpans = BTreeMap<QualifiedName, Span>;
 
 /// Reports every message whose contract name on the wire is another's, or
-/// is the `namespace.Name` of another message: readers could not tell them
-/// apart in envelopes and stores.
+/// is the `namespace.Name` of another message or of a record, enum or id:
+/// readers could not tell them apart in envelopes, stores and locks.
 pub(crate) fn check_contracts(schema: &Schema, spans: &WireSpans) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     let mut by_wire: BTreeMap<&str, &QualifiedName> = BTreeMap::new();
@@ -99,6 +99,33 @@ pub(crate) fn check_contracts(schema: &Schema, spans: &WireSpans) -> Vec<Diagnos
             continue;
         }
         by_wire.insert(&message.wire, &message.name);
+    }
+    for message in schema.messages() {
+        // Locks and canonical contract lists name records, enums and ids
+        // by `namespace.Name` beside messages: a message may not take one.
+        let Some(qualified) = QualifiedName::parse(&message.wire) else {
+            continue;
+        };
+        let ty = schema
+            .record(&qualified)
+            .map(|r| r.span)
+            .or_else(|| schema.enumeration(&qualified).map(|e| e.span))
+            .or_else(|| schema.id_type(&qualified).map(|i| i.span));
+        if let (Some(there), Some(here)) = (ty, span_of(&message.name)) {
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::DuplicateType,
+                    here,
+                    format!(
+                        "the contract name on the wire of `{}` is the name of the type `{qualified}`",
+                        message.name
+                    ),
+                )
+                .with_label("a type's name")
+                .with_secondary(there, "that type")
+                .with_help("choose a wire name that is no type's name"),
+            );
+        }
     }
     for message in schema.messages() {
         let Some(other) = QualifiedName::parse(&message.wire).and_then(|q| schema.message(&q)) else {

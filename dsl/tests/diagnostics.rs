@@ -2720,7 +2720,9 @@ fn duplicate_wire_names_are_all_reported() {
                  record D(first: String wire \"second\", second: String wire \"Second\");\n\
                  OrderPlaced! wire \"Lokad.OrderPlaced\" ();\n\
                  OrderShipped! wire \"Lokad.OrderPlaced\" ();\n\
-                 OrderPaid! wire \"shop.OrderPlaced\" ();\n",
+                 OrderPaid! wire \"shop.OrderPlaced\" ();\n\
+                 enum Status { Open }\n\
+                 OrderOpened! wire \"shop.Status\" ();\n",
             ),
             (
                 "billing.treaty",
@@ -2805,7 +2807,17 @@ fn duplicate_wire_names_are_all_reported() {
               │
               = help: choose a wire name that is no other message's name, or rename that message
 
-            error: contracts have 7 errors
+            error[duplicate-type]: the contract name on the wire of `shop.OrderOpened` is the name of the type `shop.Status`
+               ┌─ shop.treaty:10:19
+               │
+             9 │ enum Status { Open }
+               │      ------ that type
+            10 │ OrderOpened! wire "shop.Status" ();
+               │                   ^^^^^^^^^^^^^ a type's name
+               │
+               = help: choose a wire name that is no type's name
+
+            error: contracts have 8 errors
         "#]],
     );
 }

@@ -553,6 +553,8 @@ fn syntax_help(expected: &[String], text: &str, at: usize) -> String {
         "close the declaration before this one with `)` and end it with `;`".to_string()
     } else if expected.iter().any(|e| e == "`;`") {
         "end every declaration with `;`".to_string()
+    } else if expected == ["a string"] && text[..at].trim_end().ends_with("wire") {
+        "write the name on the wire in quotes, such as `wire \"OrderId\"`".to_string()
     } else if expected.iter().any(|e| e == "a type") {
         "write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`".to_string()
     } else {

@@ -2859,3 +2859,21 @@ fn bad_wire_names() {
         "#]],
     );
 }
+
+#[test]
+fn wire_name_without_quotes() {
+    check(
+        &[("shop.treaty", "namespace shop;\nF!(a: u32 wire A);\n")],
+        expect![[r#"
+            error[syntax]: expected a string, found `A`
+              ┌─ shop.treaty:2:16
+              │
+            2 │ F!(a: u32 wire A);
+              │                ^ unexpected here
+              │
+              = help: write the name on the wire in quotes, such as `wire "OrderId"`
+
+            error: contracts have 1 error
+        "#]],
+    );
+}

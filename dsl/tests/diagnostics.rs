@@ -200,7 +200,7 @@ fn syntax_lokad_field_order() {
             2 │ PlaceOrder?(String name);
               │                    ^ the field's name comes first
               │
-              = help: write `name: String`
+              = help: write `name: String`; to read what Lokad stored, keep its C# property name on the wire: `name: String wire "Name"`
 
             error: contracts have 1 error
         "#]],
@@ -253,7 +253,7 @@ fn syntax_errors_are_all_reported() {
             3 │ PlaceOrder?(String name);
               │                    ^ the field's name comes first
               │
-              = help: write `name: String`
+              = help: write `name: String`; to read what Lokad stored, keep its C# property name on the wire: `name: String wire "Name"`
 
             error[syntax]: expected `,` or `}`, found `Green`
               ┌─ shop.treaty:4:18
@@ -2186,7 +2186,7 @@ fn lokad_interface_reports_what_is_inside() {
             5 │     CreateSecurity?(string displayName)
               │                            ^ the field's name comes first
               │
-              = help: write `display_name: String`
+              = help: write `display_name: String`; to read what Lokad stored, keep its C# property name on the wire: `display_name: String wire "DisplayName"`
 
             error[unknown-type]: unknown type `Strin`
               ┌─ shop.treaty:6:28
@@ -2273,7 +2273,7 @@ fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
             2 │ const name = string name;
               │                     ^ the field's name comes first
               │
-              = help: write `name: String`
+              = help: write `name: String`; to read what Lokad stored, keep its C# property name on the wire: `name: String wire "Name"`
 
             error[syntax]: fields are written `name: Type`, not `Type name`: found `Guid? userId`
               ┌─ shop.treaty:3:8
@@ -2281,7 +2281,7 @@ fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
             3 │ A!(Guid? userId);
               │        ^ the field's name comes first
               │
-              = help: write `user_id: Uuid?`
+              = help: write `user_id: Uuid?`; to read what Lokad stored, keep its C# property name on the wire: `user_id: Uuid? wire "UserId"`
 
             error[syntax]: fields are written `name: Type`, not `Type name`: found `string[] tags`
               ┌─ shop.treaty:4:18
@@ -2289,7 +2289,7 @@ fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
             4 │ B!(a: u32, string[] tags);
               │                  ^ the field's name comes first
               │
-              = help: write `tags: [String]`
+              = help: write `tags: [String]`; to read what Lokad stored, keep its C# property name on the wire: `tags: [String] wire "Tags"`
 
             error[syntax]: fields are written `name: Type`, not `Type name`: found `DateTime at`
               ┌─ shop.treaty:5:13
@@ -2297,7 +2297,7 @@ fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
             5 │ C!(DateTime at);
               │             ^ the field's name comes first
               │
-              = help: write `at: Timestamp`
+              = help: write `at: Timestamp`; to read what Lokad stored, keep its C# property name on the wire: `at: Timestamp wire "At"`
 
             error: contracts have 4 errors
         "#]],

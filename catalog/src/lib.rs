@@ -150,7 +150,8 @@ pub enum Kind {
 /// A command or an event, with every version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    /// `namespace.Name`.
+    /// The contract name on the wire: `namespace.Name`, unless the
+    /// contract declares another with `wire "..."`.
     pub name: String,
     /// Command or event.
     pub kind: Kind,
@@ -175,14 +176,17 @@ pub struct Message {
 }
 
 impl Message {
-    /// The name without the namespace.
+    /// The name without the namespace: after the last `.`, or `/` for a
+    /// contract name on the wire such as Lokad's `Namespace/Name`.
     pub fn short_name(&self) -> &str {
-        self.name.rsplit_once('.').map_or(self.name.as_str(), |(_, name)| name)
+        self.name
+            .rsplit_once(['.', '/'])
+            .map_or(self.name.as_str(), |(_, name)| name)
     }
 
-    /// The namespace.
+    /// The namespace: before the last `.`, or `/`.
     pub fn namespace(&self) -> &str {
-        self.name.rsplit_once('.').map_or("", |(namespace, _)| namespace)
+        self.name.rsplit_once(['.', '/']).map_or("", |(namespace, _)| namespace)
     }
 
     /// The fields of version `version`, `None` when there is no such
@@ -630,6 +634,12 @@ pub(crate) mod tests {
         let catalog = shop();
         assert_eq!(catalog.message("shop.PlaceOrder").unwrap().short_name(), "PlaceOrder");
         assert_eq!(catalog.message("shop.PlaceOrder").unwrap().namespace(), "shop");
+        let lokad = Message {
+            name: "Sample.Security/AddPassword".into(),
+            ..catalog.message("shop.PlaceOrder").unwrap().clone()
+        };
+        assert_eq!(lokad.short_name(), "AddPassword");
+        assert_eq!(lokad.namespace(), "Sample.Security");
         assert!(catalog.message("shop.Nothing").is_none());
         assert!(catalog.message("nodot").is_none());
         assert_eq!(catalog.aggregate("shop.Order").unwrap().identity.name, "id");

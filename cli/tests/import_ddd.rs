@@ -47,85 +47,87 @@ fn the_output_passes_check_and_is_formatted() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
 
-/// Every message of the samples, with its fields' wire names (aggregate
-/// identity first, fragments expanded) and its template, if any.
+/// Every message of the samples under its contract name on the wire
+/// (Lokad.CQRS's `DataContract` namespace and class name), with its
+/// fields' wire names (aggregate identity first, fragments expanded) as
+/// Lokad's C# properties had them, and its template, if any.
 const EXPECTED: &[(&str, &[&str], Option<&str>)] = &[
     (
-        "sample.billing.AddLines",
-        &["Id", "quantities", "descriptions", "discount", "rate", "urgent"],
+        "Sample.Billing/AddLines",
+        &["Id", "Quantities", "Descriptions", "Discount", "Rate", "Urgent"],
         None,
     ),
     (
-        "sample.billing.InvoiceCreated",
-        &["Id", "customerId", "issuedAt", "total", "billTo"],
-        Some("Invoice for {customerId} issued {issuedAt} over total"),
+        "Sample.Billing/InvoiceCreated",
+        &["Id", "CustomerId", "IssuedAt", "Total", "BillTo"],
+        Some("Invoice for {customer_id} issued {issued_at} over total"),
     ),
     (
-        "sample.billing.CreateInvoice",
-        &["Id", "customerId", "issuedAt", "total", "billTo"],
+        "Sample.Billing/CreateInvoice",
+        &["Id", "CustomerId", "IssuedAt", "Total", "BillTo"],
         None,
     ),
     (
-        "sample.billing.InvoicePaid",
+        "Sample.Billing/InvoicePaid",
         &[
             "Id", "Count", "Ratio", "Priority", "Sequence", "Total", "Flag", "PaidAt", "Receipts", "Method",
         ],
-        Some("Paid with Method {Count} times at {PaidAt}"),
+        Some("Paid with Method {count} times at {paid_at}"),
     ),
     (
-        "sample.billing.LinesAdded",
+        "Sample.Billing/LinesAdded",
         &[
             "Id",
-            "quantities",
-            "descriptions",
-            "discount",
-            "rate",
-            "urgent",
-            "delay",
-            "scan",
+            "Quantities",
+            "Descriptions",
+            "Discount",
+            "Rate",
+            "Urgent",
+            "Delay",
+            "Scan",
         ],
         None,
     ),
-    ("sample.billing.Ping", &[], None),
-    ("sample.billing.Pong", &["at"], None),
-    ("sample.billing.ReportReady", &["Url", "Format"], None),
-    ("sample.billing.RequestReport", &["Query"], None),
+    ("Sample.Billing/Ping", &[], None),
+    ("Sample.Billing/Pong", &["At"], None),
+    ("Sample.Billing/ReportReady", &["Url", "Format"], None),
+    ("Sample.Billing/RequestReport", &["Query"], None),
     (
-        "sample.security.AddSecurityIdentity",
-        &["Id", "displayName", "identity"],
+        "Sample.Security/AddSecurityIdentity",
+        &["Id", "DisplayName", "Identity"],
         None,
     ),
     (
-        "sample.security.AddSecurityPassword",
-        &["Id", "displayName", "login", "password"],
+        "Sample.Security/AddSecurityPassword",
+        &["Id", "DisplayName", "Login", "Password"],
         None,
     ),
-    ("sample.security.CreateSecurityAggregate", &["Id"], None),
-    ("sample.security.RemoveSecurityItem", &["Id", "userId"], None),
-    ("sample.security.SecurityAggregateCreated", &["Id"], None),
+    ("Sample.Security/CreateSecurityAggregate", &["Id"], None),
+    ("Sample.Security/RemoveSecurityItem", &["Id", "UserId"], None),
+    ("Sample.Security/SecurityAggregateCreated", &["Id"], None),
     (
-        "sample.security.SecurityIdentityAdded",
-        &["Id", "userId", "displayName", "identity", "token"],
+        "Sample.Security/SecurityIdentityAdded",
+        &["Id", "UserId", "DisplayName", "Identity", "Token"],
         Some("Added identity '{identity}' userId; unknown stays text"),
     ),
     (
-        "sample.security.SecurityItemDisplayNameUpdated",
-        &["Id", "userId", "displayName"],
+        "Sample.Security/SecurityItemDisplayNameUpdated",
+        &["Id", "UserId", "DisplayName"],
         None,
     ),
     (
-        "sample.security.SecurityItemRemoved",
-        &["Id", "userId", "lookup", "type"],
+        "Sample.Security/SecurityItemRemoved",
+        &["Id", "UserId", "Lookup", "Type"],
         Some("Removed {type} {lookup}"),
     ),
     (
-        "sample.security.SecurityPasswordAdded",
-        &["Id", "userId", "displayName", "login", "passwordHash", "token"],
-        Some("Added login '{displayName}' userId with {login}, token {token}"),
+        "Sample.Security/SecurityPasswordAdded",
+        &["Id", "UserId", "DisplayName", "Login", "PasswordHash", "Token"],
+        Some("Added login '{display_name}' userId with {login}, token {token}"),
     ),
     (
-        "sample.security.UpdateSecurityItemDisplayName",
-        &["Id", "userId", "displayName"],
+        "Sample.Security/UpdateSecurityItemDisplayName",
+        &["Id", "UserId", "DisplayName"],
         None,
     ),
 ];
@@ -148,8 +150,8 @@ fn every_message_field_and_template_is_kept() {
                     })
                     .collect::<String>()
             });
-            let fields = m.current.fields.iter().map(|f| f.name.clone()).collect();
-            (m.name.to_string(), fields, template)
+            let fields = m.current.fields.iter().map(|f| f.wire.clone()).collect();
+            (m.wire.clone(), fields, template)
         })
         .collect();
     actual.sort();
@@ -168,26 +170,34 @@ fn every_message_field_and_template_is_kept() {
     // The plain contracts are records, and the fragments are declared.
     let security = std::fs::read_to_string(sources_dir(&sources, "security.treaty")).unwrap();
     for fragment in [
-        "const name = displayName: String;",
-        "const login = login: String;",
-        "const token = token: String;",
+        "const name = display_name: String wire \"DisplayName\";",
+        "const login = login: String wire \"Login\";",
+        "const token = token: String wire \"Token\";",
     ] {
         assert!(security.contains(fragment), "{fragment} in\n{security}");
     }
     let billing = std::fs::read_to_string(sources_dir(&sources, "billing.treaty")).unwrap();
     assert!(
-        billing.contains("record Money(amount: Decimal, currency: String);"),
+        billing.contains("record Money(amount: Decimal wire \"Amount\", currency: String wire \"Currency\");"),
         "{billing}"
     );
     assert!(
-        billing.contains("record Address(Street: String, City: String, Zip: String?);"),
+        billing.contains(
+            "record Address(street: String wire \"Street\", city: String wire \"City\", zip: String? wire \"Zip\");"
+        ),
         "{billing}"
     );
-    assert!(billing.contains("aggregate Invoice(Id: InvoiceId) {"), "{billing}");
+    assert!(
+        billing.contains("aggregate Invoice(id: InvoiceId wire \"Id\") {"),
+        "{billing}"
+    );
     // Comments inside a declaration go above it; those at the end stay.
-    assert!(billing.contains("    // per line\n    AddLines?("), "{billing}");
     assert!(
-        billing.contains("record Audited(who: String);\n// The end of the billing contracts.\n"),
+        billing.contains("    // per line\n    AddLines? wire \"Sample.Billing/AddLines\" ("),
+        "{billing}"
+    );
+    assert!(
+        billing.contains("record Audited(who: String wire \"Who\");\n// The end of the billing contracts.\n"),
         "{billing}"
     );
 }
@@ -211,7 +221,7 @@ fn placeholders_are_declared_marked_and_reported() {
         (&billing, "id InvoiceId: Uuid;"),
         (&billing, "record PaymentMethod();"),
         (&billing, "record ReportFormat();"),
-        (&billing, "record Audited(who: String);"),
+        (&billing, "record Audited(who: String wire \"Who\");"),
     ] {
         let at = text
             .find(declaration)
@@ -286,5 +296,8 @@ fn a_file_without_namespace_gets_a_placeholder_one() {
         stderr(&output)
     );
     let text = std::fs::read_to_string(dir.path().join("out/bare.treaty")).unwrap();
-    assert!(text.contains("namespace imported;\nPing?(count: i32);"), "{text}");
+    assert!(
+        text.contains("namespace imported;\nPing? wire \"Ping\" (count: i32 wire \"Count\");"),
+        "{text}"
+    );
 }

@@ -265,3 +265,36 @@ fn an_editor_session() {
     let status = client.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn hover_shows_wire_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().canonicalize().unwrap();
+    let shop = dir.join("shop.treaty");
+    let text = "namespace shop;\n\n/// An order was placed.\nPlaced! wire \"Lokad.Shop/OrderPlaced\" (total: u64 wire \"Total\", note: String);\n";
+    std::fs::write(&shop, text).unwrap();
+    let mut client = Client::start();
+    client.request(
+        "initialize",
+        json!({"processId": null, "rootUri": uri(&dir), "capabilities": {}}),
+    );
+    client.notify("initialized", json!({}));
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri(&shop), "languageId": "treaty", "version": 1, "text": text}}),
+    );
+    assert_eq!(client.diagnostics_for(&uri(&shop)), Vec::<Value>::new());
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri(&shop)}, "position": {"line": 3, "character": 2}}),
+    );
+    let text = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(text.contains("On the wire: `Lokad.Shop/OrderPlaced`"), "{hover}");
+    assert!(text.contains("- `total: u64 wire \"Total\"`"), "{text}");
+    assert!(text.contains("- `note: String`"), "{text}");
+    // Fingerprints are found under the contract name on the wire.
+    assert!(text.contains("**v1** (current, fingerprint `"), "{text}");
+}

@@ -3,7 +3,7 @@
 
 use treaty_catalog as catalog;
 use treaty_dsl::canonical::{value_json, Canonicalizer};
-use treaty_dsl::schema::{Field, Scalar, Segment, Shape, Type};
+use treaty_dsl::schema::{Field, QualifiedName, Scalar, Segment, Shape, Type};
 use treaty_dsl::Schema;
 
 /// The catalog of `schema`: every namespace with its ids, enums, records,
@@ -49,7 +49,7 @@ pub fn catalog(schema: &Schema) -> catalog::Catalog {
                     name: r.name.to_string(),
                     docs: docs(&r.docs),
                     fields: fields(&r.fields),
-                    display: r.display.as_deref().map(template),
+                    display: r.display.as_deref().map(|t| template(t, &r.fields)),
                 })
                 .collect(),
             aggregates: namespace
@@ -59,8 +59,8 @@ pub fn catalog(schema: &Schema) -> catalog::Catalog {
                     name: a.name.to_string(),
                     docs: docs(&a.docs),
                     identity: field(&a.identity),
-                    commands: a.commands.iter().map(ToString::to_string).collect(),
-                    events: a.events.iter().map(ToString::to_string).collect(),
+                    commands: a.commands.iter().map(|c| contract_name(schema, c)).collect(),
+                    events: a.events.iter().map(|e| contract_name(schema, e)).collect(),
                 })
                 .collect(),
             messages: namespace
@@ -76,7 +76,7 @@ pub fn catalog(schema: &Schema) -> catalog::Catalog {
                             .unwrap_or_default()
                     };
                     catalog::Message {
-                        name: m.name.to_string(),
+                        name: m.wire.clone(),
                         kind: match m.kind {
                             treaty_dsl::ast::MessageKind::Command => catalog::Kind::Command,
                             treaty_dsl::ast::MessageKind::Event => catalog::Kind::Event,
@@ -95,7 +95,7 @@ pub fn catalog(schema: &Schema) -> catalog::Catalog {
                                 fields: fields(&shape.fields),
                             })
                             .collect(),
-                        display: m.display.as_deref().map(template),
+                        display: m.display.as_deref().map(|t| template(t, &m.current.fields)),
                     }
                 })
                 .collect(),
@@ -123,20 +123,37 @@ fn fields(fields: &[Field]) -> Vec<catalog::Field> {
 
 fn field(field: &Field) -> catalog::Field {
     catalog::Field {
-        name: field.name.clone(),
+        name: field.wire.clone(),
         docs: docs(&field.docs),
         ty: ty(&field.ty),
         default: field.default.as_ref().map(value_json),
     }
 }
 
-fn template(segments: &[Segment]) -> catalog::Template {
+/// The contract name on the wire of the message `name`, which is what the
+/// catalog names messages by (it is what envelopes and `Contract::NAME`
+/// carry).
+fn contract_name(schema: &Schema, name: &QualifiedName) -> String {
+    schema
+        .message(name)
+        .map_or_else(|| name.to_string(), |m| m.wire.clone())
+}
+
+/// A display template, its placeholders naming fields by wire name as the
+/// catalog's fields are.
+fn template(segments: &[Segment], fields: &[Field]) -> catalog::Template {
+    let wire = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f.name == name)
+            .map_or_else(|| name.to_string(), |f| f.wire.clone())
+    };
     catalog::Template(
         segments
             .iter()
             .map(|s| match s {
                 Segment::Text(text) => catalog::Segment::Text(text.clone()),
-                Segment::Field(name) => catalog::Segment::Field(name.clone()),
+                Segment::Field(name) => catalog::Segment::Field(wire(name)),
             })
             .collect(),
     )

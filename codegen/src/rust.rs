@@ -295,8 +295,8 @@ impl Generator<'_> {
                 let ty = self.rust_type(&field.ty, path);
                 let mut field_attrs = syntax::doc_attributes(&field.docs);
                 let mut serde = Vec::new();
-                if ident.to_string().trim_start_matches("r#") != field.name {
-                    let wire = &field.name;
+                if ident.to_string().trim_start_matches("r#") != field.wire {
+                    let wire = &field.wire;
                     serde.push(quote! { rename = #wire });
                 }
                 match &field.default {
@@ -515,7 +515,7 @@ enum StructRole {
 /// The arguments of `#[::treaty::message(...)]`: kind and name, version
 /// and fingerprint, and each earlier version with its shape.
 fn contract_attributes(message: &Message, fingerprints: &[(u32, String)]) -> TokenStream {
-    let name = message.name.to_string();
+    let name = &message.wire;
     let kind = match message.kind {
         MessageKind::Command => quote! { command },
         MessageKind::Event => quote! { event },
@@ -535,6 +535,7 @@ fn contract_attributes(message: &Message, fingerprints: &[(u32, String)]) -> Tok
 }
 
 /// How one field of a newer shape is filled from the older one.
+/// The `String`s are the names of fields of the older shape.
 enum Step {
     /// Same type: moved.
     Move(String),
@@ -589,19 +590,21 @@ pub fn upcasts_to_write(schema: &Schema) -> Vec<UpcastToWrite> {
 }
 
 /// The steps that turn `old` into `new`, or why there are none. Fields are
-/// matched by wire name; fields of `old` missing from `new` are dropped.
+/// matched by wire name (a field renamed in the contract that keeps its
+/// wire name is the same field); fields of `old` missing from `new` are
+/// dropped. Each step names the field of `old` it reads.
 fn derive_upcast(old: &Shape, new: &Shape) -> Result<Vec<Step>, String> {
     new.fields
         .iter()
         .map(|field| {
-            let Some(previous) = old.fields.iter().find(|f| f.name == field.name) else {
+            let Some(previous) = old.fields.iter().find(|f| f.wire == field.wire) else {
                 return match (&field.default, &field.ty) {
                     (Some(value), _) => Ok(Step::Default(value.clone())),
                     (None, Type::Optional(_)) => Ok(Step::None),
                     (None, _) => Err(format!("field `{}` was added without a default", field.name)),
                 };
             };
-            let wire = field.name.clone();
+            let wire = previous.name.clone();
             match (&previous.ty, &field.ty) {
                 (a, b) if a == b => Ok(Step::Move(wire)),
                 (Type::Scalar(a), Type::Scalar(b)) if a.widens_to(*b) => Ok(Step::Widen(wire)),

@@ -138,6 +138,9 @@ pub struct MessageDecl {
     pub kind: MessageKind,
     /// The declared current version; `None` means `v1`.
     pub version: Option<Version>,
+    /// `wire "..."`: the contract name on the wire, when it is not
+    /// `namespace.Name`.
+    pub wire: Option<WireName>,
     /// The current fields.
     pub fields: Vec<FieldItem>,
     /// Earlier shapes, as written (the validator checks their order).
@@ -182,13 +185,25 @@ pub enum FieldItem {
 pub struct FieldDecl {
     /// Documentation lines.
     pub docs: Vec<String>,
-    /// The field's name, as on the wire.
+    /// The field's name in the contract (and, in snake case, in Rust).
     pub name: Ident,
     /// Its type.
     pub ty: TypeExpr,
     /// Its default, if any.
     pub default: Option<DefaultValue>,
+    /// `wire "..."`: its name on the wire, when it is not `name` (boxed,
+    /// since few fields have one).
+    pub wire: Option<Box<WireName>>,
     /// The whole field.
+    pub span: Span,
+}
+
+/// `wire "Name"`: a name on the wire other than the one the contract uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireName {
+    /// The name, escapes resolved.
+    pub name: String,
+    /// The string literal, quotes included.
     pub span: Span,
 }
 

@@ -1,8 +1,12 @@
 //! The canonical schema of each contract and its fingerprint.
 //!
 //! The canonical schema says what a contract means on the wire and nothing
-//! else: kind, `namespace.Name`, version, and each field's wire name, type
-//! and default. Documentation, display templates, field order and
+//! else: kind, the contract name on the wire (`namespace.Name` unless the
+//! message declares `wire "..."`), version, and each field's wire name
+//! (its `wire "..."`, else its name), type and default. A field's or
+//! message's name in the contract, and so its Rust name, is not part of
+//! it: renaming one while keeping its wire name changes nothing on the
+//! wire. Documentation, display templates, field order and
 //! formatting are left out, so two files that differ only in those have
 //! the same fingerprint. Records, enums and ids used by a field are
 //! expanded in place, so a change that arrives through them changes the
@@ -64,7 +68,7 @@ impl From<MessageKind> for ContractKind {
 pub struct CanonicalContract {
     /// Command, event, record, enum or id.
     pub kind: ContractKind,
-    /// `namespace.Name`.
+    /// `namespace.Name`; for a message, its contract name on the wire.
     pub name: String,
     /// The version (always 1 for records, enums and ids).
     pub version: u32,
@@ -109,7 +113,7 @@ impl<'a> Canonicalizer<'a> {
         out.push_str(",\"kind\":");
         push_str_json(&mut out, ContractKind::from(message.kind).as_str());
         out.push_str(",\"name\":");
-        push_str_json(&mut out, &message.name.to_string());
+        push_str_json(&mut out, &message.wire);
         out.push_str(",\"version\":");
         out.push_str(&shape.version.to_string());
         out.push('}');
@@ -135,14 +139,14 @@ impl<'a> Canonicalizer<'a> {
     /// Writes the fields object; returns whether a `record_ref` was written.
     fn fields(&mut self, fields: &[Field], visiting: &mut Vec<QualifiedName>, out: &mut String) -> bool {
         let mut sorted: Vec<&Field> = fields.iter().collect();
-        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        sorted.sort_by(|a, b| a.wire.cmp(&b.wire));
         let mut referenced = false;
         out.push('{');
         for (i, field) in sorted.into_iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            push_str_json(out, &field.name);
+            push_str_json(out, &field.wire);
             out.push_str(":{");
             if let Some(default) = &field.default {
                 out.push_str("\"default\":");
@@ -287,7 +291,7 @@ fn message_versions_with(canonicalizer: &mut Canonicalizer<'_>, message: &Messag
             let text = canonicalizer.message_text(message, shape);
             CanonicalContract {
                 kind: message.kind.into(),
-                name: message.name.to_string(),
+                name: message.wire.clone(),
                 version: shape.version,
                 fingerprint: fingerprint_text(&text),
                 schema: parse_canonical(&text),

@@ -351,7 +351,16 @@ fn csharp_field_order(before: &str, after: &str) -> Option<LokadHint> {
         at_head: false,
         message: format!("fields are written `name: Type`, not `Type name`: found `{ty} {name}`"),
         label: "the field's name comes first".into(),
-        help: format!("write `{field}`"),
+        help: {
+            let mut chars = name.chars();
+            let stored: String = chars
+                .next()
+                .map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str());
+            format!(
+                "write `{field}`; to read what Lokad stored, keep its C# property name on the wire: \
+                 `{field} wire \"{stored}\"`"
+            )
+        },
     })
 }
 

@@ -28,6 +28,7 @@ pub mod schema;
 pub mod source;
 pub mod span;
 mod validate;
+pub mod wire;
 
 pub use canonical::{contracts, fingerprint, CanonicalContract, ContractKind};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity};

@@ -1,9 +1,13 @@
 //! Lokad's Code DSL (`.ddd` files) to `.treaty` text: the pure part of
 //! `treaty import-ddd`. Text in, text and notes out; no I/O.
 //!
-//! Every message, field, fragment and template is kept. Field names stay
-//! as written, since a field's name as written is its wire name, so JSON
-//! stored by a Lokad system (`"DisplayName"`) still reads. What needs a
+//! Every message, field, fragment and template is kept, with the names
+//! Lokad put on the wire: a field `string displayName` became the C#
+//! property `DisplayName`, which is the name in stored JSON, so it is
+//! imported as `display_name: String wire "DisplayName"`; a message keeps
+//! Lokad.CQRS's contract name, its data contract namespace (`extern`) and
+//! C# class name (`wire "Sample.Security/UserCreated"`), so data stored by
+//! a Lokad system reads as it is. What needs a
 //! person becomes a declared placeholder with a `TODO(import-ddd)`
 //! comment, and a [`Note`] says where it came from.
 
@@ -82,7 +86,14 @@ pub fn import(files: &[(String, String)]) -> Vec<Imported> {
         .into_iter()
         .map(|(name, stmts, mut notes)| {
             let ns = namespace_of(&stmts);
+            let mut contract_namespace = None;
+            walk(&stmts, &mut |s| {
+                if let Stmt::Extern(ns, _) = s {
+                    contract_namespace.get_or_insert_with(|| ns.trim().to_string());
+                }
+            });
             let mut writer = Writer {
+                contract_namespace,
                 out: String::new(),
                 notes: Vec::new(),
                 records: records.get(&ns).cloned().unwrap_or_default(),
@@ -737,6 +748,9 @@ enum PlaceholderKind {
 }
 
 struct Writer {
+    /// The file's `extern "..."`: the data contract namespace that
+    /// Lokad.CQRS put before each class name in contract names.
+    contract_namespace: Option<String>,
     out: String,
     notes: Vec<Note>,
     records: BTreeMap<String, Vec<Field>>,
@@ -876,10 +890,11 @@ impl Writer {
             ty
         };
         self.out.push_str(&format!(
-            "aggregate {}({}: {}) {{\n",
+            "aggregate {}({}: {}{}) {{\n",
             type_name(&i.name),
-            field_name(&identity.name),
-            id_type
+            treaty_field(&identity.name),
+            id_type,
+            wire_suffix(&identity.name)
         ));
         // Only messages and comments belong in an aggregate; anything
         // else Lokad allowed there is declared after it.
@@ -917,8 +932,28 @@ impl Writer {
                 .push_str(&format!("record {name}({}){display};\n", fields.join(", "))),
             Marker::Command | Marker::Event => {
                 let kind = if c.marker == Marker::Command { '?' } else { '!' };
+                // Lokad.CQRS named a contract `Namespace/Name` after its
+                // `[DataContract]` (the file's `extern`), else by its class
+                // name.
+                let contract = match &self.contract_namespace {
+                    Some(ns) if !ns.is_empty() => format!("{ns}/{}", c.name),
+                    _ => c.name.clone(),
+                };
+                let wire = if crate::wire::problem(&contract).is_none() && !contract.contains(['"', '\\']) {
+                    format!(" wire \"{contract}\"")
+                } else {
+                    self.note(
+                        c.line,
+                        c.column,
+                        format!(
+                            "`{}`: the contract name `{contract}` is not a usable wire name; the message is named `{name}` on the wire",
+                            c.name
+                        ),
+                    );
+                    String::new()
+                };
                 self.out
-                    .push_str(&format!("{name}{kind}({}){display};\n", fields.join(", ")));
+                    .push_str(&format!("{name}{kind}{wire}({}){display};\n", fields.join(", ")));
             }
             Marker::Other(m) => {
                 self.out.push_str(&format!(
@@ -982,7 +1017,7 @@ impl Writer {
                 });
             let showable = found.is_some_and(|(n, _)| types.get(n).is_none_or(|t| self.showable(t)));
             match found {
-                Some((n, _)) if showable => out.push_str(&format!("{{{}}}", field_name(n))),
+                Some((n, _)) if showable => out.push_str(&format!("{{{}}}", treaty_field(n))),
                 _ => {
                     out.push_str(&escape_template_text(key));
                     self.note(
@@ -1023,14 +1058,15 @@ impl Writer {
                                 f.name
                             ),
                         );
-                        return format!("{}: String", field_name(&f.name));
+                        return format!("{}: String{}", treaty_field(&f.name), wire_suffix(&f.name));
                     }
                     field_name(&f.name)
                 } else {
                     format!(
-                        "{}: {}",
-                        field_name(&f.name),
-                        self.treaty_type(&f.ty, f.line, f.column, true)
+                        "{}: {}{}",
+                        treaty_field(&f.name),
+                        self.treaty_type(&f.ty, f.line, f.column, true),
+                        wire_suffix(&f.name)
                     )
                 }
             })
@@ -1130,6 +1166,38 @@ fn field_name(name: &str) -> String {
         format!("n{name}")
     } else {
         name
+    }
+}
+
+/// The Treaty name of a Lokad field: snake case, as Rust fields are.
+fn treaty_field(name: &str) -> String {
+    let written = field_name(name);
+    let snake = heck::ToSnakeCase::to_snake_case(written.as_str());
+    if snake.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && !snake.trim_matches('_').is_empty() {
+        snake
+    } else {
+        written
+    }
+}
+
+/// The name Lokad put on the wire for a field: its Code DSL generator made
+/// each field a C# property with the first letter upper case, and
+/// serializers write property names.
+fn wire_field(name: &str) -> String {
+    let written = field_name(name);
+    let mut chars = written.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_ascii_uppercase().to_string() + chars.as_str()
+    })
+}
+
+/// ` wire "Name"` after a field, when its wire name is not its Treaty name.
+fn wire_suffix(name: &str) -> String {
+    let wire = wire_field(name);
+    if wire == treaty_field(name) {
+        String::new()
+    } else {
+        format!(" wire \"{wire}\"")
     }
 }
 

@@ -553,6 +553,8 @@ fn syntax_help(expected: &[String], text: &str, at: usize) -> String {
         "close the declaration before this one with `)` and end it with `;`".to_string()
     } else if expected.iter().any(|e| e == "`;`") {
         "end every declaration with `;`".to_string()
+    } else if expected == ["a string"] && text[..at].trim_end().ends_with("wire") {
+        "write the name on the wire in quotes, such as `wire \"OrderId\"`".to_string()
     } else if expected.iter().any(|e| e == "a type") {
         "write a type: a built-in such as `String` or `u32`, a declared type, `[T]`, `{K: V}` or `T?`".to_string()
     } else {
@@ -787,6 +789,7 @@ impl Builder {
             name,
             kind,
             version: None,
+            wire: None,
             fields: Vec::new(),
             history: Vec::new(),
             displays: Vec::new(),
@@ -795,6 +798,7 @@ impl Builder {
         for p in inner {
             match p.as_rule() {
                 Rule::version => message.version = Some(self.version(p)),
+                Rule::wire_name => message.wire = Some(self.wire_name(p)),
                 Rule::fields => message.fields = self.fields(p),
                 Rule::display => message.displays.push(self.template(p)),
                 Rule::history => {
@@ -840,13 +844,30 @@ impl Builder {
         let mut inner = pair.into_inner();
         let name = self.ident(inner.next().expect("field has a name"));
         let ty = self.type_expr(inner.next().expect("field has a type"));
-        let default = inner.next().map(|d| self.default_value(d));
+        let mut default = None;
+        let mut wire = None;
+        for p in inner {
+            match p.as_rule() {
+                Rule::default_value => default = Some(self.default_value(p)),
+                Rule::wire_name => wire = Some(Box::new(self.wire_name(p))),
+                rule => unreachable!("field cannot hold {rule:?}"),
+            }
+        }
         FieldDecl {
             docs,
             name,
             ty,
             default,
+            wire,
             span,
+        }
+    }
+
+    fn wire_name(&self, pair: Pair<Rule>) -> WireName {
+        let string = pair.into_inner().nth(1).expect("wire has a string");
+        WireName {
+            span: self.span(&string),
+            name: unescape(first(string, 0).as_str()),
         }
     }
 

@@ -224,8 +224,12 @@ impl Value {
 /// One field of a record or message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
-    /// The name on the wire, as written in the contract.
+    /// The name written in the contract, which the Rust field is named
+    /// after (in snake case) and display templates refer to.
     pub name: String,
+    /// The name on the wire: the `wire "..."` of the field, else `name`.
+    /// Canonical schemas, fingerprints, serde and upcasts use this one.
+    pub wire: String,
     /// Documentation lines.
     pub docs: Vec<String>,
     /// The type.
@@ -252,7 +256,7 @@ pub struct Shape {
 pub enum Segment {
     /// Literal text.
     Text(String),
-    /// `{field}`: the field's wire name.
+    /// `{field}`: the field's name in the contract.
     Field(String),
 }
 
@@ -261,6 +265,10 @@ pub enum Segment {
 pub struct Message {
     /// `namespace.Name`.
     pub name: QualifiedName,
+    /// The contract name on the wire (in envelopes, store rows, canonical
+    /// schemas and locks): the `wire "..."` of the message, else
+    /// `namespace.Name`.
+    pub wire: String,
     /// Command or event.
     pub kind: MessageKind,
     /// Documentation lines.
@@ -405,6 +413,11 @@ impl Schema {
             .messages
             .iter()
             .find(|m| m.name == *name)
+    }
+
+    /// The message whose contract name on the wire is `wire`.
+    pub fn message_by_wire(&self, wire: &str) -> Option<&Message> {
+        self.messages().find(|m| m.wire == wire)
     }
 
     /// Every message of every namespace, namespaces in name order.

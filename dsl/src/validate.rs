@@ -10,6 +10,7 @@ use crate::naming;
 use crate::schema::*;
 use crate::source::SourceId;
 use crate::span::{Ident, Span};
+use crate::wire;
 
 /// How deep records may hold records.
 pub const MAX_RECORD_NESTING: usize = 32;
@@ -78,6 +79,8 @@ struct Validator<'a> {
     /// suggesting an import without scanning every declaration per error.
     by_bare_name: BTreeMap<String, QualifiedName>,
     consts: BTreeMap<QualifiedName, Vec<Field>>,
+    /// Where each message's contract name on the wire was written.
+    wire_spans: wire::WireSpans,
 }
 
 /// Help texts list at most this many names (fields, variants), so that
@@ -96,6 +99,7 @@ pub fn validate(files: &[(SourceId, ast::File)], config: &Config) -> (Schema, Ve
         decls: BTreeMap::new(),
         by_bare_name: BTreeMap::new(),
         consts: BTreeMap::new(),
+        wire_spans: BTreeMap::new(),
     };
     v.find_namespaces();
     v.declare();
@@ -112,6 +116,8 @@ pub fn validate(files: &[(SourceId, ast::File)], config: &Config) -> (Schema, Ve
     }
     v.check_recursion(&schema);
     v.check_nesting(&schema);
+    let duplicates = wire::check_contracts(&schema, &v.wire_spans);
+    v.diagnostics.extend(duplicates);
     (schema, v.diagnostics)
 }
 
@@ -593,6 +599,7 @@ impl<'a> Validator<'a> {
         }
         resolved.unwrap_or_else(|| Field {
             name: field.name.name.clone(),
+            wire: field.name.name.clone(),
             docs: Vec::new(),
             ty: Type::Scalar(Scalar::String),
             default: None,
@@ -671,8 +678,23 @@ impl<'a> Validator<'a> {
             .displays
             .first()
             .and_then(|t| self.template(t, &current.fields, &decl.fields));
+        let name = QualifiedName::new(&scope.namespace, &decl.name.name);
+        let wire = match &decl.wire {
+            Some(w) => {
+                if let Some(d) = wire::bad_name(&format!("`{}`", decl.name.name), &w.name, w.span) {
+                    self.error(d);
+                }
+                self.wire_spans.insert(name.clone(), w.span);
+                w.name.clone()
+            }
+            None => {
+                self.wire_spans.insert(name.clone(), decl.name.span);
+                name.to_string()
+            }
+        };
         Message {
-            name: QualifiedName::new(&scope.namespace, &decl.name.name),
+            name,
+            wire,
             kind: decl.kind,
             docs: docs.to_vec(),
             current,
@@ -705,7 +727,7 @@ impl<'a> Validator<'a> {
     fn expand_fields(&mut self, scope: &Scope, items: &[FieldItem], prefix: Vec<Field>) -> Vec<Field> {
         let mut names = FieldNames::default();
         for (i, field) in prefix.iter().enumerate() {
-            names.insert(&field.name, i);
+            names.insert(field, i);
         }
         let mut fields = prefix;
         let mut push = |v: &mut Self, field: Field| v.push_field(&mut fields, &mut names, field);
@@ -751,17 +773,49 @@ impl<'a> Validator<'a> {
 
     fn push_field(&mut self, fields: &mut Vec<Field>, names: &mut FieldNames, field: Field) {
         let rust = naming::field_name(&field.name);
-        let clash = names.clash(&field.name, rust.as_deref()).map(|i| &fields[i]);
-        if let Some(previous) = clash {
-            let message = if previous.name == field.name {
-                format!("field `{}` appears twice", field.name)
-            } else {
-                format!(
-                    "fields `{}` and `{}` become the same Rust field `{}`",
-                    previous.name,
-                    field.name,
-                    rust.unwrap_or_default()
-                )
+        if let Some((i, clash)) = names.clash(&field, rust.as_deref()) {
+            let previous = &fields[i];
+            let (message, help) = match clash {
+                Clash::Name => (
+                    format!("field `{}` appears twice", field.name),
+                    "rename or remove one of them".to_string(),
+                ),
+                Clash::Rust => (
+                    format!(
+                        "fields `{}` and `{}` become the same Rust field `{}`",
+                        previous.name,
+                        field.name,
+                        rust.clone().unwrap_or_default()
+                    ),
+                    "rename or remove one of them".to_string(),
+                ),
+                Clash::Wire => (
+                    format!(
+                        "fields `{}` and `{}` have the same name on the wire, `{}`",
+                        previous.name, field.name, field.wire
+                    ),
+                    "give one of them another `wire \"...\"` name, or remove one of them".to_string(),
+                ),
+                Clash::WireIsName => (
+                    format!(
+                        "the wire name of field `{}` is the name of field `{}`",
+                        field.name, previous.name
+                    ),
+                    format!(
+                        "a wire name may not be another field's name: choose another wire name, or rename `{}`",
+                        previous.name
+                    ),
+                ),
+                Clash::NameIsWire => (
+                    format!(
+                        "field `{}` has the name of the wire name of field `{}`",
+                        field.name, previous.name
+                    ),
+                    format!(
+                        "a wire name may not be another field's name: rename `{}`, or give `{}` another wire name",
+                        field.name, previous.name
+                    ),
+                ),
             };
             let d = Diagnostic::error(Code::DuplicateField, field.span, message)
                 .with_label("declared again here")
@@ -769,7 +823,7 @@ impl<'a> Validator<'a> {
                     previous.span,
                     "first declared here (or brought in by a fragment or the aggregate id)",
                 )
-                .with_help("rename or remove one of them");
+                .with_help(help);
             self.error(d);
             return;
         }
@@ -777,7 +831,7 @@ impl<'a> Validator<'a> {
             self.error(unusable_name("field", &field.name, field.span));
             return;
         }
-        names.insert(&field.name, fields.len());
+        names.insert(&field, fields.len());
         fields.push(field);
     }
 
@@ -787,8 +841,18 @@ impl<'a> Validator<'a> {
             None => None,
             Some(value) => Some(self.check_default(value, &ty)?),
         };
+        let wire = match &decl.wire {
+            Some(w) => {
+                if let Some(d) = wire::bad_name(&format!("field `{}`", decl.name.name), &w.name, w.span) {
+                    self.error(d);
+                }
+                w.name.clone()
+            }
+            None => decl.name.name.clone(),
+        };
         Some(Field {
             name: decl.name.name.clone(),
+            wire,
             docs: decl.docs.clone(),
             ty,
             default,
@@ -1349,23 +1413,48 @@ impl<'a> Validator<'a> {
 /// the number of fields already there.
 #[derive(Default)]
 struct FieldNames {
-    wire: BTreeMap<String, usize>,
+    names: BTreeMap<String, usize>,
     rust: BTreeMap<String, usize>,
+    wire: BTreeMap<String, usize>,
+}
+
+/// How a field's names clash with an earlier field's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Clash {
+    /// Same name.
+    Name,
+    /// Same Rust name.
+    Rust,
+    /// Same wire name.
+    Wire,
+    /// Its wire name is the earlier field's name.
+    WireIsName,
+    /// Its name is the earlier field's wire name.
+    NameIsWire,
 }
 
 impl FieldNames {
-    fn insert(&mut self, wire: &str, index: usize) {
-        self.wire.entry(wire.to_string()).or_insert(index);
-        if let Some(rust) = naming::field_name(wire) {
+    fn insert(&mut self, field: &Field, index: usize) {
+        self.names.entry(field.name.clone()).or_insert(index);
+        self.wire.entry(field.wire.clone()).or_insert(index);
+        if let Some(rust) = naming::field_name(&field.name) {
             self.rust.entry(rust).or_insert(index);
         }
     }
 
-    /// The first field with the same wire name or the same Rust name.
-    fn clash(&self, wire: &str, rust: Option<&str>) -> Option<usize> {
-        let by_wire = self.wire.get(wire).copied();
-        let by_rust = rust.and_then(|r| self.rust.get(r).copied());
-        by_wire.into_iter().chain(by_rust).min()
+    /// The first earlier field whose name, Rust name or wire name clashes
+    /// with `field`'s, and how.
+    fn clash(&self, field: &Field, rust: Option<&str>) -> Option<(usize, Clash)> {
+        [
+            (self.names.get(&field.name), Clash::Name),
+            (rust.and_then(|r| self.rust.get(r)), Clash::Rust),
+            (self.wire.get(&field.wire), Clash::Wire),
+            (self.names.get(&field.wire), Clash::WireIsName),
+            (self.wire.get(&field.name), Clash::NameIsWire),
+        ]
+        .into_iter()
+        .filter_map(|(index, clash)| index.map(|i| (*i, clash)))
+        .min()
     }
 }
 

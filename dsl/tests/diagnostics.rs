@@ -200,7 +200,7 @@ fn syntax_lokad_field_order() {
             2 │ PlaceOrder?(String name);
               │                    ^ the field's name comes first
               │
-              = help: write `name: String`
+              = help: write `name: String`; to read what Lokad stored, keep its C# property name on the wire: `name: String wire "Name"`
 
             error: contracts have 1 error
         "#]],
@@ -253,7 +253,7 @@ fn syntax_errors_are_all_reported() {
             3 │ PlaceOrder?(String name);
               │                    ^ the field's name comes first
               │
-              = help: write `name: String`
+              = help: write `name: String`; to read what Lokad stored, keep its C# property name on the wire: `name: String wire "Name"`
 
             error[syntax]: expected `,` or `}`, found `Green`
               ┌─ shop.treaty:4:18
@@ -2186,7 +2186,7 @@ fn lokad_interface_reports_what_is_inside() {
             5 │     CreateSecurity?(string displayName)
               │                            ^ the field's name comes first
               │
-              = help: write `display_name: String`
+              = help: write `display_name: String`; to read what Lokad stored, keep its C# property name on the wire: `display_name: String wire "DisplayName"`
 
             error[unknown-type]: unknown type `Strin`
               ┌─ shop.treaty:6:28
@@ -2273,7 +2273,7 @@ fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
             2 │ const name = string name;
               │                     ^ the field's name comes first
               │
-              = help: write `name: String`
+              = help: write `name: String`; to read what Lokad stored, keep its C# property name on the wire: `name: String wire "Name"`
 
             error[syntax]: fields are written `name: Type`, not `Type name`: found `Guid? userId`
               ┌─ shop.treaty:3:8
@@ -2281,7 +2281,7 @@ fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
             3 │ A!(Guid? userId);
               │        ^ the field's name comes first
               │
-              = help: write `user_id: Uuid?`
+              = help: write `user_id: Uuid?`; to read what Lokad stored, keep its C# property name on the wire: `user_id: Uuid? wire "UserId"`
 
             error[syntax]: fields are written `name: Type`, not `Type name`: found `string[] tags`
               ┌─ shop.treaty:4:18
@@ -2289,7 +2289,7 @@ fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
             4 │ B!(a: u32, string[] tags);
               │                  ^ the field's name comes first
               │
-              = help: write `tags: [String]`
+              = help: write `tags: [String]`; to read what Lokad stored, keep its C# property name on the wire: `tags: [String] wire "Tags"`
 
             error[syntax]: fields are written `name: Type`, not `Type name`: found `DateTime at`
               ┌─ shop.treaty:5:13
@@ -2297,7 +2297,7 @@ fn lokad_field_order_in_a_fragment_and_with_csharp_types() {
             5 │ C!(DateTime at);
               │             ^ the field's name comes first
               │
-              = help: write `at: Timestamp`
+              = help: write `at: Timestamp`; to read what Lokad stored, keep its C# property name on the wire: `at: Timestamp wire "At"`
 
             error: contracts have 4 errors
         "#]],
@@ -2690,4 +2690,190 @@ fn unknown_type_that_is_an_extern_type() {
         error: contracts have 2 errors
     "#]]
     .assert_eq(&actual);
+}
+
+#[test]
+fn wire_names_are_valid() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nid OrderId: Uuid;\nconst who = login: String wire \"Login\";\n\
+             record Money(cents: i64 wire \"Cents\") display \"{cents}\";\n\
+             aggregate Order(id: OrderId wire \"Id\") {\n\
+             OrderPlaced! v2 wire \"Lokad.Shop.OrderPlaced\" (who, total: Money wire \"Total\") \
+             display \"{login}\" was v1 (who, count: u32 = 0 wire \"Count\");\n}\n",
+        )],
+        expect![["ok"]],
+    );
+}
+
+#[test]
+fn duplicate_wire_names_are_all_reported() {
+    check(
+        &[
+            (
+                "shop.treaty",
+                "namespace shop;\n\
+                 record A(name: String wire \"Name\", title: String wire \"Name\");\n\
+                 record B(name: String wire \"title\", title: String);\n\
+                 record C(first: String, second: String wire \"first\");\n\
+                 record D(first: String wire \"second\", second: String wire \"Second\");\n\
+                 OrderPlaced! wire \"Lokad.OrderPlaced\" ();\n\
+                 OrderShipped! wire \"Lokad.OrderPlaced\" ();\n\
+                 OrderPaid! wire \"shop.OrderPlaced\" ();\n\
+                 enum Status { Open }\n\
+                 OrderOpened! wire \"shop.Status\" ();\n",
+            ),
+            (
+                "billing.treaty",
+                "namespace billing;\nInvoiced! wire \"Lokad.OrderPlaced\" ();\n",
+            ),
+        ],
+        expect![[r#"
+            error[duplicate-field]: fields `name` and `title` have the same name on the wire, `Name`
+              ┌─ shop.treaty:2:36
+              │
+            2 │ record A(name: String wire "Name", title: String wire "Name");
+              │          ------------------------  ^^^^^^^^^^^^^^^^^^^^^^^^^ declared again here
+              │          │                          
+              │          first declared here (or brought in by a fragment or the aggregate id)
+              │
+              = help: give one of them another `wire "..."` name, or remove one of them
+
+            error[duplicate-field]: fields `name` and `title` have the same name on the wire, `title`
+              ┌─ shop.treaty:3:37
+              │
+            3 │ record B(name: String wire "title", title: String);
+              │          -------------------------  ^^^^^^^^^^^^^ declared again here
+              │          │                           
+              │          first declared here (or brought in by a fragment or the aggregate id)
+              │
+              = help: give one of them another `wire "..."` name, or remove one of them
+
+            error[duplicate-field]: fields `first` and `second` have the same name on the wire, `first`
+              ┌─ shop.treaty:4:25
+              │
+            4 │ record C(first: String, second: String wire "first");
+              │          -------------  ^^^^^^^^^^^^^^^^^^^^^^^^^^^ declared again here
+              │          │               
+              │          first declared here (or brought in by a fragment or the aggregate id)
+              │
+              = help: give one of them another `wire "..."` name, or remove one of them
+
+            error[duplicate-field]: field `second` has the name of the wire name of field `first`
+              ┌─ shop.treaty:5:39
+              │
+            5 │ record D(first: String wire "second", second: String wire "Second");
+              │          ---------------------------  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^ declared again here
+              │          │                             
+              │          first declared here (or brought in by a fragment or the aggregate id)
+              │
+              = help: a wire name may not be another field's name: rename `second`, or give `first` another wire name
+
+            error[duplicate-type]: `shop.OrderPlaced` and `billing.Invoiced` have the same contract name on the wire, `Lokad.OrderPlaced`
+              ┌─ shop.treaty:6:19
+              │
+            6 │ OrderPlaced! wire "Lokad.OrderPlaced" ();
+              │                   ^^^^^^^^^^^^^^^^^^^ same wire name
+              │
+              ┌─ billing.treaty:2:16
+              │
+            2 │ Invoiced! wire "Lokad.OrderPlaced" ();
+              │                ------------------- first used here
+              │
+              = help: give one of them another `wire "..."` name: readers tell contracts apart by this name
+
+            error[duplicate-type]: `shop.OrderShipped` and `billing.Invoiced` have the same contract name on the wire, `Lokad.OrderPlaced`
+              ┌─ shop.treaty:7:20
+              │
+            7 │ OrderShipped! wire "Lokad.OrderPlaced" ();
+              │                    ^^^^^^^^^^^^^^^^^^^ same wire name
+              │
+              ┌─ billing.treaty:2:16
+              │
+            2 │ Invoiced! wire "Lokad.OrderPlaced" ();
+              │                ------------------- first used here
+              │
+              = help: give one of them another `wire "..."` name: readers tell contracts apart by this name
+
+            error[duplicate-type]: the contract name on the wire of `shop.OrderPaid` is the name of another message, `shop.OrderPlaced`
+              ┌─ shop.treaty:8:17
+              │
+            6 │ OrderPlaced! wire "Lokad.OrderPlaced" ();
+              │                   ------------------- that message
+            7 │ OrderShipped! wire "Lokad.OrderPlaced" ();
+            8 │ OrderPaid! wire "shop.OrderPlaced" ();
+              │                 ^^^^^^^^^^^^^^^^^^ another message's name
+              │
+              = help: choose a wire name that is no other message's name, or rename that message
+
+            error[duplicate-type]: the contract name on the wire of `shop.OrderOpened` is the name of the type `shop.Status`
+               ┌─ shop.treaty:10:19
+               │
+             9 │ enum Status { Open }
+               │      ------ that type
+            10 │ OrderOpened! wire "shop.Status" ();
+               │                   ^^^^^^^^^^^^^ a type's name
+               │
+               = help: choose a wire name that is no type's name
+
+            error: contracts have 8 errors
+        "#]],
+    );
+}
+
+#[test]
+fn bad_wire_names() {
+    check(
+        &[(
+            "shop.treaty",
+            "namespace shop;\nrecord A(name: String wire \"\", title: String wire \"the title\");\n\
+             OrderPlaced! wire \"Order\\tPlaced\" ();\n",
+        )],
+        expect![[r#"
+            error[bad-name]: bad wire name for field `name`: a wire name cannot be empty
+              ┌─ shop.treaty:2:28
+              │
+            2 │ record A(name: String wire "", title: String wire "the title");
+              │                            ^^ not a usable wire name
+              │
+              = help: write the name exactly as stored, such as `wire "OrderId"`, or remove `wire "..."`
+
+            error[bad-name]: bad wire name for field `title`: a wire name cannot hold ' ' (U+0020): whitespace, control and invisible characters are not allowed
+              ┌─ shop.treaty:2:51
+              │
+            2 │ record A(name: String wire "", title: String wire "the title");
+              │                                                   ^^^^^^^^^^^ not a usable wire name
+              │
+              = help: write the name exactly as stored, such as `wire "OrderId"`, or remove `wire "..."`
+
+            error[bad-name]: bad wire name for `OrderPlaced`: a wire name cannot hold '\t' (U+0009): whitespace, control and invisible characters are not allowed
+              ┌─ shop.treaty:3:19
+              │
+            3 │ OrderPlaced! wire "Order\tPlaced" ();
+              │                   ^^^^^^^^^^^^^^^ not a usable wire name
+              │
+              = help: write the name exactly as stored, such as `wire "OrderId"`, or remove `wire "..."`
+
+            error: contracts have 3 errors
+        "#]],
+    );
+}
+
+#[test]
+fn wire_name_without_quotes() {
+    check(
+        &[("shop.treaty", "namespace shop;\nF!(a: u32 wire A);\n")],
+        expect![[r#"
+            error[syntax]: expected a string, found `A`
+              ┌─ shop.treaty:2:16
+              │
+            2 │ F!(a: u32 wire A);
+              │                ^ unexpected here
+              │
+              = help: write the name on the wire in quotes, such as `wire "OrderId"`
+
+            error: contracts have 1 error
+        "#]],
+    );
 }

@@ -189,6 +189,59 @@ fn changing_a_field_name_changes_the_message() {
 }
 
 #[test]
+fn renaming_a_field_that_keeps_its_wire_name_changes_nothing() {
+    // `wire "total"` keeps the name on the wire; only the Rust name moves.
+    assert_eq!(
+        changed(BASE, &edit("total: Money)", "amount: Money wire \"total\")")),
+        Vec::<String>::new()
+    );
+    // The same for a record field, which reaches every message using it.
+    assert_eq!(
+        changed(BASE, &edit("quantity: u32 = 1", "count: u32 = 1 wire \"quantity\"")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn changing_a_field_wire_name_changes_the_message() {
+    assert_eq!(
+        changed(BASE, &edit("total: Money)", "total: Money wire \"Total\")")),
+        ["shop.OrderPlaced v2"]
+    );
+    // In an earlier version too: that is the shape stored data has.
+    assert_eq!(
+        changed(
+            BASE,
+            &edit(
+                "was v1 (customer, lines: [Line])",
+                "was v1 (customer, lines: [Line] wire \"Lines\")"
+            )
+        ),
+        ["shop.OrderPlaced v1"]
+    );
+}
+
+#[test]
+fn a_message_wire_name_is_its_contract_name() {
+    // Renaming a message that keeps its wire name changes nothing.
+    assert_eq!(
+        changed(
+            BASE,
+            &edit("PingRequested?(", "HealthChecked? wire \"shop.PingRequested\" (")
+        ),
+        Vec::<String>::new()
+    );
+    // Another wire name is another contract.
+    assert_eq!(
+        changed(
+            BASE,
+            &edit("PingRequested?(", "PingRequested? wire \"Lokad.Shop.Ping\" (")
+        ),
+        ["Lokad.Shop.Ping v1", "shop.PingRequested v1"]
+    );
+}
+
+#[test]
 fn changing_the_version_changes_the_message() {
     let before = canonical(BASE);
     let after = canonical(&edit("PingRequested?(", "PingRequested? v2 ("));

@@ -472,6 +472,7 @@ const TOKENS: &[&str] = &[
     "aggregate",
     "was",
     "display",
+    "wire",
     "x",
     "y.z",
     "A",

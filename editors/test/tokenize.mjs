@@ -109,7 +109,7 @@ function check(file, text) {
       see('optional');
       if (!has(t, 'keyword.operator.optional')) problems.push(`${where}: optional \`?\` is ${t.scopes.join(' ')}`);
     }
-    if (trimmed === 'was' || trimmed === 'display') {
+    if (trimmed === 'was' || trimmed === 'display' || trimmed === 'wire') {
       if (next && (next.text.trim().startsWith('"') || /^v[0-9]+$/.test(next.text.trim()))) {
         see(trimmed);
         if (!has(t, `keyword.other.${trimmed}`)) problems.push(`${where}: \`${trimmed}\` is ${t.scopes.join(' ')}`);

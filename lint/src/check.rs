@@ -323,9 +323,9 @@ impl<'a> Checker<'a> {
 
     /// A locked contract that no longer exists: moved, renamed or removed.
     fn removed(&mut self, old: &CanonicalContract) {
-        let Some(qualified) = QualifiedName::parse(&old.name) else {
-            return;
-        };
+        // A contract name on the wire need not be `namespace.Name`
+        // (`wire "..."`); such a contract can still be renamed or removed.
+        let qualified = QualifiedName::parse(&old.name);
         let added: Vec<&CanonicalContract> = self
             .new
             .iter()
@@ -334,7 +334,10 @@ impl<'a> Checker<'a> {
             .collect();
         let moved: Vec<&&CanonicalContract> = added
             .iter()
-            .filter(|c| QualifiedName::parse(&c.name).is_some_and(|q| q.name == qualified.name))
+            .filter(|c| {
+                let moved_to = QualifiedName::parse(&c.name);
+                matches!((&qualified, moved_to), (Some(q), Some(to)) if to.name == q.name)
+            })
             .collect();
         let renamed: Vec<&&CanonicalContract> = added.iter().filter(|c| signature(c) == signature(old)).collect();
         let (rule, to) = match (moved.as_slice(), renamed.as_slice()) {
@@ -389,9 +392,13 @@ impl<'a> Checker<'a> {
     }
 
     fn contract_span(&self, name: &str, kind: ContractKind) -> Option<Span> {
+        if is_message(kind) {
+            // Messages are locked under their contract name on the wire.
+            return self.schema.message_by_wire(name).map(|m| m.span);
+        }
         let name = QualifiedName::parse(name)?;
         match kind {
-            ContractKind::Command | ContractKind::Event => self.schema.message(&name).map(|m| m.span),
+            ContractKind::Command | ContractKind::Event => None,
             ContractKind::Record => self.schema.record(&name).map(|r| r.span),
             ContractKind::Enum => self.schema.enumeration(&name).map(|e| e.span),
             ContractKind::Id => self.schema.id_type(&name).map(|i| i.span),
@@ -400,7 +407,7 @@ impl<'a> Checker<'a> {
 
     /// Compares every locked version of a message with the new contracts.
     fn message(&mut self, name: &str, old: &[&CanonicalContract], new: &[&CanonicalContract]) {
-        let Some(message) = QualifiedName::parse(name).and_then(|q| self.schema.message(&q)) else {
+        let Some(message) = self.schema.message_by_wire(name) else {
             return;
         };
         let current = message.current.version;
@@ -506,13 +513,13 @@ impl<'a> Checker<'a> {
             let finding = Finding {
                 rule: change.rule,
                 severity: change.rule.severity(),
-                contract: message.name.to_string(),
+                contract: message.wire.clone(),
                 kind: message.kind.into(),
                 version: Some(version),
                 field: Some(change.path.to_string()),
                 old: change.old.clone(),
                 new: change.new.clone(),
-                message: format!("{noun} `{}` v{version}: {}", message.name, change.describe()),
+                message: format!("{noun} `{}` v{version}: {}", message.wire, change.describe()),
                 primary,
                 secondary,
                 note: note.clone(),
@@ -600,7 +607,8 @@ fn locate(schema: &Schema, shape: &Shape, change: &Change) -> (Option<Label>, Ve
                     fields = &record.fields;
                     container = record.span;
                 }
-                match fields.iter().find(|f| f.name == *name) {
+                // Canonical paths name fields by wire name.
+                match fields.iter().find(|f| f.wire == *name) {
                     Some(field) => {
                         found = Some(field);
                         ty = Some(&field.ty);

@@ -229,6 +229,10 @@ fn field_case(
             message: format!("the convention would be `{snake}`"),
         },
     );
+    f.note = Some(format!(
+        "renaming it changes its name on the wire unless it keeps it: `{snake}: ... wire \"{}\"`",
+        field.wire
+    ));
     f.old = Some(field.name.clone());
     f.new = Some(snake);
     out.push(f);

@@ -358,6 +358,14 @@ mod tests {
     }
 
     #[test]
+    fn wire_names_are_kept() {
+        assert_eq!(
+            text(r#"A! v2 wire "Lokad/A" (b: u32 = 1 wire "B");"#),
+            r#"A ! v2 wire "Lokad/A" ( b : u32 = 1 wire "B" ) ;"#
+        );
+    }
+
+    #[test]
     fn strings_are_rewritten_with_contract_escapes() {
         assert_eq!(text(r#""a\"b\\c\x41\u{e9}""#), r#""a\"b\\cAé""#);
     }

@@ -8,7 +8,7 @@ fn main() {
 
     // The code generator's golden fixtures are compiled here too, so every
     // expected file is known to build without warnings, not only to match.
-    for case in ["defaults", "factory", "names", "versions"] {
+    for case in ["defaults", "factory", "names", "versions", "wire"] {
         // Each folder also holds its expected.rs, which must not rerun this
         // script; the contract files themselves are watched.
         treaty_codegen::Builder::new()
@@ -18,6 +18,25 @@ fn main() {
             .expect("golden contracts compile");
     }
 
+    // Lokad's sample contracts as `treaty import-ddd` imports them: the
+    // generated types must read JSON as a Lokad system stored it.
+    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let ddd_path = "../../cli/tests/ddd/security.ddd";
+    println!("cargo:rerun-if-changed={ddd_path}");
+    let ddd = std::fs::read_to_string(ddd_path).expect("the Lokad sample is readable");
+    let imported = treaty_dsl::lokad::import(&[("security.ddd".to_string(), ddd)]);
+    let lokad_dir = out_dir.join("lokad");
+    std::fs::create_dir_all(&lokad_dir).expect("OUT_DIR is writable");
+    for file in &imported {
+        let path = lokad_dir.join(file.name.replace(".ddd", ".treaty"));
+        std::fs::write(path, &file.treaty).expect("OUT_DIR is writable");
+    }
+    treaty_codegen::Builder::new()
+        .file_name("lokad.rs")
+        .emit_rerun_if_changed(false)
+        .compile(&[lokad_dir])
+        .expect("the imported Lokad contracts compile");
+
     // What each projection's code reaches, so that exactly the projections
     // whose code changed rebuild.
     treaty_codegen::analyze_projections().expect("projections analysed");
@@ -25,7 +44,6 @@ fn main() {
     // A contract with every kind of character contracts accept in docs and
     // strings, written from Rust escapes: its generated docs and literals
     // must build without warnings too.
-    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let contract = out_dir.join("characters.treaty");
     std::fs::write(&contract, characters::CONTRACT).expect("OUT_DIR is writable");
     println!("cargo:rerun-if-changed=../../codegen/tests/characters/contract.rs");

@@ -169,9 +169,15 @@ impl Analysis {
             out.push_str("\n*Fields, versions and fingerprints show once the contracts compile.*\n");
             return out;
         };
+        // Messages are listed under their contract name on the wire.
+        let contract_name = match d.kind {
+            DeclarationKind::Command | DeclarationKind::Event => schema.message(&d.name).map(|m| m.wire.clone()),
+            _ => None,
+        }
+        .unwrap_or_else(|| d.name.to_string());
         let fingerprints: Vec<(u32, String)> = canonical::contracts(schema)
             .into_iter()
-            .filter(|c| c.name == d.name.to_string())
+            .filter(|c| c.name == contract_name)
             .map(|c| (c.version, c.fingerprint))
             .collect();
         let fingerprint = |version: u32| {
@@ -184,6 +190,9 @@ impl Analysis {
         match d.kind {
             DeclarationKind::Command | DeclarationKind::Event => {
                 if let Some(message) = schema.message(&d.name) {
+                    if message.wire != d.name.to_string() {
+                        let _ = writeln!(out, "\nOn the wire: `{}`", message.wire);
+                    }
                     let _ = write!(
                         out,
                         "\n**v{}** (current{}):\n{}",
@@ -242,7 +251,8 @@ impl Analysis {
             if let ast::ItemKind::Const(c) = &item.kind {
                 if c.name.name == d.name.name {
                     for f in &c.fields {
-                        let _ = writeln!(out, "- `{}: {}`", f.name.name, type_text(&f.ty));
+                        let wire = f.wire.as_ref().map_or(String::new(), |w| format!(" wire {:?}", w.name));
+                        let _ = writeln!(out, "- `{}: {}{wire}`", f.name.name, type_text(&f.ty));
                     }
                 }
             }
@@ -298,7 +308,7 @@ pub enum Completion {
     Type(DeclarationKind),
 }
 
-const KEYWORDS: [&str; 12] = [
+const KEYWORDS: [&str; 13] = [
     "namespace",
     "use",
     "const",
@@ -308,6 +318,7 @@ const KEYWORDS: [&str; 12] = [
     "aggregate",
     "display",
     "was",
+    "wire",
     "true",
     "false",
     "none",
@@ -320,7 +331,12 @@ fn fields(fields: &[Field]) -> String {
             .default
             .as_ref()
             .map_or(String::new(), |v| format!(" = {}", canonical::value_json(v)));
-        let _ = writeln!(out, "- `{}: {}{default}`", f.name, f.ty);
+        let wire = if f.wire == f.name {
+            String::new()
+        } else {
+            format!(" wire {:?}", f.wire)
+        };
+        let _ = writeln!(out, "- `{}: {}{default}{wire}`", f.name, f.ty);
     }
     out
 }

@@ -237,9 +237,18 @@ impl<'t> Layout<'t> {
         let mut group = Vec::new();
         self.word(&mut group)?;
         self.token(&mut group)?;
-        if self.peek_text(0) != "(" {
+        let mut spaced = false;
+        if self.peek_text(0) != "(" && self.peek_text(0) != "wire" {
             group.push(Doc::text(" "));
             self.word(&mut group)?;
+            spaced = true;
+        }
+        if self.peek_text(0) == "wire" {
+            group.push(Doc::text(" "));
+            self.wire_name(&mut group)?;
+            spaced = true;
+        }
+        if spaced {
             group.push(Doc::text(" "));
         }
         self.field_list(&mut group)?;
@@ -342,7 +351,17 @@ impl<'t> Layout<'t> {
         }
     }
 
-    /// A field `name: Type = default` or a fragment's name.
+    /// `wire "Name"`.
+    fn wire_name(&mut self, out: &mut Vec<Doc>) -> Result<()> {
+        self.word(out)?;
+        out.push(Doc::text(" "));
+        if self.peek(0).map(|t| t.kind) != Some(Kind::Str) {
+            return self.unexpected("a string");
+        }
+        self.token(out).map(|_| ())
+    }
+
+    /// A field `name: Type = default wire "Name"` or a fragment's name.
     fn field(&mut self, out: &mut Vec<Doc>) -> Result<()> {
         self.word(out)?;
         if self.peek_text(0) != ":" {
@@ -371,6 +390,10 @@ impl<'t> Layout<'t> {
                     _ => return self.unexpected("a default value"),
                 },
             }
+        }
+        if self.peek_text(0) == "wire" {
+            out.push(Doc::text(" "));
+            self.wire_name(out)?;
         }
         Ok(())
     }

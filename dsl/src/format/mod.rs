@@ -163,6 +163,9 @@ fn erase_message(m: &mut ast::MessageDecl) {
     if let Some(v) = &mut m.version {
         v.span = zero();
     }
+    if let Some(w) = &mut m.wire {
+        w.span = zero();
+    }
     m.fields.iter_mut().for_each(erase_field_item);
     for h in &mut m.history {
         h.span = zero();
@@ -190,6 +193,9 @@ fn erase_field(f: &mut ast::FieldDecl) {
     erase_type(&mut f.ty);
     if let Some(d) = &mut f.default {
         d.span = zero();
+    }
+    if let Some(w) = &mut f.wire {
+        w.span = zero();
     }
 }
 

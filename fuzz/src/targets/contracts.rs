@@ -316,6 +316,7 @@ const TOKENS: &[&str] = &[
     "aggregate",
     "was",
     "display",
+    "wire",
     "none",
     "true",
     "false",

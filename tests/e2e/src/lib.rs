@@ -58,6 +58,12 @@ pub mod characters {
     treaty::include_contracts!("characters.rs");
 }
 
+/// `cli/tests/ddd/security.ddd` as `treaty import-ddd` imports it, with
+/// Lokad's contract names and field names on the wire.
+pub mod lokad {
+    treaty::include_contracts!("lokad.rs");
+}
+
 /// The code generator's golden fixtures, compiled under `deny(warnings)`.
 pub mod golden {
     /// `codegen/tests/golden/defaults`.
@@ -71,6 +77,10 @@ pub mod golden {
     /// `codegen/tests/golden/names`.
     pub mod names {
         treaty::include_contracts!("golden_names.rs");
+    }
+    /// `codegen/tests/golden/wire`.
+    pub mod wire {
+        treaty::include_contracts!("golden_wire.rs");
     }
     /// `codegen/tests/golden/versions`.
     pub mod versions {

@@ -697,9 +697,10 @@ enum Reading {
 }
 
 /// Renews `lease` every `every` while it is the recorded one; returns why
-/// it was lost: taken over, or not renewed in time (the view store was
-/// unreachable for `ttl`, or this instance stalled), after which another
-/// instance may have taken it.
+/// it was lost: taken over (found at a renewal, for instance the first
+/// one after this instance was paused past the lease), or not renewed
+/// for `ttl` because the view store failed or did not answer, after
+/// which another instance may have taken it.
 async fn keep_lease<V: ViewStore>(views: &V, mut lease: Lease, ttl: Duration, every: Duration) -> String {
     // Counted from before the acquisition returned: never later than the
     // view store's own expiry.
@@ -707,17 +708,24 @@ async fn keep_lease<V: ViewStore>(views: &V, mut lease: Lease, ttl: Duration, ev
     loop {
         tokio::time::sleep(every).await;
         let asked = Instant::now();
-        if asked >= valid_until {
-            return format!("the lease (token {}) was not renewed in time", lease.token);
-        }
-        match views.renew(&lease, ttl).await {
-            Ok(Some(renewed)) => {
+        let wait = valid_until.saturating_duration_since(asked).max(every);
+        let failure = match tokio::time::timeout(wait, views.renew(&lease, ttl)).await {
+            Ok(Ok(Some(renewed))) => {
                 lease = renewed;
                 valid_until = asked + ttl;
+                continue;
             }
-            Ok(None) => return format!("the lease (token {}) was taken over by another instance", lease.token),
-            Err(error) => tracing::warn!("projection {}: renewing its lease failed: {error}", lease.projection),
+            Ok(Ok(None)) => return format!("the lease (token {}) was taken over by another instance", lease.token),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer in {wait:?}"),
+        };
+        if Instant::now() >= valid_until {
+            return format!(
+                "the lease (token {}) could not be renewed in time: {failure}",
+                lease.token
+            );
         }
+        tracing::warn!("projection {}: renewing its lease failed: {failure}", lease.projection);
     }
 }
 

@@ -167,7 +167,7 @@ pub async fn a_commit_from_a_moved_checkpoint_writes_nothing(store: impl ViewSto
     assert_eq!(
         moved.unwrap_err().to_string(),
         "projection orders.by_customer generation 1 is at checkpoint 5, not 3: another engine is writing these \
-         views, or the generation was dropped; run one engine per view store"
+         views without holding the projection's lease, or the generation was dropped"
     );
     assert_eq!(generation(&store, P, 1).await.unwrap().checkpoint, 5);
     assert_eq!(

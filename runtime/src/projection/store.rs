@@ -107,9 +107,10 @@ pub struct ViewChange {
 #[non_exhaustive]
 pub enum ViewError {
     /// The generation's checkpoint is not where the writer left it:
-    /// another engine is running the same projection against this view
-    /// store, or the generation was dropped. Nothing was written.
-    #[error("projection {projection} generation {generation} is at checkpoint {}, not {expected}: another engine is writing these views, or the generation was dropped; run one engine per view store", found.map_or("none (it no longer exists)".to_string(), |c| c.to_string()))]
+    /// another engine wrote the same projection outside the lease (see
+    /// [`ViewStore::fenced`]), or the generation was dropped. Nothing was
+    /// written.
+    #[error("projection {projection} generation {generation} is at checkpoint {}, not {expected}: another engine is writing these views without holding the projection's lease, or the generation was dropped", found.map_or("none (it no longer exists)".to_string(), |c| c.to_string()))]
     CheckpointMoved {
         /// The projection.
         projection: String,

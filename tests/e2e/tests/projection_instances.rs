@@ -349,6 +349,14 @@ async fn kill_instances_again_and_again<S: EventStore + Clone + 'static, V: View
             workers.kill_all();
             workers.version = "v2";
             workers.start();
+            wait_until("the new build taking every projection", takeover_bound, || async {
+                let now = leases(&views).await;
+                PROJECTIONS.iter().all(|p| {
+                    now.get(*p)
+                        .is_some_and(|l| workers.slots.iter().any(|(name, _)| *name == l.holder))
+                })
+            })
+            .await;
             continue;
         }
         // A worker holding a lease, when one does: killing it is the case
@@ -379,10 +387,17 @@ async fn kill_instances_again_and_again<S: EventStore + Clone + 'static, V: View
 
     // One holder paused past its lease (SIGSTOP), then woken: its lease
     // was taken over meanwhile, and it must not write again.
-    let held = leases(&views).await;
-    let slot = (0..INSTANCES)
-        .find(|&slot| held.values().any(|l| l.holder == workers.slots[slot].0))
-        .expect("some instance holds a lease");
+    let mut held = leases(&views).await;
+    let started = Instant::now();
+    let slot = loop {
+        let holder = (0..INSTANCES).find(|&slot| held.values().any(|l| l.holder == workers.slots[slot].0));
+        if let Some(slot) = holder {
+            break slot;
+        }
+        assert!(started.elapsed() < takeover_bound, "no running instance holds a lease");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        held = leases(&views).await;
+    };
     let paused: Vec<Lease> = held
         .values()
         .filter(|l| l.holder == workers.slots[slot].0)
@@ -523,4 +538,75 @@ async fn instances_on_one_postgres_database_survive_kills() {
         slots: Vec::new(),
     };
     kill_instances_again_and_again(events, views, workers).await;
+}
+
+/// Two engines in one process, as two instances: the second stands by
+/// while the first holds every projection, still reports the views'
+/// progress, and takes over at once when the first shuts down (which
+/// releases its leases).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_engine_follows_and_takes_over_a_released_projection() {
+    use treaty::projection::{EngineConfig, Phase, ProjectionEngine};
+
+    let dir = tempfile::tempdir().unwrap();
+    let events = SqliteStore::open(dir.path().join("events.db")).unwrap();
+    let views = SqliteViewStore::open(dir.path().join("views.db")).unwrap();
+    append(&events, "a", &[opened("a", "Ann"), deposited("a", 5)]).await;
+    let engine = |instance: &str| {
+        let mut engine = ProjectionEngine::new(events.clone(), views.clone());
+        engine.add(Balances).add(BankTotals).config(EngineConfig {
+            instance: Some(instance.to_string()),
+            lease_ttl: Duration::from_secs(60),
+            lease_renew: Duration::from_millis(100),
+            lease_retry: Duration::from_millis(50),
+            ..EngineConfig::default()
+        });
+        engine
+    };
+    let first = engine("first").start().await.unwrap();
+    first.wait_live().await.unwrap();
+    assert_eq!(first.instance(), "first");
+    let second = engine("second").start().await.unwrap();
+    second.wait_live().await.unwrap();
+    wait_until("the second engine standing by", Duration::from_secs(30), || async {
+        second.status().iter().all(|s| s.phase == Phase::Standby)
+    })
+    .await;
+    let holders: Vec<_> = views.leases().await.unwrap().into_iter().map(|l| l.holder).collect();
+    assert_eq!(holders, ["first", "first"]);
+
+    append(&events, "a", &[deposited("a", 7)]).await;
+    let head = events.head().await.unwrap();
+    // The standby follows the holder's progress through the view store.
+    tokio::time::timeout(Duration::from_secs(30), second.wait_for_position(head))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A lease of a minute, yet the takeover is immediate: shutting down
+    // releases it.
+    first.shutdown().await;
+    let released = Instant::now();
+    wait_until("the second engine taking over", Duration::from_secs(30), || async {
+        second.status().iter().all(|s| s.phase == Phase::Live)
+    })
+    .await;
+    assert!(released.elapsed() < Duration::from_secs(30));
+    let leases: Vec<_> = views
+        .leases()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.holder, l.token))
+        .collect();
+    assert_eq!(leases, [("second".to_string(), 2), ("second".to_string(), 2)]);
+    append(&events, "a", &[withdrew("a", 2)]).await;
+    second.wait_for_position(events.head().await.unwrap()).await.unwrap();
+    let balance = ViewReader::new(views.clone())
+        .get::<Balances>("a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((balance.balance, balance.events), (10, 4));
+    second.shutdown().await;
 }

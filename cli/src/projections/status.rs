@@ -367,7 +367,7 @@ stock                1  live        01234567..           12    0  \
         let lease = lease("orders", "web-1", 7, "2024-05-01T12:00:05Z");
         let line = json_line(
             &generation("orders", 2, GenerationStatus::Live, 4),
-            &[lease.clone()],
+            std::slice::from_ref(&lease),
             10,
         );
         assert!(

@@ -222,10 +222,13 @@ struct Commit {
     to: u64,
 }
 
+/// The commits of each projection.
+type Commits = HashMap<String, Vec<Commit>>;
+
 /// The workers' log: the commits of each projection, and the tokens
 /// refused or found lost.
-fn read_log(log: &Path) -> (HashMap<String, Vec<Commit>>, Vec<(String, u64)>) {
-    let mut commits: HashMap<String, Vec<Commit>> = HashMap::new();
+fn read_log(log: &Path) -> (Commits, Vec<(String, u64)>) {
+    let mut commits: Commits = HashMap::new();
     let mut refused = Vec::new();
     for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
         let fields: Vec<&str> = line.split(' ').collect();
@@ -248,7 +251,7 @@ fn read_log(log: &Path) -> (HashMap<String, Vec<Commit>>, Vec<(String, u64)>) {
 /// No two instances wrote one projection at once: along each
 /// generation's checkpoints the tokens of the writes never go back, and
 /// no checkpoint was written from twice.
-fn assert_fenced(commits: &HashMap<String, Vec<Commit>>) -> usize {
+fn assert_fenced(commits: &Commits) -> usize {
     let mut tokens = 0;
     for (projection, commits) in commits {
         let mut by_generation: BTreeMap<u64, Vec<&Commit>> = BTreeMap::new();

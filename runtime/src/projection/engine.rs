@@ -824,24 +824,38 @@ impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
             let keep = keep_lease(&views, lease.clone(), config.lease_ttl, config.lease_renew);
             let outcome = tokio::select! {
                 outcome = self.hold() => match outcome {
-                    Err(EngineError::Views(lost @ ViewError::LeaseLost { .. })) => Err(lost.to_string()),
+                    Err(EngineError::Views(lost @ ViewError::LeaseLost { .. })) => Err((lost.to_string(), false)),
+                    // The store failed for now (a dropped connection, a
+                    // server restart): the projection is taken again, by
+                    // this instance or another, from what is stored.
+                    Err(error @ EngineError::Views(ViewError::Storage(_))) => Err((error.to_string(), true)),
+                    Err(error @ EngineError::Events(_)) if matches!(&error, EngineError::Events(e) if e.is_retryable()) => {
+                        Err((error.to_string(), true))
+                    }
                     outcome => Ok(outcome),
                 },
-                lost = keep => Err(lost),
+                lost = keep => Err((lost, false)),
             };
             self.context.views = views.clone();
             self.context.held.fetch_sub(1, Ordering::Relaxed);
+            // Stopped, failed or given up: another instance may take it
+            // now (a lease already taken over is left as it is).
+            if let Err(error) = views.release(&lease).await {
+                tracing::warn!("projection {}: releasing its lease failed: {error}", P::NAME);
+            }
             match outcome {
-                Ok(outcome) => {
-                    // Stopped or failed: another instance may take it now.
-                    if let Err(error) = views.release(&lease).await {
-                        tracing::warn!("projection {}: releasing its lease failed: {error}", P::NAME);
-                    }
-                    return outcome;
-                }
-                Err(lost) => {
+                Ok(outcome) => return outcome,
+                Err((lost, failed)) => {
                     tracing::warn!("projection {}: {lost}; standing by", P::NAME);
                     self.set_status(Phase::Standby);
+                    if failed {
+                        let mut cancel = self.context.cancel.clone();
+                        tokio::select! {
+                            biased;
+                            () = shutdown_requested(&mut cancel) => return Ok(()),
+                            () = tokio::time::sleep(self.context.config.lease_retry) => {}
+                        }
+                    }
                 }
             }
         }

@@ -75,6 +75,10 @@ struct Statements {
     leases_table: String,
 }
 
+/// How long a fenced write's transaction may wait on a stalled client
+/// before the server ends the session, releasing the lease row.
+const IDLE_IN_FENCED_TRANSACTION: &str = "SET LOCAL idle_in_transaction_session_timeout = '5s'";
+
 /// The server's clock in milliseconds since the epoch: lease times are
 /// all taken from it.
 const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -257,6 +261,12 @@ impl PostgresViewStore {
         let Some(lease) = self.fence.as_deref().filter(|lease| lease.projection == projection) else {
             return Ok(());
         };
+        // The lock taken below blocks a takeover while this transaction is
+        // open: should this process stall inside it (paused, frozen), the
+        // server ends its session after a while, so the lease can still be
+        // taken over. Statements that run take as long as they need; only
+        // a transaction waiting on its client counts.
+        tx.batch_execute(IDLE_IN_FENCED_TRANSACTION).await.map_err(storage)?;
         let statement = tx.prepare_cached(&self.inner.sql.fence).await.map_err(storage)?;
         let row = tx.query_opt(&statement, &[&projection]).await.map_err(storage)?;
         let recorded = row.map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)));

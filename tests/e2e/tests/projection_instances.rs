@@ -226,7 +226,7 @@ struct Commit {
 type Commits = HashMap<String, Vec<Commit>>;
 
 /// The workers' log: the commits of each projection, and the tokens
-/// refused or found lost.
+/// whose writes were refused or failed, or found lost at a renewal.
 fn read_log(log: &Path) -> (Commits, Vec<(String, u64)>) {
     let mut commits: Commits = HashMap::new();
     let mut refused = Vec::new();
@@ -240,7 +240,7 @@ fn read_log(log: &Path) -> (Commits, Vec<(String, u64)>) {
                 from: number(4),
                 to: number(5),
             }),
-            "refused" | "lost" if fields.len() == 3 => refused.push((fields[1].to_string(), number(2))),
+            "refused" | "lost" | "failed" if fields.len() == 3 => refused.push((fields[1].to_string(), number(2))),
             // A line cut short by a kill.
             _ => {}
         }
@@ -389,41 +389,87 @@ async fn kill_instances_again_and_again<S: EventStore + Clone + 'static, V: View
     }
 
     // One holder paused past its lease (SIGSTOP), then woken: its lease
-    // was taken over meanwhile, and it must not write again.
-    let mut held = leases(&views).await;
-    let started = Instant::now();
-    let slot = loop {
-        let holder = (0..INSTANCES).find(|&slot| held.values().any(|l| l.holder == workers.slots[slot].0));
-        if let Some(slot) = holder {
-            break slot;
+    // was taken over meanwhile, and it must not write again. A SQLite
+    // process paused inside a write transaction holds the file's write
+    // lock, and no other can take a lease until it resumes: then it is
+    // woken and paused again later. (PostgreSQL ends the session of a
+    // transaction whose client stalls, after 5 s.)
+    let mut attempts = 0;
+    let (slot, paused) = loop {
+        attempts += 1;
+        let mut held = leases(&views).await;
+        let started = Instant::now();
+        let slot = loop {
+            let holder = (0..INSTANCES).find(|&slot| held.values().any(|l| l.holder == workers.slots[slot].0));
+            if let Some(slot) = holder {
+                break slot;
+            }
+            assert!(started.elapsed() < takeover_bound, "no running instance holds a lease");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            held = leases(&views).await;
+        };
+        let paused: Vec<Lease> = held
+            .values()
+            .filter(|l| l.holder == workers.slots[slot].0)
+            .cloned()
+            .collect();
+        workers.signal(slot, "-STOP");
+        let paused_at = Instant::now();
+        let bound = if workers.backend == "sqlite" && attempts < 10 {
+            lease * 3 + Duration::from_secs(1)
+        } else {
+            takeover_bound
+        };
+        let mut taken = false;
+        while paused_at.elapsed() < bound {
+            let now = leases(&views).await;
+            if paused
+                .iter()
+                .all(|v| now.get(&v.projection).is_some_and(|l| l.token > v.token))
+            {
+                taken = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(started.elapsed() < takeover_bound, "no running instance holds a lease");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        held = leases(&views).await;
+        if taken {
+            failovers.push(paused_at.elapsed());
+            break (slot, paused);
+        }
+        assert!(attempts < 10, "no takeover from the paused instance within {bound:?}");
+        println!("{}: paused inside a write transaction, woken to try again", workers.backend);
+        workers.signal(slot, "-CONT");
+        tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    let paused: Vec<Lease> = held
-        .values()
-        .filter(|l| l.holder == workers.slots[slot].0)
-        .cloned()
-        .collect();
-    workers.signal(slot, "-STOP");
-    let paused_at = Instant::now();
-    wait_until("a takeover from the paused instance", takeover_bound, || async {
-        let now = leases(&views).await;
-        paused
-            .iter()
-            .all(|v| now.get(&v.projection).is_some_and(|l| l.token > v.token))
-    })
-    .await;
-    failovers.push(paused_at.elapsed());
+    // Only what it writes from now on counts.
+    let before_waking = std::fs::read_to_string(&workers.log).unwrap().len();
     workers.signal(slot, "-CONT");
-    wait_until("the woken instance finding its leases lost", takeover_bound, || async {
+    let woken = Instant::now();
+    let name = workers.slots[slot].0.clone();
+    loop {
+        // Its writes under the old tokens refused (or failed), or its
+        // renewals finding them lost, and each projection standing by.
         let (_, refused) = read_log(&workers.log);
-        paused
-            .iter()
-            .all(|p| refused.contains(&(p.projection.clone(), p.token)))
-    })
-    .await;
+        let log = std::fs::read_to_string(&workers.log).unwrap();
+        if paused.iter().all(|p| {
+            refused.contains(&(p.projection.clone(), p.token))
+                || log[before_waking..].contains(&format!("standby {} {name}\n", p.projection))
+        }) {
+            break;
+        }
+        if let Some(status) = workers.slots[slot].1.try_wait().unwrap() {
+            panic!("the woken instance {name} exited: {status}");
+        }
+        if woken.elapsed() > takeover_bound {
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!(
+                "the woken instance {name} did not find its leases {paused:?} lost; now {:?}; log (last first): \
+                 {tail:#?}",
+                leases(&views).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     stop.store(true, Ordering::Relaxed);
     let appends = appender.await.unwrap();

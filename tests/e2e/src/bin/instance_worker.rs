@@ -10,8 +10,11 @@
 //! every fifth), until it is killed. It appends a line to `LOG` for every
 //! write the view store accepted or refused through a lease:
 //! `commit PROJECTION GENERATION TOKEN FROM TO`, `promote PROJECTION
-//! GENERATION TOKEN`, `refused PROJECTION TOKEN` (a write fenced out) and
-//! `lost PROJECTION TOKEN` (a renewal that found the lease taken over).
+//! GENERATION TOKEN`, `refused PROJECTION TOKEN` (a write fenced out),
+//! `failed PROJECTION TOKEN` (a write under a lease that failed otherwise)
+//! `lost PROJECTION TOKEN` (a renewal that found the lease taken over)
+//! and `standby PROJECTION INSTANCE` (the engine stopped working on the
+//! projection and stands by).
 
 #[path = "../../tests/bank/mod.rs"]
 mod bank;
@@ -25,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use treaty::projection::{
-    EngineConfig, Generation, GenerationDetails, Lease, ProjectionEngine, SqliteViewStore, ViewChange, ViewError,
+    EngineConfig, Generation, GenerationDetails, Lease, Phase, ProjectionEngine, SqliteViewStore, ViewChange, ViewError,
     ViewStore,
 };
 use treaty::store::{EventStore, SqliteStore};
@@ -87,6 +90,8 @@ async fn run<S: EventStore + Clone, V: ViewStore>(
     views: V,
     settings: Settings,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let views_log = settings.log.clone();
+    let instance = settings.instance.clone();
     let views = Recorded {
         inner: views,
         token: None,
@@ -113,15 +118,25 @@ async fn run<S: EventStore + Clone, V: ViewStore>(
     running.wait_live().await?;
     println!("started");
     std::io::stdout().flush()?;
-    // Runs until killed; a projection that fails ends the process.
+    // Runs until killed; a projection that fails ends the process. Each
+    // time a projection goes back to standing by, it says so in the log.
+    let mut standing_by = std::collections::HashSet::new();
     loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let failed = running
-            .status()
-            .into_iter()
-            .find(|s| matches!(s.phase, treaty::projection::Phase::Failed(_)));
-        if let Some(failed) = failed {
-            return Err(format!("projection {} failed: {:?}", failed.name, failed.phase).into());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for status in running.status() {
+            match status.phase {
+                Phase::Failed(reason) => {
+                    return Err(format!("projection {} failed: {reason}", status.name).into());
+                }
+                Phase::Standby => {
+                    if standing_by.insert(status.name) {
+                        log_line(&views_log, format!("standby {} {instance}", status.name));
+                    }
+                }
+                _ => {
+                    standing_by.remove(status.name);
+                }
+            }
         }
     }
 }
@@ -134,16 +149,24 @@ struct Recorded<V> {
     log: Arc<Mutex<File>>,
 }
 
+fn log_line(log: &Mutex<File>, line: String) {
+    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = writeln!(log, "{line}");
+}
+
 impl<V> Recorded<V> {
     fn line(&self, line: String) {
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(log, "{line}");
+        log_line(&self.log, line);
     }
 
-    /// Logs a refusal by the fence, and passes the outcome on.
+    /// Logs a write refused by the fence, or failed otherwise (such as a
+    /// session the server ended while this process was paused inside its
+    /// transaction), and passes the outcome on.
     fn refused<T>(&self, projection: &str, outcome: Result<T, ViewError>) -> Result<T, ViewError> {
-        if let Err(ViewError::LeaseLost { token, .. }) = &outcome {
-            self.line(format!("refused {projection} {token}"));
+        match (&outcome, self.token) {
+            (Err(ViewError::LeaseLost { token, .. }), _) => self.line(format!("refused {projection} {token}")),
+            (Err(_), Some(token)) => self.line(format!("failed {projection} {token}")),
+            _ => {}
         }
         outcome
     }

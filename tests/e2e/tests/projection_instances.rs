@@ -437,7 +437,10 @@ async fn kill_instances_again_and_again<S: EventStore + Clone + 'static, V: View
             break (slot, paused);
         }
         assert!(attempts < 10, "no takeover from the paused instance within {bound:?}");
-        println!("{}: paused inside a write transaction, woken to try again", workers.backend);
+        println!(
+            "{}: paused inside a write transaction, woken to try again",
+            workers.backend
+        );
         workers.signal(slot, "-CONT");
         tokio::time::sleep(Duration::from_millis(300)).await;
     };

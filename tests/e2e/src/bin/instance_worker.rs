@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use treaty::projection::{
-    EngineConfig, Generation, GenerationDetails, Lease, Phase, ProjectionEngine, SqliteViewStore, ViewChange, ViewError,
-    ViewStore,
+    EngineConfig, Generation, GenerationDetails, Lease, Phase, ProjectionEngine, SqliteViewStore, ViewChange,
+    ViewError, ViewStore,
 };
 use treaty::store::{EventStore, SqliteStore};
 

@@ -137,6 +137,9 @@ fn assert_json_of_generations(lines: &[Value], generations: &[Generation]) {
                 "head",
                 "lag",
                 "updated_at",
+                "holder",
+                "token",
+                "lease_expires_at",
             ];
             expected.sort_unstable();
             assert_eq!(keys, expected, "{l}");
@@ -193,6 +196,69 @@ fn status_shows_every_generation_with_its_lag() {
     assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
     assert_eq!(stderr(&json), "");
     assert_json_of_generations(&json_lines(&stdout(&json)), &generations);
+}
+
+/// With several instances, status says which one holds each projection.
+#[test]
+fn status_names_the_instance_holding_each_projection() {
+    let (dir, db, _) = sqlite_fixture(true);
+    runtime().block_on(async {
+        let views = SqliteViewStore::open(&db).unwrap();
+        let long = std::time::Duration::from_secs(600);
+        views
+            .acquire("orders.by_customer", "web-1", long)
+            .await
+            .unwrap()
+            .unwrap();
+        let stock = views.acquire("stock.levels", "web-2", long).await.unwrap().unwrap();
+        views.release(&stock).await.unwrap();
+        views.acquire("stock.levels", "web-3", long).await.unwrap().unwrap();
+    });
+    let output = treaty(dir.path(), &["projections", "status", "--db", "events.db"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let leases: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("projection  "))
+        .skip(1)
+        .collect();
+    let leases: Vec<&str> = leases
+        .into_iter()
+        .skip_while(|l| !l.starts_with("projection  "))
+        .collect();
+    assert_eq!(leases[0], "projection          held by  token  lease", "{text}");
+    assert!(
+        leases[1].starts_with("orders.by_customer  web-1        1  expires in "),
+        "{text}"
+    );
+    assert!(
+        leases[2].starts_with("stock.levels        web-3        2  expires in "),
+        "{text}"
+    );
+
+    let json = treaty(
+        dir.path(),
+        &["projections", "status", "--db", "events.db", "--format", "json"],
+    );
+    let holders: Vec<(String, Value, Value)> = json_lines(&stdout(&json))
+        .iter()
+        .map(|l| {
+            (
+                l["status"].as_str().unwrap().to_string(),
+                l["holder"].clone(),
+                l["token"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        holders,
+        [
+            ("retired".to_string(), Value::Null, Value::Null),
+            ("live".to_string(), Value::from("web-1"), Value::from(1)),
+            ("building".to_string(), Value::from("web-1"), Value::from(1)),
+            ("live".to_string(), Value::from("web-3"), Value::from(2)),
+        ]
+    );
 }
 
 #[test]

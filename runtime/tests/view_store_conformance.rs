@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use treaty_runtime::projection::{
-    Generation, GenerationDetails, GenerationStatus, SqliteViewStore, ViewChange, ViewError, ViewStore,
+    Generation, GenerationDetails, GenerationStatus, Lease, SqliteViewStore, ViewChange, ViewError, ViewStore,
 };
 use treaty_runtime::Timestamp;
 
@@ -166,7 +167,7 @@ pub async fn a_commit_from_a_moved_checkpoint_writes_nothing(store: impl ViewSto
     assert_eq!(
         moved.unwrap_err().to_string(),
         "projection orders.by_customer generation 1 is at checkpoint 5, not 3: another engine is writing these \
-         views, or the generation was dropped; run one engine per view store"
+         views without holding the projection's lease, or the generation was dropped"
     );
     assert_eq!(generation(&store, P, 1).await.unwrap().checkpoint, 5);
     assert_eq!(
@@ -542,6 +543,126 @@ pub async fn generations_lists_every_generation_with_its_status(store: impl View
     );
 }
 
+const LONG: Duration = Duration::from_secs(600);
+
+fn holder_and_token(lease: &Option<Lease>) -> Option<(&str, u64)> {
+    lease.as_ref().map(|lease| (lease.holder.as_str(), lease.token))
+}
+
+pub async fn leases_give_a_projection_to_one_holder_at_a_time(store: impl ViewStore) {
+    assert!(store.leases().await.unwrap().is_empty());
+    let before = Timestamp::now();
+    let a = store.acquire(P, "a", LONG).await.unwrap();
+    assert_eq!(holder_and_token(&a), Some(("a", 1)));
+    let a = a.unwrap();
+    assert_eq!(a.projection, P);
+    assert!(a.expires_at > before, "{a:?}");
+    assert_eq!(holder_and_token(&store.acquire(P, "b", LONG).await.unwrap()), None);
+    // Each projection has its own lease.
+    assert_eq!(
+        holder_and_token(&store.acquire(Q, "b", LONG).await.unwrap()),
+        Some(("b", 1))
+    );
+    // The same name takes it back at once (a restarted instance), with
+    // the next token: its earlier self is fenced out.
+    let again = store.acquire(P, "a", LONG).await.unwrap().unwrap();
+    assert_eq!(again.token, 2);
+    assert_eq!(store.renew(&a, LONG).await.unwrap(), None);
+    let renewed = store.renew(&again, LONG).await.unwrap().unwrap();
+    assert_eq!((renewed.token, renewed.holder.as_str()), (2, "a"));
+    assert!(renewed.expires_at >= again.expires_at);
+    // A stale release changes nothing; a real one frees it at once.
+    store.release(&a).await.unwrap();
+    assert_eq!(holder_and_token(&store.acquire(P, "b", LONG).await.unwrap()), None);
+    store.release(&renewed).await.unwrap();
+    let b = store.acquire(P, "b", LONG).await.unwrap().unwrap();
+    assert_eq!(b.token, 3);
+    let listed: Vec<_> = store
+        .leases()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.projection, l.holder, l.token))
+        .collect();
+    assert_eq!(
+        listed,
+        [(P.to_string(), "b".to_string(), 3), (Q.to_string(), "b".to_string(), 1)]
+    );
+}
+
+/// A holder paused past its lease, then woken: another instance took the
+/// projection over, and every write of the paused one is refused.
+pub async fn a_holder_that_lost_its_lease_writes_nothing(store: impl ViewStore) {
+    let short = Duration::from_millis(300);
+    let a = store.acquire(P, "a", short).await.unwrap().unwrap();
+    let by_a = store.fenced(&a);
+    by_a.begin_generation(P, 1, FINGERPRINT).await.unwrap();
+    by_a.commit(P, 1, 0, 1, vec![put("x", "1")]).await.unwrap();
+    by_a.begin_generation(P, 2, FINGERPRINT).await.unwrap();
+    assert!(store.acquire(P, "b", LONG).await.unwrap().is_none());
+    tokio::time::sleep(short + Duration::from_millis(200)).await;
+    let b = store.acquire(P, "b", LONG).await.unwrap().unwrap();
+    assert_eq!(b.token, 2);
+
+    let refused = by_a.commit(P, 1, 1, 2, vec![put("x", "2")]).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(ViewError::LeaseLost { projection, token: 1, current: Some(2), holder: Some(holder) })
+                if projection == P && holder == "b"
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "projection orders.by_customer: the lease with token 1 was taken over (b holds token 2); this \
+         instance stopped writing it and writes nothing"
+    );
+    assert_eq!(
+        sorted(store.load(P, 1, keys(&["x"])).await.unwrap()),
+        pairs(&[("x", "1")])
+    );
+    assert_eq!(generation(&store, P, 1).await.unwrap().checkpoint, 1);
+    let lost = |r: &Result<_, ViewError>| matches!(r, Err(ViewError::LeaseLost { .. }));
+    assert!(lost(&by_a.promote(P, 2).await.map(|_| ())));
+    assert!(lost(&by_a.drop_generation(P, 2).await));
+    assert!(lost(&by_a.begin_generation(P, 3, FINGERPRINT).await));
+    assert_eq!(store.renew(&a, LONG).await.unwrap(), None);
+    assert_eq!(
+        generation(&store, P, 2).await.unwrap().status,
+        GenerationStatus::Building
+    );
+    assert!(generation(&store, P, 3).await.is_none());
+    // A handle fenced on P does not check the leases of other projections.
+    by_a.begin_generation(Q, 1, FINGERPRINT).await.unwrap();
+
+    let by_b = store.fenced(&b);
+    by_b.commit(P, 1, 1, 2, vec![put("x", "2")]).await.unwrap();
+    by_b.promote(P, 1).await.unwrap();
+    assert_eq!(get(&store, P, "x").await.as_deref(), Some("2"));
+}
+
+pub async fn racing_takeovers_of_an_expired_lease_have_one_winner(store: impl ViewStore) {
+    let first = store
+        .acquire(P, "first", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.acquire(P, &format!("racer-{i}"), LONG).await.unwrap() })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for racer in racers {
+        winners.extend(racer.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(winners[0].token, first.token + 1);
+}
+
 pub async fn concurrent_commits_from_one_checkpoint_have_one_winner(store: impl ViewStore) {
     store.begin_generation(P, 1, FINGERPRINT).await.unwrap();
     let writers: Vec<_> = (1..=8u64)
@@ -625,6 +746,8 @@ pub async fn describe_records_item_lists_and_rates(store: impl ViewStore) {
 pub async fn a_store_of_the_first_layout_is_read_and_migrated(store: impl ViewStore, raw: Raw) {
     live(&store, P, 1, vec![put("a", "1")]).await;
     raw.drop_added_columns().await;
+    // Nor had it leases.
+    assert!(store.leases().await.unwrap().is_empty());
     let recorded = generation(&store, P, 1).await.unwrap();
     assert_eq!(
         (recorded.checkpoint, recorded.code, recorded.events_per_second),
@@ -635,6 +758,7 @@ pub async fn a_store_of_the_first_layout_is_read_and_migrated(store: impl ViewSt
     let recorded = generation(&store, P, 1).await.unwrap();
     assert_eq!(recorded.events_per_second, Some(42));
     assert_eq!(recorded.code, Some(items(&[("fn f", "1")])));
+    assert!(store.acquire(P, "a", LONG).await.unwrap().is_some());
 }
 
 pub async fn an_unknown_status_is_an_invalid_row(store: impl ViewStore, raw: Raw) {
@@ -661,7 +785,7 @@ pub enum Raw {
 }
 
 impl Raw {
-    /// Turns the tables back into the first layout's.
+    /// Turns the tables back into the first layout's, without leases.
     async fn drop_added_columns(&self) {
         let statements = [
             "ALTER TABLE {table} DROP COLUMN code",
@@ -674,6 +798,7 @@ impl Raw {
                     conn.execute_batch(&statement.replace("{table}", "treaty_projections"))
                         .unwrap();
                 }
+                conn.execute_batch("DROP TABLE treaty_view_leases").unwrap();
             }
             #[cfg(feature = "postgres")]
             Raw::Postgres { url, schema } => {
@@ -686,6 +811,10 @@ impl Raw {
                         .await
                         .unwrap();
                 }
+                client
+                    .batch_execute(&format!("DROP TABLE {schema}.treaty_view_leases"))
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -774,7 +903,10 @@ macro_rules! conformance {
             unicode_and_quotes_round_trip_byte_exactly,
             generations_lists_every_generation_with_its_status,
             concurrent_commits_from_one_checkpoint_have_one_winner,
-            describe_records_item_lists_and_rates;
+            describe_records_item_lists_and_rates,
+            leases_give_a_projection_to_one_holder_at_a_time,
+            a_holder_that_lost_its_lease_writes_nothing,
+            racing_takeovers_of_an_expired_lease_have_one_winner;
             raw: an_unknown_status_is_an_invalid_row,
             a_store_of_the_first_layout_is_read_and_migrated
         );
@@ -1012,7 +1144,7 @@ mod postgres_backend {
                     if missing == &["treaty_views"] && found == &["treaty_projections"]),
                 "{error:?}"
             );
-            assert_eq!(tables().await, ["treaty_projections"]);
+            assert_eq!(tables().await, ["treaty_projections", "treaty_view_leases"]);
             client
                 .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
                 .await

@@ -2,6 +2,10 @@
 //! view store, with its checkpoint and how far it lags behind the head of
 //! the event store.
 //!
+//! When several instances run the projections, a second table says
+//! which instance holds each projection's lease, with its fencing token
+//! and when the lease expires.
+//!
 //! The view store is opened with `open_existing`, which creates nothing:
 //! a database in which no projection has run is reported as such and left
 //! untouched.
@@ -9,7 +13,7 @@
 use std::io::Write as _;
 
 use clap::{Args, ValueEnum};
-use treaty_runtime::projection::{Generation, GenerationStatus, PostgresViewStore, SqliteViewStore, ViewStore};
+use treaty_runtime::projection::{Generation, GenerationStatus, Lease, PostgresViewStore, SqliteViewStore, ViewStore};
 use treaty_runtime::storage::{Durability, OpenError};
 use treaty_runtime::Timestamp;
 
@@ -88,7 +92,11 @@ pub async fn run(args: StatusArgs) -> Result<(), Failure> {
         .await;
     }
     let store = backend::open(&args.db).await?;
-    let Some(mut generations) = generations(location, args.db.schema.as_deref()).await? else {
+    let Some(Stored {
+        mut generations,
+        leases,
+    }) = generations(location, args.db.schema.as_deref()).await?
+    else {
         // Standard output stays valid JSON lines (none) for scripts.
         match args.format {
             Format::Human => return write(&format!("{NO_PROJECTIONS}\n")),
@@ -103,8 +111,8 @@ pub async fn run(args: StatusArgs) -> Result<(), Failure> {
     generations.sort_by(|a, b| (&a.projection, a.generation).cmp(&(&b.projection, b.generation)));
     let now = Timestamp::now();
     let text = match args.format {
-        Format::Human => table(&generations, head, now),
-        Format::Json => generations.iter().map(|g| json_line(g, head)).collect(),
+        Format::Human => table(&generations, head, now) + &leases_table(&leases, now),
+        Format::Json => generations.iter().map(|g| json_line(g, &leases, head)).collect(),
     };
     write(&text)
 }
@@ -119,9 +127,17 @@ pub(super) fn write(text: &str) -> Result<(), Failure> {
     }
 }
 
-/// Every generation in the view store at `location`, or `None` when no
-/// projection has run there (none of the view store's tables exist).
-pub(super) async fn generations(location: &str, schema: Option<&str>) -> Result<Option<Vec<Generation>>, Failure> {
+/// What a view store records about its projections.
+pub(super) struct Stored {
+    pub generations: Vec<Generation>,
+    /// The lease of each projection some instance ever held.
+    pub leases: Vec<Lease>,
+}
+
+/// Every generation and lease in the view store at `location`, or `None`
+/// when no projection has run there (none of the view store's tables
+/// exist).
+pub(super) async fn generations(location: &str, schema: Option<&str>) -> Result<Option<Stored>, Failure> {
     let opened = match Database::locate(location, schema, &VIEW_STORE)? {
         Database::Sqlite(path) => SqliteViewStore::open_existing(path, Durability::Full).map(Views::Sqlite),
         Database::Postgres { url, options } => PostgresViewStore::open_existing(&url, options)
@@ -133,11 +149,50 @@ pub(super) async fn generations(location: &str, schema: Option<&str>) -> Result<
         Err(OpenError::Missing { found, .. }) if found.is_empty() => return Ok(None),
         Err(e) => return Err(Failure::usage(describe(&e))),
     };
-    let generations = match views {
-        Views::Sqlite(views) => views.generations().await,
-        Views::Postgres(views) => views.generations().await,
+    let stored = match views {
+        Views::Sqlite(views) => read(&views).await,
+        Views::Postgres(views) => read(&views).await,
     };
-    generations.map(Some).map_err(|e| Failure::problem(describe(&e)))
+    stored.map(Some).map_err(|e| Failure::problem(describe(&e)))
+}
+
+async fn read(views: &impl ViewStore) -> Result<Stored, treaty_runtime::projection::ViewError> {
+    Ok(Stored {
+        generations: views.generations().await?,
+        leases: views.leases().await?,
+    })
+}
+
+/// Who holds a lease, in the words of the tables: the holder and token,
+/// and how long it has left or since when it expired.
+pub(super) fn lease_words(lease: &Lease, now: Timestamp) -> [String; 3] {
+    let left = lease.expires_at.duration_since(now).as_secs_f64();
+    let state = if lease.expires_at.as_millisecond() == 0 {
+        "released".to_string()
+    } else if left > 0.0 {
+        format!("expires in {left:.1}s")
+    } else {
+        format!("expired {:.0}s ago: the next instance to try takes it", -left)
+    };
+    [lease.holder.clone(), lease.token.to_string(), state]
+}
+
+/// The table of leases under the generations, empty when no instance ever
+/// took one (a view store of a layout from before leases).
+pub(super) fn leases_table(leases: &[Lease], now: Timestamp) -> String {
+    if leases.is_empty() {
+        return String::new();
+    }
+    const HEADER: [&str; 4] = ["projection", "held by", "token", "lease"];
+    const RIGHT: [bool; 4] = [false, false, true, false];
+    let rows: Vec<[String; 4]> = leases
+        .iter()
+        .map(|lease| {
+            let [holder, token, state] = lease_words(lease, now);
+            [lease.projection.clone(), holder, token, state]
+        })
+        .collect();
+    format!("\n{}", crate::table::table(HEADER, RIGHT, &rows))
 }
 
 /// A view store of either backend.
@@ -218,12 +273,27 @@ fn table(generations: &[Generation], head: u64, now: Timestamp) -> String {
     out
 }
 
-/// The JSON line of one generation, fields in a fixed order.
-fn json_line(generation: &Generation, head: u64) -> String {
+/// The JSON line of one generation, fields in a fixed order. A live or
+/// building generation carries its projection's lease (`null`s when none
+/// was ever taken): `holder`, `token` and `lease_expires_at`.
+fn json_line(generation: &Generation, leases: &[Lease], head: u64) -> String {
     let text = |s: &str| serde_json::Value::from(s).to_string();
+    let lease = leases
+        .iter()
+        .find(|l| l.projection == generation.projection)
+        .filter(|_| generation.status != GenerationStatus::Retired);
+    let (holder, token, expires) = match lease {
+        Some(lease) => (
+            text(&lease.holder),
+            lease.token.to_string(),
+            text(&lease.expires_at.to_string()),
+        ),
+        None => ("null".to_string(), "null".to_string(), "null".to_string()),
+    };
     format!(
         "{{\"projection\":{},\"generation\":{},\"status\":{},\"fingerprint\":{},\"checkpoint\":{},\
-         \"head\":{head},\"lag\":{},\"updated_at\":{}}}\n",
+         \"head\":{head},\"lag\":{},\"updated_at\":{},\"holder\":{holder},\"token\":{token},\
+         \"lease_expires_at\":{expires}}}\n",
         text(&generation.projection),
         generation.generation,
         text(generation.status.as_str()),
@@ -287,12 +357,53 @@ stock                1  live        01234567..           12    0  \
 
     #[test]
     fn json_lines_keep_their_field_order() {
-        let line = json_line(&generation("orders", 2, GenerationStatus::Building, 4), 10);
+        let line = json_line(&generation("orders", 2, GenerationStatus::Building, 4), &[], 10);
         assert_eq!(
             line,
             "{\"projection\":\"orders\",\"generation\":2,\"status\":\"building\",\
              \"fingerprint\":\"0123456789abcdef0123456789abcdef\",\"checkpoint\":4,\"head\":10,\"lag\":6,\
-             \"updated_at\":\"2024-05-01T12:00:00Z\"}\n"
+             \"updated_at\":\"2024-05-01T12:00:00Z\",\"holder\":null,\"token\":null,\"lease_expires_at\":null}\n"
         );
+        let lease = lease("orders", "web-1", 7, "2024-05-01T12:00:05Z");
+        let line = json_line(
+            &generation("orders", 2, GenerationStatus::Live, 4),
+            std::slice::from_ref(&lease),
+            10,
+        );
+        assert!(
+            line.ends_with("\"holder\":\"web-1\",\"token\":7,\"lease_expires_at\":\"2024-05-01T12:00:05Z\"}\n"),
+            "{line}"
+        );
+        let retired = json_line(&generation("orders", 1, GenerationStatus::Retired, 4), &[lease], 10);
+        assert!(retired.contains("\"holder\":null"), "{retired}");
+    }
+
+    fn lease(projection: &str, holder: &str, token: u64, expires_at: &str) -> Lease {
+        Lease {
+            projection: projection.to_string(),
+            holder: holder.to_string(),
+            token,
+            expires_at: expires_at.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_lease_table_names_each_holder() {
+        let now: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
+        let leases = [
+            lease("orders", "web-1", 7, "2024-05-01T12:00:04.5Z"),
+            lease("stock", "web-2", 3, "2024-05-01T11:59:48Z"),
+            lease("users", "web-2", 2, "1970-01-01T00:00:00Z"),
+        ];
+        assert_eq!(
+            leases_table(&leases, now),
+            "
+projection  held by  token  lease
+orders      web-1        7  expires in 4.5s
+stock       web-2        3  expired 12s ago: the next instance to try takes it
+users       web-2        2  released
+"
+        );
+        assert_eq!(leases_table(&[], now), "");
     }
 }

@@ -17,7 +17,7 @@ use treaty_runtime::bus::{PostgresQuarantine, Quarantine, SqliteQuarantine};
 use treaty_runtime::projection::{Generation, GenerationStatus};
 use treaty_runtime::storage::{Durability, OpenError};
 
-use super::status::{generations, short_fingerprint, status_word, write, NO_PROJECTIONS};
+use super::status::{generations, leases_table, short_fingerprint, status_word, write, Stored, NO_PROJECTIONS};
 use crate::db::{Database, DbArgs, Subject};
 use crate::store::{backend, describe, Failure};
 
@@ -47,6 +47,8 @@ struct Reading {
     head: u64,
     /// `None` when no projection has run against the view store.
     generations: Option<Vec<Generation>>,
+    /// The projections' leases, when several instances run them.
+    leases: Vec<treaty_runtime::projection::Lease>,
     /// Parked messages and how many of them an operator asked to retry;
     /// `None` when nothing was ever quarantined there.
     parked: Option<(usize, usize)>,
@@ -62,13 +64,17 @@ pub async fn run(watch: Watch<'_>) -> Result<(), Failure> {
     let mut refresh = 0u64;
     loop {
         // The head is read after the checkpoints, so no lag is negative.
-        let generations = generations(watch.views, watch.db.schema.as_deref()).await?;
+        let (generations, leases) = match generations(watch.views, watch.db.schema.as_deref()).await? {
+            Some(Stored { generations, leases }) => (Some(generations), leases),
+            None => (None, Vec::new()),
+        };
         let parked = parked(watch.quarantine, watch.db.schema.as_deref()).await?;
         let head = store.head().await.map_err(|e| Failure::problem(describe(&e)))?;
         let reading = Reading {
             at: Instant::now(),
             head,
             generations,
+            leases,
             parked,
         };
         refresh += 1;
@@ -232,6 +238,7 @@ fn frame(reading: &Reading, previous: Option<&Reading>, interval: Duration, refr
     } else {
         out.push_str(&crate::table::table(HEADER, RIGHT, &rows));
     }
+    out.push_str(&leases_table(&reading.leases, treaty_runtime::Timestamp::now()));
     out
 }
 
@@ -250,6 +257,7 @@ mod tests {
                 generation("orders", 1, GenerationStatus::Retired, 3),
                 generation("orders", 2, GenerationStatus::Live, 8),
             ]),
+            leases: Vec::new(),
             parked: None,
         };
         let second = Reading {
@@ -259,6 +267,7 @@ mod tests {
                 generation("orders", 2, GenerationStatus::Live, 28),
                 generation("stock", 1, GenerationStatus::Building, 5),
             ]),
+            leases: Vec::new(),
             parked: Some((1, 1)),
         };
         assert_eq!(
@@ -277,6 +286,7 @@ stock                1  rebuilding  01234567..            5   25         -
             at: start,
             head: 0,
             generations: None,
+            leases: Vec::new(),
             parked: Some((0, 0)),
         };
         assert_eq!(

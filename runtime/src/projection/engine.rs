@@ -8,11 +8,22 @@
 //! write-behind cache and flush it in large transactions that carry the
 //! checkpoint, so a crash at any point resumes from the last flush with
 //! nothing lost or applied twice.
+//!
+//! Several instances of a service may run the same engine against one view
+//! store. Each projection's task first takes the projection's lease
+//! ([`ViewStore::acquire`]): the instance holding it decides how the
+//! projection starts (continue, catch up, rebuild, resume a rebuild) and
+//! does all its work through a handle fenced by the lease's token, while
+//! the task renews the lease. The other instances stand by and take the
+//! lease over once it expires, because its holder died or stalled; a
+//! holder that lost its lease is refused its next write and stands by.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
@@ -21,7 +32,9 @@ use tokio::task::JoinHandle;
 
 use super::fingerprint::short_hex;
 use super::plan::{decide, dropped, Decision, PlannedAction, Start, StartPlan};
-use super::store::{decode_view, Generation, GenerationDetails, ViewChange, ViewError, ViewStore};
+use super::store::{
+    decode_view, Generation, GenerationDetails, GenerationStatus, Lease, ViewChange, ViewError, ViewStore,
+};
 use super::{EventContext, Fingerprint, Projection, View};
 use crate::aggregate::EventSet;
 use crate::contract::DecodeError;
@@ -47,6 +60,29 @@ pub struct EngineConfig {
     pub batch_events: usize,
     /// How often a rebuild logs its progress.
     pub progress_interval: Duration,
+    /// This instance's name in the view store's leases, unique among the
+    /// instances sharing the view store. `None` names it
+    /// `<hostname>-<pid>` (with a counter after the first engine of a
+    /// process). An instance restarted under the same name takes its
+    /// projections back at once instead of waiting for their leases to
+    /// expire, so a stable name (a pod or host name) suits a service
+    /// restarted in place; two live instances must never share one.
+    pub instance: Option<String>,
+    /// How long a projection's lease lasts without renewal: when its
+    /// holder dies or stalls, another instance takes the projection over
+    /// after this. Default 5 s.
+    pub lease_ttl: Duration,
+    /// How often the holder renews its leases; well under `lease_ttl`
+    /// (default 1 s).
+    pub lease_renew: Duration,
+    /// How often an instance tries to take a projection whose lease
+    /// another holds (default 1 s). An instance already holding
+    /// projections waits up to four times longer, so idle instances take
+    /// over first and projections spread. Takeover happens at most
+    /// `lease_ttl + 5 × lease_retry` (10 s by default) after the holder's
+    /// last renewal, within `lease_ttl + lease_retry` when an instance
+    /// holds nothing.
+    pub lease_retry: Duration,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +92,10 @@ impl Default for EngineConfig {
             flush_events: 100_000,
             batch_events: 1_000,
             progress_interval: Duration::from_secs(5),
+            instance: None,
+            lease_ttl: Duration::from_secs(5),
+            lease_renew: Duration::from_secs(1),
+            lease_retry: Duration::from_secs(1),
         }
     }
 }
@@ -127,6 +167,10 @@ pub enum Phase {
     Failed(String),
     /// Stopped by [`RunningEngine::shutdown`].
     Stopped,
+    /// Another instance holds the projection's lease and works on it;
+    /// this one takes over if that lease expires. The checkpoint reported
+    /// is the live generation's, as last read from the view store.
+    Standby,
 }
 
 /// One projection's state in a running engine.
@@ -196,6 +240,7 @@ const MEASURED_CATCH_UP: u64 = 10_000;
 
 struct TaskContext<S, V> {
     events: S,
+    /// The view store; while the lease is held, a handle fenced by it.
     views: V,
     config: EngineConfig,
     plan: Start,
@@ -203,6 +248,29 @@ struct TaskContext<S, V> {
     index: usize,
     status: watch::Sender<Vec<ProjectionStatus>>,
     cancel: watch::Receiver<bool>,
+    fingerprint: Fingerprint,
+    code: BTreeMap<String, String>,
+    /// This instance's name in the leases.
+    instance: Arc<str>,
+    /// How many projections this engine holds the lease of.
+    held: Arc<AtomicUsize>,
+}
+
+/// Names an instance `<hostname>-<pid>`, with a counter after the first
+/// engine of the process.
+fn default_instance() -> String {
+    static ENGINES: AtomicU64 = AtomicU64::new(0);
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|host| host.trim().to_string())
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    let pid = std::process::id();
+    match ENGINES.fetch_add(1, Ordering::Relaxed) {
+        0 => format!("{host}-{pid}"),
+        n => format!("{host}-{pid}-{n}"),
+    }
 }
 
 impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
@@ -307,28 +375,44 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
     pub async fn start(self) -> Result<RunningEngine, EngineError> {
         let (plan, decisions) = self.decide().await?;
         let head = plan.head;
+        let instance: Arc<str> = self.config.instance.clone().unwrap_or_else(default_instance).into();
         for projection in &plan.projections {
             if let PlannedAction::Drop { generations } = &projection.action {
+                // Under its lease, so that an instance still running the
+                // projection (an older build, during a rolling deploy)
+                // keeps it until it stops.
+                let Some(lease) = self
+                    .views
+                    .acquire(&projection.name, &instance, self.config.lease_ttl)
+                    .await?
+                else {
+                    tracing::info!(
+                        "projection {}: removed from the code, but another instance runs it; its views stay",
+                        projection.name
+                    );
+                    continue;
+                };
+                let views = self.views.fenced(&lease);
                 for &generation in generations {
                     tracing::info!(
                         "projection {}: removed from the code; dropping its views (generation {generation})",
                         projection.name
                     );
-                    self.views.drop_generation(&projection.name, generation).await?;
+                    views.drop_generation(&projection.name, generation).await?;
                 }
+                self.views.release(&lease).await?;
             }
         }
 
         let mut statuses = Vec::new();
         for (registered, decision) in self.projections.iter().zip(&decisions) {
-            let phase = self.prepare(registered, decision).await?;
             let (Start::Continue { generation, checkpoint } | Start::Build { generation, checkpoint }) = decision.start;
             statuses.push(ProjectionStatus {
                 name: registered.name,
                 generation,
                 fingerprint: registered.fingerprint,
                 checkpoint,
-                phase,
+                phase: planned_phase(&decision.plan.action),
             });
         }
 
@@ -337,6 +421,7 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
         let (status, status_rx) = watch::channel(statuses);
         let (cancel, cancel_rx) = watch::channel(false);
         let started = Instant::now();
+        let held = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for (index, (registered, decision)) in self.projections.into_iter().zip(decisions).enumerate() {
             let context = TaskContext {
@@ -348,6 +433,10 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
                 index,
                 status: status.clone(),
                 cancel: cancel_rx.clone(),
+                fingerprint: registered.fingerprint,
+                code: registered.code,
+                instance: instance.clone(),
+                held: held.clone(),
             };
             tasks.push(tokio::spawn((registered.spawn)(context)));
         }
@@ -358,65 +447,97 @@ impl<S: EventStore + Clone, V: ViewStore> ProjectionEngine<S, V> {
             cancel,
             tasks,
             summary,
+            instance,
         })
     }
+}
 
-    /// Carries out the part of a decision that comes before the task runs
-    /// (drops, a new generation, its item list) and logs it.
-    async fn prepare(&self, registered: &Registered<S, V>, decision: &Decision) -> Result<Phase, EngineError> {
-        let name = registered.name;
-        for &generation in &decision.drops {
-            self.views.drop_generation(name, generation).await?;
-        }
-        if let Some(generation) = decision.begin {
-            self.views
-                .begin_generation(name, generation, &registered.fingerprint.to_hex())
-                .await?;
-        }
-        let (Start::Continue { generation, .. } | Start::Build { generation, .. }) = decision.start;
-        if decision.stored_code.as_ref() != Some(&registered.code) {
-            let details = GenerationDetails {
-                code: Some(registered.code.clone()),
-                events_per_second: None,
-            };
-            self.views.describe(name, generation, details).await?;
-        }
-        let plan = &decision.plan;
-        let phase = match &plan.action {
-            PlannedAction::UpToDate { .. } => {
-                tracing::info!("projection {name}: up to date");
-                Phase::CatchingUp
-            }
-            PlannedAction::CatchUp { .. } => {
-                tracing::info!("projection {name}: catching up ({} events behind)", plan.events);
-                Phase::CatchingUp
-            }
-            PlannedAction::Resume { at, .. } => {
-                tracing::info!(
-                    "projection {name}: resuming rebuild at position {at} of {} (fingerprint {})",
-                    at + plan.events,
-                    registered.fingerprint.short()
-                );
-                Phase::Rebuilding
-            }
-            PlannedAction::Rebuild { reason, .. } => {
-                match &reason.from {
-                    Some(from) => tracing::info!(
-                        "projection {name}: rebuilding (fingerprint {} -> {}; {reason})",
-                        short_hex(from),
-                        registered.fingerprint.short()
-                    ),
-                    None => tracing::info!(
-                        "projection {name}: building (new, fingerprint {})",
-                        registered.fingerprint.short()
-                    ),
-                }
-                Phase::Rebuilding
-            }
-            PlannedAction::Drop { .. } => unreachable!("projections in the code are never dropped"),
-        };
-        Ok(phase)
+/// The phase a planned action starts in.
+fn planned_phase(action: &PlannedAction) -> Phase {
+    match action {
+        PlannedAction::Resume { .. } | PlannedAction::Rebuild { .. } => Phase::Rebuilding,
+        _ => Phase::CatchingUp,
     }
+}
+
+/// How `name` starts now, from the view store as it is: what
+/// [`ProjectionEngine::decide`] does for one projection, run by the
+/// instance that just took its lease. Returns the head it decided at.
+async fn decide_one<S: EventStore, V: ViewStore>(
+    events: &S,
+    views: &V,
+    name: &str,
+    fingerprint: &Fingerprint,
+    code: &BTreeMap<String, String>,
+) -> Result<(Decision, u64), EngineError> {
+    let head = events.head().await?;
+    let all = views.generations().await?;
+    let fallback_rate = all
+        .iter()
+        .filter_map(|g| g.events_per_second)
+        .filter(|&rate| rate > 0)
+        .min();
+    let generations: Vec<Generation> = all.into_iter().filter(|g| g.projection == name).collect();
+    let decision = decide(name, &fingerprint.to_hex(), code, &generations, head, fallback_rate);
+    Ok((decision, head))
+}
+
+/// Carries out the part of a decision that comes before the task runs
+/// (drops, a new generation, its item list) and logs it, through `views`
+/// (fenced by the lease).
+async fn prepare<V: ViewStore>(
+    views: &V,
+    name: &str,
+    fingerprint: &Fingerprint,
+    code: &BTreeMap<String, String>,
+    decision: &Decision,
+) -> Result<Phase, EngineError> {
+    for &generation in &decision.drops {
+        views.drop_generation(name, generation).await?;
+    }
+    if let Some(generation) = decision.begin {
+        views.begin_generation(name, generation, &fingerprint.to_hex()).await?;
+    }
+    let (Start::Continue { generation, .. } | Start::Build { generation, .. }) = decision.start;
+    if decision.stored_code.as_ref() != Some(code) {
+        let details = GenerationDetails {
+            code: Some(code.clone()),
+            events_per_second: None,
+        };
+        views.describe(name, generation, details).await?;
+    }
+    let plan = &decision.plan;
+    let phase = match &plan.action {
+        PlannedAction::UpToDate { .. } => {
+            tracing::info!("projection {name}: up to date");
+            Phase::CatchingUp
+        }
+        PlannedAction::CatchUp { .. } => {
+            tracing::info!("projection {name}: catching up ({} events behind)", plan.events);
+            Phase::CatchingUp
+        }
+        PlannedAction::Resume { at, .. } => {
+            tracing::info!(
+                "projection {name}: resuming rebuild at position {at} of {} (fingerprint {})",
+                at + plan.events,
+                fingerprint.short()
+            );
+            Phase::Rebuilding
+        }
+        PlannedAction::Rebuild { reason, .. } => {
+            match &reason.from {
+                Some(from) => tracing::info!(
+                    "projection {name}: rebuilding (fingerprint {} -> {}; {reason})",
+                    short_hex(from),
+                    fingerprint.short()
+                ),
+                None => tracing::info!("projection {name}: building (new, fingerprint {})", fingerprint.short()),
+            }
+            Phase::Rebuilding
+        }
+        PlannedAction::Drop { .. } => unreachable!("projections in the code are never dropped"),
+    };
+    Ok(phase)
 }
 
 fn startup_summary(statuses: &[ProjectionStatus], head: u64) -> StartupSummary {
@@ -434,7 +555,7 @@ fn startup_summary(statuses: &[ProjectionStatus], head: u64) -> StartupSummary {
 /// Logs one summary line when every projection is live.
 async fn log_when_live(mut status: watch::Receiver<Vec<ProjectionStatus>>, summary: StartupSummary, started: Instant) {
     let all_live = status
-        .wait_for(|statuses| statuses.iter().all(|s| s.phase == Phase::Live))
+        .wait_for(|statuses| statuses.iter().all(|s| matches!(s.phase, Phase::Live | Phase::Standby)))
         .await
         .is_ok();
     if all_live {
@@ -457,6 +578,7 @@ pub struct RunningEngine {
     cancel: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     summary: StartupSummary,
+    instance: Arc<str>,
 }
 
 impl RunningEngine {
@@ -465,31 +587,40 @@ impl RunningEngine {
         self.status.borrow().clone()
     }
 
+    /// This instance's name in the view store's leases.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
     /// How each projection started: which were up to date and which are
     /// rebuilt.
     pub fn startup(&self) -> &StartupSummary {
         &self.summary
     }
 
-    /// Waits until every projection is live: caught up with the head, and
-    /// rebuilt generations promoted.
+    /// Waits until every projection is live (caught up with the head, and
+    /// rebuilt generations promoted) or in the hands of another instance
+    /// ([`Phase::Standby`]).
     ///
     /// # Errors
     ///
     /// [`EngineError::Stopped`] when a projection failed first.
     pub async fn wait_live(&self) -> Result<(), EngineError> {
-        self.wait_until(|s| s.phase == Phase::Live).await
+        self.wait_until(|s| matches!(s.phase, Phase::Live | Phase::Standby))
+            .await
     }
 
     /// Waits until every projection's views include the event at
     /// `position` (and every one before it): for example after appending,
-    /// before reading the views.
+    /// before reading the views. For a projection another instance holds,
+    /// the live generation's checkpoint is read from the view store every
+    /// `lease_retry`.
     ///
     /// # Errors
     ///
     /// [`EngineError::Stopped`] when a projection failed first.
     pub async fn wait_for_position(&self, position: u64) -> Result<(), EngineError> {
-        self.wait_until(|s| s.phase == Phase::Live && s.checkpoint >= position)
+        self.wait_until(|s| matches!(s.phase, Phase::Live | Phase::Standby) && s.checkpoint >= position)
             .await
     }
 
@@ -534,7 +665,7 @@ async fn run_projection<P: Projection, S: EventStore, V: ViewStore>(projection: 
     let mut worker = Worker::new(projection, context);
     // A panic in the projection's code (or a view's `Deserialize`) must
     // stop this projection visibly, not leave its waiters waiting.
-    let outcome = AssertUnwindSafe(worker.run()).catch_unwind().await;
+    let outcome = AssertUnwindSafe(worker.serve()).catch_unwind().await;
     let phase = match outcome {
         Ok(Ok(())) => Phase::Stopped,
         Ok(Err(error)) => {
@@ -563,6 +694,39 @@ enum Reading {
     Rebuild,
     /// The live subscription.
     Live,
+}
+
+/// Renews `lease` every `every` while it is the recorded one; returns why
+/// it was lost: taken over (found at a renewal, for instance the first
+/// one after this instance was paused past the lease), or not renewed
+/// for `ttl` because the view store failed or did not answer, after
+/// which another instance may have taken it.
+async fn keep_lease<V: ViewStore>(views: &V, mut lease: Lease, ttl: Duration, every: Duration) -> String {
+    // Counted from before the acquisition returned: never later than the
+    // view store's own expiry.
+    let mut valid_until = Instant::now() + ttl.saturating_sub(every);
+    loop {
+        tokio::time::sleep(every).await;
+        let asked = Instant::now();
+        let wait = valid_until.saturating_duration_since(asked).max(every);
+        let failure = match tokio::time::timeout(wait, views.renew(&lease, ttl)).await {
+            Ok(Ok(Some(renewed))) => {
+                lease = renewed;
+                valid_until = asked + ttl;
+                continue;
+            }
+            Ok(Ok(None)) => return format!("the lease (token {}) was taken over by another instance", lease.token),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer in {wait:?}"),
+        };
+        if Instant::now() >= valid_until {
+            return format!(
+                "the lease (token {}) could not be renewed in time: {failure}",
+                lease.token
+            );
+        }
+        tracing::warn!("projection {}: renewing its lease failed: {failure}", lease.projection);
+    }
 }
 
 /// Resolves once shutdown is requested (or the engine handle is gone).
@@ -603,23 +767,170 @@ struct Worker<P: Projection, S, V> {
 
 impl<P: Projection, S: EventStore, V: ViewStore> Worker<P, S, V> {
     fn new(projection: P, context: TaskContext<S, V>) -> Self {
-        let (generation, checkpoint, stored_any) = match context.plan {
-            Start::Continue { generation, checkpoint } => (generation, checkpoint, true),
-            Start::Build { generation, checkpoint } => (generation, checkpoint, checkpoint > 0),
-        };
-        Worker {
+        let mut worker = Worker {
             projection,
-            context,
-            generation,
-            checkpoint,
-            applied: checkpoint,
+            generation: 0,
+            checkpoint: 0,
+            applied: 0,
             cache: HashMap::new(),
             kept: Vec::new(),
             dirty: 0,
             unflushed_events: 0,
-            stored_any,
+            stored_any: false,
             applied_at: None,
+            context,
+        };
+        worker.reset(worker.context.plan, worker.context.head);
+        worker
+    }
+
+    /// Starts over from `plan`, forgetting what was applied and cached.
+    fn reset(&mut self, plan: Start, head: u64) {
+        let (generation, checkpoint, stored_any) = match plan {
+            Start::Continue { generation, checkpoint } => (generation, checkpoint, true),
+            Start::Build { generation, checkpoint } => (generation, checkpoint, checkpoint > 0),
+        };
+        self.context.plan = plan;
+        self.context.head = head;
+        self.generation = generation;
+        self.checkpoint = checkpoint;
+        self.applied = checkpoint;
+        self.cache.clear();
+        self.kept.clear();
+        self.dirty = 0;
+        self.unflushed_events = 0;
+        self.stored_any = stored_any;
+        self.applied_at = None;
+    }
+
+    /// Takes the projection's lease, works on it while holding it, and
+    /// stands by again when it is lost, until the engine shuts down or the
+    /// projection fails.
+    async fn serve(&mut self) -> Result<(), EngineError> {
+        let views = self.context.views.clone();
+        loop {
+            let Some(lease) = self.acquire(&views).await else {
+                return Ok(());
+            };
+            let held = self.context.held.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::info!(
+                "projection {}: instance {} took the lease (token {}; it holds {held})",
+                P::NAME,
+                lease.holder,
+                lease.token
+            );
+            self.context.views = views.fenced(&lease);
+            let config = &self.context.config;
+            let keep = keep_lease(&views, lease.clone(), config.lease_ttl, config.lease_renew);
+            let outcome = tokio::select! {
+                outcome = self.hold() => match outcome {
+                    Err(EngineError::Views(lost @ ViewError::LeaseLost { .. })) => Err((lost.to_string(), false)),
+                    // The store failed for now (a dropped connection, a
+                    // server restart): the projection is taken again, by
+                    // this instance or another, from what is stored.
+                    Err(error @ EngineError::Views(ViewError::Storage(_))) => Err((error.to_string(), true)),
+                    Err(error @ EngineError::Events(_)) if matches!(&error, EngineError::Events(e) if e.is_retryable()) => {
+                        Err((error.to_string(), true))
+                    }
+                    outcome => Ok(outcome),
+                },
+                lost = keep => Err((lost, false)),
+            };
+            self.context.views = views.clone();
+            self.context.held.fetch_sub(1, Ordering::Relaxed);
+            // Stopped, failed or given up: another instance may take it
+            // now (a lease already taken over is left as it is).
+            if let Err(error) = views.release(&lease).await {
+                tracing::warn!("projection {}: releasing its lease failed: {error}", P::NAME);
+            }
+            match outcome {
+                Ok(outcome) => return outcome,
+                Err((lost, failed)) => {
+                    tracing::warn!("projection {}: {lost}; standing by", P::NAME);
+                    self.set_status(Phase::Standby);
+                    if failed {
+                        let mut cancel = self.context.cancel.clone();
+                        tokio::select! {
+                            biased;
+                            () = shutdown_requested(&mut cancel) => return Ok(()),
+                            () = tokio::time::sleep(self.context.config.lease_retry) => {}
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    /// Waits until this instance holds the projection's lease; `None` when
+    /// the engine shuts down first.
+    async fn acquire(&mut self, views: &V) -> Option<Lease> {
+        let mut cancel = self.context.cancel.clone();
+        let mut standing_by = false;
+        loop {
+            if *cancel.borrow() {
+                return None;
+            }
+            let config = &self.context.config;
+            match views.acquire(P::NAME, &self.context.instance, config.lease_ttl).await {
+                Ok(Some(lease)) => return Some(lease),
+                Ok(None) => {
+                    if !standing_by {
+                        standing_by = true;
+                        tracing::info!("projection {}: another instance holds it; standing by", P::NAME);
+                    }
+                    self.stand_by(views).await;
+                }
+                Err(error) => tracing::warn!("projection {}: taking its lease failed: {error}", P::NAME),
+            }
+            // An instance holding projections already tries less often,
+            // so that an idle one takes an expired lease first.
+            let held = self.context.held.load(Ordering::Relaxed).min(4) as u32;
+            let wait = config.lease_retry * (1 + held);
+            tokio::select! {
+                biased;
+                () = shutdown_requested(&mut cancel) => return None,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Reports the projection as held elsewhere, at its live generation's
+    /// stored checkpoint.
+    async fn stand_by(&self, views: &V) {
+        let live = match views.generations().await {
+            Ok(generations) => generations
+                .into_iter()
+                .find(|g| g.projection == P::NAME && g.status == GenerationStatus::Live),
+            Err(_) => None,
+        };
+        let index = self.context.index;
+        self.context.status.send_modify(|statuses| {
+            let status = &mut statuses[index];
+            status.phase = Phase::Standby;
+            if let Some(live) = live {
+                status.generation = live.generation;
+                status.checkpoint = live.checkpoint;
+            }
+        });
+    }
+
+    /// Works on the projection under the lease just taken: decides how it
+    /// starts from the view store as it is now (another instance may have
+    /// moved it on), prepares and runs it.
+    async fn hold(&mut self) -> Result<(), EngineError> {
+        let context = &self.context;
+        let (decision, head) = decide_one(
+            &context.events,
+            &context.views,
+            P::NAME,
+            &context.fingerprint,
+            &context.code,
+        )
+        .await?;
+        let phase = prepare(&context.views, P::NAME, &context.fingerprint, &context.code, &decision).await?;
+        self.reset(decision.start, head);
+        self.set_status(phase);
+        self.run().await
     }
 
     async fn run(&mut self) -> Result<(), EngineError> {

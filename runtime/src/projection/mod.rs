@@ -36,7 +36,7 @@ pub use plan::{Change, CodeChange, PlannedAction, ProjectionPlan, RebuildReason,
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresViewStore;
 pub use sqlite::SqliteViewStore;
-pub use store::{Generation, GenerationDetails, GenerationStatus, ViewChange, ViewError, ViewReader, ViewStore};
+pub use store::{Generation, GenerationDetails, GenerationStatus, Lease, ViewChange, ViewError, ViewReader, ViewStore};
 
 /// One read model: a set of views of one type, each under a text key,
 /// folded from the events of [`Projection::Event`].

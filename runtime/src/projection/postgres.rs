@@ -10,14 +10,23 @@
 //! views for the same reason: it waits for a commit in flight, and the
 //! views that commit wrote are then visible to the delete that follows.
 //!
+//! Leases: `treaty_view_leases` records, per projection, the instance
+//! working on it, its fencing token and when its lease expires, by the
+//! server's clock (so instances on machines whose clocks differ agree).
+//! Taking over a lease updates its row, and every write of a fenced handle
+//! first reads that row `FOR SHARE`: a takeover waits for a write in
+//! flight, and a write after a takeover sees the new token and writes
+//! nothing.
+//!
 //! Keys are compared byte-wise (`COLLATE "C"`), whatever the database's
 //! collation, so listings page in the same order as in SQLite.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::store::{
-    code_json, parse_code, Generation, GenerationDetails, GenerationStatus, ViewChange, ViewError, ViewStore,
+    code_json, parse_code, Generation, GenerationDetails, GenerationStatus, Lease, ViewChange, ViewError, ViewStore,
 };
 use crate::storage::postgres::{self, Connected};
 use crate::storage::{Component, OpenError, PostgresOptions};
@@ -35,6 +44,8 @@ const TABLES: &[&str] = &["treaty_projections", "treaty_views"];
 #[derive(Clone)]
 pub struct PostgresViewStore {
     inner: Arc<Connected<Statements>>,
+    /// The lease whose token this handle's writes to its projection check.
+    fence: Option<Arc<Lease>>,
 }
 
 /// The store's statements, with table names qualified by the configured
@@ -55,12 +66,28 @@ struct Statements {
     get: String,
     list_first: String,
     list_after: String,
+    acquire: String,
+    renew: String,
+    release: String,
+    leases: String,
+    fence: String,
+    /// The lease table's qualified name, to ask whether it exists.
+    leases_table: String,
 }
+
+/// How long a fenced write's transaction may wait on a stalled client
+/// before the server ends the session, releasing the lease row.
+const IDLE_IN_FENCED_TRANSACTION: &str = "SET LOCAL idle_in_transaction_session_timeout = '5s'";
+
+/// The server's clock in milliseconds since the epoch: lease times are
+/// all taken from it.
+const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 impl Statements {
     fn new(schema: &str) -> Self {
         let projections = format!("{schema}.treaty_projections");
         let views = format!("{schema}.treaty_views");
+        let leases = format!("{schema}.treaty_view_leases");
         let live_views = format!(
             "FROM {projections} p JOIN {views} v ON v.projection = p.name AND v.generation = p.generation \
              WHERE p.name = $1 AND p.status = 'live'"
@@ -110,6 +137,25 @@ impl Statements {
             // has a plain index range to scan.
             list_first: format!("SELECT v.key, v.value {live_views} ORDER BY v.key LIMIT $2"),
             list_after: format!("SELECT v.key, v.value {live_views} AND v.key > $2 ORDER BY v.key LIMIT $3"),
+            // Taken when free, expired, or held under the same name; the
+            // token grows by one at each acquisition. Two instances racing
+            // for one expired lease queue on its row, and the second then
+            // finds it unexpired and takes nothing.
+            acquire: format!(
+                "INSERT INTO {leases} AS l (projection, holder, token, expires_at) VALUES ($1, $2, 1, {NOW_MS} + $3) \
+                 ON CONFLICT (projection) DO UPDATE SET holder = EXCLUDED.holder, token = l.token + 1, \
+                 expires_at = EXCLUDED.expires_at \
+                 WHERE l.expires_at <= {NOW_MS} OR l.holder = EXCLUDED.holder \
+                 RETURNING token, expires_at"
+            ),
+            renew: format!(
+                "UPDATE {leases} SET expires_at = {NOW_MS} + $4 WHERE projection = $1 AND token = $2 AND holder = $3 \
+                 RETURNING expires_at"
+            ),
+            release: format!("UPDATE {leases} SET expires_at = 0 WHERE projection = $1 AND token = $2 AND holder = $3"),
+            leases: format!("SELECT projection, holder, token, expires_at FROM {leases} ORDER BY projection"),
+            fence: format!("SELECT token, holder FROM {leases} WHERE projection = $1 FOR SHARE"),
+            leases_table: leases,
         }
     }
 }
@@ -165,6 +211,12 @@ impl PostgresViewStore {
                      key        TEXT COLLATE \"C\" NOT NULL,
                      value      TEXT NOT NULL,
                      PRIMARY KEY (projection, generation, key)
+                 );
+                 CREATE TABLE IF NOT EXISTS {schema}.treaty_view_leases (
+                     projection TEXT COLLATE \"C\" NOT NULL PRIMARY KEY,
+                     holder     TEXT NOT NULL,
+                     token      BIGINT NOT NULL,
+                     expires_at BIGINT NOT NULL
                  );",
                 migration = projections_migration(schema),
             )
@@ -172,6 +224,7 @@ impl PostgresViewStore {
         .await?;
         Ok(PostgresViewStore {
             inner: Arc::new(connected),
+            fence: None,
         })
     }
 
@@ -192,11 +245,40 @@ impl PostgresViewStore {
             postgres::connect_existing(url, &options, Component::ViewStore, TABLES, Statements::new).await?;
         Ok(PostgresViewStore {
             inner: Arc::new(connected),
+            fence: None,
         })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, ViewError> {
         self.inner.pool.get().await.map_err(storage)
+    }
+
+    /// Fails with [`ViewError::LeaseLost`] when this handle is fenced by a
+    /// lease on `projection` whose token is no longer the recorded one.
+    /// The row stays locked `FOR SHARE` until `tx` ends, so no takeover
+    /// commits meanwhile.
+    async fn check_fence(&self, tx: &deadpool_postgres::Transaction<'_>, projection: &str) -> Result<(), ViewError> {
+        let Some(lease) = self.fence.as_deref().filter(|lease| lease.projection == projection) else {
+            return Ok(());
+        };
+        // The lock taken below blocks a takeover while this transaction is
+        // open: should this process stall inside it (paused, frozen), the
+        // server ends its session after a while, so the lease can still be
+        // taken over. Statements that run take as long as they need; only
+        // a transaction waiting on its client counts.
+        tx.batch_execute(IDLE_IN_FENCED_TRANSACTION).await.map_err(storage)?;
+        let statement = tx.prepare_cached(&self.inner.sql.fence).await.map_err(storage)?;
+        let row = tx.query_opt(&statement, &[&projection]).await.map_err(storage)?;
+        let recorded = row.map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)));
+        match recorded {
+            Some((token, _)) if token as u64 == lease.token => Ok(()),
+            other => Err(ViewError::LeaseLost {
+                projection: projection.to_string(),
+                token: lease.token,
+                current: other.as_ref().map(|(token, _)| *token as u64),
+                holder: other.map(|(_, holder)| holder),
+            }),
+        }
     }
 }
 
@@ -236,6 +318,19 @@ async fn read_committed(
 
 fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ViewError {
     ViewError::Storage(Box::new(e))
+}
+
+fn ttl_millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+fn lease_row(projection: &str, holder: &str, token: i64, expires_at: i64) -> Result<Lease, ViewError> {
+    Ok(Lease {
+        projection: projection.to_string(),
+        holder: holder.to_string(),
+        token: token as u64,
+        expires_at: Timestamp::from_millisecond(expires_at).map_err(storage)?,
+    })
 }
 
 fn now_millis() -> i64 {
@@ -355,15 +450,18 @@ impl ViewStore for PostgresViewStore {
     }
 
     async fn begin_generation(&self, projection: &str, generation: u64, fingerprint: &str) -> Result<(), ViewError> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(&self.inner.sql.begin).await.map_err(storage)?;
-        let inserted = client
+        let mut client = self.client().await?;
+        let tx = read_committed(&mut client).await?;
+        self.check_fence(&tx, projection).await?;
+        let statement = tx.prepare_cached(&self.inner.sql.begin).await.map_err(storage)?;
+        let inserted = tx
             .execute(
                 &statement,
                 &[&projection, &stored(generation), &fingerprint, &now_millis()],
             )
             .await
             .map_err(storage)?;
+        tx.commit().await.map_err(storage)?;
         if inserted == 0 {
             return Err(ViewError::WrongGeneration {
                 projection: projection.to_string(),
@@ -408,6 +506,7 @@ impl ViewStore for PostgresViewStore {
         let sql = &self.inner.sql;
         let mut client = self.client().await?;
         let tx = read_committed(&mut client).await?;
+        self.check_fence(&tx, projection).await?;
         let advance = tx.prepare_cached(&sql.advance).await.map_err(storage)?;
         let generation_param = stored(generation);
         // The fence: this update holds the generation's row until the
@@ -468,6 +567,7 @@ impl ViewStore for PostgresViewStore {
         let sql = &self.inner.sql;
         let mut client = self.client().await?;
         let tx = read_committed(&mut client).await?;
+        self.check_fence(&tx, projection).await?;
         let lock = tx.prepare_cached(&sql.lock_projection).await.map_err(storage)?;
         // Locking every generation of the projection first means the
         // statuses read here stay true until the swap below commits.
@@ -500,6 +600,7 @@ impl ViewStore for PostgresViewStore {
         let sql = &self.inner.sql;
         let mut client = self.client().await?;
         let tx = read_committed(&mut client).await?;
+        self.check_fence(&tx, projection).await?;
         let generation = stored(generation);
         // The record goes first: deleting it waits for a commit holding it,
         // and the next statement, with a fresh snapshot, then sees and
@@ -512,6 +613,66 @@ impl ViewStore for PostgresViewStore {
         let views = tx.prepare_cached(&sql.drop_views).await.map_err(storage)?;
         tx.execute(&views, &[&projection, &generation]).await.map_err(storage)?;
         tx.commit().await.map_err(storage)
+    }
+
+    async fn acquire(&self, projection: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>, ViewError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&self.inner.sql.acquire).await.map_err(storage)?;
+        let row = client
+            .query_opt(&statement, &[&projection, &holder, &ttl_millis(ttl)])
+            .await
+            .map_err(storage)?;
+        row.map(|row| lease_row(projection, holder, row.get(0), row.get(1)))
+            .transpose()
+    }
+
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>, ViewError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&self.inner.sql.renew).await.map_err(storage)?;
+        let row = client
+            .query_opt(
+                &statement,
+                &[&lease.projection, &stored(lease.token), &lease.holder, &ttl_millis(ttl)],
+            )
+            .await
+            .map_err(storage)?;
+        row.map(|row| lease_row(&lease.projection, &lease.holder, stored(lease.token), row.get(0)))
+            .transpose()
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), ViewError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&self.inner.sql.release).await.map_err(storage)?;
+        client
+            .execute(&statement, &[&lease.projection, &stored(lease.token), &lease.holder])
+            .await
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, ViewError> {
+        let client = self.client().await?;
+        // A schema of a layout from before leases, opened with
+        // `open_existing`, has no lease table.
+        let present = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&self.inner.sql.leases_table])
+            .await
+            .map_err(storage)?
+            .get::<_, bool>(0);
+        if !present {
+            return Ok(Vec::new());
+        }
+        let rows = client.query(&self.inner.sql.leases, &[]).await.map_err(storage)?;
+        rows.iter()
+            .map(|row| lease_row(row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect()
+    }
+
+    fn fenced(&self, lease: &Lease) -> Self {
+        PostgresViewStore {
+            inner: self.inner.clone(),
+            fence: Some(Arc::new(lease.clone())),
+        }
     }
 
     async fn get(&self, projection: &str, key: &str) -> Result<Option<Vec<u8>>, ViewError> {

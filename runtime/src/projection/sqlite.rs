@@ -4,11 +4,12 @@
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::store::{
-    code_json, parse_code, Generation, GenerationDetails, GenerationStatus, ViewChange, ViewError, ViewStore,
+    code_json, parse_code, Generation, GenerationDetails, GenerationStatus, Lease, ViewChange, ViewError, ViewStore,
 };
 use crate::storage::sqlite::{check_tables, connect, connect_existing};
 use crate::storage::{Component, Durability, OpenError};
@@ -39,6 +40,12 @@ CREATE TABLE IF NOT EXISTS treaty_views (
     value      TEXT NOT NULL,
     PRIMARY KEY (projection, generation, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS treaty_view_leases (
+    projection TEXT NOT NULL PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    token      INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 ";
 
 /// The columns later layouts added to `treaty_projections`, each with the
@@ -72,6 +79,11 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Views in a SQLite database.
 ///
+/// Several processes on one machine may run engines on the same file:
+/// the leases in `treaty_view_leases` give each projection to one of them
+/// at a time, and the writes of a [`fenced`](ViewStore::fenced) handle
+/// check the lease's token in their own transaction.
+///
 /// One thread of the store's own owns the write connection and does the
 /// projection engine's work: writing generations and commits, one
 /// transaction per commit, and loading the views a batch of events needs.
@@ -82,6 +94,8 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 #[derive(Clone)]
 pub struct SqliteViewStore {
     inner: Arc<Inner>,
+    /// The lease whose token this handle's writes to its projection check.
+    fence: Option<Arc<Lease>>,
 }
 
 /// Work for the writer thread.
@@ -169,6 +183,7 @@ impl SqliteViewStore {
                 durability,
                 existing,
             }),
+            fence: None,
         })
     }
 
@@ -246,6 +261,46 @@ fn storage(e: rusqlite::Error) -> ViewError {
 
 fn now_millis() -> i64 {
     Timestamp::now().as_millisecond()
+}
+
+fn ttl_millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+fn lease_row(projection: String, holder: String, token: i64, expires_at: i64) -> Result<Lease, ViewError> {
+    Ok(Lease {
+        projection,
+        holder,
+        token: token as u64,
+        expires_at: Timestamp::from_millisecond(expires_at).map_err(|e| ViewError::Storage(Box::new(e)))?,
+    })
+}
+
+/// Fails with [`ViewError::LeaseLost`] when `fence` is a lease on
+/// `projection` whose token is no longer the recorded one. Run inside the
+/// write's transaction: SQLite's write lock keeps the token as read until
+/// it commits.
+fn check_fence(conn: &Connection, fence: Option<&Lease>, projection: &str) -> Result<(), ViewError> {
+    let Some(lease) = fence.filter(|lease| lease.projection == projection) else {
+        return Ok(());
+    };
+    let recorded = conn
+        .prepare_cached("SELECT token, holder FROM treaty_view_leases WHERE projection = ?1")
+        .map_err(storage)?
+        .query_row(params![projection], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()
+        .map_err(storage)?;
+    match recorded {
+        Some((token, _)) if token as u64 == lease.token => Ok(()),
+        other => Err(ViewError::LeaseLost {
+            projection: projection.to_string(),
+            token: lease.token,
+            current: other.as_ref().map(|(token, _)| *token as u64),
+            holder: other.map(|(_, holder)| holder),
+        }),
+    }
 }
 
 fn checkpoint_of(conn: &Connection, projection: &str, generation: u64) -> Result<Option<u64>, ViewError> {
@@ -354,8 +409,13 @@ impl ViewStore for SqliteViewStore {
 
     async fn begin_generation(&self, projection: &str, generation: u64, fingerprint: &str) -> Result<(), ViewError> {
         let (projection, fingerprint) = (projection.to_string(), fingerprint.to_string());
+        let fence = self.fence.clone();
         self.on_writer(move |conn| {
-            let inserted = conn
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            check_fence(&tx, fence.as_deref(), &projection)?;
+            let inserted = tx
                 .execute(
                     "INSERT INTO treaty_projections (name, generation, fingerprint, checkpoint, status, updated_at) \
                      VALUES (?1, ?2, ?3, 0, 'building', ?4) ON CONFLICT DO NOTHING",
@@ -369,7 +429,7 @@ impl ViewStore for SqliteViewStore {
                     reason: "exists already",
                 });
             }
-            Ok(())
+            tx.commit().map_err(storage)
         })
         .await
     }
@@ -415,10 +475,12 @@ impl ViewStore for SqliteViewStore {
         changes: Vec<ViewChange>,
     ) -> Result<(), ViewError> {
         let projection = projection.to_string();
+        let fence = self.fence.clone();
         self.on_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(storage)?;
+            check_fence(&tx, fence.as_deref(), &projection)?;
             let moved = tx
                 .prepare_cached(
                     "UPDATE treaty_projections SET checkpoint = ?1, updated_at = ?2 \
@@ -470,10 +532,12 @@ impl ViewStore for SqliteViewStore {
 
     async fn promote(&self, projection: &str, generation: u64) -> Result<Option<u64>, ViewError> {
         let projection = projection.to_string();
+        let fence = self.fence.clone();
         self.on_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(storage)?;
+            check_fence(&tx, fence.as_deref(), &projection)?;
             let building = tx
                 .query_row(
                     "SELECT status FROM treaty_projections WHERE name = ?1 AND generation = ?2",
@@ -521,15 +585,23 @@ impl ViewStore for SqliteViewStore {
         // crash midway leaves it to be dropped again at the next start.
         loop {
             let projection = projection.to_string();
+            let fence = self.fence.clone();
             let deleted = self
                 .on_writer(move |conn| {
-                    conn.prepare_cached(
-                        "DELETE FROM treaty_views WHERE projection = ?1 AND generation = ?2 AND key IN \
-                         (SELECT key FROM treaty_views WHERE projection = ?1 AND generation = ?2 LIMIT ?3)",
-                    )
-                    .map_err(storage)?
-                    .execute(params![projection, generation as i64, DROP_CHUNK])
-                    .map_err(storage)
+                    let tx = conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(storage)?;
+                    check_fence(&tx, fence.as_deref(), &projection)?;
+                    let deleted = tx
+                        .prepare_cached(
+                            "DELETE FROM treaty_views WHERE projection = ?1 AND generation = ?2 AND key IN \
+                             (SELECT key FROM treaty_views WHERE projection = ?1 AND generation = ?2 LIMIT ?3)",
+                        )
+                        .map_err(storage)?
+                        .execute(params![projection, generation as i64, DROP_CHUNK])
+                        .map_err(storage)?;
+                    tx.commit().map_err(storage)?;
+                    Ok(deleted)
                 })
                 .await?;
             if deleted == 0 {
@@ -537,15 +609,123 @@ impl ViewStore for SqliteViewStore {
             }
         }
         let projection = projection.to_string();
+        let fence = self.fence.clone();
         self.on_writer(move |conn| {
-            conn.execute(
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            check_fence(&tx, fence.as_deref(), &projection)?;
+            tx.execute(
                 "DELETE FROM treaty_projections WHERE name = ?1 AND generation = ?2",
                 params![projection, generation as i64],
             )
+            .map_err(storage)?;
+            tx.commit().map_err(storage)
+        })
+        .await
+    }
+
+    async fn acquire(&self, projection: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>, ViewError> {
+        let (projection, holder) = (projection.to_string(), holder.to_string());
+        self.on_writer(move |conn| {
+            let now = now_millis();
+            // Taken when free, expired, or held under the same name; the
+            // token grows by one at each acquisition.
+            conn.prepare_cached(
+                "INSERT INTO treaty_view_leases (projection, holder, token, expires_at) VALUES (?1, ?2, 1, ?3) \
+                 ON CONFLICT (projection) DO UPDATE SET holder = excluded.holder, \
+                 token = treaty_view_leases.token + 1, expires_at = excluded.expires_at \
+                 WHERE treaty_view_leases.expires_at <= ?4 OR treaty_view_leases.holder = excluded.holder \
+                 RETURNING token, expires_at",
+            )
+            .map_err(storage)?
+            .query_row(
+                params![projection, holder, now.saturating_add(ttl_millis(ttl)), now],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()
+            .map_err(storage)?
+            .map(|(token, expires_at)| lease_row(projection, holder, token, expires_at))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>, ViewError> {
+        let lease = lease.clone();
+        self.on_writer(move |conn| {
+            let expires_at = now_millis().saturating_add(ttl_millis(ttl));
+            let renewed = conn
+                .prepare_cached(
+                    "UPDATE treaty_view_leases SET expires_at = ?1 WHERE projection = ?2 AND token = ?3 AND holder = ?4",
+                )
+                .map_err(storage)?
+                .execute(params![expires_at, lease.projection, lease.token as i64, lease.holder])
+                .map_err(storage)?;
+            if renewed == 0 {
+                return Ok(None);
+            }
+            lease_row(lease.projection, lease.holder, lease.token as i64, expires_at).map(Some)
+        })
+        .await
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), ViewError> {
+        let lease = lease.clone();
+        self.on_writer(move |conn| {
+            conn.prepare_cached(
+                "UPDATE treaty_view_leases SET expires_at = 0 WHERE projection = ?1 AND token = ?2 AND holder = ?3",
+            )
+            .map_err(storage)?
+            .execute(params![lease.projection, lease.token as i64, lease.holder])
             .map(|_| ())
             .map_err(storage)
         })
         .await
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, ViewError> {
+        self.read(move |conn| {
+            // A file of a layout from before leases, opened with
+            // `open_existing`, has no lease table.
+            let present: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'treaty_view_leases')",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(storage)?;
+            if !present {
+                return Ok(Vec::new());
+            }
+            let mut statement = conn
+                .prepare("SELECT projection, holder, token, expires_at FROM treaty_view_leases ORDER BY projection")
+                .map_err(storage)?;
+            let rows = statement
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(storage)?;
+            let mut leases = Vec::new();
+            for row in rows {
+                let (projection, holder, token, expires_at) = row.map_err(storage)?;
+                leases.push(lease_row(projection, holder, token, expires_at)?);
+            }
+            Ok(leases)
+        })
+        .await
+    }
+
+    fn fenced(&self, lease: &Lease) -> Self {
+        SqliteViewStore {
+            inner: self.inner.clone(),
+            fence: Some(Arc::new(lease.clone())),
+        }
     }
 
     async fn get(&self, projection: &str, key: &str) -> Result<Option<Vec<u8>>, ViewError> {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
 
 use super::Projection;
 use crate::types::Timestamp;
@@ -73,6 +74,25 @@ pub struct GenerationDetails {
     pub events_per_second: Option<u64>,
 }
 
+/// The lease an engine instance holds on a projection: while it holds it,
+/// it alone works on the projection (catches up, rebuilds, promotes,
+/// commits), and every write it makes to the projection checks `token` in
+/// the same transaction ([`ViewStore::fenced`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The projection.
+    pub projection: String,
+    /// The instance holding it (`EngineConfig::instance`).
+    pub holder: String,
+    /// The fencing token: it grows by one at each acquisition, so a
+    /// holder that lost the lease cannot write with its old token.
+    pub token: u64,
+    /// When the lease ends unless renewed, by the view store's clock
+    /// (the database server's for PostgreSQL). A released lease expires
+    /// at once.
+    pub expires_at: Timestamp,
+}
+
 /// A change to one view: `value` is the new JSON, `None` deletes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewChange {
@@ -87,9 +107,10 @@ pub struct ViewChange {
 #[non_exhaustive]
 pub enum ViewError {
     /// The generation's checkpoint is not where the writer left it:
-    /// another engine is running the same projection against this view
-    /// store, or the generation was dropped. Nothing was written.
-    #[error("projection {projection} generation {generation} is at checkpoint {}, not {expected}: another engine is writing these views, or the generation was dropped; run one engine per view store", found.map_or("none (it no longer exists)".to_string(), |c| c.to_string()))]
+    /// another engine wrote the same projection outside the lease (see
+    /// [`ViewStore::fenced`]), or the generation was dropped. Nothing was
+    /// written.
+    #[error("projection {projection} generation {generation} is at checkpoint {}, not {expected}: another engine is writing these views without holding the projection's lease, or the generation was dropped", found.map_or("none (it no longer exists)".to_string(), |c| c.to_string()))]
     CheckpointMoved {
         /// The projection.
         projection: String,
@@ -99,6 +120,20 @@ pub enum ViewError {
         expected: u64,
         /// The checkpoint found, `None` when the generation is gone.
         found: Option<u64>,
+    },
+    /// The writer's lease on the projection was taken over by another
+    /// instance (its fencing token no longer matches): it must stop
+    /// working on the projection. Nothing was written.
+    #[error("projection {projection}: the lease with token {token} was taken over ({}); this instance stopped writing it and writes nothing", match (holder, current) { (Some(holder), Some(current)) => format!("{holder} holds token {current}"), _ => "no lease recorded".to_string() })]
+    LeaseLost {
+        /// The projection.
+        projection: String,
+        /// The writer's token.
+        token: u64,
+        /// The token now recorded, `None` when there is no lease.
+        current: Option<u64>,
+        /// The instance holding it now.
+        holder: Option<String>,
     },
     /// The generation exists already, or is not in the state the
     /// operation needs.
@@ -222,6 +257,56 @@ pub trait ViewStore: Clone + Send + Sync + 'static {
     ///
     /// When the backend fails.
     fn drop_generation(&self, projection: &str, generation: u64) -> impl Future<Output = Result<(), ViewError>> + Send;
+
+    /// Takes the lease on `projection` for `holder` for `ttl`, with the
+    /// next fencing token, when no lease is recorded, the recorded one has
+    /// expired, or `holder` holds it (a restart of the same instance).
+    /// `None` when another instance holds an unexpired lease.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn acquire(
+        &self,
+        projection: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<Lease>, ViewError>> + Send;
+
+    /// Extends `lease` to `ttl` from now while its token is still the
+    /// recorded one (even if it expired meanwhile: no one took it over).
+    /// Returns the new expiry, `None` when the lease was taken over.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn renew(&self, lease: &Lease, ttl: Duration) -> impl Future<Output = Result<Option<Lease>, ViewError>> + Send;
+
+    /// Ends `lease` now, if it is still the recorded one, so another
+    /// instance can take the projection at once. The token is kept: the
+    /// next acquisition takes the one after it.
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), ViewError>> + Send;
+
+    /// Every recorded lease (empty for a view store of a layout from
+    /// before leases).
+    ///
+    /// # Errors
+    ///
+    /// When the backend fails.
+    fn leases(&self) -> impl Future<Output = Result<Vec<Lease>, ViewError>> + Send;
+
+    /// A handle on the same store whose writes to `lease.projection`
+    /// ([`begin_generation`](Self::begin_generation),
+    /// [`commit`](Self::commit), [`promote`](Self::promote),
+    /// [`drop_generation`](Self::drop_generation)) check, in their own
+    /// transaction, that `lease.token` is still the recorded token, and
+    /// fail with [`ViewError::LeaseLost`] writing nothing otherwise.
+    #[must_use]
+    fn fenced(&self, lease: &Lease) -> Self;
 
     /// The view under `key` in the projection's live generation.
     ///

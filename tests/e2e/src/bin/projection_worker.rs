@@ -41,6 +41,10 @@ async fn run(events: &str, views: &str, version: &str) -> Result<(), Box<dyn std
         cache_views: 50,
         flush_events: 100,
         batch_events: 100,
+        // One name for every worker: the one started after a kill takes
+        // the projection back at once rather than waiting for the killed
+        // one's lease to expire.
+        instance: Some("projection_worker".to_string()),
         ..EngineConfig::default()
     });
     match version {

@@ -23,11 +23,14 @@
 //! machine disturbs less than a rate.
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use treaty::bus::InProcessTransport;
 use treaty::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
+use treaty::telemetry::opentelemetry_sdk::error::OTelSdkResult;
+use treaty::telemetry::opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use treaty::Uuid;
 
 use crate::report::{Report, Row, Target};
@@ -54,12 +57,13 @@ pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure
         for side in order {
             let figures = child(side, commands, appends)?;
             eprintln!(
-                "telemetry: round {} {}: bus {:.0} commands/s ({:.1} µs CPU each), appends {:.0}/s ({:.1} µs CPU each) \
-                 (load average {})",
+                "telemetry: round {} {}: bus {:.0} commands/s ({:.1} µs CPU, {:.1} spans exported each), \
+                 appends {:.0}/s ({:.1} µs CPU each) (load average {})",
                 round + 1,
                 side.name(),
                 figures.bus,
                 figures.bus_cpu,
+                figures.spans,
                 figures.append,
                 figures.append_cpu,
                 load_average()
@@ -136,13 +140,15 @@ impl Side {
     }
 }
 
-/// The rates one side measured, and the CPU time per operation.
+/// The rates one side measured, the CPU time per operation, and the spans
+/// exported per bus command.
 #[derive(Debug, Clone, Copy)]
 struct Figures {
     bus: f64,
     append: f64,
     bus_cpu: f64,
     append_cpu: f64,
+    spans: f64,
 }
 
 impl Default for Figures {
@@ -153,6 +159,7 @@ impl Default for Figures {
             append: 0.0,
             bus_cpu: f64::INFINITY,
             append_cpu: f64::INFINITY,
+            spans: 0.0,
         }
     }
 }
@@ -164,6 +171,7 @@ impl Figures {
         self.append = self.append.max(run.append);
         self.bus_cpu = self.bus_cpu.min(run.bus_cpu);
         self.append_cpu = self.append_cpu.min(run.append_cpu);
+        self.spans = self.spans.max(run.spans);
     }
 }
 
@@ -201,22 +209,24 @@ fn child(side: Side, commands: u64, appends: u64) -> Result<Figures, Failure> {
         .ok_or_else(|| Failure::new(format!("a telemetry side printed no result: {stdout}")))?;
     let numbers: Vec<f64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
     match numbers[..] {
-        [bus, append, bus_cpu, append_cpu] => Ok(Figures {
+        [bus, append, bus_cpu, append_cpu, spans] => Ok(Figures {
             bus,
             append,
             bus_cpu,
             append_cpu,
+            spans,
         }),
         _ => Err(Failure::new(format!(
-            "a telemetry side printed {line:?}, not two rates and two CPU times"
+            "a telemetry side printed {line:?}, not two rates, two CPU times and a span count"
         ))),
     }
 }
 
 /// The child: installs telemetry when `on`, measures both cases, prints
-/// `telemetry-side: BUS APPEND BUS_CPU APPEND_CPU` (rates per second, CPU
-/// microseconds per operation).
+/// `telemetry-side: BUS APPEND BUS_CPU APPEND_CPU SPANS` (rates per second,
+/// CPU microseconds per operation, spans exported per bus command).
 pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
+    let mut provider = None;
     if side != Side::Off {
         let handle = treaty::http::prometheus::install()
             .map_err(|e| Failure::new(format!("cannot install the Prometheus recorder: {e}")))?;
@@ -224,10 +234,16 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
         use tracing_subscriber::util::SubscriberInitExt as _;
         use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
         let traces = (side == Side::Traces).then(|| {
-            let tracer = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                .build()
-                .tracer("treaty-bench");
-            treaty::telemetry::tracing_opentelemetry::layer().with_tracer(tracer)
+            // What a service exporting traces runs: Treaty's layer over a
+            // provider whose batch processor hands the spans, from a thread
+            // of its own, to an exporter; this one counts and drops them,
+            // so the figure is a service's less the network.
+            let traces = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(Discard)
+                .build();
+            let layer = treaty::telemetry::trace::layer(traces.tracer("treaty-bench"));
+            provider = Some(traces);
+            layer
         });
         tracing_subscriber::registry()
             .with(tracing_subscriber::filter::LevelFilter::INFO)
@@ -241,14 +257,24 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
             std::hint::black_box(handle.render());
         });
     }
+    // The spans of the bus case, all exported before its CPU time is read.
+    let flush = || {
+        if let Some(provider) = &provider {
+            provider
+                .force_flush()
+                .map_err(|e| Failure::new(format!("cannot flush the spans: {e}")))?;
+        }
+        Ok::<_, Failure>(EXPORTED.load(Ordering::Relaxed))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::io("start the runtime", e))?;
     let cpu = || crate::http::cpu_time().ok_or_else(|| Failure::new("no /proc/self/stat on this system"));
-    let (bus, append, bus_cpu, append_cpu) = runtime.block_on(async {
+    let (bus, append, bus_cpu, append_cpu, spans) = runtime.block_on(async {
         let started = cpu()?;
         let bus = crate::bus::through_bus(commands, |_| Ok(InProcessTransport::new())).await?;
+        let spans = flush()?;
         let between = cpu()?;
         let append = concurrent_appends(appends).await?;
         let ended = cpu()?;
@@ -258,10 +284,34 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
             append,
             micros(between.saturating_sub(started), commands),
             micros(ended.saturating_sub(between), appends),
+            spans as f64 / commands.max(1) as f64,
         ))
     })?;
-    println!("{RESULT_PREFIX}{bus} {append} {bus_cpu} {append_cpu}");
+    if let Some(provider) = provider {
+        if spans < 1.0 {
+            return Err(Failure::new(format!(
+                "the bus case exported {spans} spans per command: the OpenTelemetry layer recorded nothing"
+            )));
+        }
+        let _ = provider.shutdown();
+    }
+    println!("{RESULT_PREFIX}{bus} {append} {bus_cpu} {append_cpu} {spans}");
     Ok(())
+}
+
+/// Spans the [`Discard`] exporter was given.
+static EXPORTED: AtomicU64 = AtomicU64::new(0);
+
+/// A span exporter that counts the spans and drops them.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    fn export(&self, batch: Vec<SpanData>) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        EXPORTED.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        drop(batch);
+        std::future::ready(Ok(()))
+    }
 }
 
 /// Appends per second: `appends` single-event appends by [`APPENDERS`]

@@ -513,7 +513,10 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
             contract,
             handler
                 .handle(&envelope)
-                .instrument(tracing::info_span!("treaty.bus.handle", contract = %envelope.contract)),
+                // At DEBUG: `treaty.bus.deliver` around it already times
+                // the delivery, and an aggregate's handler has its
+                // `treaty.aggregate.execute` inside.
+                .instrument(tracing::debug_span!("treaty.bus.handle", contract = %envelope.contract)),
         ))
         .catch_unwind()
         .await

@@ -9,12 +9,14 @@
 //! "On" is the Prometheus recorder installed (`treaty::http::prometheus::
 //! install`, rendered once a second as a scrape would) and a `tracing`
 //! subscriber recording spans and events at INFO (formatting into a
-//! sink); "off" is neither. The `_traces` cases add to "on" an
-//! OpenTelemetry layer (`tracing-opentelemetry`, feature `otel`), so every
-//! span becomes an OpenTelemetry span and sends write the trace context
-//! into envelopes: what a service exporting traces pays, less the export
-//! itself (the provider has no exporter; that cost is the collector's
-//! client's). A process has one recorder and one subscriber for good, so
+//! sink); "off" is neither. The `_traces` cases add to "on" Treaty's
+//! OpenTelemetry layer (`treaty::telemetry::trace::layer`, feature
+//! `otel`) over a tracer provider with a batch span processor, as
+//! `telemetry::otlp::layer` sets one up, whose exporter counts the spans
+//! and drops them: every span becomes an OpenTelemetry span and is
+//! handed to the exporter's thread, and sends write the trace context
+//! into envelopes, what a service exporting traces pays less the network.
+//! A process has one recorder and one subscriber for good, so
 //! each side runs in a child process of its own (`treaty-bench
 //! telemetry-side`), sides alternating (off, on, on, off, ...) so that a
 //! change of the machine's load falls on both; each side's best rate

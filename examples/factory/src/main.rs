@@ -146,13 +146,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// The span exporter `serve` may run, until dropped (which sends the
+/// spans still buffered).
+struct Traces {
+    #[cfg(feature = "otlp")]
+    _exporter: Option<treaty::telemetry::otlp::OtlpGuard>,
+}
+
 /// Installs the subscriber: log lines at INFO on standard output, and,
 /// for `serve` built with the feature `otlp` when the standard variable
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
 /// names a collector, the OTLP layer exporting every span as service
-/// `factory`. Returns the exporter's guard, if any.
+/// `factory`.
 #[cfg(feature = "otlp")]
-fn init_tracing(serve: bool) -> Result<Option<treaty::telemetry::otlp::OtlpGuard>, Box<dyn std::error::Error>> {
+fn init_tracing(serve: bool) -> Result<Traces, Box<dyn std::error::Error>> {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -173,18 +180,18 @@ fn init_tracing(serve: bool) -> Result<Option<treaty::telemetry::otlp::OtlpGuard
     if guard.is_some() {
         tracing::info!("exporting traces over OTLP as service factory");
     }
-    Ok(guard)
+    Ok(Traces { _exporter: guard })
 }
 
 /// Installs the subscriber: log lines at INFO on standard output.
 #[cfg(not(feature = "otlp"))]
-fn init_tracing(_serve: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn init_tracing(_serve: bool) -> Result<Traces, Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
         .with_target(false)
         .without_time()
         .init();
-    Ok(())
+    Ok(Traces {})
 }
 
 /// How to call `factory` for anything but `serve`.

@@ -1,9 +1,10 @@
 //! Traces: the W3C trace context that travels with commands.
 //!
-//! Treaty records its work as `tracing` spans (all at INFO, named
-//! `treaty.*`; docs/operations.md lists them with their fields). With the
-//! feature `otel` and a [`tracing_opentelemetry`] layer in the subscriber
-//! (such as [`otlp::layer`](super::otlp::layer)), those spans become
+//! Treaty records its work as `tracing` spans (named `treaty.*`, at INFO
+//! but for `treaty.bus.handle`, at DEBUG; docs/operations.md lists them
+//! with their fields). With the feature `otel` and a
+//! [`tracing_opentelemetry`] layer in the subscriber (such as [`layer`]'s
+//! or [`otlp::layer`](super::otlp::layer)'s), those spans become
 //! OpenTelemetry spans, and the trace context crosses process boundaries:
 //!
 //! - [`Bus::send`](crate::bus::Bus::send) writes the context of its
@@ -12,8 +13,11 @@
 //!   `treaty.bus.deliver` span a child of that context, over every
 //!   transport, for every attempt, and for a message sent again from the
 //!   quarantine.
-//! - `treaty-http` makes a command's `treaty.http.command` span a child of
-//!   the request's `traceparent` header.
+//! - `treaty-http` makes a command's `treaty.http.command` span (and a
+//!   view read's `treaty.http.view`) a child of the request's
+//!   `traceparent` header, and writes the command span's context into the
+//!   metadata of the events the command appends, as a bus handler's
+//!   events carry their envelope's headers.
 //!
 //! A missing or malformed `traceparent` is ignored: the span starts a
 //! trace of its own. Without the feature, or without the layer, nothing is

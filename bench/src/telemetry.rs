@@ -78,6 +78,7 @@ pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure
         }
     }
     let mut report = Report::new();
+    span_costs(&mut report)?;
     for (suffix, measured) in [("", &on), ("_traces", &traces)] {
         report.push(
             Row::new(
@@ -314,6 +315,149 @@ impl SpanExporter for Discard {
         drop(batch);
         std::future::ready(Ok(()))
     }
+}
+
+/// Commands per span-cost measurement.
+const SPAN_COMMANDS: u64 = 40_000;
+
+/// The span-cost cases: the CPU time per command of the bus over the
+/// in-process transport with an in-memory store, on one thread, so that
+/// what telemetry adds is a large share of it and a loaded machine moves
+/// it little: with no subscriber, with the subscriber of "on", with it and
+/// tracing-opentelemetry's layer as the crate sets it up by default, and
+/// with it and Treaty's (`treaty::telemetry::trace::layer`), both over a
+/// batch span processor. Three rounds in a rotating order; the lowest
+/// time of each counts.
+fn span_costs(report: &mut Report) -> Result<(), Failure> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
+
+    let on = || {
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
+    };
+    let provider = || {
+        treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(Discard)
+            .build()
+    };
+    let names = ["off", "on", "default layer", "Treaty's layer"];
+    let mut best = [f64::INFINITY; 4];
+    let mut spans = [0.0; 4];
+    for round in 0..3 {
+        for which in (0..4).map(|i| (i + round) % 4) {
+            let measured = match which {
+                0 => span_cost(tracing::subscriber::NoSubscriber::default(), None)?,
+                1 => span_cost(on(), None)?,
+                2 => {
+                    let provider = provider();
+                    let layer = treaty::telemetry::tracing_opentelemetry::layer().with_tracer(provider.tracer("b"));
+                    span_cost(on().with(layer), Some(provider))?
+                }
+                _ => {
+                    let provider = provider();
+                    let layer = treaty::telemetry::trace::layer(provider.tracer("b"));
+                    span_cost(on().with(layer), Some(provider))?
+                }
+            };
+            eprintln!(
+                "telemetry: spans round {} {}: {:.1} µs CPU per command, {:.1} spans exported each (load average {})",
+                round + 1,
+                names[which],
+                measured.0,
+                measured.1,
+                load_average()
+            );
+            best[which] = best[which].min(measured.0);
+            spans[which] = measured.1;
+        }
+    }
+    for (which, case) in [
+        (1, "telemetry_spans_on_cpu"),
+        (2, "telemetry_spans_default_layer_cpu"),
+        (3, "telemetry_spans_traces_cpu"),
+    ] {
+        report.push(
+            Row::new("telemetry", case, best[which], "µs/command")
+                .against(format!("no subscriber, {SPAN_COMMANDS} commands"), best[0]),
+        );
+    }
+    if spans[2] < 1.0 || spans[3] < 1.0 {
+        return Err(Failure::new(format!(
+            "the span-cost cases exported {} and {} spans per command: a layer recorded nothing",
+            spans[2], spans[3]
+        )));
+    }
+    Ok(())
+}
+
+/// CPU microseconds per command and spans exported per command: commands
+/// through the bus over the in-process transport, handled by a repository
+/// over an in-memory store, on a current-thread runtime whose thread has
+/// `subscriber` as its default; `provider`'s spans are flushed before the
+/// time is read.
+fn span_cost<S>(
+    subscriber: S,
+    provider: Option<treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider>,
+) -> Result<(f64, f64), Failure>
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    use treaty::aggregate::Repository;
+    use treaty::bus::{Bus, BusConfig, MemoryQuarantine};
+    use treaty::store::MemoryStore;
+
+    let _default = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::io("start the runtime", e))?;
+    let cpu = || crate::http::cpu_time().ok_or_else(|| Failure::new("no /proc/self/stat on this system"));
+    let exported = EXPORTED.load(Ordering::Relaxed);
+    let elapsed = runtime.block_on(async {
+        let store = MemoryStore::new();
+        let bus = Bus::new(
+            InProcessTransport::new(),
+            MemoryQuarantine::new(),
+            BusConfig {
+                concurrency: APPENDERS as usize,
+                ..BusConfig::default()
+            },
+        );
+        bus.handle_aggregate(Repository::<crate::counter::Counter, _>::new(store.clone()))
+            .map_err(|e| Failure::new(e.to_string()))?;
+        let running = bus.start();
+        let started = cpu()?;
+        for i in 0..SPAN_COMMANDS {
+            bus.send(&crate::bus::command(i))
+                .await
+                .map_err(|e| Failure::new(format!("cannot send: {e}")))?;
+        }
+        while store.head().await.map_err(|e| Failure::new(e.to_string()))? < SPAN_COMMANDS {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        if let Some(provider) = &provider {
+            provider
+                .force_flush()
+                .map_err(|e| Failure::new(format!("cannot flush the spans: {e}")))?;
+        }
+        let elapsed = cpu()?.saturating_sub(started);
+        running.shutdown().await;
+        let head = store.head().await.map_err(|e| Failure::new(e.to_string()))?;
+        if head != SPAN_COMMANDS {
+            return Err(Failure::new(format!("{SPAN_COMMANDS} commands stored {head} events")));
+        }
+        Ok::<_, Failure>(elapsed)
+    })?;
+    if let Some(provider) = provider {
+        let _ = provider.shutdown();
+    }
+    let spans = EXPORTED.load(Ordering::Relaxed) - exported;
+    Ok((
+        elapsed.as_secs_f64() * 1e6 / SPAN_COMMANDS as f64,
+        spans as f64 / SPAN_COMMANDS as f64,
+    ))
 }
 
 /// Appends per second: `appends` single-event appends by [`APPENDERS`]

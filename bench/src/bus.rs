@@ -32,7 +32,7 @@ use crate::Failure;
 /// Tasks the bus, and the direct baseline, run at once.
 const CONCURRENCY: usize = 16;
 
-pub(crate) fn command(i: u64) -> Increment {
+fn command(i: u64) -> Increment {
     Increment {
         id: CounterId(format!("c{}", i % COUNTERS)),
         by: 1,

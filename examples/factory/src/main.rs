@@ -20,6 +20,9 @@
 //!   projections over DB would do, without doing it (the stores are opened
 //!   read-only): what a service prints in CI before a deploy. Run `demo`,
 //!   edit `part_count` in `src/projections.rs`, and run `plan` again.
+//! - `cargo run -p factory -- serve`: the HTTP API (`serve.rs`); built with
+//!   `--features otlp` and run with `OTEL_EXPORTER_OTLP_ENDPOINT` set, it
+//!   exports its spans to that collector (docs/operations.md).
 
 #![deny(warnings)]
 

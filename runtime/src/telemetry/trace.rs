@@ -3,7 +3,7 @@
 //! Treaty records its work as `tracing` spans (named `treaty.*`, at INFO
 //! but for `treaty.bus.handle`, at DEBUG; docs/operations.md lists them
 //! with their fields). With the feature `otel` and a
-//! [`tracing_opentelemetry`] layer in the subscriber (such as [`layer`]'s
+//! [`tracing_opentelemetry`] layer in the subscriber (such as `layer`'s
 //! or [`otlp::layer`](super::otlp::layer)'s), those spans become
 //! OpenTelemetry spans, and the trace context crosses process boundaries:
 //!

@@ -9,12 +9,14 @@
 //! "On" is the Prometheus recorder installed (`treaty::http::prometheus::
 //! install`, rendered once a second as a scrape would) and a `tracing`
 //! subscriber recording spans and events at INFO (formatting into a
-//! sink); "off" is neither. The `_traces` cases add to "on" an
-//! OpenTelemetry layer (`tracing-opentelemetry`, feature `otel`), so every
-//! span becomes an OpenTelemetry span and sends write the trace context
-//! into envelopes: what a service exporting traces pays, less the export
-//! itself (the provider has no exporter; that cost is the collector's
-//! client's). A process has one recorder and one subscriber for good, so
+//! sink); "off" is neither. The `_traces` cases add to "on" Treaty's
+//! OpenTelemetry layer (`treaty::telemetry::trace::layer`, feature
+//! `otel`) over a tracer provider with a batch span processor, as
+//! `telemetry::otlp::layer` sets one up, whose exporter counts the spans
+//! and drops them: every span becomes an OpenTelemetry span and is
+//! handed to the exporter's thread, and sends write the trace context
+//! into envelopes, what a service exporting traces pays less the network.
+//! A process has one recorder and one subscriber for good, so
 //! each side runs in a child process of its own (`treaty-bench
 //! telemetry-side`), sides alternating (off, on, on, off, ...) so that a
 //! change of the machine's load falls on both; each side's best rate
@@ -23,11 +25,14 @@
 //! machine disturbs less than a rate.
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use treaty::bus::InProcessTransport;
 use treaty::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
+use treaty::telemetry::opentelemetry_sdk::error::OTelSdkResult;
+use treaty::telemetry::opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use treaty::Uuid;
 
 use crate::report::{Report, Row, Target};
@@ -54,12 +59,13 @@ pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure
         for side in order {
             let figures = child(side, commands, appends)?;
             eprintln!(
-                "telemetry: round {} {}: bus {:.0} commands/s ({:.1} µs CPU each), appends {:.0}/s ({:.1} µs CPU each) \
-                 (load average {})",
+                "telemetry: round {} {}: bus {:.0} commands/s ({:.1} µs CPU, {:.1} spans exported each), \
+                 appends {:.0}/s ({:.1} µs CPU each) (load average {})",
                 round + 1,
                 side.name(),
                 figures.bus,
                 figures.bus_cpu,
+                figures.spans,
                 figures.append,
                 figures.append_cpu,
                 load_average()
@@ -72,6 +78,7 @@ pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure
         }
     }
     let mut report = Report::new();
+    span_costs(&mut report)?;
     for (suffix, measured) in [("", &on), ("_traces", &traces)] {
         report.push(
             Row::new(
@@ -136,13 +143,15 @@ impl Side {
     }
 }
 
-/// The rates one side measured, and the CPU time per operation.
+/// The rates one side measured, the CPU time per operation, and the spans
+/// exported per bus command.
 #[derive(Debug, Clone, Copy)]
 struct Figures {
     bus: f64,
     append: f64,
     bus_cpu: f64,
     append_cpu: f64,
+    spans: f64,
 }
 
 impl Default for Figures {
@@ -153,6 +162,7 @@ impl Default for Figures {
             append: 0.0,
             bus_cpu: f64::INFINITY,
             append_cpu: f64::INFINITY,
+            spans: 0.0,
         }
     }
 }
@@ -164,6 +174,7 @@ impl Figures {
         self.append = self.append.max(run.append);
         self.bus_cpu = self.bus_cpu.min(run.bus_cpu);
         self.append_cpu = self.append_cpu.min(run.append_cpu);
+        self.spans = self.spans.max(run.spans);
     }
 }
 
@@ -201,22 +212,24 @@ fn child(side: Side, commands: u64, appends: u64) -> Result<Figures, Failure> {
         .ok_or_else(|| Failure::new(format!("a telemetry side printed no result: {stdout}")))?;
     let numbers: Vec<f64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
     match numbers[..] {
-        [bus, append, bus_cpu, append_cpu] => Ok(Figures {
+        [bus, append, bus_cpu, append_cpu, spans] => Ok(Figures {
             bus,
             append,
             bus_cpu,
             append_cpu,
+            spans,
         }),
         _ => Err(Failure::new(format!(
-            "a telemetry side printed {line:?}, not two rates and two CPU times"
+            "a telemetry side printed {line:?}, not two rates, two CPU times and a span count"
         ))),
     }
 }
 
 /// The child: installs telemetry when `on`, measures both cases, prints
-/// `telemetry-side: BUS APPEND BUS_CPU APPEND_CPU` (rates per second, CPU
-/// microseconds per operation).
+/// `telemetry-side: BUS APPEND BUS_CPU APPEND_CPU SPANS` (rates per second,
+/// CPU microseconds per operation, spans exported per bus command).
 pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
+    let mut provider = None;
     if side != Side::Off {
         let handle = treaty::http::prometheus::install()
             .map_err(|e| Failure::new(format!("cannot install the Prometheus recorder: {e}")))?;
@@ -224,10 +237,16 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
         use tracing_subscriber::util::SubscriberInitExt as _;
         use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
         let traces = (side == Side::Traces).then(|| {
-            let tracer = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                .build()
-                .tracer("treaty-bench");
-            treaty::telemetry::tracing_opentelemetry::layer().with_tracer(tracer)
+            // What a service exporting traces runs: Treaty's layer over a
+            // provider whose batch processor hands the spans, from a thread
+            // of its own, to an exporter; this one counts and drops them,
+            // so the figure is a service's less the network.
+            let traces = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(Discard)
+                .build();
+            let layer = treaty::telemetry::trace::layer(traces.tracer("treaty-bench"));
+            provider = Some(traces);
+            layer
         });
         tracing_subscriber::registry()
             .with(tracing_subscriber::filter::LevelFilter::INFO)
@@ -241,14 +260,24 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
             std::hint::black_box(handle.render());
         });
     }
+    // The spans of the bus case, all exported before its CPU time is read.
+    let flush = || {
+        if let Some(provider) = &provider {
+            provider
+                .force_flush()
+                .map_err(|e| Failure::new(format!("cannot flush the spans: {e}")))?;
+        }
+        Ok::<_, Failure>(EXPORTED.load(Ordering::Relaxed))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::io("start the runtime", e))?;
     let cpu = || crate::http::cpu_time().ok_or_else(|| Failure::new("no /proc/self/stat on this system"));
-    let (bus, append, bus_cpu, append_cpu) = runtime.block_on(async {
+    let (bus, append, bus_cpu, append_cpu, spans) = runtime.block_on(async {
         let started = cpu()?;
         let bus = crate::bus::through_bus(commands, |_| Ok(InProcessTransport::new())).await?;
+        let spans = flush()?;
         let between = cpu()?;
         let append = concurrent_appends(appends).await?;
         let ended = cpu()?;
@@ -258,10 +287,185 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
             append,
             micros(between.saturating_sub(started), commands),
             micros(ended.saturating_sub(between), appends),
+            spans as f64 / commands.max(1) as f64,
         ))
     })?;
-    println!("{RESULT_PREFIX}{bus} {append} {bus_cpu} {append_cpu}");
+    if let Some(provider) = provider {
+        if spans < 1.0 {
+            return Err(Failure::new(format!(
+                "the bus case exported {spans} spans per command: the OpenTelemetry layer recorded nothing"
+            )));
+        }
+        let _ = provider.shutdown();
+    }
+    println!("{RESULT_PREFIX}{bus} {append} {bus_cpu} {append_cpu} {spans}");
     Ok(())
+}
+
+/// Spans the [`Discard`] exporter was given.
+static EXPORTED: AtomicU64 = AtomicU64::new(0);
+
+/// A span exporter that counts the spans and drops them.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    fn export(&self, batch: Vec<SpanData>) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        EXPORTED.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        drop(batch);
+        std::future::ready(Ok(()))
+    }
+}
+
+/// Commands per span-cost measurement.
+const SPAN_COMMANDS: u64 = 40_000;
+
+/// The span-cost cases: the CPU time per command of the bus over the
+/// in-process transport with an in-memory store, on one thread, so that
+/// what telemetry adds is a large share of it and a loaded machine moves
+/// it little: with no subscriber, with the subscriber of "on", with it and
+/// tracing-opentelemetry's layer as the crate sets it up by default, and
+/// with it and Treaty's (`treaty::telemetry::trace::layer`), both over a
+/// batch span processor. Three rounds in a rotating order; the lowest
+/// time of each counts.
+fn span_costs(report: &mut Report) -> Result<(), Failure> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
+
+    let on = || {
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
+    };
+    let provider = || {
+        treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(Discard)
+            .build()
+    };
+    let names = ["off", "on", "default layer", "Treaty's layer"];
+    let mut best = [f64::INFINITY; 4];
+    let mut spans = [0.0; 4];
+    for round in 0..3 {
+        for which in (0..4).map(|i| (i + round) % 4) {
+            let measured = match which {
+                0 => span_cost(tracing::subscriber::NoSubscriber::default(), None)?,
+                1 => span_cost(on(), None)?,
+                2 => {
+                    let provider = provider();
+                    let layer = treaty::telemetry::tracing_opentelemetry::layer().with_tracer(provider.tracer("b"));
+                    span_cost(on().with(layer), Some(provider))?
+                }
+                _ => {
+                    let provider = provider();
+                    let layer = treaty::telemetry::trace::layer(provider.tracer("b"));
+                    span_cost(on().with(layer), Some(provider))?
+                }
+            };
+            eprintln!(
+                "telemetry: spans round {} {}: {:.1} µs CPU per command, {:.1} spans exported each (load average {})",
+                round + 1,
+                names[which],
+                measured.0,
+                measured.1,
+                load_average()
+            );
+            best[which] = best[which].min(measured.0);
+            spans[which] = measured.1;
+        }
+    }
+    for (which, case) in [
+        (1, "telemetry_spans_on_cpu"),
+        (2, "telemetry_spans_default_layer_cpu"),
+        (3, "telemetry_spans_traces_cpu"),
+    ] {
+        report.push(
+            Row::new("telemetry", case, best[which], "µs/command")
+                .against(format!("no subscriber, {SPAN_COMMANDS} commands"), best[0]),
+        );
+    }
+    if spans[2] < 1.0 || spans[3] < 1.0 {
+        return Err(Failure::new(format!(
+            "the span-cost cases exported {} and {} spans per command: a layer recorded nothing",
+            spans[2], spans[3]
+        )));
+    }
+    Ok(())
+}
+
+/// CPU microseconds per command and spans exported per command: commands
+/// through the bus over the in-process transport, each to a stream of its
+/// own, handled by a repository over an in-memory store, on a
+/// current-thread runtime whose thread has
+/// `subscriber` as its default; `provider`'s spans are flushed before the
+/// time is read.
+fn span_cost<S>(
+    subscriber: S,
+    provider: Option<treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider>,
+) -> Result<(f64, f64), Failure>
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    use treaty::aggregate::Repository;
+    use treaty::bus::{Bus, BusConfig, MemoryQuarantine};
+    use treaty::store::MemoryStore;
+
+    let _default = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::io("start the runtime", e))?;
+    let cpu = || crate::http::cpu_time().ok_or_else(|| Failure::new("no /proc/self/stat on this system"));
+    let exported = EXPORTED.load(Ordering::Relaxed);
+    let elapsed = runtime.block_on(async {
+        let store = MemoryStore::new();
+        let bus = Bus::new(
+            InProcessTransport::new(),
+            MemoryQuarantine::new(),
+            BusConfig {
+                concurrency: APPENDERS as usize,
+                ..BusConfig::default()
+            },
+        );
+        bus.handle_aggregate(Repository::<crate::counter::Counter, _>::new(store.clone()))
+            .map_err(|e| Failure::new(e.to_string()))?;
+        let running = bus.start();
+        let started = cpu()?;
+        for i in 0..SPAN_COMMANDS {
+            // A stream of its own each, so that no command reads earlier
+            // events (and their metadata) back: what is left is the bus,
+            // the decision, the append and what telemetry adds to them.
+            let command = crate::counter::Increment {
+                id: crate::counter::CounterId(format!("span-{i}")),
+                by: 1,
+            };
+            bus.send(&command)
+                .await
+                .map_err(|e| Failure::new(format!("cannot send: {e}")))?;
+        }
+        while store.head().await.map_err(|e| Failure::new(e.to_string()))? < SPAN_COMMANDS {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        if let Some(provider) = &provider {
+            provider
+                .force_flush()
+                .map_err(|e| Failure::new(format!("cannot flush the spans: {e}")))?;
+        }
+        let elapsed = cpu()?.saturating_sub(started);
+        running.shutdown().await;
+        let head = store.head().await.map_err(|e| Failure::new(e.to_string()))?;
+        if head != SPAN_COMMANDS {
+            return Err(Failure::new(format!("{SPAN_COMMANDS} commands stored {head} events")));
+        }
+        Ok::<_, Failure>(elapsed)
+    })?;
+    if let Some(provider) = provider {
+        let _ = provider.shutdown();
+    }
+    let spans = EXPORTED.load(Ordering::Relaxed) - exported;
+    Ok((
+        elapsed.as_secs_f64() * 1e6 / SPAN_COMMANDS as f64,
+        spans as f64 / SPAN_COMMANDS as f64,
+    ))
 }
 
 /// Appends per second: `appends` single-event appends by [`APPENDERS`]

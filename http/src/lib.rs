@@ -533,6 +533,11 @@ impl CommandRoute {
         };
         tracing::Span::current().record("message_id", tracing::field::display(message));
         let payload = serde_json::to_vec(&document).expect("a JSON value serialises");
+        // The command's trace context goes into its events' metadata, as a
+        // bus handler's events carry their envelope's: live projection
+        // batches link to it.
+        let mut trace_headers = std::collections::BTreeMap::new();
+        trace::inject(&tracing::Span::current(), &mut trace_headers);
         let outcome = self
             .target
             .execute(Execute {
@@ -541,6 +546,7 @@ impl CommandRoute {
                 payload,
                 message,
                 expected,
+                headers: trace_headers,
             })
             .await;
         match outcome {

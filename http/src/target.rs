@@ -1,6 +1,8 @@
 //! What a command route executes on: an aggregate's repository, behind an
 //! object-safe trait so the route table holds any number of aggregates.
 
+use std::collections::BTreeMap;
+
 use futures::future::BoxFuture;
 use treaty_runtime::aggregate::{Aggregate, ExecuteError, LoadError, Repository, SnapshotStore};
 use treaty_runtime::bus::{CommandSet, Handled};
@@ -19,6 +21,10 @@ pub struct Execute {
     pub message: Uuid,
     /// The stream version the client expects.
     pub expected: Option<u64>,
+    /// Headers for the events' metadata: the trace context of the
+    /// command's span (`traceparent`, `tracestate`), when traces are
+    /// recorded.
+    pub headers: BTreeMap<String, String>,
 }
 
 /// Why a command was not accepted.
@@ -77,7 +83,7 @@ where
                 timestamp: Timestamp::now(),
                 correlation_id: Some(command.message),
                 causation_id: Some(command.message),
-                headers: Default::default(),
+                headers: command.headers,
             };
             let execution = match command.expected {
                 Some(expected) => {

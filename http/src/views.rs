@@ -11,7 +11,10 @@ use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
+use tracing::field::Empty;
+use tracing::Instrument as _;
 use treaty_runtime::projection::{GenerationStatus, ViewError, ViewStore};
+use treaty_runtime::telemetry::trace;
 
 use crate::problem::Problem;
 
@@ -48,7 +51,8 @@ pub struct ViewQuery {
     min_position: Option<String>,
 }
 
-/// Serves `GET /views/{projection}/{key}`.
+/// Serves `GET /views/{projection}/{key}`, in a `treaty.http.view` span
+/// that is a child of the request's `traceparent`.
 pub async fn read(
     source: Arc<dyn ViewSource>,
     projection: &str,
@@ -57,9 +61,37 @@ pub async fn read(
     query: Result<Query<ViewQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let span = tracing::info_span!(
+        "treaty.http.view",
+        otel.kind = "server",
+        projection,
+        key = Empty,
+        min_position = Empty,
+        generation = Empty,
+        checkpoint = Empty,
+        status = Empty,
+    );
+    trace::set_parent(&span, |name| headers.get(name).and_then(|v| v.to_str().ok()));
+    let response = serve(source, projection, wait, key, query, headers, &span)
+        .instrument(span.clone())
+        .await;
+    span.record("status", response.status().as_u16());
+    response
+}
+
+async fn serve(
+    source: Arc<dyn ViewSource>,
+    projection: &str,
+    wait: Duration,
+    key: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    query: Result<Query<ViewQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    span: &tracing::Span,
+) -> Response {
     let Ok(Path(key)) = key else {
         return Problem::new("invalid-path", "the view key is not valid percent-encoded UTF-8").into_response();
     };
+    span.record("key", key.as_str());
     let min_position = match query {
         Ok(Query(ViewQuery { min_position: None })) => None,
         Ok(Query(ViewQuery {
@@ -79,6 +111,9 @@ pub async fn read(
         },
         Err(rejection) => return Problem::new("invalid-query", rejection.body_text()).into_response(),
     };
+    if let Some(position) = min_position {
+        span.record("min_position", position);
+    }
     let started = Instant::now();
     let mut pause = Duration::from_millis(2);
     let (generation, checkpoint) = loop {
@@ -115,6 +150,8 @@ pub async fn read(
             }
         }
     };
+    span.record("generation", generation);
+    span.record("checkpoint", checkpoint);
     let etag = format!("\"{generation}.{checkpoint}\"");
     if let Some(condition) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         let matches = condition

@@ -4,7 +4,7 @@
 //! OpenTelemetry layer the headers pass through untouched.
 //!
 //! Spans are recorded by an in-memory exporter behind a subscriber that
-//! is the default of the test's thread; the tests run on a current-thread
+//! is the default of the test's thread (`treaty_testing::traces`); the tests run on a current-thread
 //! runtime, so the bus's tasks record into it too.
 
 use std::collections::BTreeMap;
@@ -13,61 +13,29 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
-use opentelemetry::Value;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 use tracing::Instrument as _;
-use tracing_subscriber::layer::SubscriberExt as _;
 use treaty_runtime::bus::{
     AskError, Bus, BusConfig, Envelope, HandleError, Handled, Handler, InProcessTransport, MemoryQuarantine,
     Quarantine, RetryPolicy, Transport,
 };
 use treaty_runtime::telemetry::trace::{self, TRACEPARENT, TRACESTATE};
 use treaty_runtime::{Timestamp, Uuid};
+use treaty_testing::traces::{text, Recording};
+
+/// Records this thread's spans through the layer Treaty's exporter uses.
+fn record() -> Recording {
+    treaty_testing::traces::record(trace::layer)
+}
 
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Records every span of this thread until dropped.
-struct Recording {
-    exporter: InMemorySpanExporter,
-    _provider: SdkTracerProvider,
-    _default: tracing::subscriber::DefaultGuard,
-}
-
-fn record() -> Recording {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-    Recording {
-        exporter,
-        _provider: provider,
-        _default: tracing::subscriber::set_default(subscriber),
-    }
-}
-
-impl Recording {
-    fn spans(&self) -> Vec<SpanData> {
-        self.exporter.get_finished_spans().unwrap()
-    }
-}
-
-fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
-}
 
 /// The finished spans called `name` whose `message_id` is `id`.
 fn spans_of<'a>(spans: &'a [SpanData], name: &str, id: Uuid) -> Vec<&'a SpanData> {
     spans
         .iter()
-        .filter(|s| {
-            s.name == name && attribute(s, "message_id").map(|v| v.as_str().into_owned()) == Some(id.to_string())
-        })
+        .filter(|s| s.name == name && text(s, "message_id") == Some(id.to_string()))
         .collect()
 }
 
@@ -219,7 +187,7 @@ async fn a_send_parents_every_delivery_of_its_message_through_retries_and_the_qu
             assert_eq!(handles.len(), 1);
             assert_eq!(handles[0].span_context.trace_id(), trace_id);
             assert_eq!(
-                attribute(delivery, "correlation_id").map(|v| v.as_str().into_owned()),
+                text(delivery, "correlation_id"),
                 message.correlation_id.map(|id| id.to_string())
             );
         }
@@ -228,10 +196,7 @@ async fn a_send_parents_every_delivery_of_its_message_through_retries_and_the_qu
                 traceparent,
                 format!("00-{}-{}-01", send.span_context.trace_id(), send.span_context.span_id())
             );
-            let outcomes: Vec<_> = deliveries
-                .iter()
-                .map(|d| attribute(d, "outcome").map(|v| v.as_str().into_owned()))
-                .collect();
+            let outcomes: Vec<_> = deliveries.iter().map(|d| text(d, "outcome")).collect();
             assert_eq!(
                 outcomes,
                 [Some("retry".into()), Some("quarantined".into()), Some("handled".into())]
@@ -301,10 +266,7 @@ async fn a_delivery_joins_a_foreign_trace_and_ignores_a_malformed_one() {
         // A trace of its own, and the message handled all the same.
         assert_eq!(delivered[0].parent_span_id, SpanId::INVALID, "{:?}", envelope.headers);
         assert_ne!(delivered[0].span_context.trace_id().to_string(), foreign_trace);
-        assert_eq!(
-            attribute(delivered[0], "outcome").map(|v| v.as_str().into_owned()),
-            Some("handled".to_string())
-        );
+        assert_eq!(text(delivered[0], "outcome"), Some("handled".to_string()));
     }
     // The headers reached the handler as they were sent.
     let seen = state.headers.lock().unwrap();

@@ -8,6 +8,11 @@
 //!   tests that restart the broker run alone.
 //! - [`AsyncCleanup`]: asynchronous cleanup (such as deleting a test's
 //!   queues) that also runs when the test fails.
+//! - `traces` (feature `otel`): spans recorded in memory through an
+//!   OpenTelemetry layer, for the tests of Treaty's traces.
+
+#[cfg(feature = "otel")]
+pub mod traces;
 
 use std::future::Future;
 use std::pin::Pin;

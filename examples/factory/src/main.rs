@@ -20,6 +20,9 @@
 //!   projections over DB would do, without doing it (the stores are opened
 //!   read-only): what a service prints in CI before a deploy. Run `demo`,
 //!   edit `part_count` in `src/projections.rs`, and run `plan` again.
+//! - `cargo run -p factory -- serve`: the HTTP API (`serve.rs`); built with
+//!   `--features otlp` and run with `OTEL_EXPORTER_OTLP_ENDPOINT` set, it
+//!   exports its spans to that collector (docs/operations.md).
 
 #![deny(warnings)]
 
@@ -105,14 +108,12 @@ impl Aggregate for Factory {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The projection engine reports through `tracing`.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_target(false)
-        .without_time()
-        .init();
     let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
+    let command = args.next();
+    // The projection engine reports through `tracing`; `serve` exports its
+    // spans too when built with `otlp` and told where (flushed on exit).
+    let _traces = init_tracing(command.as_deref() == Some("serve"))?;
+    match command.as_deref() {
         // The scripted run: what `cargo run -p factory` shows.
         None => current_thread()?.block_on(scripted()),
         // The scripted run on a database that stays, for `plan` to read.
@@ -146,6 +147,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into()),
     }
+}
+
+/// The span exporter `serve` may run, until dropped (which sends the
+/// spans still buffered).
+struct Traces {
+    #[cfg(feature = "otlp")]
+    _exporter: Option<treaty::telemetry::otlp::OtlpGuard>,
+}
+
+/// Installs the subscriber: log lines at INFO on standard output, and,
+/// for `serve` built with the feature `otlp` when the standard variable
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
+/// names a collector, the OTLP layer exporting every span as service
+/// `factory`.
+#[cfg(feature = "otlp")]
+fn init_tracing(serve: bool) -> Result<Traces, Box<dyn std::error::Error>> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let configured = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+    let (traces, guard) = if serve && configured {
+        let (layer, guard) = treaty::telemetry::otlp::layer(treaty::telemetry::otlp::OtlpConfig::new("factory"))?;
+        (Some(layer), Some(guard))
+    } else {
+        (None, None)
+    };
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(traces)
+        .with(tracing_subscriber::fmt::layer().with_target(false).without_time())
+        .init();
+    if guard.is_some() {
+        tracing::info!("exporting traces over OTLP as service factory");
+    }
+    Ok(Traces { _exporter: guard })
+}
+
+/// Installs the subscriber: log lines at INFO on standard output.
+#[cfg(not(feature = "otlp"))]
+fn init_tracing(_serve: bool) -> Result<Traces, Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_target(false)
+        .without_time()
+        .init();
+    Ok(Traces {})
 }
 
 /// How to call `factory` for anything but `serve`.

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tracing::field::{display, Empty};
+use tracing::field::Empty;
 use tracing::Instrument as _;
 
 use super::error::{ExecuteError, LoadError};
@@ -299,27 +299,17 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
             "treaty.aggregate.execute",
             aggregate = A::CATEGORY,
             stream = %stream,
-            message_id = Empty,
-            correlation_id = Empty,
-            causation_id = Empty,
-            expected_version = Empty,
+            // Known now, so given now: each field recorded later costs
+            // every layer a call.
+            message_id = message.map(tracing::field::display),
+            correlation_id = metadata.correlation_id.map(tracing::field::display),
+            causation_id = metadata.causation_id.map(tracing::field::display),
+            expected_version = expected,
             version = Empty,
             position = Empty,
             attempts = Empty,
             outcome = Empty,
         );
-        if let Some(message) = message {
-            span.record("message_id", display(message));
-        }
-        if let Some(id) = metadata.correlation_id {
-            span.record("correlation_id", display(id));
-        }
-        if let Some(id) = metadata.causation_id {
-            span.record("causation_id", display(id));
-        }
-        if let Some(expected) = expected {
-            span.record("expected_version", expected);
-        }
         let result = self
             .execute_attempts(stream, command, metadata, message, expected)
             .instrument(span.clone())

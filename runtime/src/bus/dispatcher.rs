@@ -477,16 +477,10 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
         contract = %envelope.contract,
         message_id = %envelope.id,
         attempt = envelope.attempt,
-        correlation_id = tracing::field::Empty,
-        causation_id = tracing::field::Empty,
+        correlation_id = envelope.correlation_id.map(tracing::field::display),
+        causation_id = envelope.causation_id.map(tracing::field::display),
         outcome = tracing::field::Empty,
     );
-    if let Some(id) = envelope.correlation_id {
-        span.record("correlation_id", tracing::field::display(id));
-    }
-    if let Some(id) = envelope.causation_id {
-        span.record("causation_id", tracing::field::display(id));
-    }
     // Every attempt, and a message sent again from the quarantine, joins
     // the sender's trace: the headers travel unchanged.
     trace::set_parent_from_headers(&span, &envelope.headers);
@@ -513,7 +507,10 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
             contract,
             handler
                 .handle(&envelope)
-                .instrument(tracing::info_span!("treaty.bus.handle", contract = %envelope.contract)),
+                // At DEBUG: `treaty.bus.deliver` around it already times
+                // the delivery, and an aggregate's handler has its
+                // `treaty.aggregate.execute` inside.
+                .instrument(tracing::debug_span!("treaty.bus.handle", contract = %envelope.contract)),
         ))
         .catch_unwind()
         .await

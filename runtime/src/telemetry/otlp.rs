@@ -129,8 +129,5 @@ where
         .with_resource(Resource::builder().with_service_name(config.service_name).build())
         .build();
     let tracer = provider.tracer("treaty");
-    Ok((
-        tracing_opentelemetry::layer().with_tracer(tracer),
-        OtlpGuard { provider },
-    ))
+    Ok((super::trace::layer(tracer), OtlpGuard { provider }))
 }

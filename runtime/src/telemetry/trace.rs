@@ -1,9 +1,10 @@
 //! Traces: the W3C trace context that travels with commands.
 //!
-//! Treaty records its work as `tracing` spans (all at INFO, named
-//! `treaty.*`; docs/operations.md lists them with their fields). With the
-//! feature `otel` and a [`tracing_opentelemetry`] layer in the subscriber
-//! (such as [`otlp::layer`](super::otlp::layer)), those spans become
+//! Treaty records its work as `tracing` spans (named `treaty.*`, at INFO
+//! but for `treaty.bus.handle`, at DEBUG; docs/operations.md lists them
+//! with their fields). With the feature `otel` and a
+//! [`tracing_opentelemetry`] layer in the subscriber (such as `layer`'s
+//! or [`otlp::layer`](super::otlp::layer)'s), those spans become
 //! OpenTelemetry spans, and the trace context crosses process boundaries:
 //!
 //! - [`Bus::send`](crate::bus::Bus::send) writes the context of its
@@ -12,8 +13,11 @@
 //!   `treaty.bus.deliver` span a child of that context, over every
 //!   transport, for every attempt, and for a message sent again from the
 //!   quarantine.
-//! - `treaty-http` makes a command's `treaty.http.command` span a child of
-//!   the request's `traceparent` header.
+//! - `treaty-http` makes a command's `treaty.http.command` span (and a
+//!   view read's `treaty.http.view`) a child of the request's
+//!   `traceparent` header, and writes the command span's context into the
+//!   metadata of the events the command appends, as a bus handler's
+//!   events carry their envelope's headers.
 //!
 //! A missing or malformed `traceparent` is ignored: the span starts a
 //! trace of its own. Without the feature, or without the layer, nothing is
@@ -52,11 +56,11 @@ pub fn inject(span: &tracing::Span, headers: &mut BTreeMap<String, String>) -> b
 pub fn injected(span: &tracing::Span, headers: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
     #[cfg(feature = "otel")]
     {
-        if span.is_disabled() {
-            return None;
-        }
+        // The headers are copied only when there is a context to write.
+        let context = otel::context(span)?;
         let mut headers = headers.clone();
-        otel::inject(span, &mut headers).then_some(headers)
+        otel::write(&context, &mut headers);
+        Some(headers)
     }
     #[cfg(not(feature = "otel"))]
     {
@@ -102,6 +106,31 @@ pub fn link_from_headers(span: &tracing::Span, headers: &BTreeMap<String, String
     }
 }
 
+/// A `tracing-subscriber` layer turning spans into OpenTelemetry spans of
+/// `tracer`, set up as Treaty's exporter sets it up
+/// ([`otlp::layer`](super::otlp::layer)): spans keep their fields, kind and
+/// target, and leave out what costs on every span without telling an
+/// operator much: the source location (`code.*`), the thread
+/// (`thread.*`) and the busy and idle times (`busy_ns`, `idle_ns`, two
+/// clock readings each time an async span is polled). The span's start
+/// and end times are there either way.
+///
+/// For an exporter of one's own: build an `SdkTracerProvider` with a
+/// batch span processor and that exporter, and pass its tracer here.
+#[cfg(feature = "otel")]
+pub fn layer<S>(
+    tracer: opentelemetry_sdk::trace::SdkTracer,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+}
+
 /// The trace id of `span` as 32 hex digits, when it belongs to an
 /// OpenTelemetry trace: for logs and answers that point into the trace.
 pub fn trace_id(span: &tracing::Span) -> Option<String> {
@@ -120,7 +149,7 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
 mod otel {
     use std::collections::BTreeMap;
 
-    use opentelemetry::propagation::{Injector, TextMapPropagator};
+    use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
     use opentelemetry::trace::{SpanContext, TraceContextExt};
     use opentelemetry_sdk::propagation::TraceContextPropagator;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -136,35 +165,64 @@ mod otel {
         }
     }
 
-    /// The valid remote span context `get` holds, if any.
+    /// Reads the two headers through the caller's getter, copying nothing.
+    struct Reader<'a, F>(F, std::marker::PhantomData<&'a str>);
+
+    impl<'a, F: Fn(&str) -> Option<&'a str>> Extractor for Reader<'a, F> {
+        fn get(&self, key: &str) -> Option<&str> {
+            (self.0)(key)
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            [TRACEPARENT, TRACESTATE]
+                .into_iter()
+                .filter(|name| (self.0)(name).is_some())
+                .collect()
+        }
+    }
+
+    /// The valid remote span context `get` holds, if any. Without a
+    /// `traceparent` nothing is parsed.
     fn extract<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<opentelemetry::Context> {
-        let carrier: std::collections::HashMap<String, String> = [TRACEPARENT, TRACESTATE]
-            .into_iter()
-            .filter_map(|name| Some((name.to_string(), get(name)?.to_string())))
-            .collect();
-        let context = TraceContextPropagator::new().extract(&carrier);
+        get(TRACEPARENT)?;
+        let context = TraceContextPropagator::new().extract(&Reader(get, std::marker::PhantomData));
         context.span().span_context().is_valid().then_some(context)
     }
 
-    pub(super) fn inject(span: &tracing::Span, headers: &mut BTreeMap<String, String>) -> bool {
+    /// The OpenTelemetry context of `span`, when a layer records it.
+    pub(super) fn context(span: &tracing::Span) -> Option<opentelemetry::Context> {
         if span.is_disabled() {
-            return false;
+            return None;
         }
         let context = span.context();
-        if !context.span().span_context().is_valid() {
-            return false;
-        }
+        context.span().span_context().is_valid().then_some(context)
+    }
+
+    /// Writes `context` into `headers`.
+    pub(super) fn write(context: &opentelemetry::Context, headers: &mut BTreeMap<String, String>) {
         headers.remove(TRACESTATE);
-        TraceContextPropagator::new().inject_context(&context, &mut Writer(headers));
+        TraceContextPropagator::new().inject_context(context, &mut Writer(headers));
         // The propagator writes an empty state; a header that says
         // nothing is left out.
         if headers.get(TRACESTATE).is_some_and(String::is_empty) {
             headers.remove(TRACESTATE);
         }
-        true
+    }
+
+    pub(super) fn inject(span: &tracing::Span, headers: &mut BTreeMap<String, String>) -> bool {
+        match context(span) {
+            Some(context) => {
+                write(&context, headers);
+                true
+            }
+            None => false,
+        }
     }
 
     pub(super) fn set_parent<'a>(span: &tracing::Span, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+        if span.is_disabled() {
+            return false;
+        }
         match extract(get) {
             Some(parent) => span.set_parent(parent).is_ok(),
             None => false,

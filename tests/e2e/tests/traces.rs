@@ -20,21 +20,22 @@ mod bank;
 mod projection;
 
 use std::future::Future;
+
+use futures::TryStreamExt as _;
 use std::time::Duration;
 
 use bank::*;
-use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
-use opentelemetry::Value;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 use tracing::Instrument as _;
-use tracing_subscriber::layer::SubscriberExt as _;
 use treaty::aggregate::Repository;
 use treaty::bus::{
     Bus, BusConfig, Envelope, InProcessTransport, MemoryQuarantine, SqliteQueue, SqliteQueueConfig, Transport,
 };
 use treaty::projection::{ProjectionEngine, SqliteViewStore};
-use treaty::store::{MemoryStore, SqliteStore};
+use treaty::store::{EventStore as _, MemoryStore, SqliteStore};
 use treaty::telemetry::trace::TRACEPARENT;
+use treaty_testing::traces::{number, text, Recording};
 
 /// The bank's contracts as text, for the catalog the HTTP API is built
 /// from (the same contracts `bank` compiles inline).
@@ -51,50 +52,9 @@ aggregate Account(id: AccountId) {
 }
 "#;
 
-/// Records every span of this thread while it lives.
-struct Recording {
-    exporter: InMemorySpanExporter,
-    _provider: SdkTracerProvider,
-    _default: tracing::subscriber::DefaultGuard,
-}
-
+/// Records this thread's spans through the layer Treaty's exporter uses.
 fn record() -> Recording {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-    Recording {
-        exporter,
-        _provider: provider,
-        _default: tracing::subscriber::set_default(subscriber),
-    }
-}
-
-impl Recording {
-    fn spans(&self) -> Vec<SpanData> {
-        self.exporter.get_finished_spans().unwrap()
-    }
-}
-
-fn text(span: &SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.as_str().into_owned())
-}
-
-fn number(span: &SpanData, key: &str) -> Option<i64> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .and_then(|kv| match &kv.value {
-            Value::I64(n) => Some(*n),
-            // tracing-opentelemetry writes unsigned numbers as text.
-            Value::String(text) => text.as_str().parse().ok(),
-            _ => None,
-        })
+    treaty_testing::traces::record(treaty::telemetry::trace::layer)
 }
 
 /// The one span called `name` among `spans`.
@@ -155,12 +115,21 @@ async fn an_http_request_s_traceparent_parents_the_command_down_to_the_append() 
     let recording = record();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("events.db")).unwrap();
+    let views = SqliteViewStore::open(dir.path().join("views.db")).unwrap();
+    // A projection live before the commands, so each of their events is
+    // applied by a live batch.
+    let mut engine = ProjectionEngine::new(store.clone(), views.clone());
+    engine.add(projection::Balances);
+    let projections = engine.start().await.unwrap();
+    projections.wait_live().await.unwrap();
     let mut sources = treaty_dsl::Sources::new();
     sources.add("bank.treaty", BANK);
     let catalog = treaty_codegen::Builder::new().catalog(&sources).unwrap();
     let router = treaty::http::Api::from_catalog(catalog)
-        .aggregate(Repository::<Account, _>::new(store))
+        .aggregate(Repository::<Account, _>::new(store.clone()))
         .unwrap()
+        .views(views)
+        .projection::<projection::Balances>()
         .router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -179,6 +148,8 @@ async fn an_http_request_s_traceparent_parents_the_command_down_to_the_append() 
     let answer = post(&format!("00-{caller_trace}-{caller_span}-01"), "a").await.unwrap();
     assert_eq!(answer.status(), 200);
     let outcome: serde_json::Value = answer.json().await.unwrap();
+    let position = outcome["position"].as_u64().unwrap();
+    projections.wait_for_position(position).await.unwrap();
     let spans = recording.spans();
     let command = one(&spans, "treaty.http.command");
     assert_eq!(command.span_context.trace_id().to_string(), caller_trace);
@@ -196,9 +167,75 @@ async fn an_http_request_s_traceparent_parents_the_command_down_to_the_append() 
     let execute = one(&spans, "treaty.aggregate.execute");
     assert_eq!(text(execute, "message_id"), text(command, "message_id"));
 
+    // The event carries the command's context, as a bus handler's events
+    // carry their envelope's, and the live batch applying it links to the
+    // command's trace.
+    let events: Vec<_> = store.read_all(1).try_collect().await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].metadata.headers.get(TRACEPARENT),
+        Some(&format!("00-{caller_trace}-{}-01", command.span_context.span_id()))
+    );
+    let batch = spans
+        .iter()
+        .find(|s| {
+            s.name == "treaty.projection.batch"
+                && text(s, "phase").as_deref() == Some("live")
+                && number(s, "last_position") == Some(position as i64)
+        })
+        .expect("the live batch of the command's event");
+    assert_ne!(batch.span_context.trace_id().to_string(), caller_trace);
+    let linked: Vec<_> = batch
+        .links
+        .links
+        .iter()
+        .map(|link| (link.span_context.trace_id(), link.span_context.span_id()))
+        .collect();
+    assert_eq!(
+        linked,
+        [(command.span_context.trace_id(), command.span_context.span_id())]
+    );
+
+    // Reading the view is a span of its own, in the reader's trace.
+    recording.reset();
+    let reader_trace = "0af7651916cd43dd8448eb211c80319c";
+    let reader_span = "b7ad6b7169203331";
+    let answer = client
+        .get(format!(
+            "http://{address}/views/bank.balances/a?min_position={position}"
+        ))
+        .header(TRACEPARENT, format!("00-{reader_trace}-{reader_span}-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let spans = recording.spans();
+    let view = one(&spans, "treaty.http.view");
+    assert_eq!(view.span_context.trace_id().to_string(), reader_trace);
+    assert_eq!(view.parent_span_id.to_string(), reader_span);
+    assert_eq!(text(view, "projection").as_deref(), Some("bank.balances"));
+    assert_eq!(text(view, "key").as_deref(), Some("a"));
+    assert_eq!(number(view, "min_position"), Some(position as i64));
+    assert_eq!(number(view, "checkpoint"), Some(position as i64));
+    assert!(number(view, "generation").is_some(), "{view:#?}");
+    assert_eq!(number(view, "status"), Some(200));
+    // A view that is not there is a span too, with its status.
+    let answer = client
+        .get(format!("http://{address}/views/bank.balances/nobody"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+    let spans = recording.spans();
+    let missing = spans
+        .iter()
+        .find(|s| s.name == "treaty.http.view" && text(s, "key").as_deref() == Some("nobody"))
+        .expect("the span of the missing view");
+    assert_eq!(number(missing, "status"), Some(404));
+
     // A malformed traceparent is no error: the command starts a trace of
     // its own.
-    recording.exporter.reset();
+    recording.reset();
     let answer = post("00-not-a-trace-01", "b").await.unwrap();
     assert_eq!(answer.status(), 200);
     let spans = recording.spans();
@@ -208,6 +245,7 @@ async fn an_http_request_s_traceparent_parents_the_command_down_to_the_append() 
     assert_ne!(command.span_context.trace_id().to_string(), caller_trace);
     assert_execution(&spans, command, "b", 1);
     server.abort();
+    projections.shutdown().await;
 }
 
 fn bus_config() -> BusConfig {

@@ -25,11 +25,17 @@ impl Server {
     /// Starts `factory serve` on a free port with the SQLite file `db`
     /// and the extra options `args`; returns once it listens.
     pub fn start(db: &Path, args: &[&str]) -> Server {
+        Server::start_with_env(db, args, &[])
+    }
+
+    /// [`Server::start`] with the environment variables `env` set.
+    pub fn start_with_env(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_factory"))
             .arg("serve")
             .args(["--addr", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -4,18 +4,33 @@
 //! two racing appends to one stream fail, which is reported as a wrong
 //! expected version.
 //!
-//! Global order without gaps: a sequence would hand out positions at
-//! insert time, and a slow transaction could commit position 7 after a
-//! reader already saw 8 and moved on, skipping 7 for ever. Instead every
-//! append takes its positions from a one-row `head` table with `UPDATE …
-//! RETURNING` just before inserting. The row lock is held until
-//! the transaction ends, so the next append gets its positions only after
-//! this one has committed (or rolled back, giving the positions back).
-//! Positions therefore become visible in order and without holes, and a
-//! reader that has seen position `n` has seen everything before it. The
-//! price is that commits of appends serialize on that row; each holds it
-//! only for its insert and commit (and, the first time this process
-//! appends a version, its registry row).
+//! Global order without skipped events, and without a lock held through
+//! commit. A sequence alone hands out positions at insert time, and a slow
+//! transaction could commit position 7 after a reader already saw 8 and
+//! moved on, skipping 7 for ever. Two things close that hole:
+//!
+//! - Every append takes its transaction id (`pg_current_xact_id()`) and
+//!   its positions (`nextval`) inside one short critical section, a
+//!   session advisory lock released before the rows are even inserted. So
+//!   of two appends, the one with the lower positions has the lower
+//!   transaction id. Inside the section the append also takes a shared
+//!   transaction-level advisory lock named by its transaction id, which
+//!   marks it as an append of this store until it ends.
+//! - Readers read only below a horizon (`readable_horizon()`, evaluated
+//!   with the reading statement's own snapshot): the lowest transaction id
+//!   the snapshot sees in progress that belongs to an append of this store
+//!   (or one that ended after the snapshot was taken, which cannot be told
+//!   apart), else the snapshot's `xmax`. Every append below the horizon
+//!   has ended before the snapshot and is visible in it if it committed;
+//!   positions follow transaction ids, so the rows below the horizon are a
+//!   prefix of the positions that will ever be committed.
+//!
+//! Appends then commit in parallel (each its own fsync, which PostgreSQL
+//! groups), and a reader waits only for appends older than what it
+//! returns. Positions are unique and increase in the agreed order, but an
+//! append that fails after taking positions (a lost race on a stream, a
+//! rollback) leaves them unused: positions may have holes, which readers
+//! step over.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -117,32 +132,78 @@ impl VersionsInUse {
 /// counted events per contract version in the registry, 2 keeps their
 /// first positions, 3 keeps contract versions as `BIGINT`, so every `u32`
 /// version is stored as itself (layout 2's `INTEGER` took only half of
-/// them). PostgreSQL keeps no number; the columns tell the layouts apart.
-const LAYOUT: i64 = 3;
+/// them), 4 takes positions from a sequence and keeps each event's
+/// transaction id (`events.xact_id`) instead of a `head` row locked
+/// through every commit. PostgreSQL keeps no number; the columns tell the
+/// layouts apart.
+const LAYOUT: i64 = 4;
 
 /// The store's tables, as `open_existing` looks for them.
-const TABLES: &[&str] = &["events", "head", "contracts"];
+const TABLES: &[&str] = &["events", "contracts"];
 
 /// Table names, qualified with the configured schema.
 #[derive(Clone)]
 struct Tables {
     events: String,
-    head: String,
     contracts: String,
     /// The call of the server-side append (`append_function`).
     append: String,
+    /// The horizon below which rows may be read, as a subquery evaluated
+    /// once per statement with the statement's snapshot
+    /// (`horizon_function`).
+    horizon: String,
+    /// The keys of the store's advisory locks (`Keys`).
+    keys: Keys,
 }
 
 impl Tables {
     fn new(schema: &str) -> Tables {
         Tables {
             events: format!("{schema}.events"),
-            head: format!("{schema}.head"),
             contracts: format!("{schema}.contracts"),
             append: format!(
                 "SELECT status, stream_version, first_position, last_position
                  FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ),
+            horizon: format!("(SELECT {schema}.readable_horizon())"),
+            keys: Keys::new(schema),
+        }
+    }
+
+    /// The highest readable position, 0 when nothing is.
+    fn head_sql(&self) -> String {
+        format!(
+            "SELECT COALESCE(MAX(position), 0) FROM {} WHERE xact_id < {}",
+            self.events, self.horizon
+        )
+    }
+}
+
+/// The advisory lock keys of one store, derived from its schema so that
+/// stores in different schemas never wait for each other.
+#[derive(Clone, Copy)]
+struct Keys {
+    /// The session lock around taking a transaction id and positions (the
+    /// one-`bigint` key space).
+    order: i64,
+    /// The first half of the two-`integer` key of the shared lock an
+    /// append holds until it ends; the second half is the low 32 bits of
+    /// its transaction id. Positive, so `pg_locks.classid` shows it as
+    /// itself.
+    append: i32,
+}
+
+impl Keys {
+    fn new(schema: &str) -> Keys {
+        // FNV-1a: stable across builds and processes, which must agree.
+        let hash = format!("treaty.events.{schema}")
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        Keys {
+            order: (hash >> 1) as i64,
+            append: ((hash >> 33) & 0x7fff_ffff) as i32,
         }
     }
 }
@@ -188,13 +249,9 @@ impl PostgresStore {
                      fingerprint      TEXT NOT NULL,
                      payload          TEXT NOT NULL,
                      metadata         TEXT NOT NULL,
+                     xact_id          XID8 NOT NULL DEFAULT pg_current_xact_id(),
                      UNIQUE (stream, version)
                  );
-                 CREATE TABLE IF NOT EXISTS {head} (
-                     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-                     position  BIGINT NOT NULL
-                 );
-                 INSERT INTO {head} (singleton, position) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
                  CREATE TABLE IF NOT EXISTS {contracts} (
                      name           TEXT NOT NULL,
                      version        BIGINT NOT NULL,
@@ -205,13 +262,17 @@ impl PostgresStore {
                  );
                  {migration}
                  {widening}
-                 {function}",
+                 {sequence}
+                 CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS BIGINT MINVALUE 1 CACHE 1;
+                 {function}
+                 {horizon}",
                     events = tables.events,
-                    head = tables.head,
                     contracts = tables.contracts,
                     migration = registry_migration(tables, schema),
                     widening = version_migration(tables, schema),
+                    sequence = sequence_migration(tables, schema),
                     function = append_function(tables, schema),
+                    horizon = horizon_function(tables, schema),
                 )
             },
         )
@@ -256,7 +317,8 @@ impl PostgresStore {
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
         // The layout shows in the columns: layout 2 added
         // `contracts.first_position`, layout 3 widened
-        // `events.contract_version` to `bigint`. The catalog, not
+        // `events.contract_version` to `bigint`, layout 4 added
+        // `events.xact_id`. The catalog, not
         // `information_schema`, which hides the columns of tables the role
         // has no rights on.
         let columns = client
@@ -282,6 +344,8 @@ impl PostgresStore {
             1
         } else if column("events", "contract_version").as_deref() != Some("bigint") {
             2
+        } else if column("events", "xact_id").is_none() {
+            3
         } else {
             LAYOUT
         };
@@ -301,7 +365,7 @@ impl PostgresStore {
             |e: Box<dyn std::error::Error + Send + Sync>| OpenError::storage(Component::EventStore, &location, e);
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
         let head: i64 = client
-            .query_one(&format!("SELECT position FROM {}", tables.head), &[])
+            .query_one(&tables.head_sql(), &[])
             .await
             .map_err(|e| failed(Box::new(e)))?
             .get(0);
@@ -317,12 +381,13 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Polls the head so subscriptions in this process see appends made
-    /// by other processes. The task ends when every store handle is gone.
+    /// Polls the readable head so subscriptions in this process see
+    /// appends made by other processes. The task ends when every store
+    /// handle is gone.
     fn watch_other_writers(&self) {
         let weak = std::sync::Arc::downgrade(&self.head);
         let pool = self.pool.clone();
-        let sql = format!("SELECT position FROM {}", self.tables.head);
+        let sql = self.tables.head_sql();
         let interval = self.config.poll_interval;
         tokio::spawn(async move {
             loop {
@@ -354,9 +419,15 @@ impl PostgresStore {
         let events = &self.tables.events;
         let rows = match query {
             PageQuery::All { at } => {
+                // Only below the horizon: the rows there are every row that
+                // will ever be committed at those positions.
+                let horizon = &self.tables.horizon;
                 client
                     .query(
-                        &format!("SELECT {COLUMNS} FROM {events} WHERE position >= $1 ORDER BY position LIMIT $2"),
+                        &format!(
+                            "SELECT {COLUMNS} FROM {events}
+                             WHERE position >= $1 AND xact_id < {horizon} ORDER BY position LIMIT $2"
+                        ),
                         &[&clamp(*at), &limit],
                     )
                     .await
@@ -501,15 +572,54 @@ fn version_migration(tables: &Tables, schema: &str) -> String {
     )
 }
 
+/// Moves the tables of layout 3, which took positions from a one-row
+/// `head` table locked until each append committed, to a sequence and a
+/// transaction id per event: `events.xact_id` is added (0 for the events
+/// already stored, which are all committed, so every reader's horizon is
+/// above them), the sequence continues after the head, and the head table
+/// is dropped. Adding a column with a constant default rewrites nothing.
+/// Runs in the table-creation transaction; does nothing once done.
+fn sequence_migration(tables: &Tables, schema: &str) -> String {
+    format!(
+        r#"DO $positions$ BEGIN
+                 IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                                WHERE table_schema = '{schema}' AND table_name = 'events'
+                                  AND column_name = 'xact_id') THEN
+                     ALTER TABLE {events} ADD COLUMN xact_id XID8 NOT NULL DEFAULT '0';
+                     ALTER TABLE {events} ALTER COLUMN xact_id SET DEFAULT pg_current_xact_id();
+                     CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS BIGINT MINVALUE 1 CACHE 1;
+                     PERFORM setval('{schema}.positions', GREATEST(last, 1), last > 0)
+                     FROM (SELECT GREATEST(
+                               (SELECT COALESCE(MAX(position), 0) FROM {events}),
+                               (SELECT COALESCE(MAX(position), 0) FROM {schema}.head)) AS last) AS h;
+                     DROP TABLE {schema}.head;
+                 END IF;
+             END $positions$;"#,
+        events = tables.events,
+    )
+}
+
 /// The server-side append: the expected-version check (a stored id, the
 /// sign of a retry, is caught by the unique index or, for a retry whose
-/// expectation no longer holds, by the caller after a wrong version),
-/// positions from the head row (locked until the statement's transaction
-/// commits, which keeps positions gap-free and in commit order), the
+/// expectation no longer holds, by the caller after a wrong version), the
 /// registry when `p_register` (rows locked in byte order, like
-/// `record_contracts`, after the head row: an append holding the head
-/// never waits for another append, so appends cannot deadlock), and the
-/// insert.
+/// `record_contracts`, and checked before any position is taken, so a
+/// refused fingerprint leaves no hole), the transaction id and positions,
+/// the first positions of the versions it registered, and the insert.
+/// A version registered by an open append is waited for by every other
+/// append registering it, so its first position is the lowest position
+/// of an event using it.
+///
+/// The transaction id and the positions are taken inside a session
+/// advisory lock held for those few calls only, never through the commit:
+/// so positions and transaction ids of appends are in the same order,
+/// which the readers' horizon relies on. Inside it the append also takes
+/// a shared transaction-level lock keyed by its transaction id, which
+/// readers find in `pg_locks` for as long as the append is open. An
+/// append holds nothing but that shared lock while it waits for anything
+/// else, so appends cannot deadlock on it; should the call fail between
+/// taking and releasing the session lock (a cancelled statement), the
+/// connection is closed (`append_once`), which releases it.
 ///
 /// The function plans its statements once per connection (a generic
 /// plan), unlike the connection's other statements. Each reads through a
@@ -530,6 +640,9 @@ fn append_function(tables: &Tables, schema: &str) -> String {
              DECLARE
                  v_n BIGINT := cardinality(p_ids);
                  v_cur BIGINT;
+                 v_xid XID8;
+                 v_low BIGINT;
+                 v_first BIGINT;
                  v_last BIGINT;
                  v_stored TEXT;
                  r RECORD;
@@ -540,19 +653,16 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                      RETURN QUERY SELECT 'wrong_version'::TEXT, v_cur, NULL::BIGINT, NULL::BIGINT;
                      RETURN;
                  END IF;
-                 UPDATE {head} SET position = position + v_n RETURNING position INTO v_last;
                  IF p_register THEN
                      FOR r IN
-                         SELECT t.c, t.v, t.f, min(t.i) AS i
-                         FROM unnest(p_contracts, p_contract_versions, p_fingerprints)
-                              WITH ORDINALITY AS t(c, v, f, i)
+                         SELECT t.c, t.v, t.f
+                         FROM unnest(p_contracts, p_contract_versions, p_fingerprints) AS t(c, v, f)
                          GROUP BY t.c, t.v, t.f
                          ORDER BY t.c COLLATE "C", t.v, t.f COLLATE "C"
                      LOOP
-                         INSERT INTO {contracts} AS x (name, version, fingerprint, first_position)
-                         VALUES (r.c, r.v, r.f, v_last - v_n + r.i)
-                         ON CONFLICT (name, version)
-                             DO UPDATE SET first_position = COALESCE(x.first_position, EXCLUDED.first_position)
+                         INSERT INTO {contracts} AS x (name, version, fingerprint)
+                         VALUES (r.c, r.v, r.f)
+                         ON CONFLICT (name, version) DO UPDATE SET first_position = x.first_position
                          RETURNING x.fingerprint INTO v_stored;
                          IF v_stored <> r.f THEN
                              RAISE EXCEPTION USING ERRCODE = '{code}',
@@ -560,18 +670,79 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                          END IF;
                      END LOOP;
                  END IF;
+                 PERFORM pg_advisory_lock({order});
+                 v_xid := pg_current_xact_id();
+                 v_low := v_xid::TEXT::BIGINT % 4294967296;
+                 PERFORM pg_advisory_xact_lock_shared({append},
+                     (CASE WHEN v_low >= 2147483648 THEN v_low - 4294967296 ELSE v_low END)::INTEGER);
+                 v_first := nextval('{schema}.positions');
+                 v_last := v_first + v_n - 1;
+                 IF v_n > 1 THEN
+                     PERFORM setval('{schema}.positions', v_last);
+                 END IF;
+                 PERFORM pg_advisory_unlock({order});
+                 IF p_register THEN
+                     UPDATE {contracts} AS x SET first_position = v_first - 1 + u.i
+                     FROM (SELECT t.c, t.v, min(t.i) AS i
+                           FROM unnest(p_contracts, p_contract_versions) WITH ORDINALITY AS t(c, v, i)
+                           GROUP BY t.c, t.v) AS u
+                     WHERE x.name = u.c AND x.version = u.v AND x.first_position IS NULL;
+                 END IF;
                  INSERT INTO {events}
-                     (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
-                 SELECT v_last - v_n + t.i, t.id, p_stream, COALESCE(v_cur, 0) + t.i, t.c, t.cv, t.f, t.p, t.m
+                     (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata,
+                      xact_id)
+                 SELECT v_first - 1 + t.i, t.id, p_stream, COALESCE(v_cur, 0) + t.i, t.c, t.cv, t.f, t.p, t.m, v_xid
                  FROM unnest(p_ids, p_contracts, p_contract_versions, p_fingerprints, p_payloads, p_metadata)
                       WITH ORDINALITY AS t(id, c, cv, f, p, m, i);
-                 RETURN QUERY SELECT 'ok'::TEXT, COALESCE(v_cur, 0) + v_n, v_last - v_n + 1, v_last;
+                 RETURN QUERY SELECT 'ok'::TEXT, COALESCE(v_cur, 0) + v_n, v_first, v_last;
              END
              $treaty$;"#,
         events = tables.events,
-        head = tables.head,
         contracts = tables.contracts,
+        order = tables.keys.order,
+        append = tables.keys.append,
         code = FINGERPRINT_MISMATCH,
+    )
+}
+
+/// The readers' horizon, with the snapshot of the statement that calls it
+/// (the function is `STABLE`, so it takes no snapshot of its own): the
+/// lowest transaction id in progress in that snapshot that is an append
+/// of this store (it holds the shared lock `append_function` takes), or
+/// that has ended since the snapshot was taken (it may have been one, and
+/// its rows are not in the snapshot); the snapshot's `xmax` when there is
+/// none. The locks are read before the transactions' status, so an append
+/// that ends in between is caught by the second test.
+///
+/// Every append with a lower transaction id has ended before the snapshot
+/// and, when it committed, is visible in it; since positions follow
+/// transaction ids, the rows below the horizon are every row that will
+/// ever be committed below their highest position. Transactions that
+/// append nothing to this store (other schemas, other databases, the view
+/// store) never hold it back.
+fn horizon_function(tables: &Tables, schema: &str) -> String {
+    format!(
+        r#"CREATE OR REPLACE FUNCTION {schema}.readable_horizon() RETURNS XID8
+             LANGUAGE plpgsql STABLE
+             AS $treaty$
+             DECLARE
+                 v_snapshot pg_snapshot := pg_current_snapshot();
+                 v_open BIGINT[];
+             BEGIN
+                 IF pg_snapshot_xmin(v_snapshot) = pg_snapshot_xmax(v_snapshot) THEN
+                     RETURN pg_snapshot_xmax(v_snapshot);
+                 END IF;
+                 v_open := ARRAY(
+                     SELECT objid::TEXT::BIGINT FROM pg_catalog.pg_locks
+                     WHERE locktype = 'advisory' AND classid = {append}::OID AND objsubid = 2
+                       AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()));
+                 RETURN COALESCE(
+                     (SELECT min(x) FROM pg_snapshot_xip(v_snapshot) AS x
+                      WHERE x::TEXT::BIGINT % 4294967296 = ANY (v_open) OR pg_xact_status(x) <> 'in progress'),
+                     pg_snapshot_xmax(v_snapshot));
+             END
+             $treaty$;"#,
+        append = tables.keys.append,
     )
 }
 
@@ -875,7 +1046,13 @@ impl PostgresStore {
                 }
                 return Err(fingerprint_mismatch(&e).unwrap_or_else(|| append_error(e)));
             }
-            Err(e) => return Err(append_error(e)),
+            Err(e) => {
+                // The call may have stopped (cancelled) between taking and
+                // releasing the session lock that orders appends; closing
+                // the connection instead of pooling it again releases it.
+                drop(deadpool_postgres::Object::take(client));
+                return Err(append_error(e));
+            }
         };
         let status: &str = row.try_get(0).map_err(append_error)?;
         let stream_version: Option<i64> = row.try_get(1).map_err(append_error)?;
@@ -973,7 +1150,7 @@ impl EventStore for PostgresStore {
     }
 
     async fn head(&self) -> Result<u64, ReadError> {
-        let sql = format!("SELECT position FROM {}", self.tables.head);
+        let sql = self.tables.head_sql();
         retrying(|| async {
             let client = self.pool.get().await.map_err(read_error)?;
             let row = client.query_one(&sql, &[]).await.map_err(read_error)?;
@@ -1038,10 +1215,9 @@ impl EventStore for PostgresStore {
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
         super::validate::registry(&contracts)?;
         // One statement, so the registry rows are locked only while it
-        // runs: an append registering a version waits for them while it
-        // holds the head row, and with it every other append. The rows are
-        // taken in byte order, as appends take them, and a version given
-        // twice is given once.
+        // runs: an append registering a version waits for them. The rows
+        // are taken in byte order, as appends take them, and a version
+        // given twice is given once.
         let mut sorted = contracts;
         sorted.sort();
         sorted.dedup_by(|a, b| (&a.name, a.version) == (&b.name, b.version));
@@ -1080,7 +1256,11 @@ impl EventStore for PostgresStore {
                 async move { store.page(PageQuery::All { at }).await }
             },
             self.head.subscribe(),
-            None,
+            // The head this process knows may run ahead of what can be
+            // read (an append of another process, older than this one's,
+            // still open), so a subscription that found nothing past it
+            // looks again after the poll interval.
+            Some(self.config.poll_interval),
         )
     }
 }

@@ -660,10 +660,16 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                          GROUP BY t.c, t.v, t.f
                          ORDER BY t.c COLLATE "C", t.v, t.f COLLATE "C"
                      LOOP
-                         INSERT INTO {contracts} AS x (name, version, fingerprint)
-                         VALUES (r.c, r.v, r.f)
-                         ON CONFLICT (name, version) DO UPDATE SET first_position = x.first_position
-                         RETURNING x.fingerprint INTO v_stored;
+                         -- A version in use is final: read, not locked, so
+                         -- an open append never holds up another's check.
+                         SELECT x.fingerprint INTO v_stored FROM {contracts} AS x
+                         WHERE x.name = r.c AND x.version = r.v AND x.first_position IS NOT NULL;
+                         IF NOT FOUND THEN
+                             INSERT INTO {contracts} AS x (name, version, fingerprint)
+                             VALUES (r.c, r.v, r.f)
+                             ON CONFLICT (name, version) DO UPDATE SET first_position = x.first_position
+                             RETURNING x.fingerprint INTO v_stored;
+                         END IF;
                          IF v_stored <> r.f THEN
                              RAISE EXCEPTION USING ERRCODE = '{code}',
                                  MESSAGE = r.c || chr(31) || r.v || chr(31) || v_stored || chr(31) || r.f;

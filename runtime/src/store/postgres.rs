@@ -7,30 +7,25 @@
 //! Global order without skipped events, and without a lock held through
 //! commit. A sequence alone hands out positions at insert time, and a slow
 //! transaction could commit position 7 after a reader already saw 8 and
-//! moved on, skipping 7 for ever. Two things close that hole:
-//!
-//! - Every append takes its transaction id (`pg_current_xact_id()`) and
-//!   its positions (`nextval`) inside one short critical section, a
-//!   session advisory lock released before the rows are even inserted. So
-//!   of two appends, the one with the lower positions has the lower
-//!   transaction id. Inside the section the append also takes a shared
-//!   transaction-level advisory lock named by its transaction id, which
-//!   marks it as an append of this store until it ends.
-//! - Readers read only below a horizon (`readable_horizon()`, evaluated
-//!   with the reading statement's own snapshot): the lowest transaction id
-//!   the snapshot sees in progress that belongs to an append of this store
-//!   (or one that ended after the snapshot was taken, which cannot be told
-//!   apart), else the snapshot's `xmax`. Every append below the horizon
-//!   has ended before the snapshot and is visible in it if it committed;
-//!   positions follow transaction ids, so the rows below the horizon are a
-//!   prefix of the positions that will ever be committed.
+//! moved on, skipping 7 for ever. So every append, before it takes its
+//! positions (`nextval` of the `positions` sequence), reads the
+//! sequence's last value `L` and takes a shared transaction-level advisory
+//! lock keyed by it, held until the append ends: its positions are above
+//! `L`, and the lock says so to readers in `pg_locks`. A reader first
+//! computes a bound (`readable_bound()`): the sequence's last value, or
+//! the lowest `L` of an open append if lower. Every position at or below
+//! the bound was handed out to an append that has ended, and each append
+//! starting later takes positions above it; so the rows at or below the
+//! bound, read in a later statement (a later snapshot), are every row that
+//! will ever be committed there.
 //!
 //! Appends then commit in parallel (each its own fsync, which PostgreSQL
-//! groups), and a reader waits only for appends older than what it
-//! returns. Positions are unique and increase in the agreed order, but an
-//! append that fails after taking positions (a lost race on a stream, a
-//! rollback) leaves them unused: positions may have holes, which readers
-//! step over.
+//! groups), and a reader waits only for appends that took positions
+//! below what it returns. Positions are unique and increase in the agreed
+//! order, but an append that fails after taking positions (a lost race on
+//! a stream, a rollback) leaves them unused, and the positions of one
+//! append may interleave with another's: positions may have holes, which
+//! readers step over.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -132,10 +127,9 @@ impl VersionsInUse {
 /// counted events per contract version in the registry, 2 keeps their
 /// first positions, 3 keeps contract versions as `BIGINT`, so every `u32`
 /// version is stored as itself (layout 2's `INTEGER` took only half of
-/// them), 4 takes positions from a sequence and keeps each event's
-/// transaction id (`events.xact_id`) instead of a `head` row locked
-/// through every commit. PostgreSQL keeps no number; the columns tell the
-/// layouts apart.
+/// them), 4 takes positions from the sequence `positions` instead of a
+/// `head` row locked through every commit. PostgreSQL keeps no number; the
+/// columns and the sequence tell the layouts apart.
 const LAYOUT: i64 = 4;
 
 /// The store's tables, as `open_existing` looks for them.
@@ -148,12 +142,12 @@ struct Tables {
     contracts: String,
     /// The call of the server-side append (`append_function`).
     append: String,
-    /// The horizon below which rows may be read, as a subquery evaluated
-    /// once per statement with the statement's snapshot
-    /// (`horizon_function`).
-    horizon: String,
-    /// The keys of the store's advisory locks (`Keys`).
-    keys: Keys,
+    /// The bound up to which rows may be read (`bound_function`), asked
+    /// in a statement of its own before the rows are read.
+    bound: String,
+    /// The first half of the two-`integer` key of the shared advisory lock
+    /// an open append holds (`bound_function`), from the schema.
+    append_key: i32,
 }
 
 impl Tables {
@@ -165,47 +159,33 @@ impl Tables {
                 "SELECT status, stream_version, first_position, last_position
                  FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ),
-            horizon: format!("(SELECT {schema}.readable_horizon())"),
-            keys: Keys::new(schema),
+            bound: format!("SELECT {schema}.readable_bound()"),
+            append_key: append_key(schema),
         }
     }
 
-    /// The highest readable position, 0 when nothing is.
+    /// The highest position at or below `$1`, 0 when there is none.
     fn head_sql(&self) -> String {
         format!(
-            "SELECT COALESCE(MAX(position), 0) FROM {} WHERE xact_id < {}",
-            self.events, self.horizon
+            "SELECT COALESCE(MAX(position), 0) FROM {} WHERE position <= $1",
+            self.events
         )
     }
 }
 
-/// The advisory lock keys of one store, derived from its schema so that
-/// stores in different schemas never wait for each other.
-#[derive(Clone, Copy)]
-struct Keys {
-    /// The session lock around taking a transaction id and positions (the
-    /// one-`bigint` key space).
-    order: i64,
-    /// The first half of the two-`integer` key of the shared lock an
-    /// append holds until it ends; the second half is the low 32 bits of
-    /// its transaction id. Positive, so `pg_locks.classid` shows it as
-    /// itself.
-    append: i32,
-}
-
-impl Keys {
-    fn new(schema: &str) -> Keys {
-        // FNV-1a: stable across builds and processes, which must agree.
-        let hash = format!("treaty.events.{schema}")
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
-        Keys {
-            order: (hash >> 1) as i64,
-            append: ((hash >> 33) & 0x7fff_ffff) as i32,
-        }
-    }
+/// The first half of the key of the shared advisory lock an open append
+/// holds, derived from the schema so that stores in different schemas
+/// never hold each other's readers back; the second half is the low 32
+/// bits of the sequence value the append saw. Positive, so
+/// `pg_locks.classid` shows it as itself.
+fn append_key(schema: &str) -> i32 {
+    // FNV-1a: stable across builds and processes, which must agree.
+    let hash = format!("treaty.events.{schema}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    ((hash >> 33) & 0x7fff_ffff) as i32
 }
 
 const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
@@ -249,7 +229,6 @@ impl PostgresStore {
                      fingerprint      TEXT NOT NULL,
                      payload          TEXT NOT NULL,
                      metadata         TEXT NOT NULL,
-                     xact_id          XID8 NOT NULL DEFAULT pg_current_xact_id(),
                      UNIQUE (stream, version)
                  );
                  CREATE TABLE IF NOT EXISTS {contracts} (
@@ -272,7 +251,7 @@ impl PostgresStore {
                     widening = version_migration(tables, schema),
                     sequence = sequence_migration(tables, schema),
                     function = append_function(tables, schema),
-                    horizon = horizon_function(tables, schema),
+                    horizon = bound_function(tables, schema),
                 )
             },
         )
@@ -317,8 +296,8 @@ impl PostgresStore {
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
         // The layout shows in the columns: layout 2 added
         // `contracts.first_position`, layout 3 widened
-        // `events.contract_version` to `bigint`, layout 4 added
-        // `events.xact_id`. The catalog, not
+        // `events.contract_version` to `bigint`; layout 4 replaced the
+        // `head` table by the `positions` sequence. The catalog, not
         // `information_schema`, which hides the columns of tables the role
         // has no rights on.
         let columns = client
@@ -328,7 +307,11 @@ impl PostgresStore {
                  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname = $1 AND c.relname IN ('events', 'contracts')
-                   AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
+                   AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+                 UNION ALL
+                 SELECT c.relname::TEXT, '', ''
+                 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = $1 AND c.relname = 'positions' AND c.relkind = 'S'",
                 &[&config.connection.schema],
             )
             .await
@@ -344,7 +327,7 @@ impl PostgresStore {
             1
         } else if column("events", "contract_version").as_deref() != Some("bigint") {
             2
-        } else if column("events", "xact_id").is_none() {
+        } else if column("positions", "").is_none() {
             3
         } else {
             LAYOUT
@@ -364,17 +347,13 @@ impl PostgresStore {
         let failed =
             |e: Box<dyn std::error::Error + Send + Sync>| OpenError::storage(Component::EventStore, &location, e);
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
-        let head: i64 = client
-            .query_one(&tables.head_sql(), &[])
-            .await
-            .map_err(|e| failed(Box::new(e)))?
-            .get(0);
+        let head = readable_head(&client, &tables).await.map_err(|e| failed(Box::new(e)))?;
         drop(client);
         let store = PostgresStore {
             pool,
             tables,
             config,
-            head: std::sync::Arc::new(watch::channel(head as u64).0),
+            head: std::sync::Arc::new(watch::channel(head).0),
             in_use: std::sync::Arc::default(),
         };
         store.watch_other_writers();
@@ -387,7 +366,7 @@ impl PostgresStore {
     fn watch_other_writers(&self) {
         let weak = std::sync::Arc::downgrade(&self.head);
         let pool = self.pool.clone();
-        let sql = self.tables.head_sql();
+        let tables = self.tables.clone();
         let interval = self.config.poll_interval;
         tokio::spawn(async move {
             loop {
@@ -397,8 +376,7 @@ impl PostgresStore {
                     continue;
                 }
                 let Ok(client) = pool.get().await else { continue };
-                if let Ok(row) = client.query_one(&sql, &[]).await {
-                    let position = row.get::<_, i64>(0) as u64;
+                if let Ok(position) = readable_head(&client, &tables).await {
                     head.send_if_modified(|current| {
                         let moved = position > *current;
                         *current = (*current).max(position);
@@ -419,16 +397,17 @@ impl PostgresStore {
         let events = &self.tables.events;
         let rows = match query {
             PageQuery::All { at } => {
-                // Only below the horizon: the rows there are every row that
-                // will ever be committed at those positions.
-                let horizon = &self.tables.horizon;
+                // Only up to the bound, and in a later statement: the rows
+                // there are then every row that will ever be committed at
+                // those positions.
+                let bound = readable_bound(&client, &self.tables).await.map_err(read_error)?;
                 client
                     .query(
                         &format!(
                             "SELECT {COLUMNS} FROM {events}
-                             WHERE position >= $1 AND xact_id < {horizon} ORDER BY position LIMIT $2"
+                             WHERE position >= $1 AND position <= $2 ORDER BY position LIMIT $3"
                         ),
-                        &[&clamp(*at), &limit],
+                        &[&clamp(*at), &bound, &limit],
                     )
                     .await
             }
@@ -573,20 +552,13 @@ fn version_migration(tables: &Tables, schema: &str) -> String {
 }
 
 /// Moves the tables of layout 3, which took positions from a one-row
-/// `head` table locked until each append committed, to a sequence and a
-/// transaction id per event: `events.xact_id` is added (0 for the events
-/// already stored, which are all committed, so every reader's horizon is
-/// above them), the sequence continues after the head, and the head table
-/// is dropped. Adding a column with a constant default rewrites nothing.
+/// `head` table locked until each append committed, to the `positions`
+/// sequence: it continues after the head, and the head table is dropped.
 /// Runs in the table-creation transaction; does nothing once done.
 fn sequence_migration(tables: &Tables, schema: &str) -> String {
     format!(
         r#"DO $positions$ BEGIN
-                 IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                                WHERE table_schema = '{schema}' AND table_name = 'events'
-                                  AND column_name = 'xact_id') THEN
-                     ALTER TABLE {events} ADD COLUMN xact_id XID8 NOT NULL DEFAULT '0';
-                     ALTER TABLE {events} ALTER COLUMN xact_id SET DEFAULT pg_current_xact_id();
+                 IF to_regclass('{schema}.head') IS NOT NULL THEN
                      CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS BIGINT MINVALUE 1 CACHE 1;
                      PERFORM setval('{schema}.positions', GREATEST(last, 1), last > 0)
                      FROM (SELECT GREATEST(
@@ -604,22 +576,19 @@ fn sequence_migration(tables: &Tables, schema: &str) -> String {
 /// expectation no longer holds, by the caller after a wrong version), the
 /// registry when `p_register` (rows locked in byte order, like
 /// `record_contracts`, and checked before any position is taken, so a
-/// refused fingerprint leaves no hole), the transaction id and positions,
-/// the first positions of the versions it registered, and the insert.
-/// A version registered by an open append is waited for by every other
-/// append registering it, so its first position is the lowest position
-/// of an event using it.
+/// refused fingerprint leaves no hole), the positions, the first
+/// positions of the versions it registered, and the insert. A version
+/// registered by an open append is waited for by every other append
+/// registering it, so its first position is the lowest position of an
+/// event using it.
 ///
-/// The transaction id and the positions are taken inside a session
-/// advisory lock held for those few calls only, never through the commit:
-/// so positions and transaction ids of appends are in the same order,
-/// which the readers' horizon relies on. Inside it the append also takes
-/// a shared transaction-level lock keyed by its transaction id, which
-/// readers find in `pg_locks` for as long as the append is open. An
-/// append holds nothing but that shared lock while it waits for anything
-/// else, so appends cannot deadlock on it; should the call fail between
-/// taking and releasing the session lock (a cancelled statement), the
-/// connection is closed (`append_once`), which releases it.
+/// Before taking its positions the append reads the sequence's last value
+/// and takes a shared transaction-level advisory lock keyed by it (its low
+/// 32 bits; `bound_function` restores the rest), held until the append
+/// ends: readers then know that its positions lie above that value. The
+/// lock is shared, so appends never wait for each other on it; several
+/// positions are taken one `nextval` at a time, so they increase but may
+/// interleave with another append's.
 ///
 /// The function plans its statements once per connection (a generic
 /// plan), unlike the connection's other statements. Each reads through a
@@ -640,10 +609,8 @@ fn append_function(tables: &Tables, schema: &str) -> String {
              DECLARE
                  v_n BIGINT := cardinality(p_ids);
                  v_cur BIGINT;
-                 v_xid XID8;
-                 v_low BIGINT;
-                 v_first BIGINT;
-                 v_last BIGINT;
+                 v_seen BIGINT;
+                 v_positions BIGINT[];
                  v_stored TEXT;
                  r RECORD;
              BEGIN
@@ -676,80 +643,88 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                          END IF;
                      END LOOP;
                  END IF;
-                 PERFORM pg_advisory_lock({order});
-                 v_xid := pg_current_xact_id();
-                 v_low := v_xid::TEXT::BIGINT % 4294967296;
-                 PERFORM pg_advisory_xact_lock_shared({append},
-                     (CASE WHEN v_low >= 2147483648 THEN v_low - 4294967296 ELSE v_low END)::INTEGER);
-                 v_first := nextval('{schema}.positions');
-                 v_last := v_first + v_n - 1;
-                 IF v_n > 1 THEN
-                     PERFORM setval('{schema}.positions', v_last);
+                 v_seen := COALESCE(pg_sequence_last_value('{schema}.positions'), 0) % 4294967296;
+                 PERFORM pg_advisory_xact_lock_shared({key},
+                     (CASE WHEN v_seen >= 2147483648 THEN v_seen - 4294967296 ELSE v_seen END)::INTEGER);
+                 IF v_n = 1 THEN
+                     v_positions := ARRAY[nextval('{schema}.positions')];
+                 ELSE
+                     v_positions := ARRAY(SELECT nextval('{schema}.positions') FROM generate_series(1, v_n) ORDER BY 1);
                  END IF;
-                 PERFORM pg_advisory_unlock({order});
                  IF p_register THEN
-                     UPDATE {contracts} AS x SET first_position = v_first - 1 + u.i
+                     UPDATE {contracts} AS x SET first_position = v_positions[u.i]
                      FROM (SELECT t.c, t.v, min(t.i) AS i
                            FROM unnest(p_contracts, p_contract_versions) WITH ORDINALITY AS t(c, v, i)
                            GROUP BY t.c, t.v) AS u
                      WHERE x.name = u.c AND x.version = u.v AND x.first_position IS NULL;
                  END IF;
                  INSERT INTO {events}
-                     (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata,
-                      xact_id)
-                 SELECT v_first - 1 + t.i, t.id, p_stream, COALESCE(v_cur, 0) + t.i, t.c, t.cv, t.f, t.p, t.m, v_xid
+                     (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
+                 SELECT v_positions[t.i], t.id, p_stream, COALESCE(v_cur, 0) + t.i, t.c, t.cv, t.f, t.p, t.m
                  FROM unnest(p_ids, p_contracts, p_contract_versions, p_fingerprints, p_payloads, p_metadata)
                       WITH ORDINALITY AS t(id, c, cv, f, p, m, i);
-                 RETURN QUERY SELECT 'ok'::TEXT, COALESCE(v_cur, 0) + v_n, v_first, v_last;
+                 RETURN QUERY SELECT 'ok'::TEXT, COALESCE(v_cur, 0) + v_n, v_positions[1], v_positions[v_n];
              END
              $treaty$;"#,
         events = tables.events,
         contracts = tables.contracts,
-        order = tables.keys.order,
-        append = tables.keys.append,
+        key = tables.append_key,
         code = FINGERPRINT_MISMATCH,
     )
 }
 
-/// The readers' horizon, with the snapshot of the statement that calls it
-/// (the function is `STABLE`, so it takes no snapshot of its own): the
-/// lowest transaction id in progress in that snapshot that is an append
-/// of this store (it holds the shared lock `append_function` takes), or
-/// that has ended since the snapshot was taken (it may have been one, and
-/// its rows are not in the snapshot); the snapshot's `xmax` when there is
-/// none. The locks are read before the transactions' status, so an append
-/// that ends in between is caught by the second test.
-///
-/// Every append with a lower transaction id has ended before the snapshot
-/// and, when it committed, is visible in it; since positions follow
-/// transaction ids, the rows below the horizon are every row that will
-/// ever be committed below their highest position. Transactions that
-/// append nothing to this store (other schemas, other databases, the view
-/// store) never hold it back.
-fn horizon_function(tables: &Tables, schema: &str) -> String {
+/// The readers' bound: the sequence's last value `V`, or, when lower, the
+/// lowest value an open append saw before taking its positions (from the
+/// low 32 bits in its lock's key, taken as the value nearest `V`). `V` is
+/// read before the locks, so an append that had not yet taken its lock
+/// then takes positions above `V`; an open append that had holds positions
+/// above its value. Every position at or below the bound was therefore
+/// handed out to an append that has ended by the time the locks were read,
+/// and is committed or never will be: a statement run after this one sees
+/// every row that will ever be there. Transactions that append nothing to
+/// this store (other schemas, other databases, the view store) hold no
+/// such lock and never hold readers back.
+fn bound_function(tables: &Tables, schema: &str) -> String {
     format!(
-        r#"CREATE OR REPLACE FUNCTION {schema}.readable_horizon() RETURNS XID8
-             LANGUAGE plpgsql STABLE
+        r#"CREATE OR REPLACE FUNCTION {schema}.readable_bound() RETURNS BIGINT
+             LANGUAGE plpgsql VOLATILE
              AS $treaty$
              DECLARE
-                 v_snapshot pg_snapshot := pg_current_snapshot();
-                 v_open BIGINT[];
+                 v_last BIGINT := pg_sequence_last_value('{schema}.positions');
+                 v_open BIGINT;
              BEGIN
-                 IF pg_snapshot_xmin(v_snapshot) = pg_snapshot_xmax(v_snapshot) THEN
-                     RETURN pg_snapshot_xmax(v_snapshot);
+                 IF v_last IS NULL THEN
+                     RETURN 0;
                  END IF;
-                 v_open := ARRAY(
-                     SELECT objid::TEXT::BIGINT FROM pg_catalog.pg_locks
-                     WHERE locktype = 'advisory' AND classid = {append}::OID AND objsubid = 2
-                       AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()));
-                 RETURN COALESCE(
-                     (SELECT min(x) FROM pg_snapshot_xip(v_snapshot) AS x
-                      WHERE x::TEXT::BIGINT % 4294967296 = ANY (v_open) OR pg_xact_status(x) <> 'in progress'),
-                     pg_snapshot_xmax(v_snapshot));
+                 SELECT min(v_last + (l.objid::TEXT::BIGINT - v_last % 4294967296 + 6442450944) % 4294967296
+                            - 2147483648)
+                 INTO v_open
+                 FROM pg_catalog.pg_locks AS l
+                 WHERE l.locktype = 'advisory' AND l.classid = {key}::OID AND l.objsubid = 2
+                   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database());
+                 RETURN LEAST(v_last, v_open);
              END
              $treaty$;"#,
-        append = tables.keys.append,
+        key = tables.append_key,
     )
+}
+
+/// The bound up to which rows may be read (`bound_function`). Each call
+/// runs in a transaction of its own (the pool's connections autocommit),
+/// so a statement sent after it reads with a later snapshot, whatever the
+/// server's default isolation level.
+async fn readable_bound(client: &deadpool_postgres::ClientWrapper, tables: &Tables) -> Result<i64, tokio_postgres::Error> {
+    let bound = client.prepare_cached(&tables.bound).await?;
+    client.query_one(&bound, &[]).await?.try_get(0)
+}
+
+/// The highest readable position: the last committed one at or below the
+/// bound, asked after it.
+async fn readable_head(client: &deadpool_postgres::ClientWrapper, tables: &Tables) -> Result<u64, tokio_postgres::Error> {
+    let bound = readable_bound(client, tables).await?;
+    let head = client.prepare_cached(&tables.head_sql()).await?;
+    let position: i64 = client.query_one(&head, &[&bound]).await?.try_get(0)?;
+    Ok(position as u64)
 }
 
 enum PageQuery {
@@ -1052,13 +1027,7 @@ impl PostgresStore {
                 }
                 return Err(fingerprint_mismatch(&e).unwrap_or_else(|| append_error(e)));
             }
-            Err(e) => {
-                // The call may have stopped (cancelled) between taking and
-                // releasing the session lock that orders appends; closing
-                // the connection instead of pooling it again releases it.
-                drop(deadpool_postgres::Object::take(client));
-                return Err(append_error(e));
-            }
+            Err(e) => return Err(append_error(e)),
         };
         let status: &str = row.try_get(0).map_err(append_error)?;
         let stream_version: Option<i64> = row.try_get(1).map_err(append_error)?;
@@ -1156,12 +1125,9 @@ impl EventStore for PostgresStore {
     }
 
     async fn head(&self) -> Result<u64, ReadError> {
-        let sql = self.tables.head_sql();
         retrying(|| async {
             let client = self.pool.get().await.map_err(read_error)?;
-            let row = client.query_one(&sql, &[]).await.map_err(read_error)?;
-            let head: i64 = row.try_get(0).map_err(read_error)?;
-            Ok(head as u64)
+            readable_head(&client, &self.tables).await.map_err(read_error)
         })
         .await
     }

@@ -98,7 +98,11 @@ pub fn run(postgres: Option<String>, only: Option<&str>) -> Result<Report, Failu
     if wanted(aggregate::CASE) {
         aggregate::long_stream(&runtime, &data, &mut report)?;
     }
-    for case in [postgres::CASE, postgres_concurrent::CASE_16, postgres_concurrent::CASE_4X16] {
+    for case in [
+        postgres::CASE,
+        postgres_concurrent::CASE_16,
+        postgres_concurrent::CASE_4X16,
+    ] {
         if !wanted(case) {
             continue;
         }

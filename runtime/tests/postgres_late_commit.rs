@@ -114,7 +114,11 @@ async fn take(rx: &mut tokio::sync::mpsc::UnboundedReceiver<RecordedEvent>, n: u
     while got.len() < n {
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
             Ok(Some(event)) => got.push(event),
-            _ => panic!("the subscription delivered {} of {n} events: {:?}", got.len(), positions(&got)),
+            _ => panic!(
+                "the subscription delivered {} of {n} events: {:?}",
+                got.len(),
+                positions(&got)
+            ),
         }
     }
     got
@@ -137,13 +141,22 @@ async fn a_late_commit_in_another_process_is_never_skipped() {
     let schema = format!("test_{}", Uuid::now_v7().simple());
     let store = PostgresStore::open_with(&url, config(&schema)).await.unwrap();
     store
-        .append(&stream("before"), ExpectedVersion::NoStream, (0..3).map(event).collect())
+        .append(
+            &stream("before"),
+            ExpectedVersion::NoStream,
+            (0..3).map(event).collect(),
+        )
         .await
         .unwrap();
     let mut early = subscribe(&store, 1);
     assert_eq!(positions(&take(&mut early, 3).await), [1, 2, 3]);
 
-    let env = |what: &str| vec![("TREATY_SLOW_WRITER", what.to_string()), ("TREATY_TEST_SCHEMA", schema.clone())];
+    let env = |what: &str| {
+        vec![
+            ("TREATY_SLOW_WRITER", what.to_string()),
+            ("TREATY_TEST_SCHEMA", schema.clone()),
+        ]
+    };
     // The slow writer takes its positions and holds its transaction open.
     let mut slow = child("slow_writer_child", &env("late"));
     let mut slow_out = BufReader::new(slow.stdout.take().unwrap());
@@ -184,7 +197,12 @@ async fn a_late_commit_in_another_process_is_never_skipped() {
     );
     // Streams are not held back: their versions are decided by the unique
     // constraint, not by positions.
-    assert_eq!(collect(store.read_stream(&stream("mine-0"), 1, Direction::Forward)).await.len(), 1);
+    assert_eq!(
+        collect(store.read_stream(&stream("mine-0"), 1, Direction::Forward))
+            .await
+            .len(),
+        1
+    );
 
     // The slow writer commits: its event comes first, then the others.
     writeln!(slow.stdin.as_mut().unwrap(), "commit").unwrap();
@@ -260,9 +278,7 @@ async fn slow_writer_child() {
     let event = event(0);
     let row = tx
         .query_one(
-            &format!(
-                "SELECT status, first_position FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            ),
+            &format!("SELECT status, first_position FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
             &[
                 &name,
                 &1i32,

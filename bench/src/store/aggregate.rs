@@ -195,7 +195,10 @@ pub fn append_counter(db: &Path) -> Result<(), Failure> {
     crate::events::runtime()?.block_on(async {
         let store = SqliteStore::open(db).map_err(failed(format!("open {}", db.display())))?;
         Repository::<Tally, _>::new(store)
-            .execute(&counter(), &CounterCommand::Increment(Increment { id: counter(), by: 1 }))
+            .execute(
+                &counter(),
+                &CounterCommand::Increment(Increment { id: counter(), by: 1 }),
+            )
             .await
             .map_err(failed("execute a command"))?;
         Ok(())

@@ -175,7 +175,6 @@ async fn open_store(url: &str, schema: &str, existing: bool) -> Result<PostgresS
         connection: PostgresOptions {
             schema: schema.to_string(),
             pool_size: TASKS,
-            ..PostgresOptions::default()
         },
         ..PostgresConfig::default()
     };
@@ -310,7 +309,15 @@ fn in_processes(url: &str, schema: &str, side: Side) -> Result<Duration, Failure
     let mut workers: Vec<(Child, BufReader<std::process::ChildStdout>)> = Vec::new();
     for worker in 0..PROCESSES {
         let mut child = Command::new(&exe)
-            .args(["store-append-worker", "--db", url, "--schema", schema, "--side", side_name])
+            .args([
+                "store-append-worker",
+                "--db",
+                url,
+                "--schema",
+                schema,
+                "--side",
+                side_name,
+            ])
             .args(["--worker", &worker.to_string(), "--tasks", &TASKS.to_string()])
             .args(["--appends", &APPENDS_4X16.to_string()])
             .stdin(Stdio::piped())

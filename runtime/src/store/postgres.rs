@@ -244,14 +244,14 @@ impl PostgresStore {
                  {sequence}
                  CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS BIGINT MINVALUE 1 CACHE 1;
                  {function}
-                 {horizon}",
+                 {bound}",
                     events = tables.events,
                     contracts = tables.contracts,
                     migration = registry_migration(tables, schema),
                     widening = version_migration(tables, schema),
                     sequence = sequence_migration(tables, schema),
                     function = append_function(tables, schema),
-                    horizon = bound_function(tables, schema),
+                    bound = bound_function(tables, schema),
                 )
             },
         )
@@ -713,14 +713,20 @@ fn bound_function(tables: &Tables, schema: &str) -> String {
 /// runs in a transaction of its own (the pool's connections autocommit),
 /// so a statement sent after it reads with a later snapshot, whatever the
 /// server's default isolation level.
-async fn readable_bound(client: &deadpool_postgres::ClientWrapper, tables: &Tables) -> Result<i64, tokio_postgres::Error> {
+async fn readable_bound(
+    client: &deadpool_postgres::ClientWrapper,
+    tables: &Tables,
+) -> Result<i64, tokio_postgres::Error> {
     let bound = client.prepare_cached(&tables.bound).await?;
     client.query_one(&bound, &[]).await?.try_get(0)
 }
 
 /// The highest readable position: the last committed one at or below the
 /// bound, asked after it.
-async fn readable_head(client: &deadpool_postgres::ClientWrapper, tables: &Tables) -> Result<u64, tokio_postgres::Error> {
+async fn readable_head(
+    client: &deadpool_postgres::ClientWrapper,
+    tables: &Tables,
+) -> Result<u64, tokio_postgres::Error> {
     let bound = readable_bound(client, tables).await?;
     let head = client.prepare_cached(&tables.head_sql()).await?;
     let position: i64 = client.query_one(&head, &[&bound]).await?.try_get(0)?;

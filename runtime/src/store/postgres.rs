@@ -1235,7 +1235,7 @@ impl EventStore for PostgresStore {
             },
             self.head.subscribe(),
             // The head this process knows may run ahead of what can be
-            // read (an append of another process, older than this one's,
+            // read (another process's append, holding lower positions, is
             // still open), so a subscription that found nothing past it
             // looks again after the poll interval.
             Some(self.config.poll_interval),

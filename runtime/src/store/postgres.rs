@@ -22,10 +22,12 @@
 //! Appends then commit in parallel (each its own fsync, which PostgreSQL
 //! groups), and a reader waits only for appends that took positions
 //! below what it returns. Positions are unique and increase in the agreed
-//! order, but an append that fails after taking positions (a lost race on
-//! a stream, a rollback) leaves them unused, and the positions of one
+//! order, but an append that fails after taking positions (an id stored
+//! already, a rollback) leaves them unused, and the positions of one
 //! append may interleave with another's: positions may have holes, which
-//! readers step over.
+//! readers step over. Appends to one stream take turns (a transaction
+//! advisory lock on the stream), so a lost race is decided before any
+//! position is taken and leaves none.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -582,6 +584,14 @@ fn sequence_migration(tables: &Tables, schema: &str) -> String {
 /// registering it, so its first position is the lowest position of an
 /// event using it.
 ///
+/// First it takes a transaction-level advisory lock on its stream (by the
+/// stream name's hash; a collision only makes two streams take turns):
+/// appends to one stream would conflict anyway, and waiting for the one
+/// ahead lets the version check, not the unique index after the positions
+/// are taken, decide the race, so lost races leave no hole. It is the
+/// only lock an append waits for before holding registry rows, so appends
+/// cannot deadlock.
+///
 /// Before taking its positions the append reads the sequence's last value
 /// and takes a shared transaction-level advisory lock keyed by it (its low
 /// 32 bits; `bound_function` restores the rest), held until the append
@@ -614,6 +624,10 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                  v_stored TEXT;
                  r RECORD;
              BEGIN
+                 -- Appends to one stream take turns from here to their
+                 -- commit, so a race is lost at the version check, before
+                 -- any position is taken, instead of at the insert.
+                 PERFORM pg_advisory_xact_lock({stream_key}, hashtext(p_stream));
                  SELECT MAX(version) INTO v_cur FROM {events} WHERE stream = p_stream;
                  IF (p_kind = 1 AND v_cur IS NOT NULL) OR (p_kind = 2 AND v_cur IS NULL)
                     OR (p_kind = 3 AND COALESCE(v_cur, 0) <> p_exact) THEN
@@ -669,6 +683,7 @@ fn append_function(tables: &Tables, schema: &str) -> String {
         events = tables.events,
         contracts = tables.contracts,
         key = tables.append_key,
+        stream_key = tables.append_key ^ 0x4000_0000,
         code = FINGERPRINT_MISMATCH,
     )
 }

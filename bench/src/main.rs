@@ -178,6 +178,40 @@ enum Suite {
         #[arg(long)]
         db: PathBuf,
     },
+    /// Not a suite: another process's append in
+    /// `aggregate_command_long_stream`: one increment of its counter in the
+    /// SQLite store at `--db`.
+    #[command(hide = true)]
+    AppendCounter {
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Not a suite: `aggregate_command_long_stream` on a short stream,
+    /// checking only that no append made by another process is missed.
+    #[command(hide = true)]
+    AggregateCheck {
+        /// Where the stores are made.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Not a suite: one process of `postgres_append_single_processes_4x16`:
+    /// connects, prints `ready`, waits for a line on stdin, appends single
+    /// events from `--tasks` writers, prints `done`.
+    #[command(hide = true)]
+    StoreAppendWorker {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        schema: String,
+        #[arg(long, value_enum)]
+        side: store::postgres_concurrent::Side,
+        #[arg(long)]
+        worker: usize,
+        #[arg(long)]
+        tasks: usize,
+        #[arg(long)]
+        appends: usize,
+    },
     /// Not a suite: appends single events to one PostgreSQL stream with
     /// exact expected versions, retrying lost races, printing `won
     /// <version>` per success, for tests that run several at once.
@@ -270,6 +304,26 @@ fn main() -> ExitCode {
             views_db,
         } => return exit_code(projections::rebuild::child(mode, &events_db, &views_db)),
         Suite::CrashWriter { db } => return exit_code(crash_writer::run(&db)),
+        Suite::AppendCounter { db } => return exit_code(store::aggregate::append_counter(&db)),
+        Suite::AggregateCheck { data } => return exit_code(store::aggregate::check(&data)),
+        Suite::StoreAppendWorker {
+            db,
+            schema,
+            side,
+            worker,
+            tasks,
+            appends,
+        } => {
+            let job = store::postgres_concurrent::Worker {
+                url: db,
+                schema,
+                side,
+                worker,
+                tasks,
+                appends,
+            };
+            return exit_code(store::postgres_concurrent::worker(&job));
+        }
         Suite::Contend {
             db,
             schema,

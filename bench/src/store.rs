@@ -13,15 +13,24 @@
 //!   against opening one of 1,000.
 //! - `postgres_append_batch_100`: appends of 100 events, against raw
 //!   multi-row inserts, when a PostgreSQL server is given.
+//! - `postgres_append_single_concurrent_16` and
+//!   `postgres_append_single_processes_4x16`: 16 writers in one process,
+//!   and in each of 4 processes, appending single events, against as many
+//!   connections of autocommit single-row inserts.
+//! - `aggregate_command_long_stream`: the repository executing commands
+//!   on an aggregate whose stream holds 10,000 events, against loading
+//!   and replaying the whole stream for each command.
 //!
 //! Every SQLite file lives under `target/bench-data/`, on the disk the
 //! build uses: a temporary directory may be a RAM disk, where an fsync
 //! costs nothing and durable commits would look free.
 
+pub mod aggregate;
 mod append;
 pub mod cache;
 mod open;
 mod postgres;
+pub mod postgres_concurrent;
 mod raw_sqlite;
 mod read;
 
@@ -44,12 +53,15 @@ const SUITE: &str = "store";
 const REPETITIONS: usize = 3;
 
 /// The cases, in the order they run.
-const CASES: [&str; 5] = [
+const CASES: [&str; 8] = [
     "sqlite_append_batch_100",
     "sqlite_append_single_concurrent_64",
     "sqlite_read_all_decode",
     "sqlite_open_large_vs_small",
+    aggregate::CASE,
     postgres::CASE,
+    postgres_concurrent::CASE_16,
+    postgres_concurrent::CASE_4X16,
 ];
 
 /// Runs the suite, or only the case named `only`; the PostgreSQL case
@@ -83,15 +95,32 @@ pub fn run(postgres: Option<String>, only: Option<&str>) -> Result<Report, Failu
     if wanted(CASES[3]) {
         open::large_vs_small(&runtime, &data, &mut report)?;
     }
-    if wanted(postgres::CASE) {
-        match postgres {
-            Some(url) => runtime.block_on(postgres::batches(&url, &mut report))?,
-            None => report.skip(
-                SUITE,
-                postgres::CASE,
-                "no PostgreSQL server: set TREATY_TEST_POSTGRES or pass --postgres postgres://user:password@host/db",
-            ),
+    if wanted(aggregate::CASE) {
+        aggregate::long_stream(&runtime, &data, &mut report)?;
+    }
+    for case in [
+        postgres::CASE,
+        postgres_concurrent::CASE_16,
+        postgres_concurrent::CASE_4X16,
+    ] {
+        if !wanted(case) {
+            continue;
         }
+        let Some(url) = &postgres else {
+            report.skip(
+                SUITE,
+                case,
+                "no PostgreSQL server: set TREATY_TEST_POSTGRES or pass --postgres postgres://user:password@host/db",
+            );
+            continue;
+        };
+        runtime.block_on(async {
+            match case {
+                postgres::CASE => postgres::batches(url, &mut report).await,
+                postgres_concurrent::CASE_16 => postgres_concurrent::concurrent_16(url, &mut report).await,
+                _ => postgres_concurrent::processes_4x16(url, &mut report).await,
+            }
+        })?;
     }
     eprintln!("store: done; load average {}", load_average());
     Ok(report)

@@ -1209,7 +1209,7 @@ mod postgres_only {
                 refused,
                 OpenError::OlderSchema {
                     found: 2,
-                    current: 3,
+                    current: 4,
                     ..
                 }
             ),
@@ -1245,6 +1245,99 @@ mod postgres_only {
             .unwrap()
             .get(0);
         assert_eq!(functions, 1);
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+        drop(client);
+        connection.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_layout_3_store_moves_from_its_head_row_to_a_sequence() {
+        let Some(url) = postgres_url() else { return };
+        let schema = format!("test_{}", Uuid::now_v7().simple());
+        let fingerprint = fp("l3");
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        // The tables as layout 3 made them: positions from a head row.
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {schema};
+                 CREATE TABLE {schema}.events (
+                     position BIGINT PRIMARY KEY, id UUID NOT NULL UNIQUE, stream TEXT NOT NULL,
+                     version BIGINT NOT NULL, contract TEXT NOT NULL, contract_version BIGINT NOT NULL,
+                     fingerprint TEXT NOT NULL, payload TEXT NOT NULL, metadata TEXT NOT NULL,
+                     UNIQUE (stream, version));
+                 CREATE TABLE {schema}.head (
+                     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton), position BIGINT NOT NULL);
+                 INSERT INTO {schema}.head VALUES (TRUE, 2);
+                 CREATE TABLE {schema}.contracts (
+                     name TEXT NOT NULL, version BIGINT NOT NULL, fingerprint TEXT NOT NULL, schema TEXT,
+                     first_position BIGINT, PRIMARY KEY (name, version));
+                 INSERT INTO {schema}.events VALUES
+                     (1, gen_random_uuid(), 'l3-1', 1, 'l3.Happened', 1, '{fingerprint}', '{{}}',
+                      '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}'),
+                     (2, gen_random_uuid(), 'l3-1', 2, 'l3.Happened', 1, '{fingerprint}', '{{}}',
+                      '{{\"timestamp\":\"2025-01-01T00:00:00Z\"}}');
+                 INSERT INTO {schema}.contracts VALUES ('l3.Happened', 1, '{fingerprint}', NULL, 1);
+                 CREATE FUNCTION {schema}.append(
+                     TEXT, INTEGER, BIGINT, BOOLEAN, UUID[], TEXT[], BIGINT[], TEXT[], TEXT[], TEXT[])
+                     RETURNS TABLE (status TEXT, stream_version BIGINT, first_position BIGINT, last_position BIGINT)
+                     LANGUAGE sql AS 'SELECT NULL::TEXT, NULL::BIGINT, NULL::BIGINT, NULL::BIGINT';"
+            ))
+            .await
+            .unwrap();
+        let config = in_schema(schema.clone());
+        let refused = PostgresStore::open_existing(&url, config.clone())
+            .await
+            .err()
+            .expect("older");
+        assert!(
+            matches!(
+                refused,
+                OpenError::OlderSchema {
+                    found: 3,
+                    current: 4,
+                    ..
+                }
+            ),
+            "{refused}"
+        );
+        let store = PostgresStore::open_with(&url, config.clone()).await.unwrap();
+        assert_eq!(store.head().await.unwrap(), 2);
+        assert_eq!(
+            collect(store.read_all(1))
+                .await
+                .iter()
+                .map(|e| (e.position, e.version))
+                .collect::<Vec<_>>(),
+            [(1, 1), (2, 2)]
+        );
+        let appended = store
+            .append(
+                &stream("l3-1"),
+                ExpectedVersion::Exact(2),
+                vec![of_contract("l3.Happened", 1, "l3")],
+            )
+            .await
+            .unwrap();
+        assert_eq!((appended.first_position, appended.stream_version), (3, 3));
+        drop(store);
+        let tables: Vec<String> = client
+            .query(
+                "SELECT tablename::TEXT FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY 1",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(tables, ["contracts", "events"], "the head table is gone");
+        let store = PostgresStore::open_existing(&url, config).await.unwrap();
+        assert_eq!(collect(store.read_all(1)).await.len(), 3);
+        drop(store);
         client
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .await
@@ -1299,7 +1392,7 @@ mod postgres_only {
                 refused,
                 OpenError::OlderSchema {
                     found: 1,
-                    current: 3,
+                    current: 4,
                     ..
                 }
             ),
@@ -1382,10 +1475,10 @@ mod postgres_only {
         assert!(
             refused
                 .to_string()
-                .contains("its `events`, `head` and `contracts` tables are missing"),
+                .contains("its `events` and `contracts` tables are missing"),
             "{refused}"
         );
-        assert_eq!(missing(refused), (vec!["events", "head", "contracts"], vec![]));
+        assert_eq!(missing(refused), (vec!["events", "contracts"], vec![]));
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
         let connection = tokio::spawn(connection);
         let schemas: i64 = client
@@ -1400,14 +1493,14 @@ mod postgres_only {
 
         drop(PostgresStore::open_with(&url, in_schema(schema.clone())).await.unwrap());
         client
-            .batch_execute(&format!("DROP TABLE {schema}.head"))
+            .batch_execute(&format!("DROP TABLE {schema}.contracts"))
             .await
             .unwrap();
         let refused = PostgresStore::open_existing(&url, in_schema(schema.clone()))
             .await
             .err()
-            .expect("no head");
-        assert_eq!(missing(refused), (vec!["head"], vec!["events", "contracts"]));
+            .expect("no registry");
+        assert_eq!(missing(refused), (vec!["contracts"], vec!["events"]));
         client
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .await

@@ -4,18 +4,30 @@
 //! two racing appends to one stream fail, which is reported as a wrong
 //! expected version.
 //!
-//! Global order without gaps: a sequence would hand out positions at
-//! insert time, and a slow transaction could commit position 7 after a
-//! reader already saw 8 and moved on, skipping 7 for ever. Instead every
-//! append takes its positions from a one-row `head` table with `UPDATE …
-//! RETURNING` just before inserting. The row lock is held until
-//! the transaction ends, so the next append gets its positions only after
-//! this one has committed (or rolled back, giving the positions back).
-//! Positions therefore become visible in order and without holes, and a
-//! reader that has seen position `n` has seen everything before it. The
-//! price is that commits of appends serialize on that row; each holds it
-//! only for its insert and commit (and, the first time this process
-//! appends a version, its registry row).
+//! Global order without skipped events, and without a lock held through
+//! commit. A sequence alone hands out positions at insert time, and a slow
+//! transaction could commit position 7 after a reader already saw 8 and
+//! moved on, skipping 7 for ever. So every append, before it takes its
+//! positions (`nextval` of the `positions` sequence), reads the
+//! sequence's last value `L` and takes a shared transaction-level advisory
+//! lock keyed by it, held until the append ends: its positions are above
+//! `L`, and the lock says so to readers in `pg_locks`. A reader first
+//! computes a bound (`readable_bound()`): the sequence's last value, or
+//! the lowest `L` of an open append if lower. Every position at or below
+//! the bound was handed out to an append that has ended, and each append
+//! starting later takes positions above it; so the rows at or below the
+//! bound, read in a later statement (a later snapshot), are every row that
+//! will ever be committed there.
+//!
+//! Appends then commit in parallel (each its own fsync, which PostgreSQL
+//! groups), and a reader waits only for appends that took positions
+//! below what it returns. Positions are unique and increase in the agreed
+//! order, but an append that fails after taking positions (an id stored
+//! already, a rollback) leaves them unused, and the positions of one
+//! append may interleave with another's: positions may have holes, which
+//! readers step over. Appends to one stream take turns (a transaction
+//! advisory lock on the stream), so a lost race is decided before any
+//! position is taken and leaves none.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -117,34 +129,65 @@ impl VersionsInUse {
 /// counted events per contract version in the registry, 2 keeps their
 /// first positions, 3 keeps contract versions as `BIGINT`, so every `u32`
 /// version is stored as itself (layout 2's `INTEGER` took only half of
-/// them). PostgreSQL keeps no number; the columns tell the layouts apart.
-const LAYOUT: i64 = 3;
+/// them), 4 takes positions from the sequence `positions` instead of a
+/// `head` row locked through every commit. PostgreSQL keeps no number; the
+/// columns and the sequence tell the layouts apart.
+const LAYOUT: i64 = 4;
 
 /// The store's tables, as `open_existing` looks for them.
-const TABLES: &[&str] = &["events", "head", "contracts"];
+const TABLES: &[&str] = &["events", "contracts"];
 
 /// Table names, qualified with the configured schema.
 #[derive(Clone)]
 struct Tables {
     events: String,
-    head: String,
     contracts: String,
     /// The call of the server-side append (`append_function`).
     append: String,
+    /// The bound up to which rows may be read (`bound_function`), asked
+    /// in a statement of its own before the rows are read.
+    bound: String,
+    /// The first half of the two-`integer` key of the shared advisory lock
+    /// an open append holds (`bound_function`), from the schema.
+    append_key: i32,
 }
 
 impl Tables {
     fn new(schema: &str) -> Tables {
         Tables {
             events: format!("{schema}.events"),
-            head: format!("{schema}.head"),
             contracts: format!("{schema}.contracts"),
             append: format!(
                 "SELECT status, stream_version, first_position, last_position
                  FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ),
+            bound: format!("SELECT {schema}.readable_bound()"),
+            append_key: append_key(schema),
         }
     }
+
+    /// The highest position at or below `$1`, 0 when there is none.
+    fn head_sql(&self) -> String {
+        format!(
+            "SELECT COALESCE(MAX(position), 0) FROM {} WHERE position <= $1",
+            self.events
+        )
+    }
+}
+
+/// The first half of the key of the shared advisory lock an open append
+/// holds, derived from the schema so that stores in different schemas
+/// never hold each other's readers back; the second half is the low 32
+/// bits of the sequence value the append saw. Positive, so
+/// `pg_locks.classid` shows it as itself.
+fn append_key(schema: &str) -> i32 {
+    // FNV-1a: stable across builds and processes, which must agree.
+    let hash = format!("treaty.events.{schema}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    ((hash >> 33) & 0x7fff_ffff) as i32
 }
 
 const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
@@ -190,11 +233,6 @@ impl PostgresStore {
                      metadata         TEXT NOT NULL,
                      UNIQUE (stream, version)
                  );
-                 CREATE TABLE IF NOT EXISTS {head} (
-                     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-                     position  BIGINT NOT NULL
-                 );
-                 INSERT INTO {head} (singleton, position) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
                  CREATE TABLE IF NOT EXISTS {contracts} (
                      name           TEXT NOT NULL,
                      version        BIGINT NOT NULL,
@@ -205,13 +243,17 @@ impl PostgresStore {
                  );
                  {migration}
                  {widening}
-                 {function}",
+                 {sequence}
+                 CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS BIGINT MINVALUE 1 CACHE 1;
+                 {function}
+                 {bound}",
                     events = tables.events,
-                    head = tables.head,
                     contracts = tables.contracts,
                     migration = registry_migration(tables, schema),
                     widening = version_migration(tables, schema),
+                    sequence = sequence_migration(tables, schema),
                     function = append_function(tables, schema),
+                    bound = bound_function(tables, schema),
                 )
             },
         )
@@ -256,7 +298,8 @@ impl PostgresStore {
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
         // The layout shows in the columns: layout 2 added
         // `contracts.first_position`, layout 3 widened
-        // `events.contract_version` to `bigint`. The catalog, not
+        // `events.contract_version` to `bigint`; layout 4 replaced the
+        // `head` table by the `positions` sequence. The catalog, not
         // `information_schema`, which hides the columns of tables the role
         // has no rights on.
         let columns = client
@@ -266,7 +309,11 @@ impl PostgresStore {
                  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname = $1 AND c.relname IN ('events', 'contracts')
-                   AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
+                   AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+                 UNION ALL
+                 SELECT c.relname::TEXT, '', ''
+                 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = $1 AND c.relname = 'positions' AND c.relkind = 'S'",
                 &[&config.connection.schema],
             )
             .await
@@ -282,6 +329,8 @@ impl PostgresStore {
             1
         } else if column("events", "contract_version").as_deref() != Some("bigint") {
             2
+        } else if column("positions", "").is_none() {
+            3
         } else {
             LAYOUT
         };
@@ -300,29 +349,26 @@ impl PostgresStore {
         let failed =
             |e: Box<dyn std::error::Error + Send + Sync>| OpenError::storage(Component::EventStore, &location, e);
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
-        let head: i64 = client
-            .query_one(&format!("SELECT position FROM {}", tables.head), &[])
-            .await
-            .map_err(|e| failed(Box::new(e)))?
-            .get(0);
+        let head = readable_head(&client, &tables).await.map_err(|e| failed(Box::new(e)))?;
         drop(client);
         let store = PostgresStore {
             pool,
             tables,
             config,
-            head: std::sync::Arc::new(watch::channel(head as u64).0),
+            head: std::sync::Arc::new(watch::channel(head).0),
             in_use: std::sync::Arc::default(),
         };
         store.watch_other_writers();
         Ok(store)
     }
 
-    /// Polls the head so subscriptions in this process see appends made
-    /// by other processes. The task ends when every store handle is gone.
+    /// Polls the readable head so subscriptions in this process see
+    /// appends made by other processes. The task ends when every store
+    /// handle is gone.
     fn watch_other_writers(&self) {
         let weak = std::sync::Arc::downgrade(&self.head);
         let pool = self.pool.clone();
-        let sql = format!("SELECT position FROM {}", self.tables.head);
+        let tables = self.tables.clone();
         let interval = self.config.poll_interval;
         tokio::spawn(async move {
             loop {
@@ -332,8 +378,7 @@ impl PostgresStore {
                     continue;
                 }
                 let Ok(client) = pool.get().await else { continue };
-                if let Ok(row) = client.query_one(&sql, &[]).await {
-                    let position = row.get::<_, i64>(0) as u64;
+                if let Ok(position) = readable_head(&client, &tables).await {
                     head.send_if_modified(|current| {
                         let moved = position > *current;
                         *current = (*current).max(position);
@@ -354,10 +399,17 @@ impl PostgresStore {
         let events = &self.tables.events;
         let rows = match query {
             PageQuery::All { at } => {
+                // Only up to the bound, and in a later statement: the rows
+                // there are then every row that will ever be committed at
+                // those positions.
+                let bound = readable_bound(&client, &self.tables).await.map_err(read_error)?;
                 client
                     .query(
-                        &format!("SELECT {COLUMNS} FROM {events} WHERE position >= $1 ORDER BY position LIMIT $2"),
-                        &[&clamp(*at), &limit],
+                        &format!(
+                            "SELECT {COLUMNS} FROM {events}
+                             WHERE position >= $1 AND position <= $2 ORDER BY position LIMIT $3"
+                        ),
+                        &[&clamp(*at), &bound, &limit],
                     )
                     .await
             }
@@ -501,15 +553,52 @@ fn version_migration(tables: &Tables, schema: &str) -> String {
     )
 }
 
+/// Moves the tables of layout 3, which took positions from a one-row
+/// `head` table locked until each append committed, to the `positions`
+/// sequence: it continues after the head, and the head table is dropped.
+/// Runs in the table-creation transaction; does nothing once done.
+fn sequence_migration(tables: &Tables, schema: &str) -> String {
+    format!(
+        r#"DO $positions$ BEGIN
+                 IF to_regclass('{schema}.head') IS NOT NULL THEN
+                     CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS BIGINT MINVALUE 1 CACHE 1;
+                     PERFORM setval('{schema}.positions', GREATEST(last, 1), last > 0)
+                     FROM (SELECT GREATEST(
+                               (SELECT COALESCE(MAX(position), 0) FROM {events}),
+                               (SELECT COALESCE(MAX(position), 0) FROM {schema}.head)) AS last) AS h;
+                     DROP TABLE {schema}.head;
+                 END IF;
+             END $positions$;"#,
+        events = tables.events,
+    )
+}
+
 /// The server-side append: the expected-version check (a stored id, the
 /// sign of a retry, is caught by the unique index or, for a retry whose
-/// expectation no longer holds, by the caller after a wrong version),
-/// positions from the head row (locked until the statement's transaction
-/// commits, which keeps positions gap-free and in commit order), the
+/// expectation no longer holds, by the caller after a wrong version), the
 /// registry when `p_register` (rows locked in byte order, like
-/// `record_contracts`, after the head row: an append holding the head
-/// never waits for another append, so appends cannot deadlock), and the
-/// insert.
+/// `record_contracts`, and checked before any position is taken, so a
+/// refused fingerprint leaves no hole), the positions, the first
+/// positions of the versions it registered, and the insert. A version
+/// registered by an open append is waited for by every other append
+/// registering it, so its first position is the lowest position of an
+/// event using it.
+///
+/// First it takes a transaction-level advisory lock on its stream (by the
+/// stream name's hash; a collision only makes two streams take turns):
+/// appends to one stream would conflict anyway, and waiting for the one
+/// ahead lets the version check, not the unique index after the positions
+/// are taken, decide the race, so lost races leave no hole. It is the
+/// only lock an append waits for before holding registry rows, so appends
+/// cannot deadlock.
+///
+/// Before taking its positions the append reads the sequence's last value
+/// and takes a shared transaction-level advisory lock keyed by it (its low
+/// 32 bits; `bound_function` restores the rest), held until the append
+/// ends: readers then know that its positions lie above that value. The
+/// lock is shared, so appends never wait for each other on it; several
+/// positions are taken one `nextval` at a time, so they increase but may
+/// interleave with another append's.
 ///
 /// The function plans its statements once per connection (a generic
 /// plan), unlike the connection's other statements. Each reads through a
@@ -530,49 +619,133 @@ fn append_function(tables: &Tables, schema: &str) -> String {
              DECLARE
                  v_n BIGINT := cardinality(p_ids);
                  v_cur BIGINT;
-                 v_last BIGINT;
+                 v_seen BIGINT;
+                 v_positions BIGINT[];
                  v_stored TEXT;
                  r RECORD;
              BEGIN
+                 -- Appends to one stream take turns from here to their
+                 -- commit, so a race is lost at the version check, before
+                 -- any position is taken, instead of at the insert.
+                 PERFORM pg_advisory_xact_lock({stream_key}, hashtext(p_stream));
                  SELECT MAX(version) INTO v_cur FROM {events} WHERE stream = p_stream;
                  IF (p_kind = 1 AND v_cur IS NOT NULL) OR (p_kind = 2 AND v_cur IS NULL)
                     OR (p_kind = 3 AND COALESCE(v_cur, 0) <> p_exact) THEN
                      RETURN QUERY SELECT 'wrong_version'::TEXT, v_cur, NULL::BIGINT, NULL::BIGINT;
                      RETURN;
                  END IF;
-                 UPDATE {head} SET position = position + v_n RETURNING position INTO v_last;
                  IF p_register THEN
                      FOR r IN
-                         SELECT t.c, t.v, t.f, min(t.i) AS i
-                         FROM unnest(p_contracts, p_contract_versions, p_fingerprints)
-                              WITH ORDINALITY AS t(c, v, f, i)
+                         SELECT t.c, t.v, t.f
+                         FROM unnest(p_contracts, p_contract_versions, p_fingerprints) AS t(c, v, f)
                          GROUP BY t.c, t.v, t.f
                          ORDER BY t.c COLLATE "C", t.v, t.f COLLATE "C"
                      LOOP
-                         INSERT INTO {contracts} AS x (name, version, fingerprint, first_position)
-                         VALUES (r.c, r.v, r.f, v_last - v_n + r.i)
-                         ON CONFLICT (name, version)
-                             DO UPDATE SET first_position = COALESCE(x.first_position, EXCLUDED.first_position)
-                         RETURNING x.fingerprint INTO v_stored;
+                         -- A version in use is final: read, not locked, so
+                         -- an open append never holds up another's check.
+                         SELECT x.fingerprint INTO v_stored FROM {contracts} AS x
+                         WHERE x.name = r.c AND x.version = r.v AND x.first_position IS NOT NULL;
+                         IF NOT FOUND THEN
+                             INSERT INTO {contracts} AS x (name, version, fingerprint)
+                             VALUES (r.c, r.v, r.f)
+                             ON CONFLICT (name, version) DO UPDATE SET first_position = x.first_position
+                             RETURNING x.fingerprint INTO v_stored;
+                         END IF;
                          IF v_stored <> r.f THEN
                              RAISE EXCEPTION USING ERRCODE = '{code}',
                                  MESSAGE = r.c || chr(31) || r.v || chr(31) || v_stored || chr(31) || r.f;
                          END IF;
                      END LOOP;
                  END IF;
+                 v_seen := COALESCE(pg_sequence_last_value('{schema}.positions'), 0) % 4294967296;
+                 PERFORM pg_advisory_xact_lock_shared({key},
+                     (CASE WHEN v_seen >= 2147483648 THEN v_seen - 4294967296 ELSE v_seen END)::INTEGER);
+                 IF v_n = 1 THEN
+                     v_positions := ARRAY[nextval('{schema}.positions')];
+                 ELSE
+                     v_positions := ARRAY(SELECT nextval('{schema}.positions') FROM generate_series(1, v_n) ORDER BY 1);
+                 END IF;
+                 IF p_register THEN
+                     UPDATE {contracts} AS x SET first_position = v_positions[u.i]
+                     FROM (SELECT t.c, t.v, min(t.i) AS i
+                           FROM unnest(p_contracts, p_contract_versions) WITH ORDINALITY AS t(c, v, i)
+                           GROUP BY t.c, t.v) AS u
+                     WHERE x.name = u.c AND x.version = u.v AND x.first_position IS NULL;
+                 END IF;
                  INSERT INTO {events}
                      (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
-                 SELECT v_last - v_n + t.i, t.id, p_stream, COALESCE(v_cur, 0) + t.i, t.c, t.cv, t.f, t.p, t.m
+                 SELECT v_positions[t.i], t.id, p_stream, COALESCE(v_cur, 0) + t.i, t.c, t.cv, t.f, t.p, t.m
                  FROM unnest(p_ids, p_contracts, p_contract_versions, p_fingerprints, p_payloads, p_metadata)
                       WITH ORDINALITY AS t(id, c, cv, f, p, m, i);
-                 RETURN QUERY SELECT 'ok'::TEXT, COALESCE(v_cur, 0) + v_n, v_last - v_n + 1, v_last;
+                 RETURN QUERY SELECT 'ok'::TEXT, COALESCE(v_cur, 0) + v_n, v_positions[1], v_positions[v_n];
              END
              $treaty$;"#,
         events = tables.events,
-        head = tables.head,
         contracts = tables.contracts,
+        key = tables.append_key,
+        stream_key = tables.append_key ^ 0x4000_0000,
         code = FINGERPRINT_MISMATCH,
     )
+}
+
+/// The readers' bound: the sequence's last value `V`, or, when lower, the
+/// lowest value an open append saw before taking its positions (from the
+/// low 32 bits in its lock's key, taken as the value nearest `V`). `V` is
+/// read before the locks, so an append that had not yet taken its lock
+/// then takes positions above `V`; an open append that had holds positions
+/// above its value. Every position at or below the bound was therefore
+/// handed out to an append that has ended by the time the locks were read,
+/// and is committed or never will be: a statement run after this one sees
+/// every row that will ever be there. Transactions that append nothing to
+/// this store (other schemas, other databases, the view store) hold no
+/// such lock and never hold readers back.
+fn bound_function(tables: &Tables, schema: &str) -> String {
+    format!(
+        r#"CREATE OR REPLACE FUNCTION {schema}.readable_bound() RETURNS BIGINT
+             LANGUAGE plpgsql VOLATILE
+             AS $treaty$
+             DECLARE
+                 v_last BIGINT := pg_sequence_last_value('{schema}.positions');
+                 v_open BIGINT;
+             BEGIN
+                 IF v_last IS NULL THEN
+                     RETURN 0;
+                 END IF;
+                 SELECT min(v_last + (l.objid::TEXT::BIGINT - v_last % 4294967296 + 6442450944) % 4294967296
+                            - 2147483648)
+                 INTO v_open
+                 FROM pg_catalog.pg_locks AS l
+                 WHERE l.locktype = 'advisory' AND l.classid = {key}::OID AND l.objsubid = 2
+                   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database());
+                 RETURN LEAST(v_last, v_open);
+             END
+             $treaty$;"#,
+        key = tables.append_key,
+    )
+}
+
+/// The bound up to which rows may be read (`bound_function`). Each call
+/// runs in a transaction of its own (the pool's connections autocommit),
+/// so a statement sent after it reads with a later snapshot, whatever the
+/// server's default isolation level.
+async fn readable_bound(
+    client: &deadpool_postgres::ClientWrapper,
+    tables: &Tables,
+) -> Result<i64, tokio_postgres::Error> {
+    let bound = client.prepare_cached(&tables.bound).await?;
+    client.query_one(&bound, &[]).await?.try_get(0)
+}
+
+/// The highest readable position: the last committed one at or below the
+/// bound, asked after it.
+async fn readable_head(
+    client: &deadpool_postgres::ClientWrapper,
+    tables: &Tables,
+) -> Result<u64, tokio_postgres::Error> {
+    let bound = readable_bound(client, tables).await?;
+    let head = client.prepare_cached(&tables.head_sql()).await?;
+    let position: i64 = client.query_one(&head, &[&bound]).await?.try_get(0)?;
+    Ok(position as u64)
 }
 
 enum PageQuery {
@@ -973,12 +1146,9 @@ impl EventStore for PostgresStore {
     }
 
     async fn head(&self) -> Result<u64, ReadError> {
-        let sql = format!("SELECT position FROM {}", self.tables.head);
         retrying(|| async {
             let client = self.pool.get().await.map_err(read_error)?;
-            let row = client.query_one(&sql, &[]).await.map_err(read_error)?;
-            let head: i64 = row.try_get(0).map_err(read_error)?;
-            Ok(head as u64)
+            readable_head(&client, &self.tables).await.map_err(read_error)
         })
         .await
     }
@@ -1038,10 +1208,9 @@ impl EventStore for PostgresStore {
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
         super::validate::registry(&contracts)?;
         // One statement, so the registry rows are locked only while it
-        // runs: an append registering a version waits for them while it
-        // holds the head row, and with it every other append. The rows are
-        // taken in byte order, as appends take them, and a version given
-        // twice is given once.
+        // runs: an append registering a version waits for them. The rows
+        // are taken in byte order, as appends take them, and a version
+        // given twice is given once.
         let mut sorted = contracts;
         sorted.sort();
         sorted.dedup_by(|a, b| (&a.name, a.version) == (&b.name, b.version));
@@ -1080,7 +1249,11 @@ impl EventStore for PostgresStore {
                 async move { store.page(PageQuery::All { at }).await }
             },
             self.head.subscribe(),
-            None,
+            // The head this process knows may run ahead of what can be
+            // read (another process's append, holding lower positions, is
+            // still open), so a subscription that found nothing past it
+            // looks again after the poll interval.
+            Some(self.config.poll_interval),
         )
     }
 }

@@ -26,10 +26,11 @@ treaty::contract! {
 
 pub use benchcounter::{CounterCommand, CounterEvent, CounterId, Increment, Incremented};
 
-/// A counter's state: its total.
-#[derive(Debug, Default)]
+/// A counter's state: its total. Serializable, so the store suite's
+/// long-stream case can snapshot it.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Counter {
-    total: u64,
+    pub total: u64,
 }
 
 impl Aggregate for Counter {

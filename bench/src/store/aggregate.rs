@@ -14,13 +14,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
-use treaty::aggregate::{Aggregate, EventSet, Repository, SnapshotPolicy, SqliteSnapshots};
+use treaty::aggregate::{EventSet, Repository, SnapshotPolicy, SqliteSnapshots};
 use treaty::store::{EventStore, ExpectedVersion, Metadata, SqliteStore, StreamName};
 
 use super::{failed, scratch, REPETITIONS, SUITE};
-use crate::counter::{CounterCommand, CounterEvent, CounterId, Increment, Incremented};
+use crate::counter::{Counter, CounterCommand, CounterEvent, CounterId, Increment, Incremented};
 use crate::report::{Report, Row, Target};
 use crate::Failure;
 
@@ -43,34 +42,6 @@ const OUTSIDE_EVERY: u64 = 100;
 const SNAPSHOT_EVERY: u64 = 100;
 
 const TARGET: f64 = 20.0;
-
-/// The counter of `counter.rs` with a state that can be snapshotted.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Tally {
-    total: u64,
-}
-
-impl Aggregate for Tally {
-    type Id = CounterId;
-    type Command = CounterCommand;
-    type Event = CounterEvent;
-    type Error = std::convert::Infallible;
-    const CATEGORY: &'static str = "counter";
-
-    fn decide(&self, command: &CounterCommand) -> Result<Vec<CounterEvent>, Self::Error> {
-        let CounterCommand::Increment(increment) = command;
-        Ok(vec![Incremented {
-            id: increment.id.clone(),
-            by: increment.by,
-        }
-        .into()])
-    }
-
-    fn apply(&mut self, event: &CounterEvent) {
-        let CounterEvent::Incremented(incremented) = event;
-        self.total += incremented.by;
-    }
-}
 
 fn counter() -> CounterId {
     CounterId("long".to_string())
@@ -128,7 +99,7 @@ pub async fn run_side(data: &Path, snapshots: bool, history: u64, commands: u64)
             .stream_version;
     }
     let command = CounterCommand::Increment(Increment { id: counter(), by: 1 });
-    let plain = Repository::<Tally, _>::new(store.clone());
+    let plain = Repository::<Counter, _>::new(store.clone());
     let mut elapsed = Duration::ZERO;
     let mut outside = 0;
     let mut last = None;
@@ -194,7 +165,7 @@ fn append_elsewhere(db: &Path) -> Result<(), Failure> {
 pub fn append_counter(db: &Path) -> Result<(), Failure> {
     crate::events::runtime()?.block_on(async {
         let store = SqliteStore::open(db).map_err(failed(format!("open {}", db.display())))?;
-        Repository::<Tally, _>::new(store)
+        Repository::<Counter, _>::new(store)
             .execute(
                 &counter(),
                 &CounterCommand::Increment(Increment { id: counter(), by: 1 }),

@@ -298,3 +298,71 @@ fn hover_shows_wire_names() {
     // Fingerprints are found under the contract name on the wire.
     assert!(text.contains("**v1** (current, fingerprint `"), "{text}");
 }
+
+/// Opens `document` in a server whose workspace is `root` (none when
+/// `None`) and returns its diagnostics and the definition of the type at
+/// `position`.
+fn open_in_workspace(root: Option<&Path>, document: &Path, position: Value) -> (Vec<Value>, Value) {
+    let mut client = Client::start();
+    let params = match root {
+        Some(root) => json!({"processId": null, "rootUri": uri(root), "capabilities": {},
+            "workspaceFolders": [{"uri": uri(root), "name": "contracts"}]}),
+        None => json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    };
+    client.request("initialize", params);
+    client.notify("initialized", json!({}));
+    let text = std::fs::read_to_string(document).unwrap();
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri(document), "languageId": "treaty", "version": 1, "text": text}}),
+    );
+    let diagnostics = client.diagnostics_for(&uri(document));
+    let definition = client.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": uri(document)}, "position": position}),
+    );
+    (diagnostics, definition)
+}
+
+#[test]
+fn imports_from_other_directories_of_the_workspace_resolve_to_the_nearest_declaration() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let shop = write(
+        "contracts/shop/orders.treaty",
+        "namespace shop;\nuse shared.Money;\n\nPlaced!(total: Money);\n",
+    );
+    // `shared` imports `units`, from a third directory.
+    let money = write(
+        "contracts/shared/money.treaty",
+        "namespace shared;\nuse units.Cents;\n\nrecord Money(amount: Cents);\n",
+    );
+    write("contracts/units/cents.treaty", "namespace units;\n\nid Cents: i64;\n");
+    // Another contract set declaring `shared` too, further from the
+    // document: compiled together with the nearer one they would clash.
+    write(
+        "tests/lint/before/shared.treaty",
+        "namespace shared;\n\nrecord Money(cents: i64);\n",
+    );
+
+    let (diagnostics, definition) = open_in_workspace(Some(&root), &shop, json!({"line": 3, "character": 16}));
+    assert_eq!(diagnostics, Vec::<Value>::new());
+    assert_eq!(definition["result"]["uri"], json!(uri(&money)), "{definition}");
+    assert_eq!(
+        definition["result"]["range"]["start"],
+        json!({"line": 3, "character": 7})
+    );
+
+    // Without a workspace the document's directory is all there is.
+    let (diagnostics, _) = open_in_workspace(None, &shop, json!({"line": 3, "character": 16}));
+    assert!(
+        diagnostics.iter().any(|d| d["code"] == "unknown-import"),
+        "{diagnostics:?}"
+    );
+}

@@ -4,9 +4,15 @@
 //! A document is compiled with every `.treaty` file under its directory
 //! (`target/`, `node_modules/` and hidden directories skipped, at most
 //! [`MAX_FILES`] files and [`MAX_ENTRIES`] directory entries, nearest
-//! first), the open documents' texts replacing what is on disk.
+//! first), the open documents' texts replacing what is on disk. A
+//! namespace those files import but do not declare is looked for in the
+//! editor's workspace folders: the files that declare it in the directory
+//! nearest the document are added, and so on for what they import. Only
+//! the nearest directory counts because a repository may hold several
+//! contract sets declaring one namespace (a contract before and after a
+//! change), which compiled together would clash.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +59,87 @@ fn contract_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The namespaces each file declares and the ones its `use`s name.
+fn namespaces(name: &Path, bytes: &[u8]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut sources = Sources::new();
+    let id = sources.add(name.display().to_string(), bytes.to_vec());
+    let (file, _) = parse_file(&sources, id);
+    let mut declared = BTreeSet::new();
+    let mut used = BTreeSet::new();
+    for item in &file.items {
+        match &item.kind {
+            ast::ItemKind::Namespace(path) => {
+                declared.insert(path.dotted());
+            }
+            ast::ItemKind::Use(path) => {
+                if let Some((namespace, _)) = path.dotted().rsplit_once('.') {
+                    used.insert(namespace.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    (declared, used)
+}
+
+/// The namespaces `texts` import and none of them declares.
+fn imported_but_undeclared(texts: &[(PathBuf, Vec<u8>)]) -> BTreeSet<String> {
+    let mut declared = BTreeSet::new();
+    let mut used = BTreeSet::new();
+    for (path, bytes) in texts {
+        let (d, u) = namespaces(path, bytes);
+        declared.extend(d);
+        used.extend(u);
+    }
+    used.difference(&declared).cloned().collect()
+}
+
+/// A contract file of the workspace: its path, its bytes and the
+/// namespaces it declares.
+type Candidate = (PathBuf, Vec<u8>, BTreeSet<String>);
+
+/// For each of `missing`, the files of `candidates` not yet in `texts`
+/// that declare it, from the one directory nearest `dir` that has any.
+fn declaring_files(
+    candidates: &[Candidate],
+    texts: &[(PathBuf, Vec<u8>)],
+    missing: &BTreeSet<String>,
+    dir: &Path,
+) -> Vec<(PathBuf, Vec<u8>)> {
+    let nearness = |p: &Path| {
+        let parent = p.parent().unwrap_or(p);
+        let shared = parent
+            .components()
+            .zip(dir.components())
+            .take_while(|(a, b)| a == b)
+            .count();
+        // More components shared first, then fewer steps down from them.
+        (std::cmp::Reverse(shared), parent.components().count() - shared)
+    };
+    let mut added: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for namespace in missing {
+        let declaring: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|(p, _, declares)| {
+                declares.contains(namespace) && !texts.iter().any(|(t, _)| t == p) && !added.iter().any(|(a, _)| a == p)
+            })
+            .collect();
+        let Some(nearest) = declaring.iter().map(|(p, _, _)| nearness(p)).min() else {
+            continue;
+        };
+        let nearest_dir = declaring
+            .iter()
+            .find(|(p, _, _)| nearness(p) == nearest)
+            .and_then(|(p, _, _)| p.parent().map(Path::to_path_buf));
+        for (path, bytes, _) in declaring {
+            if path.parent().map(Path::to_path_buf) == nearest_dir {
+                added.push((path.clone(), bytes.clone()));
+            }
+        }
+    }
+    added
+}
+
 /// One compilation: the files, their trees, the schema when they are
 /// valid, and every diagnostic.
 pub struct Analysis {
@@ -67,9 +154,10 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// Compiles the document at `path` with its neighbours; `open` holds
-    /// the texts of open documents.
-    pub fn of(path: &Path, open: &HashMap<PathBuf, String>) -> Analysis {
+    /// Compiles the document at `path` with its neighbours and the files
+    /// of `roots` that declare what they import; `open` holds the texts
+    /// of open documents.
+    pub fn of(path: &Path, open: &HashMap<PathBuf, String>, roots: &[PathBuf]) -> Analysis {
         let dir = path.parent().unwrap_or(Path::new("/"));
         let mut paths = contract_files(dir);
         for open_path in open.keys() {
@@ -81,16 +169,41 @@ impl Analysis {
             paths.push(path.to_path_buf());
         }
         paths.sort();
+        let read = |p: &Path| match open.get(p) {
+            Some(text) => Some(text.clone().into_bytes()),
+            None => std::fs::read(p).ok(),
+        };
+        let mut texts: Vec<(PathBuf, Vec<u8>)> = paths.into_iter().filter_map(|p| read(&p).map(|b| (p, b))).collect();
+        let mut workspace: Option<Vec<Candidate>> = None;
+        loop {
+            let missing = imported_but_undeclared(&texts);
+            if missing.is_empty() {
+                break;
+            }
+            // Read and parsed once per analysis, and only when something
+            // is missing: the usual document imports from its own folder.
+            let candidates = workspace.get_or_insert_with(|| {
+                let mut files: Vec<PathBuf> = roots.iter().flat_map(|root| contract_files(root)).collect();
+                files.sort();
+                files.dedup();
+                files
+                    .into_iter()
+                    .filter_map(|p| read(&p).map(|b| (p, b)))
+                    .map(|(p, b)| {
+                        let declares = namespaces(&p, &b).0;
+                        (p, b, declares)
+                    })
+                    .collect()
+            });
+            let added = declaring_files(candidates, &texts, &missing, dir);
+            if added.is_empty() {
+                break;
+            }
+            texts.extend(added);
+        }
         let mut sources = Sources::new();
-        let mut kept = Vec::with_capacity(paths.len());
-        for p in paths {
-            let bytes = match open.get(&p) {
-                Some(text) => text.clone().into_bytes(),
-                None => match std::fs::read(&p) {
-                    Ok(bytes) => bytes,
-                    Err(_) => continue,
-                },
-            };
+        let mut kept = Vec::with_capacity(texts.len());
+        for (p, bytes) in texts {
             sources.add(p.display().to_string(), bytes);
             kept.push(p);
         }

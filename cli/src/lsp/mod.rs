@@ -58,15 +58,19 @@ pub fn run(_args: LspArgs) -> ExitCode {
     });
     let result = connection
         .initialize_start()
-        .and_then(|(id, _params)| connection.initialize_finish(id, initialize));
-    if let Err(e) = result {
-        eprintln!("error: the client did not initialize the server: {e}");
-        return ExitCode::from(crate::INVALID);
-    }
+        .and_then(|(id, params)| connection.initialize_finish(id, initialize).map(|()| params));
+    let params = match result {
+        Ok(params) => params,
+        Err(e) => {
+            eprintln!("error: the client did not initialize the server: {e}");
+            return ExitCode::from(crate::INVALID);
+        }
+    };
     let mut server = Server {
         connection: &connection,
         open: HashMap::new(),
         published: HashSet::new(),
+        roots: workspace_roots(&params),
     };
     let clean = server.serve();
     drop(server);
@@ -85,6 +89,34 @@ struct Server<'c> {
     open: HashMap<PathBuf, String>,
     /// Files whose last published diagnostics were not empty.
     published: HashSet<PathBuf>,
+    /// The editor's workspace folders, where namespaces a document imports
+    /// from outside its own directory are looked for.
+    roots: Vec<PathBuf>,
+}
+
+/// The workspace folders of `initialize`'s parameters (`workspaceFolders`,
+/// else the older `rootUri`); none when absent or not `file:` URIs.
+fn workspace_roots(params: &Value) -> Vec<PathBuf> {
+    let folders = params["workspaceFolders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| &f["uri"]);
+    let uris: Vec<&Value> = folders.chain(std::iter::once(&params["rootUri"])).collect();
+    let mut roots = Vec::new();
+    for uri in uris {
+        let Some(path) = uri
+            .as_str()
+            .and_then(|u| u.parse::<Uri>().ok())
+            .and_then(|u| text::uri_to_path(&u))
+        else {
+            continue;
+        };
+        if !roots.contains(&path) {
+            roots.push(path);
+        }
+    }
+    roots
 }
 
 impl Server<'_> {
@@ -185,7 +217,7 @@ impl Server<'_> {
     /// Compiles `path` with its neighbours and publishes every file's
     /// diagnostics (an empty list clears earlier ones).
     fn publish(&mut self, path: &std::path::Path) {
-        let analysis = Analysis::of(path, &self.open);
+        let analysis = Analysis::of(path, &self.open, &self.roots);
         let mut by_file: HashMap<usize, Vec<Diagnostic>> = HashMap::new();
         for d in &analysis.diagnostics {
             let Some(index) = analysis.index_of_span(d.primary.span) else {
@@ -238,7 +270,7 @@ impl Server<'_> {
     /// offset of `position` in it.
     fn at(&self, uri: &Uri, position: lsp_types::Position) -> Option<(Analysis, usize, usize)> {
         let path = text::uri_to_path(uri)?;
-        let analysis = Analysis::of(&path, &self.open);
+        let analysis = Analysis::of(&path, &self.open, &self.roots);
         let index = analysis.index(&path)?;
         let offset = text::offset(analysis.text(index), position);
         Some((analysis, index, offset))

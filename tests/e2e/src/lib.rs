@@ -134,3 +134,18 @@ impl From<shop::OrderPlacedV1> for shop::OrderPlacedV2 {
         }
     }
 }
+
+/// A small deterministic generator for the tests that kill processes at
+/// random, so a failing run can be repeated from the seed it prints.
+pub struct Random(pub u64);
+
+impl Random {
+    /// The next number below `bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % bound
+    }
+}

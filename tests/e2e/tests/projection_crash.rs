@@ -20,22 +20,9 @@ use projection::*;
 use treaty::aggregate::EventSet;
 use treaty::projection::{Generation, GenerationStatus, SqliteViewStore, ViewReader, ViewStore};
 use treaty::store::{Durability, EventStore, ExpectedVersion, Metadata, SqliteConfig, SqliteStore, StreamName};
+use treaty_e2e::Random;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_projection_worker");
-
-/// A small deterministic generator, so a failing run can be repeated
-/// from the seed it prints.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % bound
-    }
-}
 
 /// Appends `count` events: accounts opened, then deposits and
 /// withdrawals, ten events per append.

@@ -30,25 +30,12 @@ use projection::*;
 use treaty::aggregate::EventSet;
 use treaty::projection::{GenerationStatus, Lease, Projection, SqliteViewStore, ViewReader, ViewStore};
 use treaty::store::{EventStore, ExpectedVersion, Metadata, SqliteStore, StreamName};
+use treaty_e2e::Random;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_instance_worker");
 const PROJECTIONS: [&str; 2] = ["bank.balances", "bank.totals"];
 const INSTANCES: usize = 3;
 const KILLS: usize = 8;
-
-/// A small deterministic generator, so a failing run can be repeated
-/// from the seed it prints.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % bound
-    }
-}
 
 fn lease_ms() -> u64 {
     std::env::var("TREATY_TEST_LEASE_MS")

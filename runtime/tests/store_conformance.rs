@@ -332,6 +332,82 @@ pub async fn concurrent_appends_to_many_streams_leave_no_gaps(store: impl EventS
     }
 }
 
+/// Retries of committed appends, sent at the same time as new appends
+/// (which group commit may write together): each retry answers with its
+/// original result, whatever its expectation, and the new appends commit.
+pub async fn retries_sent_among_new_appends_get_their_original_results(store: impl EventStore + Clone) {
+    let mut originals = Vec::new();
+    for i in 0..12u64 {
+        let s = stream(&format!("retried-{i}"));
+        let batch = vec![event(100 + i)];
+        let result = store
+            .append(&s, ExpectedVersion::NoStream, batch.clone())
+            .await
+            .unwrap();
+        originals.push((s, batch, result));
+    }
+    let head = store.head().await.unwrap();
+    for round in 0..3u64 {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, (s, batch, result)) in originals.iter().cloned().enumerate() {
+            let store = store.clone();
+            // Alternately the original expectation, which no longer
+            // holds, and no expectation, which only the stored ids stop.
+            let expected = if i % 2 == 0 {
+                ExpectedVersion::NoStream
+            } else {
+                ExpectedVersion::Any
+            };
+            tasks.spawn(async move { (Some(result), store.append(&s, expected, batch).await) });
+        }
+        for i in 0..12u64 {
+            let store = store.clone();
+            let s = stream(&format!("fresh-{round}-{i}"));
+            tasks.spawn(async move { (None, store.append(&s, ExpectedVersion::NoStream, events(0..1)).await) });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined.unwrap() {
+                (Some(original), retried) => assert_eq!(retried.unwrap(), original),
+                (None, fresh) => assert_eq!(fresh.unwrap().stream_version, 1),
+            }
+        }
+    }
+    let all = collect(store.read_all(1)).await;
+    assert_eq!(all.len() as u64, 12 + 36, "each retry wrote nothing");
+    assert!(store.head().await.unwrap() > head);
+}
+
+/// Appends to streams shared by many writers, each writer taking them in
+/// its own order: no append fails (groups of appends lock several streams
+/// at once, always in one order), and every stream's versions are gap-free.
+pub async fn writers_sharing_streams_in_any_order_all_get_through(store: impl EventStore + Clone) {
+    const STREAMS: u64 = 5;
+    let tasks: Vec<_> = (0..16u64)
+        .map(|writer| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..10u64 {
+                    let s = stream(&format!("shared-{}", (writer * 7 + n * (writer % 3 + 1)) % STREAMS));
+                    store.append(&s, ExpectedVersion::Any, events(0..1)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut total = 0;
+    for i in 0..STREAMS {
+        let read = collect(store.read_stream(&stream(&format!("shared-{i}")), 1, Direction::Forward)).await;
+        assert_eq!(versions(&read), (1..=read.len() as u64).collect::<Vec<_>>());
+        total += read.len();
+    }
+    assert_eq!(total, 160);
+    let all = collect(store.read_all(1)).await;
+    assert_eq!(all.len(), 160);
+    assert!(all.windows(2).all(|w| w[0].position < w[1].position));
+}
+
 /// A valid fingerprint (32 lowercase hex digits) standing for `tag`: the
 /// tag's bytes in hex, padded with zeros.
 fn fp(tag: &str) -> String {
@@ -890,6 +966,16 @@ macro_rules! conformance {
             async fn a_refused_append_fails_alone_and_the_others_of_its_group_commit() {
                 let Some(store) = ($make) else { return };
                 super::a_refused_append_fails_alone_and_the_others_of_its_group_commit(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn retries_sent_among_new_appends_get_their_original_results() {
+                let Some(store) = ($make) else { return };
+                super::retries_sent_among_new_appends_get_their_original_results(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn writers_sharing_streams_in_any_order_all_get_through() {
+                let Some(store) = ($make) else { return };
+                super::writers_sharing_streams_in_any_order_all_get_through(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn names_fingerprints_and_headers_are_validated_alike() {

@@ -28,6 +28,11 @@
 //! readers step over. Appends to one stream take turns (a transaction
 //! advisory lock on the stream), so a lost race is decided before any
 //! position is taken and leaves none.
+//!
+//! Concurrent appends of one process to different streams are written
+//! together, one call and one transaction per group (`group`).
+
+mod group;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -80,6 +85,10 @@ pub struct PostgresStore {
     config: PostgresConfig,
     head: std::sync::Arc<watch::Sender<u64>>,
     in_use: std::sync::Arc<VersionsInUse>,
+    /// Group commit of concurrent appends (`group`); `None` when the
+    /// store's schema was made by a build without the group function and
+    /// opened without changing it.
+    grouper: Option<group::Grouper>,
 }
 
 /// The contract versions this store has appended with their fingerprints,
@@ -144,6 +153,9 @@ struct Tables {
     contracts: String,
     /// The call of the server-side append (`append_function`).
     append: String,
+    /// The call of the server-side append of a group
+    /// (`group::group_function`).
+    append_group: String,
     /// The bound up to which rows may be read (`bound_function`), asked
     /// in a statement of its own before the rows are read.
     bound: String,
@@ -160,6 +172,10 @@ impl Tables {
             append: format!(
                 "SELECT status, stream_version, first_position, last_position
                  FROM {schema}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
+            append_group: format!(
+                "SELECT status, stream_version, first_position, last_position
+                 FROM {schema}.append_group($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             ),
             bound: format!("SELECT {schema}.readable_bound()"),
             append_key: append_key(schema),
@@ -246,6 +262,7 @@ impl PostgresStore {
                  {sequence}
                  CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS BIGINT MINVALUE 1 CACHE 1;
                  {function}
+                 {group}
                  {bound}",
                     events = tables.events,
                     contracts = tables.contracts,
@@ -253,12 +270,13 @@ impl PostgresStore {
                     widening = version_migration(tables, schema),
                     sequence = sequence_migration(tables, schema),
                     function = append_function(tables, schema),
+                    group = group::group_function(tables, schema),
                     bound = bound_function(tables, schema),
                 )
             },
         )
         .await?;
-        PostgresStore::start(pool, location, tables, config).await
+        PostgresStore::start(pool, location, tables, config, true).await
     }
 
     /// Connects to the existing store in `config.connection.schema` at
@@ -313,7 +331,11 @@ impl PostgresStore {
                  UNION ALL
                  SELECT c.relname::TEXT, '', ''
                  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = $1 AND c.relname = 'positions' AND c.relkind = 'S'",
+                 WHERE n.nspname = $1 AND c.relname = 'positions' AND c.relkind = 'S'
+                 UNION ALL
+                 SELECT 'append_group', '', ''
+                 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname = $1 AND p.proname = 'append_group'",
                 &[&config.connection.schema],
             )
             .await
@@ -341,22 +363,34 @@ impl PostgresStore {
                 current: LAYOUT,
             });
         }
-        PostgresStore::start(pool, location, tables, config).await
+        // A store made by a build without group commit has no group
+        // function, and this handle may not create it: its appends go one
+        // at a time, as that build's did.
+        let grouping = column("append_group", "").is_some();
+        PostgresStore::start(pool, location, tables, config, grouping).await
     }
 
     /// Reads the head and starts following other writers.
-    async fn start(pool: Pool, location: String, tables: Tables, config: PostgresConfig) -> Result<Self, OpenError> {
+    async fn start(
+        pool: Pool,
+        location: String,
+        tables: Tables,
+        config: PostgresConfig,
+        grouping: bool,
+    ) -> Result<Self, OpenError> {
         let failed =
             |e: Box<dyn std::error::Error + Send + Sync>| OpenError::storage(Component::EventStore, &location, e);
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
         let head = readable_head(&client, &tables).await.map_err(|e| failed(Box::new(e)))?;
         drop(client);
+        let grouper = grouping.then(|| group::Grouper::start(pool.clone(), tables.clone()));
         let store = PostgresStore {
             pool,
             tables,
             config,
             head: std::sync::Arc::new(watch::channel(head).0),
             in_use: std::sync::Arc::default(),
+            grouper,
         };
         store.watch_other_writers();
         Ok(store)
@@ -944,31 +978,42 @@ struct Call<'a> {
     metadata: Vec<String>,
 }
 
+/// An expectation as the append functions take it: a kind (0 any, 1 no
+/// stream, 2 stream exists, 3 exact) and the exact version.
+fn expectation(expected: ExpectedVersion) -> (i32, i64) {
+    match expected {
+        ExpectedVersion::Any => (0, 0),
+        ExpectedVersion::NoStream => (1, 0),
+        ExpectedVersion::StreamExists => (2, 0),
+        ExpectedVersion::Exact(n) => (3, i64::try_from(n).unwrap_or(i64::MAX)),
+    }
+}
+
+// Validation checked that payloads are UTF-8 and metadata serializes;
+// should either still fail, the append fails, never the caller's task.
+
+/// An event's payload as the text column stores it.
+fn payload_text(event: &NewEvent) -> Result<&str, AppendError> {
+    std::str::from_utf8(&event.payload).map_err(|error| AppendError::InvalidPayload {
+        id: event.id,
+        contract: event.contract.clone(),
+        reason: format!("it is not UTF-8: {error}"),
+    })
+}
+
+/// Each event's metadata as JSON.
+fn metadata_json(events: &[NewEvent]) -> Result<Vec<String>, AppendError> {
+    events
+        .iter()
+        .map(|e| serde_json::to_string(&e.metadata).map_err(|error| AppendError::Storage(Box::new(error))))
+        .collect()
+}
+
 impl<'a> Call<'a> {
     fn new(expected: ExpectedVersion, events: &'a [NewEvent]) -> Result<Call<'a>, AppendError> {
-        let (kind, exact): (i32, i64) = match expected {
-            ExpectedVersion::Any => (0, 0),
-            ExpectedVersion::NoStream => (1, 0),
-            ExpectedVersion::StreamExists => (2, 0),
-            ExpectedVersion::Exact(n) => (3, i64::try_from(n).unwrap_or(i64::MAX)),
-        };
-        // Validation checked that payloads are UTF-8 and metadata
-        // serializes; should either still fail, the append fails, never
-        // the caller's task.
-        let payloads = events
-            .iter()
-            .map(|e| {
-                std::str::from_utf8(&e.payload).map_err(|error| AppendError::InvalidPayload {
-                    id: e.id,
-                    contract: e.contract.clone(),
-                    reason: format!("it is not UTF-8: {error}"),
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let metadata = events
-            .iter()
-            .map(|e| serde_json::to_string(&e.metadata).map_err(|error| AppendError::Storage(Box::new(error))))
-            .collect::<Result<_, _>>()?;
+        let (kind, exact) = expectation(expected);
+        let payloads = events.iter().map(payload_text).collect::<Result<_, _>>()?;
+        let metadata = metadata_json(events)?;
         Ok(Call {
             kind,
             exact,
@@ -991,11 +1036,67 @@ impl PostgresStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, AppendError> {
         rules::validate_append(stream, &events, self.config.max_event_bytes)?;
+        let events = match self.grouped(stream, expected, events).await? {
+            Ok(result) => return Ok(result),
+            Err(events) => events,
+        };
         let call = Call::new(expected, &events)?;
         // A transient failure (a pooled connection the server closed, a
         // serialization failure) is tried again here, so callers do not
         // each have to: the same event ids make it safe.
         retrying(|| self.append_once(stream, expected, &events, &call)).await
+    }
+
+    /// The append made with a group (`group`), when it can be: its
+    /// versions registered already, not too large, grouping available.
+    /// `Err` gives the events back for the single path.
+    async fn grouped(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Result<AppendResult, Vec<NewEvent>>, AppendError> {
+        let Some(grouper) = &self.grouper else {
+            return Ok(Err(events));
+        };
+        if events.len() > group::MAX_EVENTS || !self.in_use.cover(&events) {
+            return Ok(Err(events));
+        }
+        for event in &events {
+            payload_text(event)?;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let request = group::Request {
+            stream: stream.clone(),
+            expected,
+            metadata: metadata_json(&events)?,
+            events,
+            reply,
+        };
+        if let Err(request) = grouper.send(request) {
+            return Ok(Err(request.events));
+        }
+        let Ok(group::Reply { events, outcome }) = answer.await else {
+            // The group's task ended with its runtime: the append may or
+            // may not have been written, and trying it again with the
+            // same events is safe (their ids tell a retry apart).
+            return Err(AppendError::Unavailable("the group commit task has stopped".into()));
+        };
+        match outcome {
+            group::Outcome::Appended(result) => Ok(Ok(self.moved(result))),
+            group::Outcome::Alone => Ok(Err(events)),
+            group::Outcome::WrongVersion(actual) => {
+                let ids: Vec<crate::types::Uuid> = events.iter().map(|e| e.id).collect();
+                match self.judge_stored(stream, &ids).await? {
+                    Some(original) => Ok(Ok(self.moved(original))),
+                    None => Err(AppendError::WrongExpectedVersion {
+                        stream: stream.clone(),
+                        expected,
+                        actual,
+                    }),
+                }
+            }
+        }
     }
 
     /// One attempt at an append.

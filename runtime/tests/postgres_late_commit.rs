@@ -255,6 +255,74 @@ async fn a_late_commit_in_another_process_is_never_skipped() {
     connection.await.unwrap().unwrap();
 }
 
+/// The same with a group of appends held open (`append_group`, which the
+/// store uses for concurrent appends), while another process's appends
+/// commit in groups of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_group_commit_in_another_process_is_never_skipped() {
+    let Some(url) = treaty_testing::server_url("TREATY_TEST_POSTGRES") else {
+        return;
+    };
+    let schema = format!("test_{}", Uuid::now_v7().simple());
+    let store = PostgresStore::open_with(&url, config(&schema)).await.unwrap();
+    store
+        .append(&stream("before"), ExpectedVersion::NoStream, vec![event(0)])
+        .await
+        .unwrap();
+    let mut early = subscribe(&store, 1);
+    assert_eq!(positions(&take(&mut early, 1).await), [1]);
+
+    let mut slow = child(
+        "slow_writer_child",
+        &[
+            ("TREATY_SLOW_WRITER", "group:late-a,late-b,late-c".to_string()),
+            ("TREATY_TEST_SCHEMA", schema.clone()),
+        ],
+    );
+    let mut slow_out = BufReader::new(slow.stdout.take().unwrap());
+    let late: Vec<u64> = tokio::task::block_in_place(|| expect_line(&mut slow_out, "appended "))
+        .split(',')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(late, [2, 3, 4]);
+
+    let fast = child(
+        "fast_writer_child",
+        &[
+            ("TREATY_FAST_WRITER", "40".to_string()),
+            ("TREATY_TEST_SCHEMA", schema.clone()),
+        ],
+    );
+    let fast = tokio::task::block_in_place(|| fast.wait_with_output()).unwrap();
+    assert!(fast.status.success(), "the fast writer failed");
+    assert_eq!(store.head().await.unwrap(), 1);
+    assert_eq!(positions(&collect(store.read_all(1)).await), [1]);
+    assert!(
+        drain(&mut early, Duration::from_millis(400)).await.is_empty(),
+        "a subscription read past an open group"
+    );
+
+    writeln!(slow.stdin.as_mut().unwrap(), "commit").unwrap();
+    tokio::task::block_in_place(|| expect_line(&mut slow_out, "committed"));
+    assert!(tokio::task::block_in_place(|| slow.wait()).unwrap().success());
+    let all = collect(store.read_all(1)).await;
+    assert_eq!(all.len(), 44);
+    assert_in_order(&all);
+    assert_eq!(positions(&all[1..4]), late);
+    let followed = take(&mut early, 43).await;
+    assert_eq!(positions(&followed), positions(&all[1..]));
+
+    drop(store);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    drop(client);
+    connection.await.unwrap().unwrap();
+}
+
 /// `n` events from a subscription started now at `from`.
 async fn collect_n(store: &PostgresStore, from: u64, n: usize) -> Vec<RecordedEvent> {
     let mut rx = subscribe(store, from);
@@ -275,6 +343,48 @@ async fn slow_writer_child() {
     let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     let connection = tokio::spawn(connection);
     let tx = client.transaction().await.unwrap();
+    if let Some(streams) = name.strip_prefix("group:") {
+        // A group of appends, one event each, held open like a single one.
+        let streams: Vec<&str> = streams.split(',').collect();
+        let n = streams.len();
+        let events: Vec<NewEvent> = (0..n as u64).map(event).collect();
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT status, first_position FROM {schema}.append_group(
+                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ),
+                &[
+                    &streams,
+                    &vec![1i32; n],
+                    &vec![0i64; n],
+                    &vec![1i32; n],
+                    &(1..=n as i32).collect::<Vec<_>>(),
+                    &vec![1i32; n],
+                    &events.iter().map(|e| e.id).collect::<Vec<_>>(),
+                    &events.iter().map(|e| e.contract.as_str()).collect::<Vec<_>>(),
+                    &events.iter().map(|e| i64::from(e.contract_version)).collect::<Vec<_>>(),
+                    &events.iter().map(|e| e.fingerprint.as_str()).collect::<Vec<_>>(),
+                    &events
+                        .iter()
+                        .map(|e| std::str::from_utf8(&e.payload).unwrap())
+                        .collect::<Vec<_>>(),
+                    &events
+                        .iter()
+                        .map(|e| serde_json::to_string(&e.metadata).unwrap())
+                        .collect::<Vec<_>>(),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(rows.iter().all(|row| row.get::<_, &str>(0) == "ok"));
+        let first: Vec<String> = rows.iter().map(|row| row.get::<_, i64>(1).to_string()).collect();
+        println!("appended {}", first.join(","));
+        std::io::stdout().flush().unwrap();
+        finish(tx).await;
+        drop(client);
+        return connection.await.unwrap().unwrap();
+    }
     let event = event(0);
     let row = tx
         .query_one(
@@ -297,6 +407,13 @@ async fn slow_writer_child() {
     assert_eq!(row.get::<_, &str>(0), "ok");
     println!("appended {}", row.get::<_, i64>(1));
     std::io::stdout().flush().unwrap();
+    finish(tx).await;
+    drop(client);
+    connection.await.unwrap().unwrap();
+}
+
+/// Commits or rolls back `tx` when stdin says so.
+async fn finish(tx: tokio_postgres::Transaction<'_>) {
     let mut told = String::new();
     tokio::task::block_in_place(|| std::io::stdin().read_line(&mut told)).unwrap();
     match told.trim() {
@@ -310,12 +427,11 @@ async fn slow_writer_child() {
         }
     }
     std::io::stdout().flush().unwrap();
-    drop(client);
-    connection.await.unwrap().unwrap();
 }
 
 /// The fast writer: appends one event to each of `TREATY_FAST_WRITER`
-/// streams through `PostgresStore`, each committed before the next.
+/// streams through `PostgresStore`, all at once, so that the store writes
+/// them in groups (after a first append, which registers the version).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_writer_child() {
     let (Ok(count), Ok(schema), Ok(url)) = (
@@ -326,10 +442,21 @@ async fn fast_writer_child() {
         return;
     };
     let store = PostgresStore::open_existing(&url, config(&schema)).await.unwrap();
-    for i in 0..count.parse::<u64>().unwrap() {
-        store
-            .append(&stream(&format!("fast-{i}")), ExpectedVersion::NoStream, vec![event(i)])
-            .await
-            .unwrap();
+    let count = count.parse::<u64>().unwrap();
+    store
+        .append(&stream("fast-0"), ExpectedVersion::NoStream, vec![event(0)])
+        .await
+        .unwrap();
+    let mut appends = tokio::task::JoinSet::new();
+    for i in 1..count {
+        let store = store.clone();
+        appends.spawn(async move {
+            store
+                .append(&stream(&format!("fast-{i}")), ExpectedVersion::NoStream, vec![event(i)])
+                .await
+        });
+    }
+    while let Some(appended) = appends.join_next().await {
+        appended.unwrap().unwrap();
     }
 }

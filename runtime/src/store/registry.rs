@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{AppendError, EventStore, ReadError};
-use crate::contract::{Contract, ContractInfo};
+use crate::contract::{Contract, ContractInfo, ContractKind};
 
 /// A contract version as this build compiled it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,17 +33,24 @@ pub struct CompiledContract {
 }
 
 impl CompiledContract {
-    /// Every version in the history of contract `C`.
+    /// Every version in the history of contract `C` when it is an event;
+    /// nothing for a command (see [`CompiledContract::from_info`]).
     pub fn all_versions<C: Contract>() -> Vec<CompiledContract> {
         CompiledContract::from_info(&[ContractInfo::of::<C>()])
     }
 
-    /// Every version of every contract listed, such as the `CONTRACTS`
-    /// constants of generated namespace modules:
+    /// Every version of every event contract listed, such as the
+    /// `CONTRACTS` constants of generated namespace modules:
     /// `CompiledContract::from_info(&[factory::CONTRACTS, shared::CONTRACTS].concat())`.
+    ///
+    /// Commands are left out: the event store never holds them, so the
+    /// registry has nothing to say about them, and recording them would
+    /// make a change to a command, which only the bus carries, block the
+    /// start of a service as if stored events depended on it.
     pub fn from_info(contracts: &[ContractInfo]) -> Vec<CompiledContract> {
         contracts
             .iter()
+            .filter(|c| c.kind == ContractKind::Event)
             .flat_map(|c| {
                 c.history.iter().map(|v| CompiledContract {
                     name: c.name.to_string(),
@@ -273,4 +280,40 @@ pub async fn register_contracts(store: &impl EventStore, compiled: &[CompiledCon
     check_contracts(store, compiled).await?;
     store.record_contracts(compiled.to_vec()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::ContractVersion;
+
+    const PLACED: &[ContractVersion] = &[
+        ContractVersion {
+            version: 2,
+            fingerprint: "f2",
+        },
+        ContractVersion {
+            version: 1,
+            fingerprint: "f1",
+        },
+    ];
+
+    #[test]
+    fn only_events_are_registered() {
+        let contracts = [
+            ContractInfo {
+                name: "shop.PlaceOrder",
+                kind: ContractKind::Command,
+                history: PLACED,
+            },
+            ContractInfo {
+                name: "shop.OrderPlaced",
+                kind: ContractKind::Event,
+                history: PLACED,
+            },
+        ];
+        let compiled = CompiledContract::from_info(&contracts);
+        let names: Vec<(&str, u32)> = compiled.iter().map(|c| (c.name.as_str(), c.version)).collect();
+        assert_eq!(names, [("shop.OrderPlaced", 2), ("shop.OrderPlaced", 1)]);
+    }
 }

@@ -35,7 +35,7 @@ pub async fn run(args: CheckArgs) -> Result<(), Failure> {
     match store.check_contracts(&compiled).await {
         Ok(()) => {
             println!(
-                "ok: the contracts can read every event in the store ({} contract version{})",
+                "ok: the contracts can read every event in the store ({} event version{})",
                 compiled.len(),
                 crate::plural(compiled.len())
             );
@@ -49,16 +49,16 @@ pub async fn run(args: CheckArgs) -> Result<(), Failure> {
     }
 }
 
-/// Every command and event version of the contract files, as generated
-/// code would register them: the same fingerprints, with the canonical
-/// schema text.
+/// Every event version of the contract files, as generated code would
+/// register them (`CompiledContract::from_info`): the same fingerprints,
+/// with the canonical schema text. Commands are never stored.
 fn compile(paths: &[PathBuf], extern_types: &[String]) -> Result<Vec<CompiledContract>, Failure> {
     let schema = crate::valid_schema(paths, extern_types)
         .map_err(Failure::reported)?
         .schema;
     Ok(treaty_dsl::contracts(&schema)
         .into_iter()
-        .filter(|c| matches!(c.kind, ContractKind::Command | ContractKind::Event))
+        .filter(|c| c.kind == ContractKind::Event)
         .map(|c| CompiledContract {
             schema: Some(c.schema.to_string()),
             name: c.name,

@@ -245,14 +245,7 @@ async fn a_late_commit_in_another_process_is_never_skipped() {
 
     drop(other);
     drop(store);
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-    let connection = tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
-    drop(client);
-    connection.await.unwrap().unwrap();
+    drop_schema(&url, &schema).await;
 }
 
 /// The same with a group of appends held open (`append_group`, which the
@@ -313,7 +306,12 @@ async fn a_late_group_commit_in_another_process_is_never_skipped() {
     assert_eq!(positions(&followed), positions(&all[1..]));
 
     drop(store);
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    drop_schema(&url, &schema).await;
+}
+
+/// Drops the test's schema.
+async fn drop_schema(url: &str, schema: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
     let connection = tokio::spawn(connection);
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))

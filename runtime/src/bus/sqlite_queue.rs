@@ -146,6 +146,8 @@ pub struct SqliteQueueConfig {
     /// How hard a send or settlement tries to survive failures; see
     /// [`Durability`]. With [`Durability::Normal`] a power loss may lose
     /// the last messages sent, or deliver again the last ones settled.
+    /// While an event store of this process writes the same file, the
+    /// queue writes through it, at the store's durability.
     pub durability: Durability,
     /// How long a received message stays with its consumer before it is
     /// delivered again. It must exceed the longest a handler runs: a
@@ -368,15 +370,18 @@ impl SqliteQueue {
             return Ok(Looked::Empty { ready_in });
         }
         let (visibility, prefetch) = (self.inner.config.visibility_timeout, self.inner.config.prefetch.max(1));
-        // What the claim takes joins `prefetched` on the writer's side,
-        // so a receive dropped while it runs (the bus shutting down) loses
-        // nothing: its messages wait there, and are released.
-        let weak = Arc::downgrade(&self.inner);
-        let claimed = self.inner.write(move |conn| {
-            let claimed = claim_batch(conn, visibility, prefetch)?;
-            Ok(ClaimedBatch { claimed, to: weak })
-        });
-        claimed.await.map_err(|e| failed(&self.inner.path, e))?.hand_over();
+        // Should this receive be dropped while the claim runs (the bus
+        // shutting down), what the claim took, once committed, joins
+        // `prefetched` on the writer's side: it waits there for the next
+        // receive, or is released. A claim whose commit failed took
+        // nothing.
+        let to = ClaimedBatch(Arc::downgrade(&self.inner));
+        let claimed = self.inner.write_or(
+            move |conn| claim_batch(conn, visibility, prefetch),
+            move |batch| to.hand_over(batch),
+        );
+        let batch = claimed.await.map_err(|e| failed(&self.inner.path, e))?;
+        ClaimedBatch(Arc::downgrade(&self.inner)).hand_over(batch);
         // Another receive may have taken them meanwhile, or another
         // process claimed them first: then look again at once.
         Ok(match self.inner.take_prefetched() {
@@ -438,34 +443,15 @@ impl SqliteQueue {
     }
 }
 
-/// Messages a claim took, on their way to the queue's `prefetched`. They
-/// get there even when nobody waits for the claim any more: dropped
-/// undelivered, they are handed over then.
-struct ClaimedBatch {
-    claimed: Vec<Delivery>,
-    to: Weak<Inner>,
-}
+/// Where the messages a claim took go: the queue's `prefetched`.
+struct ClaimedBatch(Weak<Inner>);
 
 impl ClaimedBatch {
-    /// Hands the messages to the queue.
-    fn hand_over(mut self) {
-        let claimed = std::mem::take(&mut self.claimed);
-        if let Some(inner) = self.to.upgrade() {
+    /// Hands the claimed messages to the queue.
+    fn hand_over(self, claimed: Vec<Delivery>) {
+        if let Some(inner) = self.0.upgrade() {
             let now = Instant::now();
             inner.prefetched().extend(claimed.into_iter().map(|d| (d, now)));
-        }
-    }
-}
-
-impl Drop for ClaimedBatch {
-    fn drop(&mut self) {
-        if !self.claimed.is_empty() {
-            let claimed = std::mem::take(&mut self.claimed);
-            ClaimedBatch {
-                claimed,
-                to: self.to.clone(),
-            }
-            .hand_over();
         }
     }
 }
@@ -501,9 +487,19 @@ impl Inner {
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Result<T, WriteError>> + Send + 'static {
+        self.write_or(work, drop)
+    }
+
+    /// Like [`write`](Self::write), with what to do with the committed
+    /// result nobody waits for any more.
+    fn write_or<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        undelivered: impl FnOnce(T) + Send + 'static,
+    ) -> impl Future<Output = Result<T, WriteError>> + Send + 'static {
         match self.file.as_deref().and_then(sqlite_shared::writer_for) {
-            Some(store) => store.write(work),
-            None => self.writer.write(work),
+            Some(store) => store.write_or(work, undelivered),
+            None => self.writer.write_or(work, undelivered),
         }
     }
 

@@ -90,15 +90,33 @@ impl FileWriter {
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Result<T, WriteError>> + Send + 'static {
+        self.write_or(work, drop)
+    }
+
+    /// Like [`write`](Self::write), but what a committed `work` returned
+    /// goes to `undelivered` (on the writer's thread) when nobody waits
+    /// for it any more: the future was dropped.
+    pub(crate) fn write_or<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        undelivered: impl FnOnce(T) + Send + 'static,
+    ) -> impl Future<Output = Result<T, WriteError>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn: &Connection| {
             let result = work(conn);
             let ok = result.is_ok();
-            let finish: Finish = Box::new(move |committed: Result<(), &str>| {
-                let _ = reply.send(match committed {
-                    Ok(()) => result.map_err(WriteError::Sql),
-                    Err(e) => Err(WriteError::Commit(e.to_string())),
-                });
+            let finish: Finish = Box::new(move |committed: Result<(), &str>| match (committed, result) {
+                (Ok(()), Ok(value)) => {
+                    if let Err(Ok(value)) = reply.send(Ok(value)) {
+                        undelivered(value);
+                    }
+                }
+                (Ok(()), Err(e)) => {
+                    let _ = reply.send(Err(WriteError::Sql(e)));
+                }
+                (Err(e), _) => {
+                    let _ = reply.send(Err(WriteError::Commit(e.to_string())));
+                }
             });
             (ok, finish)
         });

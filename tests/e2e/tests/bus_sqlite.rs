@@ -5,7 +5,8 @@
 //!   command's events, so no moment exists at which the events are stored
 //!   and the message still queued (a crash there would deliver it again)
 //!   or the message gone and the events not stored;
-//! - with the store elsewhere, the acknowledgement follows the append;
+//! - with the store elsewhere, or with a handler of one's own (which may
+//!   append more than once), the acknowledgement follows the handler;
 //! - `bus_worker` processes killed at random while they handle commands
 //!   neither lose a command nor apply one twice.
 
@@ -19,11 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bank::*;
+use futures::future::BoxFuture;
 use futures::TryStreamExt;
 use tokio::sync::{Notify, Semaphore};
-use treaty::aggregate::{Repository, Snapshot, SnapshotError, SnapshotPolicy, SnapshotStore};
-use treaty::bus::{Bus, BusConfig, MemoryQuarantine, SqliteQueue, SqliteQueueConfig};
-use treaty::store::{Durability, EventStore, SqliteConfig, SqliteStore, StreamName};
+use treaty::aggregate::{EventSet, Repository, Snapshot, SnapshotError, SnapshotPolicy, SnapshotStore};
+use treaty::bus::{
+    Bus, BusConfig, Envelope, HandleError, Handled, Handler, MemoryQuarantine, SqliteQueue, SqliteQueueConfig,
+};
+use treaty::store::{Durability, EventStore, ExpectedVersion, Metadata, SqliteConfig, SqliteStore, StreamName};
 use treaty_e2e::Random;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_bus_worker");
@@ -118,6 +122,68 @@ async fn with_the_store_elsewhere_the_acknowledgement_follows_the_append() {
     // The message is still queued (claimed): a crash now delivers it
     // again, and deduplication absorbs it.
     assert_eq!(rows_between_append_and_return(&events, &queue).await, (1, 1));
+}
+
+/// A handler of its own for `bank.OpenAccount`: appends the opening
+/// directly to the store, then waits like [`Pausing`] before returning.
+struct AppendsThenPauses {
+    store: SqliteStore,
+    pausing: Pausing,
+}
+
+impl Handler for AppendsThenPauses {
+    fn contracts(&self) -> Vec<&'static str> {
+        vec![<OpenAccount as treaty::Contract>::NAME]
+    }
+
+    fn handle<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>> {
+        Box::pin(async move {
+            let opened = AccountEvent::from(AccountOpened {
+                id: id("b"),
+                owner: "bob".into(),
+            })
+            .to_new_event(Metadata::now())
+            .map_err(|e| HandleError::Permanent(e.to_string()))?;
+            let stream = StreamName::new(format!("account-b-{}", envelope.id)).unwrap();
+            self.store
+                .append(&stream, ExpectedVersion::NoStream, vec![opened])
+                .await
+                .map_err(|e| HandleError::Transient(e.to_string()))?;
+            self.pausing.reached.notify_one();
+            self.pausing.release.acquire().await.expect("never closed").forget();
+            Ok(Handled::default())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_of_ones_own_is_acknowledged_after_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let queue = SqliteQueue::open(&path).unwrap();
+    let pausing = Pausing::default();
+    let bus = Bus::new(queue.clone(), MemoryQuarantine::new(), BusConfig::default());
+    bus.register(AppendsThenPauses {
+        store: store.clone(),
+        pausing: pausing.clone(),
+    })
+    .unwrap();
+    let running = bus.start();
+    bus.send(&OpenAccount {
+        id: id("b"),
+        owner: "bob".into(),
+    })
+    .await
+    .unwrap();
+    pausing.reached.notified().await;
+    // Its append is stored, its message still queued: it did not accept
+    // the acknowledgement, since it might append again.
+    assert_eq!((rows(&path, "events"), rows(&path, "treaty_queue")), (1, 1));
+    pausing.release.add_permits(1);
+    running.shutdown().await;
+    assert_eq!(rows(&path, "treaty_queue"), 0);
+    queue.close();
 }
 
 /// Accounts, and deposits to each, in the crash test.

@@ -276,7 +276,7 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
     let cpu = || crate::http::cpu_time().ok_or_else(|| Failure::new("no /proc/self/stat on this system"));
     let (bus, append, bus_cpu, append_cpu, spans) = runtime.block_on(async {
         let started = cpu()?;
-        let bus = crate::bus::through_bus(commands, |_| Ok(InProcessTransport::new())).await?;
+        let bus = crate::bus::through_bus(commands, 1, |_| Ok(InProcessTransport::new())).await?;
         let spans = flush()?;
         let between = cpu()?;
         let append = concurrent_appends(appends).await?;

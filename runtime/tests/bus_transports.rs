@@ -491,6 +491,88 @@ mod sqlite_only {
         assert_eq!(text(&receive(&next).await), "kept");
     }
 
+    /// Sends from many tasks at once, each checking, as soon as its send
+    /// returned, that another connection (another process) reads its
+    /// message: sends committed in groups still each commit before they
+    /// return.
+    async fn concurrent_sends_are_each_committed_when_they_return(path: &std::path::Path, queue: SqliteQueue) {
+        const TASKS: usize = 8;
+        const EACH: usize = 25;
+        let senders: Vec<_> = (0..TASKS)
+            .map(|task| {
+                let (queue, path) = (queue.clone(), path.to_path_buf());
+                tokio::spawn(async move {
+                    let conn = rusqlite::Connection::open(&path).unwrap();
+                    for n in 0..EACH {
+                        let body = format!("task {task} message {n}");
+                        send(&queue, &body).await;
+                        let stored: i64 = conn
+                            .query_row(
+                                "SELECT count(*) FROM treaty_queue WHERE body = ?1",
+                                [body.as_bytes()],
+                                |r| r.get(0),
+                            )
+                            .unwrap();
+                        assert_eq!(stored, 1, "{body} was not committed when its send returned");
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.await.unwrap();
+        }
+        assert_eq!(queued(path), (TASKS * EACH) as i64);
+        let mut received = HashSet::new();
+        for _ in 0..TASKS * EACH {
+            let delivery = receive(&queue).await;
+            assert!(received.insert(text(&delivery).to_string()), "delivered twice");
+            queue.ack(delivery).await.unwrap();
+        }
+        assert_eq!(queued(path), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_sends_through_the_queues_writer_are_each_committed_when_they_return() {
+        let path = fresh_path();
+        let queue = SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap();
+        concurrent_sends_are_each_committed_when_they_return(&path, queue).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_sends_through_the_stores_writer_are_each_committed_when_they_return() {
+        let path = fresh_path();
+        // The event store open on the same file: the queue writes through
+        // its writer, in the groups of its appends.
+        let _store = treaty_runtime::store::SqliteStore::open(&path).unwrap();
+        let queue = SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap();
+        concurrent_sends_are_each_committed_when_they_return(&path, queue).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn claimed_messages_not_handed_out_go_to_others_before_their_timeout() {
+        let path = fresh_path();
+        let queue = SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap();
+        for body in ["first", "second", "third"] {
+            send(&queue, body).await;
+        }
+        // One receive claims all three; two wait in this queue, which
+        // then stops receiving.
+        let first = receive(&queue).await;
+        assert_eq!(text(&first), "first");
+        let other = SqliteQueue::open_with(&path, polling(Duration::from_millis(20))).unwrap();
+        queue.close();
+        // Released (by the close, or after a second unclaimed): the other
+        // queue has them, in order, long before the visibility timeout
+        // (30 s) could bring them back.
+        for expected in ["second", "third"] {
+            let delivery = receive(&other).await;
+            assert_eq!(text(&delivery), expected);
+            other.ack(delivery).await.unwrap();
+        }
+        queue.ack(first).await.unwrap();
+        assert_eq!(queued(&path), 0);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn opening_a_directory_fails_naming_it() {
         let dir = tempfile::tempdir().unwrap();

@@ -505,12 +505,15 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
         ))),
         Some((_, handler)) => AssertUnwindSafe(metrics::handling(
             contract,
-            handler
-                .handle(&envelope)
-                // At DEBUG: `treaty.bus.deliver` around it already times
-                // the delivery, and an aggregate's handler has its
-                // `treaty.aggregate.execute` inside.
-                .instrument(tracing::debug_span!("treaty.bus.handle", contract = %envelope.contract)),
+            inner.transport.handling(
+                &delivery,
+                handler
+                    .handle(&envelope)
+                    // At DEBUG: `treaty.bus.deliver` around it already times
+                    // the delivery, and an aggregate's handler has its
+                    // `treaty.aggregate.execute` inside.
+                    .instrument(tracing::debug_span!("treaty.bus.handle", contract = %envelope.contract)),
+            ),
         ))
         .catch_unwind()
         .await

@@ -80,6 +80,10 @@ where
                 headers: envelope.headers.clone(),
             };
             let id = command.id().clone();
+            // One execution makes at most one append, which records the
+            // whole effect of the command: the transport's acknowledgement
+            // may commit with it.
+            crate::store::sqlite_shared::accept_commit_with();
             let execution = self
                 .repository
                 .execute_message(&id, &command, envelope.id, metadata)

@@ -21,18 +21,35 @@
 //!   polling, with a read first so that an idle consumer never takes the
 //!   write lock the event store's writer needs.
 //! - Replies go to `treaty_replies`, one address per open queue.
+//! - Every write goes through a writer thread that group-commits: the
+//!   event store's, when a store is open on the same file in this process
+//!   (so the file has one writer and the queue's writes share the
+//!   appends' commits), and otherwise the queue's own. A send, claim or
+//!   settlement returns only once the group holding it committed.
+//! - A receive claims up to `prefetch` ready messages in one statement;
+//!   those not handed out at once wait in the queue for the next
+//!   receives, and are released when nobody took them for a while, when
+//!   the queue is closed and when it is dropped.
+//! - When the event store shares the file, the acknowledgement of a
+//!   delivery an aggregate handles commits in the transaction that
+//!   appends the command's events: a crash can leave the message neither
+//!   handled and still queued, nor acknowledged and not handled. The
+//!   acknowledgement that follows is then only noted, not written again.
 
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use super::transport::{Delivery, Transport, TransportError};
 use crate::storage::sqlite::{check_tables, connect, connect_existing};
 use crate::storage::{Component, Durability, OpenError};
+use crate::store::sqlite_shared::{self, CommitWith, FileWriter, WriteError};
 use crate::types::{Timestamp, Uuid};
 
 /// The queue's tables, as `open_existing` looks for them.
@@ -63,14 +80,20 @@ CREATE INDEX IF NOT EXISTS treaty_replies_created ON treaty_replies (created);
 const READY: &str = "SELECT 1 FROM treaty_queue \
      WHERE not_before <= ?1 AND (locked_until IS NULL OR locked_until <= ?1) LIMIT 1";
 
-/// Claims the ready message that became ready first (ties in send order).
-/// The index on `(not_before, id)` makes this a range scan that skips only
-/// the messages being handled right now.
+/// Claims the `?3` ready messages that became ready first (ties in send
+/// order). The index on `(not_before, id)` makes this a range scan that
+/// skips only the messages being handled right now. `RETURNING` gives
+/// rows in no promised order, so they are sorted by what it returns.
 const CLAIM: &str = "UPDATE treaty_queue SET locked_until = ?1, deliveries = deliveries + 1 \
-     WHERE id = (SELECT id FROM treaty_queue \
+     WHERE id IN (SELECT id FROM treaty_queue \
                  WHERE not_before <= ?2 AND (locked_until IS NULL OR locked_until <= ?2) \
-                 ORDER BY not_before, id LIMIT 1) \
-     RETURNING id, deliveries, body";
+                 ORDER BY not_before, id LIMIT ?3) \
+     RETURNING id, deliveries, body, not_before";
+
+/// Releases a claim that was not handed out, so that the message is ready
+/// again at once.
+const RELEASE: &str = "UPDATE treaty_queue SET locked_until = NULL WHERE id = ?1 AND (deliveries & 65535) = ?2 \
+     AND locked_until IS NOT NULL";
 
 /// The condition under which a settlement acts: the row is still held by
 /// the claim `?1` (row id) and `?2` (its claim count, as kept in the tag)
@@ -123,6 +146,8 @@ pub struct SqliteQueueConfig {
     /// How hard a send or settlement tries to survive failures; see
     /// [`Durability`]. With [`Durability::Normal`] a power loss may lose
     /// the last messages sent, or deliver again the last ones settled.
+    /// While an event store of this process writes the same file, the
+    /// queue writes through it, at the store's durability.
     pub durability: Durability,
     /// How long a received message stays with its consumer before it is
     /// delivered again. It must exceed the longest a handler runs: a
@@ -140,6 +165,12 @@ pub struct SqliteQueueConfig {
     /// ask timeout, or its process is gone (addresses are never reused),
     /// so such replies are deleted as new ones are written.
     pub reply_ttl: Duration,
+    /// The most messages one receive claims together (at least one). Those
+    /// not handed out at once wait in this queue for the next receives;
+    /// nobody else can have them meanwhile. They are released when no
+    /// receive took them for a second (less with a short visibility
+    /// timeout), and when the queue is closed or dropped.
+    pub prefetch: usize,
 }
 
 impl Default for SqliteQueueConfig {
@@ -149,6 +180,7 @@ impl Default for SqliteQueueConfig {
             visibility_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_millis(50),
             reply_ttl: Duration::from_secs(3600),
+            prefetch: 16,
         }
     }
 }
@@ -165,7 +197,20 @@ pub struct SqliteQueue {
 
 struct Inner {
     path: PathBuf,
+    /// The file's canonical path, by which the event store's writer is
+    /// found and acknowledgements are offered to its appends.
+    file: Option<PathBuf>,
+    /// For the reads that find whether anything is ready, so that an idle
+    /// queue never asks a writer for anything.
     conn: Mutex<Connection>,
+    /// The queue's own writer, used when no event store of this process
+    /// writes the file.
+    writer: FileWriter,
+    /// Claimed messages not handed out yet, with when they were claimed.
+    prefetched: Mutex<VecDeque<(Delivery, Instant)>>,
+    /// The tags of deliveries whose acknowledgement committed with the
+    /// handler's append, so that settling them writes nothing more.
+    acked: Mutex<HashSet<u64>>,
     config: SqliteQueueConfig,
     reply_address: String,
     /// Bumped by every send and requeue through this queue, to wake its
@@ -174,6 +219,8 @@ struct Inner {
     /// Bumped by every reply written through this queue.
     replied: watch::Sender<u64>,
     closed: AtomicBool,
+    /// Whether the task releasing claimed messages nobody took runs.
+    releasing: AtomicBool,
 }
 
 impl std::fmt::Debug for SqliteQueue {
@@ -230,10 +277,10 @@ impl SqliteQueue {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
             tx.commit()?;
-            Ok(conn)
+            Ok((conn, connect(&path, config.durability)?))
         };
-        let conn = open().map_err(|e: rusqlite::Error| open_failed(&path, e))?;
-        Ok(SqliteQueue::start(path, conn, config))
+        let (conn, write) = open().map_err(|e: rusqlite::Error| open_failed(&path, e))?;
+        SqliteQueue::start(path, conn, write, config)
     }
 
     /// Opens the existing queue in the database at `path`, creating
@@ -248,22 +295,30 @@ impl SqliteQueue {
     pub fn open_existing(path: impl AsRef<Path>, config: SqliteQueueConfig) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
         check_tables(&path, Component::Queue, TABLES)?;
-        let conn = connect_existing(&path, config.durability).map_err(|e| open_failed(&path, e))?;
-        Ok(SqliteQueue::start(path, conn, config))
+        let connect = || connect_existing(&path, config.durability).map_err(|e| open_failed(&path, e));
+        let (conn, write) = (connect()?, connect()?);
+        SqliteQueue::start(path, conn, write, config)
     }
 
-    fn start(path: PathBuf, conn: Connection, config: SqliteQueueConfig) -> Self {
-        SqliteQueue {
+    fn start(path: PathBuf, conn: Connection, write: Connection, config: SqliteQueueConfig) -> Result<Self, OpenError> {
+        let writer = FileWriter::start(write, "treaty-sqlite-queue-writer")
+            .map_err(|e| OpenError::storage(Component::Queue, path.display().to_string(), e))?;
+        Ok(SqliteQueue {
             inner: Arc::new(Inner {
+                file: sqlite_shared::file_key(&path),
                 path,
                 conn: Mutex::new(conn),
+                writer,
+                prefetched: Mutex::new(VecDeque::new()),
+                acked: Mutex::new(HashSet::new()),
                 config,
                 reply_address: Uuid::new_v4().to_string(),
                 sent: watch::Sender::new(0),
                 replied: watch::Sender::new(0),
                 closed: AtomicBool::new(false),
+                releasing: AtomicBool::new(false),
             }),
-        }
+        })
     }
 
     /// Stops receiving: waiting and later calls of
@@ -271,18 +326,20 @@ impl SqliteQueue {
     /// [`receive_reply`](Transport::receive_reply) on this queue and its
     /// clones return [`TransportError::Closed`]. Sending, settling and
     /// replying still work, so deliveries in progress can be settled.
-    /// Messages stay in the database for the next process.
+    /// Messages stay in the database for the next process, and those this
+    /// queue claimed but did not hand out are released for it at once.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.sent.send_modify(|n| *n = n.wrapping_add(1));
         self.inner.replied.send_modify(|n| *n = n.wrapping_add(1));
+        self.inner.release_prefetched(None);
     }
 
     fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::SeqCst)
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the reading connection on the blocking pool.
     async fn with_conn<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -293,31 +350,63 @@ impl SqliteQueue {
             .map_err(|e| failed(&self.inner.path, e))?
     }
 
-    /// Claims the next ready message, if any.
+    /// Writes `work` through the file's writer, once it committed.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, TransportError> {
+        self.inner.write(work).await.map_err(|e| failed(&self.inner.path, e))
+    }
+
+    /// Hands out a claimed message, claiming the next ready ones if none
+    /// is left.
     async fn claim(&self) -> Result<Looked<Delivery>, TransportError> {
-        let inner = self.inner.clone();
-        let (answer, claimed) = oneshot::channel();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.lock();
-            let result = claim_next(&mut conn, inner.config.visibility_timeout);
-            if let Err(Ok(Looked::Found(delivery))) = answer.send(result) {
-                // The receive was cancelled (the bus shutting down) while
-                // the claim ran: unlock the message so that the next
-                // consumer has it now, not after the visibility timeout.
-                // If this fails the timeout still brings it back.
-                let (id, claim) = claim_of(delivery.tag);
-                let _ = conn
-                    .prepare_cached(&format!("UPDATE treaty_queue SET locked_until = NULL WHERE {CLAIMED}"))
-                    .and_then(|mut s| s.execute(params![id, claim]));
+        if let Some(delivery) = self.inner.take_prefetched() {
+            return Ok(Looked::Found(delivery));
+        }
+        self.start_releasing();
+        // A read first, so that an idle queue asks no writer for anything.
+        if let Looked::Empty { ready_in } = self.with_conn(ready).await? {
+            return Ok(Looked::Empty { ready_in });
+        }
+        let (visibility, prefetch) = (self.inner.config.visibility_timeout, self.inner.config.prefetch.max(1));
+        // Should this receive be dropped while the claim runs (the bus
+        // shutting down), what the claim took, once committed, joins
+        // `prefetched` on the writer's side: it waits there for the next
+        // receive, or is released. A claim whose commit failed took
+        // nothing.
+        let to = ClaimedBatch(Arc::downgrade(&self.inner));
+        let claimed = self.inner.write_or(
+            move |conn| claim_batch(conn, visibility, prefetch),
+            move |batch| to.hand_over(batch),
+        );
+        let batch = claimed.await.map_err(|e| failed(&self.inner.path, e))?;
+        ClaimedBatch(Arc::downgrade(&self.inner)).hand_over(batch);
+        // Another receive may have taken them meanwhile, or another
+        // process claimed them first: then look again at once.
+        Ok(match self.inner.take_prefetched() {
+            Some(delivery) => Looked::Found(delivery),
+            None => Looked::Empty {
+                ready_in: Some(Duration::ZERO),
+            },
+        })
+    }
+
+    /// Starts, once, the task that releases claimed messages no receive
+    /// took for a while.
+    fn start_releasing(&self) {
+        if self.inner.releasing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let linger = self.inner.linger();
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(linger).await;
+                let Some(inner) = inner.upgrade() else { return };
+                inner.release_prefetched(Some(linger));
             }
         });
-        match claimed.await {
-            Ok(result) => result.map_err(|e| failed(&self.inner.path, e)),
-            Err(_) => Err(failed(
-                &self.inner.path,
-                "the claim did not finish: its thread panicked or the runtime is stopping",
-            )),
-        }
     }
 
     /// Waits until `take` finds something, woken by `wake`, by the poll,
@@ -354,9 +443,107 @@ impl SqliteQueue {
     }
 }
 
+/// Where the messages a claim took go: the queue's `prefetched`.
+struct ClaimedBatch(Weak<Inner>);
+
+impl ClaimedBatch {
+    /// Hands the claimed messages to the queue.
+    fn hand_over(self, claimed: Vec<Delivery>) {
+        if let Some(inner) = self.0.upgrade() {
+            let now = Instant::now();
+            inner.prefetched().extend(claimed.into_iter().map(|d| (d, now)));
+        }
+    }
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn prefetched(&self) -> MutexGuard<'_, VecDeque<(Delivery, Instant)>> {
+        self.prefetched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn acked(&self) -> MutexGuard<'_, HashSet<u64>> {
+        self.acked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take_prefetched(&self) -> Option<Delivery> {
+        self.prefetched().pop_front().map(|(delivery, _)| delivery)
+    }
+
+    /// How long a claimed message waits for a receive before it is
+    /// released: a second, or a quarter of the visibility timeout when
+    /// that is shorter, so a handler taking one late still has most of it.
+    fn linger(&self) -> Duration {
+        (self.config.visibility_timeout / 4).clamp(Duration::from_millis(1), Duration::from_secs(1))
+    }
+
+    /// Writes `work` through the event store's writer when a store of this
+    /// process writes the file, through the queue's own otherwise. The
+    /// job is handed over at once.
+    fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> impl Future<Output = Result<T, WriteError>> + Send + 'static {
+        self.write_or(work, drop)
+    }
+
+    /// Like [`write`](Self::write), with what to do with the committed
+    /// result nobody waits for any more.
+    fn write_or<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        undelivered: impl FnOnce(T) + Send + 'static,
+    ) -> impl Future<Output = Result<T, WriteError>> + Send + 'static {
+        match self.file.as_deref().and_then(sqlite_shared::writer_for) {
+            Some(store) => store.write_or(work, undelivered),
+            None => self.writer.write_or(work, undelivered),
+        }
+    }
+
+    /// Releases the claimed messages not handed out: those claimed at
+    /// least `older` ago, or all of them. Nobody waits for the release: if
+    /// it fails, the visibility timeout brings them back.
+    fn release_prefetched(&self, older: Option<Duration>) {
+        let released: Vec<(i64, i64)> = {
+            let mut prefetched = self.prefetched();
+            let keep = match older {
+                None => 0,
+                Some(older) => prefetched.iter().filter(|(_, at)| at.elapsed() < older).count(),
+            };
+            // The oldest are at the front.
+            let release = prefetched.len() - keep;
+            prefetched.drain(..release).map(|(d, _)| claim_of(d.tag)).collect()
+        };
+        if released.is_empty() {
+            return;
+        }
+        drop(self.write(move |conn| {
+            let mut release = conn.prepare_cached(RELEASE)?;
+            for (id, claim) in released {
+                release.execute(params![id, claim])?;
+            }
+            Ok(())
+        }));
+        self.sent.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Through the queue's own writer, which writes it before it stops.
+        let released: Vec<(i64, i64)> = self.prefetched().drain(..).map(|(d, _)| claim_of(d.tag)).collect();
+        if !released.is_empty() {
+            drop(self.writer.write(move |conn| {
+                let mut release = conn.prepare_cached(RELEASE)?;
+                for (id, claim) in released {
+                    release.execute(params![id, claim])?;
+                }
+                Ok(())
+            }));
+        }
     }
 }
 
@@ -368,68 +555,54 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Claims the next ready message in a write transaction. The clock is
-/// read once the connection is ours, so time spent waiting for it does
-/// not shorten the lock.
-fn claim_next(conn: &mut Connection, visibility: Duration) -> rusqlite::Result<Looked<Delivery>> {
+/// Whether a message is ready, and if not when the first delayed one will
+/// be: a read, which takes no write lock.
+fn ready(conn: &mut Connection) -> rusqlite::Result<Looked<()>> {
     let now = now_millis();
-    if !conn.prepare_cached(READY)?.exists(params![now])? {
-        let next: Option<i64> = conn
-            .prepare_cached(NEXT_READY)?
-            .query_row(params![now], |r| r.get(0))
-            .optional()?;
-        let ready_in = next.map(|at| Duration::from_millis(at.saturating_sub(now).max(0) as u64));
-        return Ok(Looked::Empty { ready_in });
+    if conn.prepare_cached(READY)?.exists(params![now])? {
+        return Ok(Looked::Found(()));
     }
-    // Immediate: the write lock is taken before reading, so another
-    // process cannot claim the same row between this read and the update.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let now = now_millis();
-    let claimed = tx
-        .prepare_cached(CLAIM)?
-        .query_row(params![now.saturating_add(millis(visibility)), now], |r| {
-            Ok(Delivery {
-                tag: tag_of(r.get(0)?, r.get(1)?)?,
-                body: r.get(2)?,
-            })
-        })
+    let next: Option<i64> = conn
+        .prepare_cached(NEXT_READY)?
+        .query_row(params![now], |r| r.get(0))
         .optional()?;
-    tx.commit()?;
-    // Another process claimed the ready message first: look again at
-    // once, there may be more.
-    Ok(claimed.map_or(
-        Looked::Empty {
-            ready_in: Some(Duration::ZERO),
-        },
-        Looked::Found,
-    ))
+    let ready_in = next.map(|at| Duration::from_millis(at.saturating_sub(now).max(0) as u64));
+    Ok(Looked::Empty { ready_in })
 }
 
-/// Takes the oldest reply sent to `address`.
-fn take_reply(conn: &mut Connection, address: &str) -> rusqlite::Result<Looked<Vec<u8>>> {
-    if !conn
-        .prepare_cached("SELECT 1 FROM treaty_replies WHERE address = ?1 LIMIT 1")?
-        .exists(params![address])?
-    {
-        return Ok(Looked::Empty { ready_in: None });
-    }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let body = tx
-        .prepare_cached(
-            "DELETE FROM treaty_replies WHERE id = \
-             (SELECT id FROM treaty_replies WHERE address = ?1 ORDER BY id LIMIT 1) RETURNING body",
+/// Claims up to `most` ready messages, in the order they became ready, in
+/// the writer's transaction (which holds the write lock, so another
+/// process cannot claim the same rows). The clock is read in the writer,
+/// so time spent waiting for it does not shorten the lock.
+fn claim_batch(conn: &Connection, visibility: Duration, most: usize) -> rusqlite::Result<Vec<Delivery>> {
+    let now = now_millis();
+    let mut claimed = conn
+        .prepare_cached(CLAIM)?
+        .query_map(
+            params![
+                now.saturating_add(millis(visibility)),
+                now,
+                i64::try_from(most).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                let delivery = Delivery {
+                    tag: tag_of(r.get(0)?, r.get(1)?)?,
+                    body: r.get(2)?,
+                };
+                Ok(((r.get::<_, i64>(3)?, r.get::<_, i64>(0)?), delivery))
+            },
         )?
-        .query_row(params![address], |r| r.get::<_, Vec<u8>>(0))
-        .optional()?;
-    tx.commit()?;
-    Ok(body.map_or(Looked::Empty { ready_in: None }, Looked::Found))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    claimed.sort_unstable_by_key(|(order, _)| *order);
+    Ok(claimed.into_iter().map(|(_, delivery)| delivery).collect())
 }
 
 impl Transport for SqliteQueue {
-    /// Stores the message. Its id is not kept apart from the body: the
-    /// bus reads it from the envelope, and deduplicates with it.
+    /// Stores the message, in the next group commit of the file's writer.
+    /// Its id is not kept apart from the body: the bus reads it from the
+    /// envelope, and deduplicates with it.
     async fn send(&self, _id: Uuid, body: Vec<u8>, delay: Duration) -> Result<(), TransportError> {
-        self.with_conn(move |conn| {
+        self.write(move |conn| {
             let now = now_millis();
             conn.prepare_cached("INSERT INTO treaty_queue (body, not_before, sent_at) VALUES (?1, ?2, ?3)")?
                 .execute(params![body, now.saturating_add(millis(delay)), now])?;
@@ -444,15 +617,49 @@ impl Transport for SqliteQueue {
         self.wait_for(&self.inner.sent, || self.claim()).await
     }
 
+    /// Offers the delivery's acknowledgement to the appends the handling
+    /// makes to this file through an event store of this process; a
+    /// handler that accepts it (an aggregate's) commits it with the
+    /// command's events, and [`ack`](Self::ack) then writes nothing.
+    fn handling<F>(&self, delivery: &Delivery, handling: F) -> impl Future<Output = F::Output> + Send
+    where
+        F: Future + Send,
+    {
+        let offer = self.inner.file.clone().map(|file| {
+            let (id, claim) = claim_of(delivery.tag);
+            CommitWith::new(file, move |conn| {
+                conn.prepare_cached(&format!("DELETE FROM treaty_queue WHERE {CLAIMED}"))?
+                    .execute(params![id, claim])?;
+                Ok(())
+            })
+        });
+        let (inner, tag) = (self.inner.clone(), delivery.tag);
+        async move {
+            let Some(offer) = offer else {
+                return handling.await;
+            };
+            let handled = sqlite_shared::offering(offer.clone(), handling).await;
+            if offer.committed() {
+                inner.acked().insert(tag);
+            }
+            handled
+        }
+    }
+
     /// Deletes the message, if this delivery's claim is still the last
     /// one. A delivery whose visibility timeout passed and whose message
     /// another receive (of any process) claimed since is stale: settling
     /// it does nothing and succeeds. The message was delivered again, and
     /// the bus deduplicates that delivery. A delivery whose timeout passed
-    /// but that nobody claimed again still settles.
+    /// but that nobody claimed again still settles. A delivery whose
+    /// acknowledgement committed with the handler's append is settled
+    /// already.
     async fn ack(&self, delivery: Delivery) -> Result<(), TransportError> {
+        if self.inner.acked().remove(&delivery.tag) {
+            return Ok(());
+        }
         let (id, claim) = claim_of(delivery.tag);
-        self.with_conn(move |conn| {
+        self.write(move |conn| {
             conn.prepare_cached(&format!("DELETE FROM treaty_queue WHERE {CLAIMED}"))?
                 .execute(params![id, claim])?;
             Ok(())
@@ -462,12 +669,15 @@ impl Transport for SqliteQueue {
 
     /// Replaces the message's body and releases it, if this delivery's
     /// claim is still the last one. A stale delivery (see
-    /// [`ack`](Self::ack)) changes nothing: the message keeps the body and
-    /// the lock of the newer claim, which settles it.
+    /// [`ack`](Self::ack)), or one whose acknowledgement committed with
+    /// the handler's append, changes nothing.
     async fn requeue(&self, delivery: Delivery, body: Vec<u8>, delay: Duration) -> Result<(), TransportError> {
+        if self.inner.acked().remove(&delivery.tag) {
+            return Ok(());
+        }
         let (id, claim) = claim_of(delivery.tag);
         let requeued = self
-            .with_conn(move |conn| {
+            .write(move |conn| {
                 // One statement replaces the body and releases the lock
                 // together: a crash leaves either the old attempt locked
                 // (and delivered again after the timeout) or the new one
@@ -499,14 +709,13 @@ impl Transport for SqliteQueue {
     async fn reply(&self, to: &str, body: Vec<u8>) -> Result<(), TransportError> {
         let to = to.to_string();
         let ttl = millis(self.inner.config.reply_ttl);
-        self.with_conn(move |conn| {
+        self.write(move |conn| {
             let now = now_millis();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.prepare_cached("INSERT INTO treaty_replies (address, body, created) VALUES (?1, ?2, ?3)")?
+            conn.prepare_cached("INSERT INTO treaty_replies (address, body, created) VALUES (?1, ?2, ?3)")?
                 .execute(params![to, body, now])?;
-            tx.prepare_cached("DELETE FROM treaty_replies WHERE created < ?1")?
+            conn.prepare_cached("DELETE FROM treaty_replies WHERE created < ?1")?
                 .execute(params![now.saturating_sub(ttl)])?;
-            tx.commit()
+            Ok(())
         })
         .await?;
         self.inner.replied.send_modify(|n| *n = n.wrapping_add(1));
@@ -514,9 +723,29 @@ impl Transport for SqliteQueue {
     }
 
     async fn receive_reply(&self) -> Result<Vec<u8>, TransportError> {
-        self.wait_for(&self.inner.replied, || {
+        self.wait_for(&self.inner.replied, || async {
             let address = self.inner.reply_address.clone();
-            self.with_conn(move |conn| take_reply(conn, &address))
+            let look = address.clone();
+            let waiting = self
+                .with_conn(move |conn| {
+                    conn.prepare_cached("SELECT 1 FROM treaty_replies WHERE address = ?1 LIMIT 1")?
+                        .exists(params![look])
+                })
+                .await?;
+            if !waiting {
+                return Ok(Looked::Empty { ready_in: None });
+            }
+            let body = self
+                .write(move |conn| {
+                    conn.prepare_cached(
+                        "DELETE FROM treaty_replies WHERE id = \
+                         (SELECT id FROM treaty_replies WHERE address = ?1 ORDER BY id LIMIT 1) RETURNING body",
+                    )?
+                    .query_row(params![address], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+                })
+                .await?;
+            Ok(body.map_or(Looked::Empty { ready_in: None }, Looked::Found))
         })
         .await
     }

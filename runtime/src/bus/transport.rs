@@ -61,6 +61,19 @@ pub trait Transport: Clone + Send + Sync + 'static {
     /// When the transport failed; the message will be delivered again.
     fn ack(&self, delivery: Delivery) -> impl Future<Output = Result<(), TransportError>> + Send;
 
+    /// Runs `handling`, the handler's work on `delivery`, before the
+    /// delivery is settled. A transport that can commit the delivery's
+    /// acknowledgement together with what the handler writes (the SQLite
+    /// queue, with an event store in the same file) sets that up here;
+    /// the default runs `handling` as it is.
+    fn handling<F>(&self, delivery: &Delivery, handling: F) -> impl Future<Output = F::Output> + Send
+    where
+        F: Future + Send,
+    {
+        let _ = delivery;
+        handling
+    }
+
     /// Replaces a delivery by `body` (the envelope with its next attempt
     /// number), delivered after `delay`.
     ///

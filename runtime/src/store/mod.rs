@@ -16,6 +16,7 @@ pub mod registry;
 mod rules;
 mod sqlite;
 mod sqlite_page;
+pub(crate) mod sqlite_shared;
 mod types;
 pub(crate) mod validate;
 

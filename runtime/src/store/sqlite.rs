@@ -12,6 +12,11 @@
 //!   so they are gap-free and in commit order.
 //! - Reads use a small pool of read connections (WAL lets them run while
 //!   the writer writes) and fetch in pages.
+//! - The writer also writes for the other components keeping tables in
+//!   the file (the bus's queue): their writes join the group commits as
+//!   jobs, and an append may carry a write offered by the task appending
+//!   (the acknowledgement of the message it handles) to commit in the
+//!   append's transaction; see `sqlite_shared.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
@@ -24,6 +29,7 @@ use super::paging::{self, PAGE_SIZE};
 use super::registry::{CompiledContract, StoredContract};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::sqlite_page::SqlitePage;
+use super::sqlite_shared::{self, CommitWith, FileWriter, Finish, Job};
 use super::{
     AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
     StreamName,
@@ -116,12 +122,15 @@ struct Inner {
     readers: ReaderPool,
     head: watch::Receiver<u64>,
     config: SqliteConfig,
+    /// The file's canonical path, by which other components find the
+    /// writer and offer writes to appends.
+    file: Option<PathBuf>,
 }
 
 /// Where appends go.
 enum Writing {
     /// To the writer thread.
-    Thread(Mutex<mpsc::Sender<Append>>),
+    Thread(Arc<FileWriter>),
     /// Nowhere: the store was opened with [`SqliteStore::open_existing`].
     ReadOnly {
         /// Keeps the subscriptions' head channel open.
@@ -129,11 +138,20 @@ enum Writing {
     },
 }
 
-struct Append {
+pub(crate) struct Append {
     stream: StreamName,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
+    /// A write to commit with the append if it succeeds.
+    commit_with: Option<Arc<CommitWith>>,
     reply: oneshot::Sender<Result<AppendResult, AppendError>>,
+}
+
+/// What the writer thread is asked to write.
+pub(crate) enum Request {
+    Append(Append),
+    /// Another component's write (see `sqlite_shared.rs`).
+    Job(Job),
 }
 
 impl SqliteStore {
@@ -178,18 +196,19 @@ impl SqliteStore {
         let head = last_position(&conn).map_err(failed)?;
         let (head_tx, head_rx) = watch::channel(head);
         let (sender, receiver) = mpsc::channel();
-        let writer = Writer {
-            conn,
-            head: head_tx,
-            max_group: config.max_group.max(1),
-        };
+        let writer = Writer::new(conn, head_tx, config.max_group.max(1));
         std::thread::Builder::new()
             .name("treaty-sqlite-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|e| OpenError::storage(Component::EventStore, &location, e))?;
+        let writer = Arc::new(FileWriter::new(sender));
+        let file = sqlite_shared::file_key(&path);
+        if let Some(file) = &file {
+            sqlite_shared::register(file.clone(), &writer);
+        }
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                writer: Writing::Thread(Mutex::new(sender)),
+                writer: Writing::Thread(writer),
                 readers: ReaderPool {
                     path,
                     idle: Mutex::new(Vec::new()),
@@ -197,6 +216,7 @@ impl SqliteStore {
                 },
                 head: head_rx,
                 config,
+                file,
             }),
         })
     }
@@ -264,6 +284,7 @@ impl SqliteStore {
                 },
                 head: head_rx,
                 config,
+                file: None,
             }),
         })
     }
@@ -330,14 +351,14 @@ impl SqliteStore {
             stream: stream.clone(),
             expected,
             events,
+            commit_with: sqlite_shared::offered_for(self.inner.file.as_deref()),
             reply,
         };
         let writer = match &self.inner.writer {
             Writing::Thread(writer) => writer,
             Writing::ReadOnly { .. } => return Err(self.read_only()),
         };
-        let sent = writer.lock().unwrap_or_else(|e| e.into_inner()).send(request);
-        if sent.is_err() {
+        if !writer.submit(Request::Append(request)) {
             return Err(AppendError::Storage("the SQLite writer thread has stopped".into()));
         }
         answer.await.map_err(|_| {
@@ -583,15 +604,31 @@ fn int(value: u64) -> Value {
 }
 
 /// The thread that owns the write connection.
-struct Writer {
+pub(crate) struct Writer {
     conn: Connection,
     head: watch::Sender<u64>,
     max_group: usize,
 }
 
+/// How a request of a group ended, to be answered after the commit.
+enum Written {
+    Append {
+        reply: oneshot::Sender<Result<AppendResult, AppendError>>,
+        result: Result<AppendResult, WriteFailure>,
+        /// The write offered with the append, committed with it.
+        committed_with: Option<Arc<CommitWith>>,
+    },
+    Job(Finish),
+}
+
 impl Writer {
-    fn run(mut self, requests: mpsc::Receiver<Append>) {
-        // `recv` fails once every store handle is gone: the thread ends.
+    pub(crate) fn new(conn: Connection, head: watch::Sender<u64>, max_group: usize) -> Self {
+        Writer { conn, head, max_group }
+    }
+
+    pub(crate) fn run(mut self, requests: mpsc::Receiver<Request>) {
+        // `recv` fails once every handle is gone and every request sent
+        // has been taken: the thread ends.
         while let Ok(first) = requests.recv() {
             let mut group = vec![first];
             while group.len() < self.max_group {
@@ -601,11 +638,11 @@ impl Writer {
                 }
             }
             // The last line of defence: validation refuses what could make
-            // an append panic, and each append's work catches its own
-            // panic. Should anything else in the group panic, its open
-            // transaction rolls back as it unwinds, the group's appends are
-            // answered with an error as their reply channels drop, and the
-            // thread goes on serving the appends after them.
+            // an append panic, and each append's and job's work catches its
+            // own panic. Should anything else in the group panic, its open
+            // transaction rolls back as it unwinds, the group's appends and
+            // jobs are answered with an error as their reply channels drop,
+            // and the thread goes on serving the requests after them.
             let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write_group(group)));
             if let Err(panic) = written {
                 tracing::error!(
@@ -616,28 +653,73 @@ impl Writer {
         }
     }
 
-    /// Writes every append of the group in one transaction, each in a
+    /// Writes every request of the group in one transaction, each in a
     /// savepoint, then answers them all after the commit.
-    fn write_group(&mut self, group: Vec<Append>) {
-        let mut results = Vec::with_capacity(group.len());
-        let outcome = (|| -> rusqlite::Result<u64> {
+    fn write_group(&mut self, group: Vec<Request>) {
+        let mut written = Vec::with_capacity(group.len());
+        let mut pending = group.into_iter();
+        let outcome = (|| -> rusqlite::Result<Option<u64>> {
             let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut next_position = last_position(&tx)? + 1;
-            for append in &group {
+            // Read when the group's first append needs it: a writer of a
+            // file without events (a queue's own) never reads it.
+            let mut next_position: Option<u64> = None;
+            for request in pending.by_ref() {
                 let mut savepoint = tx.savepoint()?;
+                let append = match request {
+                    Request::Job(job) => {
+                        // A panicking job drops its reply: its caller learns
+                        // it failed, and its savepoint is rolled back.
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&savepoint))) {
+                            Ok((true, finish)) => {
+                                savepoint.commit()?;
+                                written.push(Written::Job(finish));
+                            }
+                            Ok((false, finish)) => {
+                                savepoint.rollback()?;
+                                written.push(Written::Job(finish));
+                            }
+                            Err(panic) => {
+                                tracing::error!("a write through the SQLite writer panicked: {}", panic_text(&panic));
+                                savepoint.rollback()?;
+                            }
+                        }
+                        continue;
+                    }
+                    Request::Append(append) => append,
+                };
+                let next = match next_position {
+                    Some(next) => next,
+                    None => last_position(&savepoint)? + 1,
+                };
+                next_position = Some(next);
                 // A panic in one append's work fails that append alone: its
                 // savepoint is rolled back like any failed append's.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    write_append(&savepoint, append, next_position)
-                }))
-                .unwrap_or_else(|panic| {
-                    Err(WriteFailure::Rejected(AppendError::Storage(
-                        format!("the append panicked and was rolled back: {}", panic_text(&panic)).into(),
-                    )))
-                });
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_append(&savepoint, &append, next)))
+                        .unwrap_or_else(|panic| {
+                            Err(WriteFailure::Rejected(AppendError::Storage(
+                                format!("the append panicked and was rolled back: {}", panic_text(&panic)).into(),
+                            )))
+                        });
+                let mut committed_with = None;
+                if result.is_ok() {
+                    if let Some(offer) = &append.commit_with {
+                        // In a savepoint of its own: should the offered
+                        // write fail, the append still commits, and the
+                        // one who offered it writes it apart.
+                        let mut with = savepoint.savepoint()?;
+                        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| offer.run(&with)));
+                        if matches!(ran, Ok(Ok(()))) {
+                            with.commit()?;
+                            committed_with = Some(offer.clone());
+                        } else {
+                            with.rollback()?;
+                        }
+                    }
+                }
                 match &result {
-                    Ok(r) if r.last_position >= next_position => {
-                        next_position = r.last_position + 1;
+                    Ok(r) if r.last_position >= next => {
+                        next_position = Some(r.last_position + 1);
                         savepoint.commit()?;
                     }
                     // A retry wrote nothing; a failed append is undone.
@@ -645,32 +727,64 @@ impl Writer {
                     // Dropping an uncommitted savepoint rolls it back.
                     Err(_) => savepoint.rollback()?,
                 }
-                results.push(result);
+                written.push(Written::Append {
+                    reply: append.reply,
+                    result,
+                    committed_with,
+                });
             }
             tx.commit()?;
-            Ok(next_position - 1)
+            Ok(next_position.map(|next| next - 1))
         })();
         match outcome {
             Ok(head) => {
-                self.head.send_if_modified(|current| {
-                    let moved = head > *current;
-                    *current = head.max(*current);
-                    moved
-                });
-                for (append, result) in group.into_iter().zip(results) {
-                    let _ = append.reply.send(result.map_err(into_append_error));
+                if let Some(head) = head {
+                    self.head.send_if_modified(|current| {
+                        let moved = head > *current;
+                        *current = head.max(*current);
+                        moved
+                    });
+                }
+                for done in written {
+                    match done {
+                        Written::Append {
+                            reply,
+                            result,
+                            committed_with,
+                        } => {
+                            if let Some(offer) = committed_with {
+                                offer.mark_committed();
+                            }
+                            let _ = reply.send(result.map_err(into_append_error));
+                        }
+                        Written::Job(finish) => finish(Ok(())),
+                    }
                 }
             }
             Err(e) => {
                 let message = e.to_string();
                 let transient = crate::storage::transient::sqlite(&e);
-                for append in group {
+                let failed = |reply: oneshot::Sender<Result<AppendResult, AppendError>>| {
                     let error: Box<dyn std::error::Error + Send + Sync> = format!("commit failed: {message}").into();
-                    let _ = append.reply.send(Err(if transient {
+                    let _ = reply.send(Err(if transient {
                         AppendError::Unavailable(error)
                     } else {
                         AppendError::Storage(error)
                     }));
+                };
+                for done in written {
+                    match done {
+                        Written::Append { reply, .. } => failed(reply),
+                        Written::Job(finish) => finish(Err(&message)),
+                    }
+                }
+                // What the failure left unwritten fails alike.
+                for request in pending {
+                    match request {
+                        Request::Append(append) => failed(append.reply),
+                        // Dropped: its caller learns it was not written.
+                        Request::Job(_) => {}
+                    }
                 }
             }
         }

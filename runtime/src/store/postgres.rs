@@ -81,7 +81,8 @@ impl Default for PostgresConfig {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
-    tables: Tables,
+    /// Shared: reads clone the store for every page.
+    tables: std::sync::Arc<Tables>,
     config: PostgresConfig,
     head: std::sync::Arc<watch::Sender<u64>>,
     in_use: std::sync::Arc<VersionsInUse>,
@@ -383,6 +384,7 @@ impl PostgresStore {
         let client = pool.get().await.map_err(|e| failed(Box::new(e)))?;
         let head = readable_head(&client, &tables).await.map_err(|e| failed(Box::new(e)))?;
         drop(client);
+        let tables = std::sync::Arc::new(tables);
         let grouper = grouping.then(|| group::Grouper::start(pool.clone(), tables.clone()));
         let store = PostgresStore {
             pool,

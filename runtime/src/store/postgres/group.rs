@@ -81,7 +81,7 @@ pub(super) struct Grouper {
 impl Grouper {
     /// Starts the task that writes groups; it ends when every `Grouper`
     /// (every clone of the store) is gone.
-    pub fn start(pool: Pool, tables: Tables) -> Grouper {
+    pub fn start(pool: Pool, tables: Arc<Tables>) -> Grouper {
         let (queue, requests) = mpsc::unbounded_channel();
         tokio::spawn(run(requests, pool, tables));
         Grouper { queue }
@@ -94,10 +94,9 @@ impl Grouper {
     }
 }
 
-async fn run(mut requests: mpsc::UnboundedReceiver<Request>, pool: Pool, tables: Tables) {
+async fn run(mut requests: mpsc::UnboundedReceiver<Request>, pool: Pool, tables: Arc<Tables>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut waiting: VecDeque<Request> = VecDeque::new();
-    let tables = Arc::new(tables);
     loop {
         // A slot first: while every slot is busy, appends gather in the
         // channel and make the next group larger.

@@ -328,10 +328,7 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
             Ok(Ok(Outcome::Handled(handled))) => Ok(handled),
             Ok(Ok(Outcome::Refused { error })) => Err(AskError::Refused(error)),
             Ok(Ok(Outcome::Quarantined { error })) => Err(AskError::Quarantined(error)),
-            Ok(Err(_)) | Err(_) => Err(AskError::Timeout {
-                message_id,
-                timeout,
-            }),
+            Ok(Err(_)) | Err(_) => Err(AskError::Timeout { message_id, timeout }),
         }
     }
 

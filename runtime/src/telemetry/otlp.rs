@@ -147,4 +147,3 @@ where
     let tracer = provider.tracer("treaty");
     Ok((super::trace::layer(tracer), OtlpGuard { provider }))
 }
-

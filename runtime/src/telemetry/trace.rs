@@ -291,6 +291,61 @@ mod otel {
 mod tests {
     use super::*;
 
+    /// Sampling decides where a trace starts, and a span with a parent
+    /// from a `traceparent` follows the parent's decision either way, so
+    /// a trace is whole or absent across services.
+    #[cfg(feature = "otel")]
+    #[test]
+    fn the_sampler_follows_the_parent_and_samples_roots_by_ratio() {
+        use opentelemetry::trace::{
+            SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+        };
+        use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample as _};
+
+        let decide = |sampler: &opentelemetry_sdk::trace::Sampler, parent: Option<TraceFlags>, trace: u128| {
+            let parent = parent.map(|flags| {
+                opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+                    TraceId::from(trace),
+                    SpanId::from(1),
+                    flags,
+                    true,
+                    TraceState::default(),
+                ))
+            });
+            sampler
+                .should_sample(
+                    parent.as_ref(),
+                    TraceId::from(trace),
+                    "s",
+                    &SpanKind::Internal,
+                    &[],
+                    &[],
+                )
+                .decision
+        };
+        let never = sampler(0.0);
+        let always = sampler(1.0);
+        for trace in [1_u128, u128::MAX / 3, u128::MAX] {
+            assert_eq!(decide(&never, None, trace), SamplingDecision::Drop);
+            assert_eq!(decide(&always, None, trace), SamplingDecision::RecordAndSample);
+            assert_eq!(
+                decide(&never, Some(TraceFlags::SAMPLED), trace),
+                SamplingDecision::RecordAndSample
+            );
+            assert_eq!(
+                decide(&always, Some(TraceFlags::default()), trace),
+                SamplingDecision::Drop
+            );
+        }
+        // About a tenth of the roots, by trace id.
+        let tenth = sampler(0.1);
+        let sampled = (0..10_000_u128)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+            .filter(|trace| decide(&tenth, None, *trace) == SamplingDecision::RecordAndSample)
+            .count();
+        assert!((700..1300).contains(&sampled), "{sampled} of 10000 sampled");
+    }
+
     /// The header Treaty writes is the one the SDK's propagator writes,
     /// with and without state, sampled or not; an empty state writes no
     /// `tracestate`, and a stale one is removed.

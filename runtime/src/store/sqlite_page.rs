@@ -10,9 +10,9 @@
 //! text into one buffer; each event's strings are allocated when the
 //! caller takes the event, on the thread that will also free them. That
 //! includes the metadata, decoded from its JSON then: its headers are
-//! strings in a map, and every event a traced command appended has some
-//! (the `traceparent` of its trace), so decoding them here cost a read of
-//! traced events as much again as the rest of the metadata.
+//! strings in a map, and every event a traced command appended has one
+//! (the `traceparent` of its trace), which decoded here was such a pair
+//! for every event an aggregate's load read back.
 
 use rusqlite::Row;
 

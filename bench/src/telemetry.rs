@@ -326,7 +326,10 @@ const SPAN_COMMANDS: u64 = 40_000;
 /// it little: with no subscriber, with the subscriber of "on", with it and
 /// tracing-opentelemetry's layer as the crate sets it up by default, and
 /// with it and Treaty's (`treaty::telemetry::trace::layer`), both over a
-/// batch span processor. Three rounds in a rotating order; the lowest
+/// batch span processor recording every trace, and with Treaty's layer
+/// over one that records one trace in ten (`trace::sampler(0.1)`, what
+/// `OtlpConfig::sample(0.1)` sets up), a production setting, never the
+/// figure of every span. Three rounds in a rotating order; the lowest
 /// time of each counts.
 fn span_costs(report: &mut Report) -> Result<(), Failure> {
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -342,11 +345,17 @@ fn span_costs(report: &mut Report) -> Result<(), Failure> {
             .with_batch_exporter(Discard)
             .build()
     };
-    let names = ["off", "on", "default layer", "Treaty's layer"];
-    let mut best = [f64::INFINITY; 4];
-    let mut spans = [0.0; 4];
+    let names = [
+        "off",
+        "on",
+        "default layer",
+        "Treaty's layer",
+        "Treaty's layer, 1 trace in 10",
+    ];
+    let mut best = [f64::INFINITY; 5];
+    let mut spans = [0.0; 5];
     for round in 0..3 {
-        for which in (0..4).map(|i| (i + round) % 4) {
+        for which in (0..5).map(|i| (i + round) % 5) {
             let measured = match which {
                 0 => span_cost(tracing::subscriber::NoSubscriber::default(), None)?,
                 1 => span_cost(on(), None)?,
@@ -355,8 +364,20 @@ fn span_costs(report: &mut Report) -> Result<(), Failure> {
                     let layer = treaty::telemetry::tracing_opentelemetry::layer().with_tracer(provider.tracer("b"));
                     span_cost(on().with(layer), Some(provider))?
                 }
-                _ => {
+                3 => {
                     let provider = provider();
+                    let layer = treaty::telemetry::trace::layer(provider.tracer("b"));
+                    span_cost(on().with(layer), Some(provider))?
+                }
+                _ => {
+                    // The sampling a production service may choose
+                    // (`OtlpConfig::sample(0.1)`): every span is still a
+                    // `tracing` span with its fields, and every send
+                    // writes the trace context; a tenth are exported.
+                    let provider = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                        .with_batch_exporter(Discard)
+                        .with_sampler(treaty::telemetry::trace::sampler(0.1))
+                        .build();
                     let layer = treaty::telemetry::trace::layer(provider.tracer("b"));
                     span_cost(on().with(layer), Some(provider))?
                 }
@@ -377,6 +398,7 @@ fn span_costs(report: &mut Report) -> Result<(), Failure> {
         (1, "telemetry_spans_on_cpu"),
         (2, "telemetry_spans_default_layer_cpu"),
         (3, "telemetry_spans_traces_cpu"),
+        (4, "telemetry_spans_traces_sampled_cpu"),
     ] {
         report.push(
             Row::new("telemetry", case, best[which], "µs/command")
@@ -387,6 +409,13 @@ fn span_costs(report: &mut Report) -> Result<(), Failure> {
         return Err(Failure::new(format!(
             "the span-cost cases exported {} and {} spans per command: a layer recorded nothing",
             spans[2], spans[3]
+        )));
+    }
+    // A tenth of the traces, whole: about a tenth of the spans, and some.
+    if !(spans[4] > 0.0 && spans[4] < spans[3] / 4.0) {
+        return Err(Failure::new(format!(
+            "the sampled case exported {} spans per command against {} unsampled: not a tenth",
+            spans[4], spans[3]
         )));
     }
     Ok(())

@@ -99,6 +99,15 @@ pub struct Executed<A: Aggregate> {
     pub snapshot: SnapshotOutcome,
 }
 
+/// Where the span of an execution finds the ids of its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ids {
+    /// On the execution's span: nothing around it has them.
+    OnThisSpan,
+    /// On the bus delivery's span around it.
+    OnParent,
+}
+
 /// What [`Repository::execute_message`] did.
 pub enum MessageExecution<A: Aggregate> {
     /// The command was decided now (and its events appended, if any).
@@ -258,6 +267,24 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         self.execute_inner(id, command, metadata, Some(message), None).await
     }
 
+    /// [`Repository::execute_message`] for the bus's handler, inside the
+    /// `treaty.bus.deliver` span of the message: that span has the ids
+    /// (the message's, and the correlation id, the message's own when it
+    /// has none; the events' causation is the message), so the execution's
+    /// span leaves them out instead of formatting them again for every
+    /// layer.
+    pub(crate) async fn execute_delivered(
+        &self,
+        id: &A::Id,
+        command: &A::Command,
+        message: Uuid,
+        mut metadata: Metadata,
+    ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
+        metadata.causation_id = Some(message);
+        self.execute_traced(id, command, metadata, Some(message), None, Ids::OnParent)
+            .await
+    }
+
     /// Like [`Repository::execute_message`], but only when the stream is
     /// at version `expected` (0: the aggregate has no events): the
     /// optimistic lock of a client that decided on what it saw at that
@@ -294,16 +321,33 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         message: Option<Uuid>,
         expected: Option<u64>,
     ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
+        self.execute_traced(id, command, metadata, message, expected, Ids::OnThisSpan)
+            .await
+    }
+
+    async fn execute_traced(
+        &self,
+        id: &A::Id,
+        command: &A::Command,
+        metadata: Metadata,
+        message: Option<Uuid>,
+        expected: Option<u64>,
+        ids: Ids,
+    ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         let stream = A::stream_name(id).map_err(LoadError::from)?;
+        // Each id is text to every layer (a string formatted and kept per
+        // span), so it is recorded once per trace: here, unless the
+        // delivery's span around this one has it.
+        let ids_here = |id: Option<Uuid>| id.filter(|_| ids == Ids::OnThisSpan).map(tracing::field::display);
         let span = tracing::info_span!(
             "treaty.aggregate.execute",
             aggregate = A::CATEGORY,
             stream = %stream,
             // Known now, so given now: each field recorded later costs
             // every layer a call.
-            message_id = message.map(tracing::field::display),
-            correlation_id = metadata.correlation_id.map(tracing::field::display),
-            causation_id = metadata.causation_id.map(tracing::field::display),
+            message_id = ids_here(message),
+            correlation_id = ids_here(metadata.correlation_id),
+            causation_id = ids_here(metadata.causation_id),
             expected_version = expected,
             version = Empty,
             position = Empty,
@@ -370,7 +414,8 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                     actual: loaded.version,
                 });
             }
-            let events = tracing::info_span!("treaty.aggregate.decide", stream = %stream, version = loaded.version)
+            // The stream is the execution's, on the span around this one.
+            let events = tracing::info_span!("treaty.aggregate.decide", version = loaded.version)
                 .in_scope(|| loaded.state.decide(command))
                 .map_err(ExecuteError::Rejected)?;
             if events.is_empty() {
@@ -392,9 +437,9 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                     event.id = message_event_id(message, index);
                 }
             }
+            // The stream is the execution's, on the span around this one.
             let span = tracing::info_span!(
                 "treaty.store.append",
-                stream = %stream,
                 expected_version = loaded.version,
                 events = new_events.len(),
                 version = Empty,

@@ -1,6 +1,7 @@
 //! The bus: sends commands, and handles them with retries, quarantine and
 //! replies.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, RwLock};
@@ -232,8 +233,9 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
     /// When it cannot be encoded or the transport does not take it.
     pub async fn send<C: Command>(&self, command: &C) -> Result<Uuid, SendError> {
         let envelope = Envelope::command(command)?;
-        self.send_envelope(&envelope).await?;
-        Ok(envelope.id)
+        let id = envelope.id;
+        self.send_traced(Cow::Owned(envelope)).await?;
+        Ok(id)
     }
 
     /// Sends a prepared envelope one way. Sending the same envelope again
@@ -243,6 +245,13 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
     ///
     /// When the transport does not take it.
     pub async fn send_envelope(&self, envelope: &Envelope) -> Result<(), SendError> {
+        self.send_traced(Cow::Borrowed(envelope)).await
+    }
+
+    /// Sends `envelope`, writing the trace context into its headers: in
+    /// place when the envelope is the caller's own to give (`send`,
+    /// `ask`), into a copy when it is borrowed.
+    async fn send_traced(&self, envelope: Cow<'_, Envelope>) -> Result<(), SendError> {
         if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&envelope.payload) {
             return Err(SendError::InvalidPayload {
                 message_id: envelope.id,
@@ -255,19 +264,28 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
             contract = %envelope.contract,
             message_id = %envelope.id,
         );
+        let id = envelope.id;
         // The delivery's span becomes a child of this one, in whichever
         // process it is handled.
-        let body = match trace::injected(&span, &envelope.headers) {
-            Some(headers) => Envelope {
-                headers,
-                ..envelope.clone()
+        let body = match envelope {
+            // Owned: no copy of the envelope (its contract, payload and
+            // headers) for the sake of one header.
+            Cow::Owned(mut envelope) => {
+                trace::inject(&span, &mut envelope.headers);
+                envelope.to_json()
             }
-            .to_json(),
-            None => envelope.to_json(),
+            Cow::Borrowed(envelope) => match trace::injected(&span, &envelope.headers) {
+                Some(headers) => Envelope {
+                    headers,
+                    ..envelope.clone()
+                }
+                .to_json(),
+                None => envelope.to_json(),
+            },
         };
         self.inner
             .transport
-            .send(envelope.id, body, Duration::ZERO)
+            .send(id, body, Duration::ZERO)
             .instrument(span)
             .await?;
         Ok(())
@@ -303,16 +321,14 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
             pending: &self.inner.pending,
             id: envelope.id,
         };
-        self.send_envelope(&envelope).await?;
+        let message_id = envelope.id;
+        self.send_traced(Cow::Owned(envelope)).await?;
         let outcome = tokio::time::timeout(timeout, receiver).await;
         match outcome {
             Ok(Ok(Outcome::Handled(handled))) => Ok(handled),
             Ok(Ok(Outcome::Refused { error })) => Err(AskError::Refused(error)),
             Ok(Ok(Outcome::Quarantined { error })) => Err(AskError::Quarantined(error)),
-            Ok(Err(_)) | Err(_) => Err(AskError::Timeout {
-                message_id: envelope.id,
-                timeout,
-            }),
+            Ok(Err(_)) | Err(_) => Err(AskError::Timeout { message_id, timeout }),
         }
     }
 

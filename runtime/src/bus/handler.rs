@@ -37,7 +37,9 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// The handler of an aggregate's commands: decodes the command, and
-/// executes it exactly once through [`Repository::execute_message`].
+/// executes it exactly once through [`Repository::execute_message`]
+/// (whose span leaves the message's ids to the span of the bus delivery
+/// around it).
 pub struct AggregateHandler<A: Aggregate, S: EventStore, N: SnapshotStore> {
     repository: Repository<A, S, N>,
 }
@@ -86,7 +88,7 @@ where
             crate::store::sqlite_shared::accept_commit_with();
             let execution = self
                 .repository
-                .execute_message(&id, &command, envelope.id, metadata)
+                .execute_delivered(&id, &command, envelope.id, metadata)
                 .await
                 .map_err(classify)?;
             let stream = A::stream_name(&id).map_err(|e| HandleError::Permanent(e.to_string()))?;

@@ -6,10 +6,13 @@
 //! and freed on another. glibc's allocator serves such a pair from its
 //! shared arena instead of the threads' caches, which cost a tenth of a
 //! full read's time. So the reading thread does the checking and decoding
-//! that allocates little (ids, numbers, stream names, and metadata, which
-//! allocates only for user headers) and packs
-//! the rows' text into one buffer; each event's strings are allocated when
-//! the caller takes the event, on the thread that will also free them.
+//! that allocates nothing (ids, numbers, stream names) and packs the rows'
+//! text into one buffer; each event's strings are allocated when the
+//! caller takes the event, on the thread that will also free them. That
+//! includes the metadata, decoded from its JSON then: its headers are
+//! strings in a map, and every event a traced command appended has one
+//! (the `traceparent` of its trace), which decoded here was such a pair
+//! for every event an aggregate's load read back.
 
 use rusqlite::Row;
 
@@ -35,12 +38,12 @@ struct PackedRow {
     version: u64,
     id: Uuid,
     contract_version: u32,
-    metadata: Metadata,
-    /// Where the stream, contract, fingerprint and payload end in the
-    /// buffer; each starts where the one before ended, and the first where
-    /// the row starts.
+    /// Where the stream, contract, fingerprint, payload and metadata (its
+    /// JSON, decoded when the event is taken) end in the buffer; each
+    /// starts where the one before ended, and the first where the row
+    /// starts.
     start: usize,
-    ends: [usize; 4],
+    ends: [usize; 5],
 }
 
 impl SqlitePage {
@@ -94,7 +97,6 @@ impl SqlitePage {
         // not a failure of SQLite.
         let version = row.get_ref(3)?.as_i64();
         let contract_version = row.get_ref(5)?.as_i64();
-        let metadata = row.get_ref(8)?;
         self.last = Some(RowKey {
             position,
             version: version.as_ref().ok().and_then(|v| u64::try_from(*v).ok()),
@@ -108,11 +110,14 @@ impl SqlitePage {
             Err(e) => return Ok(Err(in_column("contract version", &e))),
         };
         let start = self.text.len();
-        let mut ends = [0; 4];
-        for (end, (column, name)) in
-            ends.iter_mut()
-                .zip([(2, "stream"), (4, "contract"), (6, "fingerprint"), (7, "payload")])
-        {
+        let mut ends = [0; 5];
+        for (end, (column, name)) in ends.iter_mut().zip([
+            (2, "stream"),
+            (4, "contract"),
+            (6, "fingerprint"),
+            (7, "payload"),
+            (8, "metadata"),
+        ]) {
             match row.get_ref(column)?.as_str() {
                 Ok(text) => self.text.push_str(text),
                 Err(e) => return Ok(Err(in_column(name, &e))),
@@ -128,16 +133,11 @@ impl SqlitePage {
             let version = u64::try_from(version).map_err(|_| corrupt(format!("negative version {version}")))?;
             let contract_version = u32::try_from(contract_version)
                 .map_err(|_| corrupt(format!("contract version {contract_version} out of range")))?;
-            let metadata = metadata
-                .as_str()
-                .map_err(|e| in_column("metadata", &e))
-                .and_then(|text| serde_json::from_str(text).map_err(|e| in_column("metadata", &e)))?;
             Ok(PackedRow {
                 position,
                 version,
                 id,
                 contract_version,
-                metadata,
                 start,
                 ends,
             })
@@ -185,7 +185,16 @@ impl Iterator for SqliteEvents {
             Some(Err(e)) => return Some(Err(e)),
             None => return self.failure.take().map(Err),
         };
-        let [stream, contract, fingerprint, payload] = row.ends;
+        let [stream, contract, fingerprint, payload, metadata] = row.ends;
+        let metadata: Metadata = match serde_json::from_str(&self.text[payload..metadata]) {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                return Some(Err(ReadError::Corrupt {
+                    position: row.position,
+                    reason: format!("metadata: {e}"),
+                }))
+            }
+        };
         Some(Ok(RecordedEvent {
             id: row.id,
             stream: StreamName::checked(self.text[row.start..stream].to_string()),
@@ -195,7 +204,7 @@ impl Iterator for SqliteEvents {
             contract_version: row.contract_version,
             fingerprint: self.text[contract..fingerprint].to_string(),
             payload: self.text.as_bytes()[fingerprint..payload].to_vec(),
-            metadata: row.metadata,
+            metadata,
         }))
     }
 

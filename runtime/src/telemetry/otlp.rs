@@ -38,6 +38,7 @@ pub struct OtlpConfig {
     service_name: String,
     endpoint: Option<String>,
     timeout: Duration,
+    sample: f64,
 }
 
 impl OtlpConfig {
@@ -51,6 +52,7 @@ impl OtlpConfig {
             service_name: service_name.into(),
             endpoint: None,
             timeout: Duration::from_secs(10),
+            sample: 1.0,
         }
     }
 
@@ -64,6 +66,19 @@ impl OtlpConfig {
     /// How long one export may take before it is given up.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Records and exports this share (0 to 1, clamped) of the traces that
+    /// start here, every span of them; a trace whose parent comes from
+    /// elsewhere (an envelope's or a request's `traceparent`) is recorded
+    /// when the parent was, so a trace is whole or absent across
+    /// services (a parent-based sampler over a ratio of trace ids). The
+    /// trace context is written into envelopes and events either way. An
+    /// unsampled span still costs its `tracing` span and its fields, but
+    /// is not exported. By default every trace (1.0).
+    pub fn sample(mut self, ratio: f64) -> Self {
+        self.sample = if ratio.is_nan() { 1.0 } else { ratio.clamp(0.0, 1.0) };
         self
     }
 }
@@ -126,6 +141,7 @@ where
     }
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter.build()?)
+        .with_sampler(super::trace::sampler(config.sample))
         .with_resource(Resource::builder().with_service_name(config.service_name).build())
         .build();
     let tracer = provider.tracer("treaty");

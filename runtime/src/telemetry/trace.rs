@@ -113,7 +113,14 @@ pub fn link_from_headers(span: &tracing::Span, headers: &BTreeMap<String, String
 /// operator much: the source location (`code.*`), the thread
 /// (`thread.*`) and the busy and idle times (`busy_ns`, `idle_ns`, two
 /// clock readings each time an async span is polled). The span's start
-/// and end times are there either way.
+/// and end times are there either way. Nor does it make a span's
+/// OpenTelemetry context the current one (`opentelemetry::Context::
+/// current()`) each time the span is entered, which an async span is on
+/// every poll: spans find their parent through `tracing`'s current span,
+/// and Treaty reads a span's context from the span itself. Code that
+/// reads `Context::current()` to find its parent (OpenTelemetry
+/// instrumentation of other libraries) needs a layer of its own with
+/// `with_context_activation(true)`.
 ///
 /// For an exporter of one's own: build an `SdkTracerProvider` with a
 /// batch span processor and that exporter, and pass its tracer here.
@@ -129,6 +136,24 @@ where
         .with_location(false)
         .with_threads(false)
         .with_tracked_inactivity(false)
+        .with_context_activation(false)
+}
+
+/// The sampler [`otlp::layer`](super::otlp::layer) gives its provider
+/// (`OtlpConfig::sample`), for a provider of one's own: a share `ratio` (0
+/// to 1) of the traces that start in this process are recorded, and a
+/// span whose parent came in a `traceparent` is recorded when its parent
+/// was, so that a trace is whole or absent across services. With 1.0 it
+/// is the SDK's default, parent-based always-on.
+#[cfg(feature = "otel")]
+pub fn sampler(ratio: f64) -> opentelemetry_sdk::trace::Sampler {
+    use opentelemetry_sdk::trace::Sampler;
+    let root = if ratio >= 1.0 || ratio.is_nan() {
+        Sampler::AlwaysOn
+    } else {
+        Sampler::TraceIdRatioBased(ratio.max(0.0))
+    };
+    Sampler::ParentBased(Box::new(root))
 }
 
 /// The trace id of `span` as 32 hex digits, when it belongs to an
@@ -149,21 +174,14 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
 mod otel {
     use std::collections::BTreeMap;
 
-    use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-    use opentelemetry::trace::{SpanContext, TraceContextExt};
+    use std::fmt::Write as _;
+
+    use opentelemetry::propagation::{Extractor, TextMapPropagator};
+    use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
     use opentelemetry_sdk::propagation::TraceContextPropagator;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
     use super::{TRACEPARENT, TRACESTATE};
-
-    /// Writes into a header map.
-    struct Writer<'a>(&'a mut BTreeMap<String, String>);
-
-    impl Injector for Writer<'_> {
-        fn set(&mut self, key: &str, value: String) {
-            self.0.insert(key.to_string(), value);
-        }
-    }
 
     /// Reads the two headers through the caller's getter, copying nothing.
     struct Reader<'a, F>(F, std::marker::PhantomData<&'a str>);
@@ -198,14 +216,36 @@ mod otel {
         context.span().span_context().is_valid().then_some(context)
     }
 
-    /// Writes `context` into `headers`.
+    /// Writes `context` into `headers`: what `TraceContextPropagator`
+    /// writes, formatted here into a string of the header's exact length
+    /// (every send pays for it), and without the empty `tracestate` the
+    /// propagator writes when there is no state.
     pub(super) fn write(context: &opentelemetry::Context, headers: &mut BTreeMap<String, String>) {
-        headers.remove(TRACESTATE);
-        TraceContextPropagator::new().inject_context(context, &mut Writer(headers));
-        // The propagator writes an empty state; a header that says
-        // nothing is left out.
-        if headers.get(TRACESTATE).is_some_and(String::is_empty) {
+        let span = context.span();
+        let span_context = span.span_context();
+        // Version 00: `00-<32 hex>-<16 hex>-<2 hex>`, 55 characters; only
+        // the sampled flag is defined, so only it is passed on.
+        let mut traceparent = String::with_capacity(55);
+        let _ = write!(
+            traceparent,
+            "00-{}-{}-{:02x}",
+            span_context.trace_id(),
+            span_context.span_id(),
+            span_context.trace_flags() & TraceFlags::SAMPLED
+        );
+        match headers.get_mut(TRACEPARENT) {
+            // The header a retry or a forward already carries is
+            // rewritten in place, without a new key.
+            Some(value) => *value = traceparent,
+            None => {
+                headers.insert(TRACEPARENT.to_string(), traceparent);
+            }
+        }
+        let state = span_context.trace_state().header();
+        if state.is_empty() {
             headers.remove(TRACESTATE);
+        } else {
+            headers.insert(TRACESTATE.to_string(), state);
         }
     }
 
@@ -250,6 +290,103 @@ mod otel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sampling decides where a trace starts, and a span with a parent
+    /// from a `traceparent` follows the parent's decision either way, so
+    /// a trace is whole or absent across services.
+    #[cfg(feature = "otel")]
+    #[test]
+    fn the_sampler_follows_the_parent_and_samples_roots_by_ratio() {
+        use opentelemetry::trace::{
+            SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+        };
+        use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample as _};
+
+        let decide = |sampler: &opentelemetry_sdk::trace::Sampler, parent: Option<TraceFlags>, trace: u128| {
+            let parent = parent.map(|flags| {
+                opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+                    TraceId::from(trace),
+                    SpanId::from(1),
+                    flags,
+                    true,
+                    TraceState::default(),
+                ))
+            });
+            sampler
+                .should_sample(
+                    parent.as_ref(),
+                    TraceId::from(trace),
+                    "s",
+                    &SpanKind::Internal,
+                    &[],
+                    &[],
+                )
+                .decision
+        };
+        let never = sampler(0.0);
+        let always = sampler(1.0);
+        for trace in [1_u128, u128::MAX / 3, u128::MAX] {
+            assert_eq!(decide(&never, None, trace), SamplingDecision::Drop);
+            assert_eq!(decide(&always, None, trace), SamplingDecision::RecordAndSample);
+            assert_eq!(
+                decide(&never, Some(TraceFlags::SAMPLED), trace),
+                SamplingDecision::RecordAndSample
+            );
+            assert_eq!(
+                decide(&always, Some(TraceFlags::default()), trace),
+                SamplingDecision::Drop
+            );
+        }
+        // About a tenth of the roots, by trace id.
+        let tenth = sampler(0.1);
+        let sampled = (0..10_000_u128)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+            .filter(|trace| decide(&tenth, None, *trace) == SamplingDecision::RecordAndSample)
+            .count();
+        assert!((700..1300).contains(&sampled), "{sampled} of 10000 sampled");
+    }
+
+    /// The header Treaty writes is the one the SDK's propagator writes,
+    /// with and without state, sampled or not; an empty state writes no
+    /// `tracestate`, and a stale one is removed.
+    #[cfg(feature = "otel")]
+    #[test]
+    fn the_written_context_is_the_propagator_s() {
+        use std::collections::HashMap;
+        use std::str::FromStr as _;
+
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+        use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+        for (flags, state) in [
+            (TraceFlags::SAMPLED, ""),
+            (TraceFlags::default(), ""),
+            (TraceFlags::SAMPLED, "vendor=1,other=abc"),
+        ] {
+            let span_context = SpanContext::new(
+                TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
+                SpanId::from(0x00f0_67aa_0ba9_02b7),
+                flags,
+                true,
+                TraceState::from_str(state).unwrap(),
+            );
+            let context = opentelemetry::Context::new().with_remote_span_context(span_context);
+            let mut expected = HashMap::new();
+            TraceContextPropagator::new().inject_context(&context, &mut expected);
+            let mut headers = BTreeMap::from([
+                ("user".to_string(), "ann".to_string()),
+                (TRACEPARENT.to_string(), "00-stale".to_string()),
+                (TRACESTATE.to_string(), "stale=1".to_string()),
+            ]);
+            otel::write(&context, &mut headers);
+            assert_eq!(headers.get(TRACEPARENT), expected.get(TRACEPARENT), "{state:?}");
+            assert_eq!(headers[TRACEPARENT].len(), 55);
+            let state_written = expected.get(TRACESTATE).filter(|s| !s.is_empty());
+            assert_eq!(headers.get(TRACESTATE), state_written, "{state:?}");
+            assert_eq!(headers.get("user").map(String::as_str), Some("ann"));
+        }
+    }
 
     #[test]
     fn without_a_layer_headers_pass_through_untouched() {

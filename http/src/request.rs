@@ -44,7 +44,13 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
 }
 
 pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
-    let too_large = || Problem::new("body-too-large", format!("the body is larger than {limit} bytes"));
+    // The rest of the body is never read, so the connection cannot carry
+    // another request: saying so keeps a client from sending its next
+    // request on a connection the server is closing.
+    let too_large = || {
+        Problem::new("body-too-large", format!("the body is larger than {limit} bytes"))
+            .with_header(header::CONNECTION, "close".to_string())
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -238,6 +238,8 @@ async fn every_error_is_a_problem_with_its_status_and_never_a_server_error() {
         .send()
         .await
         .unwrap();
+    // The rest of the body was not read: the connection is not reused.
+    assert_eq!(streamed.headers()[reqwest::header::CONNECTION], "close");
     problem(streamed, StatusCode::PAYLOAD_TOO_LARGE, "body-too-large").await;
 
     // 415: not JSON, or no content type.

@@ -139,3 +139,59 @@ fn derives_default(item: &syn::DeriveInput) -> bool {
             })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::constructor;
+
+    fn expand(item: &str) -> String {
+        constructor(&syn::parse_str(item).expect("a struct")).to_string()
+    }
+
+    #[test]
+    fn fields_with_a_serde_default_are_not_arguments() {
+        let out = expand(
+            r#"pub struct Shipped {
+                pub id: OrderId,
+                #[serde(default = "Shipped::default_carrier")] pub carrier: String,
+                #[serde(rename = "To")] pub r#to: Point,
+                #[serde(default)] pub note: Option<String>,
+                #[serde(skip)] pub cache: u32,
+            }"#,
+        );
+        assert!(
+            out.contains("pub fn new (id : OrderId , r#to : Point) -> Self"),
+            "{out}"
+        );
+        assert!(out.contains("carrier : Shipped :: default_carrier ()"), "{out}");
+        assert!(
+            out.contains("note : :: std :: default :: Default :: default ()"),
+            "{out}"
+        );
+        assert!(
+            out.contains("cache : :: std :: default :: Default :: default ()"),
+            "{out}"
+        );
+        assert!(!out.contains("impl :: std :: default :: Default"), "{out}");
+        assert!(!out.contains("too_many_arguments"), "{out}");
+    }
+
+    #[test]
+    fn default_is_written_when_nothing_is_required_unless_derived() {
+        let none = "pub struct Ping { #[serde(default)] pub note: Option<String> }";
+        assert!(expand(none).contains("impl :: std :: default :: Default for Ping"));
+        let derived = format!("#[derive(Clone, ::std::default::Default)] {none}");
+        let out = expand(&derived);
+        assert!(out.contains("pub fn new () -> Self"), "{out}");
+        assert!(!out.contains("impl :: std :: default :: Default"), "{out}");
+    }
+
+    #[test]
+    fn more_than_seven_arguments_allow_clippys_lint() {
+        let fields: String = (0..8).map(|i| format!("pub f{i}: u32,")).collect();
+        let out = expand(&format!("pub struct Wide {{ {fields} }}"));
+        assert!(out.contains("# [allow (clippy :: too_many_arguments)]"), "{out}");
+        let fields: String = (0..7).map(|i| format!("pub f{i}: u32,")).collect();
+        assert!(!expand(&format!("pub struct Narrow {{ {fields} }}")).contains("too_many_arguments"));
+    }
+}

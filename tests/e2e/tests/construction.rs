@@ -104,9 +104,15 @@ fn records_and_keyword_names() {
     // `type`, `match`, `self` and `camelCase` are `r#type`, `r#match`,
     // `self_` and `camel_case`, in that order.
     let renamed = Renamed::new("t".into(), 1, true, "c".into());
-    assert_eq!((renamed.r#type.as_str(), renamed.r#match, renamed.self_), ("t", 1, true));
+    assert_eq!(
+        (renamed.r#type.as_str(), renamed.r#match, renamed.self_),
+        ("t", 1, true)
+    );
     assert_eq!((renamed.camel_case.as_str(), renamed.http_status), ("c", None));
-    reads_as(json!({"type": "t", "match": 1, "self": true, "camelCase": "c"}), renamed);
+    reads_as(
+        json!({"type": "t", "match": 1, "self": true, "camelCase": "c"}),
+        renamed,
+    );
 }
 
 #[test]
@@ -114,7 +120,10 @@ fn wire_names_name_the_payload_not_the_arguments() {
     use treaty_e2e::golden::wire::lokad::security::{SecurityId, SecurityPasswordAdded};
     let id = SecurityId(treaty::Uuid::nil());
     let added = SecurityPasswordAdded::new(id, "ada".into(), "Ada".into(), 3);
-    assert_eq!((added.location, added.locked, added.max_attempts), (None, false, 5));
+    assert_eq!(
+        (added.location.is_none(), added.locked, added.max_attempts),
+        (true, false, 5)
+    );
     reads_as(
         json!({"Id": "00000000-0000-0000-0000-000000000000", "Login": "ada", "DisplayName": "Ada", "Tries": 3}),
         added,

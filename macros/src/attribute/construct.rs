@@ -83,11 +83,7 @@ pub(crate) fn constructor(item: &syn::DeriveInput) -> TokenStream {
     });
     quote! {
         impl #ty {
-            /// The value with the given required fields, every optional
-            /// field `None` and every field with a default at its default:
-            /// what a payload holding only the required fields reads as.
-            /// Code that builds values with it keeps compiling when fields
-            /// are added as optional or with a default.
+            /// Required fields; the rest `None` or defaulted.
             #[inline]
             #many
             pub fn new(#(#params),*) -> Self {

@@ -1,7 +1,10 @@
 //! Compile-fail tests of `treaty::contract!`, `#[treaty::event_set]` and
 //! the projection attributes: each file under `tests/ui` is one misuse, and
 //! its `.stderr` holds the errors rustc must report, at the token they are
-//! about. Regenerate the expected output with
+//! about. `tests/ui/construction/` is the compile test of generated
+//! constructors: a user's code written against contracts A compiles and
+//! runs against contracts B, which added fields in place, while a struct
+//! literal written against A fails against B. Regenerate the expected output with
 //! `TRYBUILD=overwrite cargo test -p treaty --test ui` and read every
 //! changed file before committing it.
 
@@ -25,4 +28,8 @@ fn ui() {
     std::env::set_var("OUT_DIR", &out_dir);
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/*.rs");
+    cases.pass("tests/ui/construction/against_a.rs");
+    cases.pass("tests/ui/construction/against_b.rs");
+    cases.pass("tests/ui/construction/literal_against_a.rs");
+    cases.compile_fail("tests/ui/construction/literal_against_b.rs");
 }

@@ -45,7 +45,8 @@ pub fn contract(input: TokenStream) -> TokenStream {
     expand::contract(input.into()).into()
 }
 
-/// A generated value type: adds `Debug`, `Clone`, `PartialEq` and serde.
+/// A generated value type: adds `Debug`, `Clone`, `PartialEq`, serde, and
+/// `new` over the required fields (with `Default` when there are none).
 #[proc_macro_attribute]
 pub fn record(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::record(args.into(), item.into()).into()

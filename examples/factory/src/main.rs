@@ -84,17 +84,19 @@ impl Aggregate for Factory {
     fn decide(&self, command: &FactoryCommand) -> Result<Vec<FactoryEvent>, FactoryError> {
         match command {
             FactoryCommand::OpenFactory(_) if self.open => Err(FactoryError::AlreadyOpen),
-            FactoryCommand::OpenFactory(c) => Ok(vec![FactoryOpened { id: c.id }.into()]),
+            FactoryCommand::OpenFactory(c) => Ok(vec![FactoryOpened::new(c.id).into()]),
             FactoryCommand::ProduceCar(_) if !self.open => Err(FactoryError::Closed),
+            // `new` takes the required fields; the rest are set by name, so
+            // fields added to the event later as optional or with a
+            // default need no change here.
             FactoryCommand::ProduceCar(c) => Ok(vec![CarProduced {
-                id: c.id,
-                employee_name: c.employee_name.clone(),
-                car_model: c.car_model.clone(),
-                parts: vec![CarPart {
-                    name: "wheel".into(),
-                    quantity: 4,
-                }],
                 color: Color::Blue,
+                ..CarProduced::new(
+                    c.id,
+                    c.employee_name.clone(),
+                    c.car_model.clone(),
+                    vec![CarPart::new("wheel".into(), 4)],
+                )
             }
             .into()]),
         }

@@ -1,11 +1,14 @@
 //! The attribute macros that generated code uses, so that the generated
 //! file holds the shape of each contract and little else.
 //!
-//! - `#[::treaty::record]`: a value type (derives, serde setup).
+//! - `#[::treaty::record]`: a value type (derives, serde setup, and the
+//!   constructor `new` over its required fields, with `Default` when it
+//!   has none).
 //! - `#[::treaty::earlier]`: the shape of an earlier version of a message,
 //!   which is only read (`Debug` and `Deserialize`).
 //! - `#[::treaty::message(event = "…", version = N, fingerprint = "…", was(…)…)]`:
-//!   a command or event, with its `Contract` impl, decoder and upcast chain.
+//!   a command or event, with its `Contract` impl, decoder and upcast
+//!   chain, and the constructor `record` writes.
 //! - `#[::treaty::id("namespace.Name")]`: an id newtype and its impls.
 //! - `#[::treaty::enumeration]`: a contract enum and its impls.
 //! - `#[::treaty::command_set(id = IdType, field = name, display)]`: an
@@ -22,6 +25,7 @@
 //! the logic lives here so the entries in `lib.rs` stay thin. Output
 //! refers to outside crates only through `::treaty` and `::std`.
 
+mod construct;
 mod contract;
 mod deserialize;
 mod enumeration;
@@ -67,10 +71,13 @@ pub(crate) fn missing(item: &syn::DeriveInput, what: &str) -> syn::Error {
     syn::Error::new_spanned(&item.ident, format!("missing `{what}` argument"))
 }
 
-/// The derives, serde setup and `Deserialize` impl of every generated
-/// record and current message: `Deserialize` is written by
-/// [`deserialize::deserialize`] where it can be, derived by serde otherwise.
+/// The derives, serde setup, `Deserialize` impl and constructor of every
+/// generated record and current message: `Deserialize` is written by
+/// [`deserialize::deserialize`] where it can be, derived by serde
+/// otherwise; `new` (and `Default` where no field is required) by
+/// [`construct::constructor`].
 pub(crate) fn struct_derives(item: &syn::DeriveInput) -> TokenStream {
+    let constructor = construct::constructor(item);
     match deserialize::deserialize(item) {
         Some(deserialize) => quote! {
             #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq,
@@ -78,12 +85,14 @@ pub(crate) fn struct_derives(item: &syn::DeriveInput) -> TokenStream {
             #[serde(crate = "::treaty::serde")]
             #item
             #deserialize
+            #constructor
         },
         None => quote! {
             #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq,
                 ::treaty::serde::Serialize, ::treaty::serde::Deserialize)]
             #[serde(crate = "::treaty::serde")]
             #item
+            #constructor
         },
     }
 }

@@ -1,0 +1,3 @@
+// A struct literal written against contracts A compiles there...
+include!("contracts_a.rs");
+include!("literal.rs");

@@ -1061,7 +1061,7 @@ impl PostgresStore {
         let Some(grouper) = &self.grouper else {
             return Ok(Err(events));
         };
-        if events.len() > group::MAX_EVENTS || !self.in_use.cover(&events) {
+        if events.len() > group::MAX_GROUPED_APPEND || !self.in_use.cover(&events) {
             return Ok(Err(events));
         }
         for event in &events {

@@ -4,9 +4,9 @@
 //! Each append on its own is one round trip and one commit (with its
 //! fsync), and on a busy server the work around a single-row insert (the
 //! function call, the expected-version check, the locks) costs as much
-//! again as the insert. Appends that arrive while others are being written
-//! wait in a queue; a task takes them out in groups and calls
-//! `append_group` once per group: the statement, the commit and the
+//! again as the insert. Appends that arrive while a group is being
+//! written wait in a queue; a task takes them out as the next group and
+//! calls `append_group` once for it: the statement, the commit and the
 //! function's fixed cost are shared by the group.
 //!
 //! A group holds appends to distinct streams only, so each append's
@@ -35,13 +35,16 @@ use crate::store::{AppendError, AppendResult, ExpectedVersion, NewEvent, StreamN
 /// Appends in one group at most.
 const MAX_APPENDS: usize = 64;
 
-/// Events in one group at most; an append of more is written alone.
-pub(super) const MAX_EVENTS: usize = 1_000;
+/// The most events of an append that is grouped. A larger append is
+/// written on its own: its call and commit are shared by its events
+/// already, and the single append's function inserts them for less.
+pub(super) const MAX_GROUPED_APPEND: usize = 10;
 
-/// Groups being written at once. Two keep the server busy while the next
-/// group fills; more would make groups smaller without making the server
-/// faster, and leave the pool's other connections to readers.
-const IN_FLIGHT: usize = 2;
+/// Groups being written at once. One: the appends that arrive while it is
+/// written make the next group, so groups grow with the load. Measured
+/// with 16 writers on two cores, two or more groups at once made each
+/// smaller and the rate lower (docs/benchmarks.md).
+const IN_FLIGHT: usize = 1;
 
 /// An append waiting for its group, owning what its call needs.
 pub(super) struct Request {
@@ -98,8 +101,8 @@ async fn run(mut requests: mpsc::UnboundedReceiver<Request>, pool: Pool, tables:
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut waiting: VecDeque<Request> = VecDeque::new();
     loop {
-        // A slot first: while every slot is busy, appends gather in the
-        // channel and make the next group larger.
+        // A slot first: while the group in flight is written, appends
+        // gather in the channel and make the next group.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
@@ -131,11 +134,9 @@ async fn run(mut requests: mpsc::UnboundedReceiver<Request>, pool: Pool, tables:
 /// its place.
 fn take_group(waiting: &mut VecDeque<Request>) -> Vec<Request> {
     let mut group: Vec<Request> = Vec::new();
-    let mut events = 0;
     let mut kept = VecDeque::new();
     while let Some(request) = waiting.pop_front() {
-        let full = group.len() == MAX_APPENDS || events + request.events.len() > MAX_EVENTS;
-        if full && !group.is_empty() {
+        if group.len() == MAX_APPENDS {
             waiting.push_front(request);
             break;
         }
@@ -143,7 +144,6 @@ fn take_group(waiting: &mut VecDeque<Request>) -> Vec<Request> {
             kept.push_back(request);
             continue;
         }
-        events += request.events.len();
         group.push(request);
     }
     while let Some(request) = kept.pop_back() {

@@ -140,6 +140,21 @@ impl From<shop::OrderPlacedV1> for shop::OrderPlacedV2 {
 pub struct Random(pub u64);
 
 impl Random {
+    /// A generator seeded from `TREATY_TEST_SEED` when set (to repeat a
+    /// run), else from the clock; prints `{label}: seed {seed}`.
+    pub fn seeded(label: &str) -> Random {
+        let seed = std::env::var("TREATY_TEST_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+            });
+        println!("{label}: seed {seed}");
+        Random(seed)
+    }
+
     /// The next number below `bound`.
     pub fn below(&mut self, bound: u64) -> u64 {
         self.0 = self

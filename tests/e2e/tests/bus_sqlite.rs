@@ -192,12 +192,7 @@ const DEPOSITS: u64 = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_workers_neither_lose_nor_double_apply_commands() {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    println!("seed {seed}");
-    let mut random = Random(seed);
+    let mut random = Random::seeded("killed workers");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.db");
     let store = SqliteStore::open_with(

@@ -161,12 +161,7 @@ fn kill_after_ms(attempt: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_workers_neither_lose_nor_double_apply_events() {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    println!("seed {seed}");
-    let mut random = Random(seed);
+    let mut random = Random::seeded("killed workers");
     let dir = tempfile::tempdir().unwrap();
     let events_path = dir.path().join("events.db");
     let views_path = dir.path().join("views.db");

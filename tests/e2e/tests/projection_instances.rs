@@ -290,12 +290,8 @@ async fn kill_instances_again_and_again<S: EventStore + Clone + 'static, V: View
     views: V,
     mut workers: Workers,
 ) {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    println!("{}: seed {seed}", workers.backend);
-    let mut random = Random(seed);
+    let mut random = Random::seeded(workers.backend);
+    let appender_random = Random(random.0 ^ 0x5eed);
     let lease = Duration::from_millis(lease_ms());
     // Takeover comes within lease + 5 retries (a fifth of the lease each);
     // the bound is generous for a loaded machine.
@@ -315,12 +311,7 @@ async fn kill_instances_again_and_again<S: EventStore + Clone + 'static, V: View
     .await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let appender = tokio::spawn(append_until(
-        events.clone(),
-        stop.clone(),
-        Random(seed ^ 0x5eed),
-        accounts,
-    ));
+    let appender = tokio::spawn(append_until(events.clone(), stop.clone(), appender_random, accounts));
     let mut failovers = Vec::new();
     let mut spread = Vec::new();
     for kill in 0..KILLS {

@@ -238,7 +238,10 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         command: &A::Command,
         metadata: Metadata,
     ) -> Result<Executed<A>, ExecuteError<A::Error>> {
-        match self.execute_inner(id, command, metadata, None, None).await? {
+        match self
+            .execute_inner(id, command, metadata, None, None, Ids::OnThisSpan)
+            .await?
+        {
             MessageExecution::Executed(executed) => Ok(executed),
             MessageExecution::AlreadyHandled { .. } => unreachable!("only messages are recognized as handled"),
         }
@@ -264,7 +267,8 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         mut metadata: Metadata,
     ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         metadata.causation_id = Some(message);
-        self.execute_inner(id, command, metadata, Some(message), None).await
+        self.execute_inner(id, command, metadata, Some(message), None, Ids::OnThisSpan)
+            .await
     }
 
     /// [`Repository::execute_message`] for the bus's handler, inside the
@@ -281,7 +285,7 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         mut metadata: Metadata,
     ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         metadata.causation_id = Some(message);
-        self.execute_traced(id, command, metadata, Some(message), None, Ids::OnParent)
+        self.execute_inner(id, command, metadata, Some(message), None, Ids::OnParent)
             .await
     }
 
@@ -309,23 +313,11 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         expected: u64,
     ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
         metadata.causation_id = Some(message);
-        self.execute_inner(id, command, metadata, Some(message), Some(expected))
+        self.execute_inner(id, command, metadata, Some(message), Some(expected), Ids::OnThisSpan)
             .await
     }
 
     async fn execute_inner(
-        &self,
-        id: &A::Id,
-        command: &A::Command,
-        metadata: Metadata,
-        message: Option<Uuid>,
-        expected: Option<u64>,
-    ) -> Result<MessageExecution<A>, ExecuteError<A::Error>> {
-        self.execute_traced(id, command, metadata, message, expected, Ids::OnThisSpan)
-            .await
-    }
-
-    async fn execute_traced(
         &self,
         id: &A::Id,
         command: &A::Command,

@@ -41,8 +41,8 @@
 //! Telemetry is off by default:
 //!
 //! - `otel`: Treaty's spans join the W3C trace context (`traceparent`)
-//!   that envelopes and HTTP requests carry, through tracing-opentelemetry
-//!   ([`telemetry::trace`]).
+//!   that envelopes and HTTP requests carry, and Treaty's OpenTelemetry
+//!   layer records them ([`telemetry::trace`]).
 //! - `otlp`: `telemetry::otlp::layer`, a tracing-subscriber layer exporting
 //!   spans to an OpenTelemetry collector (includes `otel`).
 

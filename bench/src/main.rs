@@ -151,6 +151,9 @@ enum Suite {
         /// With `--on`: the subscriber also has an OpenTelemetry layer.
         #[arg(long)]
         traces: bool,
+        /// With `--traces`: the share of traces exported (else every one).
+        #[arg(long)]
+        sample: Option<f64>,
         #[arg(long)]
         commands: u64,
         #[arg(long)]
@@ -288,13 +291,22 @@ fn main() -> ExitCode {
         Suite::TelemetrySide {
             on,
             traces,
+            sample,
             commands,
             appends,
         } => {
-            let side = match (on, traces) {
-                (false, _) => telemetry::Side::Off,
-                (true, false) => telemetry::Side::On,
-                (true, true) => telemetry::Side::Traces,
+            let side = match (on, traces, sample) {
+                (false, _, _) => telemetry::Side::Off,
+                (true, false, _) => telemetry::Side::On,
+                (true, true, None) => telemetry::Side::Traces,
+                (true, true, Some(share)) if share == telemetry::SAMPLED => telemetry::Side::TracesSampled,
+                (true, true, Some(share)) => {
+                    eprintln!(
+                        "treaty-bench: telemetry-side samples {} of the traces, not {share}",
+                        telemetry::SAMPLED
+                    );
+                    return ExitCode::from(2);
+                }
             };
             return exit_code(telemetry::side(side, commands, appends));
         }

@@ -51,11 +51,12 @@ pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure
     let mut off = Figures::default();
     let mut on = Figures::default();
     let mut traces = Figures::default();
+    let mut sampled = Figures::default();
     for round in 0..rounds.max(1) {
-        // Rotating the order, so that each side is first, second and last
-        // as often as the others.
-        let mut order = [Side::Off, Side::On, Side::Traces];
-        order.rotate_left(round % 3);
+        // Rotating the order, so that each side is first, second, third
+        // and last as often as the others.
+        let mut order = [Side::Off, Side::On, Side::Traces, Side::TracesSampled];
+        order.rotate_left(round % 4);
         for side in order {
             let figures = child(side, commands, appends)?;
             eprintln!(
@@ -74,12 +75,13 @@ pub fn run(commands: u64, appends: u64, rounds: usize) -> Result<Report, Failure
                 Side::Off => off.best(figures),
                 Side::On => on.best(figures),
                 Side::Traces => traces.best(figures),
+                Side::TracesSampled => sampled.best(figures),
             }
         }
     }
     let mut report = Report::new();
     span_costs(&mut report)?;
-    for (suffix, measured) in [("", &on), ("_traces", &traces)] {
+    for (suffix, measured) in [("", &on), ("_traces", &traces), ("_traces_sampled", &sampled)] {
         report.push(
             Row::new(
                 "telemetry",
@@ -129,9 +131,16 @@ pub enum Side {
     Off,
     /// The Prometheus recorder and a subscriber recording at INFO.
     On,
-    /// `On`, with an OpenTelemetry layer in the subscriber.
+    /// `On`, with an OpenTelemetry layer in the subscriber exporting
+    /// every trace.
     Traces,
+    /// `Traces`, sampling one trace in ten (`Export::sample(0.1)`, what
+    /// `OtlpConfig::sample(0.1)` sets up): a production setting.
+    TracesSampled,
 }
+
+/// The share of traces [`Side::TracesSampled`] exports.
+pub const SAMPLED: f64 = 0.1;
 
 impl Side {
     fn name(self) -> &'static str {
@@ -139,6 +148,7 @@ impl Side {
             Side::Off => "off",
             Side::On => "on",
             Side::Traces => "on with traces",
+            Side::TracesSampled => "on with 1 trace in 10",
         }
     }
 }
@@ -193,6 +203,9 @@ fn child(side: Side, commands: u64, appends: u64) -> Result<Figures, Failure> {
         Side::Traces => {
             command.args(["--on", "--traces"]);
         }
+        Side::TracesSampled => {
+            command.args(["--on", "--traces", "--sample", &SAMPLED.to_string()]);
+        }
     }
     let output = command
         .stdin(Stdio::null())
@@ -235,16 +248,18 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
             .map_err(|e| Failure::new(format!("cannot install the Prometheus recorder: {e}")))?;
         use tracing_subscriber::layer::SubscriberExt as _;
         use tracing_subscriber::util::SubscriberInitExt as _;
-        use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
-        let traces = (side == Side::Traces).then(|| {
+        let share = match side {
+            Side::TracesSampled => Some(SAMPLED),
+            Side::Traces => Some(1.0),
+            Side::Off | Side::On => None,
+        };
+        let traces = share.map(|share| {
             // What a service exporting traces runs: Treaty's layer over a
-            // provider whose batch processor hands the spans, from a thread
-            // of its own, to an exporter; this one counts and drops them,
-            // so the figure is a service's less the network.
-            let traces = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                .with_batch_exporter(Discard)
-                .build();
-            let layer = treaty::telemetry::trace::layer(traces.tracer("treaty-bench"));
+            // batch processor that hands the spans, from a thread of its
+            // own, to an exporter; this one counts and drops them, so the
+            // figure is a service's less the network.
+            let export = treaty::telemetry::trace::Export::batch(Discard).sample(share);
+            let (layer, traces) = treaty::telemetry::trace::layer(export);
             provider = Some(traces);
             layer
         });
@@ -291,9 +306,11 @@ pub fn side(side: Side, commands: u64, appends: u64) -> Result<(), Failure> {
         ))
     })?;
     if let Some(provider) = provider {
-        if spans < 1.0 {
+        // Every trace: five spans a command; one in ten: about a tenth.
+        let expected = if side == Side::TracesSampled { 0.05 } else { 1.0 };
+        if spans < expected {
             return Err(Failure::new(format!(
-                "the bus case exported {spans} spans per command: the OpenTelemetry layer recorded nothing"
+                "the bus case exported {spans} spans per command: the OpenTelemetry layer recorded too few"
             )));
         }
         let _ = provider.shutdown();
@@ -365,8 +382,8 @@ fn span_costs(report: &mut Report) -> Result<(), Failure> {
                     span_cost(on().with(layer), Some(provider))?
                 }
                 3 => {
-                    let provider = provider();
-                    let layer = treaty::telemetry::trace::layer(provider.tracer("b"));
+                    let (layer, provider) =
+                        treaty::telemetry::trace::layer(treaty::telemetry::trace::Export::batch(Discard));
                     span_cost(on().with(layer), Some(provider))?
                 }
                 _ => {
@@ -374,11 +391,8 @@ fn span_costs(report: &mut Report) -> Result<(), Failure> {
                     // (`OtlpConfig::sample(0.1)`): every span is still a
                     // `tracing` span with its fields, and every send
                     // writes the trace context; a tenth are exported.
-                    let provider = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                        .with_batch_exporter(Discard)
-                        .with_sampler(treaty::telemetry::trace::sampler(0.1))
-                        .build();
-                    let layer = treaty::telemetry::trace::layer(provider.tracer("b"));
+                    let (layer, provider) =
+                        treaty::telemetry::trace::layer(treaty::telemetry::trace::Export::batch(Discard).sample(0.1));
                     span_cost(on().with(layer), Some(provider))?
                 }
             };

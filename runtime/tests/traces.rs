@@ -26,7 +26,7 @@ use treaty_testing::traces::{text, Recording};
 
 /// Records this thread's spans through the layer Treaty's exporter uses.
 fn record() -> Recording {
-    treaty_testing::traces::record(trace::layer)
+    treaty_testing::traces::record(|exporter| trace::layer(trace::Export::simple(exporter)))
 }
 
 const PATIENCE: Duration = Duration::from_secs(10);

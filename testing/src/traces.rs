@@ -2,9 +2,8 @@
 //! record what one thread's subscriber sees through an OpenTelemetry
 //! layer, and read the finished spans back.
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Value;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracer, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{Layer, Registry};
 
@@ -16,18 +15,18 @@ pub struct Recording {
 }
 
 /// Makes a subscriber with the layer `layer` builds over an in-memory
-/// exporter (such as `treaty::telemetry::trace::layer`, the layer Treaty's
-/// exporter uses) the default of this thread. Spans are exported as they
-/// end, so a span that ended is in [`Recording::spans`].
-pub fn record<L>(layer: impl FnOnce(SdkTracer) -> L) -> Recording
+/// exporter the default of this thread. `layer` returns the layer and the
+/// provider that keeps its export, exporting each span as it ends (such
+/// as `treaty::telemetry::trace::layer(Export::simple(exporter))`, the
+/// layer Treaty's exporter uses), so a span that ended is in
+/// [`Recording::spans`].
+pub fn record<L>(layer: impl FnOnce(InMemorySpanExporter) -> (L, SdkTracerProvider)) -> Recording
 where
     L: Layer<Registry> + Send + Sync + 'static,
 {
     let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let subscriber = tracing_subscriber::registry().with(layer(provider.tracer("test")));
+    let (layer, provider) = layer(exporter.clone());
+    let subscriber = tracing_subscriber::registry().with(layer);
     Recording {
         exporter,
         _provider: provider,
@@ -62,7 +61,8 @@ pub fn text(span: &SpanData, key: &str) -> Option<String> {
     attribute(span, key).map(|value| value.as_str().into_owned())
 }
 
-/// The attribute `key` of `span` as a number: tracing-opentelemetry
+/// The attribute `key` of `span` as a number: Treaty's layer (like
+/// tracing-opentelemetry)
 /// writes unsigned numbers that do not fit an `i64` as text.
 pub fn number(span: &SpanData, key: &str) -> Option<i64> {
     match attribute(span, key)? {

@@ -25,12 +25,12 @@
 
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
-use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::registry::LookupSpan;
+
+use super::trace::{Export, TraceLayer};
 
 /// Where and as whom spans are exported.
 #[derive(Debug, Clone)]
@@ -75,8 +75,9 @@ impl OtlpConfig {
     /// when the parent was, so a trace is whole or absent across
     /// services (a parent-based sampler over a ratio of trace ids). The
     /// trace context is written into envelopes and events either way. An
-    /// unsampled span still costs its `tracing` span and its fields, but
-    /// is not exported. By default every trace (1.0).
+    /// unsampled span still costs its `tracing` span and its ids, but its
+    /// fields are not recorded (but for the trace's root) and it is not
+    /// exported. By default every trace (1.0).
     pub fn sample(mut self, ratio: f64) -> Self {
         self.sample = if ratio.is_nan() { 1.0 } else { ratio.clamp(0.0, 1.0) };
         self
@@ -109,7 +110,7 @@ impl OtlpGuard {
     }
 
     /// The tracer provider, for spans created through the OpenTelemetry
-    /// API directly.
+    /// API directly: they are sampled and exported with the layer's.
     pub fn provider(&self) -> &SdkTracerProvider {
         &self.provider
     }
@@ -129,7 +130,7 @@ impl Drop for OtlpGuard {
 /// # Errors
 ///
 /// When the exporter cannot be built.
-pub fn layer<S>(config: OtlpConfig) -> Result<(OpenTelemetryLayer<S, SdkTracer>, OtlpGuard), OtlpError>
+pub fn layer<S>(config: OtlpConfig) -> Result<(TraceLayer<S>, OtlpGuard), OtlpError>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
@@ -139,11 +140,9 @@ where
     if let Some(endpoint) = config.endpoint {
         exporter = exporter.with_endpoint(endpoint);
     }
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter.build()?)
-        .with_sampler(super::trace::sampler(config.sample))
-        .with_resource(Resource::builder().with_service_name(config.service_name).build())
-        .build();
-    let tracer = provider.tracer("treaty");
-    Ok((super::trace::layer(tracer), OtlpGuard { provider }))
+    let export = Export::batch(exporter.build()?)
+        .sample(config.sample)
+        .resource(Resource::builder().with_service_name(config.service_name).build());
+    let (layer, provider) = super::trace::layer(export);
+    Ok((layer, OtlpGuard { provider }))
 }

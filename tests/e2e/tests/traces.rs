@@ -54,7 +54,9 @@ aggregate Account(id: AccountId) {
 
 /// Records this thread's spans through the layer Treaty's exporter uses.
 fn record() -> Recording {
-    treaty_testing::traces::record(treaty::telemetry::trace::layer)
+    treaty_testing::traces::record(|exporter| {
+        treaty::telemetry::trace::layer(treaty::telemetry::trace::Export::simple(exporter))
+    })
 }
 
 /// The one span called `name` among `spans`.

@@ -2,10 +2,11 @@
 //!
 //! Treaty records its work as `tracing` spans (named `treaty.*`, at INFO
 //! but for `treaty.bus.handle`, at DEBUG; docs/operations.md lists them
-//! with their fields). With the feature `otel` and a
-//! [`tracing_opentelemetry`] layer in the subscriber (such as `layer`'s
-//! or [`otlp::layer`](super::otlp::layer)'s), those spans become
-//! OpenTelemetry spans, and the trace context crosses process boundaries:
+//! with their fields). With the feature `otel` and an OpenTelemetry layer
+//! in the subscriber (Treaty's own, [`layer`], which
+//! [`otlp::layer`](super::otlp::layer) sets up, or tracing-opentelemetry's),
+//! those spans become OpenTelemetry spans, and the trace context crosses
+//! process boundaries:
 //!
 //! - [`Bus::send`](crate::bus::Bus::send) writes the context of its
 //!   `treaty.bus.send` span into the envelope's headers
@@ -106,41 +107,14 @@ pub fn link_from_headers(span: &tracing::Span, headers: &BTreeMap<String, String
     }
 }
 
-/// A `tracing-subscriber` layer turning spans into OpenTelemetry spans of
-/// `tracer`, set up as Treaty's exporter sets it up
-/// ([`otlp::layer`](super::otlp::layer)): spans keep their fields, kind and
-/// target, and leave out what costs on every span without telling an
-/// operator much: the source location (`code.*`), the thread
-/// (`thread.*`) and the busy and idle times (`busy_ns`, `idle_ns`, two
-/// clock readings each time an async span is polled). The span's start
-/// and end times are there either way. Nor does it make a span's
-/// OpenTelemetry context the current one (`opentelemetry::Context::
-/// current()`) each time the span is entered, which an async span is on
-/// every poll: spans find their parent through `tracing`'s current span,
-/// and Treaty reads a span's context from the span itself. Code that
-/// reads `Context::current()` to find its parent (OpenTelemetry
-/// instrumentation of other libraries) needs a layer of its own with
-/// `with_context_activation(true)`.
-///
-/// For an exporter of one's own: build an `SdkTracerProvider` with a
-/// batch span processor and that exporter, and pass its tracer here.
 #[cfg(feature = "otel")]
-pub fn layer<S>(
-    tracer: opentelemetry_sdk::trace::SdkTracer,
-) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
-where
-    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
-{
-    tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_location(false)
-        .with_threads(false)
-        .with_tracked_inactivity(false)
-        .with_context_activation(false)
-}
+mod layer;
 
-/// The sampler [`otlp::layer`](super::otlp::layer) gives its provider
-/// (`OtlpConfig::sample`), for a provider of one's own: a share `ratio` (0
+#[cfg(feature = "otel")]
+pub use layer::{layer, Export, TraceLayer};
+
+/// The sampler [`layer`] samples with (`Export::sample`,
+/// `OtlpConfig::sample`), for a provider of one's own: a share `ratio` (0
 /// to 1) of the traces that start in this process are recorded, and a
 /// span whose parent came in a `traceparent` is recorded when its parent
 /// was, so that a trace is whole or absent across services. With 1.0 it
@@ -181,6 +155,7 @@ mod otel {
     use opentelemetry_sdk::propagation::TraceContextPropagator;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+    use super::layer::{Access, SpanRecord, Whose};
     use super::{TRACEPARENT, TRACESTATE};
 
     /// Reads the two headers through the caller's getter, copying nothing.
@@ -199,30 +174,53 @@ mod otel {
         }
     }
 
-    /// The valid remote span context `get` holds, if any. Without a
-    /// `traceparent` nothing is parsed.
-    fn extract<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<opentelemetry::Context> {
-        get(TRACEPARENT)?;
-        let context = TraceContextPropagator::new().extract(&Reader(get, std::marker::PhantomData));
-        context.span().span_context().is_valid().then_some(context)
+    /// Runs `f` on the record Treaty's layer keeps of `span` (`whose`
+    /// says which); `None` when the subscriber has no such layer or there
+    /// is no such record.
+    fn with_record<R>(span: &tracing::Span, whose: Whose, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
+        let mut f = Some(f);
+        let mut out = None;
+        span.with_subscriber(|(id, dispatch)| {
+            if let Some(access) = dispatch.downcast_ref::<Access>() {
+                (access.0)(dispatch, id, whose, &mut |record| {
+                    if let Some(f) = f.take() {
+                        out = Some(f(record));
+                    }
+                });
+            }
+        });
+        out
     }
 
-    /// The OpenTelemetry context of `span`, when a layer records it.
-    pub(super) fn context(span: &tracing::Span) -> Option<opentelemetry::Context> {
+    /// The valid remote span context `get` holds, if any. Without a
+    /// `traceparent` nothing is parsed.
+    fn extract<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<SpanContext> {
+        get(TRACEPARENT)?;
+        let context = TraceContextPropagator::new().extract(&Reader(get, std::marker::PhantomData));
+        let span_context = context.span().span_context().clone();
+        span_context.is_valid().then_some(span_context)
+    }
+
+    /// The span context of `span`, when a layer records it: Treaty's, or
+    /// tracing-opentelemetry's for a subscriber set up with that crate's
+    /// layer.
+    pub(super) fn context(span: &tracing::Span) -> Option<SpanContext> {
         if span.is_disabled() {
             return None;
         }
+        if let Some(context) = with_record(span, Whose::Nearest, |record| record.span_context()) {
+            return Some(context);
+        }
         let context = span.context();
-        context.span().span_context().is_valid().then_some(context)
+        let span_context = context.span().span_context().clone();
+        span_context.is_valid().then_some(span_context)
     }
 
-    /// Writes `context` into `headers`: what `TraceContextPropagator`
+    /// Writes `span_context` into `headers`: what `TraceContextPropagator`
     /// writes, formatted here into a string of the header's exact length
     /// (every send pays for it), and without the empty `tracestate` the
     /// propagator writes when there is no state.
-    pub(super) fn write(context: &opentelemetry::Context, headers: &mut BTreeMap<String, String>) {
-        let span = context.span();
-        let span_context = span.span_context();
+    pub(super) fn write(span_context: &SpanContext, headers: &mut BTreeMap<String, String>) {
         // Version 00: `00-<32 hex>-<16 hex>-<2 hex>`, 55 characters; only
         // the sampled flag is defined, so only it is passed on.
         let mut traceparent = String::with_capacity(55);
@@ -263,24 +261,41 @@ mod otel {
         if span.is_disabled() {
             return false;
         }
-        match extract(get) {
-            Some(parent) => span.set_parent(parent).is_ok(),
-            None => false,
+        let Some(parent) = extract(get) else {
+            return false;
+        };
+        if with_record(span, Whose::Own, |record| record.set_remote_parent(&parent)).is_some() {
+            return true;
         }
+        let parent = opentelemetry::Context::new().with_remote_span_context(parent);
+        span.set_parent(parent).is_ok()
     }
 
     pub(super) fn link<'a>(span: &tracing::Span, get: impl Fn(&str) -> Option<&'a str>) -> bool {
-        match extract(get) {
-            Some(context) if !span.is_disabled() => {
-                let linked: SpanContext = context.span().span_context().clone();
-                span.add_link(linked);
-                true
-            }
-            _ => false,
+        if span.is_disabled() {
+            return false;
         }
+        let Some(linked) = extract(get) else {
+            return false;
+        };
+        let mut linked = Some(linked);
+        if with_record(span, Whose::Own, |record| {
+            record.add_link(linked.take().expect("taken once"))
+        })
+        .is_none()
+        {
+            span.add_link(linked.take().expect("not taken: no record"));
+        }
+        true
     }
 
     pub(super) fn trace_id(span: &tracing::Span) -> Option<String> {
+        if span.is_disabled() {
+            return None;
+        }
+        if let Some(id) = with_record(span, Whose::Nearest, |record| record.trace_id.to_string()) {
+            return Some(id);
+        }
         let context = span.context();
         let span_context = context.span().span_context().clone();
         span_context.is_valid().then(|| span_context.trace_id().to_string())
@@ -371,7 +386,7 @@ mod tests {
                 true,
                 TraceState::from_str(state).unwrap(),
             );
-            let context = opentelemetry::Context::new().with_remote_span_context(span_context);
+            let context = opentelemetry::Context::new().with_remote_span_context(span_context.clone());
             let mut expected = HashMap::new();
             TraceContextPropagator::new().inject_context(&context, &mut expected);
             let mut headers = BTreeMap::from([
@@ -379,7 +394,7 @@ mod tests {
                 (TRACEPARENT.to_string(), "00-stale".to_string()),
                 (TRACESTATE.to_string(), "stale=1".to_string()),
             ]);
-            otel::write(&context, &mut headers);
+            otel::write(&span_context, &mut headers);
             assert_eq!(headers.get(TRACEPARENT), expected.get(TRACEPARENT), "{state:?}");
             assert_eq!(headers[TRACEPARENT].len(), 55);
             let state_written = expected.get(TRACESTATE).filter(|s| !s.is_empty());

@@ -404,7 +404,10 @@ where
         };
         // A root's fields are kept even when its trace is not sampled
         // here: a `traceparent` may yet make it part of a sampled trace.
-        attrs.record(&mut SpanFields(&mut record));
+        attrs.record(&mut SpanFields {
+            record: &mut record,
+            fresh: true,
+        });
         record.attributes.push(KeyValue::new("target", metadata.target()));
         span.extensions_mut().insert(record);
     }
@@ -413,7 +416,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(record) = extensions.get_mut::<SpanRecord>() {
-            values.record(&mut SpanFields(record));
+            values.record(&mut SpanFields { record, fresh: false });
         }
     }
 
@@ -499,12 +502,22 @@ where
 
 /// A span's fields as attributes, but for the `otel.*` fields that set
 /// its name, kind and status.
-struct SpanFields<'a>(&'a mut SpanRecord);
+struct SpanFields<'a> {
+    record: &'a mut SpanRecord,
+    /// The span's fields at its start, each given once: no attribute to
+    /// replace, so none is looked for.
+    fresh: bool,
+}
 
 impl SpanFields<'_> {
     fn set(&mut self, field: &Field, value: Value) {
-        let attributes = &mut self.0.attributes;
-        match attributes.iter_mut().find(|kv| kv.key.as_str() == field.name()) {
+        let attributes = &mut self.record.attributes;
+        let existing = if self.fresh {
+            None
+        } else {
+            attributes.iter_mut().find(|kv| kv.key.as_str() == field.name())
+        };
+        match existing {
             Some(existing) => existing.value = value,
             None => attributes.push(KeyValue::new(Key::from_static_str(field.name()), value)),
         }
@@ -512,19 +525,19 @@ impl SpanFields<'_> {
 
     fn text(&mut self, field: &Field, text: String) {
         match field.name() {
-            "otel.name" => self.0.name = Cow::Owned(text),
+            "otel.name" => self.record.name = Cow::Owned(text),
             "otel.kind" => {
                 if let Some(kind) = span_kind(&text) {
-                    self.0.kind = kind;
+                    self.record.kind = kind;
                 }
             }
             "otel.status_code" => match text.to_ascii_lowercase().as_str() {
-                "ok" => self.0.status = Status::Ok,
+                "ok" => self.record.status = Status::Ok,
                 // An error's message, if one was set, is kept.
-                "error" if !matches!(self.0.status, Status::Error { .. }) => self.0.status = Status::error(""),
+                "error" if !matches!(self.record.status, Status::Error { .. }) => self.record.status = Status::error(""),
                 _ => {}
             },
-            "otel.status_message" => self.0.status = Status::error(text),
+            "otel.status_message" => self.record.status = Status::error(text),
             _ => self.set(field, Value::from(text)),
         }
     }

@@ -141,6 +141,15 @@ enum Suite {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Not a suite: one side of the telemetry suite's span-cost cases,
+    /// alone, for a profiler; prints its CPU time and spans per command.
+    #[command(hide = true)]
+    TelemetrySpanSide {
+        /// One of the sides (`off`, `on`, `default layer`, `Treaty's
+        /// layer`, `Treaty's layer, 1 trace in 10`).
+        #[arg(long)]
+        side: String,
+    },
     /// Not a suite: one side of the telemetry suite, in a process of its
     /// own since a recorder and a subscriber are installed for good.
     #[command(hide = true)]
@@ -288,6 +297,11 @@ fn main() -> ExitCode {
             appends,
             rounds,
         } => telemetry::run(commands, appends, rounds),
+        Suite::TelemetrySpanSide { side } => {
+            return exit_code(telemetry::span_side(&side).map(|(cpu, spans)| {
+                println!("{side}: {cpu:.1} µs CPU per command, {spans:.1} spans exported each");
+            }));
+        }
         Suite::TelemetrySide {
             on,
             traces,

@@ -349,57 +349,15 @@ const SPAN_COMMANDS: u64 = 40_000;
 /// figure of every span. Three rounds in a rotating order; the lowest
 /// time of each counts.
 fn span_costs(report: &mut Report) -> Result<(), Failure> {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
-
-    let on = || {
-        tracing_subscriber::registry()
-            .with(tracing_subscriber::filter::LevelFilter::INFO)
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
-    };
-    let provider = || {
-        treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
-            .with_batch_exporter(Discard)
-            .build()
-    };
-    let names = [
-        "off",
-        "on",
-        "default layer",
-        "Treaty's layer",
-        "Treaty's layer, 1 trace in 10",
-    ];
     let mut best = [f64::INFINITY; 5];
     let mut spans = [0.0; 5];
     for round in 0..3 {
         for which in (0..5).map(|i| (i + round) % 5) {
-            let measured = match which {
-                0 => span_cost(tracing::subscriber::NoSubscriber::default(), None)?,
-                1 => span_cost(on(), None)?,
-                2 => {
-                    let provider = provider();
-                    let layer = treaty::telemetry::tracing_opentelemetry::layer().with_tracer(provider.tracer("b"));
-                    span_cost(on().with(layer), Some(provider))?
-                }
-                3 => {
-                    let (layer, provider) =
-                        treaty::telemetry::trace::layer(treaty::telemetry::trace::Export::batch(Discard));
-                    span_cost(on().with(layer), Some(provider))?
-                }
-                _ => {
-                    // The sampling a production service may choose
-                    // (`OtlpConfig::sample(0.1)`): every span is still a
-                    // `tracing` span with its fields, and every send
-                    // writes the trace context; a tenth are exported.
-                    let (layer, provider) =
-                        treaty::telemetry::trace::layer(treaty::telemetry::trace::Export::batch(Discard).sample(0.1));
-                    span_cost(on().with(layer), Some(provider))?
-                }
-            };
+            let measured = span_side(SPAN_SIDES[which])?;
             eprintln!(
                 "telemetry: spans round {} {}: {:.1} µs CPU per command, {:.1} spans exported each (load average {})",
                 round + 1,
-                names[which],
+                SPAN_SIDES[which],
                 measured.0,
                 measured.1,
                 load_average()
@@ -433,6 +391,60 @@ fn span_costs(report: &mut Report) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// The sides of the span-cost cases, by the names
+/// `treaty-bench telemetry-span-side --side` takes.
+pub const SPAN_SIDES: [&str; 5] = [
+    "off",
+    "on",
+    "default layer",
+    "Treaty's layer",
+    "Treaty's layer, 1 trace in 10",
+];
+
+/// Measures one side of the span-cost cases: CPU microseconds per command
+/// and spans exported per command. Also run alone, in a process of its
+/// own, by `treaty-bench telemetry-span-side` (hidden), for a profiler
+/// such as `valgrind --tool=callgrind`, whose instruction counts a loaded
+/// machine does not move.
+pub fn span_side(side: &str) -> Result<(f64, f64), Failure> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use treaty::telemetry::opentelemetry::trace::TracerProvider as _;
+    use treaty::telemetry::trace::{layer, Export};
+
+    let on = || {
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
+    };
+    match side {
+        "off" => span_cost(tracing::subscriber::NoSubscriber::default(), None),
+        "on" => span_cost(on(), None),
+        "default layer" => {
+            let provider = treaty::telemetry::opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(Discard)
+                .build();
+            let layer = treaty::telemetry::tracing_opentelemetry::layer().with_tracer(provider.tracer("b"));
+            span_cost(on().with(layer), Some(provider))
+        }
+        "Treaty's layer" => {
+            let (layer, provider) = layer(Export::batch(Discard));
+            span_cost(on().with(layer), Some(provider))
+        }
+        "Treaty's layer, 1 trace in 10" => {
+            // The sampling a production service may choose
+            // (`OtlpConfig::sample(0.1)`): every span is still a
+            // `tracing` span, and every send writes the trace context; a
+            // tenth of the traces are recorded and exported.
+            let (layer, provider) = layer(Export::batch(Discard).sample(0.1));
+            span_cost(on().with(layer), Some(provider))
+        }
+        other => Err(Failure::new(format!(
+            "no span-cost side {other:?}; the sides are {}",
+            SPAN_SIDES.join(", ")
+        ))),
+    }
 }
 
 /// CPU microseconds per command and spans exported per command: commands

@@ -534,7 +534,9 @@ impl SpanFields<'_> {
             "otel.status_code" => match text.to_ascii_lowercase().as_str() {
                 "ok" => self.record.status = Status::Ok,
                 // An error's message, if one was set, is kept.
-                "error" if !matches!(self.record.status, Status::Error { .. }) => self.record.status = Status::error(""),
+                "error" if !matches!(self.record.status, Status::Error { .. }) => {
+                    self.record.status = Status::error("")
+                }
                 _ => {}
             },
             "otel.status_message" => self.record.status = Status::error(text),

@@ -24,7 +24,7 @@
 //! `AmqpTransport` (RabbitMQ).
 
 #[cfg(feature = "amqp")]
-mod amqp;
+pub(crate) mod amqp;
 mod dispatcher;
 mod envelope;
 mod handler;

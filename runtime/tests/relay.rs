@@ -61,7 +61,8 @@ impl IntegrationHandler for Copy {
 
     fn handle<'a>(&'a self, event: &'a IntegrationEvent) -> BoxFuture<'a, Result<(), HandleError>> {
         Box::pin(async move {
-            let stream = StreamName::new(format!("copy-{}", event.stream)).map_err(|e| HandleError::Permanent(e.to_string()))?;
+            let stream =
+                StreamName::new(format!("copy-{}", event.stream)).map_err(|e| HandleError::Permanent(e.to_string()))?;
             let copy = NewEvent {
                 id: message_event_id(event.id, 0),
                 contract: event.contract.clone(),
@@ -125,10 +126,18 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut done:
 /// The `n` of each copy in `copy-thing-{s}`, in stream order.
 async fn copies(store: &SqliteStore, s: u64) -> Vec<u64> {
     let stream = StreamName::new(format!("copy-thing-{s}")).unwrap();
-    let events: Vec<_> = store.read_stream(&stream, 1, Direction::Forward).try_collect().await.unwrap();
+    let events: Vec<_> = store
+        .read_stream(&stream, 1, Direction::Forward)
+        .try_collect()
+        .await
+        .unwrap();
     events
         .iter()
-        .map(|e| serde_json::from_slice::<serde_json::Value>(&e.payload).unwrap()["n"].as_u64().unwrap())
+        .map(|e| {
+            serde_json::from_slice::<serde_json::Value>(&e.payload).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
         .collect()
 }
 
@@ -211,20 +220,34 @@ async fn each_event_reaches_the_inbox_once_in_order_across_relay_restarts() {
 
     append(&source, 0, 10).await;
     let checkpoints = SqliteRelayCheckpoints::open(&source_path).unwrap();
-    let relay = Relay::new(source.clone(), checkpoints.clone(), url.clone(), topology.relay_config("test"))
-        .unwrap()
-        .start();
+    let relay = Relay::new(
+        source.clone(),
+        checkpoints.clone(),
+        url.clone(),
+        topology.relay_config("test"),
+    )
+    .unwrap()
+    .start();
     let head = source.head().await.unwrap();
     relay.wait_for_position(head).await;
-    assert_eq!(checkpoints.load("test").await.unwrap(), head, "the checkpoint is saved after the confirms");
+    assert_eq!(
+        checkpoints.load("test").await.unwrap(),
+        head,
+        "the checkpoint is saved after the confirms"
+    );
     eventually("30 copies", || async { target.head().await.unwrap() == 30 }).await;
     relay.shutdown().await;
 
     // Started again, the relay goes on from its checkpoint.
     append(&source, 10, 5).await;
-    let relay = Relay::new(source.clone(), checkpoints.clone(), url.clone(), topology.relay_config("test"))
-        .unwrap()
-        .start();
+    let relay = Relay::new(
+        source.clone(),
+        checkpoints.clone(),
+        url.clone(),
+        topology.relay_config("test"),
+    )
+    .unwrap()
+    .start();
     relay.wait_for_position(source.head().await.unwrap()).await;
     eventually("45 copies", || async { target.head().await.unwrap() == 45 }).await;
     let settled = inbox.settled();
@@ -244,7 +267,11 @@ async fn each_event_reaches_the_inbox_once_in_order_across_relay_restarts() {
 
     assert_eq!(target.head().await.unwrap(), 45);
     for s in 0..3 {
-        assert_eq!(copies(&target, s).await, (0..15).collect::<Vec<_>>(), "stream thing-{s}");
+        assert_eq!(
+            copies(&target, s).await,
+            (0..15).collect::<Vec<_>>(),
+            "stream thing-{s}"
+        );
     }
     assert!(quarantine.list().await.unwrap().is_empty());
     cleanup.run().await;
@@ -278,7 +305,10 @@ async fn an_event_of_an_unknown_fingerprint_is_quarantined_and_the_stream_goes_o
     let stream = StreamName::new("thing-0").unwrap();
     let changed = event(HAPPENED.name, 1, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 0);
     let changed_id = changed.id;
-    source.append(&stream, ExpectedVersion::Any, vec![changed]).await.unwrap();
+    source
+        .append(&stream, ExpectedVersion::Any, vec![changed])
+        .await
+        .unwrap();
     source
         .append(&stream, ExpectedVersion::Any, vec![event(HAPPENED.name, 2, V2, 1)])
         .await
@@ -338,7 +368,9 @@ async fn postgres_checkpoints_only_move_forward() {
         schema: schema.clone(),
         ..PostgresOptions::default()
     };
-    let checkpoints = PostgresRelayCheckpoints::open_with(&url, options.clone()).await.unwrap();
+    let checkpoints = PostgresRelayCheckpoints::open_with(&url, options.clone())
+        .await
+        .unwrap();
     assert_eq!(checkpoints.load("a").await.unwrap(), 0);
     checkpoints.save("a", 10).await.unwrap();
     checkpoints.save("a", 4).await.unwrap();

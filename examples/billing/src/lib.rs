@@ -92,7 +92,10 @@ impl<S: EventStore> IntegrationHandler for InvoiceCars<S> {
     fn handle<'a>(&'a self, event: &'a IntegrationEvent) -> BoxFuture<'a, Result<(), HandleError>> {
         Box::pin(async move {
             let car: CarProduced = event.decode().map_err(|e| {
-                HandleError::Permanent(format!("cannot read integration event {} from stream {}: {e}", event.id, event.stream))
+                HandleError::Permanent(format!(
+                    "cannot read integration event {} from stream {}: {e}",
+                    event.id, event.stream
+                ))
             })?;
             let account = AccountId(car.id.0);
             let command = AccountCommand::from(InvoiceCar::new(account, event.id, car.car_model));

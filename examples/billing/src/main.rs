@@ -81,7 +81,9 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         ..InboxConfig::new(settings.queue.clone())
     };
     let handler = InvoiceCars::new(Repository::<Account, _>::new(store));
-    let running = Inbox::new(settings.amqp.clone(), handler, quarantine, config).start().await?;
+    let running = Inbox::new(settings.amqp.clone(), handler, quarantine, config)
+        .start()
+        .await?;
     // Tests and scripts read this line to know the queue is bound.
     println!("consuming {} into {}", settings.queue, settings.db.display());
     shutdown_signal().await;

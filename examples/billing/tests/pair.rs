@@ -99,7 +99,12 @@ impl Process {
     /// Waits for the process to end, which must be a success.
     fn finish(mut self) {
         let status = self.child.wait().expect("the process ends");
-        assert!(status.success(), "{} failed ({status}): {:?}", self.name, self.lines.lock().unwrap());
+        assert!(
+            status.success(),
+            "{} failed ({status}): {:?}",
+            self.name,
+            self.lines.lock().unwrap()
+        );
     }
 
     fn kill(mut self) {
@@ -162,7 +167,17 @@ impl Pair {
 
     fn billing(&self) -> Process {
         let db = self.billing_db.to_str().unwrap();
-        let args = ["run", "--db", db, "--amqp", &self.url, "--exchange-prefix", &self.prefix, "--queue", &self.queue];
+        let args = [
+            "run",
+            "--db",
+            db,
+            "--amqp",
+            &self.url,
+            "--exchange-prefix",
+            &self.prefix,
+            "--queue",
+            &self.queue,
+        ];
         let billing = Process::start("billing run", Path::new(env!("CARGO_BIN_EXE_billing")), &args);
         billing.wait_for("consuming ");
         billing
@@ -170,7 +185,15 @@ impl Pair {
 
     fn relay(&self) -> Process {
         let db = self.factory_db.to_str().unwrap();
-        let args = ["relay", "--db", db, "--amqp", &self.url, "--exchange-prefix", &self.prefix];
+        let args = [
+            "relay",
+            "--db",
+            db,
+            "--amqp",
+            &self.url,
+            "--exchange-prefix",
+            &self.prefix,
+        ];
         let relay = Process::start("factory relay", factory_binary(), &args);
         relay.wait_for("relaying ");
         relay
@@ -179,7 +202,11 @@ impl Pair {
     fn produce(&self, cars: u64) -> Process {
         let db = self.factory_db.to_str().unwrap();
         let cars = cars.to_string();
-        Process::start("factory produce", factory_binary(), &["produce", "--db", db, "--cars", &cars])
+        Process::start(
+            "factory produce",
+            factory_binary(),
+            &["produce", "--db", db, "--cars", &cars],
+        )
     }
 
     /// The id of every `CarProduced` in the factory's store.

@@ -136,7 +136,10 @@ mod tests {
 
     #[test]
     fn each_namespace_has_an_exchange() {
-        assert_eq!(exchange("treaty.events.", "factory.CarProduced"), "treaty.events.factory");
+        assert_eq!(
+            exchange("treaty.events.", "factory.CarProduced"),
+            "treaty.events.factory"
+        );
         assert_eq!(exchange("p.", "shop.orders.OrderPlaced"), "p.shop.orders");
         assert_eq!(exchange("p.", "Standalone"), "p.Standalone");
     }

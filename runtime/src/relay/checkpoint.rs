@@ -265,14 +265,20 @@ mod postgres {
         /// identifier, the server cannot be reached or the table cannot be
         /// created.
         pub async fn open_with(url: &str, options: PostgresOptions) -> Result<Self, OpenError> {
-            let connected = postgres::connect(url, &options, Component::RelayCheckpoints, Statements::new, |schema, _| {
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {schema}.treaty_relay_checkpoints (
+            let connected = postgres::connect(
+                url,
+                &options,
+                Component::RelayCheckpoints,
+                Statements::new,
+                |schema, _| {
+                    format!(
+                        "CREATE TABLE IF NOT EXISTS {schema}.treaty_relay_checkpoints (
                          relay    TEXT PRIMARY KEY,
                          position BIGINT NOT NULL
                      );"
-                )
-            })
+                    )
+                },
+            )
             .await?;
             Ok(PostgresRelayCheckpoints {
                 inner: Arc::new(connected),
@@ -287,8 +293,7 @@ mod postgres {
         /// [`OpenError::Storage`] when the server cannot be reached.
         pub async fn open_existing(url: &str, options: PostgresOptions) -> Result<Self, OpenError> {
             let connected =
-                postgres::connect_existing(url, &options, Component::RelayCheckpoints, TABLES, Statements::new)
-                    .await?;
+                postgres::connect_existing(url, &options, Component::RelayCheckpoints, TABLES, Statements::new).await?;
             Ok(PostgresRelayCheckpoints {
                 inner: Arc::new(connected),
             })

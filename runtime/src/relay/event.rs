@@ -159,9 +159,8 @@ impl IntegrationEvent {
                 own.insert(name.to_string(), value.clone());
             }
         }
-        validate::strict_json(&payload).map_err(|e| {
-            format!("the body of event {id} ({contract} v{contract_version}) is not JSON: {e}")
-        })?;
+        validate::strict_json(&payload)
+            .map_err(|e| format!("the body of event {id} ({contract} v{contract_version}) is not JSON: {e}"))?;
         Ok(IntegrationEvent {
             id,
             contract,

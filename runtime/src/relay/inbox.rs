@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tokio::sync::{mpsc, watch};
@@ -332,7 +330,10 @@ struct Shared<H, Q> {
 type Incoming = (BTreeMap<String, String>, lapin::message::Delivery);
 
 /// Handles the deliveries given to one lane, one after the other.
-async fn lane<H: IntegrationHandler, Q: Quarantine>(shared: Arc<Shared<H, Q>>, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
+async fn lane<H: IntegrationHandler, Q: Quarantine>(
+    shared: Arc<Shared<H, Q>>,
+    mut incoming: mpsc::UnboundedReceiver<Incoming>,
+) {
     while let Some((headers, delivery)) = incoming.recv().await {
         let settle = match handle(&shared, &headers, &delivery.data).await {
             None => true,

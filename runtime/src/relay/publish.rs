@@ -143,7 +143,10 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
         loop {
             match self.session(&mut stop, &published, &mut backoff).await {
                 Ok(()) => return,
-                Err(error) => tracing::warn!("relay {}: {error}; publishing again from its checkpoint", self.config.name),
+                Err(error) => tracing::warn!(
+                    "relay {}: {error}; publishing again from its checkpoint",
+                    self.config.name
+                ),
             }
             if !backoff.wait(&mut stop).await {
                 return;
@@ -211,7 +214,7 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
     ) -> Result<(), String> {
         let mut confirms = Vec::new();
         for event in batch {
-            if !self.config.contracts.iter().any(|c| *c == event.contract) {
+            if !self.config.contracts.contains(&event.contract) {
                 continue;
             }
             let exchange = amqp::exchange(&self.config.exchange_prefix, &event.contract);
@@ -286,8 +289,9 @@ impl RunningRelay {
         let _ = published.wait_for(|published| *published >= position).await;
     }
 
-    /// Stops publishing: the batch in flight is abandoned unsaved (the
-    /// next start publishes it again) and the connection closed.
+    /// Stops publishing once the batch in flight is confirmed and its
+    /// checkpoint saved (or has failed, and is published again by the
+    /// next start), and closes the connection.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
         let _ = self.task.await;

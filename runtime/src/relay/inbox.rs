@@ -365,9 +365,10 @@ async fn lane<H: IntegrationHandler, Q: Quarantine>(
                 .await
         };
         match settled {
-            Ok(_) => {
+            Ok(_) if settle => {
                 shared.settled.fetch_add(1, Ordering::Relaxed);
             }
+            Ok(_) => {}
             // The channel is gone: the broker delivers the event again.
             Err(error) => tracing::info!("inbox: cannot settle a delivery ({error}); it will come again"),
         }

@@ -26,7 +26,9 @@
 //! are features, on by default:
 //!
 //! - `postgres`: the PostgreSQL event store, view store and quarantine.
-//! - `amqp`: the RabbitMQ transport of the bus.
+//! - `amqp`: the RabbitMQ transport of the bus, and integration events
+//!   between services (`treaty::relay`: a relay publishing a store's
+//!   events, an inbox receiving them).
 //!
 //! Off by default:
 //!

@@ -12,6 +12,9 @@
 //! - `rabbitmq_roundtrip`: publish with confirms, consume, handle, ack,
 //!   through RabbitMQ, with a handler that does nothing, against raw lapin
 //!   doing the same publish, consume and ack (when a broker is given).
+//! - `relay_rabbitmq_events`: integration events from one store to another
+//!   service's inbox through a relay and RabbitMQ, against raw lapin
+//!   publishing and consuming the same payloads (`relay.rs`).
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -29,6 +32,7 @@ use treaty::store::{EventStore, Metadata, SqliteStore};
 use treaty::Uuid;
 
 use crate::counter::{Counter, CounterId, Increment, COUNTERS};
+use crate::relay;
 use crate::report::{Report, Row, Target};
 use crate::Failure;
 
@@ -42,53 +46,96 @@ fn command(i: u64) -> Increment {
     }
 }
 
-/// Runs the suite with `commands` commands per case, and the RabbitMQ
-/// case when `amqp` names a broker.
-pub fn run(commands: u64, amqp: Option<String>) -> Result<Report, Failure> {
+/// Runs the suite with `commands` commands (or events) per case, the
+/// RabbitMQ cases when `amqp` names a broker, and only `case` when given.
+pub fn run(commands: u64, amqp: Option<String>, case: Option<&str>) -> Result<Report, Failure> {
+    const CASES: &[&str] = &[
+        "inproc_commands",
+        "sqlite_queue_commands",
+        "rabbitmq_roundtrip",
+        "relay_rabbitmq_events",
+    ];
+    if let Some(case) = case.filter(|case| !CASES.contains(case)) {
+        return Err(Failure::new(format!(
+            "the bus suite has no case {case}; its cases are {}",
+            CASES.join(", ")
+        )));
+    }
+    let wanted = |name: &str| case.is_none_or(|case| case == name);
     let mut report = Report::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::io("start the runtime", e))?;
     runtime.block_on(async {
-        let direct = direct(commands).await?;
-        eprintln!("bus: direct repository: {direct:.0} commands/s");
-        let baseline = format!("repository without the bus, {commands} commands");
-        let inproc = through_bus(commands, CONCURRENCY as u64, |_| Ok(InProcessTransport::new())).await?;
-        eprintln!("bus: in-process transport: {inproc:.0} commands/s");
-        report.push(Row::new("bus", "inproc_commands", inproc, "commands/s").relative_to(&baseline, direct));
-        // The queue lives in the event store's own file, as it would in an
-        // application, so its writes and the appends share one database.
-        let queue = through_bus(commands, CONCURRENCY as u64, |path| {
-            SqliteQueue::open(path).map_err(|e| Failure::new(format!("cannot open the queue: {e}")))
-        })
-        .await?;
-        eprintln!("bus: durable SQLite queue: {queue:.0} commands/s");
-        report.push(
-            Row::new("bus", "sqlite_queue_commands", queue, "commands/s")
-                .relative_to(&baseline, direct)
-                .target(Target::AtLeast(0.5)),
-        );
-        match &amqp {
-            None => report.skip(
-                "bus",
-                "rabbitmq_roundtrip",
-                "no broker: pass --amqp URL or set TREATY_TEST_AMQP",
-            ),
-            Some(url) => {
-                // The baseline first, then Treaty, then the baseline again:
-                // the better of the two baseline runs is the comparison, so
-                // a broker warming up does not flatter Treaty.
-                let raw_first = lapin_roundtrip(url, commands).await?;
-                let treaty = treaty_roundtrip(url, commands).await?;
-                let raw_second = lapin_roundtrip(url, commands).await?;
-                let raw = raw_first.max(raw_second);
-                eprintln!("bus: RabbitMQ: Treaty {treaty:.0} messages/s, raw lapin {raw_first:.0} and {raw_second:.0}");
+        if wanted("inproc_commands") || wanted("sqlite_queue_commands") {
+            let direct = direct(commands).await?;
+            eprintln!("bus: direct repository: {direct:.0} commands/s");
+            let baseline = format!("repository without the bus, {commands} commands");
+            if wanted("inproc_commands") {
+                let inproc = through_bus(commands, CONCURRENCY as u64, |_| Ok(InProcessTransport::new())).await?;
+                eprintln!("bus: in-process transport: {inproc:.0} commands/s");
+                report.push(Row::new("bus", "inproc_commands", inproc, "commands/s").relative_to(&baseline, direct));
+            }
+            if wanted("sqlite_queue_commands") {
+                // The queue lives in the event store's own file, as it
+                // would in an application, so its writes and the appends
+                // share one database.
+                let queue = through_bus(commands, CONCURRENCY as u64, |path| {
+                    SqliteQueue::open(path).map_err(|e| Failure::new(format!("cannot open the queue: {e}")))
+                })
+                .await?;
+                eprintln!("bus: durable SQLite queue: {queue:.0} commands/s");
                 report.push(
-                    Row::new("bus", "rabbitmq_roundtrip", treaty, "messages/s")
-                        .relative_to(format!("raw lapin, {commands} messages"), raw)
-                        .target(Target::AtLeast(0.7)),
+                    Row::new("bus", "sqlite_queue_commands", queue, "commands/s")
+                        .relative_to(&baseline, direct)
+                        .target(Target::AtLeast(0.5)),
                 );
+            }
+        }
+        let broker_cases = ["rabbitmq_roundtrip", "relay_rabbitmq_events"];
+        match &amqp {
+            None => {
+                for case in broker_cases.into_iter().filter(|case| wanted(case)) {
+                    report.skip("bus", case, "no broker: pass --amqp URL or set TREATY_TEST_AMQP");
+                }
+            }
+            Some(url) => {
+                if wanted("rabbitmq_roundtrip") {
+                    // The baseline first, then Treaty, then the baseline
+                    // again: the better of the two baseline runs is the
+                    // comparison, so a broker warming up does not flatter
+                    // Treaty.
+                    let raw_first = lapin_roundtrip(url, commands).await?;
+                    let treaty = treaty_roundtrip(url, commands).await?;
+                    let raw_second = lapin_roundtrip(url, commands).await?;
+                    let raw = raw_first.max(raw_second);
+                    eprintln!(
+                        "bus: RabbitMQ: Treaty {treaty:.0} messages/s, raw lapin {raw_first:.0} and {raw_second:.0}"
+                    );
+                    report.push(
+                        Row::new("bus", "rabbitmq_roundtrip", treaty, "messages/s")
+                            .relative_to(format!("raw lapin, {commands} messages"), raw)
+                            .target(Target::AtLeast(0.7)),
+                    );
+                }
+                if wanted("relay_rabbitmq_events") {
+                    // Treaty first (its source store makes the payloads
+                    // the baseline sends), then the baseline twice: the
+                    // better run counts, and Treaty meets the broker cold.
+                    let (treaty, payloads) = relay::treaty_relay(url, commands).await?;
+                    let raw_first = relay::lapin_relay(url, &payloads).await?;
+                    let raw_second = relay::lapin_relay(url, &payloads).await?;
+                    let raw = raw_first.max(raw_second);
+                    eprintln!(
+                        "bus: relay over RabbitMQ: Treaty {treaty:.0} events/s, raw lapin {raw_first:.0} and {raw_second:.0}"
+                    );
+                    report.push(
+                        Row::new("bus", "relay_rabbitmq_events", treaty, "events/s")
+                            .relative_to(format!("raw lapin, {commands} payloads"), raw)
+                            .target(Target::AtLeast(0.7)),
+                    );
+                }
             }
         }
         Ok::<_, Failure>(())

@@ -9,6 +9,8 @@ mod contract;
 mod de;
 pub mod metrics;
 pub mod projection;
+#[cfg(feature = "amqp")]
+pub mod relay;
 pub mod spec;
 pub mod storage;
 pub mod store;

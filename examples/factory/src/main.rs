@@ -23,13 +23,19 @@
 //! - `cargo run -p factory -- serve`: the HTTP API (`serve.rs`); built with
 //!   `--features otlp` and run with `OTEL_EXPORTER_OTLP_ENDPOINT` set, it
 //!   exports its spans to that collector (docs/operations.md).
+//! - `cargo run -p factory -- relay`: publishes `CarProduced` to RabbitMQ
+//!   for other services (`relay.rs`), such as `examples/billing`;
+//!   `-- produce` opens a factory and produces cars for it to publish
+//!   (`produce.rs`).
 
 #![deny(warnings)]
 
 /// The next build of `projections.rs`, with its helper `part_count` edited.
 #[path = "projections_edited.rs"]
 mod edited;
+mod produce;
 mod projections;
+mod relay;
 mod serve;
 mod specs;
 
@@ -136,6 +142,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .build()?
                 .block_on(serve::serve(settings))
         }
+        // `CarProduced` to RabbitMQ, until Ctrl-C or SIGTERM.
+        Some("relay") => {
+            let settings = relay::Settings::parse(args)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(relay::relay(settings))
+        }
+        // A new factory producing cars, for the relay to publish.
+        Some("produce") => {
+            let (db, cars) = produce::parse(args)?;
+            current_thread()?.block_on(produce::produce(db, cars))
+        }
         // The specifications as use cases, for `treaty docs --specs`.
         Some("use-cases") => {
             println!("{}", serde_json::to_string_pretty(&specs::use_cases()?)?);
@@ -144,8 +163,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(other) => Err(format!(
             "unknown command {other}
 {USAGE}
+{}
+{}
 {}",
-            serve::USAGE
+            serve::USAGE,
+            relay::USAGE,
+            produce::USAGE
         )
         .into()),
     }

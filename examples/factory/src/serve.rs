@@ -112,7 +112,7 @@ pub async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>>
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             eprintln!("cannot listen for Ctrl-C: {error}");

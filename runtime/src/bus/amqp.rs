@@ -31,11 +31,11 @@ const GENERATION_MASK: u64 = (1 << (64 - TAG_BITS)) - 1;
 
 /// The first pause before connecting again; it doubles up to
 /// [`AmqpConfig::max_reconnect_delay`].
-const FIRST_RECONNECT_DELAY: Duration = Duration::from_millis(100);
+pub(crate) const FIRST_RECONNECT_DELAY: Duration = Duration::from_millis(100);
 /// How long opening a connection may take before it counts as failed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing a connection politely may take; a dead one is dropped.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The pause before publishing again after the broker refused a message.
 const NACK_PAUSE: Duration = Duration::from_millis(100);
 /// How long a delay queue outlives its TTL once unused (`x-expires`).
@@ -368,7 +368,7 @@ enum Failure {
     Fatal(String),
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn failed(error: impl Into<BoxError>) -> TransportError {
     TransportError::Failed(error.into())
@@ -891,7 +891,7 @@ async fn declare_reply_queue(connection: &Connection, queue: &str) -> Result<(Ch
 /// Declares a durable queue, as a quorum queue first when `quorum`, and
 /// returns the channel to go on with (the broker closes a channel whose
 /// declaration it refuses) and whether the queue is a quorum queue.
-async fn declare_durable(
+pub(crate) async fn declare_durable(
     connection: &Connection,
     channel: Channel,
     queue: &str,

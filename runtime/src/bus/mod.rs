@@ -15,16 +15,18 @@
 //!   can help (no handler, an unreadable payload, not an envelope), the
 //!   message is parked in the [`Quarantine`] with its error, and the
 //!   messages behind it keep flowing.
-//! - Events are not published by the bus: subscribers read them from the
-//!   event store (its subscriptions, the projection engine), so there is
-//!   no second write that could disagree with the store.
+//! - Events are not published by the bus: subscribers in the service
+//!   read them from the event store (its subscriptions, the projection
+//!   engine), so there is no second write that could disagree with the
+//!   store; other services receive chosen events through a relay
+//!   (`crate::relay`, feature `amqp`).
 //!
 //! Transports implement [`Transport`]: [`InProcessTransport`] for one
 //! binary, [`SqliteQueue`] durable in the event store's SQLite file, and
 //! `AmqpTransport` (RabbitMQ).
 
 #[cfg(feature = "amqp")]
-mod amqp;
+pub(crate) mod amqp;
 mod dispatcher;
 mod envelope;
 mod handler;

@@ -17,6 +17,9 @@ pub enum Component {
     Queue,
     /// Aggregate snapshots (`SqliteSnapshots`).
     Snapshots,
+    /// The checkpoints of relays publishing integration events
+    /// (`SqliteRelayCheckpoints`, `PostgresRelayCheckpoints`).
+    RelayCheckpoints,
 }
 
 impl fmt::Display for Component {
@@ -27,6 +30,7 @@ impl fmt::Display for Component {
             Component::Quarantine => "quarantine",
             Component::Queue => "queue",
             Component::Snapshots => "snapshot store",
+            Component::RelayCheckpoints => "relay checkpoint store",
         })
     }
 }

@@ -1,0 +1,305 @@
+//! The bus suite's `relay_rabbitmq_events`: integration events from one
+//! store to another service's inbox over RabbitMQ, against raw lapin
+//! publishing and consuming the same payloads with confirms and acks.
+//!
+//! - Treaty: `events` `Incremented` events stored beforehand in a durable
+//!   SQLite store over 1,000 streams; a [`Relay`] publishes them from
+//!   position 1 (batches of its default 256, confirmed, checkpoint saved
+//!   after each), and an [`Inbox`] with its default prefetch and lanes
+//!   hands each to a handler that appends it, with an id derived from the
+//!   event's, to another durable SQLite store: the inbox's effect and its
+//!   deduplication in one append. Timed from the relay's start until the
+//!   last copy is stored.
+//! - Raw lapin: the same payloads from memory, published persistent to a
+//!   topic exchange in batches of 256 on a confirm channel (each batch's
+//!   confirms awaited), into a durable quorum queue (the inbox's kind),
+//!   consumed with the inbox's prefetch and acknowledged one by one.
+
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use treaty::bus::{HandleError, MemoryQuarantine};
+use treaty::relay::{
+    Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayConfig, SqliteRelayCheckpoints,
+};
+use treaty::store::{message_event_id, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
+use treaty::{Contract, ContractInfo, Uuid};
+
+use crate::counter::{CounterId, Incremented, COUNTERS};
+use crate::Failure;
+
+/// Events per append when filling the source store.
+const PER_APPEND: u64 = 20;
+
+/// Appends each integration event to the inbox's store, with an id
+/// derived from the event's: a repeat is recognized and changes nothing.
+struct Record {
+    store: SqliteStore,
+}
+
+impl IntegrationHandler for Record {
+    fn contracts(&self) -> Vec<ContractInfo> {
+        vec![ContractInfo::of::<Incremented>()]
+    }
+
+    fn handle<'a>(&'a self, event: &'a IntegrationEvent) -> BoxFuture<'a, Result<(), HandleError>> {
+        Box::pin(async move {
+            let stream = StreamName::new(format!("received-{}", event.stream))
+                .map_err(|e| HandleError::Permanent(e.to_string()))?;
+            let record = NewEvent {
+                id: message_event_id(event.id, 0),
+                contract: event.contract.clone(),
+                contract_version: event.contract_version,
+                fingerprint: event.fingerprint.clone(),
+                payload: event.payload.clone(),
+                metadata: event.caused_metadata(),
+            };
+            self.store
+                .append(&stream, ExpectedVersion::Any, vec![record])
+                .await
+                .map(|_| ())
+                .map_err(|e| HandleError::Transient(e.to_string()))
+        })
+    }
+}
+
+fn failed(what: &'static str) -> impl Fn(String) -> Failure {
+    move |e| Failure::new(format!("{what}: {e}"))
+}
+
+/// The source store, filled with `events` events, and their payloads.
+async fn source(dir: &std::path::Path, events: u64) -> Result<(SqliteStore, Vec<Vec<u8>>), Failure> {
+    let store =
+        SqliteStore::open(dir.join("source.db")).map_err(|e| failed("cannot open the source")(e.to_string()))?;
+    let mut payloads = Vec::new();
+    let mut n = 0;
+    while n < events {
+        let counter = n / PER_APPEND % COUNTERS;
+        let stream = StreamName::new(format!("counter-c{counter}")).map_err(|e| failed("stream")(e.to_string()))?;
+        let batch: Vec<NewEvent> = (n..(n + PER_APPEND).min(events))
+            .map(|i| {
+                let event = Incremented {
+                    id: CounterId(format!("c{counter}")),
+                    by: i,
+                };
+                NewEvent::from_contract(&event, Metadata::now())
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| failed("encode")(e.to_string()))?;
+        payloads.extend(batch.iter().map(|e| e.payload.clone()));
+        n += batch.len() as u64;
+        store
+            .append(&stream, ExpectedVersion::Any, batch)
+            .await
+            .map_err(|e| failed("cannot fill the source")(e.to_string()))?;
+    }
+    Ok((store, payloads))
+}
+
+/// Events per second from a store through a relay and an inbox into
+/// another store; also returns the payloads, for the baseline.
+pub async fn treaty_relay(url: &str, events: u64) -> Result<(f64, Vec<Vec<u8>>), Failure> {
+    let dir = tempfile::tempdir().map_err(|e| Failure::io("create a temporary directory", e))?;
+    let (source, payloads) = source(dir.path(), events).await?;
+    let target =
+        SqliteStore::open(dir.path().join("target.db")).map_err(|e| failed("cannot open the target")(e.to_string()))?;
+    let id = Uuid::now_v7().simple();
+    let prefix = format!("bench.relay.{id}.");
+    let queue = format!("bench.relay.{id}.inbox");
+    let inbox = Inbox::new(
+        url,
+        Record { store: target.clone() },
+        MemoryQuarantine::new(),
+        InboxConfig {
+            exchange_prefix: prefix.clone(),
+            ..InboxConfig::new(queue.clone())
+        },
+    )
+    .start()
+    .await
+    .map_err(|e| failed("cannot start the inbox")(e.to_string()))?;
+    let checkpoints = SqliteRelayCheckpoints::open(dir.path().join("source.db"))
+        .map_err(|e| failed("cannot open the checkpoints")(e.to_string()))?;
+    let config = RelayConfig {
+        exchange_prefix: prefix.clone(),
+        ..RelayConfig::new("bench", &[ContractInfo::of::<Incremented>()])
+    };
+    let started = Instant::now();
+    let relay = Relay::new(source, checkpoints, url, config)
+        .map_err(|e| failed("cannot start the relay")(e.to_string()))?
+        .start();
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        let head = target.head().await.map_err(|e| failed("target")(e.to_string()))?;
+        if head >= events {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(Failure::new(format!(
+                "the inbox stored {head} of {events} events in ten minutes"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    relay.shutdown().await;
+    inbox.shutdown().await;
+    let head = target.head().await.map_err(|e| failed("target")(e.to_string()))?;
+    if head != events {
+        return Err(Failure::new(format!(
+            "{events} events relayed stored {head}, not one each"
+        )));
+    }
+    delete(url, &queue, &format!("{prefix}{}", namespace()))
+        .await
+        .map_err(failed("cannot delete the relay's queue"))?;
+    Ok((rate, payloads))
+}
+
+fn namespace() -> &'static str {
+    Incremented::NAME
+        .rsplit_once('.')
+        .map_or(Incremented::NAME, |(namespace, _)| namespace)
+}
+
+async fn delete(url: &str, queue: &str, exchange: &str) -> Result<(), String> {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
+    channel
+        .queue_delete(queue.into(), QueueDeleteOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    channel
+        .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = connection.close(200, "done".into()).await;
+    Ok(())
+}
+
+/// The same payloads with raw lapin: published in confirmed batches of
+/// the relay's size through a topic exchange into a quorum queue,
+/// consumed with the inbox's prefetch and acknowledged one by one.
+pub async fn lapin_relay(url: &str, payloads: &[Vec<u8>]) -> Result<f64, Failure> {
+    use lapin::options::{
+        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    };
+    use lapin::types::{AMQPValue, FieldTable};
+    use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+
+    let lapin_failed = |e: lapin::Error| Failure::new(format!("RabbitMQ (raw lapin): {e}"));
+    let id = Uuid::now_v7().simple();
+    let (exchange, queue) = (format!("bench.lapin.{id}.events"), format!("bench.lapin.{id}.inbox"));
+    let batch = RelayConfig::new("bench", &[]).batch;
+    let prefetch = InboxConfig::new("bench").prefetch;
+    let connection = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .map_err(lapin_failed)?;
+    let publisher = connection.create_channel().await.map_err(lapin_failed)?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(lapin_failed)?;
+    publisher
+        .exchange_declare(
+            exchange.as_str().into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(lapin_failed)?;
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    publisher
+        .queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            arguments,
+        )
+        .await
+        .map_err(lapin_failed)?;
+    publisher
+        .queue_bind(
+            queue.as_str().into(),
+            exchange.as_str().into(),
+            Incremented::NAME.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(lapin_failed)?;
+    let consumer_channel = connection.create_channel().await.map_err(lapin_failed)?;
+    consumer_channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .map_err(lapin_failed)?;
+    let mut consumer = consumer_channel
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(lapin_failed)?;
+    let started = Instant::now();
+    let publishing = {
+        let (channel, exchange, payloads) = (publisher.clone(), exchange.clone(), payloads.to_vec());
+        tokio::spawn(async move {
+            for chunk in payloads.chunks(batch) {
+                let mut confirms = Vec::with_capacity(chunk.len());
+                for payload in chunk {
+                    confirms.push(
+                        channel
+                            .basic_publish(
+                                exchange.as_str().into(),
+                                Incremented::NAME.into(),
+                                BasicPublishOptions::default(),
+                                payload,
+                                BasicProperties::default()
+                                    .with_content_type("application/json".into())
+                                    .with_delivery_mode(2),
+                            )
+                            .await?,
+                    );
+                }
+                for confirm in confirms {
+                    confirm.await?;
+                }
+            }
+            Ok::<_, lapin::Error>(())
+        })
+    };
+    let mut acknowledged = 0;
+    while acknowledged < payloads.len() {
+        let delivery = consumer
+            .next()
+            .await
+            .ok_or_else(|| Failure::new("the raw consumer stopped"))?
+            .map_err(lapin_failed)?;
+        delivery.ack(BasicAckOptions::default()).await.map_err(lapin_failed)?;
+        acknowledged += 1;
+    }
+    publishing
+        .await
+        .map_err(|e| Failure::new(e.to_string()))?
+        .map_err(lapin_failed)?;
+    let rate = payloads.len() as f64 / started.elapsed().as_secs_f64();
+    let _ = connection.close(0, "done".into()).await;
+    delete(url, &queue, &exchange)
+        .await
+        .map_err(failed("cannot delete the raw queue"))?;
+    Ok(rate)
+}

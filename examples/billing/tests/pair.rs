@@ -1,0 +1,311 @@
+//! The factory and billing as two processes with their own SQLite files,
+//! sharing only a RabbitMQ broker: `factory produce` makes cars,
+//! `factory relay` publishes each `CarProduced`, and `billing run`
+//! invoices each car. Whatever happens in between (the broker restarted
+//! while cars are relayed, the relay killed and started again), every car
+//! is invoiced exactly once.
+//!
+//! Runs when `TREATY_TEST_AMQP` names a broker, and the restart test when
+//! `TREATY_TEST_AMQP_RESTART` restarts it (`.ci/services.sh` sets both);
+//! without them the tests say why they skip, except under `CI`, where
+//! they fail. The factory binary is built by `cargo build -p factory` on
+//! first use (a no-op when the workspace's tests built it already).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::{Connection, ConnectionProperties};
+use treaty::bus::{Quarantine, SqliteQuarantine};
+use treaty::store::{EventStore, SqliteConfig, SqliteStore};
+use treaty::Uuid;
+use treaty_testing::{amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AsyncCleanup};
+
+use billing::billing::CarInvoiced;
+use billing::factory::CarProduced;
+
+/// The factory binary, built once per test process.
+fn factory_binary() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "factory", "--bin", "factory"])
+            .current_dir(&workspace)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build -p factory failed: {status}");
+        let binary = Path::new(env!("CARGO_BIN_EXE_billing")).with_file_name("factory");
+        assert!(binary.exists(), "no factory binary at {}", binary.display());
+        binary
+    })
+}
+
+/// A child process whose standard output is kept, killed when dropped.
+struct Process {
+    name: &'static str,
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    seen: mpsc::Receiver<String>,
+}
+
+impl Process {
+    fn start(name: &'static str, binary: &Path, args: &[&str]) -> Process {
+        let mut child = Command::new(binary)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (sender, seen) = mpsc::channel();
+        let kept = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
+                let _ = sender.send(line);
+            }
+        });
+        Process {
+            name,
+            child,
+            lines,
+            seen,
+        }
+    }
+
+    /// Waits for a line starting with `prefix`.
+    fn wait_for(&self, prefix: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.seen.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "{} did not print {prefix:?} within a minute: {:?}",
+            self.name,
+            self.lines.lock().unwrap()
+        );
+    }
+
+    /// Waits for the process to end, which must be a success.
+    fn finish(mut self) {
+        let status = self.child.wait().expect("the process ends");
+        assert!(
+            status.success(),
+            "{} failed ({status}): {:?}",
+            self.name,
+            self.lines.lock().unwrap()
+        );
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One run's files and broker names.
+struct Pair {
+    _dir: tempfile::TempDir,
+    factory_db: PathBuf,
+    billing_db: PathBuf,
+    url: String,
+    prefix: String,
+    queue: String,
+}
+
+impl Pair {
+    fn new(url: &str) -> Pair {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Uuid::new_v4().simple();
+        Pair {
+            factory_db: dir.path().join("factory.db"),
+            billing_db: dir.path().join("billing.db"),
+            _dir: dir,
+            url: url.to_string(),
+            prefix: format!("treaty.test.{id}."),
+            queue: format!("treaty.test.{id}.billing"),
+        }
+    }
+
+    /// Deletes the queue and the exchange at the end, also on failure.
+    fn cleanup(&self) -> AsyncCleanup {
+        let (url, queue, exchange) = (self.url.clone(), self.queue.clone(), format!("{}factory", self.prefix));
+        AsyncCleanup::new("the pair's queue and exchange", move || async move {
+            let connection = Connection::connect(&url, ConnectionProperties::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = connection.close(200, "done".into()).await;
+            Ok(())
+        })
+    }
+
+    fn billing(&self) -> Process {
+        let db = self.billing_db.to_str().unwrap();
+        let args = [
+            "run",
+            "--db",
+            db,
+            "--amqp",
+            &self.url,
+            "--exchange-prefix",
+            &self.prefix,
+            "--queue",
+            &self.queue,
+        ];
+        let billing = Process::start("billing run", Path::new(env!("CARGO_BIN_EXE_billing")), &args);
+        billing.wait_for("consuming ");
+        billing
+    }
+
+    fn relay(&self) -> Process {
+        let db = self.factory_db.to_str().unwrap();
+        let args = [
+            "relay",
+            "--db",
+            db,
+            "--amqp",
+            &self.url,
+            "--exchange-prefix",
+            &self.prefix,
+        ];
+        let relay = Process::start("factory relay", factory_binary(), &args);
+        relay.wait_for("relaying ");
+        relay
+    }
+
+    fn produce(&self, cars: u64) -> Process {
+        let db = self.factory_db.to_str().unwrap();
+        let cars = cars.to_string();
+        Process::start(
+            "factory produce",
+            factory_binary(),
+            &["produce", "--db", db, "--cars", &cars],
+        )
+    }
+
+    /// The id of every `CarProduced` in the factory's store.
+    async fn cars(&self) -> Vec<Uuid> {
+        let store = SqliteStore::open_existing(&self.factory_db, SqliteConfig::default()).unwrap();
+        let events: Vec<_> = store.read_all(1).try_collect().await.unwrap();
+        let mut cars: Vec<Uuid> = events.iter().filter(|e| e.is::<CarProduced>()).map(|e| e.id).collect();
+        cars.sort();
+        cars
+    }
+
+    /// The car of every invoice in billing's store, repeats included.
+    async fn invoiced(&self) -> Vec<Uuid> {
+        let Ok(store) = SqliteStore::open_existing(&self.billing_db, SqliteConfig::default()) else {
+            return Vec::new();
+        };
+        let events: Vec<_> = store.read_all(1).try_collect().await.unwrap();
+        let mut cars: Vec<Uuid> = events
+            .iter()
+            .filter(|e| e.is::<CarInvoiced>())
+            .map(|e| e.decode::<CarInvoiced>().unwrap().car)
+            .collect();
+        cars.sort();
+        cars
+    }
+
+    /// Waits until billing has invoiced at least `count` cars.
+    async fn wait_for_invoices(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let invoiced = self.invoiced().await.len();
+            if invoiced >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "billing invoiced {invoiced} cars of {count} and no more for three minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every car produced is invoiced exactly once, and nothing parked.
+    async fn check_each_car_invoiced_once(&self) {
+        let cars = self.cars().await;
+        self.wait_for_invoices(cars.len()).await;
+        // Repeats arriving late would show as more invoices than cars.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let invoiced = self.invoiced().await;
+        assert_eq!(invoiced.len(), cars.len(), "invoices for {} cars", cars.len());
+        assert_eq!(invoiced, cars, "each car invoiced exactly once");
+        let quarantine = SqliteQuarantine::open_existing(&self.billing_db, Default::default()).unwrap();
+        assert_eq!(quarantine.list().await.unwrap(), Vec::new());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_while_relaying_loses_no_car_and_invoices_none_twice() {
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let Some(restart) = amqp_restart_command() else {
+        return;
+    };
+    factory_binary();
+    let _broker = AmqpBrokerLock::exclusive();
+    let pair = Pair::new(&url);
+    let cleanup = pair.cleanup();
+    let billing = pair.billing();
+    let relay = pair.relay();
+    let producing = pair.produce(300);
+    pair.wait_for_invoices(1).await;
+    restart_amqp_broker(&restart).await;
+    producing.finish();
+    pair.produce(50).finish();
+    pair.check_each_car_invoiced_once().await;
+    assert_eq!(pair.cars().await.len(), 350);
+    relay.kill();
+    billing.kill();
+    cleanup.run().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_killed_and_started_again_leaves_no_gap_and_invoices_none_twice() {
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    factory_binary();
+    let _broker = AmqpBrokerLock::shared();
+    let pair = Pair::new(&url);
+    let cleanup = pair.cleanup();
+    let billing = pair.billing();
+    pair.produce(400).finish();
+    let relay = pair.relay();
+    pair.wait_for_invoices(1).await;
+    relay.kill();
+    let relay = pair.relay();
+    pair.check_each_car_invoiced_once().await;
+    relay.kill();
+    billing.kill();
+    cleanup.run().await;
+}

@@ -1,0 +1,299 @@
+//! The relay: chosen events of a store, published to RabbitMQ in the
+//! store's order, the checkpoint advanced only after the broker confirmed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Channel};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::amqp::{self, Backoff, DEFAULT_EXCHANGE_PREFIX};
+use super::checkpoint::RelayCheckpoints;
+use super::event::IntegrationEvent;
+use crate::contract::ContractInfo;
+use crate::store::{EventStore, RecordedEvent};
+
+/// What a [`Relay`] publishes and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayConfig {
+    /// The relay's name: the key of its checkpoint. Two relays of one
+    /// store with different names each publish everything.
+    pub name: String,
+    /// The contracts whose events are published; the store's other
+    /// events are passed over.
+    pub contracts: Vec<String>,
+    /// Events of namespace `ns` go to the exchange `{prefix}ns`.
+    pub exchange_prefix: String,
+    /// The most events published and not yet confirmed; the checkpoint
+    /// advances once per batch.
+    pub batch: usize,
+    /// How long the broker may take to confirm a batch before the relay
+    /// connects again and publishes from its checkpoint.
+    pub confirm_timeout: Duration,
+    /// The longest pause between two attempts to reconnect.
+    pub max_reconnect_delay: Duration,
+}
+
+impl RelayConfig {
+    /// Publishes the events of `contracts` under the relay name `name`,
+    /// with the default exchange prefix and limits.
+    pub fn new(name: impl Into<String>, contracts: &[ContractInfo]) -> Self {
+        RelayConfig {
+            name: name.into(),
+            contracts: contracts.iter().map(|c| c.name.to_string()).collect(),
+            exchange_prefix: DEFAULT_EXCHANGE_PREFIX.to_string(),
+            batch: 256,
+            confirm_timeout: Duration::from_secs(30),
+            max_reconnect_delay: Duration::from_secs(5),
+        }
+    }
+
+    fn check(&self) -> Result<(), RelayError> {
+        let problem = if self.name.is_empty() {
+            "the relay's name is empty; name it, since its checkpoint is kept under its name"
+        } else if self.contracts.is_empty() {
+            "the relay publishes no contract; list the contracts whose events other services receive"
+        } else if self.batch == 0 {
+            "the relay's batch is 0; it must publish at least one event at a time"
+        } else {
+            return Ok(());
+        };
+        Err(RelayError::Config(problem.to_string()))
+    }
+}
+
+/// Why a relay cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The configuration cannot work.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Publishes chosen events of a store to RabbitMQ, for the inboxes of
+/// other services ([`Inbox`](super::Inbox)).
+///
+/// Each event of [`RelayConfig::contracts`] goes to the durable topic
+/// exchange of its namespace with its contract name as routing key,
+/// persistent, its payload as the body and everything else in headers
+/// ([`header`](super::header)). The relay reads the store from its
+/// checkpoint in position order, publishes a batch on one channel in
+/// confirm mode, waits for every confirm of the batch, and only then
+/// saves the position of the batch's last event (chosen or not) as its
+/// checkpoint, in [`RelayCheckpoints`] beside the store.
+///
+/// So nothing is lost: an event counts as published only once the broker
+/// has it. An event may be published twice: after a crash, a broker
+/// restart or a connection failure between the confirms and the save,
+/// the relay publishes again from its checkpoint, and inboxes, which
+/// deduplicate by event id, absorb the repeats. Events of one stream are
+/// published in the order of the store, on one channel, so a queue
+/// receives them in that order; a repeat after a failure restarts from
+/// the checkpoint in order too.
+///
+/// The exchange only routes to queues bound to it: events published
+/// before any subscriber declared its queue reach nobody (publishing is
+/// not `mandatory`, since a publisher does not know its subscribers).
+/// Start subscribers first, or start the relay with a new name, which
+/// publishes from the beginning of the store.
+pub struct Relay<S, C> {
+    store: S,
+    checkpoints: C,
+    url: String,
+    config: RelayConfig,
+}
+
+impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
+    /// A relay of `store`'s events to the broker at `url`, keeping its
+    /// checkpoint in `checkpoints`.
+    ///
+    /// # Errors
+    ///
+    /// [`RelayError::Config`] when the configuration cannot work.
+    pub fn new(store: S, checkpoints: C, url: impl Into<String>, config: RelayConfig) -> Result<Self, RelayError> {
+        config.check()?;
+        Ok(Relay {
+            store,
+            checkpoints,
+            url: url.into(),
+            config,
+        })
+    }
+
+    /// Starts publishing, in a task, until [`RunningRelay::shutdown`]. It
+    /// connects (and reconnects) on its own, with backoff, logging each
+    /// failure.
+    pub fn start(self) -> RunningRelay {
+        let (stop_tx, stop) = watch::channel(false);
+        let (published_tx, published) = watch::channel(0);
+        let task = tokio::spawn(self.run(stop, published_tx));
+        RunningRelay {
+            stop: stop_tx,
+            published,
+            task,
+        }
+    }
+
+    async fn run(self, mut stop: watch::Receiver<bool>, published: watch::Sender<u64>) {
+        let mut backoff = Backoff::new(self.config.max_reconnect_delay);
+        loop {
+            match self.session(&mut stop, &published, &mut backoff).await {
+                Ok(()) => return,
+                Err(error) => tracing::warn!(
+                    "relay {}: {error}; publishing again from its checkpoint",
+                    self.config.name
+                ),
+            }
+            if !backoff.wait(&mut stop).await {
+                return;
+            }
+        }
+    }
+
+    /// One connection: publishes until `stop` (`Ok`) or a failure.
+    async fn session(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        published: &watch::Sender<u64>,
+        backoff: &mut Backoff,
+    ) -> Result<(), String> {
+        let name = &self.config.name;
+        let connection = amqp::connect(&self.url, &format!("treaty relay {name}")).await?;
+        let result = async {
+            let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let from = self
+                .checkpoints
+                .load(name)
+                .await
+                .map_err(|e| format!("cannot read its checkpoint: {e}"))?;
+            published.send_replace(from);
+            tracing::info!("relay {name}: connected; publishing from position {}", from + 1);
+            backoff.reset();
+            let mut declared = HashSet::new();
+            let mut events = self.store.subscribe(from + 1);
+            loop {
+                let first = tokio::select! {
+                    _ = stop.wait_for(|stop| *stop) => return Ok(()),
+                    next = events.next() => next,
+                };
+                let mut batch = vec![read(first)?];
+                while batch.len() < self.config.batch {
+                    match events.next().now_or_never() {
+                        Some(next) => batch.push(read(next)?),
+                        None => break,
+                    }
+                }
+                self.publish(&channel, &mut declared, &batch).await?;
+                let last = batch.last().map_or(from, |event| event.position);
+                self.checkpoints
+                    .save(name, last)
+                    .await
+                    .map_err(|e| format!("cannot save its checkpoint at position {last}: {e}"))?;
+                published.send_replace(last);
+            }
+        }
+        .await;
+        amqp::close(&connection).await;
+        result
+    }
+
+    /// Publishes the chosen events of `batch` and waits for every confirm.
+    async fn publish(
+        &self,
+        channel: &Channel,
+        declared: &mut HashSet<String>,
+        batch: &[RecordedEvent],
+    ) -> Result<(), String> {
+        let mut confirms = Vec::new();
+        for event in batch {
+            if !self.config.contracts.contains(&event.contract) {
+                continue;
+            }
+            let exchange = amqp::exchange(&self.config.exchange_prefix, &event.contract);
+            if !declared.contains(&exchange) {
+                amqp::declare_exchange(channel, &exchange).await?;
+                declared.insert(exchange.clone());
+            }
+            let properties = BasicProperties::default()
+                .with_content_type("application/json".into())
+                .with_delivery_mode(2)
+                .with_message_id(event.id.to_string().into())
+                .with_type(event.contract.as_str().into())
+                .with_headers(amqp::field_table(IntegrationEvent::headers_of(event)));
+            let confirm = channel
+                .basic_publish(
+                    exchange.as_str().into(),
+                    event.contract.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &event.payload,
+                    properties,
+                )
+                .await
+                .map_err(|e| format!("cannot publish the event at position {}: {e}", event.position))?;
+            confirms.push((event.position, confirm));
+        }
+        let deadline = tokio::time::Instant::now() + self.config.confirm_timeout;
+        for (position, confirm) in confirms {
+            let confirmation = tokio::time::timeout_at(deadline, confirm)
+                .await
+                .map_err(|_| {
+                    format!(
+                        "the broker did not confirm the event at position {position} within {:?}",
+                        self.config.confirm_timeout
+                    )
+                })?
+                .map_err(|e| format!("the broker did not confirm the event at position {position}: {e}"))?;
+            if confirmation.is_nack() {
+                return Err(format!("the broker refused the event at position {position}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An event the subscription yielded, or why the relay stops reading.
+fn read(next: Option<Result<RecordedEvent, crate::store::ReadError>>) -> Result<RecordedEvent, String> {
+    match next {
+        Some(Ok(event)) => Ok(event),
+        Some(Err(error)) => Err(format!("cannot read the store: {error}")),
+        None => Err("the store's subscription ended".to_string()),
+    }
+}
+
+/// A relay at work.
+pub struct RunningRelay {
+    stop: watch::Sender<bool>,
+    published: watch::Receiver<u64>,
+    task: JoinHandle<()>,
+}
+
+impl RunningRelay {
+    /// The position of its checkpoint: every chosen event up to it was
+    /// confirmed by the broker.
+    pub fn published(&self) -> u64 {
+        *self.published.borrow()
+    }
+
+    /// Returns once the checkpoint has reached `position`.
+    pub async fn wait_for_position(&self, position: u64) {
+        let mut published = self.published.clone();
+        // The sender lives as long as the task, which runs until shutdown.
+        let _ = published.wait_for(|published| *published >= position).await;
+    }
+
+    /// Stops publishing once the batch in flight is confirmed and its
+    /// checkpoint saved (or has failed, and is published again by the
+    /// next start), and closes the connection.
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,386 @@
+//! Integration events against a real broker: a relay publishes chosen
+//! events of one SQLite store, an inbox appends their copies to another,
+//! each once and in order per stream, across relay restarts and a relay
+//! that publishes everything again; an event whose fingerprint the
+//! receiving build does not know is quarantined. The checkpoints' own
+//! rule (they only move forward) is checked without a broker.
+//!
+//! Runs when `TREATY_TEST_AMQP` names a broker (`.ci/services.sh` sets
+//! it); without it the broker tests say why they skip, except under `CI`,
+//! where they fail. Each test uses an exchange prefix and a queue of its
+//! own and deletes them at the end, also when it fails.
+#![cfg(feature = "amqp")]
+
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::TryStreamExt;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::{Connection, ConnectionProperties};
+use treaty_runtime::bus::{HandleError, MemoryQuarantine, Quarantine};
+use treaty_runtime::relay::{
+    Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayCheckpoints, RelayConfig,
+    SqliteRelayCheckpoints,
+};
+use treaty_runtime::store::{
+    message_event_id, Direction, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName,
+};
+use treaty_runtime::{ContractInfo, ContractKind, ContractVersion, Uuid};
+use treaty_testing::{server_url, AmqpBrokerLock, AsyncCleanup};
+
+const V1: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const V2: &str = "cccccccccccccccccccccccccccccccc";
+const HISTORY: &[ContractVersion] = &[
+    ContractVersion {
+        version: 2,
+        fingerprint: V2,
+    },
+    ContractVersion {
+        version: 1,
+        fingerprint: V1,
+    },
+];
+/// The contract the relay publishes and the inbox handles.
+const HAPPENED: ContractInfo = ContractInfo {
+    name: "test.Happened",
+    kind: ContractKind::Event,
+    history: HISTORY,
+};
+
+/// Appends a copy of each event to `copy-{stream}` of its store, with an
+/// id derived from the event's: a repeat is recognized as a retry of the
+/// same append and changes nothing.
+struct Copy {
+    store: SqliteStore,
+}
+
+impl IntegrationHandler for Copy {
+    fn contracts(&self) -> Vec<ContractInfo> {
+        vec![HAPPENED]
+    }
+
+    fn handle<'a>(&'a self, event: &'a IntegrationEvent) -> BoxFuture<'a, Result<(), HandleError>> {
+        Box::pin(async move {
+            let stream =
+                StreamName::new(format!("copy-{}", event.stream)).map_err(|e| HandleError::Permanent(e.to_string()))?;
+            let copy = NewEvent {
+                id: message_event_id(event.id, 0),
+                contract: event.contract.clone(),
+                contract_version: event.contract_version,
+                fingerprint: event.fingerprint.clone(),
+                payload: event.payload.clone(),
+                metadata: event.caused_metadata(),
+            };
+            self.store
+                .append(&stream, ExpectedVersion::Any, vec![copy])
+                .await
+                .map(|_| ())
+                .map_err(|e| HandleError::Transient(e.to_string()))
+        })
+    }
+}
+
+fn event(contract: &str, version: u32, fingerprint: &str, n: u64) -> NewEvent {
+    NewEvent {
+        id: Uuid::now_v7(),
+        contract: contract.into(),
+        contract_version: version,
+        fingerprint: fingerprint.into(),
+        payload: format!(r#"{{"n":{n}}}"#).into_bytes(),
+        metadata: Metadata::now(),
+    }
+}
+
+/// Appends `count` chosen events to each of three streams, numbered on
+/// from `from`, and one event of another contract per stream.
+async fn append(store: &SqliteStore, from: u64, count: u64) {
+    for s in 0..3 {
+        let stream = StreamName::new(format!("thing-{s}")).unwrap();
+        for n in from..from + count {
+            store
+                .append(&stream, ExpectedVersion::Any, vec![event(HAPPENED.name, 2, V2, n)])
+                .await
+                .unwrap();
+        }
+        store
+            .append(
+                &stream,
+                ExpectedVersion::Any,
+                vec![event("test.Private", 1, "dddddddddddddddddddddddddddddddd", 0)],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Waits for `done`, failing the test after a minute: the work under
+/// test has stopped then, whatever the machine's speed.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done().await {
+        assert!(Instant::now() < deadline, "still not the case after a minute: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `n` of each copy in `copy-thing-{s}`, in stream order.
+async fn copies(store: &SqliteStore, s: u64) -> Vec<u64> {
+    let stream = StreamName::new(format!("copy-thing-{s}")).unwrap();
+    let events: Vec<_> = store
+        .read_stream(&stream, 1, Direction::Forward)
+        .try_collect()
+        .await
+        .unwrap();
+    events
+        .iter()
+        .map(|e| {
+            serde_json::from_slice::<serde_json::Value>(&e.payload).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Names of their own on the shared broker, deleted at the end.
+struct Topology {
+    prefix: String,
+    queue: String,
+}
+
+impl Topology {
+    fn new() -> Self {
+        let id = Uuid::new_v4().simple();
+        Topology {
+            prefix: format!("treaty.test.{id}."),
+            queue: format!("treaty.test.{id}.inbox"),
+        }
+    }
+
+    fn cleanup(&self, url: &str) -> AsyncCleanup {
+        let (url, queue, exchange) = (url.to_string(), self.queue.clone(), format!("{}test", self.prefix));
+        AsyncCleanup::new("the relay test's queue and exchange", move || async move {
+            let connection = Connection::connect(&url, ConnectionProperties::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = connection.close(200, "done".into()).await;
+            Ok(())
+        })
+    }
+
+    fn relay_config(&self, name: &str) -> RelayConfig {
+        RelayConfig {
+            exchange_prefix: self.prefix.clone(),
+            batch: 7,
+            max_reconnect_delay: Duration::from_millis(500),
+            ..RelayConfig::new(name, &[HAPPENED])
+        }
+    }
+
+    fn inbox_config(&self) -> InboxConfig {
+        InboxConfig {
+            exchange_prefix: self.prefix.clone(),
+            lanes: 4,
+            max_reconnect_delay: Duration::from_millis(500),
+            ..InboxConfig::new(self.queue.clone())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_reaches_the_inbox_once_in_order_across_relay_restarts() {
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let _broker = AmqpBrokerLock::shared();
+    let topology = Topology::new();
+    let cleanup = topology.cleanup(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let source_path = dir.path().join("source.db");
+    let source = SqliteStore::open(&source_path).unwrap();
+    let target = SqliteStore::open(dir.path().join("target.db")).unwrap();
+    let quarantine = MemoryQuarantine::new();
+    let inbox = Inbox::new(
+        url.clone(),
+        Copy { store: target.clone() },
+        quarantine.clone(),
+        topology.inbox_config(),
+    )
+    .start()
+    .await
+    .unwrap();
+
+    append(&source, 0, 10).await;
+    let checkpoints = SqliteRelayCheckpoints::open(&source_path).unwrap();
+    let relay = Relay::new(
+        source.clone(),
+        checkpoints.clone(),
+        url.clone(),
+        topology.relay_config("test"),
+    )
+    .unwrap()
+    .start();
+    let head = source.head().await.unwrap();
+    relay.wait_for_position(head).await;
+    assert_eq!(
+        checkpoints.load("test").await.unwrap(),
+        head,
+        "the checkpoint is saved after the confirms"
+    );
+    eventually("30 copies", || async { target.head().await.unwrap() == 30 }).await;
+    relay.shutdown().await;
+
+    // Started again, the relay goes on from its checkpoint.
+    append(&source, 10, 5).await;
+    let relay = Relay::new(
+        source.clone(),
+        checkpoints.clone(),
+        url.clone(),
+        topology.relay_config("test"),
+    )
+    .unwrap()
+    .start();
+    relay.wait_for_position(source.head().await.unwrap()).await;
+    eventually("45 copies", || async { target.head().await.unwrap() == 45 }).await;
+    let settled = inbox.settled();
+    assert_eq!(settled, 45, "no event was published twice while the checkpoint held");
+    relay.shutdown().await;
+
+    // A relay whose checkpoint is lost publishes everything again: the
+    // inbox receives every event a second time and changes nothing.
+    let lost = SqliteRelayCheckpoints::open(dir.path().join("lost.db")).unwrap();
+    let relay = Relay::new(source.clone(), lost, url.clone(), topology.relay_config("test"))
+        .unwrap()
+        .start();
+    relay.wait_for_position(source.head().await.unwrap()).await;
+    eventually("45 repeats settled", || async { inbox.settled() == 90 }).await;
+    relay.shutdown().await;
+    inbox.shutdown().await;
+
+    assert_eq!(target.head().await.unwrap(), 45);
+    for s in 0..3 {
+        assert_eq!(
+            copies(&target, s).await,
+            (0..15).collect::<Vec<_>>(),
+            "stream thing-{s}"
+        );
+    }
+    assert!(quarantine.list().await.unwrap().is_empty());
+    cleanup.run().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_of_an_unknown_fingerprint_is_quarantined_and_the_stream_goes_on() {
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let _broker = AmqpBrokerLock::shared();
+    let topology = Topology::new();
+    let cleanup = topology.cleanup(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let source_path = dir.path().join("source.db");
+    let source = SqliteStore::open(&source_path).unwrap();
+    let target = SqliteStore::open(dir.path().join("target.db")).unwrap();
+    let quarantine = MemoryQuarantine::new();
+    let inbox = Inbox::new(
+        url.clone(),
+        Copy { store: target.clone() },
+        quarantine.clone(),
+        topology.inbox_config(),
+    )
+    .start()
+    .await
+    .unwrap();
+
+    // v1 as the publisher's build means it, which is not what the
+    // receiving build means by v1; then a v2 both agree on.
+    let stream = StreamName::new("thing-0").unwrap();
+    let changed = event(HAPPENED.name, 1, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 0);
+    let changed_id = changed.id;
+    source
+        .append(&stream, ExpectedVersion::Any, vec![changed])
+        .await
+        .unwrap();
+    source
+        .append(&stream, ExpectedVersion::Any, vec![event(HAPPENED.name, 2, V2, 1)])
+        .await
+        .unwrap();
+    let relay = Relay::new(
+        source.clone(),
+        SqliteRelayCheckpoints::open(&source_path).unwrap(),
+        url.clone(),
+        topology.relay_config("test"),
+    )
+    .unwrap()
+    .start();
+    eventually("the v2 event copied", || async { target.head().await.unwrap() == 1 }).await;
+    eventually("both settled", || async { inbox.settled() == 2 }).await;
+    relay.shutdown().await;
+    inbox.shutdown().await;
+
+    assert_eq!(copies(&target, 0).await, vec![1]);
+    let parked = quarantine.list().await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].id, changed_id);
+    assert_eq!(parked[0].contract.as_deref(), Some(HAPPENED.name));
+    let error = &parked[0].error;
+    assert!(error.contains("stream thing-0"), "{error}");
+    assert!(error.contains(&format!("knows v1 with fingerprint {V1}")), "{error}");
+    assert!(error.contains("without a new version"), "{error}");
+    cleanup.run().await;
+}
+
+#[tokio::test]
+async fn sqlite_checkpoints_only_move_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let checkpoints = SqliteRelayCheckpoints::open(&path).unwrap();
+    assert_eq!(checkpoints.load("a").await.unwrap(), 0);
+    checkpoints.save("a", 10).await.unwrap();
+    checkpoints.save("a", 4).await.unwrap();
+    checkpoints.save("b", 3).await.unwrap();
+    assert_eq!(checkpoints.load("a").await.unwrap(), 10);
+    assert_eq!(checkpoints.load("b").await.unwrap(), 3);
+    let reopened = SqliteRelayCheckpoints::open_existing(&path, Default::default()).unwrap();
+    assert_eq!(reopened.load("a").await.unwrap(), 10);
+    let missing = SqliteRelayCheckpoints::open_existing(dir.path().join("other.db"), Default::default());
+    assert!(missing.is_err());
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_checkpoints_only_move_forward() {
+    use treaty_runtime::relay::PostgresRelayCheckpoints;
+    use treaty_runtime::store::PostgresOptions;
+    let Some(url) = server_url("TREATY_TEST_POSTGRES") else {
+        return;
+    };
+    let schema = format!("relay_{}", Uuid::new_v4().simple());
+    let options = PostgresOptions {
+        schema: schema.clone(),
+        ..PostgresOptions::default()
+    };
+    let checkpoints = PostgresRelayCheckpoints::open_with(&url, options.clone())
+        .await
+        .unwrap();
+    assert_eq!(checkpoints.load("a").await.unwrap(), 0);
+    checkpoints.save("a", 10).await.unwrap();
+    checkpoints.save("a", 4).await.unwrap();
+    assert_eq!(checkpoints.load("a").await.unwrap(), 10);
+    let reopened = PostgresRelayCheckpoints::open_existing(&url, options).await.unwrap();
+    assert_eq!(reopened.load("a").await.unwrap(), 10);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}

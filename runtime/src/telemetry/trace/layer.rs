@@ -404,10 +404,10 @@ where
         };
         // A root's fields are kept even when its trace is not sampled
         // here: a `traceparent` may yet make it part of a sampled trace.
-        attrs.record(&mut SpanFields {
+        attrs.record(&mut Fields(&mut SpanFields {
             record: &mut record,
             fresh: true,
-        });
+        }));
         record.attributes.push(KeyValue::new("target", metadata.target()));
         span.extensions_mut().insert(record);
     }
@@ -416,7 +416,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(record) = extensions.get_mut::<SpanRecord>() {
-            values.record(&mut SpanFields { record, fresh: false });
+            values.record(&mut Fields(&mut SpanFields { record, fresh: false }));
         }
     }
 
@@ -444,7 +444,7 @@ where
             name: None,
             attributes: Vec::with_capacity(event.fields().count() + 1),
         };
-        event.record(&mut fields);
+        event.record(&mut Fields(&mut fields));
         fields
             .attributes
             .push(KeyValue::new("level", metadata.level().as_str()));
@@ -523,7 +523,7 @@ impl SpanFields<'_> {
         }
     }
 
-    fn text(&mut self, field: &Field, text: String) {
+    fn set_text(&mut self, field: &Field, text: String) {
         match field.name() {
             "otel.name" => self.record.name = Cow::Owned(text),
             "otel.kind" => {
@@ -556,38 +556,59 @@ fn span_kind(text: &str) -> Option<SpanKind> {
     })
 }
 
-impl Visit for SpanFields<'_> {
+impl FieldSink for SpanFields<'_> {
+    fn value(&mut self, field: &Field, value: Value) {
+        self.set(field, value);
+    }
+
+    fn text(&mut self, field: &Field, text: String) {
+        self.set_text(field, text);
+    }
+}
+
+/// Where [`Fields`] puts what it reads: numbers and flags as values,
+/// everything else as text.
+trait FieldSink {
+    fn value(&mut self, field: &Field, value: Value);
+    fn text(&mut self, field: &Field, text: String);
+}
+
+/// A `tracing` visitor turning fields into OpenTelemetry values for a
+/// [`FieldSink`].
+struct Fields<'a, T>(&'a mut T);
+
+impl<T: FieldSink> Visit for Fields<'_, T> {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.set(field, Value::Bool(value));
+        self.0.value(field, Value::Bool(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.set(field, Value::I64(value));
+        self.0.value(field, Value::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         // OpenTelemetry has no unsigned integers: one that does not fit
         // an `i64` is written as text, as tracing-opentelemetry does.
         match i64::try_from(value) {
-            Ok(value) => self.set(field, Value::I64(value)),
-            Err(_) => self.set(field, Value::from(value.to_string())),
+            Ok(value) => self.0.value(field, Value::I64(value)),
+            Err(_) => self.0.text(field, value.to_string()),
         }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.set(field, Value::F64(value));
+        self.0.value(field, Value::F64(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value.to_string());
+        self.0.text(field, value.to_string());
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, value.to_string());
+        self.0.text(field, value.to_string());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, format!("{value:?}"));
+        self.0.text(field, format!("{value:?}"));
     }
 }
 
@@ -605,36 +626,12 @@ impl EventFields {
     }
 }
 
-impl Visit for EventFields {
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
+impl FieldSink for EventFields {
+    fn value(&mut self, field: &Field, value: Value) {
+        self.push(field, value);
     }
 
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        match i64::try_from(value) {
-            Ok(value) => self.push(field, Value::I64(value)),
-            Err(_) => self.push(field, Value::from(value.to_string())),
-        }
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.name = Some(Cow::Owned(value.to_string()));
-        } else {
-            self.push(field, Value::from(value.to_string()));
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
+    fn text(&mut self, field: &Field, text: String) {
         if field.name() == "message" {
             self.name = Some(Cow::Owned(text));
         } else {

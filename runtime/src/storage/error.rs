@@ -17,6 +17,9 @@ pub enum Component {
     Queue,
     /// Aggregate snapshots (`SqliteSnapshots`).
     Snapshots,
+    /// Process managers' state, checkpoints, outbox and timeouts
+    /// (`SqliteProcessStore`, `PostgresProcessStore`).
+    Processes,
 }
 
 impl fmt::Display for Component {
@@ -27,6 +30,7 @@ impl fmt::Display for Component {
             Component::Quarantine => "quarantine",
             Component::Queue => "queue",
             Component::Snapshots => "snapshot store",
+            Component::Processes => "process store",
         })
     }
 }

@@ -168,3 +168,5 @@ pub fn withdrew(account: &str, amount: u64) -> AccountEvent {
     }
     .into()
 }
+
+pub mod welcome;

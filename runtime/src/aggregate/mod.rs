@@ -70,6 +70,16 @@ pub trait Aggregate: Default + Send + Sync + 'static {
     /// The domain error that refuses the command.
     fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
 
+    /// The domain error as the bus sends it to whoever asked
+    /// ([`AskError::Refused`](crate::bus::AskError::Refused)). The default
+    /// sends its text only; for an error that implements `Serialize`,
+    /// return [`Refusal::of(error)`](crate::bus::Refusal::of), which sends
+    /// its JSON too, so the asker reads back the typed error with
+    /// [`Refusal::downcast`](crate::bus::Refusal::downcast).
+    fn refusal(error: &Self::Error) -> crate::bus::Refusal {
+        crate::bus::Refusal::new(error.to_string())
+    }
+
     /// Folds one event into the state.
     ///
     /// It must accept every event `decide` ever produced, including ones

@@ -33,6 +33,7 @@ mod quarantine;
 #[cfg(feature = "postgres")]
 mod quarantine_postgres;
 mod quarantine_sqlite;
+mod refusal;
 mod sqlite_queue;
 mod transport;
 
@@ -48,6 +49,7 @@ pub use quarantine::{MemoryQuarantine, ParkedMessage, Quarantine, QuarantineErro
 #[cfg(feature = "postgres")]
 pub use quarantine_postgres::PostgresQuarantine;
 pub use quarantine_sqlite::SqliteQuarantine;
+pub use refusal::{DowncastError, Refusal};
 pub use sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 pub use transport::{Delivery, Transport, TransportError};
 

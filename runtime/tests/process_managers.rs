@@ -413,7 +413,7 @@ where
             manager: "checkout".into(),
             expected_checkpoint: 0,
             checkpoint: 0,
-            instance: Some(InstanceChange {
+            instances: vec![InstanceChange {
                 key: "d".into(),
                 expected_revision: None,
                 state: InstanceState::Running {
@@ -424,7 +424,7 @@ where
                 schedule: Vec::new(),
                 cancel: Vec::new(),
                 outbox: vec![(envelope.id, envelope.to_json())],
-            }),
+            }],
         })
         .await
         .unwrap();
@@ -439,8 +439,8 @@ where
     E: EventStore + Clone,
     S: ProcessStore,
 {
-    let change = |expected_revision, fired| InstanceChange {
-        key: "e".into(),
+    let change_of = |key: &str, expected_revision, fired| InstanceChange {
+        key: key.into(),
         expected_revision,
         state: InstanceState::Running {
             version: 1,
@@ -451,11 +451,12 @@ where
         cancel: Vec::new(),
         outbox: Vec::new(),
     };
-    let commit = |expected_checkpoint, checkpoint, instance| Commit {
+    let change = |expected_revision, fired| change_of("e", expected_revision, fired);
+    let commit = |expected_checkpoint, checkpoint, instance: Option<InstanceChange>| Commit {
         manager: "checkout".into(),
         expected_checkpoint,
         checkpoint,
-        instance,
+        instances: instance.into_iter().collect(),
     };
     store.commit(commit(0, 5, Some(change(None, None)))).await.unwrap();
     let conflict = |result: Result<(), ProcessError>| {
@@ -476,8 +477,17 @@ where
             .commit(commit(5, 5, Some(change(Some(1), Some(Uuid::now_v7())))))
             .await,
     );
+    // One instance of several changed first: none is written.
+    let both = Commit {
+        manager: "checkout".into(),
+        expected_checkpoint: 5,
+        checkpoint: 6,
+        instances: vec![change(Some(1), None), change_of("other", Some(3), None)],
+    };
+    conflict(store.commit(both).await);
     assert_eq!(store.checkpoint("checkout").await.unwrap(), 5);
     assert_eq!(store.load("checkout", "e").await.unwrap().unwrap().revision, 1);
+    assert_eq!(store.load("checkout", "other").await.unwrap(), None);
     store.commit(commit(5, 7, Some(change(Some(1), None)))).await.unwrap();
     assert_eq!(store.load("checkout", "e").await.unwrap().unwrap().revision, 2);
 }

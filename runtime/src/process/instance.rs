@@ -1,149 +1,144 @@
-//! One step of one instance: load its state, let the manager react to an
-//! event or a due timeout, and commit the new state with the checkpoint,
-//! the outbox and the timeouts in one transaction.
+//! One instance's part of a commit: its state loaded once, the effects of
+//! every event (or the due timeout) it reacts to folded in, and the change
+//! to write with the checkpoint, the outbox and the timeouts in one
+//! transaction.
 
-use super::store::{Commit, InstanceChange, InstanceState, ProcessStore, ScheduledTimeout};
+use super::store::{InstanceChange, InstanceState, ProcessStore, ScheduledTimeout};
 use super::{envelope, timeout_id, Cause, Effects, ProcessError, ProcessManager};
-use crate::types::{Timestamp, Uuid};
+use crate::types::Timestamp;
 
-/// What an instance reacts to.
-pub(crate) enum Input<'a, E> {
-    /// An event it handles.
-    Event(&'a E),
-    /// Its timeout of this name, with the timeout's id.
-    Timeout(&'a str, Uuid),
-}
-
-/// What a step did.
-pub(crate) enum Stepped {
-    /// It committed; with when the earliest timeout it scheduled is due,
-    /// and whether it put commands in the outbox.
-    Committed { earliest: Option<i64>, sent: bool },
-    /// The instance completed before: nothing was done.
-    Completed,
-}
-
-/// Runs one step of instance `key` and commits it, moving the checkpoint
-/// from `checkpoint.0` to `checkpoint.1`.
-pub(crate) async fn step<P: ProcessManager, S: ProcessStore>(
-    manager: &P,
-    store: &S,
-    checkpoint: (u64, u64),
+/// An instance being changed by a commit.
+pub(crate) struct Pending<P: ProcessManager> {
     key: String,
-    cause: Cause,
-    input: Input<'_, P::Event>,
-) -> Result<Stepped, ProcessError> {
-    let stored = store.load(P::NAME, &key).await?;
-    let (expected_revision, mut state) = match stored {
-        None => (None, P::State::default()),
-        Some(stored) => match stored.state {
-            InstanceState::Completed => return finished(P::NAME, store, checkpoint, key, stored.revision, input).await,
-            InstanceState::Running { version, json } => {
-                (Some(stored.revision), read_state(manager, &key, version, &json)?)
-            }
-        },
-    };
-    let mut effects = Effects::new();
-    let fired = match input {
-        Input::Event(event) => {
-            manager.handle(&mut state, event, &mut effects);
-            None
-        }
-        Input::Timeout(name, id) => {
-            manager.timeout(&mut state, name, &mut effects);
-            Some(id)
-        }
-    };
-    let encode_failed = |reason: String| ProcessError::Encode {
-        manager: P::NAME.to_string(),
-        reason: format!("instance {key}: {reason}"),
-    };
-    if let Some(failure) = effects.failure() {
-        return Err(encode_failed(failure.to_string()));
+    expected_revision: Option<i64>,
+    /// Its state; `None` once it completed.
+    state: Option<P::State>,
+    /// Whether anything changed since it was loaded.
+    changed: bool,
+    schedule: Vec<ScheduledTimeout>,
+    cancel: Vec<String>,
+    outbox: Vec<(crate::types::Uuid, Vec<u8>)>,
+}
+
+impl<P: ProcessManager> Pending<P> {
+    /// Loads instance `key`; a new one starts from the state's `Default`.
+    pub(crate) async fn load<S: ProcessStore>(manager: &P, store: &S, key: String) -> Result<Self, ProcessError> {
+        let stored = store.load(P::NAME, &key).await?;
+        let (expected_revision, state) = match stored {
+            None => (None, Some(P::State::default())),
+            Some(stored) => match stored.state {
+                InstanceState::Completed => (Some(stored.revision), None),
+                InstanceState::Running { version, json } => {
+                    (Some(stored.revision), Some(read_state(manager, &key, version, &json)?))
+                }
+            },
+        };
+        Ok(Pending {
+            key,
+            expected_revision,
+            state,
+            changed: false,
+            schedule: Vec::new(),
+            cancel: Vec::new(),
+            outbox: Vec::new(),
+        })
     }
-    let state = if effects.is_complete() {
-        InstanceState::Completed
-    } else {
-        InstanceState::Running {
-            version: P::STATE_VERSION,
-            json: serde_json::to_vec(&state).map_err(|e| encode_failed(format!("cannot encode the state: {e}")))?,
-        }
-    };
-    let now = Timestamp::now().as_millisecond();
-    let schedule: Vec<ScheduledTimeout> = effects
-        .scheduled()
-        .iter()
-        .enumerate()
-        .map(|(index, (name, after))| ScheduledTimeout {
-            name: name.clone(),
-            id: timeout_id(P::NAME, cause.id, index),
-            due: now.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX)),
-        })
-        .collect();
-    let earliest = schedule.iter().map(|t| t.due).min();
-    let outbox: Vec<(Uuid, Vec<u8>)> = effects
-        .commands()
-        .iter()
-        .enumerate()
-        .map(|(index, command)| {
-            let envelope = envelope(P::NAME, cause, index, command);
-            (envelope.id, envelope.to_json())
-        })
-        .collect();
-    let sent = !outbox.is_empty();
-    store
-        .commit(Commit {
-            manager: P::NAME.to_string(),
-            expected_checkpoint: checkpoint.0,
-            checkpoint: checkpoint.1,
-            instance: Some(InstanceChange {
-                key,
-                expected_revision,
-                state,
-                fired,
-                schedule,
-                cancel: effects.cancelled().to_vec(),
-                outbox,
-            }),
-        })
-        .await?;
-    Ok(Stepped::Committed { earliest, sent })
-}
 
-/// What a step of a completed instance does: nothing for an event; for a
-/// timeout (which completion removed, so only one stored by an older
-/// build), removes it.
-async fn finished<E, S: ProcessStore>(
-    manager: &str,
-    store: &S,
-    checkpoint: (u64, u64),
-    key: String,
-    revision: i64,
-    input: Input<'_, E>,
-) -> Result<Stepped, ProcessError> {
-    let Input::Timeout(_, id) = input else {
-        return Ok(Stepped::Completed);
-    };
-    store
-        .commit(Commit {
-            manager: manager.to_string(),
-            expected_checkpoint: checkpoint.0,
-            checkpoint: checkpoint.1,
-            instance: Some(InstanceChange {
-                key,
-                expected_revision: Some(revision),
-                state: InstanceState::Completed,
-                fired: Some(id),
-                schedule: Vec::new(),
-                cancel: Vec::new(),
-                outbox: Vec::new(),
-            }),
-        })
-        .await?;
-    Ok(Stepped::Committed {
-        earliest: None,
-        sent: false,
-    })
+    /// Lets the manager react to an event; an event for an instance that
+    /// completed is skipped.
+    pub(crate) fn handle(&mut self, manager: &P, event: &P::Event, cause: Cause) -> Result<(), ProcessError> {
+        let Some(state) = &mut self.state else {
+            return Ok(());
+        };
+        let mut effects = Effects::new();
+        manager.handle(state, event, &mut effects);
+        self.fold(effects, cause)
+    }
+
+    /// Lets the manager react to its due timeout `name`; a completed
+    /// instance (which has none, unless an older build left one) only
+    /// drops it.
+    pub(crate) fn timeout(&mut self, manager: &P, name: &str, cause: Cause) -> Result<(), ProcessError> {
+        self.changed = true;
+        let Some(state) = &mut self.state else {
+            return Ok(());
+        };
+        let mut effects = Effects::new();
+        manager.timeout(state, name, &mut effects);
+        self.fold(effects, cause)
+    }
+
+    /// Adds the effects of one event or timeout to what the commit writes.
+    fn fold(&mut self, effects: Effects, cause: Cause) -> Result<(), ProcessError> {
+        if let Some(failure) = effects.failure() {
+            return Err(ProcessError::Encode {
+                manager: P::NAME.to_string(),
+                reason: format!("instance {}: {failure}", self.key),
+            });
+        }
+        self.changed = true;
+        for (index, command) in effects.commands().iter().enumerate() {
+            let envelope = envelope(P::NAME, cause, index, command);
+            self.outbox.push((envelope.id, envelope.to_json()));
+        }
+        // What a later event decides about a timeout overrides an earlier
+        // one's: the backends cancel before they schedule.
+        for name in effects.cancelled() {
+            self.schedule.retain(|t| t.name != *name);
+            self.cancel.push(name.clone());
+        }
+        let now = Timestamp::now().as_millisecond();
+        for (index, (name, after)) in effects.scheduled().iter().enumerate() {
+            self.schedule.retain(|t| t.name != *name);
+            self.schedule.push(ScheduledTimeout {
+                name: name.clone(),
+                id: timeout_id(P::NAME, cause.id, index),
+                due: now.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX)),
+            });
+        }
+        if effects.is_complete() {
+            self.state = None;
+            self.schedule.clear();
+        }
+        Ok(())
+    }
+
+    /// When the earliest timeout it schedules is due.
+    pub(crate) fn earliest(&self) -> Option<i64> {
+        self.schedule.iter().map(|t| t.due).min()
+    }
+
+    /// Whether it puts commands in the outbox.
+    pub(crate) fn sends(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// The change to commit, `None` when nothing changed; `fired` is the
+    /// timeout being delivered.
+    pub(crate) fn into_change(self, fired: Option<crate::types::Uuid>) -> Result<Option<InstanceChange>, ProcessError> {
+        if !self.changed {
+            return Ok(None);
+        }
+        let state = match &self.state {
+            None => InstanceState::Completed,
+            Some(state) => InstanceState::Running {
+                version: P::STATE_VERSION,
+                json: serde_json::to_vec(state).map_err(|e| ProcessError::Encode {
+                    manager: P::NAME.to_string(),
+                    reason: format!("instance {}: cannot encode the state: {e}", self.key),
+                })?,
+            },
+        };
+        Ok(Some(InstanceChange {
+            key: self.key,
+            expected_revision: self.expected_revision,
+            state,
+            fired,
+            schedule: self.schedule,
+            cancel: self.cancel,
+            outbox: self.outbox,
+        }))
+    }
 }
 
 /// Reads a stored state, migrating it when it was written at an earlier

@@ -55,7 +55,14 @@ async fn send_batch<S: ProcessStore, T: Transport, Q: Quarantine>(
             .to_string()
         })?;
         bus.send_envelope(&envelope).await.map_err(|e| e.to_string())?;
-        store.remove_outbox(manager, row.seq).await.map_err(|e| e.to_string())?;
+    }
+    // One removal for the batch: a crash before it sends the batch again,
+    // which the handlers' deduplication absorbs.
+    if let Some(last) = rows.last() {
+        store
+            .remove_outbox(manager, last.seq)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(rows.len())
 }

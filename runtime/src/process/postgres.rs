@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio_postgres::types::ToSql;
 
-use super::store::{Commit, DueTimeout, InstanceState, OutboxRow, ProcessStore, StoredInstance};
+use super::store::{Commit, DueTimeout, InstanceChange, InstanceState, OutboxRow, ProcessStore, StoredInstance};
 use super::ProcessError;
 use crate::storage::postgres::{self, Connected};
 use crate::storage::{Component, OpenError, PostgresOptions};
@@ -86,7 +86,7 @@ impl Statements {
             ),
             enqueue: format!("INSERT INTO {outbox} (manager, message_id, envelope) VALUES ($1, $2, $3)"),
             outbox: format!("SELECT seq, message_id, envelope FROM {outbox} WHERE manager = $1 ORDER BY seq LIMIT $2"),
-            dequeue: format!("DELETE FROM {outbox} WHERE manager = $1 AND seq = $2"),
+            dequeue: format!("DELETE FROM {outbox} WHERE manager = $1 AND seq <= $2"),
             due: format!(
                 "SELECT key, name, id, due FROM {timeouts} WHERE manager = $1 AND due <= $2 \
                  ORDER BY due, key, name LIMIT $3"
@@ -191,9 +191,23 @@ impl PostgresProcessStore {
             return Ok(false);
         }
         tx.execute(&sql.write_checkpoint, &[&manager, &checkpoint]).await?;
-        let Some(change) = &commit.instance else {
-            return Ok(true);
-        };
+        for change in &commit.instances {
+            if !self.write_change(tx, manager, change).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Writes one instance's change in `tx`; `false` when what it expects
+    /// is not so.
+    async fn write_change(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        manager: &str,
+        change: &InstanceChange,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let sql = &self.inner.sql;
         let key = change.key.as_str();
         let revision: Option<i64> = tx
             .query_opt(&sql.lock_instance, &[&manager, &key])
@@ -293,8 +307,8 @@ impl ProcessStore for PostgresProcessStore {
             .collect())
     }
 
-    async fn remove_outbox(&self, manager: &str, seq: i64) -> Result<(), ProcessError> {
-        self.query(&self.inner.sql.dequeue, &[&manager, &seq]).await?;
+    async fn remove_outbox(&self, manager: &str, through: i64) -> Result<(), ProcessError> {
+        self.query(&self.inner.sql.dequeue, &[&manager, &through]).await?;
         Ok(())
     }
 

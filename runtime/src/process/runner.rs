@@ -5,18 +5,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use std::collections::HashMap;
+
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use super::instance::{step, Input, Stepped};
+use super::instance::Pending;
 use super::outbox::dispatch;
 use super::store::{Commit, ProcessStore};
 use super::timeouts::fire_due;
 use super::{Cause, ProcessError, ProcessManager};
 use crate::aggregate::EventSet;
 use crate::bus::{Bus, Quarantine, Transport};
-use crate::store::{EventStore, RecordedEvent};
+use crate::store::{EventStore, ReadError, RecordedEvent};
 use crate::types::Timestamp;
 
 /// How a [`ProcessRunner`] works.
@@ -32,8 +34,12 @@ pub struct ProcessConfig {
     /// How long the runner waits before starting again from its stored
     /// checkpoint after a storage failure or a conflict.
     pub retry_delay: Duration,
-    /// Outbox rows sent per read.
+    /// Outbox rows sent per read, and removed together once sent.
     pub outbox_batch: usize,
+    /// The most events committed together: those the subscription holds
+    /// already when the runner takes one (never waiting for more) are
+    /// handled and committed in one transaction.
+    pub batch: usize,
 }
 
 impl Default for ProcessConfig {
@@ -43,6 +49,7 @@ impl Default for ProcessConfig {
             checkpoint_every: 1000,
             retry_delay: Duration::from_secs(1),
             outbox_batch: 100,
+            batch: 100,
         }
     }
 }
@@ -268,15 +275,16 @@ async fn run_from_checkpoint<P: ProcessManager, E: EventStore, S: ProcessStore>(
                 return Ok(());
             }
             next = events.next() => {
-                let event = match next {
-                    Some(Ok(event)) => event,
-                    Some(Err(source)) => return Err(ProcessError::Read { manager: P::NAME.to_string(), source }),
-                    None => return Err(ProcessError::Storage {
-                        location: "the event store".into(),
-                        source: "its subscription ended".into(),
-                    }),
-                };
-                if let Some(earliest) = handle(context, &mut at, &event).await? {
+                let mut batch = vec![received::<P>(next)?];
+                // Whatever else the subscription holds already joins the
+                // same commit.
+                while batch.len() < context.config.batch.max(1) {
+                    match events.next().now_or_never() {
+                        Some(next) => batch.push(received::<P>(next)?),
+                        None => break,
+                    }
+                }
+                if let Some(earliest) = handle(context, &mut at, &batch).await? {
                     next_due = Some(next_due.map_or(earliest, |due| due.min(earliest)));
                 }
                 progress.send_replace(Progress::At(at.seen));
@@ -290,52 +298,90 @@ async fn run_from_checkpoint<P: ProcessManager, E: EventStore, S: ProcessStore>(
     }
 }
 
-/// Handles or skips one event; returns when the earliest timeout it
-/// scheduled is due.
+/// An event from the subscription, or why there is none.
+fn received<P: ProcessManager>(next: Option<Result<RecordedEvent, ReadError>>) -> Result<RecordedEvent, ProcessError> {
+    match next {
+        Some(Ok(event)) => Ok(event),
+        Some(Err(source)) => Err(ProcessError::Read {
+            manager: P::NAME.to_string(),
+            source,
+        }),
+        None => Err(ProcessError::Storage {
+            location: "the event store".into(),
+            source: "its subscription ended".into(),
+        }),
+    }
+}
+
+/// Handles or skips a batch of events, committing what the handled ones
+/// changed with the checkpoint in one transaction; returns when the
+/// earliest timeout they scheduled is due.
 async fn handle<P: ProcessManager, E: EventStore, S: ProcessStore>(
     context: &Context<P, E, S>,
     at: &mut Position,
-    event: &RecordedEvent,
+    batch: &[RecordedEvent],
 ) -> Result<Option<i64>, ProcessError> {
-    at.seen = event.position;
-    let routed = if P::Event::is_member(&event.contract) {
-        let decoded = P::Event::decode(&event.contract, event.contract_version, &event.payload).map_err(|e| {
-            ProcessError::Decode {
-                manager: P::NAME.to_string(),
-                position: event.position,
-                contract: event.contract.clone(),
-                version: event.contract_version,
-                reason: e.to_string(),
+    let manager = &context.manager;
+    // Each instance once per commit, in the order first reached.
+    let mut instances: Vec<Pending<P>> = Vec::new();
+    let mut slots: HashMap<String, usize> = HashMap::new();
+    for event in batch {
+        let Some((key, decoded)) = route(manager, event)? else {
+            continue;
+        };
+        let slot = match slots.get(&key) {
+            Some(slot) => *slot,
+            None => {
+                instances.push(Pending::load(manager, &context.store, key.clone()).await?);
+                slots.insert(key, instances.len() - 1);
+                instances.len() - 1
             }
-        })?;
-        context.manager.correlate(&decoded).map(|key| (key, decoded))
-    } else {
-        None
-    };
-    if let Some((key, decoded)) = routed {
-        let checkpoint = (at.stored, event.position);
-        let input = Input::Event(&decoded);
-        let stepped = step(
-            &context.manager,
-            &context.store,
-            checkpoint,
-            key,
-            Cause::event(event),
-            input,
-        )
+        };
+        instances[slot].handle(manager, &decoded, Cause::event(event))?;
+    }
+    let seen = batch.last().map_or(at.seen, |e| e.position);
+    at.seen = seen;
+    let earliest = instances.iter().filter_map(Pending::earliest).min();
+    let sends = instances.iter().any(Pending::sends);
+    let mut changes = Vec::with_capacity(instances.len());
+    for pending in instances {
+        changes.extend(pending.into_change(None)?);
+    }
+    if changes.is_empty() && at.seen - at.stored < context.config.checkpoint_every.max(1) {
+        return Ok(None);
+    }
+    context
+        .store
+        .commit(Commit {
+            manager: P::NAME.to_string(),
+            expected_checkpoint: at.stored,
+            checkpoint: at.seen,
+            instances: changes,
+        })
         .await?;
-        if let Stepped::Committed { earliest, sent } = stepped {
-            at.stored = event.position;
-            if sent {
-                context.wake.notify_one();
-            }
-            return Ok(earliest);
+    at.stored = at.seen;
+    if sends {
+        context.wake.notify_one();
+    }
+    Ok(earliest)
+}
+
+/// The instance an event goes to and the event decoded, `None` when the
+/// manager does not handle it.
+fn route<P: ProcessManager>(manager: &P, event: &RecordedEvent) -> Result<Option<(String, P::Event)>, ProcessError> {
+    if !P::Event::is_member(&event.contract) {
+        return Ok(None);
+    }
+    let decoded = P::Event::decode(&event.contract, event.contract_version, &event.payload).map_err(|e| {
+        ProcessError::Decode {
+            manager: P::NAME.to_string(),
+            position: event.position,
+            contract: event.contract.clone(),
+            version: event.contract_version,
+            reason: e.to_string(),
         }
-    }
-    if at.seen - at.stored >= context.config.checkpoint_every.max(1) {
-        move_checkpoint::<P, S>(&context.store, at).await?;
-    }
-    Ok(None)
+    })?;
+    Ok(manager.correlate(&decoded).map(|key| (key, decoded)))
 }
 
 /// Stores the checkpoint of skipped events.
@@ -345,7 +391,7 @@ async fn move_checkpoint<P: ProcessManager, S: ProcessStore>(store: &S, at: &mut
             manager: P::NAME.to_string(),
             expected_checkpoint: at.stored,
             checkpoint: at.seen,
-            instance: None,
+            instances: Vec::new(),
         })
         .await?;
     at.stored = at.seen;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::store::{Commit, DueTimeout, InstanceState, OutboxRow, ProcessStore, StoredInstance};
+use super::store::{Commit, DueTimeout, InstanceChange, InstanceState, OutboxRow, ProcessStore, StoredInstance};
 use super::ProcessError;
 use crate::storage::sqlite::connect;
 use crate::storage::{Component, Durability, OpenError};
@@ -171,7 +171,7 @@ fn write_commit(conn: &Connection, commit: &Commit) -> rusqlite::Result<bool> {
     if stored != position(commit.expected_checkpoint)? || commit.checkpoint < commit.expected_checkpoint {
         return Ok(false);
     }
-    if let Some(change) = &commit.instance {
+    for change in &commit.instances {
         let revision: Option<i64> = conn
             .query_row(
                 "SELECT revision FROM treaty_process_instances WHERE manager = ?1 AND key = ?2",
@@ -200,9 +200,14 @@ fn write_commit(conn: &Connection, commit: &Commit) -> rusqlite::Result<bool> {
          ON CONFLICT (manager) DO UPDATE SET position = excluded.position",
     )?
     .execute(params![manager, position(commit.checkpoint)?])?;
-    let Some(change) = &commit.instance else {
-        return Ok(true);
-    };
+    for change in &commit.instances {
+        write_change(conn, manager, change)?;
+    }
+    Ok(true)
+}
+
+/// Writes one instance's change, checked already.
+fn write_change(conn: &Connection, manager: &str, change: &InstanceChange) -> rusqlite::Result<()> {
     let key = change.key.as_str();
     let (version, state) = match &change.state {
         InstanceState::Running { version, json } => (Some(*version), Some(json.as_slice())),
@@ -246,7 +251,7 @@ fn write_commit(conn: &Connection, commit: &Commit) -> rusqlite::Result<bool> {
     for (id, envelope) in &change.outbox {
         outbox.execute(params![manager, id.as_bytes(), envelope])?;
     }
-    Ok(true)
+    Ok(())
 }
 
 impl ProcessStore for SqliteProcessStore {
@@ -326,11 +331,11 @@ impl ProcessStore for SqliteProcessStore {
         .await
     }
 
-    async fn remove_outbox(&self, manager: &str, seq: i64) -> Result<(), ProcessError> {
+    async fn remove_outbox(&self, manager: &str, through: i64) -> Result<(), ProcessError> {
         let manager = manager.to_string();
         self.write(move |conn| {
-            conn.prepare_cached("DELETE FROM treaty_process_outbox WHERE manager = ?1 AND seq = ?2")?
-                .execute(params![manager, seq])
+            conn.prepare_cached("DELETE FROM treaty_process_outbox WHERE manager = ?1 AND seq <= ?2")?
+                .execute(params![manager, through])
         })
         .await
         .map_err(|e| self.failed(e))?;

@@ -78,9 +78,9 @@ pub struct Commit {
     /// The new checkpoint, at least `expected_checkpoint`: it never moves
     /// back.
     pub checkpoint: u64,
-    /// The instance's key, revision read and new state; `None` for a
-    /// commit that only moves the checkpoint.
-    pub instance: Option<InstanceChange>,
+    /// The instances it changes, each key at most once; none for a commit
+    /// that only moves the checkpoint.
+    pub instances: Vec<InstanceChange>,
 }
 
 /// What a commit does to one instance.
@@ -130,16 +130,18 @@ pub trait ProcessStore: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// [`ProcessError::Conflict`] when the checkpoint, the instance's
-    /// revision or the fired timeout is not as the commit expects (nothing
+    /// [`ProcessError::Conflict`] when the checkpoint, an instance's
+    /// revision or a fired timeout is not as the commit expects (nothing
     /// is written).
     fn commit(&self, commit: Commit) -> impl Future<Output = Result<(), ProcessError>> + Send;
 
     /// The oldest `limit` rows of the manager's outbox.
     fn outbox(&self, manager: &str, limit: usize) -> impl Future<Output = Result<Vec<OutboxRow>, ProcessError>> + Send;
 
-    /// Removes an outbox row once its envelope was sent.
-    fn remove_outbox(&self, manager: &str, seq: i64) -> impl Future<Output = Result<(), ProcessError>> + Send;
+    /// Removes the outbox rows up to `through` (their `seq`) once their
+    /// envelopes were sent. Rows are numbered in commit order: a manager's
+    /// commits take turns, and take their numbers inside their turn.
+    fn remove_outbox(&self, manager: &str, through: i64) -> impl Future<Output = Result<(), ProcessError>> + Send;
 
     /// Up to `limit` of the manager's timeouts due at `now` (milliseconds
     /// since the Unix epoch), earliest first.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::instance::{step, Input, Stepped};
-use super::store::ProcessStore;
+use super::instance::Pending;
+use super::store::{Commit, ProcessStore};
 use super::{Cause, ProcessError, ProcessManager};
 use crate::types::Timestamp;
 
@@ -31,17 +31,18 @@ pub(crate) async fn fire_due<P: ProcessManager, S: ProcessStore>(
                 id: timeout.id,
                 correlation_id: timeout.id,
             };
-            let input = Input::Timeout(&timeout.name, timeout.id);
-            let stepped = step(
-                manager,
-                store,
-                (checkpoint, checkpoint),
-                timeout.key.clone(),
-                cause,
-                input,
-            )
-            .await?;
-            if let Stepped::Committed { sent: true, .. } = stepped {
+            let mut pending = Pending::load(manager, store, timeout.key.clone()).await?;
+            pending.timeout(manager, &timeout.name, cause)?;
+            let sends = pending.sends();
+            store
+                .commit(Commit {
+                    manager: P::NAME.to_string(),
+                    expected_checkpoint: checkpoint,
+                    checkpoint,
+                    instances: pending.into_change(Some(timeout.id))?.into_iter().collect(),
+                })
+                .await?;
+            if sends {
                 outbox.notify_one();
             }
         }

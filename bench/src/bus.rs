@@ -12,6 +12,11 @@
 //! - `rabbitmq_roundtrip`: publish with confirms, consume, handle, ack,
 //!   through RabbitMQ, with a handler that does nothing, against raw lapin
 //!   doing the same publish, consume and ack (when a broker is given).
+//! - `process_manager_events`: a process manager's events handled with one
+//!   command each, through its outbox into the SQLite queue, against the
+//!   bus alone sending the same commands (`process.rs`); at least half.
+//!
+//! `--case NAME` runs one case.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -28,6 +33,8 @@ use treaty::bus::{
 use treaty::store::{EventStore, Metadata, SqliteStore};
 use treaty::Uuid;
 
+mod process;
+
 use crate::counter::{Counter, CounterId, Increment, COUNTERS};
 use crate::report::{Report, Row, Target};
 use crate::Failure;
@@ -42,23 +49,67 @@ fn command(i: u64) -> Increment {
     }
 }
 
-/// Runs the suite with `commands` commands per case, and the RabbitMQ
-/// case when `amqp` names a broker.
-pub fn run(commands: u64, amqp: Option<String>) -> Result<Report, Failure> {
+/// The cases, as `--case` names them.
+const CASES: &[&str] = &[
+    "inproc_commands",
+    "sqlite_queue_commands",
+    "rabbitmq_roundtrip",
+    "process_manager_events",
+];
+
+/// Runs the suite with `commands` commands per case, or only the case
+/// named `only`, and the RabbitMQ case when `amqp` names a broker.
+pub fn run(commands: u64, amqp: Option<String>, only: Option<&str>) -> Result<Report, Failure> {
+    if let Some(case) = only.filter(|only| !CASES.contains(only)) {
+        return Err(Failure::new(format!(
+            "no bus case is called {case}; the cases are {}",
+            CASES.join(", ")
+        )));
+    }
+    let selected = |case: &str| only.is_none_or(|only| only == case);
     let mut report = Report::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::io("start the runtime", e))?;
     runtime.block_on(async {
-        let direct = direct(commands).await?;
-        eprintln!("bus: direct repository: {direct:.0} commands/s");
-        let baseline = format!("repository without the bus, {commands} commands");
+        if selected("process_manager_events") {
+            let managed = process::process_manager(commands).await?;
+            let alone = process::bus_alone(commands).await?;
+            eprintln!("bus: process manager {managed:.0} events/s, the bus alone {alone:.0}");
+            report.push(
+                Row::new("bus", "process_manager_events", managed, "events/s")
+                    .relative_to(
+                        format!("the bus alone sending the same commands, {commands} events"),
+                        alone,
+                    )
+                    .target(Target::AtLeast(0.5)),
+            );
+        }
+        if selected("inproc_commands") || selected("sqlite_queue_commands") {
+            repository_cases(&mut report, commands, selected).await?;
+        }
+        if selected("rabbitmq_roundtrip") {
+            rabbitmq(&mut report, amqp.as_deref(), commands).await?;
+        }
+        Ok::<_, Failure>(())
+    })?;
+    Ok(report)
+}
+
+/// The cases measured against the repository called directly.
+async fn repository_cases(report: &mut Report, commands: u64, selected: impl Fn(&str) -> bool) -> Result<(), Failure> {
+    let direct = direct(commands).await?;
+    eprintln!("bus: direct repository: {direct:.0} commands/s");
+    let baseline = format!("repository without the bus, {commands} commands");
+    if selected("inproc_commands") {
         let inproc = through_bus(commands, CONCURRENCY as u64, |_| Ok(InProcessTransport::new())).await?;
         eprintln!("bus: in-process transport: {inproc:.0} commands/s");
         report.push(Row::new("bus", "inproc_commands", inproc, "commands/s").relative_to(&baseline, direct));
-        // The queue lives in the event store's own file, as it would in an
-        // application, so its writes and the appends share one database.
+    }
+    // The queue lives in the event store's own file, as it would in an
+    // application, so its writes and the appends share one database.
+    if selected("sqlite_queue_commands") {
         let queue = through_bus(commands, CONCURRENCY as u64, |path| {
             SqliteQueue::open(path).map_err(|e| Failure::new(format!("cannot open the queue: {e}")))
         })
@@ -69,31 +120,34 @@ pub fn run(commands: u64, amqp: Option<String>) -> Result<Report, Failure> {
                 .relative_to(&baseline, direct)
                 .target(Target::AtLeast(0.5)),
         );
-        match &amqp {
-            None => report.skip(
-                "bus",
-                "rabbitmq_roundtrip",
-                "no broker: pass --amqp URL or set TREATY_TEST_AMQP",
-            ),
-            Some(url) => {
-                // The baseline first, then Treaty, then the baseline again:
-                // the better of the two baseline runs is the comparison, so
-                // a broker warming up does not flatter Treaty.
-                let raw_first = lapin_roundtrip(url, commands).await?;
-                let treaty = treaty_roundtrip(url, commands).await?;
-                let raw_second = lapin_roundtrip(url, commands).await?;
-                let raw = raw_first.max(raw_second);
-                eprintln!("bus: RabbitMQ: Treaty {treaty:.0} messages/s, raw lapin {raw_first:.0} and {raw_second:.0}");
-                report.push(
-                    Row::new("bus", "rabbitmq_roundtrip", treaty, "messages/s")
-                        .relative_to(format!("raw lapin, {commands} messages"), raw)
-                        .target(Target::AtLeast(0.7)),
-                );
-            }
-        }
-        Ok::<_, Failure>(())
-    })?;
-    Ok(report)
+    }
+    Ok(())
+}
+
+/// The RabbitMQ case, or its skip when no broker is given.
+async fn rabbitmq(report: &mut Report, amqp: Option<&str>, commands: u64) -> Result<(), Failure> {
+    let Some(url) = amqp else {
+        report.skip(
+            "bus",
+            "rabbitmq_roundtrip",
+            "no broker: pass --amqp URL or set TREATY_TEST_AMQP",
+        );
+        return Ok(());
+    };
+    // The baseline first, then Treaty, then the baseline again: the
+    // better of the two baseline runs is the comparison, so a broker
+    // warming up does not flatter Treaty.
+    let raw_first = lapin_roundtrip(url, commands).await?;
+    let treaty = treaty_roundtrip(url, commands).await?;
+    let raw_second = lapin_roundtrip(url, commands).await?;
+    let raw = raw_first.max(raw_second);
+    eprintln!("bus: RabbitMQ: Treaty {treaty:.0} messages/s, raw lapin {raw_first:.0} and {raw_second:.0}");
+    report.push(
+        Row::new("bus", "rabbitmq_roundtrip", treaty, "messages/s")
+            .relative_to(format!("raw lapin, {commands} messages"), raw)
+            .target(Target::AtLeast(0.7)),
+    );
+    Ok(())
 }
 
 /// A durable store in a temporary directory that lives as long as it.

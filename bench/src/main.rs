@@ -119,6 +119,9 @@ enum Suite {
         /// TREATY_TEST_AMQP. Without either the case is skipped.
         #[arg(long)]
         amqp: Option<String>,
+        /// Run only this case, such as `process_manager_events`.
+        #[arg(long)]
+        case: Option<String>,
     },
     /// HTTP: commands through the routes built from the contracts, against
     /// a hand-written axum handler calling the same repository.
@@ -278,7 +281,11 @@ fn main() -> ExitCode {
             runs,
         }),
         Suite::Diagnostics { case, repetitions } => diagnostics::run(case.as_deref(), repetitions),
-        Suite::Bus { commands, amqp } => bus::run(commands, amqp.or_else(|| std::env::var("TREATY_TEST_AMQP").ok())),
+        Suite::Bus { commands, amqp, case } => bus::run(
+            commands,
+            amqp.or_else(|| std::env::var("TREATY_TEST_AMQP").ok()),
+            case.as_deref(),
+        ),
         Suite::Http { commands } => http::run(commands),
         Suite::Telemetry {
             commands,

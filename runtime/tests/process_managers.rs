@@ -272,14 +272,12 @@ async fn append_other(store: &impl EventStore) -> u64 {
         .first_position
 }
 
-async fn start<P: ProcessManager, E: EventStore, S: ProcessStore>(
+async fn start<P: ProcessManager, E: EventStore + Clone, S: ProcessStore>(
     manager: P,
     events: &E,
     store: &S,
     bus: &TestBus,
 ) -> RunningProcess
-where
-    E: Clone,
 {
     ProcessRunner::new(manager, events.clone(), store.clone(), bus.clone())
         .start()

@@ -277,8 +277,7 @@ async fn start<P: ProcessManager, E: EventStore + Clone, S: ProcessStore>(
     events: &E,
     store: &S,
     bus: &TestBus,
-) -> RunningProcess
-{
+) -> RunningProcess {
     ProcessRunner::new(manager, events.clone(), store.clone(), bus.clone())
         .start()
         .await

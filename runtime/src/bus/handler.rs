@@ -3,8 +3,8 @@
 use futures::future::BoxFuture;
 
 use super::envelope::{Envelope, Handled};
-use super::refusal::Refusal;
 use super::CommandSet;
+use crate::aggregate::Refusal;
 use crate::aggregate::{Aggregate, ExecuteError, LoadError, Repository, SnapshotStore};
 use crate::contract::ContractInfo;
 use crate::store::{AppendError, EventStore, Metadata};

@@ -33,7 +33,6 @@ mod quarantine;
 #[cfg(feature = "postgres")]
 mod quarantine_postgres;
 mod quarantine_sqlite;
-mod refusal;
 mod sqlite_queue;
 mod transport;
 
@@ -49,7 +48,8 @@ pub use quarantine::{MemoryQuarantine, ParkedMessage, Quarantine, QuarantineErro
 #[cfg(feature = "postgres")]
 pub use quarantine_postgres::PostgresQuarantine;
 pub use quarantine_sqlite::SqliteQuarantine;
-pub use refusal::{DowncastError, Refusal};
+// Defined with the aggregate whose `refusal` makes it; the bus carries it.
+pub use crate::aggregate::{DowncastError, Refusal};
 pub use sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 pub use transport::{Delivery, Transport, TransportError};
 

@@ -1,6 +1,6 @@
-//! A refused command's domain error, as the asker receives it: its text,
-//! and its JSON when the aggregate sends it
-//! ([`Aggregate::refusal`](crate::aggregate::Aggregate::refusal) returning
+//! A refused command's domain error, as the bus carries it to whoever
+//! asked: its text, and its JSON when the aggregate sends it
+//! ([`Aggregate::refusal`](super::Aggregate::refusal) returning
 //! [`Refusal::of`]), which [`Refusal::downcast`] reads back as the typed
 //! error.
 

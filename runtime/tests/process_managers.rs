@@ -528,6 +528,47 @@ where
     running.shutdown().await.unwrap();
 }
 
+pub async fn an_event_this_build_cannot_read_stops_the_runner_with_its_position<E, S>(events: E, store: S)
+where
+    E: EventStore + Clone,
+    S: ProcessStore,
+{
+    let bus = bus();
+    append(&events, OrderPlaced { order: "h".into() }.into()).await;
+    let stream = StreamName::new("shop-h").unwrap();
+    let unreadable = NewEvent {
+        id: Uuid::now_v7(),
+        contract: OrderPlaced::NAME.into(),
+        contract_version: 1,
+        fingerprint: FINGERPRINT.into(),
+        payload: br#"{"customer":"h"}"#.to_vec(),
+        metadata: Metadata::now(),
+    };
+    let position = events
+        .append(&stream, ExpectedVersion::Any, vec![unreadable])
+        .await
+        .unwrap()
+        .first_position;
+    let running = start(CheckoutProcess { overdue: HOUR }, &events, &store, &bus).await;
+    assert!(!tokio::time::timeout(PATIENCE, running.wait_for(position))
+        .await
+        .unwrap());
+    let error = running.shutdown().await.unwrap_err();
+    assert!(
+        matches!(&error, ProcessError::Decode { position: p, version: 1, .. } if *p == position),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("checkout") && text.contains("shop.OrderPlaced v1"),
+        "{text}"
+    );
+    // It stopped before the event (and before the rest of its batch, which
+    // a fixed build handles again): nothing of it was committed.
+    assert!(store.checkpoint("checkout").await.unwrap() < position);
+    assert!(store.outbox("checkout", 10).await.unwrap().is_empty());
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -555,6 +596,12 @@ macro_rules! conformance {
             async fn commits_expect_the_checkpoint_revision_and_timeout_they_read() {
                 let Some((events, store)) = $open else { return };
                 super::commits_expect_the_checkpoint_revision_and_timeout_they_read(events, store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_event_this_build_cannot_read_stops_the_runner_with_its_position() {
+                let Some((events, store)) = $open else { return };
+                super::an_event_this_build_cannot_read_stops_the_runner_with_its_position(events, store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

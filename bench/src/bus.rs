@@ -15,6 +15,11 @@
 //! - `relay_rabbitmq_events`: integration events from one store to another
 //!   service's inbox through a relay and RabbitMQ, against raw lapin
 //!   publishing and consuming the same payloads (`relay.rs`).
+//! - `process_manager_events`: a process manager's events handled with one
+//!   command each, through its outbox into the SQLite queue, against the
+//!   bus alone sending the same commands (`process.rs`); at least half.
+//!
+//! `--case NAME` runs one case.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -31,6 +36,8 @@ use treaty::bus::{
 use treaty::store::{EventStore, Metadata, SqliteStore};
 use treaty::Uuid;
 
+mod process;
+
 use crate::counter::{Counter, CounterId, Increment, COUNTERS};
 use crate::relay;
 use crate::report::{Report, Row, Target};
@@ -46,101 +53,128 @@ fn command(i: u64) -> Increment {
     }
 }
 
-/// Runs the suite with `commands` commands (or events) per case, the
-/// RabbitMQ cases when `amqp` names a broker, and only `case` when given.
-pub fn run(commands: u64, amqp: Option<String>, case: Option<&str>) -> Result<Report, Failure> {
-    const CASES: &[&str] = &[
-        "inproc_commands",
-        "sqlite_queue_commands",
-        "rabbitmq_roundtrip",
-        "relay_rabbitmq_events",
-    ];
-    if let Some(case) = case.filter(|case| !CASES.contains(case)) {
+/// The cases, as `--case` names them.
+const CASES: &[&str] = &[
+    "inproc_commands",
+    "sqlite_queue_commands",
+    "rabbitmq_roundtrip",
+    "relay_rabbitmq_events",
+    "process_manager_events",
+];
+
+/// Runs the suite with `commands` commands per case, or only the case
+/// named `only`, and the RabbitMQ cases when `amqp` names a broker.
+pub fn run(commands: u64, amqp: Option<String>, only: Option<&str>) -> Result<Report, Failure> {
+    if let Some(case) = only.filter(|only| !CASES.contains(only)) {
         return Err(Failure::new(format!(
-            "the bus suite has no case {case}; its cases are {}",
+            "no bus case is called {case}; the cases are {}",
             CASES.join(", ")
         )));
     }
-    let wanted = |name: &str| case.is_none_or(|case| case == name);
+    let selected = |case: &str| only.is_none_or(|only| only == case);
     let mut report = Report::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::io("start the runtime", e))?;
     runtime.block_on(async {
-        if wanted("inproc_commands") || wanted("sqlite_queue_commands") {
-            let direct = direct(commands).await?;
-            eprintln!("bus: direct repository: {direct:.0} commands/s");
-            let baseline = format!("repository without the bus, {commands} commands");
-            if wanted("inproc_commands") {
-                let inproc = through_bus(commands, CONCURRENCY as u64, |_| Ok(InProcessTransport::new())).await?;
-                eprintln!("bus: in-process transport: {inproc:.0} commands/s");
-                report.push(Row::new("bus", "inproc_commands", inproc, "commands/s").relative_to(&baseline, direct));
-            }
-            if wanted("sqlite_queue_commands") {
-                // The queue lives in the event store's own file, as it
-                // would in an application, so its writes and the appends
-                // share one database.
-                let queue = through_bus(commands, CONCURRENCY as u64, |path| {
-                    SqliteQueue::open(path).map_err(|e| Failure::new(format!("cannot open the queue: {e}")))
-                })
-                .await?;
-                eprintln!("bus: durable SQLite queue: {queue:.0} commands/s");
-                report.push(
-                    Row::new("bus", "sqlite_queue_commands", queue, "commands/s")
-                        .relative_to(&baseline, direct)
-                        .target(Target::AtLeast(0.5)),
-                );
-            }
+        if selected("process_manager_events") {
+            let managed = process::process_manager(commands).await?;
+            let alone = process::bus_alone(commands).await?;
+            eprintln!("bus: process manager {managed:.0} events/s, the bus alone {alone:.0}");
+            report.push(
+                Row::new("bus", "process_manager_events", managed, "events/s")
+                    .relative_to(
+                        format!("the bus alone sending the same commands, {commands} events"),
+                        alone,
+                    )
+                    .target(Target::AtLeast(0.5)),
+            );
         }
-        let broker_cases = ["rabbitmq_roundtrip", "relay_rabbitmq_events"];
-        match &amqp {
-            None => {
-                for case in broker_cases.into_iter().filter(|case| wanted(case)) {
-                    report.skip("bus", case, "no broker: pass --amqp URL or set TREATY_TEST_AMQP");
-                }
-            }
-            Some(url) => {
-                if wanted("rabbitmq_roundtrip") {
-                    // The baseline first, then Treaty, then the baseline
-                    // again: the better of the two baseline runs is the
-                    // comparison, so a broker warming up does not flatter
-                    // Treaty.
-                    let raw_first = lapin_roundtrip(url, commands).await?;
-                    let treaty = treaty_roundtrip(url, commands).await?;
-                    let raw_second = lapin_roundtrip(url, commands).await?;
-                    let raw = raw_first.max(raw_second);
-                    eprintln!(
-                        "bus: RabbitMQ: Treaty {treaty:.0} messages/s, raw lapin {raw_first:.0} and {raw_second:.0}"
-                    );
-                    report.push(
-                        Row::new("bus", "rabbitmq_roundtrip", treaty, "messages/s")
-                            .relative_to(format!("raw lapin, {commands} messages"), raw)
-                            .target(Target::AtLeast(0.7)),
-                    );
-                }
-                if wanted("relay_rabbitmq_events") {
-                    // Treaty first (its source store makes the payloads
-                    // the baseline sends), then the baseline twice: the
-                    // better run counts, and Treaty meets the broker cold.
-                    let (treaty, payloads) = relay::treaty_relay(url, commands).await?;
-                    let raw_first = relay::lapin_relay(url, &payloads).await?;
-                    let raw_second = relay::lapin_relay(url, &payloads).await?;
-                    let raw = raw_first.max(raw_second);
-                    eprintln!(
-                        "bus: relay over RabbitMQ: Treaty {treaty:.0} events/s, raw lapin {raw_first:.0} and {raw_second:.0}"
-                    );
-                    report.push(
-                        Row::new("bus", "relay_rabbitmq_events", treaty, "events/s")
-                            .relative_to(format!("raw lapin, {commands} payloads"), raw)
-                            .target(Target::AtLeast(0.7)),
-                    );
-                }
-            }
+        if selected("inproc_commands") || selected("sqlite_queue_commands") {
+            repository_cases(&mut report, commands, &selected).await?;
         }
+        rabbitmq(&mut report, amqp.as_deref(), commands, &selected).await?;
         Ok::<_, Failure>(())
     })?;
     Ok(report)
+}
+
+/// The cases measured against the repository called directly.
+async fn repository_cases(report: &mut Report, commands: u64, selected: impl Fn(&str) -> bool) -> Result<(), Failure> {
+    let direct = direct(commands).await?;
+    eprintln!("bus: direct repository: {direct:.0} commands/s");
+    let baseline = format!("repository without the bus, {commands} commands");
+    if selected("inproc_commands") {
+        let inproc = through_bus(commands, CONCURRENCY as u64, |_| Ok(InProcessTransport::new())).await?;
+        eprintln!("bus: in-process transport: {inproc:.0} commands/s");
+        report.push(Row::new("bus", "inproc_commands", inproc, "commands/s").relative_to(&baseline, direct));
+    }
+    // The queue lives in the event store's own file, as it would in an
+    // application, so its writes and the appends share one database.
+    if selected("sqlite_queue_commands") {
+        let queue = through_bus(commands, CONCURRENCY as u64, |path| {
+            SqliteQueue::open(path).map_err(|e| Failure::new(format!("cannot open the queue: {e}")))
+        })
+        .await?;
+        eprintln!("bus: durable SQLite queue: {queue:.0} commands/s");
+        report.push(
+            Row::new("bus", "sqlite_queue_commands", queue, "commands/s")
+                .relative_to(&baseline, direct)
+                .target(Target::AtLeast(0.5)),
+        );
+    }
+    Ok(())
+}
+
+/// The RabbitMQ cases that are selected, or their skips when no broker is
+/// given.
+async fn rabbitmq(
+    report: &mut Report,
+    amqp: Option<&str>,
+    commands: u64,
+    selected: impl Fn(&str) -> bool,
+) -> Result<(), Failure> {
+    let broker_cases = ["rabbitmq_roundtrip", "relay_rabbitmq_events"];
+    let Some(url) = amqp else {
+        for case in broker_cases.into_iter().filter(|case| selected(case)) {
+            report.skip("bus", case, "no broker: pass --amqp URL or set TREATY_TEST_AMQP");
+        }
+        return Ok(());
+    };
+    if selected("rabbitmq_roundtrip") {
+        // The baseline first, then Treaty, then the baseline again: the
+        // better of the two baseline runs is the comparison, so a broker
+        // warming up does not flatter Treaty.
+        let raw_first = lapin_roundtrip(url, commands).await?;
+        let treaty = treaty_roundtrip(url, commands).await?;
+        let raw_second = lapin_roundtrip(url, commands).await?;
+        let raw = raw_first.max(raw_second);
+        eprintln!("bus: RabbitMQ: Treaty {treaty:.0} messages/s, raw lapin {raw_first:.0} and {raw_second:.0}");
+        report.push(
+            Row::new("bus", "rabbitmq_roundtrip", treaty, "messages/s")
+                .relative_to(format!("raw lapin, {commands} messages"), raw)
+                .target(Target::AtLeast(0.7)),
+        );
+    }
+    if selected("relay_rabbitmq_events") {
+        // Treaty first (its source store makes the payloads the baseline
+        // sends), then the baseline twice: the better run counts, and
+        // Treaty meets the broker cold.
+        let (treaty, payloads) = relay::treaty_relay(url, commands).await?;
+        let raw_first = relay::lapin_relay(url, &payloads).await?;
+        let raw_second = relay::lapin_relay(url, &payloads).await?;
+        let raw = raw_first.max(raw_second);
+        eprintln!(
+            "bus: relay over RabbitMQ: Treaty {treaty:.0} events/s, raw lapin {raw_first:.0} and {raw_second:.0}"
+        );
+        report.push(
+            Row::new("bus", "relay_rabbitmq_events", treaty, "events/s")
+                .relative_to(format!("raw lapin, {commands} payloads"), raw)
+                .target(Target::AtLeast(0.7)),
+        );
+    }
+    Ok(())
 }
 
 /// A durable store in a temporary directory that lives as long as it.

@@ -120,7 +120,7 @@ enum Suite {
         /// TREATY_TEST_AMQP. Without either the case is skipped.
         #[arg(long)]
         amqp: Option<String>,
-        /// Run only this case, such as `relay_rabbitmq_events`.
+        /// Run only this case, such as `process_manager_events`.
         #[arg(long)]
         case: Option<String>,
     },

@@ -8,6 +8,7 @@ pub mod bus;
 mod contract;
 mod de;
 pub mod metrics;
+pub mod process;
 pub mod projection;
 #[cfg(feature = "amqp")]
 pub mod relay;

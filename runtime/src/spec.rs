@@ -465,7 +465,7 @@ impl Run {
 /// Escapes the characters that would turn a sentence into Markdown markup
 /// (emphasis, code, links, HTML, headings), and joins lines so a sentence
 /// stays one list item.
-fn escape_markdown(text: &str) -> String {
+pub(crate) fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -489,6 +489,14 @@ pub struct SpecFailure {
 }
 
 impl SpecFailure {
+    /// A failure of spec `name` with its report.
+    pub(crate) fn new(name: &str, report: String) -> Self {
+        SpecFailure {
+            name: name.to_string(),
+            report,
+        }
+    }
+
     /// The failed spec's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -527,6 +535,16 @@ impl SpecSuite {
     where
         A::Event: PartialEq + Debug,
     {
+        self.results.push(spec.to_markdown());
+        self
+    }
+
+    /// Runs a process manager's `spec` and keeps its outcome, rendered
+    /// like an aggregate's.
+    pub fn add_process<P: crate::process::ProcessManager>(
+        &mut self,
+        spec: crate::process::spec::ProcessSpec<P>,
+    ) -> &mut Self {
         self.results.push(spec.to_markdown());
         self
     }

@@ -15,6 +15,7 @@
 //! version is the version of the last event applied, 0 when it has none.
 
 mod error;
+mod refusal;
 mod repository;
 mod snapshot;
 
@@ -25,6 +26,7 @@ use crate::store::{InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamN
 use crate::types::Uuid;
 
 pub use error::{ExecuteError, LoadError};
+pub use refusal::{DowncastError, Refusal};
 pub use repository::{Executed, Loaded, MessageExecution, Repository, SnapshotOutcome, DEFAULT_MAX_ATTEMPTS};
 pub use snapshot::{
     MemorySnapshots, NoSnapshots, Snapshot, SnapshotError, SnapshotPolicy, SnapshotStore, SqliteSnapshots,
@@ -69,6 +71,16 @@ pub trait Aggregate: Default + Send + Sync + 'static {
     ///
     /// The domain error that refuses the command.
     fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// The domain error as the bus sends it to whoever asked
+    /// (`AskError::Refused`). The default
+    /// sends its text only; for an error that implements `Serialize`,
+    /// return [`Refusal::of(error)`](Refusal::of), which sends
+    /// its JSON too, so the asker reads back the typed error with
+    /// [`Refusal::downcast`](Refusal::downcast).
+    fn refusal(error: &Self::Error) -> Refusal {
+        Refusal::new(error.to_string())
+    }
 
     /// Folds one event into the state.
     ///

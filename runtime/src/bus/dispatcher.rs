@@ -16,6 +16,7 @@ use super::handler::{AggregateHandler, HandleError, Handler};
 use super::quarantine::{ParkedMessage, Quarantine, QuarantineError};
 use super::transport::{Delivery, Transport, TransportError};
 use super::CommandSet;
+use crate::aggregate::Refusal;
 use crate::aggregate::{Aggregate, Repository, SnapshotStore};
 use crate::contract::{Command, EncodeError};
 use crate::metrics::{self, Settled};
@@ -114,9 +115,11 @@ pub enum SendError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AskError {
-    /// The handler refused the command with a domain error.
+    /// The handler refused the command with a domain error: its text, and
+    /// the typed error through [`Refusal::downcast`] when the aggregate
+    /// encodes its errors.
     #[error("the command was refused: {0}")]
-    Refused(String),
+    Refused(Refusal),
     /// The message could not be handled and was quarantined.
     #[error("the command was quarantined: {0}")]
     Quarantined(String),
@@ -326,7 +329,10 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
         let outcome = tokio::time::timeout(timeout, receiver).await;
         match outcome {
             Ok(Ok(Outcome::Handled(handled))) => Ok(handled),
-            Ok(Ok(Outcome::Refused { error })) => Err(AskError::Refused(error)),
+            Ok(Ok(Outcome::Refused { error, value })) => Err(AskError::Refused(match value {
+                Some(value) => Refusal::with_error(error, value),
+                None => Refusal::new(error),
+            })),
             Ok(Ok(Outcome::Quarantined { error })) => Err(AskError::Quarantined(error)),
             Ok(Err(_)) | Err(_) => Err(AskError::Timeout { message_id, timeout }),
         }
@@ -553,9 +559,12 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
             metrics::bus_settled(contract, Settled::Handled);
             Outcome::Handled(handled)
         }
-        Err(HandleError::Refused(error)) => {
+        Err(HandleError::Refused(refusal)) => {
             metrics::bus_settled(contract, Settled::Refused);
-            Outcome::Refused { error }
+            Outcome::Refused {
+                error: refusal.message().to_string(),
+                value: refusal.error_json().cloned(),
+            }
         }
         Err(HandleError::Transient(error)) if envelope.attempt < inner.config.retry.max_attempts => {
             metrics::bus_settled(contract, Settled::Retried);

@@ -146,6 +146,10 @@ pub enum Outcome {
     Refused {
         /// The domain error's text.
         error: String,
+        /// The domain error as JSON, when the aggregate encodes its
+        /// errors (absent from replies of builds before it did).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<serde_json::Value>,
     },
     /// The message could not be handled and was parked in the quarantine.
     Quarantined {
@@ -329,9 +333,20 @@ mod tests {
         assert_eq!(handled.last_position(), None);
         let refused = Reply {
             message_id: reply.message_id,
-            outcome: Outcome::Refused { error: "no".into() },
+            outcome: Outcome::Refused {
+                error: "no".into(),
+                value: None,
+            },
         };
         assert_eq!(Reply::from_json(&refused.to_json()).unwrap(), refused);
+        let typed = Reply {
+            message_id: reply.message_id,
+            outcome: Outcome::Refused {
+                error: "no".into(),
+                value: Some(serde_json::json!({"TooLow": {"balance": 3}})),
+            },
+        };
+        assert_eq!(Reply::from_json(&typed.to_json()).unwrap(), typed);
     }
 
     const ENVELOPE: &str = r#"{"id":"0196f1c3-0b2c-7e88-9f10-2a3b4c5d6e04","contract":"factory.ProduceCar","contract_version":2,"fingerprint":"390dfe61243eb19a2aa2ff230bf78b15","payload":{"model":"Roadster"},"attempt":1,"headers":{"user":"ann"},"sent_at":"2025-05-20T09:13:00Z"}"#;

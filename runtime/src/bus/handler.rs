@@ -4,6 +4,7 @@ use futures::future::BoxFuture;
 
 use super::envelope::{Envelope, Handled};
 use super::CommandSet;
+use crate::aggregate::Refusal;
 use crate::aggregate::{Aggregate, ExecuteError, LoadError, Repository, SnapshotStore};
 use crate::contract::ContractInfo;
 use crate::store::{AppendError, EventStore, Metadata};
@@ -15,7 +16,7 @@ pub enum HandleError {
     /// The command was refused with a domain error. It is settled, not
     /// retried, and the asker receives the error.
     #[error("refused: {0}")]
-    Refused(String),
+    Refused(Refusal),
     /// A failure that may pass (storage, network, conflicts under heavy
     /// contention): retried with backoff, then quarantined.
     #[error("{0}")]
@@ -90,7 +91,7 @@ where
                 .repository
                 .execute_delivered(&id, &command, envelope.id, metadata)
                 .await
-                .map_err(classify)?;
+                .map_err(classify::<A>)?;
             let stream = A::stream_name(&id).map_err(|e| HandleError::Permanent(e.to_string()))?;
             Handled::from_execution(execution, &stream).map_err(|e| HandleError::Permanent(e.to_string()))
         })
@@ -122,9 +123,9 @@ fn changed_contract(contracts: &[ContractInfo], envelope: &Envelope) -> Option<S
 }
 
 /// Sorts a repository error into refused, transient and permanent.
-fn classify<E: std::error::Error>(error: ExecuteError<E>) -> HandleError {
+fn classify<A: Aggregate>(error: ExecuteError<A::Error>) -> HandleError {
     match error {
-        ExecuteError::Rejected(e) => HandleError::Refused(e.to_string()),
+        ExecuteError::Rejected(e) => HandleError::Refused(A::refusal(&e)),
         ExecuteError::Load(e @ LoadError::Decode { .. }) => HandleError::Permanent(e.to_string()),
         ExecuteError::Load(e @ LoadError::InvalidStream(_)) => HandleError::Permanent(e.to_string()),
         ExecuteError::Encode(e) => HandleError::Permanent(e.to_string()),

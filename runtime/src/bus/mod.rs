@@ -50,6 +50,8 @@ pub use quarantine::{MemoryQuarantine, ParkedMessage, Quarantine, QuarantineErro
 #[cfg(feature = "postgres")]
 pub use quarantine_postgres::PostgresQuarantine;
 pub use quarantine_sqlite::SqliteQuarantine;
+// Defined with the aggregate whose `refusal` makes it; the bus carries it.
+pub use crate::aggregate::{DowncastError, Refusal};
 pub use sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 pub use transport::{Delivery, Transport, TransportError};
 

@@ -20,6 +20,9 @@ pub enum Component {
     /// The checkpoints of relays publishing integration events
     /// (`SqliteRelayCheckpoints`, `PostgresRelayCheckpoints`).
     RelayCheckpoints,
+    /// Process managers' state, checkpoints, outbox and timeouts
+    /// (`SqliteProcessStore`, `PostgresProcessStore`).
+    Processes,
 }
 
 impl fmt::Display for Component {
@@ -31,6 +34,7 @@ impl fmt::Display for Component {
             Component::Queue => "queue",
             Component::Snapshots => "snapshot store",
             Component::RelayCheckpoints => "relay checkpoint store",
+            Component::Processes => "process store",
         })
     }
 }

@@ -117,6 +117,15 @@ async fn ask_returns_the_events_or_the_domain_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_arrives_typed_over_the_in_process_transport() {
+    let store = MemoryStore::new();
+    let bus = bank_bus(&store);
+    let running = bus.start();
+    a_refusal_arrives_as_the_typed_domain_error(&bus).await;
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_delivered_many_times_has_its_effect_once() {
     let store = MemoryStore::new();
     let bus = bank_bus(&store);

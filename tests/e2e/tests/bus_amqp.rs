@@ -203,7 +203,7 @@ async fn ask_gets_outcomes_over_amqp() {
         })
         .await;
     match refused {
-        Err(AskError::Refused(error)) => assert!(error.contains("insufficient funds"), "{error}"),
+        Err(AskError::Refused(error)) => assert!(error.message().contains("insufficient funds"), "{error}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
 

@@ -157,6 +157,22 @@ impl Handler for AppendsThenPauses {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_arrives_typed_over_the_sqlite_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let bus = Bus::new(
+        SqliteQueue::open(&path).unwrap(),
+        MemoryQuarantine::new(),
+        BusConfig::default(),
+    );
+    bus.handle_aggregate(Repository::<Account, _>::new(store)).unwrap();
+    let running = bus.start();
+    a_refusal_arrives_as_the_typed_domain_error(&bus).await;
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_of_ones_own_is_acknowledged_after_it_returns() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.db");

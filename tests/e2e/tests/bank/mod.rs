@@ -46,8 +46,10 @@ pub struct Account {
     pub balance: u64,
 }
 
-/// Why an account refuses a command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why an account refuses a command. Serializable, so that the bus sends
+/// it typed to whoever asked (`Aggregate::refusal`).
+#[derive(Debug, Clone, PartialEq, Eq, treaty::serde::Serialize, treaty::serde::Deserialize)]
+#[serde(crate = "treaty::serde")]
 pub enum AccountError {
     AlreadyOpen,
     NotOpen,
@@ -74,6 +76,10 @@ impl treaty::aggregate::Aggregate for Account {
     type Event = AccountEvent;
     type Error = AccountError;
     const CATEGORY: &'static str = "account";
+
+    fn refusal(error: &AccountError) -> treaty::bus::Refusal {
+        treaty::bus::Refusal::of(error)
+    }
 
     fn decide(&self, command: &AccountCommand) -> Result<Vec<AccountEvent>, AccountError> {
         let open = self.owner.is_some();
@@ -167,4 +173,47 @@ pub fn withdrew(account: &str, amount: u64) -> AccountEvent {
         amount,
     }
     .into()
+}
+
+pub mod welcome;
+
+/// Asks `bus` (handling the account aggregate) for a withdrawal the
+/// account refuses, and checks the asker gets the typed `AccountError`
+/// back as well as its text, whatever the transport.
+pub async fn a_refusal_arrives_as_the_typed_domain_error<T, Q>(bus: &treaty::bus::Bus<T, Q>)
+where
+    T: treaty::bus::Transport,
+    Q: treaty::bus::Quarantine,
+{
+    let OpenAccount { id: account, .. } = match open("refused", "ann") {
+        AccountCommand::OpenAccount(open) => open,
+        _ => unreachable!(),
+    };
+    bus.ask(&OpenAccount {
+        id: account.clone(),
+        owner: "ann".into(),
+    })
+    .await
+    .unwrap();
+    let asked = bus
+        .ask(&Withdraw {
+            id: account,
+            amount: 100,
+        })
+        .await;
+    let Err(treaty::bus::AskError::Refused(refusal)) = asked else {
+        panic!("expected a refusal, got {asked:?}");
+    };
+    assert_eq!(refusal.message(), "insufficient funds: balance 0, requested 100");
+    assert_eq!(
+        refusal.downcast::<AccountError>().unwrap(),
+        AccountError::InsufficientFunds {
+            balance: 0,
+            requested: 100
+        }
+    );
+    assert!(matches!(
+        refusal.downcast::<u64>(),
+        Err(treaty::bus::DowncastError::OtherType { .. })
+    ));
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use super::instance::Pending;
 use super::outbox::dispatch;
@@ -284,7 +285,8 @@ async fn run_from_checkpoint<P: ProcessManager, E: EventStore, S: ProcessStore>(
                         None => break,
                     }
                 }
-                if let Some(earliest) = handle(context, &mut at, &batch).await? {
+                let span = batch_span::<P>(&batch);
+                if let Some(earliest) = handle(context, &mut at, &batch).instrument(span).await? {
                     next_due = Some(next_due.map_or(earliest, |due| due.min(earliest)));
                 }
                 progress.send_replace(Progress::At(at.seen));
@@ -312,6 +314,25 @@ fn received<P: ProcessManager>(next: Option<Result<RecordedEvent, ReadError>>) -
         }),
     }
 }
+
+/// The span of one batch: linked to the traces of the commands whose
+/// events it handles (at most [`BATCH_LINKS`]), as far as their metadata
+/// carries a `traceparent`. The commands it sends leave later, from the
+/// outbox, each in a `treaty.bus.send` span of its own.
+fn batch_span<P: ProcessManager>(batch: &[RecordedEvent]) -> tracing::Span {
+    let span = tracing::info_span!(
+        "treaty.process.batch",
+        manager = P::NAME,
+        events = batch.len(),
+        first_position = batch.first().map_or(0, |e| e.position),
+        last_position = batch.last().map_or(0, |e| e.position),
+    );
+    crate::telemetry::trace::link_each(&span, batch.iter().map(|e| &e.metadata.headers), BATCH_LINKS);
+    span
+}
+
+/// The most traces one batch's span links to.
+const BATCH_LINKS: usize = 32;
 
 /// Handles or skips a batch of events, committing what the handled ones
 /// changed with the checkpoint in one transaction; returns when the

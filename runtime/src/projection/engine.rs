@@ -1251,16 +1251,8 @@ fn batch_span<P: Projection>(batch: &[RecordedEvent], phase: Reading, generation
         first_position = batch.first().map_or(0, |e| e.position),
         last_position = batch.last().map_or(0, |e| e.position),
     );
-    if phase == Reading::Live && !span.is_disabled() {
-        let mut linked = 0;
-        for event in batch {
-            if linked == BATCH_LINKS {
-                break;
-            }
-            if trace::link_from_headers(&span, &event.metadata.headers) {
-                linked += 1;
-            }
-        }
+    if phase == Reading::Live {
+        trace::link_each(&span, batch.iter().map(|e| &e.metadata.headers), BATCH_LINKS);
     }
     span
 }

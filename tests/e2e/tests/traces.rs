@@ -483,3 +483,74 @@ async fn projection_batches_are_spans_and_live_ones_link_to_their_commands() {
         .collect();
     assert_eq!(linked, [live_trace]);
 }
+
+/// A process manager's batch is a span of its own, linked to the trace of
+/// the command whose event it handles; the commands it sends from its
+/// outbox are each sent in a span.
+#[tokio::test]
+async fn a_process_manager_batch_is_a_span_linked_to_its_command() {
+    use treaty::process::{ProcessRunner, SqliteProcessStore};
+
+    let recording = record();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.db");
+    let events = SqliteStore::open(&file).unwrap();
+    let processes = SqliteProcessStore::open(&file).unwrap();
+    let bus = Bus::new(InProcessTransport::new(), MemoryQuarantine::new(), bus_config());
+    bus.handle_aggregate(Repository::<Account, _>::new(events.clone()))
+        .unwrap();
+    let running_bus = bus.start();
+    let welcome = ProcessRunner::new(bank::welcome::Welcome, events.clone(), processes, bus.clone())
+        .start()
+        .await
+        .unwrap();
+    let client = tracing::info_span!("test.client");
+    async {
+        bus.ask(&OpenAccount {
+            id: id("p"),
+            owner: "Ann".into(),
+        })
+        .await
+        .unwrap();
+    }
+    .instrument(client.clone())
+    .await;
+    let client_trace = treaty::telemetry::trace::trace_id(&client).expect("the client span is recorded");
+    drop(client);
+    assert!(welcome.wait_for(1).await);
+    // The welcome gift and the bonus: the store's head reaches 3.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while events.head().await.unwrap() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the process's two deposits are handled");
+    welcome.shutdown().await.unwrap();
+    running_bus.shutdown().await;
+
+    let spans = recording.spans();
+    // The batch of the account's opening (the deposits' events come in
+    // later batches, which the process skips).
+    let opening: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| s.name == "treaty.process.batch" && number(s, "first_position") == Some(1))
+        .collect();
+    assert_eq!(opening.len(), 1, "{spans:#?}");
+    let batch = opening[0];
+    assert_eq!(text(batch, "manager").as_deref(), Some("welcome"));
+    assert_eq!(
+        batch.parent_span_id,
+        SpanId::INVALID,
+        "a batch starts a trace of its own"
+    );
+    let linked: Vec<String> = batch
+        .links
+        .links
+        .iter()
+        .map(|link| link.span_context.trace_id().to_string())
+        .collect();
+    assert_eq!(linked, vec![client_trace], "linked to the opening command's trace");
+    let sends = spans.iter().filter(|s| s.name == "treaty.bus.send").count();
+    assert!(sends >= 3, "the client's send and the outbox's two: {sends}");
+}

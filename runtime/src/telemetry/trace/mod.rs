@@ -107,6 +107,30 @@ pub fn link_from_headers(span: &tracing::Span, headers: &BTreeMap<String, String
     }
 }
 
+/// Links `span` to the trace context in each of `headers`, up to
+/// `at_most` links: for a batch of work that follows from several
+/// commands, such as a projection or process manager batch applying
+/// their events. Returns how many it linked.
+pub fn link_each<'a>(
+    span: &tracing::Span,
+    headers: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+    at_most: usize,
+) -> usize {
+    if span.is_disabled() {
+        return 0;
+    }
+    let mut linked = 0;
+    for headers in headers {
+        if linked == at_most {
+            break;
+        }
+        if link_from_headers(span, headers) {
+            linked += 1;
+        }
+    }
+    linked
+}
+
 #[cfg(feature = "otel")]
 mod layer;
 

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod diff;
+pub mod packed;
 pub mod rules;
 pub mod shape;
 

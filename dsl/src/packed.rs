@@ -15,7 +15,6 @@ use treaty_compat::packed::HEADER;
 use crate::ast::MessageKind;
 use crate::canonical::value_json;
 use crate::schema::{Field, Message, QualifiedName, Schema, Type};
-use crate::source::is_unprintable;
 
 /// Writes the packed schemas of one module's messages.
 pub struct Packer<'a> {
@@ -173,6 +172,10 @@ impl<'a> Packer<'a> {
     }
 }
 
+fn is_printable_ascii(b: u8) -> bool {
+    b.is_ascii_graphic() || b == b' '
+}
+
 /// Whether a field name can be written without quotes.
 fn is_plain(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -180,7 +183,7 @@ fn is_plain(name: &str) -> bool {
 
 fn push_json_string(out: &mut String, text: &str) {
     // Names are nearly always plain ASCII, which JSON quotes as it is.
-    if text.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') || text.is_empty() {
+    if text.bytes().all(|b| is_printable_ascii(b) && b != b'"' && b != b'\\') {
         out.push('"');
         out.push_str(text);
         out.push('"');
@@ -189,17 +192,17 @@ fn push_json_string(out: &mut String, text: &str) {
     }
 }
 
-/// Writes JSON text with every character rustc or a reader would not
-/// want raw in generated code (which serde_json leaves as it is) as a
-/// `\u` escape: such characters only occur inside JSON strings, where the
-/// escape means the same.
+/// Writes JSON text as printable ASCII: every other character (which
+/// serde_json leaves as it is) as a `\u` escape, as rustc's string
+/// literals would escape the invisible ones and clippy wants none raw.
+/// They only occur inside JSON strings, where the escape means the same.
 fn push_printable(out: &mut String, json: &str) {
-    if !json.chars().any(is_unprintable) {
+    if json.bytes().all(is_printable_ascii) {
         out.push_str(json);
         return;
     }
     for c in json.chars() {
-        if is_unprintable(c) {
+        if !c.is_ascii() || !is_printable_ascii(c as u8) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 out.push_str(&format!("\\u{unit:04x}"));

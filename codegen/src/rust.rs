@@ -134,6 +134,15 @@ impl Generator<'_> {
                 /// store with `treaty::store::registry::register_contracts`.
                 pub const CONTRACTS: &[::treaty::ContractInfo] = &[#(::treaty::ContractInfo::of::<#messages>()),*];
             });
+            if let Some(schemas) = self.packed_schemas(namespace) {
+                items.push(syn::parse_quote! {
+                /// The canonical schema of every version of this namespace's
+                /// commands and events, packed (`treaty_compat::packed`); each
+                /// `Contract` impl here names it, so the store can compare
+                /// what this code reads with what was written.
+                pub const SCHEMAS: &str = #schemas;
+                });
+            }
         }
         for (child_segment, child) in &node.children {
             let mut child_path = path.to_vec();
@@ -149,6 +158,27 @@ impl Generator<'_> {
             content: Some((syn::token::Brace::default(), items)),
             semi: None,
         }
+    }
+
+    /// The packed schemas of a namespace's messages, as a raw string
+    /// literal (one entry a line, quotes unescaped: the smallest text).
+    /// `None` for a namespace without messages.
+    fn packed_schemas(&self, namespace: &Namespace) -> Option<Literal> {
+        let mut packer = treaty_dsl::packed::Packer::new(self.schema);
+        for message in &namespace.messages {
+            packer.add(message);
+        }
+        let text = packer.finish()?;
+        // Enough `#`s that no `"` followed by them ends the literal early.
+        let mut hashes = String::from("#");
+        while text.contains(&format!("\"{hashes}")) {
+            hashes.push('#');
+        }
+        Some(
+            format!("r{hashes}\"{text}\"{hashes}")
+                .parse()
+                .expect("a raw string literal parses"),
+        )
     }
 
     fn type_attributes(&self, name: &QualifiedName) -> TokenStream {

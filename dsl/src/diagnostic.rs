@@ -44,14 +44,9 @@ pub const CONTEXT_CHARS: usize = 40;
 /// in `…`.
 pub const MAX_MESSAGE_CHARS: usize = 500;
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Severity {
-    /// The contracts cannot be compiled.
-    Error,
-    /// The contracts compile, but something deserves a look.
-    Warning,
-}
+/// How bad a finding is: the compatibility rule book's type, so the
+/// lint's findings and the compiler's diagnostics share one.
+pub use treaty_compat::Severity;
 
 /// A stable identifier of each kind of problem. The string forms appear
 /// in rendered output (`error[unknown-type]`) and are safe to match on.

@@ -22,6 +22,7 @@ pub mod format;
 mod hints;
 pub mod lokad;
 pub mod naming;
+pub mod packed;
 mod parser;
 pub mod query;
 pub mod schema;

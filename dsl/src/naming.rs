@@ -84,6 +84,6 @@ pub fn suggest_module_name(segment: &str) -> String {
 }
 
 /// Rust types that generated code writes unqualified, and the `CONTRACTS`
-/// constant of each generated module, so contract types may not take
-/// their names.
-pub const RESERVED_TYPE_NAMES: [&str; 6] = ["Vec", "Option", "BTreeMap", "Box", "Result", "CONTRACTS"];
+/// and `SCHEMAS` constants of each generated module, so contract types may
+/// not take their names.
+pub const RESERVED_TYPE_NAMES: [&str; 7] = ["Vec", "Option", "BTreeMap", "Box", "Result", "CONTRACTS", "SCHEMAS"];

@@ -915,6 +915,25 @@ fn duplicate_type_shadowing_builtin() {
     );
 }
 
+/// Generated namespace modules hold a `SCHEMAS` constant.
+#[test]
+fn a_type_named_like_a_generated_constant() {
+    check(
+        &[("shop.treaty", "namespace shop;\nSCHEMAS!(id: u64);\n")],
+        expect![[r#"
+            error[duplicate-type]: `SCHEMAS` is a name that generated code uses
+              ┌─ shop.treaty:2:1
+              │
+            2 │ SCHEMAS!(id: u64);
+              │ ^^^^^^^ would clash in the generated module
+              │
+              = help: choose another name
+
+            error: contracts have 1 error
+        "#]],
+    );
+}
+
 #[test]
 fn duplicate_type_imported_and_declared() {
     check(

@@ -519,7 +519,7 @@ impl<'a> Checker<'a> {
                 field: Some(change.path.to_string()),
                 old: change.old.clone(),
                 new: change.new.clone(),
-                message: format!("{noun} `{}` v{version}: {}", message.wire, change.describe()),
+                message: change.message(noun, &message.wire, version),
                 primary,
                 secondary,
                 note: note.clone(),

@@ -31,12 +31,14 @@
 
 mod check;
 pub mod config;
-mod diff;
 pub mod lock;
 mod output;
-pub mod rules;
-mod shape;
 mod style;
+
+// The comparison of canonical schemas and the rule catalog are the one
+// rule book the store and `treaty store` use too.
+pub use treaty_compat::rules;
+use treaty_compat::{diff, shape};
 
 pub use check::{check, Finding, Options, Places, Report, StyleOptions};
 pub use config::{ConfigError, LintConfig, StyleConfig, CONFIG_FILE_NAME};

@@ -33,6 +33,10 @@ pub struct ContractInfo {
     pub kind: ContractKind,
     /// Every version this build reads, newest first.
     pub history: &'static [ContractVersion],
+    /// The packed canonical schemas of the generated module that declares
+    /// the contract (`treaty_compat::packed`), every version of it among
+    /// them; empty when nothing declares them.
+    pub schemas: &'static str,
 }
 
 impl ContractInfo {
@@ -42,7 +46,22 @@ impl ContractInfo {
             name: C::NAME,
             kind: C::KIND,
             history: C::HISTORY,
+            schemas: C::SCHEMAS,
         }
+    }
+
+    /// The canonical schema of version `version` as this build reads it,
+    /// or `None` when the build carries no schema for it.
+    ///
+    /// # Errors
+    ///
+    /// When the packed schemas cannot be read: written by a newer Treaty
+    /// than the runtime, or corrupt.
+    pub fn schema(&self, version: u32) -> Result<Option<serde_json::Value>, treaty_compat::packed::PackedError> {
+        if self.schemas.is_empty() {
+            return Ok(None);
+        }
+        treaty_compat::packed::Packed::parse(self.schemas)?.message(self.name, version)
     }
 }
 
@@ -63,6 +82,9 @@ pub trait Contract: Sized + Serialize + DeserializeOwned {
     const HISTORY: &'static [ContractVersion];
     /// Command or event.
     const KIND: ContractKind;
+    /// The packed canonical schemas of the generated module that declares
+    /// this contract (see [`ContractInfo::schemas`]).
+    const SCHEMAS: &'static str;
 
     /// Reads `payload`, the JSON of version `version`, and upcasts it to
     /// the current version.

@@ -43,6 +43,8 @@ macro_rules! message {
                 fingerprint: FINGERPRINT,
             }];
             const KIND: ContractKind = ContractKind::$kind;
+            // Written by hand: no canonical schemas to carry.
+            const SCHEMAS: &'static str = "";
 
             fn decode(version: u32, payload: &[u8]) -> Result<Self, DecodeError> {
                 decode_json($name, version, payload)

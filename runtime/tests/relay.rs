@@ -45,6 +45,7 @@ const HAPPENED: ContractInfo = ContractInfo {
     name: "test.Happened",
     kind: ContractKind::Event,
     history: HISTORY,
+    schemas: "",
 };
 
 /// Appends a copy of each event to `copy-{stream}` of its store, with an

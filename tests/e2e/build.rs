@@ -18,6 +18,20 @@ fn main() {
             .expect("golden contracts compile");
     }
 
+    // Cases of the lint corpus, before and after, for
+    // `tests/compatibility.rs`: what the rule book says of each change and
+    // what the generated types do with data written before it.
+    for case in LINT_CASES {
+        for side in ["before", "after"] {
+            treaty_codegen::Builder::new()
+                .file_name(format!("lint_{}_{side}.rs", case.replace('-', "_")))
+                // Some `after` folders hold the case's treaty.toml too.
+                .watch(treaty_codegen::Watch::ContractsOnly)
+                .compile(&[format!("../lint/{case}/{side}")])
+                .expect("the lint cases compile");
+        }
+    }
+
     // Lokad's sample contracts as `treaty import-ddd` imports them: the
     // generated types must read JSON as a Lokad system stored it.
     let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -53,6 +67,19 @@ fn main() {
         .compile(&[contract])
         .expect("the characters contract compiles");
 }
+
+/// The cases of `tests/lint/` that `tests/compatibility.rs` reads.
+const LINT_CASES: [&str; 9] = [
+    "ok-default-added",
+    "mode-backward-allows-optional",
+    "integer-widened",
+    "ok-defaulted-field-removed",
+    "mode-backward-allows-field-removal",
+    "field-added-required",
+    "field-type-changed",
+    "integer-narrowed",
+    "enum-variant-removed",
+];
 
 #[allow(dead_code)]
 mod characters {

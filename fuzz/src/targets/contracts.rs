@@ -346,6 +346,7 @@ const TOKENS: &[&str] = &[
     "FooV1",
     "FooCommand",
     "CONTRACTS",
+    "SCHEMAS",
     "v1",
     "v2",
     "v0",

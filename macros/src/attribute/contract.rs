@@ -131,6 +131,10 @@ fn expand_message(args: TokenStream, item: syn::DeriveInput) -> syn::Result<Toke
             const VERSION: u32 = #version;
             const FINGERPRINT: &'static str = #fingerprint;
             const HISTORY: &'static [::treaty::ContractVersion] = &[#(#entries),*];
+            // Codegen writes `SCHEMAS` next to every message it writes,
+            // in the namespace module; naming it here costs nothing per
+            // message in generated files.
+            const SCHEMAS: &'static str = SCHEMAS;
             const KIND: ::treaty::ContractKind = ::treaty::ContractKind::#kind;
 
             // Inline, so it is compiled only in the crates that decode

@@ -78,6 +78,7 @@ mod tests {
         name: "factory.CarProduced",
         kind: ContractKind::Event,
         history: HISTORY,
+        schemas: "",
     }];
 
     fn event(contract: &str, version: u32, fingerprint: &str) -> IntegrationEvent {

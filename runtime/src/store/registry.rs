@@ -305,11 +305,13 @@ mod tests {
                 name: "shop.PlaceOrder",
                 kind: ContractKind::Command,
                 history: PLACED,
+                schemas: "",
             },
             ContractInfo {
                 name: "shop.OrderPlaced",
                 kind: ContractKind::Event,
                 history: PLACED,
+                schemas: "",
             },
         ];
         let compiled = CompiledContract::from_info(&contracts);

@@ -64,6 +64,110 @@ pub mod lokad {
     treaty::include_contracts!("lokad.rs");
 }
 
+/// Cases of the lint corpus (`tests/lint/`), the contracts before and
+/// after each change, for `tests/compatibility.rs`.
+pub mod lint_cases {
+    /// `tests/lint/ok-default-added`.
+    pub mod ok_default_added {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_ok_default_added_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_ok_default_added_after.rs");
+        }
+    }
+    /// `tests/lint/mode-backward-allows-optional`.
+    pub mod mode_backward_allows_optional {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_mode_backward_allows_optional_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_mode_backward_allows_optional_after.rs");
+        }
+    }
+    /// `tests/lint/integer-widened`.
+    pub mod integer_widened {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_integer_widened_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_integer_widened_after.rs");
+        }
+    }
+    /// `tests/lint/ok-defaulted-field-removed`.
+    pub mod ok_defaulted_field_removed {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_ok_defaulted_field_removed_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_ok_defaulted_field_removed_after.rs");
+        }
+    }
+    /// `tests/lint/mode-backward-allows-field-removal`.
+    pub mod mode_backward_allows_field_removal {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_mode_backward_allows_field_removal_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_mode_backward_allows_field_removal_after.rs");
+        }
+    }
+    /// `tests/lint/field-added-required`.
+    pub mod field_added_required {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_field_added_required_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_field_added_required_after.rs");
+        }
+    }
+    /// `tests/lint/field-type-changed`.
+    pub mod field_type_changed {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_field_type_changed_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_field_type_changed_after.rs");
+        }
+    }
+    /// `tests/lint/integer-narrowed`.
+    pub mod integer_narrowed {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_integer_narrowed_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_integer_narrowed_after.rs");
+        }
+    }
+    /// `tests/lint/enum-variant-removed`.
+    pub mod enum_variant_removed {
+        /// The contracts before the change.
+        pub mod before {
+            treaty::include_contracts!("lint_enum_variant_removed_before.rs");
+        }
+        /// The contracts after it.
+        pub mod after {
+            treaty::include_contracts!("lint_enum_variant_removed_after.rs");
+        }
+    }
+}
+
 /// The code generator's golden fixtures, compiled under `deny(warnings)`.
 pub mod golden {
     /// `codegen/tests/golden/defaults`.

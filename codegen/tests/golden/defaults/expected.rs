@@ -77,4 +77,12 @@ pub mod defaults {
     pub const CONTRACTS: &[::treaty::ContractInfo] = &[
         ::treaty::ContractInfo::of::<Configured>(),
     ];
+    /// The canonical schema of every version of this namespace's
+    /// commands and events, packed (`treaty_compat::packed`); each
+    /// `Contract` impl here names it, so the store can compare
+    /// what this code reads with what was written.
+    pub const SCHEMAS: &str = r#"treaty-schemas 1
+E"defaults.Level"["High","Low"]
+c"defaults.Configured"1(big:u64=[18446744073709551615],empty:String=[""],level:@0=["High"],list:[String]=[[]],map:{String:u32}=[{}],maybe:u32?=[null],name:String=["tab\there \"quoted\""],off:bool=[false],on:bool=[true],price:Decimal=["-12.50"],ratio:f64=[0.5],small:i32=[-5],some:u32?=[7],zero:Decimal=["0"])
+"#;
 }

@@ -142,6 +142,22 @@ pub mod factory {
         ::treaty::ContractInfo::of::<CarProduced>(),
         ::treaty::ContractInfo::of::<PingRequested>(),
     ];
+    /// The canonical schema of every version of this namespace's
+    /// commands and events, packed (`treaty_compat::packed`); each
+    /// `Contract` impl here names it, so the store can compare
+    /// what this code reads with what was written.
+    pub const SCHEMAS: &str = r#"treaty-schemas 1
+I"factory.FactoryId"Uuid
+R"shared.Money"(cents:i64,currency:String)
+E"factory.Color"["Blue","Green","Red"]
+R"factory.CarPart"(name:String,quantity:u32)
+c"factory.OpenFactory"1(id:@0)
+e"factory.FactoryOpened"1(id:@0)
+c"factory.ProduceCar"1(car_model:String,employee_name:String,id:@0,price:@1?)
+e"factory.CarProduced"2(car_model:String,color:@2=["Red"],employee_name:String,id:@0,parts:[@3])
+e"factory.CarProduced"1(car_model:String,employee_name:String,id:@0,parts:[@3])
+c"factory.PingRequested"1(note:String=[""])
+"#;
 }
 #[allow(dead_code, missing_docs, clippy::large_enum_variant, clippy::module_inception)]
 pub mod shared {

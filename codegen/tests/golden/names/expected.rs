@@ -51,6 +51,14 @@ pub mod app {
             pub const CONTRACTS: &[::treaty::ContractInfo] = &[
                 ::treaty::ContractInfo::of::<Happened>(),
             ];
+            /// The canonical schema of every version of this namespace's
+            /// commands and events, packed (`treaty_compat::packed`); each
+            /// `Contract` impl here names it, so the store can compare
+            /// what this code reads with what was written.
+            pub const SCHEMAS: &str = r#"treaty-schemas 1
+E"app.type.self.Mode"["ALL_CAPS","SlowLane","fast_lane"]
+e"app.type.self.Happened"1(in:String=["x"],mode:@0=["fast_lane"])
+"#;
         }
     }
 }

@@ -102,4 +102,16 @@ pub mod ledger {
         ::treaty::ContractInfo::of::<Deposited>(),
         ::treaty::ContractInfo::of::<Renamed>(),
     ];
+    /// The canonical schema of every version of this namespace's
+    /// commands and events, packed (`treaty_compat::packed`); each
+    /// `Contract` impl here names it, so the store can compare
+    /// what this code reads with what was written.
+    pub const SCHEMAS: &str = r#"treaty-schemas 1
+I"ledger.AccountId"String
+e"ledger.Deposited"3(account:@0,amount:i64,count:u64?,note:String?,source:String=["bank"])
+e"ledger.Deposited"2(account:@0,amount:i64,count:u32?,note:String)
+e"ledger.Deposited"1(account:@0,amount:i32,legacy:bool,note:String)
+e"ledger.Renamed"2(account:@0,name:u64)
+e"ledger.Renamed"1(account:@0,name:String)
+"#;
 }

@@ -127,5 +127,16 @@ pub mod lokad {
             ::treaty::ContractInfo::of::<AddSecurityPassword>(),
             ::treaty::ContractInfo::of::<SecurityPasswordAdded>(),
         ];
+        /// The canonical schema of every version of this namespace's
+        /// commands and events, packed (`treaty_compat::packed`); each
+        /// `Contract` impl here names it, so the store can compare
+        /// what this code reads with what was written.
+        pub const SCHEMAS: &str = r#"treaty-schemas 1
+I"lokad.security.SecurityId"Uuid
+R"lokad.security.Location"(City:String?,Country:String)
+c"Sample.Security/AddSecurityPassword"1(DisplayName:String,Id:@0,Login:String,Password:String)
+e"Sample.Security/SecurityPasswordAdded"2(DisplayName:String,Id:@0,Location:@1?,Locked:bool=[false],Login:String,MaxAttempts:u32=[5],Tries:u64)
+e"Sample.Security/SecurityPasswordAdded"1(DisplayName:String,Id:@0,Login:String,Tries:u32)
+"#;
     }
 }

@@ -5,7 +5,15 @@
 
 use std::fmt;
 
-use treaty_dsl::Severity;
+/// How bad a finding is. `treaty-dsl` re-exports this type for its
+/// diagnostics, so the lint's findings and the compiler's share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// The contracts cannot be compiled, or the change breaks a reader.
+    Error,
+    /// Something deserves a look.
+    Warning,
+}
 
 /// Which readers a change breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,11 +45,13 @@ impl Mode {
         Mode::ALL.into_iter().find(|m| m.as_str() == name)
     }
 
-    fn checks_backward(self) -> bool {
+    /// Whether new code must read old data in this mode.
+    pub fn checks_backward(self) -> bool {
         matches!(self, Mode::Backward | Mode::Full)
     }
 
-    fn checks_forward(self) -> bool {
+    /// Whether old code must read new data in this mode.
+    pub fn checks_forward(self) -> bool {
         matches!(self, Mode::Forward | Mode::Full)
     }
 }

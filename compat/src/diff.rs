@@ -11,8 +11,6 @@ use std::fmt;
 
 use serde_json::Value as Json;
 
-use treaty_dsl::schema::Scalar;
-
 use crate::rules::Rule;
 use crate::shape::{FieldTy, Fields, Ty};
 
@@ -81,6 +79,12 @@ impl Change {
             old: old.into(),
             new: new.into(),
         }
+    }
+
+    /// The whole message of a change found in version `version` of the
+    /// command or event (`noun`) `contract`, as every tool writes it.
+    pub fn message(&self, noun: &str, contract: &str, version: u32) -> String {
+        format!("{noun} `{contract}` v{version}: {}", self.describe())
     }
 
     /// A sentence fragment saying what changed, for messages.
@@ -338,12 +342,22 @@ fn ty(old: &Ty, new: &Ty, path: &Path, position: Position, out: &mut Vec<Change>
 }
 
 fn scalar(a: &str, b: &str, old: &Ty, new: &Ty, path: &Path, position: Position, out: &mut Vec<Change>) {
-    let rule = match (Scalar::from_name(a), Scalar::from_name(b)) {
-        (Some(x), Some(y)) if x.widens_to(y) => Rule::IntegerWidened,
-        (Some(x), Some(y)) if y.widens_to(x) => Rule::IntegerNarrowed,
-        _ => position.kind_change(),
+    let rule = if widens(a, b) {
+        Rule::IntegerWidened
+    } else if widens(b, a) {
+        Rule::IntegerNarrowed
+    } else {
+        position.kind_change()
     };
     out.push(Change::new(rule, path.clone(), old.to_string(), new.to_string()));
+}
+
+/// Whether every value of the scalar named `from` fits in the one named
+/// `to`: the integer widenings old data may go through, by canonical
+/// name. `treaty_dsl::schema::Scalar::widens_to` asks this table, so the
+/// generator upcasts exactly the widenings the rules accept.
+pub fn widens(from: &str, to: &str) -> bool {
+    matches!((from, to), ("i32", "i64") | ("u32", "u64") | ("u32", "i64"))
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //!
 //! - Treaty: `events` `Incremented` events stored beforehand in a durable
 //!   SQLite store over 1,000 streams; a [`Relay`] publishes them from
-//!   position 1 (batches of its default 256, confirmed, checkpoint saved
-//!   after each), and an [`Inbox`] with its default prefetch and lanes
+//!   position 1 (batches of its default 256, checkpoint saved after each
+//!   is confirmed, the next published meanwhile), and an [`Inbox`] with its default prefetch and lanes
 //!   hands each to a handler that appends it, with an id derived from the
 //!   event's, to another durable SQLite store: the inbox's effect and its
 //!   deduplication in one append. Timed from the relay's start until the
@@ -130,7 +130,13 @@ pub async fn treaty_relay(url: &str, events: u64) -> Result<(f64, Vec<Vec<u8>>),
         .map_err(|e| failed("cannot start the relay")(e.to_string()))?
         .start();
     let deadline = started + Duration::from_secs(600);
+    // When the relay's checkpoint reached the end: shows which side of
+    // the broker the time went to.
+    let mut relayed = None;
     loop {
+        if relayed.is_none() && relay.published() >= events {
+            relayed = Some(started.elapsed());
+        }
         let head = target.head().await.map_err(|e| failed("target")(e.to_string()))?;
         if head >= events {
             break;
@@ -143,6 +149,13 @@ pub async fn treaty_relay(url: &str, events: u64) -> Result<(f64, Vec<Vec<u8>>),
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let rate = events as f64 / started.elapsed().as_secs_f64();
+    if let Some(relayed) = relayed {
+        eprintln!(
+            "bus: relay: every event confirmed after {:.2} s, every event stored after {:.2} s",
+            relayed.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     relay.shutdown().await;
     inbox.shutdown().await;
     let head = target.head().await.map_err(|e| failed("target")(e.to_string()))?;

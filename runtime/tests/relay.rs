@@ -251,6 +251,10 @@ async fn each_event_reaches_the_inbox_once_in_order_across_relay_restarts() {
     .start();
     relay.wait_for_position(source.head().await.unwrap()).await;
     eventually("45 copies", || async { target.head().await.unwrap() == 45 }).await;
+    // A copy is stored before its delivery is acknowledged and counted:
+    // wait for the count too. A repeat would show here or, at the latest,
+    // make the 90 below unreachable.
+    eventually("45 settled", || async { inbox.settled() >= 45 }).await;
     let settled = inbox.settled();
     assert_eq!(settled, 45, "no event was published twice while the checkpoint held");
     relay.shutdown().await;

@@ -77,8 +77,13 @@ impl InboxConfig {
         InboxConfig {
             queue: queue.into(),
             exchange_prefix: DEFAULT_EXCHANGE_PREFIX.to_string(),
-            prefetch: 64,
-            lanes: 16,
+            // 256 and 64 rather than 64 and 16: with one durable commit
+            // per event, a few busy streams (one stream's events are
+            // handled one after the other) left the inbox waiting on
+            // fsyncs; more deliveries in flight spread over more lanes
+            // fill the store's group commits (relay_rabbitmq_events).
+            prefetch: 256,
+            lanes: 64,
             retry: RetryPolicy::default(),
             quorum: true,
             max_reconnect_delay: Duration::from_secs(5),

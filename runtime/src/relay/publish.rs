@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Channel};
+use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -27,8 +27,10 @@ pub struct RelayConfig {
     pub contracts: Vec<String>,
     /// Events of namespace `ns` go to the exchange `{prefix}ns`.
     pub exchange_prefix: String,
-    /// The most events published and not yet confirmed; the checkpoint
-    /// advances once per batch.
+    /// The most events per batch: the checkpoint advances once per
+    /// batch, after the broker confirmed it. The next batch is published
+    /// while one is being confirmed, so up to twice as many events are
+    /// unconfirmed.
     pub batch: usize,
     /// How long the broker may take to confirm a batch before the relay
     /// connects again and publishes from its checkpoint.
@@ -84,7 +86,9 @@ pub enum RelayError {
 /// checkpoint in position order, publishes a batch on one channel in
 /// confirm mode, waits for every confirm of the batch, and only then
 /// saves the position of the batch's last event (chosen or not) as its
-/// checkpoint, in [`RelayCheckpoints`] beside the store.
+/// checkpoint, in [`RelayCheckpoints`] beside the store. It reads and
+/// publishes the next batch meanwhile, and saves a batch's checkpoint only
+/// after the one before it.
 ///
 /// So nothing is lost: an event counts as published only once the broker
 /// has it. An event may be published twice: after a crash, a broker
@@ -179,39 +183,84 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
             backoff.reset();
             let mut declared = HashSet::new();
             let mut events = self.store.subscribe(from + 1);
-            loop {
-                let first = tokio::select! {
-                    _ = stop.wait_for(|stop| *stop) => return Ok(()),
-                    next = events.next() => next,
-                };
-                let mut batch = vec![read(first)?];
-                while batch.len() < self.config.batch {
-                    match events.next().now_or_never() {
-                        Some(next) => batch.push(read(next)?),
-                        None => break,
+            // Pipelined: while the broker confirms one batch and its
+            // checkpoint is saved (in `settling`), the next batch is read
+            // and published. The checkpoint still moves only after every
+            // event up to it was confirmed, since a batch is settled only
+            // after the one before it: at most two batches are unconfirmed.
+            // Waiting for each batch before reading the next left the
+            // channel idle during every store read and checkpoint fsync.
+            let mut settling: Option<Settling> = None;
+            let outcome = async {
+                loop {
+                    let first = loop {
+                        // The guard of `wait_for` must not live across an
+                        // await: the arms only say what happened.
+                        let woke = tokio::select! {
+                            biased;
+                            _ = stop.wait_for(|stop| *stop) => Woke::Stop,
+                            // A batch settled while the store had nothing new.
+                            done = async { settling.as_mut().map(|batch| &mut batch.0).unwrap().await },
+                                if settling.is_some() => Woke::Settled(done),
+                            next = events.next() => Woke::Event(next),
+                        };
+                        match woke {
+                            Woke::Stop => {
+                                if let Some(batch) = settling.take() {
+                                    published.send_replace(settled(batch).await?);
+                                }
+                                return Ok(());
+                            }
+                            Woke::Settled(done) => {
+                                settling = None;
+                                published.send_replace(joined(done)?);
+                            }
+                            Woke::Event(next) => break next,
+                        }
+                    };
+                    let mut batch = vec![read(first)?];
+                    while batch.len() < self.config.batch {
+                        match events.next().now_or_never() {
+                            Some(next) => batch.push(read(next)?),
+                            None => break,
+                        }
                     }
+                    let confirms = self.publish(&channel, &mut declared, &batch).await?;
+                    let last = batch.last().map_or(from, |event| event.position);
+                    if let Some(previous) = settling.take() {
+                        published.send_replace(settled(previous).await?);
+                    }
+                    settling = Some(Settling(tokio::spawn(settle(
+                        confirms,
+                        self.config.confirm_timeout,
+                        self.checkpoints.clone(),
+                        name.clone(),
+                        last,
+                    ))));
                 }
-                self.publish(&channel, &mut declared, &batch).await?;
-                let last = batch.last().map_or(from, |event| event.position);
-                self.checkpoints
-                    .save(name, last)
-                    .await
-                    .map_err(|e| format!("cannot save its checkpoint at position {last}: {e}"))?;
-                published.send_replace(last);
             }
+            .await;
+            // On a failure, a batch still settling may save its checkpoint
+            // only if the broker confirmed it; stop it all the same, and
+            // the next session publishes again from the checkpoint.
+            if let Some(batch) = settling {
+                batch.0.abort();
+            }
+            outcome
         }
         .await;
         amqp::close(&connection).await;
         result
     }
 
-    /// Publishes the chosen events of `batch` and waits for every confirm.
+    /// Publishes the chosen events of `batch`; their confirms are awaited
+    /// by [`settle`].
     async fn publish(
         &self,
         channel: &Channel,
         declared: &mut HashSet<String>,
         batch: &[RecordedEvent],
-    ) -> Result<(), String> {
+    ) -> Result<Vec<(u64, PublisherConfirm)>, String> {
         let mut confirms = Vec::new();
         for event in batch {
             if !self.config.contracts.contains(&event.contract) {
@@ -240,23 +289,54 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
                 .map_err(|e| format!("cannot publish the event at position {}: {e}", event.position))?;
             confirms.push((event.position, confirm));
         }
-        let deadline = tokio::time::Instant::now() + self.config.confirm_timeout;
-        for (position, confirm) in confirms {
-            let confirmation = tokio::time::timeout_at(deadline, confirm)
-                .await
-                .map_err(|_| {
-                    format!(
-                        "the broker did not confirm the event at position {position} within {:?}",
-                        self.config.confirm_timeout
-                    )
-                })?
-                .map_err(|e| format!("the broker did not confirm the event at position {position}: {e}"))?;
-            if confirmation.is_nack() {
-                return Err(format!("the broker refused the event at position {position}"));
-            }
-        }
-        Ok(())
+        Ok(confirms)
     }
+}
+
+/// What the relay woke up for.
+enum Woke {
+    Stop,
+    Settled(Result<Result<u64, String>, tokio::task::JoinError>),
+    Event(Option<Result<RecordedEvent, crate::store::ReadError>>),
+}
+
+/// A published batch being settled: its confirms awaited, then its
+/// checkpoint saved; the task yields the checkpoint's position.
+struct Settling(JoinHandle<Result<u64, String>>);
+
+/// Waits for a batch to settle; the position its checkpoint reached.
+async fn settled(batch: Settling) -> Result<u64, String> {
+    joined(batch.0.await)
+}
+
+fn joined(done: Result<Result<u64, String>, tokio::task::JoinError>) -> Result<u64, String> {
+    done.map_err(|e| format!("settling a batch failed: {e}"))?
+}
+
+/// Waits for every confirm of a batch (within `timeout`), then saves
+/// `last`, the position of the batch's last event, as the checkpoint.
+async fn settle<C: RelayCheckpoints>(
+    confirms: Vec<(u64, PublisherConfirm)>,
+    timeout: Duration,
+    checkpoints: C,
+    name: String,
+    last: u64,
+) -> Result<u64, String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    for (position, confirm) in confirms {
+        let confirmation = tokio::time::timeout_at(deadline, confirm)
+            .await
+            .map_err(|_| format!("the broker did not confirm the event at position {position} within {timeout:?}"))?
+            .map_err(|e| format!("the broker did not confirm the event at position {position}: {e}"))?;
+        if confirmation.is_nack() {
+            return Err(format!("the broker refused the event at position {position}"));
+        }
+    }
+    checkpoints
+        .save(&name, last)
+        .await
+        .map_err(|e| format!("cannot save its checkpoint at position {last}: {e}"))?;
+    Ok(last)
 }
 
 /// An event the subscription yielded, or why the relay stops reading.

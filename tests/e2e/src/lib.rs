@@ -268,3 +268,73 @@ impl Random {
         (self.0 >> 33) % bound
     }
 }
+
+/// What the crash-test workers (`src/bin/bus_worker.rs`,
+/// `src/bin/process_worker.rs`) share: their `main`, and the event store
+/// and SQLite queue they open in one file.
+pub mod worker {
+    use std::future::Future;
+    use std::io::Write as _;
+    use std::process::ExitCode;
+    use std::time::Duration;
+
+    use treaty::bus::{SqliteQueue, SqliteQueueConfig};
+    use treaty::store::{Durability, SqliteConfig, SqliteStore};
+
+    /// What a worker's `run` returns.
+    pub type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// A worker's `main`: takes the one argument `EVENTS_DB`, runs `run`
+    /// with it, and reports a failure as `{name}: {error}`.
+    pub async fn main<F, R>(name: &str, run: F) -> ExitCode
+    where
+        F: FnOnce(String) -> R,
+        R: Future<Output = Result>,
+    {
+        let mut args: Vec<String> = std::env::args().skip(1).collect();
+        if args.len() != 1 {
+            eprintln!("usage: {name} EVENTS_DB");
+            return ExitCode::from(2);
+        }
+        match run(args.remove(0)).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("{name}: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    /// The event store and the SQLite queue in the file `events`. A crash
+    /// of the process, not of the machine, is what is tested, so commits
+    /// need only reach the operating system; messages a killed worker
+    /// held come back after a short visibility timeout.
+    pub fn open(events: &str) -> std::result::Result<(SqliteStore, SqliteQueue), Box<dyn std::error::Error>> {
+        let store = SqliteStore::open_with(
+            events,
+            SqliteConfig {
+                durability: Durability::Normal,
+                ..SqliteConfig::default()
+            },
+        )?;
+        let queue = SqliteQueue::open_with(
+            events,
+            SqliteQueueConfig {
+                durability: Durability::Normal,
+                visibility_timeout: Duration::from_millis(300),
+                poll_interval: Duration::from_millis(10),
+                ..SqliteQueueConfig::default()
+            },
+        )?;
+        Ok((store, queue))
+    }
+
+    /// Says the worker is ready (the tests wait for the line) and waits
+    /// to be killed.
+    pub async fn running() -> Result {
+        println!("running");
+        std::io::stdout().flush()?;
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}

@@ -9,52 +9,22 @@
 #[path = "../../tests/bank/mod.rs"]
 mod bank;
 
-use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use treaty::aggregate::Repository;
-use treaty::bus::{Bus, BusConfig, MemoryQuarantine, SqliteQueue, SqliteQueueConfig};
+use treaty::bus::{Bus, BusConfig, MemoryQuarantine};
 use treaty::process::{ProcessConfig, ProcessRunner, SqliteProcessStore};
-use treaty::store::{Durability, SqliteConfig, SqliteStore};
+use treaty::store::Durability;
+use treaty_e2e::worker;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [events] = args.as_slice() else {
-        eprintln!("usage: process_worker EVENTS_DB");
-        return ExitCode::from(2);
-    };
-    match run(events).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("process_worker: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    worker::main("process_worker", run).await
 }
 
-async fn run(events: &str) -> Result<(), Box<dyn std::error::Error>> {
-    // A crash of the process, not of the machine, is what is tested:
-    // commits need only reach the operating system.
-    let store = SqliteStore::open_with(
-        events,
-        SqliteConfig {
-            durability: Durability::Normal,
-            ..SqliteConfig::default()
-        },
-    )?;
-    let queue = SqliteQueue::open_with(
-        events,
-        SqliteQueueConfig {
-            durability: Durability::Normal,
-            // Short, so the messages a killed worker held come back soon.
-            visibility_timeout: Duration::from_millis(300),
-            poll_interval: Duration::from_millis(10),
-            ..SqliteQueueConfig::default()
-        },
-    )?;
-    let processes = SqliteProcessStore::open_with(events, Durability::Normal)?;
+async fn run(events: String) -> worker::Result {
+    let (store, queue) = worker::open(&events)?;
+    let processes = SqliteProcessStore::open_with(&events, Durability::Normal)?;
     let bus = Bus::new(queue, MemoryQuarantine::new(), BusConfig::default());
     bus.handle_aggregate(Repository::<bank::Account, _>::new(store.clone()))?;
     let _running = bus.start();
@@ -66,8 +36,5 @@ async fn run(events: &str) -> Result<(), Box<dyn std::error::Error>> {
         })
         .start()
         .await?;
-    println!("running");
-    std::io::stdout().flush()?;
-    std::future::pending::<()>().await;
-    Ok(())
+    worker::running().await
 }

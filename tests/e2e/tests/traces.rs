@@ -66,6 +66,14 @@ fn one<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
     found[0]
 }
 
+/// The trace ids `span` links to, in order.
+fn linked_traces(span: &SpanData) -> Vec<String> {
+    span.links
+        .iter()
+        .map(|link| link.span_context.trace_id().to_string())
+        .collect()
+}
+
 /// Asserts `child` is `parent`'s child in the same trace.
 fn child_of(child: &SpanData, parent: &SpanData) {
     assert_eq!(
@@ -475,13 +483,7 @@ async fn projection_batches_are_spans_and_live_ones_link_to_their_commands() {
     assert_eq!(number(batch, "last_position"), Some(2));
     // Its own trace, linked to the command's.
     assert_eq!(batch.parent_span_id, SpanId::INVALID);
-    let linked: Vec<String> = batch
-        .links
-        .links
-        .iter()
-        .map(|link| link.span_context.trace_id().to_string())
-        .collect();
-    assert_eq!(linked, [live_trace]);
+    assert_eq!(linked_traces(batch), [live_trace]);
 }
 
 /// A process manager's batch is a span of its own, linked to the trace of
@@ -544,13 +546,11 @@ async fn a_process_manager_batch_is_a_span_linked_to_its_command() {
         SpanId::INVALID,
         "a batch starts a trace of its own"
     );
-    let linked: Vec<String> = batch
-        .links
-        .links
-        .iter()
-        .map(|link| link.span_context.trace_id().to_string())
-        .collect();
-    assert_eq!(linked, vec![client_trace], "linked to the opening command's trace");
+    assert_eq!(
+        linked_traces(batch),
+        [client_trace],
+        "linked to the opening command's trace"
+    );
     let sends = spans.iter().filter(|s| s.name == "treaty.bus.send").count();
     assert!(sends >= 3, "the client's send and the outbox's two: {sends}");
 }

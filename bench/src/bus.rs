@@ -37,6 +37,7 @@ use treaty::store::{EventStore, Metadata, SqliteStore};
 use treaty::Uuid;
 
 mod process;
+pub(crate) mod raw;
 
 use crate::counter::{Counter, CounterId, Increment, COUNTERS};
 use crate::relay;
@@ -370,50 +371,14 @@ async fn treaty_roundtrip(url: &str, messages: u64) -> Result<f64, Failure> {
 /// publishing persistent messages and waiting for each confirm, and a
 /// consumer with the bus's prefetch acknowledging each message.
 async fn lapin_roundtrip(url: &str, messages: u64) -> Result<f64, Failure> {
-    use lapin::options::{
-        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-        QueueDeclareOptions, QueueDeleteOptions,
-    };
-    use lapin::types::{AMQPValue, FieldTable};
-    use lapin::{BasicProperties, Connection, ConnectionProperties};
+    use lapin::options::{BasicAckOptions, BasicPublishOptions, QueueDeleteOptions};
+    use lapin::BasicProperties;
 
-    let failed = |e: lapin::Error| Failure::new(format!("RabbitMQ (raw lapin): {e}"));
+    let failed = raw::failed;
     let queue = format!("bench.lapin.{}", Uuid::now_v7().simple());
-    let connection = Connection::connect(url, ConnectionProperties::default())
-        .await
-        .map_err(failed)?;
-    let publisher = connection.create_channel().await.map_err(failed)?;
-    publisher
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .map_err(failed)?;
-    let mut arguments = FieldTable::default();
-    arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
-    publisher
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            arguments,
-        )
-        .await
-        .map_err(failed)?;
-    let consumer_channel = connection.create_channel().await.map_err(failed)?;
-    consumer_channel
-        .basic_qos(AmqpConfig::default().prefetch, BasicQosOptions::default())
-        .await
-        .map_err(failed)?;
-    let mut consumer = consumer_channel
-        .basic_consume(
-            queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(failed)?;
+    let (connection, publisher) = raw::publisher(url).await?;
+    raw::quorum_queue(&publisher, &queue).await?;
+    let mut consumer = raw::consumer(&connection, &queue, AmqpConfig::default().prefetch).await?;
     let started = Instant::now();
     let body = Envelope::command(&command(0))
         .map_err(|e| Failure::new(e.to_string()))?

@@ -198,26 +198,16 @@ async fn delete(url: &str, queue: &str, exchange: &str) -> Result<(), String> {
 /// the relay's size through a topic exchange into a quorum queue,
 /// consumed with the inbox's prefetch and acknowledged one by one.
 pub async fn lapin_relay(url: &str, payloads: &[Vec<u8>]) -> Result<f64, Failure> {
-    use lapin::options::{
-        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-    };
-    use lapin::types::{AMQPValue, FieldTable};
-    use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+    use lapin::options::{BasicAckOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions};
+    use lapin::types::FieldTable;
+    use lapin::{BasicProperties, ExchangeKind};
 
-    let lapin_failed = |e: lapin::Error| Failure::new(format!("RabbitMQ (raw lapin): {e}"));
+    let lapin_failed = crate::bus::raw::failed;
     let id = Uuid::now_v7().simple();
     let (exchange, queue) = (format!("bench.lapin.{id}.events"), format!("bench.lapin.{id}.inbox"));
     let batch = RelayConfig::new("bench", &[]).batch;
     let prefetch = InboxConfig::new("bench").prefetch;
-    let connection = Connection::connect(url, ConnectionProperties::default())
-        .await
-        .map_err(lapin_failed)?;
-    let publisher = connection.create_channel().await.map_err(lapin_failed)?;
-    publisher
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .map_err(lapin_failed)?;
+    let (connection, publisher) = crate::bus::raw::publisher(url).await?;
     publisher
         .exchange_declare(
             exchange.as_str().into(),
@@ -230,19 +220,7 @@ pub async fn lapin_relay(url: &str, payloads: &[Vec<u8>]) -> Result<f64, Failure
         )
         .await
         .map_err(lapin_failed)?;
-    let mut arguments = FieldTable::default();
-    arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
-    publisher
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            arguments,
-        )
-        .await
-        .map_err(lapin_failed)?;
+    crate::bus::raw::quorum_queue(&publisher, &queue).await?;
     publisher
         .queue_bind(
             queue.as_str().into(),
@@ -253,20 +231,7 @@ pub async fn lapin_relay(url: &str, payloads: &[Vec<u8>]) -> Result<f64, Failure
         )
         .await
         .map_err(lapin_failed)?;
-    let consumer_channel = connection.create_channel().await.map_err(lapin_failed)?;
-    consumer_channel
-        .basic_qos(prefetch, BasicQosOptions::default())
-        .await
-        .map_err(lapin_failed)?;
-    let mut consumer = consumer_channel
-        .basic_consume(
-            queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(lapin_failed)?;
+    let mut consumer = crate::bus::raw::consumer(&connection, &queue, prefetch).await?;
     let started = Instant::now();
     let publishing = {
         let (channel, exchange, payloads) = (publisher.clone(), exchange.clone(), payloads.to_vec());

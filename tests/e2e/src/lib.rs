@@ -329,6 +329,30 @@ pub mod worker {
         Ok((store, queue))
     }
 
+    /// Starts the worker `binary` on the file `events`, waits for its
+    /// `running` line, lets it work a random while (up to `10 + 5 *
+    /// attempt` ms, so that later attempts get further however slow the
+    /// machine is) and kills it: one round of a crash test.
+    pub fn run_and_kill(binary: &str, events: &std::path::Path, random: &mut crate::Random, attempt: u64) {
+        use std::io::{BufRead as _, BufReader};
+        use std::process::{Command, Stdio};
+
+        let mut child = Command::new(binary)
+            .arg(events)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the worker starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("its output is piped"))
+            .read_line(&mut line)
+            .expect("its output is readable");
+        assert_eq!(line.trim(), "running", "the worker did not start");
+        std::thread::sleep(Duration::from_millis(random.below(10 + 5 * attempt)));
+        child.kill().expect("the worker can be killed");
+        child.wait().expect("the worker is reaped");
+    }
+
     /// Says the worker is ready (the tests wait for the line) and waits
     /// to be killed.
     pub async fn running() -> Result {

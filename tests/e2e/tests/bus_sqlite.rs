@@ -13,11 +13,8 @@
 mod bank;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bank::*;
 use futures::future::BoxFuture;
@@ -259,20 +256,7 @@ async fn killed_workers_neither_lose_nor_double_apply_commands() {
     let mut interrupted = 0;
     for attempt in 0.. {
         assert!(attempt < 200, "the queue never drained");
-        let mut child = Command::new(WORKER)
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "running", "the worker did not start");
-        std::thread::sleep(Duration::from_millis(random.below(10 + 5 * attempt)));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        treaty_e2e::worker::run_and_kill(WORKER, &path, &mut random, attempt);
         let left = rows(&path, "treaty_queue");
         if left == 0 {
             break;

@@ -10,10 +10,7 @@
 mod bank;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use bank::welcome::Welcome;
 use bank::*;
@@ -84,20 +81,7 @@ async fn killed_workers_neither_lose_nor_repeat_a_process_managers_commands() {
     let mut interrupted = 0;
     for attempt in 0.. {
         assert!(attempt < 300, "the process never finished");
-        let mut child = Command::new(WORKER)
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "running", "the worker did not start");
-        std::thread::sleep(Duration::from_millis(random.below(10 + 5 * attempt)));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        treaty_e2e::worker::run_and_kill(WORKER, &path, &mut random, attempt);
         let done = deposits_by_message(&store).await.len();
         let waiting = rows(&path, "treaty_queue") + rows(&path, "treaty_process_outbox");
         if done == expected && waiting == 0 {

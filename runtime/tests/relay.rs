@@ -19,7 +19,7 @@ use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::{Connection, ConnectionProperties};
 use treaty_runtime::bus::{HandleError, MemoryQuarantine, Quarantine};
 use treaty_runtime::relay::{
-    Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayCheckpoints, RelayConfig,
+    Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayCheckpoints, RelayConfig, RunningInbox,
     SqliteRelayCheckpoints,
 };
 use treaty_runtime::store::{
@@ -196,6 +196,45 @@ impl Topology {
     }
 }
 
+/// Two services' stores in a temporary directory: the source a relay
+/// publishes from, and the target whose inbox (started, copying each
+/// event into the target) receives them.
+struct Services {
+    dir: tempfile::TempDir,
+    source_path: std::path::PathBuf,
+    source: SqliteStore,
+    target: SqliteStore,
+    quarantine: MemoryQuarantine,
+    inbox: RunningInbox,
+}
+
+impl Services {
+    async fn start(url: &str, topology: &Topology) -> Services {
+        let dir = tempfile::tempdir().unwrap();
+        let source_path = dir.path().join("source.db");
+        let source = SqliteStore::open(&source_path).unwrap();
+        let target = SqliteStore::open(dir.path().join("target.db")).unwrap();
+        let quarantine = MemoryQuarantine::new();
+        let inbox = Inbox::new(
+            url.to_string(),
+            Copy { store: target.clone() },
+            quarantine.clone(),
+            topology.inbox_config(),
+        )
+        .start()
+        .await
+        .unwrap();
+        Services {
+            dir,
+            source_path,
+            source,
+            target,
+            quarantine,
+            inbox,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_event_reaches_the_inbox_once_in_order_across_relay_restarts() {
     let Some(url) = server_url("TREATY_TEST_AMQP") else {
@@ -204,20 +243,14 @@ async fn each_event_reaches_the_inbox_once_in_order_across_relay_restarts() {
     let _broker = AmqpBrokerLock::shared();
     let topology = Topology::new();
     let cleanup = topology.cleanup(&url);
-    let dir = tempfile::tempdir().unwrap();
-    let source_path = dir.path().join("source.db");
-    let source = SqliteStore::open(&source_path).unwrap();
-    let target = SqliteStore::open(dir.path().join("target.db")).unwrap();
-    let quarantine = MemoryQuarantine::new();
-    let inbox = Inbox::new(
-        url.clone(),
-        Copy { store: target.clone() },
-        quarantine.clone(),
-        topology.inbox_config(),
-    )
-    .start()
-    .await
-    .unwrap();
+    let Services {
+        dir,
+        source_path,
+        source,
+        target,
+        quarantine,
+        inbox,
+    } = Services::start(&url, &topology).await;
 
     append(&source, 0, 10).await;
     let checkpoints = SqliteRelayCheckpoints::open(&source_path).unwrap();
@@ -290,20 +323,14 @@ async fn an_event_of_an_unknown_fingerprint_is_quarantined_and_the_stream_goes_o
     let _broker = AmqpBrokerLock::shared();
     let topology = Topology::new();
     let cleanup = topology.cleanup(&url);
-    let dir = tempfile::tempdir().unwrap();
-    let source_path = dir.path().join("source.db");
-    let source = SqliteStore::open(&source_path).unwrap();
-    let target = SqliteStore::open(dir.path().join("target.db")).unwrap();
-    let quarantine = MemoryQuarantine::new();
-    let inbox = Inbox::new(
-        url.clone(),
-        Copy { store: target.clone() },
-        quarantine.clone(),
-        topology.inbox_config(),
-    )
-    .start()
-    .await
-    .unwrap();
+    let Services {
+        dir: _dir,
+        source_path,
+        source,
+        target,
+        quarantine,
+        inbox,
+    } = Services::start(&url, &topology).await;
 
     // v1 as the publisher's build means it, which is not what the
     // receiving build means by v1; then a v2 both agree on.

@@ -31,6 +31,21 @@ use serde_json::Value as Json;
 pub use diff::{Change, Path, Step};
 pub use rules::{Category, Mode, Rule, Severity};
 
+/// The fingerprint of a canonical schema written as canonical text (the
+/// compact, key-sorted JSON `serde_json` prints for it): the first 16
+/// bytes of its SHA-256, in hex. Generated code declares it for every
+/// message version, and a receiver recomputes it to trust a schema it
+/// was sent.
+pub fn fingerprint(canonical_text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let digest = Sha256::digest(canonical_text.as_bytes());
+    digest[..16].iter().fold(String::with_capacity(32), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
+}
+
 /// Every change from the canonical message schema `old` (what data was
 /// written with) to `new` (what code reads it as) that breaks a reader
 /// `mode` protects, in the lint's order.

@@ -20,7 +20,6 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
-use sha2::{Digest, Sha256};
 
 use crate::ast::MessageKind;
 use crate::schema::*;
@@ -264,10 +263,10 @@ fn push_str_json(out: &mut String, text: &str) {
     out.push_str(&serde_json::to_string(text).expect("strings always serialize"));
 }
 
-/// The fingerprint of a canonical text.
+/// The fingerprint of a canonical text (the rule book's, so that a
+/// runtime checking a schema it received computes the same).
 fn fingerprint_text(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    treaty_compat::fingerprint(text)
 }
 
 fn parse_canonical(text: &str) -> Json {

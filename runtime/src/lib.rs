@@ -21,6 +21,9 @@ mod types;
 pub use contract::{
     decode_json, Command, Contract, ContractInfo, ContractKind, ContractVersion, DecodeError, EncodeError, Event,
 };
+/// Which readers a contract change must not break: the modes of the
+/// compatibility rule book, shared by `treaty lint`, the store and the bus.
+pub use treaty_compat::Mode as CompatibilityMode;
 pub use types::{Bytes, Date, Decimal, DisplayOptional, ParseIdError, Timestamp, Uuid};
 
 /// Crates that generated code reaches through `::treaty`, so user crates

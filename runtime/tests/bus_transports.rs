@@ -687,6 +687,7 @@ fn envelope(contract: &str) -> Envelope {
         headers: Default::default(),
         reply_to: None,
         sent_at: Timestamp::now(),
+        schema: None,
     }
 }
 

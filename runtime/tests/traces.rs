@@ -89,6 +89,7 @@ fn envelope(contract: &str) -> Envelope {
         headers: BTreeMap::from([("user".to_string(), "ann".to_string())]),
         reply_to: None,
         sent_at: Timestamp::now(),
+        schema: None,
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::WriterSchema;
 use crate::aggregate::{Aggregate, EventSet, MessageExecution};
 use crate::contract::{decode_as, Command, Contract, DecodeError, EncodeError};
 use crate::store::StreamName;
@@ -44,6 +45,12 @@ pub struct Envelope {
     pub reply_to: Option<String>,
     /// When the sender sent it.
     pub sent_at: Timestamp,
+    /// The canonical schema the payload was written with, so that a
+    /// receiver whose build knows the version under another fingerprint
+    /// can check it with the compatibility rules instead of refusing it
+    /// (docs/messaging.md, "Compatible changes between builds").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<WriterSchema>,
 }
 
 impl Envelope {
@@ -66,6 +73,7 @@ impl Envelope {
             headers: BTreeMap::new(),
             reply_to: None,
             sent_at: Timestamp::now(),
+            schema: WriterSchema::of::<C>(),
         })
     }
 

@@ -2,13 +2,14 @@
 
 use futures::future::BoxFuture;
 
+use super::check_readable;
 use super::envelope::{Envelope, Handled};
 use super::CommandSet;
 use crate::aggregate::Refusal;
 use crate::aggregate::{Aggregate, ExecuteError, LoadError, Repository, SnapshotStore};
-use crate::contract::ContractInfo;
 use crate::store::{AppendError, EventStore, Metadata};
 use crate::types::Timestamp;
+use crate::CompatibilityMode as Mode;
 
 /// Why a handler did not accept a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,14 +42,35 @@ pub trait Handler: Send + Sync + 'static {
 /// executes it exactly once through [`Repository::execute_message`]
 /// (whose span leaves the message's ids to the span of the bus delivery
 /// around it).
+///
+/// A command whose contract version this build knows under another
+/// fingerprint (the sender's build changed it in place) is read when the
+/// schema its envelope carries is compatible with this build's by the
+/// rules of the handler's mode ([`AggregateHandler::compatibility`]), and
+/// quarantined with the rules' findings otherwise.
 pub struct AggregateHandler<A: Aggregate, S: EventStore, N: SnapshotStore> {
     repository: Repository<A, S, N>,
+    mode: Mode,
 }
 
 impl<A: Aggregate, S: EventStore, N: SnapshotStore> AggregateHandler<A, S, N> {
-    /// Handles `A`'s commands with `repository`.
+    /// Handles `A`'s commands with `repository`, reading every sender's
+    /// schema this build can read ([`CompatibilityMode::Backward`](Mode::Backward)).
     pub fn new(repository: Repository<A, S, N>) -> Self {
-        AggregateHandler { repository }
+        AggregateHandler {
+            repository,
+            mode: Mode::Backward,
+        }
+    }
+
+    /// Which compatibility a command with a fingerprint this build does
+    /// not know must have to be handled: [`Mode::Backward`] (the default)
+    /// when this build reads it; [`Mode::Full`] when, in addition, the
+    /// sender's build would read this build's version, so that a rollout
+    /// may go in either order.
+    pub fn compatibility(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 }
 
@@ -65,9 +87,8 @@ where
 
     fn handle<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>> {
         Box::pin(async move {
-            if let Some(problem) = changed_contract(<A::Command as CommandSet>::CONTRACTS, envelope) {
-                return Err(HandleError::Permanent(problem));
-            }
+            check_readable(<A::Command as CommandSet>::CONTRACTS, envelope, self.mode)
+                .map_err(HandleError::Permanent)?;
             let command =
                 <A::Command as CommandSet>::decode(&envelope.contract, envelope.contract_version, &envelope.payload)
                     .map_err(|e| {
@@ -96,30 +117,6 @@ where
             Handled::from_execution(execution, &stream).map_err(|e| HandleError::Permanent(e.to_string()))
         })
     }
-}
-
-/// Why the envelope's contract version cannot be trusted: this build
-/// knows the version under another fingerprint, so the sender's contract
-/// changed without a new version and the payload may mean something else.
-fn changed_contract(contracts: &[ContractInfo], envelope: &Envelope) -> Option<String> {
-    let known = contracts
-        .iter()
-        .find(|c| c.name == envelope.contract)?
-        .history
-        .iter()
-        .find(|v| v.version == envelope.contract_version)?;
-    (known.fingerprint != envelope.fingerprint).then(|| {
-        format!(
-            "message {} is {} v{} with fingerprint {}, but this build knows v{} with fingerprint {}: \
-             the sender's contract changed without a new version; declare the change as a new version",
-            envelope.id,
-            envelope.contract,
-            envelope.contract_version,
-            envelope.fingerprint,
-            envelope.contract_version,
-            known.fingerprint
-        )
-    })
 }
 
 /// Sorts a repository error into refused, transient and permanent.

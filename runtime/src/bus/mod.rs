@@ -37,6 +37,7 @@ mod quarantine_postgres;
 mod quarantine_sqlite;
 mod sqlite_queue;
 mod transport;
+mod writer_schema;
 
 use crate::contract::{ContractInfo, DecodeError, EncodeError};
 
@@ -54,6 +55,8 @@ pub use quarantine_sqlite::SqliteQuarantine;
 pub use crate::aggregate::{DowncastError, Refusal};
 pub use sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 pub use transport::{Delivery, Transport, TransportError};
+pub(crate) use writer_schema::check_readable;
+pub use writer_schema::WriterSchema;
 
 /// A closed set of command contracts addressed to one aggregate: the
 /// generated `FooCommand` enums implement it.

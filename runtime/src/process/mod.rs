@@ -42,7 +42,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::aggregate::EventSet;
-use crate::bus::Envelope;
+use crate::bus::{Envelope, WriterSchema};
 use crate::contract::{Command, EncodeError};
 use crate::store::RecordedEvent;
 use crate::types::Uuid;
@@ -145,6 +145,8 @@ pub struct OutgoingCommand {
     pub fingerprint: &'static str,
     /// The command's JSON.
     pub payload: serde_json::Value,
+    /// The canonical schema of that version, which its envelope carries.
+    pub schema: Option<WriterSchema>,
 }
 
 impl Effects {
@@ -167,6 +169,7 @@ impl Effects {
                 contract_version: C::VERSION,
                 fingerprint: C::FINGERPRINT,
                 payload,
+                schema: WriterSchema::of::<C>(),
             }),
             Err(error) => {
                 self.failed.get_or_insert_with(|| error.to_string());
@@ -379,6 +382,7 @@ pub(crate) fn envelope(manager: &str, cause: Cause, index: usize, command: &Outg
         headers: Default::default(),
         reply_to: None,
         sent_at: crate::types::Timestamp::now(),
+        schema: command.schema.clone(),
     }
 }
 

@@ -197,6 +197,7 @@ impl IntegrationEvent {
             headers,
             reply_to: None,
             sent_at: self.metadata.timestamp,
+            schema: None,
         }
         .to_json()
     }

@@ -1,0 +1,193 @@
+//! The schema a command was written with, carried in its envelope, and
+//! whether this build reads it: the compatibility rule book
+//! (`treaty_compat`, the lint's rules) applied to the bus.
+//!
+//! Two builds of a service that deploy a compatible change in place (a
+//! field with a default added to `v1`, say) send the same contract
+//! version under two fingerprints. A receiver that only compared
+//! fingerprints would park every message of the other build. So every
+//! envelope carries its writer's canonical schema, and a receiver that
+//! does not know the fingerprint checks the schema against its own with
+//! the rules of the lint: readable in the handler's mode, it is decoded
+//! (defaults filled, optional fields left empty); not readable, it is
+//! quarantined with every finding, named as the lint names them. The
+//! schema travels in every message because the transports share nothing
+//! else: over RabbitMQ, two services may have nothing in common but the
+//! broker.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use treaty_compat::{compare, Mode};
+
+use super::Envelope;
+use crate::contract::{Contract, ContractInfo};
+
+/// The canonical schema (compact, key-sorted JSON) of the contract
+/// version a message was written with. On the wire it is the envelope's
+/// `schema`, as a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterSchema(Arc<str>);
+
+impl WriterSchema {
+    /// The schema of `C` at its current version, when its generated code
+    /// carries one (hand-written contracts carry none). Unpacked once per
+    /// contract version and process.
+    pub fn of<C: Contract>() -> Option<WriterSchema> {
+        static UNPACKED: OnceLock<RwLock<HashMap<&'static str, Option<WriterSchema>>>> = OnceLock::new();
+        let unpacked = UNPACKED.get_or_init(Default::default);
+        if let Some(known) = unpacked.read().unwrap_or_else(|e| e.into_inner()).get(C::FINGERPRINT) {
+            return known.clone();
+        }
+        // An unreadable packed text is the generated code's fault, and
+        // the receiver then treats the message as one without a schema:
+        // it is read when its fingerprint is known, and parked with the
+        // reason otherwise.
+        let schema = ContractInfo::of::<C>()
+            .schema(C::VERSION)
+            .ok()
+            .flatten()
+            .map(|json| WriterSchema(json.to_string().into()));
+        unpacked
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(C::FINGERPRINT, schema.clone());
+        schema
+    }
+
+    /// The canonical text.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for WriterSchema {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(S::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for WriterSchema {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(WriterSchema(raw.get().into()))
+    }
+}
+
+/// Why this build cannot read a message whose fingerprint it does not
+/// know, or `Ok` when it can (or knows the fingerprint).
+///
+/// Verdicts are remembered per contract version, writer schema and mode, so the rules run once per schema a process meets, not once per
+/// message.
+pub(crate) fn check_readable(contracts: &[ContractInfo], envelope: &Envelope, mode: Mode) -> Result<(), String> {
+    let Some(contract) = contracts.iter().find(|c| c.name == envelope.contract) else {
+        return Ok(());
+    };
+    // A version this build lacks is for the decoder to report.
+    let Some(known) = contract.history.iter().find(|v| v.version == envelope.contract_version) else {
+        return Ok(());
+    };
+    if known.fingerprint == envelope.fingerprint {
+        return Ok(());
+    }
+    let what = || {
+        format!(
+            "message {} is {} v{} written with fingerprint {}, and this build knows v{} as {}",
+            envelope.id,
+            envelope.contract,
+            envelope.contract_version,
+            envelope.fingerprint,
+            envelope.contract_version,
+            known.fingerprint
+        )
+    };
+    let Some(schema) = &envelope.schema else {
+        return Err(format!(
+            "{}; the message carries no schema to check it against (its sender's contract is hand-written, or \
+             its Treaty predates schemas in envelopes), so it may mean something else: declare the change as a \
+             new version",
+            what()
+        ));
+    };
+    let key = (contract.name, known.version, envelope.fingerprint.clone(), mode);
+    // A verdict holds for the schema it was given: another text under the
+    // same fingerprint (a forged or mangled one) is judged afresh, which
+    // refuses it.
+    if let Some((judged, verdict)) = verdicts().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if judged == schema {
+            return verdict.clone().map_err(|findings| format!("{}{findings}", what()));
+        }
+    }
+    let verdict = judge(contract, known.version, &envelope.fingerprint, schema, mode);
+    let mut cache = verdicts().lock().unwrap_or_else(|e| e.into_inner());
+    // Schemas a process meets are few; a sender making up new ones for
+    // every message must not make the cache grow without bound.
+    if cache.len() >= MAX_VERDICTS {
+        cache.clear();
+    }
+    cache.insert(key, (schema.clone(), verdict.clone()));
+    verdict.map_err(|findings| format!("{}{findings}", what()))
+}
+
+/// How many verdicts a process remembers at most.
+const MAX_VERDICTS: usize = 1024;
+
+type Verdicts = HashMap<(&'static str, u32, String, Mode), (WriterSchema, Result<(), String>)>;
+
+fn verdicts() -> &'static Mutex<Verdicts> {
+    static VERDICTS: OnceLock<Mutex<Verdicts>> = OnceLock::new();
+    VERDICTS.get_or_init(Default::default)
+}
+
+/// The rule book's answer for a writer schema this process has not met:
+/// `Err` holds the rest of the sentence that [`check_readable`] starts.
+fn judge(
+    contract: &ContractInfo,
+    version: u32,
+    fingerprint: &str,
+    schema: &WriterSchema,
+    mode: Mode,
+) -> Result<(), String> {
+    if treaty_compat::fingerprint(schema.text()) != fingerprint {
+        return Err(
+            "; the schema the message carries does not have that fingerprint, so neither can be trusted: the \
+             sender must send its schema as canonical text, as Treaty's envelopes do"
+                .to_string(),
+        );
+    }
+    let writer: serde_json::Value = serde_json::from_str(schema.text())
+        .map_err(|e| format!("; the schema the message carries is not JSON ({e})"))?;
+    let reader = match contract.schema(version) {
+        Ok(Some(reader)) => reader,
+        Ok(None) => {
+            return Err(format!(
+                "; this build carries no schema of v{version} to check the message's against: regenerate the \
+                 contracts with this Treaty's codegen"
+            ))
+        }
+        Err(e) => return Err(format!("; this build's schemas cannot be read: {e}")),
+    };
+    let findings = compare(&writer, &reader, mode);
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let described: Vec<String> = findings
+        .iter()
+        .map(|change| {
+            format!(
+                "[{}] {} (help: {})",
+                change.rule.id(),
+                change.message("command", contract.name, version),
+                change.rule.help()
+            )
+        })
+        .collect();
+    Err(format!(
+        "; by the rules of mode {mode} this build cannot read it: {}",
+        described.join("; ")
+    ))
+}

@@ -848,3 +848,92 @@ fn check_applies_the_rule_book_to_the_registered_schemas_and_lists_every_fingerp
         stderr(&unknown)
     );
 }
+
+#[test]
+fn lint_against_a_store_compares_with_every_stored_writer_schema_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.db");
+    runtime().block_on(async {
+        let store = SqliteStore::open(&db).unwrap();
+        treaty_runtime::store::registry::register_contracts(&store, &compiled(CONTRACTS))
+            .await
+            .unwrap();
+        append_all(&store, &EVENTS).await;
+    });
+    std::fs::write(dir.path().join("compatible.treaty"), COMPATIBLE).unwrap();
+    std::fs::write(dir.path().join("incompatible.treaty"), INCOMPATIBLE).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let lint = |file: &str, extra: &[&str]| {
+        let mut args = vec!["lint", file, "--against", "db:events.db"];
+        args.extend(extra);
+        treaty(dir.path(), &args)
+    };
+
+    // The store's mode, backward, is the default.
+    let ok = lint("compatible.treaty", &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(
+        stderr(&ok).contains("ok: 0 breaking changes, 3 warnings against db:events.db (mode backward)"),
+        "{}",
+        stderr(&ok)
+    );
+    let refused = lint("incompatible.treaty", &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let err = stderr(&refused);
+    assert!(err.contains("field-added-required"), "{err}");
+    assert!(err.contains("`shop.OrderShipped` v1"), "{err}");
+    // The JSON rendering names the rule, as `treaty store check` does.
+    let json = lint("incompatible.treaty", &["--format", "json"]);
+    let report: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(report["mode"], "backward");
+    let breaking: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| (f["rule"].as_str().unwrap(), f["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(breaking, [("field-added-required", "tracking")]);
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the store is only read");
+
+    // A corrupt stored schema is a usage error naming the contract and
+    // version, and the row is left as it is.
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute(
+        "UPDATE contracts SET schema = '{\"fields\": ' WHERE name = 'shop.OrderShipped'",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+    let corrupt = lint("compatible.treaty", &[]);
+    assert_eq!(corrupt.status.code(), Some(2));
+    assert!(
+        stderr(&corrupt).contains("the stored schema of shop.OrderShipped v1 (fingerprint"),
+        "{}",
+        stderr(&corrupt)
+    );
+    assert!(
+        stderr(&corrupt).contains("it is corrupt (not JSON"),
+        "{}",
+        stderr(&corrupt)
+    );
+    // One a newer Treaty wrote is refused too, not guessed at.
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute(
+        "UPDATE contracts SET schema_format = 9 WHERE name = 'shop.OrderShipped'",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+    let newer = lint("compatible.treaty", &[]);
+    assert_eq!(newer.status.code(), Some(2));
+    assert!(
+        stderr(&newer).contains("it was written by a newer Treaty (schema format 9; this build reads up to 1)"),
+        "{}",
+        stderr(&newer)
+    );
+    // A store that is not there is a usage error too.
+    let missing = treaty(dir.path(), &["lint", "compatible.treaty", "--against", "db:missing.db"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(!dir.path().join("missing.db").exists());
+}

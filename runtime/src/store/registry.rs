@@ -419,6 +419,10 @@ pub fn compare(stored: &[StoredContract], compiled: &[CompiledContract], mode: M
             .schema
             .as_deref()
             .and_then(|text| read_schema(text, SCHEMA_FORMAT).ok());
+        // A version older than this build's newest is a `was` entry.
+        let in_history = versions
+            .and_then(|v| v.keys().next_back())
+            .is_some_and(|newest| *newest > version);
         for s in rows.into_iter().filter(|s| s.fingerprint != c.fingerprint) {
             let old = match s.schema.as_deref().map(|text| read_schema(text, s.schema_format)) {
                 Some(Ok(old)) => old,
@@ -444,7 +448,34 @@ pub fn compare(stored: &[StoredContract], compiled: &[CompiledContract], mode: M
                 Some("command") => "command",
                 _ => "event",
             };
-            for change in treaty_compat::compare(&old, new, mode) {
+            // A `was` entry whose own fields changed is rewritten history,
+            // as the lint reports it, whatever the change; one whose fields
+            // are as stored but uses a changed type is compared field by
+            // field.
+            if in_history {
+                use treaty_compat::shape::{collapsed, message_fields};
+                let (old_fields, new_fields) = (message_fields(&old), message_fields(new));
+                if collapsed(&old_fields) != collapsed(&new_fields) {
+                    problems.push(ContractProblem::Incompatible {
+                        contract: name.to_string(),
+                        version,
+                        stored: s.fingerprint.clone(),
+                        compiled: c.fingerprint.clone(),
+                        finding: Finding {
+                            rule: treaty_compat::Rule::HistoryRewritten,
+                            path: String::new(),
+                            message: format!("`was v{version}` of {noun} `{name}` differs from the stored v{version}"),
+                        },
+                    });
+                    continue;
+                }
+            }
+            // As for the lint, only errors break: a warning (a changed
+            // default) is the lint's to show, and does not stop a start.
+            let breaking = treaty_compat::compare(&old, new, mode)
+                .into_iter()
+                .filter(|change| change.rule.severity() == treaty_compat::Severity::Error);
+            for change in breaking {
                 problems.push(ContractProblem::Incompatible {
                     contract: name.to_string(),
                     version,
@@ -547,6 +578,23 @@ mod tests {
             fingerprint: "f1",
         },
     ];
+
+    /// A mode named in a configuration is one of the rule book's; any
+    /// other name is an error that names it.
+    #[test]
+    fn modes_are_read_by_name() {
+        assert_eq!(parse_mode("backward"), Ok(Mode::Backward));
+        assert_eq!(parse_mode(" full "), Ok(Mode::Full));
+        let unknown = parse_mode("sideways").unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "unknown compatibility mode `sideways`; expected backward, forward or full"
+        );
+        assert!(parse_mode("back\u{1b}ward")
+            .unwrap_err()
+            .to_string()
+            .contains("\\u{1b}"));
+    }
 
     #[test]
     fn only_events_are_registered() {

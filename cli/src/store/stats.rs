@@ -84,7 +84,7 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
     let mut prefixes: BTreeMap<String, u64> = BTreeMap::new();
     // Per contract, version and fingerprint: how many events, and the
     // position of the first, for a fingerprint the registry lacks.
-    let mut versions: BTreeMap<String, BTreeMap<(u32, String), (u64, u64)>> = BTreeMap::new();
+    let mut versions: BTreeMap<String, BTreeMap<(u32, String), Counted>> = BTreeMap::new();
     let mut events = 0;
     let mut unreadable = Vec::new();
     let mut all = store.read_all(1);
@@ -154,6 +154,9 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
         unreadable,
     })
 }
+
+/// How many events use a writer schema, and the position of the first.
+type Counted = (u64, u64);
 
 /// The part of a stream name before the first `-` (`order-42` is in
 /// `order`); a name without `-` is its own prefix.

@@ -120,7 +120,7 @@ impl CompiledContract {
 }
 
 /// One writer schema of a contract version as a store has seen it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StoredContract {
     /// `namespace.Name`.
     pub name: String,

@@ -109,7 +109,13 @@ pub struct Loaded {
 
 /// Reads the baseline. `paths` are the new contracts' paths, which a git
 /// baseline reads at the revision; `builder` knows the extern types.
-pub fn load(baseline: &Baseline, paths: &[PathBuf], builder: &Builder) -> Result<Loaded, BaselineError> {
+/// `db_schema` is the PostgreSQL schema of a `db:` baseline's store.
+pub fn load(
+    baseline: &Baseline,
+    paths: &[PathBuf],
+    builder: &Builder,
+    db_schema: Option<&str>,
+) -> Result<Loaded, BaselineError> {
     match baseline {
         Baseline::Git(reference) => {
             let sources = git_sources(reference, paths)?;
@@ -139,7 +145,7 @@ pub fn load(baseline: &Baseline, paths: &[PathBuf], builder: &Builder) -> Result
             })
         }
         Baseline::Path(path) => Err(BaselineError::Missing(path.clone())),
-        Baseline::Db(store) => load_store(store),
+        Baseline::Db(store) => load_store(store, db_schema),
     }
 }
 
@@ -219,14 +225,14 @@ fn git(dir: &Path, args: &[String]) -> Result<Vec<u8>, BaselineError> {
 /// `treaty store` opens it, as the baseline's contract versions: every
 /// fingerprint of a version is compared, so the new contracts must read
 /// every shape stored.
-fn load_store(target: &str) -> Result<Loaded, BaselineError> {
+fn load_store(target: &str, schema: Option<&str>) -> Result<Loaded, BaselineError> {
     let failed = |message: String| BaselineError::Store {
         store: without_password(target),
         message,
     };
     let db = crate::db::DbArgs {
         db: target.to_string(),
-        schema: None,
+        schema: schema.map(str::to_string),
     };
     let mut rows = Vec::new();
     crate::store::block_on(async {

@@ -21,6 +21,10 @@ pub struct LintArgs {
     /// [default: treaty.lock in the contracts' common root].
     #[arg(long, value_name = "BASELINE")]
     against: Option<String>,
+    /// The PostgreSQL schema holding the store of a `db:` baseline
+    /// [default: treaty].
+    #[arg(long, value_name = "NAME")]
+    db_schema: Option<String>,
     /// How to print findings.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -104,7 +108,11 @@ pub fn run(args: LintArgs) -> ExitCode {
             Baseline::Path(lock)
         }
     };
-    let old = match baseline::load(&against, &args.paths, &builder) {
+    if args.db_schema.is_some() && !matches!(against, Baseline::Db(_)) {
+        eprintln!("error: --db-schema applies to a `db:` baseline only");
+        return ExitCode::from(USAGE);
+    }
+    let old = match baseline::load(&against, &args.paths, &builder, args.db_schema.as_deref()) {
         Ok(old) => old,
         Err(BaselineError::Contracts { baseline, diagnostics }) => {
             crate::report(&diagnostics);

@@ -274,10 +274,10 @@ impl fmt::Display for ContractProblem {
                 compiled,
             } => write!(
                 f,
-                "{} v{version}: the store has fingerprint {}, this build {}, and the store does not hold the \
-                 schema of the first (its events were appended by a build that did not register its contracts), \
-                 so the change cannot be checked — restore v{version} as it was and declare the change as v{} \
-                 with `was v{version} (...)`",
+                "{} v{version}: the store has fingerprint {}, this build {}, and the change cannot be checked: \
+                 the store holds no schema for the first (its events were appended by a build that did not \
+                 register its contracts) or this build carries none for the second — restore v{version} as it \
+                 was and declare the change as v{} with `was v{version} (...)`",
                 Shown(contract),
                 Shown(stored),
                 Shown(compiled),

@@ -16,14 +16,20 @@ pub struct LintArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// What to compare with: a lock file, a directory of `.treaty` files,
-    /// or `git:REF` (the same paths at that revision)
+    /// `git:REF` (the same paths at that revision), or `db:PATH_OR_URL`
+    /// (the writer schemas an event store holds, read-only)
     /// [default: treaty.lock in the contracts' common root].
     #[arg(long, value_name = "BASELINE")]
     against: Option<String>,
+    /// The PostgreSQL schema holding the store of a `db:` baseline
+    /// [default: treaty].
+    #[arg(long, value_name = "NAME")]
+    db_schema: Option<String>,
     /// How to print findings.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Which readers must keep working [default: `[lint] mode` of treaty.toml, else full].
+    /// Which readers must keep working [default: against `db:`, the
+    /// store's mode (backward); else `[lint] mode` of treaty.toml, else full].
     #[arg(long, value_enum)]
     mode: Option<ModeArg>,
     /// Also require the current version to be compatible with every
@@ -102,7 +108,11 @@ pub fn run(args: LintArgs) -> ExitCode {
             Baseline::Path(lock)
         }
     };
-    let old = match baseline::load(&against, &args.paths, &builder) {
+    if args.db_schema.is_some() && !matches!(against, Baseline::Db(_)) {
+        eprintln!("error: --db-schema applies to a `db:` baseline only");
+        return ExitCode::from(USAGE);
+    }
+    let old = match baseline::load(&against, &args.paths, &builder, args.db_schema.as_deref()) {
         Ok(old) => old,
         Err(BaselineError::Contracts { baseline, diagnostics }) => {
             crate::report(&diagnostics);
@@ -114,11 +124,19 @@ pub fn run(args: LintArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    for note in &old.notes {
+        eprintln!("note: {note}");
+    }
     if old.files == Some(0) {
         eprintln!("note: {against} has no contracts under the given paths; every contract is new");
     }
     let options = Options {
-        mode: args.mode.map(Mode::from).or(config.mode).unwrap_or(Mode::Full),
+        mode: args
+            .mode
+            .map(Mode::from)
+            .or(matches!(against, Baseline::Db(_)).then_some(Mode::Backward))
+            .or(config.mode)
+            .unwrap_or(Mode::Full),
         transitive: args.transitive || config.transitive.unwrap_or(false),
         style: config.style.resolve(in_ci()),
     };

@@ -101,6 +101,21 @@ async fn append_all(store: &impl EventStore, events: &[Sample]) {
     }
 }
 
+/// The contract table of `treaty store stats`, each row as contract,
+/// version, first position and events (the fingerprint and the time
+/// left out).
+fn contract_rows(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            // contract, version, fingerprint, first position, first seen, events
+            format!("{} {} {} {}", cells[0], cells[1], cells[3], cells[cells.len() - 1])
+        })
+        .collect()
+}
+
 /// A temporary directory with `shop.treaty` (the `CONTRACTS`) and a
 /// SQLite store `events.db` holding `EVENTS`.
 fn sqlite_fixture() -> (tempfile::TempDir, PathBuf) {
@@ -344,20 +359,33 @@ fn stats_counts_contract_versions_and_stream_prefixes() {
     let (dir, _db) = sqlite_fixture();
     let output = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
     assert_eq!(
-        stdout(&output),
-        "contract                 version  events
-shop.CustomerRegistered       v1       1
-shop.OrderPlaced              v1       1
-shop.OrderPlaced              v2       2
-shop.OrderShipped             v1       1
-
-stream prefix  events
+        contract_rows(&text),
+        [
+            "shop.CustomerRegistered v1 5 1",
+            "shop.OrderPlaced v1 1 1",
+            "shop.OrderPlaced v2 2 2",
+            "shop.OrderShipped v1 3 1",
+        ],
+        "{text}"
+    );
+    assert!(
+        text.starts_with("contract                 version                       fingerprint  first position            first seen  events\n"),
+        "{text}"
+    );
+    let fingerprint = &fingerprints(CONTRACTS)[&("shop.OrderPlaced".into(), 2)];
+    assert!(text.contains(fingerprint.as_str()), "{text}");
+    assert!(
+        text.ends_with(
+            "stream prefix  events
 customer            1
 order               4
 
 5 events, head position 5
 "
+        ),
+        "{text}"
     );
 
     let json = treaty(dir.path(), &["store", "stats", "--db", "events.db", "--json"]);
@@ -408,16 +436,15 @@ fn stats_lists_registered_versions_without_events_and_events_without_a_registry_
     drop(raw);
     let output = treaty(dir.path(), &["store", "stats", "--db", "events.db"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        stdout(&output).starts_with(
-            "contract                 version  events
-shop.CustomerRegistered       v1       1
-shop.OrderPlaced              v1       1
-shop.OrderPlaced              v2       2
-shop.OrderPlaced              v3       0
-shop.OrderShipped             v1       1
-"
-        ),
+    assert_eq!(
+        contract_rows(&stdout(&output)),
+        [
+            "shop.CustomerRegistered v1 5 1",
+            "shop.OrderPlaced v1 1 1",
+            "shop.OrderPlaced v2 2 2",
+            "shop.OrderPlaced v3 - 0",
+            "shop.OrderShipped v1 3 1",
+        ],
         "{}",
         stdout(&output)
     );
@@ -444,9 +471,18 @@ fn check_passes_when_the_contracts_read_every_event() {
         &["store", "check", "--db", "events.db", "--contracts", "shop.treaty"],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(
-        stdout(&output),
-        "ok: the contracts can read every event in the store (4 event versions)\n"
+    let text = stdout(&output);
+    assert!(text.starts_with("the store holds 4 writer schemas:\n"), "{text}");
+    let placed = &fingerprints(CONTRACTS)[&("shop.OrderPlaced".into(), 2)];
+    assert!(
+        text.contains(&format!(
+            "  shop.OrderPlaced v2 {placed} (first at position 2, first seen "
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("ok: the contracts can read every event in the store (4 event versions)\n"),
+        "{text}"
     );
     // Nothing was recorded: the registry still lacks `PlaceOrder`, which
     // no event uses.
@@ -464,13 +500,16 @@ fn check_lists_every_problem_of_changed_contracts() {
         &["store", "check", "--db", "events.db", "--contracts", "shop.treaty"],
     );
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    assert_eq!(stdout(&output), "");
+    assert!(stdout(&output).starts_with("the store holds 4 writer schemas:"));
     let err = stderr(&output);
     let stored = &fingerprints(CONTRACTS)[&("shop.OrderShipped".into(), 1)];
     let compiled = &fingerprints(BROKEN)[&("shop.OrderShipped".into(), 1)];
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 4, "{err}");
-    assert_eq!(lines[0], "the compiled contracts cannot read this store (3 problems):");
+    assert_eq!(
+        lines[0],
+        "the compiled contracts cannot read this store (3 problems, mode backward):"
+    );
     assert!(
         lines[1]
             .starts_with("  - shop.CustomerRegistered v1: stored events (the first at position 5) use a contract this build does not have"),
@@ -585,7 +624,7 @@ fn a_store_of_an_older_layout_is_refused_and_left_as_it_is() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "error: the store at events.db has layout 1, older than this build's layout 2, and cannot be moved while \
+        "error: the store at events.db has layout 1, older than this build's layout 3, and cannot be moved while \
          it is opened read-only; open it once with a Treaty service (`open`), which moves it\n"
     );
     assert_eq!(std::fs::read(&db).unwrap(), before);
@@ -655,12 +694,17 @@ fn dump_and_check_a_postgres_store() {
     assert_eq!(dump.status.code(), Some(0), "{}", stderr(&dump));
     assert_dump_of_samples(&json_lines(&stdout(&dump)));
     assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
-    assert_eq!(
-        stdout(&check),
-        "ok: the contracts can read every event in the store (4 event versions)\n"
+    assert!(
+        stdout(&check).ends_with("ok: the contracts can read every event in the store (4 event versions)\n"),
+        "{}",
+        stdout(&check)
     );
     assert_eq!(broken.status.code(), Some(1));
-    assert!(stderr(&broken).contains("(3 problems)"), "{}", stderr(&broken));
+    assert!(
+        stderr(&broken).contains("(3 problems, mode backward)"),
+        "{}",
+        stderr(&broken)
+    );
     assert_eq!(stats.status.code(), Some(0), "{}", stderr(&stats));
     let stats: Value = serde_json::from_str(&stdout(&stats)).unwrap();
     assert_eq!((stats["head"].as_u64(), stats["total"].as_u64()), (Some(5), Some(5)));
@@ -674,4 +718,282 @@ fn dump_and_check_a_postgres_store() {
         assert!(!stderr(&missing).contains(url.as_str()), "the password is shown");
     }
     assert!(!created, "a read-only command created schema {missing_schema}");
+}
+
+/// The event versions of `text` with their canonical schemas, as
+/// generated code registers them.
+fn compiled(text: &str) -> Vec<treaty_runtime::store::registry::CompiledContract> {
+    let mut sources = treaty_dsl::Sources::new();
+    sources.add("shop.treaty", text);
+    let schema = treaty_dsl::compile(&sources, &treaty_dsl::Config::default()).unwrap();
+    treaty_dsl::contracts(&schema)
+        .into_iter()
+        .filter(|c| c.kind == treaty_dsl::ContractKind::Event)
+        .map(|c| treaty_runtime::store::registry::CompiledContract {
+            schema: Some(c.schema.to_string()),
+            name: c.name,
+            version: c.version,
+            fingerprint: c.fingerprint,
+        })
+        .collect()
+}
+
+/// `CONTRACTS` with `OrderShipped` changed in place: a field with a
+/// default added, which every mode accepts.
+const COMPATIBLE: &str = "namespace shop;
+
+OrderPlaced! v2 (total: u64, note: String = \"\")
+    was v1 (total: u64);
+
+OrderShipped!(carrier: String, tracking: String = \"\");
+
+CustomerRegistered!(name: String);
+";
+
+/// `CONTRACTS` with `OrderShipped` changed in place in a way the store's
+/// events cannot be read with: a required field added.
+const INCOMPATIBLE: &str = "namespace shop;
+
+OrderPlaced! v2 (total: u64, note: String = \"\")
+    was v1 (total: u64);
+
+OrderShipped!(carrier: String, tracking: String);
+
+CustomerRegistered!(name: String);
+";
+
+#[test]
+fn check_applies_the_rule_book_to_the_registered_schemas_and_lists_every_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.db");
+    let shipped_b = compiled(COMPATIBLE)
+        .into_iter()
+        .find(|c| c.name == "shop.OrderShipped")
+        .unwrap();
+    runtime().block_on(async {
+        let store = SqliteStore::open(&db).unwrap();
+        treaty_runtime::store::registry::register_contracts(&store, &compiled(CONTRACTS))
+            .await
+            .unwrap();
+        append_all(&store, &EVENTS).await;
+        // A build with the compatible change started and wrote one event.
+        treaty_runtime::store::registry::register_contracts(&store, &compiled(COMPATIBLE))
+            .await
+            .unwrap();
+        let mut event = new_event(
+            "shop.OrderShipped",
+            1,
+            r#"{"carrier":"dhl","tracking":"x"}"#,
+            &fingerprints(CONTRACTS),
+        );
+        event.fingerprint = shipped_b.fingerprint.clone();
+        store
+            .append(&StreamName::new("order-3").unwrap(), ExpectedVersion::Any, vec![event])
+            .await
+            .unwrap();
+    });
+    std::fs::write(dir.path().join("compatible.treaty"), COMPATIBLE).unwrap();
+    std::fs::write(dir.path().join("incompatible.treaty"), INCOMPATIBLE).unwrap();
+    let check = |file: &str, mode: Option<&str>| {
+        let mut args = vec!["store", "check", "--db", "events.db", "--contracts", file];
+        if let Some(mode) = mode {
+            args.extend(["--mode", mode]);
+        }
+        treaty(dir.path(), &args)
+    };
+
+    let ok = check("compatible.treaty", None);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let text = stdout(&ok);
+    let shipped_a = &fingerprints(CONTRACTS)[&("shop.OrderShipped".into(), 1)];
+    // Both writer schemas of `OrderShipped` v1, in the order first used.
+    let a_at = text
+        .find(&format!(
+            "  shop.OrderShipped v1 {shipped_a} (first at position 3, first seen 20"
+        ))
+        .expect(&text);
+    let b_at = text
+        .find(&format!(
+            "  shop.OrderShipped v1 {} (first at position 6, first seen 20",
+            shipped_b.fingerprint
+        ))
+        .expect(&text);
+    assert!(a_at < b_at, "{text}");
+    assert!(text.starts_with("the store holds 5 writer schemas:\n"), "{text}");
+
+    // The required field is refused against both stored schemas, with
+    // the lint's rule id, field path and help.
+    let refused = check("incompatible.treaty", None);
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    let err = stderr(&refused);
+    assert!(
+        err.starts_with("the compiled contracts cannot read this store (2 problems, mode backward):\n"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("error[field-added-required]: event `shop.OrderShipped` v1: required field `tracking` of type `String` was added without a default").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("help: "), "{err}");
+
+    // The mode is the one given; an unknown one is a usage error.
+    let full = check("compatible.treaty", Some("full"));
+    assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
+    let unknown = check("compatible.treaty", Some("sideways"));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("unknown compatibility mode `sideways`; expected backward, forward or full"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn lint_against_a_store_compares_with_every_stored_writer_schema_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.db");
+    runtime().block_on(async {
+        let store = SqliteStore::open(&db).unwrap();
+        treaty_runtime::store::registry::register_contracts(&store, &compiled(CONTRACTS))
+            .await
+            .unwrap();
+        append_all(&store, &EVENTS).await;
+    });
+    std::fs::write(dir.path().join("compatible.treaty"), COMPATIBLE).unwrap();
+    std::fs::write(dir.path().join("incompatible.treaty"), INCOMPATIBLE).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let lint = |file: &str, extra: &[&str]| {
+        let mut args = vec!["lint", file, "--against", "db:events.db"];
+        args.extend(extra);
+        treaty(dir.path(), &args)
+    };
+
+    // The store's mode, backward, is the default.
+    let ok = lint("compatible.treaty", &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(
+        stderr(&ok).contains("ok: 0 breaking changes,") && stderr(&ok).contains("against db:events.db (mode backward)"),
+        "{}",
+        stderr(&ok)
+    );
+    let refused = lint("incompatible.treaty", &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let err = stderr(&refused);
+    assert!(err.contains("field-added-required"), "{err}");
+    assert!(err.contains("`shop.OrderShipped` v1"), "{err}");
+    // The JSON rendering names the rule, as `treaty store check` does.
+    let json = lint("incompatible.treaty", &["--format", "json"]);
+    let report: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(report["mode"], "backward");
+    let breaking: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| (f["rule"].as_str().unwrap(), f["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(breaking, [("field-added-required", "tracking")]);
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the store is only read");
+
+    // A corrupt stored schema is a usage error naming the contract and
+    // version, and the row is left as it is.
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute(
+        "UPDATE contracts SET schema = '{\"fields\": ' WHERE name = 'shop.OrderShipped'",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+    let corrupt = lint("compatible.treaty", &[]);
+    assert_eq!(corrupt.status.code(), Some(2));
+    assert!(
+        stderr(&corrupt).contains("the stored schema of shop.OrderShipped v1 (fingerprint"),
+        "{}",
+        stderr(&corrupt)
+    );
+    assert!(
+        stderr(&corrupt).contains("it is corrupt (not JSON"),
+        "{}",
+        stderr(&corrupt)
+    );
+    // One a newer Treaty wrote is refused too, not guessed at.
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute(
+        "UPDATE contracts SET schema_format = 9 WHERE name = 'shop.OrderShipped'",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+    let newer = lint("compatible.treaty", &[]);
+    assert_eq!(newer.status.code(), Some(2));
+    assert!(
+        stderr(&newer).contains("it was written by a newer Treaty (schema format 9; this build reads up to 1)"),
+        "{}",
+        stderr(&newer)
+    );
+    // A store that is not there is a usage error too.
+    let missing = treaty(dir.path(), &["lint", "compatible.treaty", "--against", "db:missing.db"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(!dir.path().join("missing.db").exists());
+}
+
+#[test]
+fn lint_against_a_postgres_store_through_a_read_only_role() {
+    let Some(url) = postgres_url() else { return };
+    let schema = format!("cli_test_{}", Uuid::now_v7().simple());
+    let runtime = runtime();
+    runtime.block_on(async {
+        let config = treaty_runtime::store::PostgresConfig {
+            connection: treaty_runtime::storage::PostgresOptions {
+                schema: schema.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let store = treaty_runtime::store::PostgresStore::open_with(&url, config)
+            .await
+            .unwrap();
+        treaty_runtime::store::registry::register_contracts(&store, &compiled(CONTRACTS))
+            .await
+            .unwrap();
+        append_all(&store, &EVENTS).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compatible.treaty"), COMPATIBLE).unwrap();
+    std::fs::write(dir.path().join("incompatible.treaty"), INCOMPATIBLE).unwrap();
+    let reader = read_only(&url);
+    let against = format!("db:{reader}");
+    let lint = |file: &str| {
+        treaty(
+            dir.path(),
+            &["lint", file, "--against", &against, "--db-schema", &schema],
+        )
+    };
+    let ok = lint("compatible.treaty");
+    let refused = lint("incompatible.treaty");
+    let misplaced = treaty(
+        dir.path(),
+        &[
+            "lint",
+            "compatible.treaty",
+            "--against",
+            "compatible.treaty",
+            "--db-schema",
+            "x",
+        ],
+    );
+    runtime.block_on(postgres_execute(&url, &format!("DROP SCHEMA {schema} CASCADE")));
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stderr(&ok).contains("(mode backward)"), "{}", stderr(&ok));
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("field-added-required"),
+        "{}",
+        stderr(&refused)
+    );
+    if has_password(&url) {
+        assert!(!stderr(&refused).contains(url.as_str()), "the password is shown");
+    }
+    assert_eq!(misplaced.status.code(), Some(2));
 }

@@ -125,7 +125,7 @@ async fn a_newer_layout_is_refused_not_overwritten() {
     assert!(
         error
             .to_string()
-            .contains("has schema version 99; this build knows version 2"),
+            .contains("has schema version 99; this build knows version 3"),
         "{error}"
     );
 }
@@ -217,6 +217,163 @@ async fn a_layout_1_registry_gets_first_positions_from_its_events() {
     assert_eq!(store.head().await.unwrap(), 4);
 }
 
+/// A file of layout 2, one fingerprint per contract version, as that
+/// build left it: a version in use with its schema, one in use without,
+/// and one only registered.
+const LAYOUT_2: &str = "
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, stream TEXT NOT NULL, version INTEGER NOT NULL,
+    contract TEXT NOT NULL, contract_version INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    payload TEXT NOT NULL, metadata TEXT NOT NULL, UNIQUE (stream, version)
+);
+CREATE TABLE contracts (
+    name TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL, schema TEXT,
+    first_position INTEGER, PRIMARY KEY (name, version)
+);
+INSERT INTO events VALUES
+    (1, X'01', 'order-1', 1, 'shop.Placed', 1, '70310000000000000000000000000000', '{}', '{\"timestamp\":\"2025-01-01T00:00:00Z\"}'),
+    (2, X'02', 'order-1', 2, 'shop.Shipped', 1, '73310000000000000000000000000000', '{}', '{\"timestamp\":\"2025-01-01T00:00:00Z\"}');
+INSERT INTO contracts VALUES
+    ('shop.Placed', 1, '70310000000000000000000000000000',
+     '{\"fields\":{\"total\":{\"type\":\"u64\"}},\"kind\":\"event\",\"name\":\"shop.Placed\",\"version\":1}', 1),
+    ('shop.Shipped', 1, '73310000000000000000000000000000', NULL, 2),
+    ('shop.Placed', 2, '70320000000000000000000000000000', '{}', NULL);
+PRAGMA user_version = 2;
+";
+
+#[tokio::test]
+async fn a_layout_2_registry_becomes_a_schema_registry_with_every_row_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(LAYOUT_2)
+        .unwrap();
+    // Read-only, the old layout is refused and left as it is.
+    let refused = SqliteStore::open_existing(&path, SqliteConfig::default())
+        .err()
+        .expect("older");
+    assert!(
+        refused
+            .to_string()
+            .contains("has layout 2, older than this build's layout 3"),
+        "{refused}"
+    );
+    let store = SqliteStore::open(&path).unwrap();
+    let seen = |rows: Vec<registry::StoredContract>| -> Vec<(String, u32, String, bool, Option<u64>, u32)> {
+        rows.into_iter()
+            .map(|c| {
+                (
+                    c.name,
+                    c.version,
+                    c.fingerprint,
+                    c.schema.is_some(),
+                    c.first_position,
+                    c.schema_format,
+                )
+            })
+            .collect()
+    };
+    let p1 = "70310000000000000000000000000000".to_string();
+    assert_eq!(
+        seen(store.contracts().await.unwrap()),
+        [
+            ("shop.Placed".into(), 1, p1.clone(), true, Some(1), 1),
+            (
+                "shop.Placed".into(),
+                2,
+                "70320000000000000000000000000000".into(),
+                true,
+                None,
+                1
+            ),
+            (
+                "shop.Shipped".into(),
+                1,
+                "73310000000000000000000000000000".into(),
+                false,
+                Some(2),
+                1
+            ),
+        ]
+    );
+    // The moved registry takes a compatible change in place next to the
+    // stored schema, and the next open leaves it as it is.
+    let b = registry::CompiledContract {
+        name: "shop.Placed".into(),
+        version: 1,
+        fingerprint: "70310000000000000000000000000062".into(),
+        schema: Some(
+            r#"{"fields":{"total":{"type":"u64"},"note":{"type":"String","default":""}},"kind":"event","name":"shop.Placed","version":1}"#
+                .into(),
+        ),
+    };
+    let shipped = registry::CompiledContract {
+        name: "shop.Shipped".into(),
+        version: 1,
+        fingerprint: "73310000000000000000000000000000".into(),
+        schema: None,
+    };
+    registry::register_contracts(&store, &[b.clone(), shipped])
+        .await
+        .unwrap();
+    let mut placed = event(3);
+    (placed.contract, placed.fingerprint) = ("shop.Placed".into(), b.fingerprint.clone());
+    store
+        .append(
+            &StreamName::new("order-2").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![placed],
+        )
+        .await
+        .unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    let rows = store.contracts().await.unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        (rows[1].fingerprint.as_str(), rows[1].first_position),
+        (b.fingerprint.as_str(), Some(3))
+    );
+    assert!(rows[1].first_seen.is_some() && rows[0].first_seen.is_none());
+    assert_eq!(store.head().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_schema_written_by_a_newer_treaty_is_not_compared_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let a = registry::CompiledContract {
+        name: "shop.Placed".into(),
+        version: 1,
+        fingerprint: "61000000000000000000000000000000".into(),
+        schema: Some(r#"{"fields":{},"kind":"event","name":"shop.Placed","version":1}"#.into()),
+    };
+    registry::register_contracts(&store, std::slice::from_ref(&a))
+        .await
+        .unwrap();
+    // What a newer Treaty would write: a later schema format.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE contracts SET schema_format = 7, schema = '{\"v7\": true}'", [])
+        .unwrap();
+    let b = registry::CompiledContract {
+        fingerprint: "62000000000000000000000000000000".into(),
+        ..a.clone()
+    };
+    let error = registry::register_contracts(&store, &[b]).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("shop.Placed v1: the stored schema with fingerprint 61000000000000000000000000000000 cannot be read: its schema was written by a newer Treaty (schema format 7; this build reads up to 1)"),
+        "{text}"
+    );
+    let rows = store.contracts().await.unwrap();
+    assert_eq!((rows.len(), rows[0].schema_format), (1, 7), "the row is kept as it was");
+    // The build that matches it still starts.
+    registry::register_contracts(&store, &[a]).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_follow_appends_made_by_other_processes() {
     use futures::StreamExt;
@@ -304,7 +461,7 @@ async fn a_store_opened_read_only_reads_follows_and_refuses_writes() {
 
     // Another layout is refused either way, and the file left as it was.
     for (layout, expected) in [
-        (1, "has layout 1, older than this build's layout 2"),
+        (1, "has layout 1, older than this build's layout 3"),
         (99, "has schema version 99"),
     ] {
         let raw = rusqlite::Connection::open(&path).unwrap();

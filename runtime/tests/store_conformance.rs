@@ -416,11 +416,18 @@ fn fp(tag: &str) -> String {
 }
 
 fn compiled(name: &str, version: u32, tag: &str) -> registry::CompiledContract {
+    shaped(name, version, tag, "{}")
+}
+
+/// A compiled event whose canonical schema has the fields `fields` (JSON).
+fn shaped(name: &str, version: u32, tag: &str, fields: &str) -> registry::CompiledContract {
     registry::CompiledContract {
         name: name.into(),
         version,
         fingerprint: fp(tag),
-        schema: Some(format!("{{\"name\":\"{name}\"}}")),
+        schema: Some(format!(
+            "{{\"fields\":{fields},\"kind\":\"event\",\"name\":\"{name}\",\"version\":{version}}}"
+        )),
     }
 }
 
@@ -465,8 +472,10 @@ pub async fn the_registry_records_first_uses_and_refuses_changed_ones(store: imp
     assert_eq!(
         changed.to_string(),
         format!(
-            "a.Opened v1 is stored with fingerprint {}, but this event has {}: the contract changed without a new \
-             version; declare the change as a new version with `was` history",
+            "a.Opened v1 is stored with fingerprint {}, but this event has {}, a schema the store's registry does not \
+             know: the contract changed in place; start the build that writes it with `register_contracts`, which \
+             records the change when it is compatible with the stored schemas, or declare it as a new version with \
+             `was` history",
             fp("f1"),
             fp("XX")
         )
@@ -553,7 +562,12 @@ pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store
     let schemas: Vec<Option<String>> = store.contracts().await.unwrap().into_iter().map(|c| c.schema).collect();
     assert!(schemas.iter().all(Option::is_some), "{schemas:?}");
 
-    let bad = [compiled("a.Opened", 1, "changed"), compiled("a.Closed", 2, "c2")];
+    // A required field added in place: the rule book's
+    // `field-added-required`, as the lint reports it.
+    let bad = [
+        shaped("a.Opened", 1, "changed", r#"{"total":{"type":"u64"}}"#),
+        compiled("a.Closed", 2, "c2"),
+    ];
     let error = registry::register_contracts(&store, &bad).await.unwrap_err();
     let registry::RegisterError::Mismatch(report) = &error else {
         panic!("{error}")
@@ -561,13 +575,15 @@ pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store
     assert_eq!(report.problems.len(), 3, "{error}");
     assert_eq!(
         error.to_string(),
-        format!("the compiled contracts cannot read this store (3 problems):\n  \
+        format!("the compiled contracts cannot read this store (3 problems, mode backward):\n  \
          - a.Closed v1: stored events use it (the first at position 2), but this build reads only v2; add `was v1 (...)` to the contract's history\n  \
          - a.Gone v1: stored events (the first at position 3) use a contract this build does not have; add the contract back (it can be kept with its history and no longer be emitted)\n  \
-         - a.Opened v1: the store has fingerprint {}, this build {}; the contract changed without a new version — restore v1 as it was and declare the change as v2 with `was v1 (...)`\n",
+         - error[field-added-required]: event `a.Opened` v1: required field `total` of type `u64` was added without a default (stored schema {}, this build {}); help: {}\n",
         fp("f1"),
-        fp("changed")
+        fp("changed"),
+        treaty_compat::Rule::FieldAddedRequired.help()
     ));
+    assert_eq!(report.problems[2].rule_id(), Some("field-added-required"));
     // A refused registration records nothing.
     let fingerprints: Vec<String> = store
         .contracts()
@@ -577,6 +593,173 @@ pub async fn registering_contracts_refuses_code_that_cannot_read_the_store(store
         .map(|c| c.fingerprint)
         .collect();
     assert!(!fingerprints.contains(&fp("changed")));
+}
+
+pub async fn a_compatible_change_in_place_is_recorded_next_to_the_stored_schema(store: impl EventStore) {
+    let s = stream("placed");
+    let a = shaped("shop.Placed", 1, "a", r#"{"total":{"type":"u64"}}"#);
+    registry::register_contracts(&store, std::slice::from_ref(&a))
+        .await
+        .unwrap();
+    append_any(
+        &store,
+        &s,
+        vec![of_contract("shop.Placed", 1, "a"), of_contract("shop.Placed", 1, "a")],
+    )
+    .await
+    .unwrap();
+    // A field with a default added in place (docs/lint.md, "Add
+    // information"): compatible, so it starts and its fingerprint is
+    // recorded next to the stored one.
+    let b = shaped(
+        "shop.Placed",
+        1,
+        "b",
+        r#"{"total":{"type":"u64"},"channel":{"type":"String","default":"web"}}"#,
+    );
+    registry::register_contracts(&store, std::slice::from_ref(&b))
+        .await
+        .unwrap();
+    append_any(&store, &s, vec![of_contract("shop.Placed", 1, "b")])
+        .await
+        .unwrap();
+    // The old build still writes its shape, which the registry knows.
+    append_any(&store, &s, vec![of_contract("shop.Placed", 1, "a")])
+        .await
+        .unwrap();
+    let seen: Vec<(String, u32, String, Option<u64>, bool, bool)> = store
+        .contracts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            (
+                c.name,
+                c.version,
+                c.fingerprint,
+                c.first_position,
+                c.schema.is_some(),
+                c.first_seen.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("shop.Placed".into(), 1, fp("a"), Some(1), true, true),
+            ("shop.Placed".into(), 1, fp("b"), Some(3), true, true),
+        ]
+    );
+    // Every event is read back as written, each with its fingerprint.
+    let fingerprints: Vec<String> = collect(store.read_all(1))
+        .await
+        .into_iter()
+        .map(|e| e.fingerprint)
+        .collect();
+    assert_eq!(fingerprints, [fp("a"), fp("a"), fp("b"), fp("a")]);
+
+    // An incompatible change is refused against every stored schema, with
+    // the lint's rule id, and nothing is recorded.
+    let c = shaped("shop.Placed", 1, "c", r#"{"total":{"type":"u32"}}"#);
+    let error = registry::register_contracts(&store, std::slice::from_ref(&c))
+        .await
+        .unwrap_err();
+    let registry::RegisterError::Mismatch(report) = &error else {
+        panic!("{error}")
+    };
+    let found: Vec<(Option<&str>, String)> = report
+        .problems
+        .iter()
+        .map(|p| match p {
+            registry::ContractProblem::Incompatible { stored, finding, .. } => {
+                (p.rule_id(), format!("{stored} {}", finding.path))
+            }
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some("integer-narrowed"), format!("{} total", fp("a"))),
+            (Some("integer-narrowed"), format!("{} total", fp("b"))),
+        ],
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("error[integer-narrowed]: event `shop.Placed` v1: `total` was narrowed from `u64` to `u32`"),
+        "{error}"
+    );
+    assert_eq!(
+        store.contracts().await.unwrap().len(),
+        2,
+        "the refused schema is not recorded"
+    );
+    // Its events are refused too: the store does not know the schema.
+    let unknown = append_any(&store, &s, vec![of_contract("shop.Placed", 1, "c")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&unknown, AppendError::FingerprintMismatch { stored, appended, .. } if *stored == fp("a") && *appended == fp("c")),
+        "{unknown}"
+    );
+    assert_eq!(store.head().await.unwrap(), 4);
+    // In mode full, the old readers must read the new shape as well: a
+    // removed required field is refused there, accepted in backward.
+    let d = shaped(
+        "shop.Placed",
+        1,
+        "d",
+        r#"{"channel":{"type":"String","default":"web"}}"#,
+    );
+    let full = registry::register_contracts_in(&store, std::slice::from_ref(&d), registry::Mode::Full)
+        .await
+        .unwrap_err();
+    assert!(full.to_string().contains("error[field-removed]"), "{full}");
+    registry::register_contracts_in(&store, std::slice::from_ref(&d), registry::Mode::Backward)
+        .await
+        .unwrap();
+    assert_eq!(store.contracts().await.unwrap().len(), 3);
+}
+
+pub async fn an_unreadable_stored_schema_is_reported_and_kept(store: impl EventStore) {
+    let s = stream("corrupt");
+    // A schema that is not JSON, as a damaged row or another tool may
+    // have left it: `record_contracts` records without checking.
+    let mut damaged = compiled("shop.Placed", 1, "a");
+    damaged.schema = Some("{\"fields\": {".into());
+    store.record_contracts(vec![damaged]).await.unwrap();
+    append_any(&store, &s, vec![of_contract("shop.Placed", 1, "a")])
+        .await
+        .unwrap();
+    let error = registry::register_contracts(&store, &[compiled("shop.Placed", 1, "b")])
+        .await
+        .unwrap_err();
+    let registry::RegisterError::Mismatch(report) = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        matches!(&report.problems[..], [registry::ContractProblem::UnreadableSchema { contract, version: 1, fingerprint, .. }]
+            if contract == "shop.Placed" && *fingerprint == fp("a")),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("shop.Placed v1: the stored schema with fingerprint"),
+        "{text}"
+    );
+    assert!(text.contains("its schema is corrupt (not JSON"), "{text}");
+    // Nothing lost: the row and its event are as they were, and this
+    // build (same fingerprint) still starts.
+    let rows = store.contracts().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].schema.as_deref(), Some("{\"fields\": {"));
+    assert_eq!(rows[0].first_position, Some(1));
+    registry::register_contracts(&store, &[compiled("shop.Placed", 1, "a")])
+        .await
+        .unwrap();
+    assert_eq!(store.head().await.unwrap(), 1);
 }
 
 // Hostile input: every backend accepts and refuses the same values, with
@@ -943,6 +1126,16 @@ macro_rules! conformance {
                 super::the_registry_records_first_uses_and_refuses_changed_ones(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_compatible_change_in_place_is_recorded_next_to_the_stored_schema() {
+                let Some(store) = ($make) else { return };
+                super::a_compatible_change_in_place_is_recorded_next_to_the_stored_schema(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_unreadable_stored_schema_is_reported_and_kept() {
+                let Some(store) = ($make) else { return };
+                super::an_unreadable_stored_schema_is_reported_and_kept(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn registering_contracts_refuses_code_that_cannot_read_the_store() {
                 let Some(store) = ($make) else { return };
                 super::registering_contracts_refuses_code_that_cannot_read_the_store(store).await;
@@ -1295,7 +1488,7 @@ mod postgres_only {
                 refused,
                 OpenError::OlderSchema {
                     found: 2,
-                    current: 4,
+                    current: 5,
                     ..
                 }
             ),
@@ -1384,7 +1577,7 @@ mod postgres_only {
                 refused,
                 OpenError::OlderSchema {
                     found: 3,
-                    current: 4,
+                    current: 5,
                     ..
                 }
             ),
@@ -1478,7 +1671,7 @@ mod postgres_only {
                 refused,
                 OpenError::OlderSchema {
                     found: 1,
-                    current: 4,
+                    current: 5,
                     ..
                 }
             ),
@@ -1530,6 +1723,119 @@ mod postgres_only {
             .unwrap()
             .get(0);
         assert_eq!(functions, 1);
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+        drop(client);
+        connection.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_layout_4_registry_becomes_a_schema_registry_with_every_row_kept() {
+        let Some(url) = postgres_url() else { return };
+        let schema = format!("test_{}", Uuid::now_v7().simple());
+        let config = in_schema(schema.clone());
+        let store = PostgresStore::open_with(&url, config.clone()).await.unwrap();
+        let a = shaped("shop.Placed", 1, "a", r#"{"total":{"type":"u64"}}"#);
+        registry::register_contracts(&store, &[a.clone(), compiled("shop.Placed", 2, "p2")])
+            .await
+            .unwrap();
+        let s = stream("order");
+        append_any(
+            &store,
+            &s,
+            vec![of_contract("shop.Placed", 1, "a"), of_contract("shop.Shipped", 1, "s1")],
+        )
+        .await
+        .unwrap();
+        drop(store);
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let connection = tokio::spawn(connection);
+        // Back to layout 4's registry: one row per version, no format, no
+        // time.
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE {schema}.contracts DROP COLUMN schema_format, DROP COLUMN first_seen;
+                 ALTER TABLE {schema}.contracts DROP CONSTRAINT contracts_pkey;
+                 ALTER TABLE {schema}.contracts ADD PRIMARY KEY (name, version);"
+            ))
+            .await
+            .unwrap();
+        let refused = PostgresStore::open_existing(&url, config.clone())
+            .await
+            .err()
+            .expect("older");
+        assert!(
+            matches!(
+                refused,
+                OpenError::OlderSchema {
+                    found: 4,
+                    current: 5,
+                    ..
+                }
+            ),
+            "{refused}"
+        );
+        let store = PostgresStore::open_with(&url, config.clone()).await.unwrap();
+        let seen = |rows: Vec<registry::StoredContract>| -> Vec<(String, u32, String, bool, Option<u64>, bool)> {
+            rows.into_iter()
+                .map(|c| {
+                    (
+                        c.name,
+                        c.version,
+                        c.fingerprint,
+                        c.schema.is_some(),
+                        c.first_position,
+                        c.first_seen.is_some(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            seen(store.contracts().await.unwrap()),
+            [
+                ("shop.Placed".into(), 1, fp("a"), true, Some(1), false),
+                ("shop.Placed".into(), 2, fp("p2"), true, None, false),
+                ("shop.Shipped".into(), 1, fp("s1"), false, Some(2), false),
+            ]
+        );
+        // The moved registry takes a compatible change in place.
+        let b = shaped(
+            "shop.Placed",
+            1,
+            "b",
+            r#"{"total":{"type":"u64"},"note":{"type":"String","default":""}}"#,
+        );
+        registry::register_contracts(&store, &[b, compiled("shop.Shipped", 1, "s1")])
+            .await
+            .unwrap();
+        append_any(&store, &s, vec![of_contract("shop.Placed", 1, "b")])
+            .await
+            .unwrap();
+        let rows = seen(store.contracts().await.unwrap());
+        assert_eq!(rows[1], ("shop.Placed".into(), 1, fp("b"), true, Some(3), true));
+        // A schema a newer Treaty wrote is not compared, and kept.
+        client
+            .batch_execute(&format!(
+                "UPDATE {schema}.contracts SET schema_format = 7 WHERE fingerprint = '{}'",
+                fp("a")
+            ))
+            .await
+            .unwrap();
+        let newer = registry::register_contracts(&store, &[compiled("shop.Placed", 1, "c")])
+            .await
+            .unwrap_err();
+        assert!(
+            newer.to_string().contains(&format!(
+                "shop.Placed v1: the stored schema with fingerprint {} cannot be read: its schema was written by a \
+                 newer Treaty (schema format 7",
+                fp("a")
+            )),
+            "{newer}"
+        );
+        assert_eq!(store.contracts().await.unwrap().len(), 4);
+        drop(store);
         client
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .await

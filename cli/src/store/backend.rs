@@ -6,7 +6,7 @@
 //! PostgreSQL role allowed only `SELECT` suffices. A mistyped path or
 //! schema gets the runtime's error, which names the missing tables.
 
-use treaty_runtime::store::registry::{self, CompiledContract, RegisterError, StoredContract};
+use treaty_runtime::store::registry::{self, CompiledContract, Mode, RegisterError, StoredContract};
 use treaty_runtime::store::{
     Direction, EventStore, EventStream, PostgresConfig, PostgresStore, ReadError, SqliteConfig, SqliteStore, StreamName,
 };
@@ -60,11 +60,12 @@ impl Store {
         }
     }
 
-    /// [`registry::check_contracts`]: compares without writing.
-    pub async fn check_contracts(&self, compiled: &[CompiledContract]) -> Result<(), RegisterError> {
+    /// [`registry::check_contracts_in`]: compares in `mode` without
+    /// writing.
+    pub async fn check_contracts_in(&self, compiled: &[CompiledContract], mode: Mode) -> Result<(), RegisterError> {
         match self {
-            Store::Sqlite(store) => registry::check_contracts(store, compiled).await,
-            Store::Postgres(store) => registry::check_contracts(store, compiled).await,
+            Store::Sqlite(store) => registry::check_contracts_in(store, compiled, mode).await,
+            Store::Postgres(store) => registry::check_contracts_in(store, compiled, mode).await,
         }
     }
 }

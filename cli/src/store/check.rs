@@ -1,13 +1,16 @@
 //! `treaty store check`: whether contract files can read every event in a
-//! store, answered the way a service answers it before it starts, but
-//! without writing anything.
+//! store, answered the way a service answers it before it starts
+//! (`register_contracts`: the same rule book, the same mode, the same
+//! findings with their rule ids), but without writing anything. It lists
+//! the writer schemas the store holds first: every fingerprint of each
+//! contract version, with its first position and when it was first seen.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use treaty_dsl::ContractKind;
-use treaty_runtime::store::registry::{CompiledContract, RegisterError};
+use treaty_runtime::store::registry::{self, CompiledContract, Mode, RegisterError, StoredContract};
 
 use super::backend;
 use super::Failure;
@@ -24,6 +27,10 @@ pub struct CheckArgs {
     /// A contract type mapped to Rust by the build: `shared.Money=::money::Money`.
     #[arg(long = "extern", value_name = "NAME=RUST_TYPE")]
     extern_types: Vec<String>,
+    /// The compatibility mode: backward (this code reads every stored
+    /// shape), forward or full [default: the store's, backward].
+    #[arg(long, value_name = "MODE", value_parser = registry::parse_mode)]
+    mode: Option<Mode>,
 }
 
 /// Runs `treaty store check`.
@@ -32,7 +39,13 @@ pub async fn run(args: CheckArgs) -> Result<(), Failure> {
     // nothing to compare, and no reason to connect.
     let compiled = compile(&args.contracts, &args.extern_types)?;
     let store = backend::open(&args.db).await?;
-    match store.check_contracts(&compiled).await {
+    let stored = store
+        .contracts()
+        .await
+        .map_err(|e| Failure::problem(super::describe(&e)))?;
+    print!("{}", listing(&stored));
+    let mode = args.mode.unwrap_or(Mode::Backward);
+    match store.check_contracts_in(&compiled, mode).await {
         Ok(()) => {
             println!(
                 "ok: the contracts can read every event in the store ({} event version{})",
@@ -47,6 +60,34 @@ pub async fn run(args: CheckArgs) -> Result<(), Failure> {
         }
         Err(e) => Err(Failure::problem(super::describe(&e))),
     }
+}
+
+/// The writer schemas of the registry, one line each.
+pub(super) fn listing(stored: &[StoredContract]) -> String {
+    let mut out = format!(
+        "the store holds {} writer schema{}:\n",
+        stored.len(),
+        crate::plural(stored.len())
+    );
+    for c in stored {
+        let used = c.first_position.map_or("registered, no event yet".to_string(), |p| {
+            format!("first at position {p}")
+        });
+        let schema = if c.schema.is_some() {
+            ""
+        } else {
+            ", schema not recorded"
+        };
+        out.push_str(&crate::table::printable(&format!(
+            "  {} v{} {} ({used}, first seen {}{schema})",
+            c.name,
+            c.version,
+            c.fingerprint,
+            super::stats::first_seen(c)
+        )));
+        out.push('\n');
+    }
+    out
 }
 
 /// Every event version of the contract files, as generated code would

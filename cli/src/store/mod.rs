@@ -61,6 +61,11 @@ impl Failure {
         }
     }
 
+    /// What to say on standard error, unless it has been said already.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
     /// A failure whose explanation has been printed already.
     pub fn reported(code: ExitCode) -> Self {
         Failure { code, message: None }

@@ -2,8 +2,10 @@
 //! each stream prefix a store holds.
 //!
 //! Both come from one pass over every event that keeps only the counts;
-//! the contract versions are listed as the registry holds them, with
-//! their fingerprints, including those no event uses yet.
+//! the contract versions are listed as the schema registry holds them:
+//! every fingerprint (writer schema) of each version with its first
+//! position and when it was first seen, including those no event uses
+//! yet.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -34,8 +36,8 @@ struct Stats {
     head: u64,
     /// How many events the scan read: every event up to `head`.
     events: u64,
-    /// The registry, sorted by contract and version, each with how many
-    /// events up to `head` use it.
+    /// The registry, sorted by contract, version and first use, each
+    /// fingerprint with how many events up to `head` use it.
     contracts: Vec<(StoredContract, u64)>,
     /// Events per stream prefix.
     prefixes: BTreeMap<String, u64>,
@@ -80,9 +82,9 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
     // counts add up to the total even while other processes append.
     let head = store.head().await.map_err(read)?;
     let mut prefixes: BTreeMap<String, u64> = BTreeMap::new();
-    // Per contract and version: how many events, and the fingerprint of
-    // the first, for a version the registry lacks.
-    let mut versions: BTreeMap<String, BTreeMap<u32, (u64, String)>> = BTreeMap::new();
+    // Per contract, version and fingerprint: how many events, and the
+    // position of the first, for a fingerprint the registry lacks.
+    let mut versions: BTreeMap<String, BTreeMap<(u32, String), Counted>> = BTreeMap::new();
     let mut events = 0;
     let mut unreadable = Vec::new();
     let mut all = store.read_all(1);
@@ -101,8 +103,8 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
         }
         *count_of(&mut prefixes, prefix(event.stream.as_str())) += 1;
         count_of(&mut versions, &event.contract)
-            .entry(event.contract_version)
-            .or_insert_with(|| (0, event.fingerprint.clone()))
+            .entry((event.contract_version, event.fingerprint))
+            .or_insert((0, event.position))
             .0 += 1;
         events += 1;
     }
@@ -114,7 +116,7 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
         .map(|c| {
             let events = versions
                 .get_mut(&c.name)
-                .and_then(|v| v.remove(&c.version))
+                .and_then(|v| v.remove(&(c.version, c.fingerprint.clone())))
                 .map_or(0, |(events, _)| events);
             (c, events)
         })
@@ -123,18 +125,27 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
     // this finds nothing; if a store ever lacked a row, its events would
     // still be counted, and the counts still add up to the total.
     for (name, left) in versions {
-        for (version, (events, fingerprint)) in left {
+        for ((version, fingerprint), (events, first_position)) in left {
             let unregistered = StoredContract {
                 name: name.clone(),
                 version,
                 fingerprint,
                 schema: None,
-                first_position: None,
+                schema_format: treaty_runtime::store::registry::SCHEMA_FORMAT,
+                first_position: Some(first_position),
+                first_seen: None,
             };
             contracts.push((unregistered, events));
         }
     }
-    contracts.sort_by(|(a, _), (b, _)| (&a.name, a.version).cmp(&(&b.name, b.version)));
+    contracts.sort_by(|(a, _), (b, _)| {
+        (&a.name, a.version, a.first_position.is_none(), a.first_position).cmp(&(
+            &b.name,
+            b.version,
+            b.first_position.is_none(),
+            b.first_position,
+        ))
+    });
     Ok(Stats {
         head,
         events,
@@ -143,6 +154,9 @@ async fn collect(store: &Store) -> Result<Stats, Failure> {
         unreadable,
     })
 }
+
+/// How many events use a writer schema, and the position of the first.
+type Counted = (u64, u64);
 
 /// The part of a stream name before the first `-` (`order-42` is in
 /// `order`); a name without `-` is its own prefix.
@@ -162,9 +176,17 @@ fn to_json(stats: &Stats) -> serde_json::Value {
     let contracts: Vec<serde_json::Value> = stats
         .contracts
         .iter()
-        .map(
-            |(c, events)| json!({"name": c.name, "version": c.version, "fingerprint": c.fingerprint, "events": events}),
-        )
+        .map(|(c, events)| {
+            json!({
+                "name": c.name,
+                "version": c.version,
+                "fingerprint": c.fingerprint,
+                "schema": c.schema.is_some(),
+                "first_position": c.first_position,
+                "first_seen": c.first_seen.map(|t| t.to_string()),
+                "events": events,
+            })
+        })
         .collect();
     let streams: Vec<serde_json::Value> = stats
         .prefixes
@@ -180,17 +202,36 @@ fn to_json(stats: &Stats) -> serde_json::Value {
 }
 
 fn tables(stats: &Stats) -> String {
-    let contracts: Vec<[String; 3]> = stats
+    let contracts: Vec<[String; 6]> = stats
         .contracts
         .iter()
-        .map(|(c, events)| [c.name.clone(), format!("v{}", c.version), events.to_string()])
+        .map(|(c, events)| {
+            [
+                c.name.clone(),
+                format!("v{}", c.version),
+                c.fingerprint.clone(),
+                c.first_position.map_or("-".to_string(), |p| p.to_string()),
+                first_seen(c),
+                events.to_string(),
+            ]
+        })
         .collect();
     let streams: Vec<[String; 2]> = stats
         .prefixes
         .iter()
         .map(|(prefix, events)| [prefix.clone(), events.to_string()])
         .collect();
-    let mut out = table(["contract", "version", "events"], &contracts);
+    let mut out = table(
+        [
+            "contract",
+            "version",
+            "fingerprint",
+            "first position",
+            "first seen",
+            "events",
+        ],
+        &contracts,
+    );
     out.push('\n');
     out.push_str(&table(["stream prefix", "events"], &streams));
     out.push('\n');
@@ -201,6 +242,13 @@ fn tables(stats: &Stats) -> String {
         stats.head
     ));
     out
+}
+
+/// When the registry first saw a writer schema, to the second; `-` for
+/// rows recorded before the store kept the time.
+pub(super) fn first_seen(c: &StoredContract) -> String {
+    c.first_seen
+        .map_or("-".to_string(), |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 /// A table with a header, the first column left-aligned and the others

@@ -90,9 +90,11 @@ pub enum AppendError {
         /// The repeated id.
         id: Uuid,
     },
-    /// The store holds events of this contract version with another
-    /// fingerprint: the contract changed without a new version.
-    #[error("{contract} v{version} is stored with fingerprint {stored}, but this event has {appended}: the contract changed without a new version; declare the change as a new version with `was` history")]
+    /// The store holds this contract version with another fingerprint
+    /// and does not know this one: the contract changed in place, and no
+    /// build registered the new schema after checking it against the
+    /// stored ones.
+    #[error("{contract} v{version} is stored with fingerprint {stored}, but this event has {appended}, a schema the store's registry does not know: the contract changed in place; start the build that writes it with `register_contracts`, which records the change when it is compatible with the stored schemas, or declare it as a new version with `was` history")]
     FingerprintMismatch {
         /// The contract.
         contract: String,

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
 use super::paging::{self, EventPage, PAGE_SIZE};
-use super::registry::{CompiledContract, StoredContract};
+use super::registry::{CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
 use super::rules::{self, StoredId};
 use super::{
     AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
@@ -21,6 +21,7 @@ pub struct MemoryStore {
     inner: Arc<RwLock<State>>,
     head: Arc<watch::Sender<u64>>,
     max_event_bytes: usize,
+    compatibility: Mode,
 }
 
 #[derive(Default)]
@@ -31,8 +32,8 @@ struct State {
     streams: HashMap<StreamName, Vec<u64>>,
     /// Event id to position.
     ids: HashMap<Uuid, u64>,
-    /// The contract registry, by name and version.
-    contracts: BTreeMap<(String, u32), StoredContract>,
+    /// The schema registry, by name, version and fingerprint.
+    contracts: BTreeMap<(String, u32, String), StoredContract>,
 }
 
 impl Default for MemoryStore {
@@ -55,6 +56,16 @@ impl MemoryStore {
             inner: Arc::new(RwLock::new(State::default())),
             head: Arc::new(watch::channel(0).0),
             max_event_bytes,
+            compatibility: Mode::Backward,
+        }
+    }
+
+    /// This store with `mode` as its compatibility mode
+    /// ([`EventStore::compatibility`]).
+    pub fn with_compatibility(self, mode: Mode) -> Self {
+        MemoryStore {
+            compatibility: mode,
+            ..self
         }
     }
 
@@ -91,18 +102,21 @@ impl EventStore for MemoryStore {
         let uses = rules::first_uses(&events);
         let mut previous: Option<(&str, u32, &str)> = None;
         for &(contract, version, fingerprint) in uses.keys() {
-            let stored = state
+            if !state
                 .contracts
-                .get(&(contract.to_string(), version))
-                .map(|c| c.fingerprint.as_str())
-                .or(previous.filter(|p| (p.0, p.1) == (contract, version)).map(|p| p.2));
-            if let Some(stored) = stored.filter(|stored| *stored != fingerprint) {
-                return Err(AppendError::FingerprintMismatch {
-                    contract: contract.to_string(),
-                    version,
-                    stored: stored.to_string(),
-                    appended: fingerprint.to_string(),
-                });
+                .contains_key(&(contract.to_string(), version, fingerprint.to_string()))
+            {
+                let stored = first_of_version(&state, contract, version).or(previous
+                    .filter(|p| (p.0, p.1) == (contract, version))
+                    .map(|p| p.2.to_string()));
+                if let Some(stored) = stored {
+                    return Err(AppendError::FingerprintMismatch {
+                        contract: contract.to_string(),
+                        version,
+                        stored,
+                        appended: fingerprint.to_string(),
+                    });
+                }
             }
             previous = Some((contract, version, fingerprint));
         }
@@ -110,13 +124,15 @@ impl EventStore for MemoryStore {
         for ((contract, version, fingerprint), index) in uses {
             let entry = state
                 .contracts
-                .entry((contract.to_string(), version))
+                .entry((contract.to_string(), version, fingerprint.to_string()))
                 .or_insert_with(|| StoredContract {
                     name: contract.to_string(),
                     version,
                     fingerprint: fingerprint.to_string(),
                     schema: None,
+                    schema_format: SCHEMA_FORMAT,
                     first_position: None,
+                    first_seen: Some(jiff::Timestamp::now()),
                 });
             entry.first_position.get_or_insert(first_position + index as u64);
         }
@@ -191,7 +207,9 @@ impl EventStore for MemoryStore {
     }
 
     async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
-        Ok(self.read().contracts.values().cloned().collect())
+        let mut contracts: Vec<StoredContract> = self.read().contracts.values().cloned().collect();
+        contracts.sort_by(|a, b| registry_order(a).cmp(&registry_order(b)));
+        Ok(contracts)
     }
 
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
@@ -200,19 +218,25 @@ impl EventStore for MemoryStore {
         for c in contracts {
             let entry = state
                 .contracts
-                .entry((c.name.clone(), c.version))
+                .entry((c.name.clone(), c.version, c.fingerprint.clone()))
                 .or_insert_with(|| StoredContract {
                     name: c.name,
                     version: c.version,
                     fingerprint: c.fingerprint.clone(),
                     schema: None,
+                    schema_format: SCHEMA_FORMAT,
                     first_position: None,
+                    first_seen: Some(jiff::Timestamp::now()),
                 });
-            if entry.fingerprint == c.fingerprint && entry.schema.is_none() {
+            if entry.schema.is_none() {
                 entry.schema = c.schema;
             }
         }
         Ok(())
+    }
+
+    fn compatibility(&self) -> Mode {
+        self.compatibility
     }
 
     fn subscribe(&self, from: u64) -> EventStream {
@@ -260,6 +284,30 @@ impl MemoryStore {
             }
         }
     }
+}
+
+/// The order of [`EventStore::contracts`]: by name and version, then the
+/// fingerprints in use by their first position, then those only
+/// registered.
+pub(crate) fn registry_order(c: &StoredContract) -> (&str, u32, bool, Option<u64>, &str) {
+    (
+        &c.name,
+        c.version,
+        c.first_position.is_none(),
+        c.first_position,
+        &c.fingerprint,
+    )
+}
+
+/// The fingerprint a version was first stored with, if it has any.
+fn first_of_version(state: &State, contract: &str, version: u32) -> Option<String> {
+    state
+        .contracts
+        .range((contract.to_string(), version, String::new())..)
+        .take_while(|((c, v, _), _)| c == contract && *v == version)
+        .map(|(_, s)| s)
+        .min_by(|a, b| registry_order(a).cmp(&registry_order(b)))
+        .map(|s| s.fingerprint.clone())
 }
 
 /// The original result when `events` were all appended to `stream` before,

@@ -122,20 +122,21 @@ pub trait EventStore: Send + Sync + 'static {
     /// an error, or when the store is dropped.
     fn subscribe(&self, from: u64) -> EventStream;
 
-    /// Every contract version the store has seen (used by its events or
-    /// recorded with [`EventStore::record_contracts`]), with the position
-    /// of the first event using each. Cheap: it reads the registry, never
-    /// the events.
+    /// Every writer schema the store has seen, one per contract version
+    /// and fingerprint (used by its events or recorded with
+    /// [`EventStore::record_contracts`]), sorted by name, version and first
+    /// use, with the position of the first event using each and when it
+    /// was first seen. Cheap: it reads the registry, never the events.
     ///
     /// # Errors
     ///
     /// When the backend fails.
     fn contracts(&self) -> impl Future<Output = Result<Vec<StoredContract>, ReadError>> + Send;
 
-    /// Records compiled contract versions and their schemas. A version
-    /// already recorded keeps its fingerprint (a different one is not
-    /// written; [`registry::check_contracts`] reports it) and gains the
-    /// schema if it had none.
+    /// Records compiled contract versions and their schemas, without
+    /// checking them (that is [`registry::register_contracts`]'s part): a
+    /// fingerprint new for its version is recorded next to those stored,
+    /// and one recorded already gains the schema if it had none.
     ///
     /// # Errors
     ///
@@ -144,4 +145,12 @@ pub trait EventStore: Send + Sync + 'static {
         &self,
         contracts: Vec<CompiledContract>,
     ) -> impl Future<Output = Result<(), AppendError>> + Send;
+
+    /// The compatibility mode in which [`registry::register_contracts`]
+    /// compares this build's schemas with the stored ones: by default
+    /// [`registry::Mode::Backward`] (this code reads every stored shape);
+    /// the stores' configurations set it.
+    fn compatibility(&self) -> registry::Mode {
+        registry::Mode::Backward
+    }
 }

@@ -47,7 +47,7 @@ use crate::storage::postgres::{self, Connected};
 use crate::storage::{Component, OpenError, PostgresOptions};
 
 use super::paging::{self, Page, RowKey, PAGE_SIZE};
-use super::registry::{CompiledContract, StoredContract};
+use super::registry::{CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
     AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent,
@@ -65,6 +65,9 @@ pub struct PostgresConfig {
     /// How often subscriptions look for events appended by other
     /// processes. Appends made through this store wake them at once.
     pub poll_interval: Duration,
+    /// The mode in which `register_contracts` compares a build's schemas
+    /// with the stored ones (see [`EventStore::compatibility`]).
+    pub compatibility: Mode,
 }
 
 impl Default for PostgresConfig {
@@ -73,6 +76,7 @@ impl Default for PostgresConfig {
             connection: PostgresOptions::default(),
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             poll_interval: Duration::from_millis(100),
+            compatibility: Mode::Backward,
         }
     }
 }
@@ -140,9 +144,11 @@ impl VersionsInUse {
 /// first positions, 3 keeps contract versions as `BIGINT`, so every `u32`
 /// version is stored as itself (layout 2's `INTEGER` took only half of
 /// them), 4 takes positions from the sequence `positions` instead of a
-/// `head` row locked through every commit. PostgreSQL keeps no number; the
-/// columns and the sequence tell the layouts apart.
-const LAYOUT: i64 = 4;
+/// `head` row locked through every commit, 5 is a schema registry (every
+/// fingerprint of a version, with its schema's format and when it was
+/// first seen). PostgreSQL keeps no number; the columns and the sequence
+/// tell the layouts apart.
+const LAYOUT: i64 = 5;
 
 /// The store's tables, as `open_existing` looks for them.
 const TABLES: &[&str] = &["events", "contracts"];
@@ -255,12 +261,15 @@ impl PostgresStore {
                      version        BIGINT NOT NULL,
                      fingerprint    TEXT NOT NULL,
                      schema         TEXT,
+                     schema_format  INTEGER NOT NULL DEFAULT 1,
                      first_position BIGINT,
-                     PRIMARY KEY (name, version)
+                     first_seen     BIGINT,
+                     PRIMARY KEY (name, version, fingerprint)
                  );
                  {migration}
                  {widening}
                  {sequence}
+                 {schemas}
                  CREATE SEQUENCE IF NOT EXISTS {schema}.positions AS BIGINT MINVALUE 1 CACHE 1;
                  {function}
                  {group}
@@ -270,6 +279,7 @@ impl PostgresStore {
                     migration = registry_migration(tables, schema),
                     widening = version_migration(tables, schema),
                     sequence = sequence_migration(tables, schema),
+                    schemas = schema_registry_migration(tables, schema),
                     function = append_function(tables, schema),
                     group = group::group_function(tables, schema),
                     bound = bound_function(tables, schema),
@@ -318,7 +328,8 @@ impl PostgresStore {
         // The layout shows in the columns: layout 2 added
         // `contracts.first_position`, layout 3 widened
         // `events.contract_version` to `bigint`; layout 4 replaced the
-        // `head` table by the `positions` sequence. The catalog, not
+        // `head` table by the `positions` sequence; layout 5 added
+        // `contracts.first_seen` with the schema registry. The catalog, not
         // `information_schema`, which hides the columns of tables the role
         // has no rights on.
         let columns = client
@@ -354,6 +365,8 @@ impl PostgresStore {
             2
         } else if column("positions", "").is_none() {
             3
+        } else if column("contracts", "first_seen").is_none() {
+            4
         } else {
             LAYOUT
         };
@@ -609,16 +622,41 @@ fn sequence_migration(tables: &Tables, schema: &str) -> String {
     )
 }
 
+/// Moves the registry of layout 4, one fingerprint per contract version,
+/// to the schema registry of layout 5: every fingerprint of a version, its
+/// schema's format and when it was first seen (`NULL`, unknown, for the
+/// rows moved). Every row is kept. Runs in the table-creation transaction;
+/// does nothing once done.
+fn schema_registry_migration(tables: &Tables, schema: &str) -> String {
+    format!(
+        r#"DO $schemas$ BEGIN
+                 IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                                WHERE table_schema = '{schema}' AND table_name = 'contracts'
+                                  AND column_name = 'first_seen') THEN
+                     ALTER TABLE {contracts} ADD COLUMN schema_format INTEGER NOT NULL DEFAULT 1,
+                                             ADD COLUMN first_seen BIGINT;
+                     EXECUTE format('ALTER TABLE {contracts} DROP CONSTRAINT %I',
+                         (SELECT conname FROM pg_catalog.pg_constraint
+                          WHERE conrelid = '{contracts}'::regclass AND contype = 'p'));
+                     ALTER TABLE {contracts} ADD PRIMARY KEY (name, version, fingerprint);
+                 END IF;
+             END $schemas$;"#,
+        contracts = tables.contracts,
+    )
+}
+
 /// The server-side append: the expected-version check (a stored id, the
 /// sign of a retry, is caught by the unique index or, for a retry whose
 /// expectation no longer holds, by the caller after a wrong version), the
-/// registry when `p_register` (rows locked in byte order, like
-/// `record_contracts`, and checked before any position is taken, so a
-/// refused fingerprint leaves no hole), the positions, the first
-/// positions of the versions it registered, and the insert. A version
-/// registered by an open append is waited for by every other append
-/// registering it, so its first position is the lowest position of an
-/// event using it.
+/// registry when `p_register` (fingerprints in byte order, like
+/// `record_contracts`, checked before any position is taken, so a refused
+/// fingerprint leaves no hole: one new for a version stored with another
+/// is refused, since only `register_contracts` records such a one after
+/// checking it), the positions, the first positions of the fingerprints
+/// it registered, and the insert. An append registering a fingerprint not
+/// in use yet holds a transaction-level advisory lock on its version, so
+/// every other append registering it waits, and its first position is the
+/// lowest position of an event using it.
 ///
 /// First it takes a transaction-level advisory lock on its stream (by the
 /// stream name's hash; a collision only makes two streams take turns):
@@ -658,6 +696,7 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                  v_seen BIGINT;
                  v_positions BIGINT[];
                  v_stored TEXT;
+                 v_used BOOLEAN;
                  r RECORD;
              BEGIN
                  -- Appends to one stream take turns from here to their
@@ -677,19 +716,25 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                          GROUP BY t.c, t.v, t.f
                          ORDER BY t.c COLLATE "C", t.v, t.f COLLATE "C"
                      LOOP
-                         -- A version in use is final: read, not locked, so
-                         -- an open append never holds up another's check.
-                         SELECT x.fingerprint INTO v_stored FROM {contracts} AS x
-                         WHERE x.name = r.c AND x.version = r.v AND x.first_position IS NOT NULL;
-                         IF NOT FOUND THEN
-                             INSERT INTO {contracts} AS x (name, version, fingerprint)
-                             VALUES (r.c, r.v, r.f)
-                             ON CONFLICT (name, version) DO UPDATE SET first_position = x.first_position
-                             RETURNING x.fingerprint INTO v_stored;
-                         END IF;
-                         IF v_stored <> r.f THEN
-                             RAISE EXCEPTION USING ERRCODE = '{code}',
-                                 MESSAGE = r.c || chr(31) || r.v || chr(31) || v_stored || chr(31) || r.f;
+                         -- A fingerprint in use is final: read, not locked,
+                         -- so an open append never holds up another's check.
+                         SELECT x.first_position IS NOT NULL INTO v_used FROM {contracts} AS x
+                         WHERE x.name = r.c AND x.version = r.v AND x.fingerprint = r.f;
+                         IF NOT FOUND OR NOT v_used THEN
+                             PERFORM pg_advisory_xact_lock({registry_key}, hashtext(r.c || chr(31) || r.v::TEXT));
+                             IF NOT EXISTS (SELECT 1 FROM {contracts} AS x
+                                            WHERE x.name = r.c AND x.version = r.v AND x.fingerprint = r.f) THEN
+                                 SELECT x.fingerprint INTO v_stored FROM {contracts} AS x
+                                 WHERE x.name = r.c AND x.version = r.v
+                                 ORDER BY x.first_position NULLS LAST, x.fingerprint COLLATE "C" LIMIT 1;
+                                 IF FOUND THEN
+                                     RAISE EXCEPTION USING ERRCODE = '{code}',
+                                         MESSAGE = r.c || chr(31) || r.v || chr(31) || v_stored || chr(31) || r.f;
+                                 END IF;
+                                 INSERT INTO {contracts} (name, version, fingerprint, first_seen)
+                                 VALUES (r.c, r.v, r.f, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT)
+                                 ON CONFLICT DO NOTHING;
+                             END IF;
                          END IF;
                      END LOOP;
                  END IF;
@@ -703,10 +748,10 @@ fn append_function(tables: &Tables, schema: &str) -> String {
                  END IF;
                  IF p_register THEN
                      UPDATE {contracts} AS x SET first_position = v_positions[u.i]
-                     FROM (SELECT t.c, t.v, min(t.i) AS i
-                           FROM unnest(p_contracts, p_contract_versions) WITH ORDINALITY AS t(c, v, i)
-                           GROUP BY t.c, t.v) AS u
-                     WHERE x.name = u.c AND x.version = u.v AND x.first_position IS NULL;
+                     FROM (SELECT t.c, t.v, t.f, min(t.i) AS i
+                           FROM unnest(p_contracts, p_contract_versions, p_fingerprints) WITH ORDINALITY AS t(c, v, f, i)
+                           GROUP BY t.c, t.v, t.f) AS u
+                     WHERE x.name = u.c AND x.version = u.v AND x.fingerprint = u.f AND x.first_position IS NULL;
                  END IF;
                  INSERT INTO {events}
                      (position, id, stream, version, contract, contract_version, fingerprint, payload, metadata)
@@ -720,6 +765,7 @@ fn append_function(tables: &Tables, schema: &str) -> String {
         contracts = tables.contracts,
         key = tables.append_key,
         stream_key = tables.append_key ^ 0x4000_0000,
+        registry_key = tables.append_key ^ 0x2000_0000,
         code = FINGERPRINT_MISMATCH,
     )
 }
@@ -1280,7 +1326,8 @@ impl EventStore for PostgresStore {
 
     async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
         let sql = format!(
-            "SELECT name, version, fingerprint, schema, first_position FROM {} ORDER BY name, version",
+            "SELECT name, version, fingerprint, schema, schema_format, first_position, first_seen FROM {}
+             ORDER BY name, version, first_position NULLS LAST, fingerprint COLLATE \"C\"",
             self.tables.contracts
         );
         let rows = retrying(|| async {
@@ -1291,7 +1338,9 @@ impl EventStore for PostgresStore {
         rows.iter()
             .map(|r| {
                 let version: i64 = r.try_get(1).map_err(read_error)?;
-                let first_position: Option<i64> = r.try_get(4).map_err(read_error)?;
+                let format: i32 = r.try_get(4).map_err(read_error)?;
+                let first_position: Option<i64> = r.try_get(5).map_err(read_error)?;
+                let first_seen: Option<i64> = r.try_get(6).map_err(read_error)?;
                 Ok(StoredContract {
                     name: r.try_get(0).map_err(read_error)?,
                     version: u32::try_from(version).map_err(|_| {
@@ -1301,7 +1350,11 @@ impl EventStore for PostgresStore {
                     })?,
                     fingerprint: r.try_get(2).map_err(read_error)?,
                     schema: r.try_get(3).map_err(read_error)?,
+                    // A negative format is no format this Treaty wrote:
+                    // shown as the newest, so it is not compared.
+                    schema_format: u32::try_from(format).unwrap_or(u32::MAX),
                     first_position: first_position.map(|p| p as u64),
+                    first_seen: first_seen.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
                 })
             })
             .collect()
@@ -1310,23 +1363,25 @@ impl EventStore for PostgresStore {
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
         super::validate::registry(&contracts)?;
         // One statement, so the registry rows are locked only while it
-        // runs: an append registering a version waits for them. The rows
-        // are taken in byte order, as appends take them, and a version
-        // given twice is given once.
+        // runs: an append registering a fingerprint waits for them. The
+        // rows are taken in byte order, as appends take them, and a
+        // fingerprint given twice is given once.
         let mut sorted = contracts;
         sorted.sort();
-        sorted.dedup_by(|a, b| (&a.name, a.version) == (&b.name, b.version));
+        sorted.dedup_by(|a, b| (&a.name, a.version, &a.fingerprint) == (&b.name, b.version, &b.fingerprint));
         let names: Vec<&str> = sorted.iter().map(|c| c.name.as_str()).collect();
         let versions: Vec<i64> = sorted.iter().map(|c| i64::from(c.version)).collect();
         let fingerprints: Vec<&str> = sorted.iter().map(|c| c.fingerprint.as_str()).collect();
         let schemas: Vec<Option<&str>> = sorted.iter().map(|c| c.schema.as_deref()).collect();
+        let format = SCHEMA_FORMAT as i32;
         let sql = format!(
-            "INSERT INTO {0} AS c (name, version, fingerprint, schema)
-             SELECT t.name, t.version, t.fingerprint, t.schema
+            "INSERT INTO {0} AS c (name, version, fingerprint, schema, schema_format, first_seen)
+             SELECT t.name, t.version, t.fingerprint, t.schema, $5, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
              FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS t(name, version, fingerprint, schema)
-             ORDER BY t.name COLLATE \"C\", t.version
-             ON CONFLICT (name, version) DO UPDATE SET schema = COALESCE(c.schema, EXCLUDED.schema)
-             WHERE c.fingerprint = EXCLUDED.fingerprint",
+             ORDER BY t.name COLLATE \"C\", t.version, t.fingerprint COLLATE \"C\"
+             ON CONFLICT (name, version, fingerprint) DO UPDATE
+             SET schema = EXCLUDED.schema, schema_format = EXCLUDED.schema_format
+             WHERE c.schema IS NULL AND EXCLUDED.schema IS NOT NULL",
             self.tables.contracts
         );
         // The upsert changes nothing when repeated, so it is retried like
@@ -1334,12 +1389,16 @@ impl EventStore for PostgresStore {
         retrying(|| async {
             let client = self.pool.get().await.map_err(append_error)?;
             client
-                .execute(&sql, &[&names, &versions, &fingerprints, &schemas])
+                .execute(&sql, &[&names, &versions, &fingerprints, &schemas, &format])
                 .await
                 .map_err(append_error)
         })
         .await?;
         Ok(())
+    }
+
+    fn compatibility(&self) -> Mode {
+        self.config.compatibility
     }
 
     fn subscribe(&self, from: u64) -> EventStream {

@@ -26,7 +26,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
 use super::paging::{self, PAGE_SIZE};
-use super::registry::{CompiledContract, StoredContract};
+use super::registry::{CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::sqlite_page::SqlitePage;
 use super::sqlite_shared::{self, CommitWith, FileWriter, Finish, Job};
@@ -43,7 +43,7 @@ use crate::types::Uuid;
 const TABLES: &[&str] = &["events", "contracts"];
 
 /// The layout version this build writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -59,12 +59,14 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (stream, version)
 );
 CREATE TABLE IF NOT EXISTS contracts (
-    name        TEXT NOT NULL,
-    version     INTEGER NOT NULL,
-    fingerprint TEXT NOT NULL,
-    schema      TEXT,
+    name           TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    schema         TEXT,
+    schema_format  INTEGER NOT NULL DEFAULT 1,
     first_position INTEGER,
-    PRIMARY KEY (name, version)
+    first_seen     INTEGER,
+    PRIMARY KEY (name, version, fingerprint)
 );
 ";
 
@@ -78,6 +80,27 @@ UPDATE contracts SET first_position = used.position
 FROM (SELECT contract, contract_version, min(position) AS position FROM events GROUP BY contract, contract_version) AS used
 WHERE used.contract = contracts.name AND used.contract_version = contracts.version;
 ALTER TABLE contracts DROP COLUMN events;
+";
+
+/// Layout 2 kept one fingerprint per contract version. Layout 3 is a
+/// schema registry: every fingerprint a version was written or registered
+/// with, its schema's format and when it was first seen (unknown, `NULL`,
+/// for the rows moved here). Every row is kept as it was.
+const MIGRATE_2_TO_3: &str = "
+CREATE TABLE contracts_3 (
+    name           TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    schema         TEXT,
+    schema_format  INTEGER NOT NULL DEFAULT 1,
+    first_position INTEGER,
+    first_seen     INTEGER,
+    PRIMARY KEY (name, version, fingerprint)
+);
+INSERT INTO contracts_3 (name, version, fingerprint, schema, first_position)
+    SELECT name, version, fingerprint, schema, first_position FROM contracts;
+DROP TABLE contracts;
+ALTER TABLE contracts_3 RENAME TO contracts;
 ";
 
 const COLUMNS: &str = "position, id, stream, version, contract, contract_version, fingerprint, payload, metadata";
@@ -96,6 +119,9 @@ pub struct SqliteConfig {
     /// How often a caught-up subscription looks for events appended by
     /// other processes. Appends made through this store wake it at once.
     pub poll_interval: std::time::Duration,
+    /// The mode in which `register_contracts` compares a build's schemas
+    /// with the stored ones (see [`EventStore::compatibility`]).
+    pub compatibility: Mode,
 }
 
 impl Default for SqliteConfig {
@@ -106,6 +132,7 @@ impl Default for SqliteConfig {
             max_group: 1024,
             readers: 4,
             poll_interval: std::time::Duration::from_millis(100),
+            compatibility: Mode::Backward,
         }
     }
 }
@@ -190,6 +217,9 @@ impl SqliteStore {
         if found == 1 {
             tx.execute_batch(MIGRATE_1_TO_2).map_err(failed)?;
         }
+        if found == 1 || found == 2 {
+            tx.execute_batch(MIGRATE_2_TO_3).map_err(failed)?;
+        }
         tx.execute_batch(SCHEMA).map_err(failed)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(failed)?;
         tx.commit().map_err(failed)?;
@@ -226,7 +256,8 @@ impl SqliteStore {
     /// file is opened read-only. Appends are refused with
     /// [`AppendError::ReadOnly`]. Subscriptions see the appends of the
     /// processes that write to the file by polling it every
-    /// `config.poll_interval`; of `config`, only that and `readers` apply.
+    /// `config.poll_interval`; of `config`, only that, `readers` and
+    /// `compatibility` apply.
     ///
     /// # Examples
     ///
@@ -442,7 +473,9 @@ impl EventStore for SqliteStore {
                 let storage = read_failed;
                 let mut statement = conn
                     .prepare_cached(
-                        "SELECT name, version, fingerprint, schema, first_position FROM contracts ORDER BY name, version",
+                        "SELECT name, version, fingerprint, schema, schema_format, first_position, first_seen
+                         FROM contracts
+                         ORDER BY name, version, first_position IS NULL, first_position, fingerprint",
                     )
                     .map_err(storage)?;
                 let rows = statement
@@ -452,7 +485,11 @@ impl EventStore for SqliteStore {
                             version: r.get(1)?,
                             fingerprint: r.get(2)?,
                             schema: r.get(3)?,
-                            first_position: r.get::<_, Option<i64>>(4)?.map(|p| p as u64),
+                            schema_format: r.get(4)?,
+                            first_position: r.get::<_, Option<i64>>(5)?.map(|p| p as u64),
+                            first_seen: r
+                                .get::<_, Option<i64>>(6)?
+                                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
                         })
                     })
                     .map_err(storage)?;
@@ -477,12 +514,15 @@ impl EventStore for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut upsert = tx.prepare(
-                    "INSERT INTO contracts (name, version, fingerprint, schema) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (name, version) DO UPDATE SET schema = COALESCE(schema, excluded.schema)
-                     WHERE fingerprint = excluded.fingerprint",
+                    "INSERT INTO contracts (name, version, fingerprint, schema, schema_format, first_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (name, version, fingerprint) DO UPDATE
+                     SET schema = excluded.schema, schema_format = excluded.schema_format
+                     WHERE schema IS NULL AND excluded.schema IS NOT NULL",
                 )?;
+                let now = now_millis();
                 for c in &contracts {
-                    upsert.execute(params![c.name, c.version, c.fingerprint, c.schema])?;
+                    upsert.execute(params![c.name, c.version, c.fingerprint, c.schema, SCHEMA_FORMAT, now])?;
                 }
             }
             tx.commit()
@@ -490,6 +530,10 @@ impl EventStore for SqliteStore {
         .await
         .map_err(|e| AppendError::Storage(Box::new(e)))?
         .map_err(append_failed)
+    }
+
+    fn compatibility(&self) -> Mode {
+        self.inner.config.compatibility
     }
 
     fn subscribe(&self, from: u64) -> EventStream {
@@ -935,44 +979,61 @@ fn stored_elsewhere(conn: &Connection, append: &Append) -> Result<(), WriteFailu
     }
 }
 
-/// Records in the registry the contract versions this append uses for the
+/// Records in the registry the writer schemas this append uses for the
 /// first time, with the position of their first event, and refuses an
-/// event whose fingerprint differs from the one recorded for its version.
-/// Versions already in use are only read: the registry is not written on
-/// every append.
+/// event whose fingerprint is new for a version stored with another one
+/// (a registered fingerprint is known: `register_contracts` checked it).
+/// Fingerprints already in use are only read, one lookup each, as before
+/// the registry kept several: the registry is not written on every append.
 fn register_first_uses(conn: &Connection, events: &[NewEvent], first_position: u64) -> Result<(), WriteFailure> {
     let mut find = conn.prepare_cached(
-        "SELECT fingerprint, first_position IS NOT NULL FROM contracts WHERE name = ?1 AND version = ?2",
+        "SELECT first_position IS NOT NULL FROM contracts WHERE name = ?1 AND version = ?2 AND fingerprint = ?3",
     )?;
     for ((contract, version, fingerprint), index) in rules::first_uses(events) {
-        let found: Option<(String, bool)> = find
-            .query_row(params![contract, version], |r| Ok((r.get(0)?, r.get(1)?)))
+        let found: Option<bool> = find
+            .query_row(params![contract, version, fingerprint], |r| r.get(0))
             .optional()?;
+        let position = (first_position + index as u64) as i64;
         match found {
-            Some((stored, _)) if stored != fingerprint => {
-                return Err(WriteFailure::Rejected(AppendError::FingerprintMismatch {
-                    contract: contract.to_string(),
-                    version,
-                    stored,
-                    appended: fingerprint.to_string(),
-                }))
-            }
-            Some((_, true)) => {}
-            _ => {
+            Some(true) => {}
+            Some(false) => {
                 conn.prepare_cached(
-                    "INSERT INTO contracts (name, version, fingerprint, first_position) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (name, version) DO UPDATE SET first_position = excluded.first_position",
+                    "UPDATE contracts SET first_position = ?4
+                     WHERE name = ?1 AND version = ?2 AND fingerprint = ?3 AND first_position IS NULL",
                 )?
-                .execute(params![
-                    contract,
-                    version,
-                    fingerprint,
-                    (first_position + index as u64) as i64
-                ])?;
+                .execute(params![contract, version, fingerprint, position])?;
+            }
+            None => {
+                let stored: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT fingerprint FROM contracts WHERE name = ?1 AND version = ?2
+                         ORDER BY first_position IS NULL, first_position, fingerprint LIMIT 1",
+                    )?
+                    .query_row(params![contract, version], |r| r.get(0))
+                    .optional()?;
+                if let Some(stored) = stored {
+                    return Err(WriteFailure::Rejected(AppendError::FingerprintMismatch {
+                        contract: contract.to_string(),
+                        version,
+                        stored,
+                        appended: fingerprint.to_string(),
+                    }));
+                }
+                conn.prepare_cached(
+                    "INSERT INTO contracts (name, version, fingerprint, first_position, first_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![contract, version, fingerprint, position, now_millis()])?;
             }
         }
     }
     Ok(())
+}
+
+/// The time now in milliseconds since the Unix epoch, as the registry
+/// records when it first saw a schema.
+pub(crate) fn now_millis() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }
 
 fn stored_id(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<StoredId>> {

@@ -106,7 +106,11 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     // The invoices' commands (the collection's, and `billing pay`'s) go
     // through a queue in the same file: each is acknowledged in the
     // transaction that appends its events.
-    let bus = Bus::new(SqliteQueue::open(&settings.db)?, quarantine.clone(), BusConfig::default());
+    let bus = Bus::new(
+        SqliteQueue::open(&settings.db)?,
+        quarantine.clone(),
+        BusConfig::default(),
+    );
     bus.handle_aggregate(Repository::<Invoice, _>::new(store.clone()))?;
     let bus_running = bus.start();
     // The collection keeps its state, outbox and timeouts in the file too,
@@ -135,7 +139,11 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Queues the payment of an invoice for `billing run` to record.
 async fn pay(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let invoice = InvoiceId(settings.invoice.ok_or(format!("billing pay needs --invoice ID\n{USAGE}"))?);
+    let invoice = InvoiceId(
+        settings
+            .invoice
+            .ok_or(format!("billing pay needs --invoice ID\n{USAGE}"))?,
+    );
     let queue = SqliteQueue::open_existing(&settings.db, SqliteQueueConfig::default())?;
     let bus = Bus::new(queue, MemoryQuarantine::new(), BusConfig::default());
     let payment = RecordPayment::new(invoice, Money::new(CAR_PRICE_CENTS, "USD".into()));
@@ -178,9 +186,15 @@ async fn invoices(settings: Settings) -> Result<(), Box<dyn std::error::Error>> 
         } else if event.is::<InvoiceSent>() {
             per_invoice.entry(event.decode::<InvoiceSent>()?.id).or_default().sent = true;
         } else if event.is::<PaymentReceived>() {
-            per_invoice.entry(event.decode::<PaymentReceived>()?.id).or_default().paid = true;
+            per_invoice
+                .entry(event.decode::<PaymentReceived>()?.id)
+                .or_default()
+                .paid = true;
         } else if event.is::<InvoiceOverdue>() {
-            per_invoice.entry(event.decode::<InvoiceOverdue>()?.id).or_default().overdue = true;
+            per_invoice
+                .entry(event.decode::<InvoiceOverdue>()?.id)
+                .or_default()
+                .overdue = true;
         }
     }
     for (account, cars) in per_account {

@@ -17,7 +17,9 @@ use billing::billing::{
     AccountCommand, AccountId, CarInvoiced, InvoiceCar, InvoiceId, InvoiceOverdue, InvoiceSent, MarkOverdue, Money,
     PaymentReceived, RecordPayment, SendInvoice,
 };
-use billing::{Account, Collection, CollectionEvent, Invoice, InvoiceError, CAR_PRICE_CENTS, PAYMENT_DUE, PAYMENT_DUE_TIMEOUT};
+use billing::{
+    Account, Collection, CollectionEvent, Invoice, InvoiceError, CAR_PRICE_CENTS, PAYMENT_DUE, PAYMENT_DUE_TIMEOUT,
+};
 
 fn account() -> AccountId {
     AccountId(Uuid::from_u128(0xacc))
@@ -118,8 +120,13 @@ async fn invoices_are_sent_marked_overdue_and_paid_once_each() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("billing.db");
     let store = SqliteStore::open(&db).unwrap();
-    let bus = Bus::new(SqliteQueue::open(&db).unwrap(), MemoryQuarantine::new(), BusConfig::default());
-    bus.handle_aggregate(Repository::<Invoice, _>::new(store.clone())).unwrap();
+    let bus = Bus::new(
+        SqliteQueue::open(&db).unwrap(),
+        MemoryQuarantine::new(),
+        BusConfig::default(),
+    );
+    bus.handle_aggregate(Repository::<Invoice, _>::new(store.clone()))
+        .unwrap();
     let bus_running = bus.start();
     // Due at once: every invoice is overdue as soon as it is sent.
     let collection = ProcessRunner::new(

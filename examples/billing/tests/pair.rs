@@ -267,7 +267,12 @@ impl Pair {
     async fn wait_for_overdue(&self, count: usize) {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
-            let overdue = self.billing_events().await.iter().filter(|e| e.is::<InvoiceOverdue>()).count();
+            let overdue = self
+                .billing_events()
+                .await
+                .iter()
+                .filter(|e| e.is::<InvoiceOverdue>())
+                .count();
             if overdue >= count {
                 return;
             }
@@ -336,7 +341,10 @@ impl Pair {
         Process::start("billing pay", billing, &["pay", "--db", db, "--invoice", &invoice]).finish();
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self.billing_events().await.iter().any(|e| e.is::<PaymentReceived>()) {
-            assert!(Instant::now() < deadline, "billing did not record the payment within a minute");
+            assert!(
+                Instant::now() < deadline,
+                "billing did not record the payment within a minute"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let listing = Process::start("billing invoices", billing, &["invoices", "--db", db]);

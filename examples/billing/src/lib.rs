@@ -22,6 +22,8 @@ use treaty::ContractInfo;
 
 treaty::include_contracts!();
 
+pub mod specs;
+
 use self::billing::{
     AccountCommand, AccountEvent, AccountId, CarInvoiced, InvoiceCar, InvoiceCommand, InvoiceEvent, InvoiceId,
     InvoiceOverdue, InvoiceSent, MarkOverdue, Money, PaymentReceived, SendInvoice,

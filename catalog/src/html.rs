@@ -355,7 +355,7 @@ fn docs(out: &mut String, docs: &str) {
 
 fn use_case_section(out: &mut String, catalog: &Catalog, use_cases: &[UseCase]) {
     out.push_str("<section id=\"use-cases\">\n<h2>Use cases</h2>\n\
-                  <p class=\"docs\">Specifications that passed when this was built: given these events, when this command arrives, then this happens.</p>\n");
+                  <p class=\"docs\">Specifications that passed when this was built: given these events, when this command arrives (or, for a process manager, this event or timeout), then this happens.</p>\n");
     for use_case in use_cases {
         let _ = write!(
             out,
@@ -386,8 +386,28 @@ fn use_case_section(out: &mut String, catalog: &Catalog, use_cases: &[UseCase]) 
                     escape(error)
                 );
             }
+            UseCaseOutcome::Reacted { commands, effects } if commands.is_empty() && effects.is_empty() => {
+                out.push_str("<p><span class=\"label\">Then</span> the process does nothing.</p>\n");
+            }
+            UseCaseOutcome::Reacted { commands, effects } => {
+                out.push_str("<p class=\"label\">Then the process</p>\n<ul>\n");
+                for command in commands {
+                    let _ = writeln!(
+                        out,
+                        "<li>sends: <span class=\"sentence\">{}</span> <small>(<a href=\"#{}\">{}</a>)</small></li>",
+                        escape(&command.text),
+                        anchor(&command.contract),
+                        escape(short(&command.contract))
+                    );
+                }
+                for effect in effects {
+                    let _ = writeln!(out, "<li>{}</li>", escape(effect));
+                }
+                out.push_str("</ul>\n");
+            }
         }
-        if let Some(message) = catalog.message(&use_case.when.contract) {
+        let command = !matches!(use_case.then, UseCaseOutcome::Reacted { .. });
+        if let Some(message) = catalog.message(&use_case.when.contract).filter(|_| command) {
             let request = serde_json::to_string_pretty(&use_case.when.payload).unwrap_or_default();
             let _ = writeln!(
                 out,
@@ -404,6 +424,14 @@ fn use_case_section(out: &mut String, catalog: &Catalog, use_cases: &[UseCase]) 
 fn sentences(out: &mut String, messages: &[UseCaseMessage]) {
     out.push_str("<ul>\n");
     for message in messages {
+        if message.is_timeout() {
+            let _ = writeln!(
+                out,
+                "<li><span class=\"sentence\">{}</span></li>",
+                escape(&message.text)
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "<li><span class=\"sentence\">{}</span> <small>(<a href=\"#{}\">{}</a>)</small></li>",

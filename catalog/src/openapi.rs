@@ -292,6 +292,8 @@ fn command_responses(examples: Vec<&UseCase>, aggregate: &str) -> Value {
                     }}),
                 );
             }
+            // A process manager's use case answers no command request.
+            UseCaseOutcome::Reacted { .. } => {}
         }
     }
     let mut ok = json!({"schema": {"$ref": "#/components/schemas/CommandOutcome"}});

@@ -94,6 +94,46 @@ fn docs_writes_the_page_the_openapi_document_and_the_catalog() {
     }
 }
 
+/// A process manager's specs (billing's collection, `ProcessSpec::use_case`
+/// as JSON) render beside the contracts like an aggregate's: the event or
+/// the timeout, then the commands the process sends and its other effects.
+#[test]
+fn docs_renders_a_process_manager_s_use_cases() {
+    let billing = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/billing");
+    let out = tempfile::tempdir().unwrap();
+    let status = treaty()
+        .arg("docs")
+        .arg(billing.join("treaty"))
+        .arg("--specs")
+        .arg(billing.join("use-cases.json"))
+        .args(["--title", "Billing", "-o"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("4 use cases"));
+    let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    let car = "00000000-0000-0000-0000-00000000ca42";
+    for expected in [
+        "An invoiced car gets its invoice sent",
+        &format!("<span class=\"sentence\">Invoiced car {car} (Tesla)</span>"),
+        "<p class=\"label\">Then the process</p>",
+        &format!(
+            "<li>sends: <span class=\"sentence\">Send invoice {car} for 2500000 USD</span> \
+             <small>(<a href=\"#billing.SendInvoice\">SendInvoice</a>)</small></li>"
+        ),
+        "<li>schedules the timeout payment-due in 30d</li>",
+        "<li>cancels the timeout payment-due</li>\n<li>completes</li>",
+        // A timeout is no message: a sentence without a link.
+        "<li><span class=\"sentence\">the timeout payment-due of 00000000-0000-0000-0000-00000000ca41 is due</span></li>",
+        "<p><span class=\"label\">Then</span> the process does nothing.</p>",
+    ] {
+        assert!(page.contains(expected), "the page lacks {expected:?}");
+    }
+    // An event is no command: no request body to show.
+    assert!(!page.contains("The command as JSON"));
+}
+
 #[test]
 fn docs_refuses_what_it_cannot_read() {
     let out = tempfile::tempdir().unwrap();

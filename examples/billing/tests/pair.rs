@@ -1,9 +1,12 @@
 //! The factory and billing as two processes with their own SQLite files,
 //! sharing only a RabbitMQ broker: `factory produce` makes cars,
 //! `factory relay` publishes each `CarProduced`, and `billing run`
-//! invoices each car. Whatever happens in between (the broker restarted
-//! while cars are relayed, the relay killed and started again), every car
-//! is invoiced exactly once.
+//! invoices each car, and its collection process sends each invoice and,
+//! its payment being due after a second, marks it overdue. Whatever
+//! happens in between (the broker restarted while cars are relayed, the
+//! relay killed and started again, billing killed and started again),
+//! every car is invoiced exactly once, and every invoice sent once and
+//! marked overdue once.
 //!
 //! Runs when `TREATY_TEST_AMQP` names a broker, and the restart test when
 //! `TREATY_TEST_AMQP_RESTART` restarts it (`.ci/services.sh` sets both);
@@ -25,8 +28,11 @@ use treaty::store::{EventStore, SqliteConfig, SqliteStore};
 use treaty::Uuid;
 use treaty_testing::{amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AsyncCleanup};
 
-use billing::billing::CarInvoiced;
+use billing::billing::{CarInvoiced, InvoiceId, InvoiceOverdue, InvoiceSent, PaymentReceived};
 use billing::factory::CarProduced;
+use billing::Collection;
+use treaty::process::{command_message_id, ProcessManager};
+use treaty::store::RecordedEvent;
 
 /// The factory binary, built once per test process.
 fn factory_binary() -> &'static Path {
@@ -177,6 +183,9 @@ impl Pair {
             &self.prefix,
             "--queue",
             &self.queue,
+            // Every invoice is overdue a second after it is sent.
+            "--payment-due",
+            "1",
         ];
         let billing = Process::start("billing run", Path::new(env!("CARGO_BIN_EXE_billing")), &args);
         billing.wait_for("consuming ");
@@ -218,12 +227,17 @@ impl Pair {
         cars
     }
 
-    /// The car of every invoice in billing's store, repeats included.
-    async fn invoiced(&self) -> Vec<Uuid> {
+    /// Every event in billing's store.
+    async fn billing_events(&self) -> Vec<RecordedEvent> {
         let Ok(store) = SqliteStore::open_existing(&self.billing_db, SqliteConfig::default()) else {
             return Vec::new();
         };
-        let events: Vec<_> = store.read_all(1).try_collect().await.unwrap();
+        store.read_all(1).try_collect().await.unwrap()
+    }
+
+    /// The car of every invoice in billing's store, repeats included.
+    async fn invoiced(&self) -> Vec<Uuid> {
+        let events = self.billing_events().await;
         let mut cars: Vec<Uuid> = events
             .iter()
             .filter(|e| e.is::<CarInvoiced>())
@@ -249,17 +263,99 @@ impl Pair {
         }
     }
 
-    /// Every car produced is invoiced exactly once, and nothing parked.
+    /// Waits until billing has marked at least `count` invoices overdue.
+    async fn wait_for_overdue(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let overdue = self
+                .billing_events()
+                .await
+                .iter()
+                .filter(|e| e.is::<InvoiceOverdue>())
+                .count();
+            if overdue >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "billing marked {overdue} invoices of {count} overdue and no more for three minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every car produced is invoiced exactly once; every invoice is sent
+    /// once, by the command the collection derived from the car's
+    /// `CarInvoiced`, and marked overdue once; nothing is parked.
     async fn check_each_car_invoiced_once(&self) {
         let cars = self.cars().await;
         self.wait_for_invoices(cars.len()).await;
+        self.wait_for_overdue(cars.len()).await;
         // Repeats arriving late would show as more invoices than cars.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let invoiced = self.invoiced().await;
         assert_eq!(invoiced.len(), cars.len(), "invoices for {} cars", cars.len());
         assert_eq!(invoiced, cars, "each car invoiced exactly once");
+        let events = self.billing_events().await;
+        let of_invoice = |event: &RecordedEvent| -> InvoiceId {
+            if event.is::<InvoiceSent>() {
+                event.decode::<InvoiceSent>().unwrap().id
+            } else {
+                event.decode::<InvoiceOverdue>().unwrap().id
+            }
+        };
+        let mut sent = std::collections::HashMap::<InvoiceId, Vec<&RecordedEvent>>::new();
+        let mut overdue = std::collections::HashMap::<InvoiceId, usize>::new();
+        for event in &events {
+            if event.is::<InvoiceSent>() {
+                sent.entry(of_invoice(event)).or_default().push(event);
+            } else if event.is::<InvoiceOverdue>() {
+                *overdue.entry(of_invoice(event)).or_default() += 1;
+            }
+        }
+        assert_eq!(sent.len(), cars.len(), "invoices sent");
+        assert_eq!(overdue.len(), cars.len(), "invoices overdue");
+        for invoiced in events.iter().filter(|e| e.is::<CarInvoiced>()) {
+            let invoice = InvoiceId(invoiced.decode::<CarInvoiced>().unwrap().car);
+            let sent = sent.get(&invoice).map(Vec::as_slice).unwrap_or_default();
+            assert_eq!(sent.len(), 1, "invoice {invoice} sent once");
+            assert_eq!(
+                sent[0].metadata.causation_id,
+                Some(command_message_id(Collection::NAME, invoiced.id, 0)),
+                "invoice {invoice} sent by the collection of its car"
+            );
+            assert_eq!(overdue.get(&invoice), Some(&1), "invoice {invoice} overdue once");
+        }
         let quarantine = SqliteQuarantine::open_existing(&self.billing_db, Default::default()).unwrap();
         assert_eq!(quarantine.list().await.unwrap(), Vec::new());
+    }
+
+    /// Pays the first car's invoice with `billing pay`, while `billing
+    /// run` runs, and checks that `billing invoices` shows it paid late
+    /// and every other invoice overdue.
+    async fn pay_one_invoice(&self) {
+        let cars = self.cars().await;
+        let invoice = cars[0].to_string();
+        let db = self.billing_db.to_str().unwrap();
+        let billing = Path::new(env!("CARGO_BIN_EXE_billing"));
+        Process::start("billing pay", billing, &["pay", "--db", db, "--invoice", &invoice]).finish();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.billing_events().await.iter().any(|e| e.is::<PaymentReceived>()) {
+            assert!(
+                Instant::now() < deadline,
+                "billing did not record the payment within a minute"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let listing = Process::start("billing invoices", billing, &["invoices", "--db", db]);
+        let lines = listing.lines.clone();
+        listing.finish();
+        let lines = lines.lock().unwrap();
+        let invoices: Vec<&String> = lines.iter().filter(|l| l.starts_with("invoice ")).collect();
+        assert_eq!(invoices.len(), cars.len(), "{lines:?}");
+        assert!(lines.contains(&format!("invoice {invoice}: paid late")), "{lines:?}");
+        let overdue = invoices.iter().filter(|l| l.ends_with(": overdue")).count();
+        assert_eq!(overdue, cars.len() - 1, "{lines:?}");
     }
 }
 
@@ -280,10 +376,15 @@ async fn a_broker_restart_while_relaying_loses_no_car_and_invoices_none_twice() 
     let producing = pair.produce(300);
     pair.wait_for_invoices(1).await;
     restart_amqp_broker(&restart).await;
+    // Billing dies with invoices received, sent and overdue in flight.
+    pair.wait_for_invoices(150).await;
+    billing.kill();
+    let billing = pair.billing();
     producing.finish();
     pair.produce(50).finish();
     pair.check_each_car_invoiced_once().await;
     assert_eq!(pair.cars().await.len(), 350);
+    pair.pay_one_invoice().await;
     relay.kill();
     billing.kill();
     cleanup.run().await;
@@ -304,6 +405,9 @@ async fn a_relay_killed_and_started_again_leaves_no_gap_and_invoices_none_twice(
     pair.wait_for_invoices(1).await;
     relay.kill();
     let relay = pair.relay();
+    pair.wait_for_invoices(200).await;
+    billing.kill();
+    let billing = pair.billing();
     pair.check_each_car_invoiced_once().await;
     relay.kill();
     billing.kill();

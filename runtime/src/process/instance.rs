@@ -78,7 +78,7 @@ impl<P: ProcessManager> Pending<P> {
         }
         self.changed = true;
         for (index, command) in effects.commands().iter().enumerate() {
-            let envelope = envelope(P::NAME, cause, index, command);
+            let envelope = envelope(P::NAME, &cause, index, command);
             self.outbox.push((envelope.id, envelope.to_json()));
         }
         // What a later event decides about a timeout overrides an earlier

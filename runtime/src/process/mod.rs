@@ -36,6 +36,7 @@ mod sqlite;
 mod store;
 mod timeouts;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -45,6 +46,7 @@ use crate::aggregate::EventSet;
 use crate::bus::{Envelope, WriterSchema};
 use crate::contract::{Command, EncodeError};
 use crate::store::RecordedEvent;
+use crate::telemetry::trace::{TRACEPARENT, TRACESTATE};
 use crate::types::Uuid;
 
 #[cfg(feature = "postgres")]
@@ -325,19 +327,30 @@ impl ProcessError {
 }
 
 /// What caused a process manager's step: an event, or a timeout.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Cause {
     /// The event's id, or the timeout's.
     pub(crate) id: Uuid,
     /// The conversation it belongs to.
     pub(crate) correlation_id: Uuid,
+    /// The event's W3C trace context (`traceparent`, `tracestate`), as its
+    /// metadata carries it; none for a timeout.
+    pub(crate) trace: BTreeMap<String, String>,
 }
 
 impl Cause {
     pub(crate) fn event(event: &RecordedEvent) -> Self {
+        let trace = [TRACEPARENT, TRACESTATE]
+            .into_iter()
+            .filter_map(|name| {
+                let value = event.metadata.headers.get(name)?;
+                Some((name.to_string(), value.clone()))
+            })
+            .collect();
         Cause {
             id: event.id,
             correlation_id: event.metadata.correlation_id.unwrap_or(event.id),
+            trace,
         }
     }
 }
@@ -368,8 +381,10 @@ pub(crate) fn timeout_id(manager: &str, cause: Uuid, index: usize) -> Uuid {
     derived_id(manager, cause, TIMEOUT_SEED, index)
 }
 
-/// The envelope of a command a manager sends.
-pub(crate) fn envelope(manager: &str, cause: Cause, index: usize, command: &OutgoingCommand) -> Envelope {
+/// The envelope of a command a manager sends. Its headers are the cause's
+/// trace context: the outbox sends it in a span that continues the
+/// cause's trace.
+pub(crate) fn envelope(manager: &str, cause: &Cause, index: usize, command: &OutgoingCommand) -> Envelope {
     Envelope {
         id: command_message_id(manager, cause.id, index),
         contract: command.contract.to_string(),
@@ -379,7 +394,7 @@ pub(crate) fn envelope(manager: &str, cause: Cause, index: usize, command: &Outg
         correlation_id: Some(cause.correlation_id),
         causation_id: Some(cause.id),
         attempt: 1,
-        headers: Default::default(),
+        headers: cause.trace.clone(),
         reply_to: None,
         sent_at: crate::types::Timestamp::now(),
         schema: command.schema.clone(),

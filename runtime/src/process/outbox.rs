@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
+use tracing::Instrument as _;
 
 use super::store::ProcessStore;
 use super::ProcessError;
 use crate::bus::{Bus, Envelope, Quarantine, Transport};
+use crate::telemetry::trace;
 
 /// Sends the outbox of `manager` until cancelled: at start (what a
 /// previous run left), when a step wakes it, and every `poll`.
@@ -54,7 +56,21 @@ async fn send_batch<S: ProcessStore, T: Transport, Q: Quarantine>(
             }
             .to_string()
         })?;
-        bus.send_envelope(&envelope).await.map_err(|e| e.to_string())?;
+        // The send continues the trace of the event that caused the
+        // command, whose context the envelope carries: its
+        // `treaty.bus.send` span is this span's child, and the delivery
+        // that one's.
+        let span = tracing::info_span!(
+            "treaty.process.send",
+            manager,
+            contract = %envelope.contract,
+            message_id = %envelope.id,
+        );
+        trace::set_parent_from_headers(&span, &envelope.headers);
+        bus.send_envelope(&envelope)
+            .instrument(span)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     // One removal for the batch: a crash before it sends the batch again,
     // which the handlers' deduplication absorbs.

@@ -318,7 +318,8 @@ fn received<P: ProcessManager>(next: Option<Result<RecordedEvent, ReadError>>) -
 /// The span of one batch: linked to the traces of the commands whose
 /// events it handles (at most [`BATCH_LINKS`]), as far as their metadata
 /// carries a `traceparent`. The commands it sends leave later, from the
-/// outbox, each in a `treaty.bus.send` span of its own.
+/// outbox, each in a `treaty.process.send` span that continues the trace
+/// of the event that caused it.
 fn batch_span<P: ProcessManager>(batch: &[RecordedEvent]) -> tracing::Span {
     let span = tracing::info_span!(
         "treaty.process.batch",

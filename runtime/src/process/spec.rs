@@ -21,8 +21,9 @@ use std::fmt::{Debug, Display};
 use std::time::Duration;
 
 use super::{Effects, OutgoingCommand, ProcessManager};
+use crate::aggregate::EventSet as _;
 use crate::contract::Command;
-use crate::spec::{escape_markdown, SpecFailure};
+use crate::spec::{escape_markdown, SpecFailure, UseCase, UseCaseMessage, UseCaseOutcome};
 
 /// What the spec is about.
 enum When<E> {
@@ -40,6 +41,10 @@ pub struct ProcessSpec<P: ProcessManager> {
     when: Option<When<P::Event>>,
     expected: Effects,
     sentences: Vec<String>,
+    /// The expected commands' sentences, in order.
+    command_texts: Vec<String>,
+    /// The other effects' sentences, in order.
+    effect_texts: Vec<String>,
 }
 
 fn display<T: Display>(value: &T) -> String {
@@ -78,6 +83,8 @@ impl<P: ProcessManager> ProcessSpec<P> {
             when: None,
             expected: Effects::new(),
             sentences: Vec::new(),
+            command_texts: Vec::new(),
+            effect_texts: Vec::new(),
         }
     }
 
@@ -116,14 +123,14 @@ impl<P: ProcessManager> ProcessSpec<P> {
     pub fn sends<C: Command + Display>(mut self, command: &C) -> Self {
         self.expected.send(command);
         self.sentences.push(format!("sends: {command}"));
+        self.command_texts.push(command.to_string());
         self
     }
 
     /// Expects the timeout `name` to be scheduled `after` from now.
     pub fn schedules(mut self, name: impl Into<String>, after: Duration) -> Self {
         let name = name.into();
-        self.sentences
-            .push(format!("schedules the timeout {name} in {}", humanize(after)));
+        self.effect(format!("schedules the timeout {name} in {}", humanize(after)));
         self.expected.scheduled.push((name, after));
         self
     }
@@ -131,16 +138,22 @@ impl<P: ProcessManager> ProcessSpec<P> {
     /// Expects the timeout `name` to be cancelled.
     pub fn cancels(mut self, name: impl Into<String>) -> Self {
         let name = name.into();
-        self.sentences.push(format!("cancels the timeout {name}"));
+        self.effect(format!("cancels the timeout {name}"));
         self.expected.cancelled.push(name);
         self
     }
 
     /// Expects the instance to complete.
     pub fn completes(mut self) -> Self {
-        self.sentences.push("completes".to_string());
+        self.effect("completes".to_string());
         self.expected.completed = true;
         self
+    }
+
+    /// Notes an expected effect other than a command.
+    fn effect(&mut self, sentence: String) {
+        self.sentences.push(sentence.clone());
+        self.effect_texts.push(sentence);
     }
 
     /// Runs the spec.
@@ -208,6 +221,68 @@ impl<P: ProcessManager> ProcessSpec<P> {
             }
         }
         Ok(out)
+    }
+
+    /// Runs the spec and, when it passes, returns it as data in the shape
+    /// of an aggregate's use case
+    /// ([`Spec::use_case`](crate::spec::Spec::use_case)), which `treaty
+    /// docs --specs` renders from a JSON list beside them: the given
+    /// events, the `when` (the event, or for a timeout a message with an
+    /// empty contract and a text naming it) and the outcome
+    /// [`UseCaseOutcome::Reacted`]: the commands sent and the other
+    /// effects as sentences.
+    ///
+    /// # Errors
+    ///
+    /// The spec's failure: only passing specs document behaviour.
+    pub fn use_case(&self) -> Result<UseCase, SpecFailure> {
+        self.check()?;
+        let (when_text, _) = self.run()?;
+        let fail = |reason: String| {
+            SpecFailure::new(
+                &self.name,
+                format!("spec {} cannot be written as a use case: {reason}\n", self.name),
+            )
+        };
+        let event = |event: &P::Event| -> Result<UseCaseMessage, SpecFailure> {
+            let payload = event.encode().map_err(|e| fail(e.to_string()))?;
+            Ok(UseCaseMessage {
+                contract: event.contract_name().to_string(),
+                contract_version: event.contract_version(),
+                payload: serde_json::from_slice(&payload).map_err(|e| fail(e.to_string()))?,
+                text: (self.describe)(event),
+            })
+        };
+        let when = match &self.when {
+            Some(When::Event(when)) => event(when)?,
+            _ => UseCaseMessage {
+                contract: String::new(),
+                contract_version: 0,
+                payload: serde_json::Value::Null,
+                text: when_text,
+            },
+        };
+        let commands = self
+            .expected
+            .commands()
+            .iter()
+            .zip(&self.command_texts)
+            .map(|(command, text)| UseCaseMessage {
+                contract: command.contract.to_string(),
+                contract_version: command.contract_version,
+                payload: command.payload.clone(),
+                text: text.clone(),
+            })
+            .collect();
+        Ok(UseCase {
+            name: self.name.clone(),
+            given: self.given.iter().map(event).collect::<Result<_, _>>()?,
+            when,
+            then: UseCaseOutcome::Reacted {
+                commands,
+                effects: self.effect_texts.clone(),
+            },
+        })
     }
 
     /// Runs the given events and the `when`; returns the `when` as a

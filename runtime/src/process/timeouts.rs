@@ -30,6 +30,7 @@ pub(crate) async fn fire_due<P: ProcessManager, S: ProcessStore>(
             let cause = Cause {
                 id: timeout.id,
                 correlation_id: timeout.id,
+                trace: Default::default(),
             };
             let mut pending = Pending::load(manager, store, timeout.key.clone()).await?;
             pending.timeout(manager, &timeout.name, cause)?;

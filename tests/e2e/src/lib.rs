@@ -291,12 +291,27 @@ pub mod worker {
         F: FnOnce(String) -> R,
         R: Future<Output = Result>,
     {
-        let mut args: Vec<String> = std::env::args().skip(1).collect();
-        if args.len() != 1 {
-            eprintln!("usage: {name} EVENTS_DB");
+        main_with_args(name, "EVENTS_DB", |mut args| match args.len() {
+            1 => Some(run(args.remove(0))),
+            _ => None,
+        })
+        .await
+    }
+
+    /// A worker's `main` taking other arguments: `run` gets them all and
+    /// returns `None` when they do not match `usage` (the worker then
+    /// exits with `usage: {name} {usage}`); a failure is reported as
+    /// `{name}: {error}`.
+    pub async fn main_with_args<F, R>(name: &str, usage: &str, run: F) -> ExitCode
+    where
+        F: FnOnce(Vec<String>) -> Option<R>,
+        R: Future<Output = Result>,
+    {
+        let Some(running) = run(std::env::args().skip(1).collect()) else {
+            eprintln!("usage: {name} {usage}");
             return ExitCode::from(2);
-        }
-        match run(args.remove(0)).await {
+        };
+        match running.await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("{name}: {error}");
@@ -317,8 +332,14 @@ pub mod worker {
                 ..SqliteConfig::default()
             },
         )?;
+        Ok((store, queue(events)?))
+    }
+
+    /// The SQLite queue alone in the file `file`, as [`open`] opens it:
+    /// for a worker whose event store is elsewhere (PostgreSQL).
+    pub fn queue(file: &str) -> std::result::Result<SqliteQueue, Box<dyn std::error::Error>> {
         let queue = SqliteQueue::open_with(
-            events,
+            file,
             SqliteQueueConfig {
                 durability: Durability::Normal,
                 visibility_timeout: Duration::from_millis(300),
@@ -326,7 +347,7 @@ pub mod worker {
                 ..SqliteQueueConfig::default()
             },
         )?;
-        Ok((store, queue))
+        Ok(queue)
     }
 
     /// Starts the worker `binary` on the file `events`, waits for its
@@ -334,11 +355,21 @@ pub mod worker {
     /// attempt` ms, so that later attempts get further however slow the
     /// machine is) and kills it: one round of a crash test.
     pub fn run_and_kill(binary: &str, events: &std::path::Path, random: &mut crate::Random, attempt: u64) {
+        run_and_kill_with(binary, &[events.as_os_str()], random, attempt);
+    }
+
+    /// [`run_and_kill`] for a worker taking the arguments `args`.
+    pub fn run_and_kill_with<A: AsRef<std::ffi::OsStr>>(
+        binary: &str,
+        args: &[A],
+        random: &mut crate::Random,
+        attempt: u64,
+    ) {
         use std::io::{BufRead as _, BufReader};
         use std::process::{Command, Stdio};
 
         let mut child = Command::new(binary)
-            .arg(events)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

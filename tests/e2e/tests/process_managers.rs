@@ -2,8 +2,10 @@
 //! `contract!` macro:
 //!
 //! - `process_worker` processes, running the welcome process and the
-//!   bank's handlers on one SQLite file, killed at random: every command
-//!   the process sends has its effect exactly once;
+//!   bank's handlers on one SQLite file (or on PostgreSQL, when
+//!   `TREATY_TEST_POSTGRES` is set, with the queue in a SQLite file),
+//!   killed at random: every command the process sends has its effect
+//!   exactly once;
 //! - the welcome process's spec, rendered with the contracts' `display`
 //!   templates.
 
@@ -16,9 +18,9 @@ use bank::welcome::Welcome;
 use bank::*;
 use futures::TryStreamExt;
 use treaty::aggregate::Repository;
-use treaty::process::command_message_id;
 use treaty::process::spec::ProcessSpec;
-use treaty::store::{Durability, EventStore, SqliteConfig, SqliteStore};
+use treaty::process::{command_message_id, ProcessStore, SqliteProcessStore};
+use treaty::store::{Durability, EventStore, RecordedEvent, SqliteConfig, SqliteStore};
 use treaty::Contract;
 use treaty_e2e::Random;
 
@@ -34,7 +36,7 @@ fn rows(path: &Path, table: &str) -> i64 {
 }
 
 /// The deposits made by messages, by the message that made them.
-async fn deposits_by_message(store: &SqliteStore) -> HashMap<treaty::Uuid, Vec<Deposited>> {
+async fn deposits_by_message(store: &impl EventStore) -> HashMap<treaty::Uuid, Vec<Deposited>> {
     let mut deposits: HashMap<_, Vec<Deposited>> = HashMap::new();
     let events: Vec<_> = store.read_all(1).try_collect().await.unwrap();
     for event in events.iter().filter(|e| e.contract == Deposited::NAME) {
@@ -43,6 +45,73 @@ async fn deposits_by_message(store: &SqliteStore) -> HashMap<treaty::Uuid, Vec<D
         }
     }
     deposits
+}
+
+/// Opens the accounts directly, with deposits between them that the
+/// process skips; returns the `AccountOpened` events.
+async fn open_accounts<S: EventStore + Clone>(store: &S, accounts: u64) -> Vec<RecordedEvent> {
+    let repository = Repository::<Account, _>::new(store.clone());
+    for account in 0..accounts {
+        let name = format!("a{account}");
+        repository.execute(&id(&name), &open(&name, "owner")).await.unwrap();
+        if account % 3 == 0 {
+            repository.execute(&id(&name), &deposit(&name, 5)).await.unwrap();
+        }
+    }
+    store
+        .read_all(1)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.contract == AccountOpened::NAME)
+        .collect()
+}
+
+/// Opens `accounts` accounts, then starts and kills `process_worker`
+/// with `args` (letting the `n`th run work up to `10 + 5 * pace * n` ms)
+/// until every account opened got its two deposits and nothing waits in the queue file
+/// `queue` or the process's outbox; then checks each deposit was made
+/// once, by the message id derived from its account's opening.
+async fn kill_workers_until_done<S: EventStore + Clone, P: ProcessStore>(
+    store: &S,
+    processes: &P,
+    queue: &Path,
+    args: &[&str],
+    accounts: u64,
+    pace: u64,
+    random: &mut Random,
+) {
+    let opened = open_accounts(store, accounts).await;
+    let expected = 2 * accounts as usize;
+    let mut interrupted = 0;
+    for attempt in 0.. {
+        assert!(attempt < 300, "the process never finished");
+        treaty_e2e::worker::run_and_kill_with(WORKER, args, random, pace * attempt);
+        let done = deposits_by_message(store).await.len();
+        let queued = usize::try_from(rows(queue, "treaty_queue")).unwrap();
+        let waiting = queued + processes.outbox("welcome", 1).await.unwrap().len();
+        if done == expected && waiting == 0 {
+            break;
+        }
+        interrupted += i32::from(done > 0 || waiting > 0);
+    }
+    println!("{interrupted} kills landed while the process worked");
+    assert!(interrupted > 0, "no kill landed while the process worked");
+
+    // Each account opened got each of its two deposits once, from the
+    // message ids derived from its opening.
+    let deposits = deposits_by_message(store).await;
+    assert_eq!(deposits.len(), expected, "a command was lost or a stray one applied");
+    for event in &opened {
+        let account: AccountOpened = event.decode().unwrap();
+        for (index, amount) in [(0, 100), (1, 1)] {
+            let message = command_message_id("welcome", event.id, index);
+            let made = deposits.get(&message).map(Vec::as_slice).unwrap_or_default();
+            assert_eq!(made.len(), 1, "deposit {index} of account {}: {made:?}", account.id);
+            assert_eq!((&made[0].id, made[0].amount), (&account.id, amount));
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,53 +127,44 @@ async fn killed_workers_neither_lose_nor_repeat_a_process_managers_commands() {
         },
     )
     .unwrap();
-    // Accounts opened directly, with deposits between them that the
-    // process skips.
-    let repository = Repository::<Account, _>::new(store.clone());
-    for account in 0..ACCOUNTS {
-        let name = format!("a{account}");
-        repository.execute(&id(&name), &open(&name, "owner")).await.unwrap();
-        if account % 3 == 0 {
-            repository.execute(&id(&name), &deposit(&name, 5)).await.unwrap();
-        }
-    }
-    let opened: Vec<_> = store
-        .read_all(1)
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.contract == AccountOpened::NAME)
-        .collect();
-    let expected = 2 * ACCOUNTS as usize;
+    let processes = SqliteProcessStore::open_with(&path, Durability::Normal).unwrap();
+    let file = path.to_str().unwrap();
+    kill_workers_until_done(&store, &processes, &path, &[file], ACCOUNTS, 1, &mut random).await;
+}
 
-    let mut interrupted = 0;
-    for attempt in 0.. {
-        assert!(attempt < 300, "the process never finished");
-        treaty_e2e::worker::run_and_kill(WORKER, &path, &mut random, attempt);
-        let done = deposits_by_message(&store).await.len();
-        let waiting = rows(&path, "treaty_queue") + rows(&path, "treaty_process_outbox");
-        if done == expected && waiting == 0 {
-            break;
-        }
-        interrupted += i32::from(done > 0 || waiting > 0);
-    }
-    println!("{interrupted} kills landed while the process worked");
-    assert!(interrupted > 0, "no kill landed while the process worked");
+/// The same on PostgreSQL: the event store and the process store in a
+/// schema of their own, the queue in a SQLite file (its acknowledgements
+/// are then writes of their own, and redeliveries after a kill are
+/// absorbed by the store's deduplication).
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_workers_on_postgres_neither_lose_nor_repeat_a_process_managers_commands() {
+    use treaty::process::PostgresProcessStore;
+    use treaty::store::{PostgresConfig, PostgresOptions, PostgresStore};
 
-    // Each account opened got each of its two deposits once, from the
-    // message ids derived from its opening.
-    let deposits = deposits_by_message(&store).await;
-    assert_eq!(deposits.len(), expected, "a command was lost or a stray one applied");
-    for event in &opened {
-        let account: AccountOpened = event.decode().unwrap();
-        for (index, amount) in [(0, 100), (1, 1)] {
-            let message = command_message_id("welcome", event.id, index);
-            let made = deposits.get(&message).map(Vec::as_slice).unwrap_or_default();
-            assert_eq!(made.len(), 1, "deposit {index} of account {}: {made:?}", account.id);
-            assert_eq!((&made[0].id, made[0].amount), (&account.id, amount));
-        }
-    }
+    let Some(url) = treaty_testing::server_url("TREATY_TEST_POSTGRES") else {
+        return;
+    };
+    let mut random = Random::seeded("killed process workers on PostgreSQL");
+    let dir = tempfile::tempdir().unwrap();
+    let queue = dir.path().join("queue.db");
+    let schema = format!("test_process_kills_{}", treaty::Uuid::now_v7().simple());
+    let options = PostgresOptions {
+        schema: schema.clone(),
+        pool_size: 4,
+    };
+    let config = PostgresConfig {
+        connection: options.clone(),
+        ..PostgresConfig::default()
+    };
+    let store = PostgresStore::open_with(&url, config).await.unwrap();
+    let processes = PostgresProcessStore::open_with(&url, options).await.unwrap();
+    // The queue's table, before the first worker.
+    treaty_e2e::worker::queue(queue.to_str().unwrap()).unwrap().close();
+    let args = [queue.to_str().unwrap(), "--postgres", &url, &schema];
+    // A worker on PostgreSQL starts slower and does less before each
+    // kill: fewer accounts, and longer runs sooner.
+    kill_workers_until_done(&store, &processes, &queue, &args, ACCOUNTS / 3, 4, &mut random).await;
 }
 
 #[test]

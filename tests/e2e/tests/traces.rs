@@ -554,3 +554,88 @@ async fn a_process_manager_batch_is_a_span_linked_to_its_command() {
     let sends = spans.iter().filter(|s| s.name == "treaty.bus.send").count();
     assert!(sends >= 3, "the client's send and the outbox's two: {sends}");
 }
+
+/// The commands a process manager sends from its outbox continue the
+/// trace of the event that caused them: each is sent in a
+/// `treaty.process.send` span whose parent is the context in the event's
+/// metadata (here the handling of the client's command), with the bus's
+/// send inside it and the command's delivery under that, so one trace
+/// leads from the client's command through the process to its deposits.
+#[tokio::test]
+async fn a_process_manager_s_commands_continue_the_trace_of_their_cause() {
+    use treaty::process::{ProcessRunner, SqliteProcessStore};
+
+    let recording = record();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.db");
+    let events = SqliteStore::open(&file).unwrap();
+    let processes = SqliteProcessStore::open(&file).unwrap();
+    let bus = Bus::new(InProcessTransport::new(), MemoryQuarantine::new(), bus_config());
+    bus.handle_aggregate(Repository::<Account, _>::new(events.clone()))
+        .unwrap();
+    let running_bus = bus.start();
+    let welcome = ProcessRunner::new(bank::welcome::Welcome, events.clone(), processes, bus.clone())
+        .start()
+        .await
+        .unwrap();
+    let client = tracing::info_span!("test.client");
+    async {
+        bus.ask(&OpenAccount {
+            id: id("t"),
+            owner: "Ann".into(),
+        })
+        .await
+        .unwrap();
+    }
+    .instrument(client.clone())
+    .await;
+    let client_trace = treaty::telemetry::trace::trace_id(&client).expect("the client span is recorded");
+    drop(client);
+    assert!(welcome.wait_for(1).await);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while events.head().await.unwrap() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the process's two deposits are handled");
+    welcome.shutdown().await.unwrap();
+    running_bus.shutdown().await;
+
+    let spans = recording.spans();
+    let opening = events.read_all(1).try_collect::<Vec<_>>().await.unwrap().remove(0);
+    let traceparent = opening
+        .metadata
+        .headers
+        .get(TRACEPARENT)
+        .expect("the opening carries a traceparent");
+    let sends: Vec<&SpanData> = spans.iter().filter(|s| s.name == "treaty.process.send").collect();
+    assert_eq!(sends.len(), 2, "one per deposit: {spans:#?}");
+    for send in sends {
+        assert_eq!(text(send, "manager").as_deref(), Some("welcome"));
+        assert_eq!(text(send, "contract").as_deref(), Some("bank.Deposit"));
+        assert_eq!(
+            send.span_context.trace_id().to_string(),
+            client_trace,
+            "in the client's trace"
+        );
+        // Under the span that appended the opening: the context its
+        // metadata carries.
+        assert_eq!(
+            traceparent.split('-').nth(2),
+            Some(send.parent_span_id.to_string().as_str()),
+            "the cause's span parents the process's send"
+        );
+        let message_id = text(send, "message_id");
+        let bus_send = spans
+            .iter()
+            .find(|s| s.name == "treaty.bus.send" && text(s, "message_id") == message_id)
+            .expect("the bus's send of the deposit");
+        child_of(bus_send, send);
+        let deliver = spans
+            .iter()
+            .find(|s| s.name == "treaty.bus.deliver" && text(s, "message_id") == message_id)
+            .expect("the deposit's delivery");
+        child_of(deliver, bus_send);
+    }
+}

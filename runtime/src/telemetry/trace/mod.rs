@@ -14,6 +14,9 @@
 //!   `treaty.bus.deliver` span a child of that context, over every
 //!   transport, for every attempt, and for a message sent again from the
 //!   quarantine.
+//! - A process manager's command carries the trace context of the event
+//!   that caused it (from the event's metadata), and its outbox sends it
+//!   in a `treaty.process.send` span that is a child of that context.
 //! - `treaty-http` makes a command's `treaty.http.command` span (and a
 //!   view read's `treaty.http.view`) a child of the request's
 //!   `traceparent` header, and writes the command span's context into the

@@ -372,6 +372,9 @@ async fn an_event_of_an_unknown_fingerprint_is_quarantined_and_the_stream_goes_o
     cleanup.run().await;
 }
 
+/// The ids and streams of the events of one call of `handle_batch`.
+type Batch = Vec<(Uuid, String)>;
+
 /// Copies each event like [`Copy`], a batch in one append per stream,
 /// and fails the events of `fail_once` the first time they come, with
 /// the later events of their stream in that batch (without effect), as
@@ -380,7 +383,7 @@ async fn an_event_of_an_unknown_fingerprint_is_quarantined_and_the_stream_goes_o
 struct BatchCopy {
     store: SqliteStore,
     fail_once: Mutex<HashSet<Uuid>>,
-    batches: Arc<Mutex<Vec<Vec<(Uuid, String)>>>>,
+    batches: Arc<Mutex<Vec<Batch>>>,
     singles: Arc<Mutex<Vec<Uuid>>>,
 }
 
@@ -545,7 +548,7 @@ async fn a_batch_commits_each_event_once_in_order_and_retries_a_failing_one_alon
         // It failed in its batch, and so did the later events of its
         // stream there, without effect; those were retried alone, once
         // each, in order, and no other event was.
-        let with_failing: Vec<&Vec<(Uuid, String)>> = batches
+        let with_failing: Vec<&Batch> = batches
             .iter()
             .filter(|batch| batch.iter().any(|(id, _)| *id == failing))
             .collect();

@@ -435,7 +435,7 @@ async fn handle_batch<H: IntegrationHandler, Q: Quarantine>(
                 events.push(event);
                 deliveries.push((headers, delivery));
             }
-            Err(parked) => settle(shared, &delivery, Some(parked)).await,
+            Err(parked) => settle(shared, &delivery, Some(*parked)).await,
         }
     }
     if events.is_empty() {
@@ -476,23 +476,23 @@ fn read<H, Q>(
     shared: &Shared<H, Q>,
     headers: &BTreeMap<String, String>,
     body: &[u8],
-) -> Result<IntegrationEvent, ParkedMessage> {
+) -> Result<IntegrationEvent, Box<ParkedMessage>> {
     let event = IntegrationEvent::from_wire(headers, body.to_vec()).map_err(|reason| {
         let id = headers
             .get(header::EVENT_ID)
             .and_then(|id| Uuid::parse_str(id).ok())
             .unwrap_or_else(Uuid::new_v4);
-        parked(
+        Box::new(parked(
             id,
             headers.get(header::CONTRACT).cloned(),
             body.to_vec(),
             format!("not a Treaty integration event: {reason}"),
             1,
             Timestamp::now(),
-        )
+        ))
     })?;
     if let Err(reason) = check_compatible(&shared.contracts, &event) {
-        return Err(parked_event(&event, reason, 1));
+        return Err(Box::new(parked_event(&event, reason, 1)));
     }
     Ok(event)
 }

@@ -171,7 +171,10 @@ pub enum InboxError {
 ///
 /// Events are spread over [`InboxConfig::lanes`] by stream, so events of
 /// one stream are handled in the order they came while streams proceed
-/// side by side. When the connection fails, the inbox connects again
+/// side by side. A lane hands the events it holds when it is free, up to
+/// [`InboxConfig::batch`], to [`IntegrationHandler::handle_batch`] at
+/// once, acknowledges those handled once the batch returned, and retries
+/// a failed one alone, in order, before its next batch. When the connection fails, the inbox connects again
 /// with backoff; what was delivered and not acknowledged comes again,
 /// and the handler's deduplication absorbs it.
 pub struct Inbox<H, Q> {

@@ -56,7 +56,8 @@ pub trait IntegrationHandler: Send + Sync + 'static {
     /// effects can commit together, such as one append per stream: one
     /// durable commit for many events rather than one each.
     ///
-    /// Returns one result per event, in order, meaning what
+    /// Returns one result per event, in order (at least the first
+    /// event's), meaning what
     /// [`handle`](Self::handle)'s result means; the inbox acknowledges each
     /// event after the whole batch returned, parks those that failed
     /// permanently, and retries those that failed transiently one at a
@@ -445,7 +446,16 @@ async fn handle_batch<H: IntegrationHandler, Q: Quarantine>(
         return Vec::new();
     }
     let span = batch_span(&shared.queue, &events, 1);
-    let results = shared.handler.handle_batch(&events).instrument(span).await;
+    let mut results = shared.handler.handle_batch(&events).instrument(span).await;
+    if results.is_empty() {
+        // Else the lane would hand the same batch again and again: the
+        // first event goes through the retries, alone.
+        results.push(Err(HandleError::Transient(format!(
+            "the handler's handle_batch returned no result for a batch of {} events; it must return at least the \
+             first event's",
+            events.len()
+        ))));
+    }
     let handled = results.len().min(events.len());
     let unhandled = deliveries.split_off(handled);
     // The events whose effects committed (or that were refused) are

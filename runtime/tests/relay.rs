@@ -2,7 +2,10 @@
 //! events of one SQLite store, an inbox appends their copies to another,
 //! each once and in order per stream, across relay restarts and a relay
 //! that publishes everything again; an event whose fingerprint the
-//! receiving build does not know is quarantined. The checkpoints' own
+//! receiving build does not know is quarantined. A handler that takes
+//! batches commits each event once and in order per stream, also when a
+//! redelivery mixes handled events with new ones, while an event that
+//! fails in its batch is retried or parked alone. The checkpoints' own
 //! rule (they only move forward) is checked without a broker.
 //!
 //! Runs when `TREATY_TEST_AMQP` names a broker (`.ci/services.sh` sets
@@ -376,13 +379,15 @@ async fn an_event_of_an_unknown_fingerprint_is_quarantined_and_the_stream_goes_o
 type Batch = Vec<(Uuid, String)>;
 
 /// Copies each event like [`Copy`], a batch in one append per stream,
-/// and fails the events of `fail_once` the first time they come, with
+/// and fails the events of `fail_once` the first time they come (those
+/// of `refuse` permanently, each time), with
 /// the later events of their stream in that batch (without effect), as
 /// [`IntegrationHandler::handle_batch`] asks. Remembers what each call
 /// was given.
 struct BatchCopy {
     store: SqliteStore,
     fail_once: Mutex<HashSet<Uuid>>,
+    refuse: HashSet<Uuid>,
     batches: Arc<Mutex<Vec<Batch>>>,
     singles: Arc<Mutex<Vec<Uuid>>>,
 }
@@ -450,7 +455,9 @@ impl IntegrationHandler for BatchCopy {
                 // Up to the event that fails, appended; from it on, failed.
                 let failing = of_stream
                     .iter()
-                    .position(|&i| self.fail_once.lock().unwrap().remove(&events[i].id))
+                    .position(|&i| {
+                        self.refuse.contains(&events[i].id) || self.fail_once.lock().unwrap().remove(&events[i].id)
+                    })
                     .unwrap_or(of_stream.len());
                 let (appended, failed) = of_stream.split_at(failing);
                 if !appended.is_empty() {
@@ -461,7 +468,11 @@ impl IntegrationHandler for BatchCopy {
                     }
                 }
                 for &i in failed {
-                    results[i] = Some(Err(HandleError::Transient("failing once, as the test asks".into())));
+                    results[i] = Some(Err(if self.refuse.contains(&events[i].id) {
+                        HandleError::Permanent("refused by the test".into())
+                    } else {
+                        HandleError::Transient("failing once, as the test asks".into())
+                    }));
                 }
             }
             results.into_iter().map(Option::unwrap).collect()
@@ -500,6 +511,7 @@ async fn a_batch_commits_each_event_once_in_order_and_retries_a_failing_one_alon
             BatchCopy {
                 store: target.clone(),
                 fail_once: Mutex::new(fail_once),
+                refuse: HashSet::new(),
                 batches: batches.clone(),
                 singles: singles.clone(),
             },
@@ -581,6 +593,104 @@ async fn a_batch_commits_each_event_once_in_order_and_retries_a_failing_one_alon
         );
     }
     assert!(quarantine.list().await.unwrap().is_empty());
+    cleanup.run().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_failing_permanently_in_a_batch_is_parked_alone_and_the_others_commit_once() {
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let _broker = AmqpBrokerLock::shared();
+    let topology = Topology::new();
+    let cleanup = topology.cleanup(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let source_path = dir.path().join("source.db");
+    let source = SqliteStore::open(&source_path).unwrap();
+    let target = SqliteStore::open(dir.path().join("target.db")).unwrap();
+    let quarantine = MemoryQuarantine::new();
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let singles = Arc::new(Mutex::new(Vec::new()));
+    append(&source, 0, 10).await;
+    let refused = {
+        let stream = StreamName::new("thing-2").unwrap();
+        let events: Vec<_> = source
+            .read_stream(&stream, 6, Direction::Forward)
+            .try_collect()
+            .await
+            .unwrap();
+        events[0].id
+    };
+    // One lane, and the queue filled before it consumes, as above.
+    let config = InboxConfig {
+        lanes: 1,
+        ..topology.inbox_config()
+    };
+    let start = |refuse: HashSet<Uuid>| {
+        Inbox::new(
+            url.clone(),
+            BatchCopy {
+                store: target.clone(),
+                fail_once: Mutex::new(HashSet::new()),
+                refuse,
+                batches: batches.clone(),
+                singles: singles.clone(),
+            },
+            quarantine.clone(),
+            config.clone(),
+        )
+        .start()
+    };
+    start(HashSet::new()).await.unwrap().shutdown().await;
+    let relay = Relay::new(
+        source.clone(),
+        SqliteRelayCheckpoints::open(&source_path).unwrap(),
+        url.clone(),
+        topology.relay_config("test"),
+    )
+    .unwrap()
+    .start();
+    relay.wait_for_position(source.head().await.unwrap()).await;
+    relay.shutdown().await;
+
+    let inbox = start(HashSet::from([refused])).await.unwrap();
+    eventually("30 settled", || async { inbox.settled() >= 30 }).await;
+    inbox.shutdown().await;
+    assert_eq!(target.head().await.unwrap(), 29, "each other event committed once");
+    for s in 0..2 {
+        assert_eq!(
+            copies(&target, s).await,
+            (0..10).collect::<Vec<_>>(),
+            "stream thing-{s}"
+        );
+    }
+    assert_eq!(
+        copies(&target, 2).await,
+        vec![0, 1, 2, 3, 4, 6, 7, 8, 9],
+        "a parked event lets its stream go on"
+    );
+    let parked = quarantine.list().await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!((parked[0].id, parked[0].attempts), (refused, 1));
+    assert!(parked[0].error.contains("refused by the test"), "{}", parked[0].error);
+    // The later events of its stream in its batch failed with it, without
+    // effect, and were retried alone, once each, in order; it was not.
+    {
+        let batches = batches.lock().unwrap();
+        let with_refused: Vec<&Batch> = batches
+            .iter()
+            .filter(|batch| batch.iter().any(|(id, _)| *id == refused))
+            .collect();
+        assert_eq!(with_refused.len(), 1, "{batches:?}");
+        let retried: Vec<Uuid> = with_refused[0]
+            .iter()
+            .skip_while(|(id, _)| *id != refused)
+            .skip(1)
+            .filter(|(_, stream)| stream == "thing-2")
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(*singles.lock().unwrap(), retried);
+    }
     cleanup.run().await;
 }
 

@@ -5,25 +5,29 @@
 //! - Treaty: `events` `Incremented` events stored beforehand in a durable
 //!   SQLite store over 1,000 streams; a [`Relay`] publishes them from
 //!   position 1 (batches of its default 256, checkpoint saved after each
-//!   is confirmed, the next published meanwhile), and an [`Inbox`] with its default prefetch and lanes
-//!   hands each to a handler that appends it, with an id derived from the
-//!   event's, to another durable SQLite store: the inbox's effect and its
-//!   deduplication in one append. Timed from the relay's start until the
-//!   last copy is stored.
+//!   is confirmed, the next published meanwhile), and an [`Inbox`] with its
+//!   default prefetch, lanes and batch hands the events each lane holds to
+//!   a handler that appends their copies, with ids derived from the
+//!   events', to another durable SQLite store, one append per stream of
+//!   the batch: the inbox's effect and its deduplication in one append.
+//!   Timed from the relay's start until the last copy is stored.
 //! - Raw lapin: the same payloads from memory, published persistent to a
 //!   topic exchange in batches of 256 on a confirm channel (each batch's
 //!   confirms awaited), into a durable quorum queue (the inbox's kind),
 //!   consumed with the inbox's prefetch and acknowledged one by one.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
+use futures::future::{join_all, BoxFuture};
 use futures::StreamExt;
 use treaty::bus::{HandleError, MemoryQuarantine};
 use treaty::relay::{
     Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayConfig, SqliteRelayCheckpoints,
 };
-use treaty::store::{message_event_id, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
+use treaty::store::{
+    message_event_id, AppendError, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName,
+};
 use treaty::{Contract, ContractInfo, Uuid};
 
 use crate::counter::{CounterId, Incremented, COUNTERS};
@@ -34,8 +38,66 @@ const PER_APPEND: u64 = 20;
 
 /// Appends each integration event to the inbox's store, with an id
 /// derived from the event's: a repeat is recognized and changes nothing.
+/// A batch makes one append per stream, all at once, so they share the
+/// store's group commits.
 struct Record {
     store: SqliteStore,
+}
+
+impl Record {
+    /// The copy of `event` this handler appends.
+    fn copy(event: &IntegrationEvent) -> NewEvent {
+        NewEvent {
+            id: message_event_id(event.id, 0),
+            contract: event.contract.clone(),
+            contract_version: event.contract_version,
+            fingerprint: event.fingerprint.clone(),
+            payload: event.payload.clone(),
+            metadata: event.caused_metadata(),
+        }
+    }
+
+    /// Appends the copies of `events`, all of one stream, in one append;
+    /// one result per event.
+    async fn append_stream(&self, events: &[&IntegrationEvent]) -> Vec<Result<(), HandleError>> {
+        let stream = match StreamName::new(format!("received-{}", events[0].stream)) {
+            Ok(stream) => stream,
+            Err(e) => {
+                return events
+                    .iter()
+                    .map(|_| Err(HandleError::Permanent(e.to_string())))
+                    .collect()
+            }
+        };
+        let copies = events.iter().map(|event| Self::copy(event)).collect();
+        match self.store.append(&stream, ExpectedVersion::Any, copies).await {
+            Ok(_) => events.iter().map(|_| Ok(())).collect(),
+            // Some were appended before, in another batch: an append is
+            // recognized as a repeat only whole, so each goes alone, in
+            // order, and stops at the first failure.
+            Err(AppendError::IdConflict { .. }) if events.len() > 1 => {
+                let mut results = Vec::with_capacity(events.len());
+                for event in events {
+                    let result = self
+                        .store
+                        .append(&stream, ExpectedVersion::Any, vec![Self::copy(event)])
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| HandleError::Transient(e.to_string()));
+                    let failed = result.is_err();
+                    results.push(result);
+                    if failed {
+                        break;
+                    }
+                }
+                results
+            }
+            Err(e) => events
+                .iter()
+                .map(|_| Err(HandleError::Transient(e.to_string())))
+                .collect(),
+        }
+    }
 }
 
 impl IntegrationHandler for Record {
@@ -45,21 +107,51 @@ impl IntegrationHandler for Record {
 
     fn handle<'a>(&'a self, event: &'a IntegrationEvent) -> BoxFuture<'a, Result<(), HandleError>> {
         Box::pin(async move {
-            let stream = StreamName::new(format!("received-{}", event.stream))
-                .map_err(|e| HandleError::Permanent(e.to_string()))?;
-            let record = NewEvent {
-                id: message_event_id(event.id, 0),
-                contract: event.contract.clone(),
-                contract_version: event.contract_version,
-                fingerprint: event.fingerprint.clone(),
-                payload: event.payload.clone(),
-                metadata: event.caused_metadata(),
-            };
-            self.store
-                .append(&stream, ExpectedVersion::Any, vec![record])
+            self.append_stream(&[event])
                 .await
-                .map(|_| ())
-                .map_err(|e| HandleError::Transient(e.to_string()))
+                .pop()
+                .unwrap_or_else(|| Err(HandleError::Transient("nothing appended".into())))
+        })
+    }
+
+    fn handle_batch<'a>(&'a self, events: &'a [IntegrationEvent]) -> BoxFuture<'a, Vec<Result<(), HandleError>>> {
+        Box::pin(async move {
+            // Each stream's events in the order they came, streams in the
+            // order of their first event.
+            let mut streams: Vec<Vec<usize>> = Vec::new();
+            let mut index: HashMap<&str, usize> = HashMap::new();
+            for (i, event) in events.iter().enumerate() {
+                let at = *index.entry(event.stream.as_str()).or_insert_with(|| {
+                    streams.push(Vec::new());
+                    streams.len() - 1
+                });
+                streams[at].push(i);
+            }
+            let appended = join_all(streams.iter().map(|indices| async move {
+                let of_stream: Vec<&IntegrationEvent> = indices.iter().map(|&i| &events[i]).collect();
+                self.append_stream(&of_stream).await
+            }))
+            .await;
+            let mut results: Vec<Option<Result<(), HandleError>>> = events.iter().map(|_| None).collect();
+            for (indices, outcomes) in streams.iter().zip(appended) {
+                for (&i, outcome) in indices.iter().zip(outcomes) {
+                    results[i] = Some(outcome);
+                }
+            }
+            // Without a result, an event's stream stopped at an earlier
+            // failure: it fails too, without effect, and is retried after.
+            results
+                .into_iter()
+                .zip(events)
+                .map(|(result, event)| {
+                    result.unwrap_or_else(|| {
+                        Err(HandleError::Transient(format!(
+                            "not appended: an earlier event of stream {} failed",
+                            event.stream
+                        )))
+                    })
+                })
+                .collect()
         })
     }
 }

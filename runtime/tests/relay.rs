@@ -2,7 +2,10 @@
 //! events of one SQLite store, an inbox appends their copies to another,
 //! each once and in order per stream, across relay restarts and a relay
 //! that publishes everything again; an event whose fingerprint the
-//! receiving build does not know is quarantined. The checkpoints' own
+//! receiving build does not know is quarantined. A handler that takes
+//! batches commits each event once and in order per stream, also when a
+//! redelivery mixes handled events with new ones, while an event that
+//! fails in its batch is retried or parked alone. The checkpoints' own
 //! rule (they only move forward) is checked without a broker.
 //!
 //! Runs when `TREATY_TEST_AMQP` names a broker (`.ci/services.sh` sets
@@ -11,19 +14,21 @@
 //! own and deletes them at the end, also when it fails.
 #![cfg(feature = "amqp")]
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::TryStreamExt;
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::{Connection, ConnectionProperties};
-use treaty_runtime::bus::{HandleError, MemoryQuarantine, Quarantine};
+use treaty_runtime::bus::{HandleError, MemoryQuarantine, Quarantine, RetryPolicy};
 use treaty_runtime::relay::{
     Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayCheckpoints, RelayConfig, RunningInbox,
     SqliteRelayCheckpoints,
 };
 use treaty_runtime::store::{
-    message_event_id, Direction, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName,
+    message_event_id, AppendError, Direction, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName,
 };
 use treaty_runtime::{ContractInfo, ContractKind, ContractVersion, Uuid};
 use treaty_testing::{server_url, AmqpBrokerLock, AsyncCleanup};
@@ -367,6 +372,325 @@ async fn an_event_of_an_unknown_fingerprint_is_quarantined_and_the_stream_goes_o
     assert!(error.contains("stream thing-0"), "{error}");
     assert!(error.contains(&format!("knows v1 with fingerprint {V1}")), "{error}");
     assert!(error.contains("without a new version"), "{error}");
+    cleanup.run().await;
+}
+
+/// The ids and streams of the events of one call of `handle_batch`.
+type Batch = Vec<(Uuid, String)>;
+
+/// Copies each event like [`Copy`], a batch in one append per stream,
+/// and fails the events of `fail_once` the first time they come (those
+/// of `refuse` permanently, each time), with
+/// the later events of their stream in that batch (without effect), as
+/// [`IntegrationHandler::handle_batch`] asks. Remembers what each call
+/// was given.
+struct BatchCopy {
+    store: SqliteStore,
+    fail_once: Mutex<HashSet<Uuid>>,
+    refuse: HashSet<Uuid>,
+    batches: Arc<Mutex<Vec<Batch>>>,
+    singles: Arc<Mutex<Vec<Uuid>>>,
+}
+
+impl BatchCopy {
+    /// Appends the copies of `events`, all of one stream, in one append;
+    /// when some were appended before in another batch, one by one.
+    async fn append(&self, events: &[&IntegrationEvent]) -> Result<(), HandleError> {
+        let stream = StreamName::new(format!("copy-{}", events[0].stream)).unwrap();
+        let copies = events.iter().map(|event| copy_of(event)).collect();
+        match self.store.append(&stream, ExpectedVersion::Any, copies).await {
+            Ok(_) => Ok(()),
+            Err(AppendError::IdConflict { .. }) => {
+                for event in events {
+                    self.store
+                        .append(&stream, ExpectedVersion::Any, vec![copy_of(event)])
+                        .await
+                        .map_err(|e| HandleError::Transient(e.to_string()))?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(HandleError::Transient(e.to_string())),
+        }
+    }
+}
+
+fn copy_of(event: &IntegrationEvent) -> NewEvent {
+    NewEvent {
+        id: message_event_id(event.id, 0),
+        contract: event.contract.clone(),
+        contract_version: event.contract_version,
+        fingerprint: event.fingerprint.clone(),
+        payload: event.payload.clone(),
+        metadata: event.caused_metadata(),
+    }
+}
+
+impl IntegrationHandler for BatchCopy {
+    fn contracts(&self) -> Vec<ContractInfo> {
+        vec![HAPPENED]
+    }
+
+    fn handle<'a>(&'a self, event: &'a IntegrationEvent) -> BoxFuture<'a, Result<(), HandleError>> {
+        Box::pin(async move {
+            self.singles.lock().unwrap().push(event.id);
+            self.append(&[event]).await
+        })
+    }
+
+    fn handle_batch<'a>(&'a self, events: &'a [IntegrationEvent]) -> BoxFuture<'a, Vec<Result<(), HandleError>>> {
+        Box::pin(async move {
+            self.batches
+                .lock()
+                .unwrap()
+                .push(events.iter().map(|e| (e.id, e.stream.to_string())).collect());
+            let mut results: Vec<Option<Result<(), HandleError>>> = events.iter().map(|_| None).collect();
+            let mut streams: Vec<&StreamName> = Vec::new();
+            for event in events {
+                if !streams.contains(&&event.stream) {
+                    streams.push(&event.stream);
+                }
+            }
+            for stream in streams {
+                let of_stream: Vec<usize> = (0..events.len()).filter(|&i| events[i].stream == *stream).collect();
+                // Up to the event that fails, appended; from it on, failed.
+                let failing = of_stream
+                    .iter()
+                    .position(|&i| {
+                        self.refuse.contains(&events[i].id) || self.fail_once.lock().unwrap().remove(&events[i].id)
+                    })
+                    .unwrap_or(of_stream.len());
+                let (appended, failed) = of_stream.split_at(failing);
+                if !appended.is_empty() {
+                    let batch: Vec<&IntegrationEvent> = appended.iter().map(|&i| &events[i]).collect();
+                    let result = self.append(&batch).await;
+                    for &i in appended {
+                        results[i] = Some(result.clone());
+                    }
+                }
+                for &i in failed {
+                    results[i] = Some(Err(if self.refuse.contains(&events[i].id) {
+                        HandleError::Permanent("refused by the test".into())
+                    } else {
+                        HandleError::Transient("failing once, as the test asks".into())
+                    }));
+                }
+            }
+            results.into_iter().map(Option::unwrap).collect()
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_each_event_once_in_order_and_retries_a_failing_one_alone() {
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let _broker = AmqpBrokerLock::shared();
+    let topology = Topology::new();
+    let cleanup = topology.cleanup(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let source_path = dir.path().join("source.db");
+    let source = SqliteStore::open(&source_path).unwrap();
+    let target = SqliteStore::open(dir.path().join("target.db")).unwrap();
+    let quarantine = MemoryQuarantine::new();
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let singles = Arc::new(Mutex::new(Vec::new()));
+    // One lane, and the queue filled before it consumes: the lane holds
+    // many events of the three streams whenever it is free.
+    let config = InboxConfig {
+        lanes: 1,
+        retry: RetryPolicy {
+            first_delay: Duration::from_millis(10),
+            ..RetryPolicy::default()
+        },
+        ..topology.inbox_config()
+    };
+    let start = |fail_once: HashSet<Uuid>| {
+        Inbox::new(
+            url.clone(),
+            BatchCopy {
+                store: target.clone(),
+                fail_once: Mutex::new(fail_once),
+                refuse: HashSet::new(),
+                batches: batches.clone(),
+                singles: singles.clone(),
+            },
+            quarantine.clone(),
+            config.clone(),
+        )
+        .start()
+    };
+    // Declares the queue and its binding.
+    start(HashSet::new()).await.unwrap().shutdown().await;
+
+    append(&source, 0, 10).await;
+    let failing = {
+        let stream = StreamName::new("thing-1").unwrap();
+        let events: Vec<_> = source
+            .read_stream(&stream, 4, Direction::Forward)
+            .try_collect()
+            .await
+            .unwrap();
+        events[0].id
+    };
+    let checkpoints = SqliteRelayCheckpoints::open(&source_path).unwrap();
+    let relay = Relay::new(source.clone(), checkpoints, url.clone(), topology.relay_config("test"))
+        .unwrap()
+        .start();
+    relay.wait_for_position(source.head().await.unwrap()).await;
+    relay.shutdown().await;
+
+    let inbox = start(HashSet::from([failing])).await.unwrap();
+    eventually("30 settled", || async { inbox.settled() >= 30 }).await;
+    assert_eq!(inbox.settled(), 30);
+    assert_eq!(target.head().await.unwrap(), 30, "each event committed once");
+    for s in 0..3 {
+        assert_eq!(
+            copies(&target, s).await,
+            (0..10).collect::<Vec<_>>(),
+            "stream thing-{s}"
+        );
+    }
+    {
+        let batches = batches.lock().unwrap();
+        assert!(
+            batches.iter().any(|batch| batch.len() > 1),
+            "the lane handed several events at once: {batches:?}"
+        );
+        // It failed in its batch, and so did the later events of its
+        // stream there, without effect; those were retried alone, once
+        // each, in order, and no other event was.
+        let with_failing: Vec<&Batch> = batches
+            .iter()
+            .filter(|batch| batch.iter().any(|(id, _)| *id == failing))
+            .collect();
+        assert_eq!(with_failing.len(), 1, "{batches:?}");
+        let retried: Vec<Uuid> = with_failing[0]
+            .iter()
+            .skip_while(|(id, _)| *id != failing)
+            .filter(|(_, stream)| stream == "thing-1")
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(*singles.lock().unwrap(), retried);
+    }
+
+    // Everything published again: each event comes a second time, in
+    // batches of other shapes, and changes nothing.
+    let lost = SqliteRelayCheckpoints::open(dir.path().join("lost.db")).unwrap();
+    let relay = Relay::new(source.clone(), lost, url.clone(), topology.relay_config("test"))
+        .unwrap()
+        .start();
+    relay.wait_for_position(source.head().await.unwrap()).await;
+    eventually("60 settled", || async { inbox.settled() >= 60 }).await;
+    relay.shutdown().await;
+    inbox.shutdown().await;
+    assert_eq!(target.head().await.unwrap(), 30, "repeats change nothing");
+    for s in 0..3 {
+        assert_eq!(
+            copies(&target, s).await,
+            (0..10).collect::<Vec<_>>(),
+            "stream thing-{s}"
+        );
+    }
+    assert!(quarantine.list().await.unwrap().is_empty());
+    cleanup.run().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_failing_permanently_in_a_batch_is_parked_alone_and_the_others_commit_once() {
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    let _broker = AmqpBrokerLock::shared();
+    let topology = Topology::new();
+    let cleanup = topology.cleanup(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let source_path = dir.path().join("source.db");
+    let source = SqliteStore::open(&source_path).unwrap();
+    let target = SqliteStore::open(dir.path().join("target.db")).unwrap();
+    let quarantine = MemoryQuarantine::new();
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let singles = Arc::new(Mutex::new(Vec::new()));
+    append(&source, 0, 10).await;
+    let refused = {
+        let stream = StreamName::new("thing-2").unwrap();
+        let events: Vec<_> = source
+            .read_stream(&stream, 6, Direction::Forward)
+            .try_collect()
+            .await
+            .unwrap();
+        events[0].id
+    };
+    // One lane, and the queue filled before it consumes, as above.
+    let config = InboxConfig {
+        lanes: 1,
+        ..topology.inbox_config()
+    };
+    let start = |refuse: HashSet<Uuid>| {
+        Inbox::new(
+            url.clone(),
+            BatchCopy {
+                store: target.clone(),
+                fail_once: Mutex::new(HashSet::new()),
+                refuse,
+                batches: batches.clone(),
+                singles: singles.clone(),
+            },
+            quarantine.clone(),
+            config.clone(),
+        )
+        .start()
+    };
+    start(HashSet::new()).await.unwrap().shutdown().await;
+    let relay = Relay::new(
+        source.clone(),
+        SqliteRelayCheckpoints::open(&source_path).unwrap(),
+        url.clone(),
+        topology.relay_config("test"),
+    )
+    .unwrap()
+    .start();
+    relay.wait_for_position(source.head().await.unwrap()).await;
+    relay.shutdown().await;
+
+    let inbox = start(HashSet::from([refused])).await.unwrap();
+    eventually("30 settled", || async { inbox.settled() >= 30 }).await;
+    inbox.shutdown().await;
+    assert_eq!(target.head().await.unwrap(), 29, "each other event committed once");
+    for s in 0..2 {
+        assert_eq!(
+            copies(&target, s).await,
+            (0..10).collect::<Vec<_>>(),
+            "stream thing-{s}"
+        );
+    }
+    assert_eq!(
+        copies(&target, 2).await,
+        vec![0, 1, 2, 3, 4, 6, 7, 8, 9],
+        "a parked event lets its stream go on"
+    );
+    let parked = quarantine.list().await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!((parked[0].id, parked[0].attempts), (refused, 1));
+    assert!(parked[0].error.contains("refused by the test"), "{}", parked[0].error);
+    // The later events of its stream in its batch failed with it, without
+    // effect, and were retried alone, once each, in order; it was not.
+    {
+        let batches = batches.lock().unwrap();
+        let with_refused: Vec<&Batch> = batches
+            .iter()
+            .filter(|batch| batch.iter().any(|(id, _)| *id == refused))
+            .collect();
+        assert_eq!(with_refused.len(), 1, "{batches:?}");
+        let retried: Vec<Uuid> = with_refused[0]
+            .iter()
+            .skip_while(|(id, _)| *id != refused)
+            .skip(1)
+            .filter(|(_, stream)| stream == "thing-2")
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(*singles.lock().unwrap(), retried);
+    }
     cleanup.run().await;
 }
 

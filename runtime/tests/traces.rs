@@ -1,7 +1,9 @@
 //! Traces across the bus: the W3C trace context a send writes into the
 //! envelope's headers parents the delivery's span, in every attempt and
 //! after the quarantine; malformed contexts are ignored; and without an
-//! OpenTelemetry layer the headers pass through untouched.
+//! OpenTelemetry layer the headers pass through untouched. With the
+//! feature `amqp` and a broker (`TREATY_TEST_AMQP`), an integration
+//! event's stored trace context crosses a relay and an inbox.
 //!
 //! Spans are recorded by an in-memory exporter behind a subscriber that
 //! is the default of the test's thread (`treaty_testing::traces`); the tests run on a current-thread
@@ -353,5 +355,151 @@ async fn without_a_layer_the_context_passes_through_retries_and_the_quarantine()
     assert_eq!(attempts, [1, 2, 1]);
     for (_, _, headers) in seen.iter() {
         assert_eq!(headers, &flaky.headers);
+    }
+}
+
+/// The relay and the inbox: an event's stored trace context travels in
+/// its headers, the relay's batch span links to it, and the inbox's
+/// span continues it (`--features otel,amqp`, with a broker).
+#[cfg(feature = "amqp")]
+mod relay {
+    use std::collections::BTreeMap;
+
+    use futures::future::BoxFuture;
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    use treaty_runtime::bus::{HandleError, MemoryQuarantine};
+    use treaty_runtime::relay::{
+        Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayConfig, SqliteRelayCheckpoints,
+    };
+    use treaty_runtime::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
+    use treaty_runtime::telemetry::trace::TRACEPARENT;
+    use treaty_runtime::{ContractInfo, ContractKind, ContractVersion, Uuid};
+    use treaty_testing::traces::{number, text};
+    use treaty_testing::{server_url, AmqpBrokerLock};
+
+    use super::{eventually, record};
+
+    const FINGERPRINT: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const HAPPENED: ContractInfo = ContractInfo {
+        name: "test.Happened",
+        kind: ContractKind::Event,
+        history: &[ContractVersion {
+            version: 1,
+            fingerprint: FINGERPRINT,
+        }],
+        schemas: "",
+    };
+
+    /// Remembers the ids of the events it handles.
+    struct Seen(std::sync::Arc<std::sync::Mutex<Vec<Uuid>>>);
+
+    impl IntegrationHandler for Seen {
+        fn contracts(&self) -> Vec<ContractInfo> {
+            vec![HAPPENED]
+        }
+
+        fn handle<'a>(&'a self, event: &'a IntegrationEvent) -> BoxFuture<'a, Result<(), HandleError>> {
+            self.0.lock().unwrap().push(event.id);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_inbox_continues_the_trace_an_event_was_stored_in() {
+        let Some(url) = server_url("TREATY_TEST_AMQP") else {
+            return;
+        };
+        let _broker = AmqpBrokerLock::shared();
+        let recording = record();
+        let id = Uuid::new_v4().simple();
+        let (prefix, queue) = (format!("treaty.test.{id}."), format!("treaty.test.{id}.inbox"));
+        let dir = tempfile::tempdir().unwrap();
+        let source = SqliteStore::open(dir.path().join("source.db")).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let inbox = Inbox::new(
+            url.clone(),
+            Seen(seen.clone()),
+            MemoryQuarantine::new(),
+            InboxConfig {
+                exchange_prefix: prefix.clone(),
+                ..InboxConfig::new(queue.clone())
+            },
+        )
+        .start()
+        .await
+        .unwrap();
+
+        // An event appended by a command that ran in a foreign trace.
+        let foreign_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let foreign_span = "00f067aa0ba902b7";
+        let mut metadata = Metadata::now();
+        metadata.headers = BTreeMap::from([(TRACEPARENT.to_string(), format!("00-{foreign_trace}-{foreign_span}-01"))]);
+        let event = NewEvent {
+            id: Uuid::now_v7(),
+            contract: HAPPENED.name.into(),
+            contract_version: 1,
+            fingerprint: FINGERPRINT.into(),
+            payload: b"{}".to_vec(),
+            metadata,
+        };
+        let event_id = event.id;
+        source
+            .append(&StreamName::new("thing-1").unwrap(), ExpectedVersion::Any, vec![event])
+            .await
+            .unwrap();
+        let relay = Relay::new(
+            source.clone(),
+            SqliteRelayCheckpoints::open(dir.path().join("source.db")).unwrap(),
+            url.clone(),
+            RelayConfig {
+                exchange_prefix: prefix.clone(),
+                ..RelayConfig::new("traced", &[HAPPENED])
+            },
+        )
+        .unwrap()
+        .start();
+        eventually("the event is handled", || !seen.lock().unwrap().is_empty()).await;
+        relay.shutdown().await;
+        inbox.shutdown().await;
+
+        let spans = recording.spans();
+        let relayed: Vec<_> = spans.iter().filter(|s| s.name == "treaty.relay.batch").collect();
+        assert_eq!(relayed.len(), 1, "{spans:#?}");
+        assert_eq!(text(relayed[0], "relay").as_deref(), Some("traced"));
+        assert_eq!(number(relayed[0], "events"), Some(1));
+        assert_eq!(number(relayed[0], "from_position"), Some(1));
+        assert_eq!(number(relayed[0], "to_position"), Some(1));
+        let linked: Vec<String> = relayed[0]
+            .links
+            .iter()
+            .map(|link| link.span_context.trace_id().to_string())
+            .collect();
+        assert_eq!(linked, vec![foreign_trace.to_string()]);
+
+        let handled: Vec<_> = spans.iter().filter(|s| s.name == "treaty.inbox.batch").collect();
+        assert_eq!(handled.len(), 1, "{spans:#?}");
+        assert_eq!(text(handled[0], "event_id"), Some(event_id.to_string()));
+        assert_eq!(text(handled[0], "stream").as_deref(), Some("thing-1"));
+        assert_eq!(text(handled[0], "contract").as_deref(), Some(HAPPENED.name));
+        assert_eq!(number(handled[0], "events"), Some(1));
+        assert_eq!(handled[0].span_context.trace_id().to_string(), foreign_trace);
+        assert_eq!(handled[0].parent_span_id.to_string(), foreign_span);
+
+        let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await
+            .unwrap();
+        channel
+            .exchange_delete(
+                format!("{prefix}test").as_str().into(),
+                ExchangeDeleteOptions::default(),
+            )
+            .await
+            .unwrap();
+        let _ = connection.close(200, "done".into()).await;
     }
 }

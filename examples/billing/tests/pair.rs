@@ -263,22 +263,20 @@ impl Pair {
         }
     }
 
-    /// Waits until billing has marked at least `count` invoices overdue.
-    async fn wait_for_overdue(&self, count: usize) {
+    /// Waits until billing holds at least `count` events of contract `E`
+    /// (`what` names them in the failure). Sending an invoice and marking
+    /// it overdue are two commands of the collection that may be applied
+    /// in either order, so each is waited for.
+    async fn wait_for<E: treaty::Contract>(&self, count: usize, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
-            let overdue = self
-                .billing_events()
-                .await
-                .iter()
-                .filter(|e| e.is::<InvoiceOverdue>())
-                .count();
-            if overdue >= count {
+            let found = self.billing_events().await.iter().filter(|e| e.is::<E>()).count();
+            if found >= count {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "billing marked {overdue} invoices of {count} overdue and no more for three minutes"
+                "billing has {found} invoices of {count} {what} and no more for three minutes"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -290,7 +288,8 @@ impl Pair {
     async fn check_each_car_invoiced_once(&self) {
         let cars = self.cars().await;
         self.wait_for_invoices(cars.len()).await;
-        self.wait_for_overdue(cars.len()).await;
+        self.wait_for::<InvoiceSent>(cars.len(), "sent").await;
+        self.wait_for::<InvoiceOverdue>(cars.len(), "marked overdue").await;
         // Repeats arriving late would show as more invoices than cars.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let invoiced = self.invoiced().await;

@@ -1,7 +1,7 @@
 //! The inbox: integration events consumed from RabbitMQ, checked against
 //! this build's contracts, and handled with an effect that happens once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument as _;
 
 use super::amqp::{self, Backoff, DEFAULT_EXCHANGE_PREFIX};
 use super::compatibility::check_compatible;
@@ -21,6 +22,7 @@ use super::event::{header, IntegrationEvent};
 use crate::bus::amqp::declare_durable;
 use crate::bus::{HandleError, ParkedMessage, Quarantine, RetryPolicy};
 use crate::contract::ContractInfo;
+use crate::telemetry::trace;
 use crate::types::{Timestamp, Uuid};
 
 /// Handles the integration events of some contracts.
@@ -45,8 +47,47 @@ pub trait IntegrationHandler: Send + Sync + 'static {
     /// [`InboxConfig::retry`] says, then parked;
     /// [`HandleError::Permanent`] is parked at once;
     /// [`HandleError::Refused`] settles the event (the domain said no, and
-    /// will say so again).
+    /// will say so again). The inbox calls it for the retries of an event
+    /// that failed in a batch.
     fn handle<'a>(&'a self, event: &'a IntegrationEvent) -> BoxFuture<'a, Result<(), HandleError>>;
+
+    /// Handles the events a lane holds at once (at most
+    /// [`InboxConfig::batch`], in the order they came), so that their
+    /// effects can commit together, such as one append per stream: one
+    /// durable commit for many events rather than one each.
+    ///
+    /// Returns one result per event, in order (at least the first
+    /// event's), meaning what
+    /// [`handle`](Self::handle)'s result means; the inbox acknowledges each
+    /// event after the whole batch returned, parks those that failed
+    /// permanently, and retries those that failed transiently one at a
+    /// time with `handle`, in order, before it takes the next batch. Fewer
+    /// results than events say that the events after them were not
+    /// handled: they come first in the next batch.
+    ///
+    /// Events of one stream must take effect in order: once an event of a
+    /// stream failed, the later events of that stream in the batch must
+    /// fail too (without effect) or be left without a result. Each effect
+    /// must still happen once per event id whatever batch the event comes
+    /// in: after a redelivery, a batch may hold events that were handled
+    /// before beside some that were not.
+    ///
+    /// The default hands the events to `handle` one after the other and
+    /// stops at the first that fails.
+    fn handle_batch<'a>(&'a self, events: &'a [IntegrationEvent]) -> BoxFuture<'a, Vec<Result<(), HandleError>>> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(events.len());
+            for event in events {
+                let result = self.handle(event).await;
+                let failed = matches!(result, Err(HandleError::Transient(_) | HandleError::Permanent(_)));
+                results.push(result);
+                if failed {
+                    break;
+                }
+            }
+            results
+        })
+    }
 }
 
 /// How an [`Inbox`] consumes.
@@ -59,9 +100,13 @@ pub struct InboxConfig {
     pub exchange_prefix: String,
     /// The most deliveries handed out and not yet acknowledged.
     pub prefetch: u16,
-    /// How many events are handled at once. Events of one stream are
+    /// How many batches are handled at once. Events of one stream are
     /// always handled one after the other, in the order they came.
     pub lanes: usize,
+    /// The most events a lane hands to
+    /// [`IntegrationHandler::handle_batch`] at once: those it holds when
+    /// it is free, up to this many.
+    pub batch: usize,
     /// Retries of transient failures before an event is parked.
     pub retry: RetryPolicy,
     /// Whether to declare the queue as a quorum queue (falling back to a
@@ -84,6 +129,7 @@ impl InboxConfig {
             // fill the store's group commits (relay_rabbitmq_events).
             prefetch: 256,
             lanes: 64,
+            batch: 64,
             retry: RetryPolicy::default(),
             quorum: true,
             max_reconnect_delay: Duration::from_secs(5),
@@ -126,7 +172,10 @@ pub enum InboxError {
 ///
 /// Events are spread over [`InboxConfig::lanes`] by stream, so events of
 /// one stream are handled in the order they came while streams proceed
-/// side by side. When the connection fails, the inbox connects again
+/// side by side. A lane hands the events it holds when it is free, up to
+/// [`InboxConfig::batch`], to [`IntegrationHandler::handle_batch`] at
+/// once, acknowledges those handled once the batch returned, and retries
+/// a failed one alone, in order, before its next batch. When the connection fails, the inbox connects again
 /// with backoff; what was delivered and not acknowledged comes again,
 /// and the handler's deduplication absorbs it.
 pub struct Inbox<H, Q> {
@@ -165,6 +214,12 @@ impl<H: IntegrationHandler, Q: Quarantine> Inbox<H, Q> {
                 self.config.queue
             )));
         }
+        if self.config.batch == 0 {
+            return Err(InboxError::Config(format!(
+                "inbox {}: batch is 0; a lane must hand at least one event at a time to the handler",
+                self.config.queue
+            )));
+        }
         if self.config.lanes == 0 {
             return Err(InboxError::Config(format!(
                 "inbox {}: lanes is 0; it must handle at least one event at a time",
@@ -182,6 +237,8 @@ impl<H: IntegrationHandler, Q: Quarantine> Inbox<H, Q> {
             quarantine: self.quarantine.clone(),
             contracts,
             retry: self.config.retry.clone(),
+            batch: self.config.batch,
+            queue: self.config.queue.clone(),
             settled: settled.clone(),
         });
         let task = tokio::spawn(self.run(shared, first, stop));
@@ -329,109 +386,154 @@ struct Shared<H, Q> {
     quarantine: Q,
     contracts: Vec<ContractInfo>,
     retry: RetryPolicy,
+    batch: usize,
+    queue: String,
     settled: Arc<AtomicU64>,
 }
 
 type Incoming = (BTreeMap<String, String>, lapin::message::Delivery);
 
-/// Handles the deliveries given to one lane, one after the other.
+/// Handles the deliveries given to one lane: those it holds when it is
+/// free, up to [`InboxConfig::batch`], as one batch.
 async fn lane<H: IntegrationHandler, Q: Quarantine>(
     shared: Arc<Shared<H, Q>>,
     mut incoming: mpsc::UnboundedReceiver<Incoming>,
 ) {
-    while let Some((headers, delivery)) = incoming.recv().await {
-        let settle = match handle(&shared, &headers, &delivery.data).await {
-            None => true,
-            Some(parked) => {
-                let (id, error) = (parked.id, parked.error.clone());
-                match shared.quarantine.park(parked).await {
-                    Ok(()) => {
-                        tracing::error!("inbox: parked integration event {id}: {error}");
-                        true
-                    }
-                    Err(failure) => {
-                        tracing::error!(
-                            "inbox: cannot park integration event {id} ({failure}); it goes back to the queue: {error}"
-                        );
-                        false
-                    }
-                }
+    // Deliveries the handler left without a result: they come first.
+    let mut pending: VecDeque<Incoming> = VecDeque::new();
+    loop {
+        if pending.is_empty() {
+            match incoming.recv().await {
+                Some(next) => pending.push_back(next),
+                None => return,
             }
-        };
-        let settled = if settle {
-            delivery.acker.ack(BasicAckOptions::default()).await
-        } else {
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await
-        };
-        match settled {
-            Ok(_) if settle => {
-                shared.settled.fetch_add(1, Ordering::Relaxed);
+        }
+        while pending.len() < shared.batch {
+            match incoming.try_recv() {
+                Ok(next) => pending.push_back(next),
+                Err(_) => break,
             }
-            Ok(_) => {}
-            // The channel is gone: the broker delivers the event again.
-            Err(error) => tracing::info!("inbox: cannot settle a delivery ({error}); it will come again"),
+        }
+        let taken = pending.len().min(shared.batch);
+        let batch: Vec<Incoming> = pending.drain(..taken).collect();
+        let unhandled = handle_batch(&shared, batch).await;
+        for delivery in unhandled.into_iter().rev() {
+            pending.push_front(delivery);
         }
     }
 }
 
-/// Handles one delivery; `Some` with what to park when it cannot be.
-async fn handle<H: IntegrationHandler, Q: Quarantine>(
+/// Handles one batch: reads and checks each delivery (parking those that
+/// are no Treaty event or not compatible), hands the events to the
+/// handler at once, then settles each; returns the deliveries the
+/// handler left without a result, in order.
+async fn handle_batch<H: IntegrationHandler, Q: Quarantine>(
+    shared: &Shared<H, Q>,
+    batch: Vec<Incoming>,
+) -> Vec<Incoming> {
+    let mut events = Vec::with_capacity(batch.len());
+    let mut deliveries = Vec::with_capacity(batch.len());
+    for (headers, delivery) in batch {
+        match read(shared, &headers, &delivery.data) {
+            Ok(event) => {
+                events.push(event);
+                deliveries.push((headers, delivery));
+            }
+            Err(parked) => settle(shared, &delivery, Some(*parked)).await,
+        }
+    }
+    if events.is_empty() {
+        return Vec::new();
+    }
+    let span = batch_span(&shared.queue, &events, 1);
+    let mut results = shared.handler.handle_batch(&events).instrument(span).await;
+    if results.is_empty() {
+        // Else the lane would hand the same batch again and again: the
+        // first event goes through the retries, alone.
+        results.push(Err(HandleError::Transient(format!(
+            "the handler's handle_batch returned no result for a batch of {} events; it must return at least the \
+             first event's",
+            events.len()
+        ))));
+    }
+    let handled = results.len().min(events.len());
+    let unhandled = deliveries.split_off(handled);
+    // The events whose effects committed (or that were refused) are
+    // settled together: their acknowledgements leave at once rather than
+    // one after the other.
+    let mut failed = Vec::new();
+    let mut settled = Vec::with_capacity(handled);
+    for ((event, (_, delivery)), result) in events.iter().zip(&deliveries).zip(results) {
+        match result {
+            Ok(()) => settled.push(settle(shared, delivery, None)),
+            Err(HandleError::Refused(reason)) => {
+                refused(event, &reason);
+                settled.push(settle(shared, delivery, None));
+            }
+            Err(failure) => failed.push((event, delivery, failure)),
+        }
+    }
+    futures::future::join_all(settled).await;
+    // One at a time, in order: a later event of the same stream failed
+    // too, and is retried only after this one settled.
+    for (event, delivery, failure) in failed {
+        let outcome = retry(shared, event, failure).await;
+        settle(shared, delivery, outcome).await;
+    }
+    unhandled
+}
+
+/// Reads and checks a delivery; `Err` with what to park when it is no
+/// Treaty integration event or not one this build reads.
+fn read<H, Q>(
     shared: &Shared<H, Q>,
     headers: &BTreeMap<String, String>,
     body: &[u8],
-) -> Option<ParkedMessage> {
-    let event = match IntegrationEvent::from_wire(headers, body.to_vec()) {
-        Ok(event) => event,
-        Err(reason) => {
-            let id = headers
-                .get(header::EVENT_ID)
-                .and_then(|id| Uuid::parse_str(id).ok())
-                .unwrap_or_else(Uuid::new_v4);
-            return Some(parked(
-                id,
-                headers.get(header::CONTRACT).cloned(),
-                body.to_vec(),
-                format!("not a Treaty integration event: {reason}"),
-                1,
-                Timestamp::now(),
-            ));
-        }
-    };
-    let park = |error: String, attempts: u32| {
-        Some(parked(
-            event.id,
-            Some(event.contract.clone()),
-            event.to_parked_body(),
-            error,
-            attempts,
-            event.metadata.timestamp,
+) -> Result<IntegrationEvent, Box<ParkedMessage>> {
+    let event = IntegrationEvent::from_wire(headers, body.to_vec()).map_err(|reason| {
+        let id = headers
+            .get(header::EVENT_ID)
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .unwrap_or_else(Uuid::new_v4);
+        Box::new(parked(
+            id,
+            headers.get(header::CONTRACT).cloned(),
+            body.to_vec(),
+            format!("not a Treaty integration event: {reason}"),
+            1,
+            Timestamp::now(),
         ))
-    };
+    })?;
     if let Err(reason) = check_compatible(&shared.contracts, &event) {
-        return park(reason, 1);
+        return Err(Box::new(parked_event(&event, reason, 1)));
     }
+    Ok(event)
+}
+
+/// After an event failed in its batch with `failure`: parks it when the
+/// failure is permanent, else retries it alone as [`InboxConfig::retry`]
+/// says; `Some` with what to park when it cannot be handled.
+async fn retry<H: IntegrationHandler, Q: Quarantine>(
+    shared: &Shared<H, Q>,
+    event: &IntegrationEvent,
+    failure: HandleError,
+) -> Option<ParkedMessage> {
     let mut attempt = 1;
+    let mut result = Err(failure);
     loop {
-        match shared.handler.handle(&event).await {
+        match result {
             Ok(()) => return None,
             Err(HandleError::Refused(reason)) => {
-                tracing::info!(
-                    "inbox: integration event {} ({} from stream {}) refused: {reason}",
-                    event.id,
-                    event.contract,
-                    event.stream
-                );
+                refused(event, &reason);
                 return None;
             }
-            Err(HandleError::Permanent(reason)) => return park(reason, attempt),
+            Err(HandleError::Permanent(reason)) => return Some(parked_event(event, reason, attempt)),
             Err(HandleError::Transient(reason)) if attempt >= shared.retry.max_attempts => {
-                return park(format!("{reason} (after {attempt} attempts)"), attempt)
+                return Some(parked_event(
+                    event,
+                    format!("{reason} (after {attempt} attempts)"),
+                    attempt,
+                ))
             }
             Err(HandleError::Transient(reason)) => {
                 tracing::warn!(
@@ -441,9 +543,116 @@ async fn handle<H: IntegrationHandler, Q: Quarantine>(
                 );
                 tokio::time::sleep(shared.retry.delay(attempt)).await;
                 attempt += 1;
+                let span = batch_span(&shared.queue, std::slice::from_ref(event), attempt);
+                result = shared.handler.handle(event).instrument(span).await;
             }
         }
     }
+}
+
+fn refused(event: &IntegrationEvent, reason: &impl std::fmt::Display) {
+    tracing::info!(
+        "inbox: integration event {} ({} from stream {}) refused: {reason}",
+        event.id,
+        event.contract,
+        event.stream
+    );
+}
+
+/// Acknowledges a delivery, after parking `parked` if there is one; when
+/// parking fails, the delivery goes back to the queue.
+async fn settle<H, Q: Quarantine>(
+    shared: &Shared<H, Q>,
+    delivery: &lapin::message::Delivery,
+    parked: Option<ParkedMessage>,
+) {
+    let settle = match parked {
+        None => true,
+        Some(parked) => {
+            let (id, error) = (parked.id, parked.error.clone());
+            match shared.quarantine.park(parked).await {
+                Ok(()) => {
+                    tracing::error!("inbox: parked integration event {id}: {error}");
+                    true
+                }
+                Err(failure) => {
+                    tracing::error!(
+                        "inbox: cannot park integration event {id} ({failure}); it goes back to the queue: {error}"
+                    );
+                    false
+                }
+            }
+        }
+    };
+    let settled = if settle {
+        delivery.acker.ack(BasicAckOptions::default()).await
+    } else {
+        delivery
+            .acker
+            .nack(BasicNackOptions {
+                multiple: false,
+                requeue: true,
+            })
+            .await
+    };
+    match settled {
+        Ok(_) if settle => {
+            shared.settled.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(_) => {}
+        // The channel is gone: the broker delivers the event again.
+        Err(error) => tracing::info!("inbox: cannot settle a delivery ({error}); it will come again"),
+    }
+}
+
+/// The span of a batch's handling (`attempt` 1) or of an event's retry:
+/// the child of the event's trace when it is one event, else linked to
+/// the traces of its events (at most [`BATCH_LINKS`]), as far as their
+/// metadata carries a `traceparent` (the relay sends the stored one).
+fn batch_span(queue: &str, events: &[IntegrationEvent], attempt: u32) -> tracing::Span {
+    let one = match events {
+        [one] => Some(one),
+        _ => None,
+    };
+    let same_contract = events
+        .first()
+        .map(|e| e.contract.as_str())
+        .filter(|contract| events.iter().all(|e| e.contract == *contract));
+    let span = tracing::info_span!(
+        "treaty.inbox.batch",
+        otel.kind = "consumer",
+        queue,
+        events = events.len(),
+        attempt,
+        contract = same_contract,
+        stream = one.map(|e| tracing::field::display(&e.stream)),
+        event_id = one.map(|e| tracing::field::display(e.id)),
+        correlation_id = one.and_then(|e| e.metadata.correlation_id).map(tracing::field::display),
+        causation_id = one.and_then(|e| e.metadata.causation_id).map(tracing::field::display),
+    );
+    match one {
+        Some(event) => {
+            trace::set_parent_from_headers(&span, &event.metadata.headers);
+        }
+        None => {
+            trace::link_each(&span, events.iter().map(|e| &e.metadata.headers), BATCH_LINKS);
+        }
+    }
+    span
+}
+
+/// The most traces one batch's span links to.
+const BATCH_LINKS: usize = 32;
+
+fn parked_event(event: &IntegrationEvent, error: String, attempts: u32) -> ParkedMessage {
+    parked(
+        event.id,
+        Some(event.contract.clone()),
+        event.to_parked_body(),
+        error,
+        attempts,
+        event.metadata.timestamp,
+    )
 }
 
 fn parked(

@@ -8,8 +8,9 @@
 //!   ([`SqliteRelayCheckpoints`], `PostgresRelayCheckpoints`).
 //! - [`Inbox`] consumes a service's queue bound to those exchanges,
 //!   checks each event's contract, version and fingerprint
-//!   ([`check_compatible`]), and hands it to an [`IntegrationHandler`],
-//!   whose effect is deduplicated by event id in the receiving store.
+//!   ([`check_compatible`]), and hands the events each lane holds to an
+//!   [`IntegrationHandler`] as one batch, whose effects are deduplicated
+//!   by event id in the receiving store.
 //!
 //! docs/messaging.md ("Integration events") says what travels and what
 //! each side guarantees.

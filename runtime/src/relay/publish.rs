@@ -9,12 +9,14 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use super::amqp::{self, Backoff, DEFAULT_EXCHANGE_PREFIX};
 use super::checkpoint::RelayCheckpoints;
 use super::event::IntegrationEvent;
 use crate::contract::ContractInfo;
 use crate::store::{EventStore, RecordedEvent};
+use crate::telemetry::trace;
 
 /// What a [`Relay`] publishes and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +227,8 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
                             None => break,
                         }
                     }
-                    let confirms = self.publish(&channel, &mut declared, &batch).await?;
+                    let span = batch_span(name, &self.config.exchange_prefix, &batch);
+                    let confirms = self.publish(&channel, &mut declared, &batch).instrument(span).await?;
                     let last = batch.last().map_or(from, |event| event.position);
                     if let Some(previous) = settling.take() {
                         published.send_replace(settled(previous).await?);
@@ -292,6 +295,28 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
         Ok(confirms)
     }
 }
+
+/// The span of publishing one batch, linked to the traces of its events
+/// (at most [`BATCH_LINKS`]) as far as their metadata carries a
+/// `traceparent`: one span per batch keeps the cost off each event, and
+/// the inboxes continue each event's own trace, which travels in its
+/// headers.
+fn batch_span(relay: &str, exchange_prefix: &str, batch: &[RecordedEvent]) -> tracing::Span {
+    let span = tracing::info_span!(
+        "treaty.relay.batch",
+        otel.kind = "producer",
+        relay,
+        exchange_prefix,
+        events = batch.len(),
+        from_position = batch.first().map_or(0, |e| e.position),
+        to_position = batch.last().map_or(0, |e| e.position),
+    );
+    trace::link_each(&span, batch.iter().map(|e| &e.metadata.headers), BATCH_LINKS);
+    span
+}
+
+/// The most traces one batch's span links to.
+const BATCH_LINKS: usize = 32;
 
 /// What the relay woke up for.
 enum Woke {

@@ -370,8 +370,10 @@ async fn an_event_of_an_unknown_fingerprint_is_quarantined_and_the_stream_goes_o
     assert_eq!(parked[0].contract.as_deref(), Some(HAPPENED.name));
     let error = &parked[0].error;
     assert!(error.contains("stream thing-0"), "{error}");
-    assert!(error.contains(&format!("knows v1 with fingerprint {V1}")), "{error}");
-    assert!(error.contains("without a new version"), "{error}");
+    assert!(error.contains(&format!("knows v1 as {V1}")), "{error}");
+    // Hand-written contracts carry no schema: nothing to judge the
+    // change by (tests/e2e/tests/relay_compatibility.rs has schemas).
+    assert!(error.contains("carries no schema"), "{error}");
     cleanup.run().await;
 }
 

@@ -57,6 +57,8 @@ pub use sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 pub use transport::{Delivery, Transport, TransportError};
 pub(crate) use writer_schema::check_readable;
 pub use writer_schema::WriterSchema;
+#[cfg(feature = "amqp")]
+pub(crate) use writer_schema::{check_writer, Written};
 
 /// A closed set of command contracts addressed to one aggregate: the
 /// generated `FooCommand` enums implement it.

@@ -57,6 +57,18 @@ impl WriterSchema {
         schema
     }
 
+    /// A schema received as text, such as the `treaty-schema` header of
+    /// an integration event. It is trusted only once it hashes to the
+    /// fingerprint it came with.
+    ///
+    /// # Errors
+    ///
+    /// When the text is not JSON.
+    pub fn parse(text: &str) -> Result<WriterSchema, serde_json::Error> {
+        serde_json::from_str::<&RawValue>(text)?;
+        Ok(WriterSchema(text.into()))
+    }
+
     /// The canonical text.
     pub fn text(&self) -> &str {
         &self.0
@@ -78,42 +90,74 @@ impl<'de> Deserialize<'de> for WriterSchema {
     }
 }
 
-/// Why this build cannot read a message whose fingerprint it does not
-/// know, or `Ok` when it can (or knows the fingerprint).
-///
-/// Verdicts are remembered per contract version, writer schema and mode, so the rules run once per schema a process meets, not once per
-/// message.
+/// Why this build cannot read a command whose fingerprint it does not
+/// know, or `Ok` when it can (or knows the fingerprint): [`check_writer`]
+/// for an envelope.
 pub(crate) fn check_readable(contracts: &[ContractInfo], envelope: &Envelope, mode: Mode) -> Result<(), String> {
-    let Some(contract) = contracts.iter().find(|c| c.name == envelope.contract) else {
+    let written = Written {
+        contract: &envelope.contract,
+        version: envelope.contract_version,
+        fingerprint: &envelope.fingerprint,
+        schema: envelope.schema.as_ref(),
+        noun: "command",
+    };
+    check_writer(contracts, &written, mode).map_err(|rest| {
+        format!(
+            "message {} is {} v{} {rest}",
+            envelope.id, envelope.contract, envelope.contract_version
+        )
+    })
+}
+
+/// A message as its writer described it.
+pub(crate) struct Written<'a> {
+    /// The contract name.
+    pub contract: &'a str,
+    /// The contract version.
+    pub version: u32,
+    /// The writer's fingerprint of that version.
+    pub fingerprint: &'a str,
+    /// The writer's schema of that version, when it sent one.
+    pub schema: Option<&'a WriterSchema>,
+    /// What the contract is in messages: `command` or `event`.
+    pub noun: &'static str,
+}
+
+/// Whether this build reads `written` by the rule book in `mode`: `Ok`
+/// when it knows the fingerprint, or the writer's schema is compatible
+/// with its own; otherwise the reason, as the rest of a sentence that
+/// starts with the message ("... is `contract` v1 written with ...").
+/// A contract or version this build lacks is `Ok`: that is for the
+/// caller's own checks or the decoder to report.
+///
+/// Verdicts are remembered per contract version, writer schema and mode,
+/// so the rules run once per schema a process meets, not once per
+/// message.
+pub(crate) fn check_writer(contracts: &[ContractInfo], written: &Written<'_>, mode: Mode) -> Result<(), String> {
+    let Some(contract) = contracts.iter().find(|c| c.name == written.contract) else {
         return Ok(());
     };
-    // A version this build lacks is for the decoder to report.
-    let Some(known) = contract.history.iter().find(|v| v.version == envelope.contract_version) else {
+    let Some(known) = contract.history.iter().find(|v| v.version == written.version) else {
         return Ok(());
     };
-    if known.fingerprint == envelope.fingerprint {
+    if known.fingerprint == written.fingerprint {
         return Ok(());
     }
     let what = || {
         format!(
-            "message {} is {} v{} written with fingerprint {}, and this build knows v{} as {}",
-            envelope.id,
-            envelope.contract,
-            envelope.contract_version,
-            envelope.fingerprint,
-            envelope.contract_version,
-            known.fingerprint
+            "written with fingerprint {}, and this build knows v{} as {}",
+            written.fingerprint, written.version, known.fingerprint
         )
     };
-    let Some(schema) = &envelope.schema else {
+    let Some(schema) = written.schema else {
         return Err(format!(
-            "{}; the message carries no schema to check it against (its sender's contract is hand-written, or \
-             its Treaty predates schemas in envelopes), so it may mean something else: declare the change as a \
-             new version",
+            "{}; the message carries no schema to check it against (its writer's contract is hand-written, or \
+             its Treaty predates sending schemas), so it may mean something else: declare the change as a new \
+             version",
             what()
         ));
     };
-    let key = (contract.name, known.version, envelope.fingerprint.clone(), mode);
+    let key = (contract.name, known.version, written.fingerprint.to_string(), mode);
     // A verdict holds for the schema it was given: another text under the
     // same fingerprint (a forged or mangled one) is judged afresh, which
     // refuses it.
@@ -122,7 +166,7 @@ pub(crate) fn check_readable(contracts: &[ContractInfo], envelope: &Envelope, mo
             return verdict.clone().map_err(|findings| format!("{}{findings}", what()));
         }
     }
-    let verdict = judge(contract, known.version, &envelope.fingerprint, schema, mode);
+    let verdict = judge(contract, known.version, written, schema, mode);
     let mut cache = verdicts().lock().unwrap_or_else(|e| e.into_inner());
     // Schemas a process meets are few; a sender making up new ones for
     // every message must not make the cache grow without bound.
@@ -148,11 +192,11 @@ fn verdicts() -> &'static Mutex<Verdicts> {
 fn judge(
     contract: &ContractInfo,
     version: u32,
-    fingerprint: &str,
+    written: &Written<'_>,
     schema: &WriterSchema,
     mode: Mode,
 ) -> Result<(), String> {
-    if treaty_compat::fingerprint(schema.text()) != fingerprint {
+    if treaty_compat::fingerprint(schema.text()) != written.fingerprint {
         return Err(
             "; the schema the message carries does not have that fingerprint, so neither can be trusted: the \
              sender must send its schema as canonical text, as Treaty's envelopes do"
@@ -181,7 +225,7 @@ fn judge(
             format!(
                 "[{}] {} (help: {})",
                 change.rule.id(),
-                change.message("command", contract.name, version),
+                change.message(written.noun, contract.name, version),
                 change.rule.help()
             )
         })

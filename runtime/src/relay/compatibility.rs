@@ -2,22 +2,25 @@
 //! build published: the one place the rule lives, so that it can change
 //! without touching the inbox.
 
+use crate::bus::{check_writer, Written};
 use crate::contract::ContractInfo;
+use crate::CompatibilityMode as Mode;
 
 use super::IntegrationEvent;
 
-/// Checks that `event`'s contract version is one this build reads, as
-/// the publisher meant it. Today's rule: the contract is among
-/// `contracts`, its version is in that contract's history, and the
-/// fingerprint the publisher sent is the one this build has for that
-/// version (the two builds agree on what the version means on the
-/// wire).
+/// Checks that this build reads `event`'s contract version as the
+/// publisher wrote it: the contract is among `contracts`, its version is
+/// in that contract's history, and either the fingerprint the publisher
+/// sent is this build's for that version, or the schema it sent with it
+/// (the `treaty-schema` header) is one this build reads by the rule book
+/// of `treaty lint` in `mode` (the bus's check, docs/messaging.md
+/// "Compatible changes between builds").
 ///
 /// # Errors
 ///
 /// Why not, naming the event, its stream, contract, version and
-/// fingerprint, and what to do.
-pub fn check_compatible(contracts: &[ContractInfo], event: &IntegrationEvent) -> Result<(), String> {
+/// fingerprint, each rule broken, and what to do.
+pub fn check_compatible(contracts: &[ContractInfo], event: &IntegrationEvent, mode: Mode) -> Result<(), String> {
     let what = || {
         format!(
             "integration event {} (stream {}, position {}) is {} v{} with fingerprint {}",
@@ -33,7 +36,7 @@ pub fn check_compatible(contracts: &[ContractInfo], event: &IntegrationEvent) ->
             known.join(", ")
         ));
     };
-    let Some(known) = contract.history.iter().find(|v| v.version == event.contract_version) else {
+    if !contract.history.iter().any(|v| v.version == event.contract_version) {
         let mut versions: Vec<String> = contract.history.iter().map(|v| format!("v{}", v.version)).collect();
         versions.reverse();
         return Err(format!(
@@ -44,17 +47,20 @@ pub fn check_compatible(contracts: &[ContractInfo], event: &IntegrationEvent) ->
             versions.join(", "),
             event.contract_version
         ));
-    };
-    if known.fingerprint != event.fingerprint {
-        return Err(format!(
-            "{}, but this build knows v{} with fingerprint {}: one side changed the contract without a new \
-             version; declare the change as a new version and deploy it on both sides",
-            what(),
-            event.contract_version,
-            known.fingerprint
-        ));
     }
-    Ok(())
+    let written = Written {
+        contract: &event.contract,
+        version: event.contract_version,
+        fingerprint: &event.fingerprint,
+        schema: event.schema.as_ref(),
+        noun: "event",
+    };
+    check_writer(contracts, &written, mode).map_err(|rest| {
+        format!(
+            "integration event {} (stream {}, position {}) is {} v{} {rest}",
+            event.id, event.stream, event.position, event.contract, event.contract_version
+        )
+    })
 }
 
 #[cfg(test)]
@@ -92,13 +98,24 @@ mod tests {
             position: 7,
             payload: b"{}".to_vec(),
             metadata: Metadata::now(),
+            schema: None,
         }
     }
 
     #[test]
     fn every_version_of_the_history_is_read() {
-        assert!(check_compatible(CONTRACTS, &event("factory.CarProduced", 2, HISTORY[0].fingerprint)).is_ok());
-        assert!(check_compatible(CONTRACTS, &event("factory.CarProduced", 1, HISTORY[1].fingerprint)).is_ok());
+        assert!(check_compatible(
+            CONTRACTS,
+            &event("factory.CarProduced", 2, HISTORY[0].fingerprint),
+            Mode::Backward
+        )
+        .is_ok());
+        assert!(check_compatible(
+            CONTRACTS,
+            &event("factory.CarProduced", 1, HISTORY[1].fingerprint),
+            Mode::Backward
+        )
+        .is_ok());
     }
 
     #[test]
@@ -106,13 +123,24 @@ mod tests {
         let changed = check_compatible(
             CONTRACTS,
             &event("factory.CarProduced", 2, "33333333333333333333333333333333"),
+            Mode::Backward,
         )
         .unwrap_err();
-        assert!(changed.contains("without a new version"), "{changed}");
+        assert!(changed.contains("carries no schema"), "{changed}");
         assert!(changed.contains("stream factory-1, position 7"), "{changed}");
-        let newer = check_compatible(CONTRACTS, &event("factory.CarProduced", 3, HISTORY[0].fingerprint)).unwrap_err();
+        let newer = check_compatible(
+            CONTRACTS,
+            &event("factory.CarProduced", 3, HISTORY[0].fingerprint),
+            Mode::Backward,
+        )
+        .unwrap_err();
         assert!(newer.contains("reads factory.CarProduced v1, v2"), "{newer}");
-        let other = check_compatible(CONTRACTS, &event("factory.Other", 1, HISTORY[0].fingerprint)).unwrap_err();
+        let other = check_compatible(
+            CONTRACTS,
+            &event("factory.Other", 1, HISTORY[0].fingerprint),
+            Mode::Backward,
+        )
+        .unwrap_err();
         assert!(other.contains("does not handle"), "{other}");
     }
 }

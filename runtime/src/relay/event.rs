@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::bus::Envelope;
+use crate::bus::{Envelope, WriterSchema};
 use crate::contract::{decode_as, Contract, DecodeError};
 use crate::store::{validate, Metadata, RecordedEvent, StreamName};
 use crate::types::{Timestamp, Uuid};
@@ -19,6 +19,10 @@ pub mod header {
     pub const CONTRACT_VERSION: &str = "treaty-contract-version";
     /// The fingerprint of that contract version in the publisher's build.
     pub const FINGERPRINT: &str = "treaty-fingerprint";
+    /// The canonical schema the event was written with, as the
+    /// publisher's store recorded it, when it did: what an inbox whose
+    /// build knows the version under another fingerprint judges.
+    pub const SCHEMA: &str = "treaty-schema";
     /// The stream the event belongs to in the publisher's store.
     pub const STREAM: &str = "treaty-stream";
     /// Its version in that stream.
@@ -57,6 +61,9 @@ pub struct IntegrationEvent {
     pub payload: Vec<u8>,
     /// The publisher's metadata.
     pub metadata: Metadata,
+    /// The canonical schema it was written with, when the publisher
+    /// sent it ([`header::SCHEMA`]).
+    pub schema: Option<WriterSchema>,
 }
 
 impl IntegrationEvent {
@@ -87,8 +94,8 @@ impl IntegrationEvent {
         }
     }
 
-    /// The headers that carry `event`, in order.
-    pub(crate) fn headers_of(event: &RecordedEvent) -> Vec<(String, String)> {
+    /// The headers that carry `event`, written with `schema`, in order.
+    pub(crate) fn headers_of(event: &RecordedEvent, schema: Option<&WriterSchema>) -> Vec<(String, String)> {
         let mut headers = vec![
             (header::EVENT_ID.to_string(), event.id.to_string()),
             (header::CONTRACT.to_string(), event.contract.clone()),
@@ -107,6 +114,9 @@ impl IntegrationEvent {
         }
         for (name, value) in &event.metadata.headers {
             headers.push((format!("{}{name}", header::METADATA_PREFIX), value.clone()));
+        }
+        if let Some(schema) = schema {
+            headers.push((header::SCHEMA.to_string(), schema.text().to_string()));
         }
         headers
     }
@@ -152,6 +162,10 @@ impl IntegrationEvent {
         let optional_uuid = |name: &str| headers.get(name).map(|text| uuid(name, text)).transpose();
         let correlation_id = optional_uuid(header::CORRELATION_ID)?;
         let causation_id = optional_uuid(header::CAUSATION_ID)?;
+        let schema = headers
+            .get(header::SCHEMA)
+            .map(|text| WriterSchema::parse(text).map_err(|e| format!("header {} is not JSON: {e}", header::SCHEMA)))
+            .transpose()?;
         let mut own = BTreeMap::new();
         for (name, value) in headers {
             if let Some(name) = name.strip_prefix(header::METADATA_PREFIX) {
@@ -176,6 +190,7 @@ impl IntegrationEvent {
                 causation_id,
                 headers: own,
             },
+            schema,
         })
     }
 
@@ -197,7 +212,7 @@ impl IntegrationEvent {
             headers,
             reply_to: None,
             sent_at: self.metadata.timestamp,
-            schema: None,
+            schema: self.schema.clone(),
         }
         .to_json()
     }
@@ -227,8 +242,13 @@ mod tests {
     #[test]
     fn an_event_survives_the_headers() {
         let event = recorded();
-        let headers = IntegrationEvent::headers_of(&event).into_iter().collect();
+        let schema =
+            WriterSchema::parse(r#"{"fields":{},"kind":"event","name":"factory.CarProduced","version":2}"#).unwrap();
+        let headers = IntegrationEvent::headers_of(&event, Some(&schema))
+            .into_iter()
+            .collect();
         let read = IntegrationEvent::from_wire(&headers, event.payload.clone()).unwrap();
+        assert_eq!(read.schema, Some(schema));
         assert_eq!(read.id, event.id);
         assert_eq!(read.contract, event.contract);
         assert_eq!(read.contract_version, 2);
@@ -242,7 +262,7 @@ mod tests {
     #[test]
     fn bad_headers_are_named() {
         let event = recorded();
-        let mut headers: BTreeMap<String, String> = IntegrationEvent::headers_of(&event).into_iter().collect();
+        let mut headers: BTreeMap<String, String> = IntegrationEvent::headers_of(&event, None).into_iter().collect();
         headers.insert(header::CONTRACT_VERSION.into(), "0".into());
         let error = IntegrationEvent::from_wire(&headers, event.payload.clone()).unwrap_err();
         assert!(error.contains(header::CONTRACT_VERSION), "{error}");
@@ -250,8 +270,12 @@ mod tests {
         headers.insert(header::CONTRACT_VERSION.into(), "2".into());
         let error = IntegrationEvent::from_wire(&headers, event.payload.clone()).unwrap_err();
         assert!(error.contains("no treaty-fingerprint header"), "{error}");
-        let headers: BTreeMap<String, String> = IntegrationEvent::headers_of(&event).into_iter().collect();
+        let headers: BTreeMap<String, String> = IntegrationEvent::headers_of(&event, None).into_iter().collect();
         let error = IntegrationEvent::from_wire(&headers, b"{not json".to_vec()).unwrap_err();
         assert!(error.contains("not JSON"), "{error}");
+        let mut headers = headers;
+        headers.insert(header::SCHEMA.into(), "{not json".into());
+        let error = IntegrationEvent::from_wire(&headers, event.payload.clone()).unwrap_err();
+        assert!(error.contains("header treaty-schema is not JSON"), "{error}");
     }
 }

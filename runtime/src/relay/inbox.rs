@@ -24,6 +24,7 @@ use crate::bus::{HandleError, ParkedMessage, Quarantine, RetryPolicy};
 use crate::contract::ContractInfo;
 use crate::telemetry::trace;
 use crate::types::{Timestamp, Uuid};
+use crate::CompatibilityMode;
 
 /// Handles the integration events of some contracts.
 ///
@@ -114,6 +115,11 @@ pub struct InboxConfig {
     pub quorum: bool,
     /// The longest pause between two attempts to reconnect.
     pub max_reconnect_delay: Duration,
+    /// How compatible the schema of an event must be with this build's
+    /// when the build knows its version under another fingerprint
+    /// ([`check_compatible`](super::check_compatible)): backward by
+    /// default, where this build must read it.
+    pub compatibility: CompatibilityMode,
 }
 
 impl InboxConfig {
@@ -133,6 +139,7 @@ impl InboxConfig {
             retry: RetryPolicy::default(),
             quorum: true,
             max_reconnect_delay: Duration::from_secs(5),
+            compatibility: CompatibilityMode::Backward,
         }
     }
 }
@@ -238,6 +245,7 @@ impl<H: IntegrationHandler, Q: Quarantine> Inbox<H, Q> {
             contracts,
             retry: self.config.retry.clone(),
             batch: self.config.batch,
+            compatibility: self.config.compatibility,
             queue: self.config.queue.clone(),
             settled: settled.clone(),
         });
@@ -387,6 +395,7 @@ struct Shared<H, Q> {
     contracts: Vec<ContractInfo>,
     retry: RetryPolicy,
     batch: usize,
+    compatibility: CompatibilityMode,
     queue: String,
     settled: Arc<AtomicU64>,
 }
@@ -504,7 +513,7 @@ fn read<H, Q>(
             Timestamp::now(),
         ))
     })?;
-    if let Err(reason) = check_compatible(&shared.contracts, &event) {
+    if let Err(reason) = check_compatible(&shared.contracts, &event, shared.compatibility) {
         return Err(Box::new(parked_event(&event, reason, 1)));
     }
     Ok(event)

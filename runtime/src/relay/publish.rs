@@ -1,7 +1,7 @@
 //! The relay: chosen events of a store, published to RabbitMQ in the
 //! store's order, the checkpoint advanced only after the broker confirmed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
@@ -14,7 +14,9 @@ use tracing::Instrument as _;
 use super::amqp::{self, Backoff, DEFAULT_EXCHANGE_PREFIX};
 use super::checkpoint::RelayCheckpoints;
 use super::event::IntegrationEvent;
+use crate::bus::WriterSchema;
 use crate::contract::ContractInfo;
+use crate::store::registry::SCHEMA_FORMAT;
 use crate::store::{EventStore, RecordedEvent};
 use crate::telemetry::trace;
 
@@ -184,6 +186,7 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
             tracing::info!("relay {name}: connected; publishing from position {}", from + 1);
             backoff.reset();
             let mut declared = HashSet::new();
+            let mut schemas = Schemas::default();
             let mut events = self.store.subscribe(from + 1);
             // Pipelined: while the broker confirms one batch and its
             // checkpoint is saved (in `settling`), the next batch is read
@@ -228,7 +231,10 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
                         }
                     }
                     let span = batch_span(name, &self.config.exchange_prefix, &batch);
-                    let confirms = self.publish(&channel, &mut declared, &batch).instrument(span).await?;
+                    let confirms = self
+                        .publish(&channel, &mut declared, &mut schemas, &batch)
+                        .instrument(span)
+                        .await?;
                     let last = batch.last().map_or(from, |event| event.position);
                     if let Some(previous) = settling.take() {
                         published.send_replace(settled(previous).await?);
@@ -262,6 +268,7 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
         &self,
         channel: &Channel,
         declared: &mut HashSet<String>,
+        schemas: &mut Schemas,
         batch: &[RecordedEvent],
     ) -> Result<Vec<(u64, PublisherConfirm)>, String> {
         let mut confirms = Vec::new();
@@ -279,7 +286,10 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
                 .with_delivery_mode(2)
                 .with_message_id(event.id.to_string().into())
                 .with_type(event.contract.as_str().into())
-                .with_headers(amqp::field_table(IntegrationEvent::headers_of(event)));
+                .with_headers(amqp::field_table(IntegrationEvent::headers_of(
+                    event,
+                    schemas.of(&self.store, &event.fingerprint).await?.as_ref(),
+                )));
             let confirm = channel
                 .basic_publish(
                     exchange.as_str().into(),
@@ -293,6 +303,39 @@ impl<S: EventStore + Clone, C: RelayCheckpoints> Relay<S, C> {
             confirms.push((event.position, confirm));
         }
         Ok(confirms)
+    }
+}
+
+/// The writer schemas of the store's registry by fingerprint, sent with
+/// each event (`treaty-schema`) so that an inbox whose build knows the
+/// version under another fingerprint can judge it. The registry is read
+/// again when an event has a fingerprint not met yet, which is once per
+/// new writer schema.
+#[derive(Default)]
+struct Schemas {
+    known: HashMap<String, Option<WriterSchema>>,
+}
+
+impl Schemas {
+    /// The schema recorded for `fingerprint`, or `None` when the registry
+    /// has none (written by a build without schemas) or one of a newer
+    /// format.
+    async fn of<S: EventStore>(&mut self, store: &S, fingerprint: &str) -> Result<Option<WriterSchema>, String> {
+        if let Some(known) = self.known.get(fingerprint) {
+            return Ok(known.clone());
+        }
+        let recorded = store
+            .contracts()
+            .await
+            .map_err(|e| format!("cannot read the store's writer schemas: {e}"))?;
+        for contract in recorded {
+            let schema = contract
+                .schema
+                .filter(|_| contract.schema_format <= SCHEMA_FORMAT)
+                .and_then(|text| WriterSchema::parse(&text).ok());
+            self.known.insert(contract.fingerprint, schema);
+        }
+        Ok(self.known.entry(fingerprint.to_string()).or_insert(None).clone())
     }
 }
 

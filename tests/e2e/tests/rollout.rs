@@ -24,12 +24,11 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use treaty::aggregate::{Aggregate, Repository};
 use treaty::bus::{
-    AggregateHandler, AmqpConfig, AmqpTransport, Bus, BusConfig, Envelope, InProcessTransport, MemoryQuarantine,
-    ParkedMessage, Quarantine, SqliteQueue, Transport, WriterSchema,
+    AggregateHandler, Bus, BusConfig, Envelope, InProcessTransport, MemoryQuarantine, ParkedMessage, Quarantine,
+    SqliteQueue, Transport, WriterSchema,
 };
 use treaty::store::{EventStore, MemoryStore};
-use treaty::{CompatibilityMode, Contract, Uuid};
-use treaty_testing::{server_url, AsyncCleanup};
+use treaty::{CompatibilityMode, Contract};
 
 /// What became of the envelopes sent: the `Added` events stored, as
 /// (tally, amount, build), and the messages parked.
@@ -195,8 +194,13 @@ async fn sqlite_queue() {
     .await;
 }
 
+#[cfg(feature = "amqp")]
 #[tokio::test]
 async fn rabbitmq() {
+    use treaty::bus::{AmqpConfig, AmqpTransport};
+    use treaty::Uuid;
+    use treaty_testing::{server_url, AsyncCleanup};
+
     let Some(url) = server_url("TREATY_TEST_AMQP") else {
         return;
     };

@@ -3,7 +3,8 @@
 //! publishing and consuming the same payloads with confirms and acks.
 //!
 //! - Treaty: `events` `Incremented` events stored beforehand in a durable
-//!   SQLite store over 1,000 streams; a [`Relay`] publishes them from
+//!   SQLite store over 1,000 streams, whose registry holds their writer
+//!   schema (sent with each event as `treaty-schema`); a [`Relay`] publishes them from
 //!   position 1 (batches of its default 256, checkpoint saved after each
 //!   is confirmed, the next published meanwhile), and an [`Inbox`] with its
 //!   default prefetch, lanes and batch hands the events each lane holds to
@@ -25,6 +26,7 @@ use treaty::bus::{HandleError, MemoryQuarantine};
 use treaty::relay::{
     Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayConfig, SqliteRelayCheckpoints,
 };
+use treaty::store::registry::{register_contracts, CompiledContract};
 use treaty::store::{
     message_event_id, AppendError, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName,
 };
@@ -164,6 +166,12 @@ fn failed(what: &'static str) -> impl Fn(String) -> Failure {
 async fn source(dir: &std::path::Path, events: u64) -> Result<(SqliteStore, Vec<Vec<u8>>), Failure> {
     let store =
         SqliteStore::open(dir.join("source.db")).map_err(|e| failed("cannot open the source")(e.to_string()))?;
+    // Registered as a service registers its contracts at start, so the
+    // store records the writer schema and the relay sends it with each
+    // event (`treaty-schema`), as it would in production.
+    register_contracts(&store, &CompiledContract::all_versions::<Incremented>())
+        .await
+        .map_err(|e| failed("cannot register the contracts")(e.to_string()))?;
     let mut payloads = Vec::new();
     let mut n = 0;
     while n < events {

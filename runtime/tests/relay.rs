@@ -20,8 +20,6 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::TryStreamExt;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use lapin::{Connection, ConnectionProperties};
 use treaty_runtime::bus::{HandleError, MemoryQuarantine, Quarantine, RetryPolicy};
 use treaty_runtime::relay::{
     Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayCheckpoints, RelayConfig, RunningInbox,
@@ -31,7 +29,7 @@ use treaty_runtime::store::{
     message_event_id, AppendError, Direction, EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName,
 };
 use treaty_runtime::{ContractInfo, ContractKind, ContractVersion, Uuid};
-use treaty_testing::{server_url, AmqpBrokerLock, AsyncCleanup};
+use treaty_testing::{amqp_cleanup, server_url, AmqpBrokerLock, AsyncCleanup};
 
 const V1: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const V2: &str = "cccccccccccccccccccccccccccccccc";
@@ -163,23 +161,7 @@ impl Topology {
     }
 
     fn cleanup(&self, url: &str) -> AsyncCleanup {
-        let (url, queue, exchange) = (url.to_string(), self.queue.clone(), format!("{}test", self.prefix));
-        AsyncCleanup::new("the relay test's queue and exchange", move || async move {
-            let connection = Connection::connect(&url, ConnectionProperties::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
-            channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = connection.close(200, "done".into()).await;
-            Ok(())
-        })
+        amqp_cleanup(url, &self.queue, &format!("{}test", self.prefix))
     }
 
     fn relay_config(&self, name: &str) -> RelayConfig {

@@ -176,3 +176,30 @@ impl Drop for AsyncCleanup {
         }
     }
 }
+
+/// Deletes `queue` and `exchange` from the broker at `url` when dropped
+/// (or run), so a test that declared them leaves nothing on the shared
+/// broker, also when it fails.
+#[cfg(feature = "amqp")]
+pub fn amqp_cleanup(url: &str, queue: &str, exchange: &str) -> AsyncCleanup {
+    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+    use lapin::{Connection, ConnectionProperties};
+
+    let (url, queue, exchange) = (url.to_string(), queue.to_string(), exchange.to_string());
+    AsyncCleanup::new("the test's queue and exchange", move || async move {
+        let connection = Connection::connect(&url, ConnectionProperties::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
+        channel
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        channel
+            .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = connection.close(200, "done".into()).await;
+        Ok(())
+    })
+}

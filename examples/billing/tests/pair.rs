@@ -21,12 +21,12 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use lapin::{Connection, ConnectionProperties};
 use treaty::bus::{Quarantine, SqliteQuarantine};
 use treaty::store::{EventStore, SqliteConfig, SqliteStore};
 use treaty::Uuid;
-use treaty_testing::{amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AsyncCleanup};
+use treaty_testing::{
+    amqp_cleanup, amqp_restart_command, restart_amqp_broker, server_url, AmqpBrokerLock, AsyncCleanup,
+};
 
 use billing::billing::{CarInvoiced, InvoiceId, InvoiceOverdue, InvoiceSent, PaymentReceived};
 use billing::factory::CarProduced;
@@ -152,23 +152,7 @@ impl Pair {
 
     /// Deletes the queue and the exchange at the end, also on failure.
     fn cleanup(&self) -> AsyncCleanup {
-        let (url, queue, exchange) = (self.url.clone(), self.queue.clone(), format!("{}factory", self.prefix));
-        AsyncCleanup::new("the pair's queue and exchange", move || async move {
-            let connection = Connection::connect(&url, ConnectionProperties::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
-            channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = connection.close(200, "done".into()).await;
-            Ok(())
-        })
+        amqp_cleanup(&self.url, &self.queue, &format!("{}factory", self.prefix))
     }
 
     fn billing(&self) -> Process {

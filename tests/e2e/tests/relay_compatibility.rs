@@ -16,8 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use lapin::{Connection, ConnectionProperties};
 use treaty::bus::{HandleError, MemoryQuarantine, ParkedMessage, Quarantine};
 use treaty::relay::{
     Inbox, InboxConfig, IntegrationEvent, IntegrationHandler, Relay, RelayConfig, SqliteRelayCheckpoints,
@@ -26,7 +24,7 @@ use treaty::store::registry::{register_contracts, CompiledContract};
 use treaty::store::{EventStore, ExpectedVersion, Metadata, NewEvent, SqliteStore, StreamName};
 use treaty::{CompatibilityMode, Contract, ContractInfo, Event, Uuid};
 use treaty_e2e::lint_cases;
-use treaty_testing::{server_url, AsyncCleanup};
+use treaty_testing::{amqp_cleanup, server_url};
 
 /// Keeps the JSON of every event the inbox hands it, decoded as the
 /// receiving build's type.
@@ -67,24 +65,7 @@ where
     let id = Uuid::new_v4().simple();
     let prefix = format!("treaty.test.{id}.");
     let queue = format!("treaty.test.{id}.inbox");
-    let cleanup = {
-        let (url, queue, exchange) = (url.to_string(), queue.clone(), format!("{prefix}shop"));
-        AsyncCleanup::new("the relay test's queue and exchange", move || async move {
-            let connection = Connection::connect(&url, ConnectionProperties::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
-            channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            connection.close(0, "done".into()).await.map_err(|e| e.to_string())
-        })
-    };
+    let cleanup = amqp_cleanup(url, &queue, &format!("{prefix}shop"));
 
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(dir.path().join("publisher.db")).expect("the store opens");

@@ -10,6 +10,8 @@
 //! fingerprint. `tests/rollout_processes.rs` runs the two builds as
 //! processes.
 
+#[path = "../rollout/added.rs"]
+mod added;
 #[path = "../rollout/breaking.rs"]
 mod breaking;
 #[path = "../rollout/new.rs"]
@@ -70,17 +72,7 @@ where
         let events: Vec<_> = store.read_all(0).try_collect().await.expect("the store reads");
         let parked = quarantine.list().await.expect("the quarantine lists");
         if events.len() + parked.len() >= envelopes.len() {
-            let added = events
-                .iter()
-                .map(|e| {
-                    let added: serde_json::Value = serde_json::from_slice(&e.payload).expect("JSON");
-                    (
-                        added["id"].as_str().expect("an id").to_string(),
-                        added["amount"].as_u64().expect("an amount"),
-                        added["build"].as_str().expect("a build").to_string(),
-                    )
-                })
-                .collect();
+            let added = events.iter().map(added::added).collect();
             break Outcome { added, parked };
         }
         assert!(

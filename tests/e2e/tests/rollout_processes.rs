@@ -5,6 +5,9 @@
 //! commands, in both directions: nothing is quarantined, nothing is lost,
 //! nothing is applied twice.
 
+#[path = "../rollout/added.rs"]
+mod added;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -61,17 +64,7 @@ fn send(build: &str, events: &Path, prefix: &str) {
 async fn added(events: &Path) -> Vec<(String, u64, String)> {
     let store = SqliteStore::open(events).expect("the store opens");
     let recorded: Vec<_> = store.read_all(0).try_collect().await.expect("the store reads");
-    recorded
-        .iter()
-        .map(|e| {
-            let added: serde_json::Value = serde_json::from_slice(&e.payload).expect("JSON");
-            (
-                added["id"].as_str().expect("an id").to_string(),
-                added["amount"].as_u64().expect("an amount"),
-                added["build"].as_str().expect("a build").to_string(),
-            )
-        })
-        .collect()
+    recorded.iter().map(added::added).collect()
 }
 
 /// Waits until `count` events are stored and returns them, failing with

@@ -486,11 +486,11 @@ async fn projection_batches_are_spans_and_live_ones_link_to_their_commands() {
     assert_eq!(linked_traces(batch), [live_trace]);
 }
 
-/// A process manager's batch is a span of its own, linked to the trace of
-/// the command whose event it handles; the commands it sends from its
-/// outbox are each sent in a span.
-#[tokio::test]
-async fn a_process_manager_batch_is_a_span_linked_to_its_command() {
+/// Opens account `account` through the bus from a `test.client` span,
+/// with the welcome process manager running, and waits until it sent the
+/// welcome gift and the bonus: the spans recorded, the client's trace and
+/// the store (with the directory holding its file).
+async fn open_with_welcome(account: &str) -> (Vec<SpanData>, String, SqliteStore, tempfile::TempDir) {
     use treaty::process::{ProcessRunner, SqliteProcessStore};
 
     let recording = record();
@@ -509,7 +509,7 @@ async fn a_process_manager_batch_is_a_span_linked_to_its_command() {
     let client = tracing::info_span!("test.client");
     async {
         bus.ask(&OpenAccount {
-            id: id("p"),
+            id: id(account),
             owner: "Ann".into(),
         })
         .await
@@ -530,8 +530,15 @@ async fn a_process_manager_batch_is_a_span_linked_to_its_command() {
     .expect("the process's two deposits are handled");
     welcome.shutdown().await.unwrap();
     running_bus.shutdown().await;
+    (recording.spans(), client_trace, events, dir)
+}
 
-    let spans = recording.spans();
+/// A process manager's batch is a span of its own, linked to the trace of
+/// the command whose event it handles; the commands it sends from its
+/// outbox are each sent in a span.
+#[tokio::test]
+async fn a_process_manager_batch_is_a_span_linked_to_its_command() {
+    let (spans, client_trace, _events, _dir) = open_with_welcome("p").await;
     // The batch of the account's opening (the deposits' events come in
     // later batches, which the process skips).
     let opening: Vec<&SpanData> = spans
@@ -563,46 +570,7 @@ async fn a_process_manager_batch_is_a_span_linked_to_its_command() {
 /// leads from the client's command through the process to its deposits.
 #[tokio::test]
 async fn a_process_manager_s_commands_continue_the_trace_of_their_cause() {
-    use treaty::process::{ProcessRunner, SqliteProcessStore};
-
-    let recording = record();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("events.db");
-    let events = SqliteStore::open(&file).unwrap();
-    let processes = SqliteProcessStore::open(&file).unwrap();
-    let bus = Bus::new(InProcessTransport::new(), MemoryQuarantine::new(), bus_config());
-    bus.handle_aggregate(Repository::<Account, _>::new(events.clone()))
-        .unwrap();
-    let running_bus = bus.start();
-    let welcome = ProcessRunner::new(bank::welcome::Welcome, events.clone(), processes, bus.clone())
-        .start()
-        .await
-        .unwrap();
-    let client = tracing::info_span!("test.client");
-    async {
-        bus.ask(&OpenAccount {
-            id: id("t"),
-            owner: "Ann".into(),
-        })
-        .await
-        .unwrap();
-    }
-    .instrument(client.clone())
-    .await;
-    let client_trace = treaty::telemetry::trace::trace_id(&client).expect("the client span is recorded");
-    drop(client);
-    assert!(welcome.wait_for(1).await);
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while events.head().await.unwrap() < 3 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the process's two deposits are handled");
-    welcome.shutdown().await.unwrap();
-    running_bus.shutdown().await;
-
-    let spans = recording.spans();
+    let (spans, client_trace, events, _dir) = open_with_welcome("t").await;
     let opening = events.read_all(1).try_collect::<Vec<_>>().await.unwrap().remove(0);
     let traceparent = opening
         .metadata

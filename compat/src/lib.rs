@@ -61,6 +61,15 @@ pub fn compare(old: &Json, new: &Json, mode: Mode) -> Vec<Change> {
     changes
 }
 
+/// The changes of [`compare`] that stop a reader: those of error
+/// severity. A warning (a changed default) is the lint's to show; the
+/// store's registry and the bus read such data all the same.
+pub fn breaking(old: &Json, new: &Json, mode: Mode) -> Vec<Change> {
+    let mut changes = compare(old, new, mode);
+    changes.retain(|change| change.rule.severity() == Severity::Error);
+    changes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,8 +55,8 @@ pub use quarantine_sqlite::SqliteQuarantine;
 pub use crate::aggregate::{DowncastError, Refusal};
 pub use sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 pub use transport::{Delivery, Transport, TransportError};
-pub(crate) use writer_schema::check_readable;
-pub use writer_schema::WriterSchema;
+
+pub use writer_schema::{check_readable, WriterSchema};
 #[cfg(feature = "amqp")]
 pub(crate) use writer_schema::{check_writer, Written};
 

@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
-use treaty_compat::{compare, Mode};
+use treaty_compat::{breaking, Mode};
 
 use super::Envelope;
-use crate::contract::{Contract, ContractInfo};
+use crate::contract::{Contract, ContractInfo, ContractKind};
 
 /// The canonical schema (compact, key-sorted JSON) of the contract
 /// version a message was written with. On the wire it is the envelope's
@@ -90,16 +90,27 @@ impl<'de> Deserialize<'de> for WriterSchema {
     }
 }
 
-/// Why this build cannot read a command whose fingerprint it does not
-/// know, or `Ok` when it can (or knows the fingerprint): [`check_writer`]
-/// for an envelope.
-pub(crate) fn check_readable(contracts: &[ContractInfo], envelope: &Envelope, mode: Mode) -> Result<(), String> {
+/// Whether this build reads `envelope` as its writer meant it, by the
+/// compatibility rules in `mode`: `Ok` when the envelope's contract
+/// version has this build's fingerprint in `contracts`, or when the
+/// schema the envelope carries hashes to its fingerprint and has no
+/// breaking change against this build's schema (the rules of
+/// `treaty lint`); a contract or version `contracts` lacks is `Ok` too,
+/// left to the decoder. [`AggregateHandler`](super::AggregateHandler)
+/// calls it before decoding; a hand-written [`Handler`](super::Handler)
+/// should too.
+///
+/// # Errors
+///
+/// Why not, naming the message, both fingerprints and every rule
+/// broken with its field path and help: a reason to quarantine the
+/// message as a permanent failure.
+pub fn check_readable(contracts: &[ContractInfo], envelope: &Envelope, mode: Mode) -> Result<(), String> {
     let written = Written {
         contract: &envelope.contract,
         version: envelope.contract_version,
         fingerprint: &envelope.fingerprint,
         schema: envelope.schema.as_ref(),
-        noun: "command",
     };
     check_writer(contracts, &written, mode).map_err(|rest| {
         format!(
@@ -119,8 +130,6 @@ pub(crate) struct Written<'a> {
     pub fingerprint: &'a str,
     /// The writer's schema of that version, when it sent one.
     pub schema: Option<&'a WriterSchema>,
-    /// What the contract is in messages: `command` or `event`.
-    pub noun: &'static str,
 }
 
 /// Whether this build reads `written` by the rule book in `mode`: `Ok`
@@ -130,7 +139,8 @@ pub(crate) struct Written<'a> {
 /// A contract or version this build lacks is `Ok`: that is for the
 /// caller's own checks or the decoder to report.
 ///
-/// Verdicts are remembered per contract version, writer schema and mode,
+/// Verdicts are remembered per contract version, reader and writer
+/// schema and mode,
 /// so the rules run once per schema a process meets, not once per
 /// message.
 pub(crate) fn check_writer(contracts: &[ContractInfo], written: &Written<'_>, mode: Mode) -> Result<(), String> {
@@ -157,7 +167,15 @@ pub(crate) fn check_writer(contracts: &[ContractInfo], written: &Written<'_>, mo
             what()
         ));
     };
-    let key = (contract.name, known.version, written.fingerprint.to_string(), mode);
+    // The reader's fingerprint too: one process may hold several builds'
+    // contracts (tests do), each judging the same writer differently.
+    let key = (
+        contract.name,
+        known.version,
+        known.fingerprint,
+        written.fingerprint.to_string(),
+        mode,
+    );
     // A verdict holds for the schema it was given: another text under the
     // same fingerprint (a forged or mangled one) is judged afresh, which
     // refuses it.
@@ -180,7 +198,7 @@ pub(crate) fn check_writer(contracts: &[ContractInfo], written: &Written<'_>, mo
 /// How many verdicts a process remembers at most.
 const MAX_VERDICTS: usize = 1024;
 
-type Verdicts = HashMap<(&'static str, u32, String, Mode), (WriterSchema, Result<(), String>)>;
+type Verdicts = HashMap<(&'static str, u32, &'static str, String, Mode), (WriterSchema, Result<(), String>)>;
 
 fn verdicts() -> &'static Mutex<Verdicts> {
     static VERDICTS: OnceLock<Mutex<Verdicts>> = OnceLock::new();
@@ -215,7 +233,11 @@ fn judge(
         }
         Err(e) => return Err(format!("; this build's schemas cannot be read: {e}")),
     };
-    let findings = compare(&writer, &reader, mode);
+    let findings = breaking(&writer, &reader, mode);
+    let noun = match contract.kind {
+        ContractKind::Command => "command",
+        _ => "event",
+    };
     if findings.is_empty() {
         return Ok(());
     }
@@ -225,7 +247,7 @@ fn judge(
             format!(
                 "[{}] {} (help: {})",
                 change.rule.id(),
-                change.message(written.noun, contract.name, version),
+                change.message(noun, contract.name, version),
                 change.rule.help()
             )
         })

@@ -53,7 +53,6 @@ pub fn check_compatible(contracts: &[ContractInfo], event: &IntegrationEvent, mo
         version: event.contract_version,
         fingerprint: &event.fingerprint,
         schema: event.schema.as_ref(),
-        noun: "event",
     };
     check_writer(contracts, &written, mode).map_err(|rest| {
         format!(

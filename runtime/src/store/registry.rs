@@ -472,10 +472,7 @@ pub fn compare(stored: &[StoredContract], compiled: &[CompiledContract], mode: M
             }
             // As for the lint, only errors break: a warning (a changed
             // default) is the lint's to show, and does not stop a start.
-            let breaking = treaty_compat::compare(&old, new, mode)
-                .into_iter()
-                .filter(|change| change.rule.severity() == treaty_compat::Severity::Error);
-            for change in breaking {
+            for change in treaty_compat::breaking(&old, new, mode) {
                 problems.push(ContractProblem::Incompatible {
                     contract: name.to_string(),
                     version,

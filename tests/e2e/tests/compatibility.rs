@@ -9,8 +9,9 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
+use treaty::bus::{check_readable, Envelope, WriterSchema};
 use treaty::{Contract, ContractInfo, Uuid};
-use treaty_compat::{compare, Mode};
+use treaty_compat::{compare, Mode, Severity};
 use treaty_e2e::lint_cases;
 
 const ORDER: &str = "7f1c6a5e-3c1b-4b8e-9a53-2f6f0c9d1e11";
@@ -84,6 +85,58 @@ fn the_schemas_generated_code_carries_give_the_lints_findings() {
     for (case, before, after) in cases() {
         let (mode, ids) = lint_expectation(&case);
         assert_eq!(findings(&before, &after, mode), ids, "{case} in mode {mode}");
+    }
+}
+
+/// The bus asks the same: a message written by the code before each
+/// change, with the schema its envelope carries, is readable by the code
+/// after it exactly when the lint finds no error in the case's mode, and
+/// otherwise refused with the lint's rule ids (`tests/rollout.rs` sends
+/// such messages through each transport).
+#[test]
+fn the_bus_judges_each_case_as_the_lint_does() {
+    for (case, before, after) in cases() {
+        let (mode, ids) = lint_expectation(&case);
+        let schema = before
+            .schema(1)
+            .expect("readable schemas")
+            .expect("generated code carries schemas");
+        let envelope = Envelope {
+            id: Uuid::now_v7(),
+            contract: before.name.to_string(),
+            contract_version: 1,
+            fingerprint: before.history[0].fingerprint.to_string(),
+            payload: b"{}".to_vec(),
+            correlation_id: None,
+            causation_id: None,
+            attempt: 1,
+            headers: Default::default(),
+            reply_to: None,
+            sent_at: treaty::Timestamp::now(),
+            schema: Some(WriterSchema::parse(&schema.to_string()).expect("JSON")),
+        };
+        let errors: Vec<String> = ids
+            .into_iter()
+            .filter(|id| treaty_compat::Rule::from_id(id).is_some_and(|r| r.severity() == Severity::Error))
+            .collect();
+        match check_readable(&[after], &envelope, mode) {
+            Ok(()) => assert!(
+                errors.is_empty(),
+                "{case}: the bus read what the lint refuses ({errors:?})"
+            ),
+            Err(reason) => {
+                assert!(
+                    !errors.is_empty(),
+                    "{case}: the bus refused what the lint accepts: {reason}"
+                );
+                for id in &errors {
+                    assert!(
+                        reason.contains(&format!("[{id}]")),
+                        "{case}: {id} missing from {reason}"
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -32,6 +32,17 @@ fn main() {
         }
     }
 
+    // The two sides of `tests/inplace.rs`'s fixture: the same events, all
+    // v1, before and after changes made in place, which the generator in
+    // that test writes.
+    for side in ["before", "after"] {
+        treaty_codegen::Builder::new()
+            .file_name(format!("inplace_{side}.rs"))
+            .watch(treaty_codegen::Watch::ContractsOnly)
+            .compile(&[format!("contracts_inplace/{side}")])
+            .expect("the in-place fixture compiles");
+    }
+
     // Lokad's sample contracts as `treaty import-ddd` imports them: the
     // generated types must read JSON as a Lokad system stored it.
     let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

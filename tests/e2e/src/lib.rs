@@ -64,6 +64,19 @@ pub mod lokad {
     treaty::include_contracts!("lokad.rs");
 }
 
+/// `contracts_inplace/`, written by the generator in `tests/inplace.rs`:
+/// the same events, all v1, before and after changes made in place.
+pub mod inplace {
+    /// The contracts before the changes.
+    pub mod before {
+        treaty::include_contracts!("inplace_before.rs");
+    }
+    /// The contracts after them.
+    pub mod after {
+        treaty::include_contracts!("inplace_after.rs");
+    }
+}
+
 /// Cases of the lint corpus (`tests/lint/`), the contracts before and
 /// after each change, for `tests/compatibility.rs`.
 pub mod lint_cases {

@@ -1,6 +1,7 @@
-//! The schema a command was written with, carried in its envelope, and
-//! whether this build reads it: the compatibility rule book
-//! (`treaty_compat`, the lint's rules) applied to the bus.
+//! The schema a message was written with, carried in a command's
+//! envelope or an integration event's `treaty-schema` header, and whether
+//! this build reads it: the compatibility rule book (`treaty_compat`, the
+//! lint's rules) applied to the bus and the inbox.
 //!
 //! Two builds of a service that deploy a compatible change in place (a
 //! field with a default added to `v1`, say) send the same contract
@@ -27,7 +28,8 @@ use crate::contract::{Contract, ContractInfo, ContractKind};
 
 /// The canonical schema (compact, key-sorted JSON) of the contract
 /// version a message was written with. On the wire it is the envelope's
-/// `schema`, as a JSON object.
+/// `schema`, as a JSON object, or an integration event's `treaty-schema`
+/// header, as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriterSchema(Arc<str>);
 

@@ -115,8 +115,15 @@ macro_rules! on_every_backend {
     }};
 }
 
+#[cfg(feature = "postgres")]
+type Postgres = PostgresStore;
+/// Built without PostgreSQL, [`postgres`] gives no store; any store type
+/// fits the `None`.
+#[cfg(not(feature = "postgres"))]
+type Postgres = MemoryStore;
+
 /// A PostgreSQL store in a schema of its own, when a server is given.
-async fn postgres() -> Option<PostgresStore> {
+async fn postgres() -> Option<Postgres> {
     #[cfg(feature = "postgres")]
     {
         let url = treaty_testing::server_url("TREATY_TEST_POSTGRES")?;

@@ -16,6 +16,8 @@
 //! version's defaults, then for each newer version keep the fields it
 //! kept, add the new fields' defaults and drop the removed ones.
 
+mod seeded;
+
 use std::path::PathBuf;
 
 use proptest::prelude::*;
@@ -232,31 +234,7 @@ fn json_of(ty: &Type) -> BoxedStrategy<Json> {
 /// Writes `contracts/evolution.treaty`. Deterministic: a fixed seed drives
 /// a small PRNG, so the same generator always writes the same file.
 mod generator {
-    /// SplitMix64: tiny, and good enough to pick shapes.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn chance(&mut self, percent: u64) -> bool {
-            self.next() % 100 < percent
-        }
-
-        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-            &items[self.below(items.len())]
-        }
-    }
-
+    use crate::seeded::{Namer, Rng};
     const NOUNS: [&str; 30] = [
         "Account",
         "Budget",
@@ -349,22 +327,6 @@ mod generator {
             let optional = if self.optional { "?" } else { "" };
             let default = self.default.as_ref().map(|d| format!(" = {d}")).unwrap_or_default();
             format!("{}: {}{optional}{default}", self.name, self.ty.text())
-        }
-    }
-
-    struct Namer {
-        used: Vec<String>,
-    }
-
-    impl Namer {
-        fn fresh(&mut self, rng: &mut Rng) -> String {
-            let word = rng.pick(&WORDS);
-            let name = match self.used.iter().filter(|u| u.starts_with(word)).count() {
-                0 => word.to_string(),
-                n => format!("{word}_{}", n + 1),
-            };
-            self.used.push(name.clone());
-            name
         }
     }
 
@@ -497,6 +459,7 @@ mod generator {
         for noun in NOUNS {
             let name = format!("{noun}{}", rng.pick(&VERBS));
             let mut namer = Namer {
+                words: &WORDS,
                 used: vec!["id".to_string()],
             };
             let count = 1 + rng.below(4);

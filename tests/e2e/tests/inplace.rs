@@ -22,6 +22,8 @@
 //! data is decoded. Which events are which comes from the generator, not
 //! from the compiled code.
 
+mod seeded;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -217,32 +219,8 @@ fn json_of(ty: Ty) -> BoxedStrategy<Json> {
 /// Deterministic: a fixed seed drives a small PRNG, so the same generator
 /// always writes the same files.
 mod generator {
+    use crate::seeded::{Namer, Rng};
     use serde_json::Value as Json;
-
-    /// SplitMix64: tiny, and good enough to pick shapes.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn chance(&mut self, percent: u64) -> bool {
-            self.next() % 100 < percent
-        }
-
-        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-            &items[self.below(items.len())]
-        }
-    }
 
     const NOUNS: [&str; 30] = [
         "Account", "Badge", "Cart", "Draft", "Export", "Folder", "Gift", "Habit", "Import", "Job", "Kit", "Lease",
@@ -430,22 +408,6 @@ mod generator {
         /// The changes, for failure messages.
         pub fn describe(&self) -> String {
             self.changes.iter().map(Change::describe).collect::<Vec<_>>().join("; ")
-        }
-    }
-
-    struct Namer {
-        used: Vec<String>,
-    }
-
-    impl Namer {
-        fn fresh(&mut self, rng: &mut Rng) -> String {
-            let word = rng.pick(&WORDS);
-            let name = match self.used.iter().filter(|u| u.starts_with(word)).count() {
-                0 => word.to_string(),
-                n => format!("{word}_{}", n + 1),
-            };
-            self.used.push(name.clone());
-            name
         }
     }
 
@@ -675,6 +637,7 @@ mod generator {
             .map(|noun| {
                 let name = format!("{noun}{}", rng.pick(&VERBS));
                 let mut namer = Namer {
+                    words: &WORDS,
                     used: vec!["thing".to_string()],
                 };
                 let count = 1 + rng.below(5);

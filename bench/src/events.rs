@@ -33,6 +33,7 @@ pub fn tick(batch: Uuid, index: u32, size: u32) -> NewEvent {
         fingerprint: FINGERPRINT.to_string(),
         payload: serde_json::to_vec(&payload).expect("a tick always serialises"),
         metadata: Metadata::now(),
+        schema: None,
     }
 }
 

@@ -56,6 +56,7 @@ impl Record {
             fingerprint: event.fingerprint.clone(),
             payload: event.payload.clone(),
             metadata: event.caused_metadata(),
+            schema: event.schema.clone(),
         }
     }
 

@@ -551,6 +551,7 @@ async fn concurrent_appends(appends: u64) -> Result<f64, Failure> {
                         fingerprint: "0".repeat(32),
                         payload: format!("{{\"n\":{version}}}").into_bytes(),
                         metadata: Metadata::now(),
+                        schema: None,
                     };
                     store
                         .append(&stream, expected, vec![event])

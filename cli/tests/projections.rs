@@ -38,6 +38,7 @@ async fn append_events(store: &impl EventStore) {
             fingerprint: "00112233445566778899aabbccddeeff".to_string(),
             payload: format!(r#"{{"total":{total}}}"#).into_bytes(),
             metadata: Metadata::now(),
+            schema: None,
         };
         let stream = StreamName::new(stream).unwrap();
         store.append(&stream, ExpectedVersion::Any, vec![event]).await.unwrap();

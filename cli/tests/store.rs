@@ -88,6 +88,7 @@ fn new_event(contract: &str, version: u32, payload: &str, fingerprints: &BTreeMa
         fingerprint: fingerprints[&(contract.to_string(), version)].clone(),
         payload: payload.as_bytes().to_vec(),
         metadata,
+        schema: None,
     }
 }
 

@@ -216,3 +216,91 @@ pub fn decode_json<T: DeserializeOwned>(
         source,
     })
 }
+
+/// The canonical schema (compact, key-sorted JSON) of the contract
+/// version a message or event was written with. A command's envelope
+/// carries it as its `schema` (a JSON object), an integration event as
+/// its `treaty-schema` header (text), and an appended event in
+/// [`NewEvent::schema`](crate::store::NewEvent::schema): each receiver
+/// that does not know the writer's fingerprint checks this schema against
+/// what it reads with, by the rules of `treaty lint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterSchema(std::sync::Arc<str>);
+
+impl WriterSchema {
+    /// The schema of `C` at its current version, when its generated code
+    /// carries one (hand-written contracts carry none). Unpacked once per
+    /// contract version and process.
+    pub fn of<C: Contract>() -> Option<WriterSchema> {
+        WriterSchema::of_version(&ContractInfo::of::<C>(), C::VERSION, C::FINGERPRINT)
+    }
+
+    /// The schema of version `version` of `contract`, whose fingerprint
+    /// this build knows as `fingerprint`: for code that holds a contract's
+    /// [`ContractInfo`] rather than its type, such as an event set.
+    /// Unpacked once per contract version and process.
+    pub fn of_version(contract: &ContractInfo, version: u32, fingerprint: &'static str) -> Option<WriterSchema> {
+        use std::collections::HashMap;
+        use std::sync::{OnceLock, RwLock};
+        // Keyed by fingerprint alone: it is the hash of the schema, name
+        // and version included.
+        static UNPACKED: OnceLock<RwLock<HashMap<&'static str, Option<WriterSchema>>>> = OnceLock::new();
+        let unpacked = UNPACKED.get_or_init(Default::default);
+        if let Some(known) = unpacked.read().unwrap_or_else(|e| e.into_inner()).get(fingerprint) {
+            return known.clone();
+        }
+        // An unreadable packed text is the generated code's fault, and
+        // receivers then treat the message as one without a schema: it is
+        // read where its fingerprint is known, and refused with the
+        // reason elsewhere.
+        let schema = contract
+            .schema(version)
+            .ok()
+            .flatten()
+            .map(|json| WriterSchema(json.to_string().into()));
+        unpacked
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fingerprint, schema.clone());
+        schema
+    }
+
+    /// A schema received as text, such as the `treaty-schema` header of
+    /// an integration event. It is trusted only once it hashes to the
+    /// fingerprint it came with ([`WriterSchema::has_fingerprint`]).
+    ///
+    /// # Errors
+    ///
+    /// When the text is not JSON.
+    pub fn parse(text: &str) -> Result<WriterSchema, serde_json::Error> {
+        serde_json::from_str::<&serde_json::value::RawValue>(text)?;
+        Ok(WriterSchema(text.into()))
+    }
+
+    /// The canonical text.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the text hashes to `fingerprint`, as the language computes
+    /// fingerprints: only then does it describe what was written under
+    /// that fingerprint.
+    pub fn has_fingerprint(&self, fingerprint: &str) -> bool {
+        treaty_compat::fingerprint(&self.0) == fingerprint
+    }
+}
+
+impl Serialize for WriterSchema {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let raw: &serde_json::value::RawValue = serde_json::from_str(&self.0).map_err(S::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WriterSchema {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        Ok(WriterSchema(raw.get().into()))
+    }
+}

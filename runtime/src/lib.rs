@@ -20,6 +20,7 @@ mod types;
 
 pub use contract::{
     decode_json, Command, Contract, ContractInfo, ContractKind, ContractVersion, DecodeError, EncodeError, Event,
+    WriterSchema,
 };
 /// Which readers a contract change must not break: the modes of the
 /// compatibility rule book, shared by `treaty lint`, the store and the bus.

@@ -205,7 +205,7 @@ impl Append {
         let outcome = match &result {
             Ok(_) => "ok",
             Err(AppendError::WrongExpectedVersion { .. } | AppendError::IdConflict { .. }) => "conflict",
-            Err(AppendError::FingerprintMismatch { .. }) => {
+            Err(AppendError::FingerprintMismatch { .. } | AppendError::IncompatibleSchema { .. }) => {
                 counter!(REGISTRY_REFUSALS, "operation" => "append").increment(1);
                 "refused"
             }

@@ -64,6 +64,7 @@ fn event(fingerprint: char) -> NewEvent {
         fingerprint: fingerprint.to_string().repeat(32),
         payload: b"{}".to_vec(),
         metadata: Metadata::now(),
+        schema: None,
     }
 }
 

@@ -266,6 +266,7 @@ async fn append_other(store: &impl EventStore) -> u64 {
         fingerprint: FINGERPRINT.into(),
         payload: b"{}".to_vec(),
         metadata: Metadata::now(),
+        schema: None,
     };
     store
         .append(&stream, ExpectedVersion::Any, vec![new])
@@ -545,6 +546,7 @@ where
         fingerprint: FINGERPRINT.into(),
         payload: br#"{"customer":"h"}"#.to_vec(),
         metadata: Metadata::now(),
+        schema: None,
     };
     let position = events
         .append(&stream, ExpectedVersion::Any, vec![unreadable])

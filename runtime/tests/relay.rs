@@ -74,6 +74,7 @@ impl IntegrationHandler for Copy {
                 fingerprint: event.fingerprint.clone(),
                 payload: event.payload.clone(),
                 metadata: event.caused_metadata(),
+                schema: event.schema.clone(),
             };
             self.store
                 .append(&stream, ExpectedVersion::Any, vec![copy])
@@ -92,6 +93,7 @@ fn event(contract: &str, version: u32, fingerprint: &str, n: u64) -> NewEvent {
         fingerprint: fingerprint.into(),
         payload: format!(r#"{{"n":{n}}}"#).into_bytes(),
         metadata: Metadata::now(),
+        schema: None,
     }
 }
 
@@ -406,6 +408,7 @@ fn copy_of(event: &IntegrationEvent) -> NewEvent {
         fingerprint: event.fingerprint.clone(),
         payload: event.payload.clone(),
         metadata: event.caused_metadata(),
+        schema: event.schema.clone(),
     }
 }
 

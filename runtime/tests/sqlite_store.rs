@@ -14,6 +14,7 @@ fn event(n: u64) -> NewEvent {
         fingerprint: "f".repeat(32),
         payload: format!("{{\"n\":{n}}}").into_bytes(),
         metadata: Metadata::now(),
+        schema: None,
     }
 }
 

@@ -20,6 +20,7 @@ fn event(n: u64) -> NewEvent {
         fingerprint: "f".repeat(32),
         payload: format!("{{\"n\":{n}}}").into_bytes(),
         metadata: Metadata::now(),
+        schema: None,
     }
 }
 
@@ -723,6 +724,161 @@ pub async fn a_compatible_change_in_place_is_recorded_next_to_the_stored_schema(
     assert_eq!(store.contracts().await.unwrap().len(), 3);
 }
 
+/// An event of `name` v`version` that carries its canonical schema, with
+/// the fields `fields` (JSON), and that schema's fingerprint, as
+/// `NewEvent::from_contract` makes one from generated code.
+fn written(name: &str, version: u32, fields: &str) -> NewEvent {
+    let text = format!("{{\"fields\":{fields},\"kind\":\"event\",\"name\":\"{name}\",\"version\":{version}}}");
+    NewEvent {
+        contract: name.into(),
+        contract_version: version,
+        fingerprint: treaty_compat::fingerprint(&text),
+        schema: Some(treaty_runtime::WriterSchema::parse(&text).unwrap()),
+        ..event(0)
+    }
+}
+
+const TOTAL: &str = r#"{"total":{"type":"u64"}}"#;
+const WITH_CHANNEL: &str = r#"{"channel":{"default":"web","type":"String"},"total":{"type":"u64"}}"#;
+const NARROWED: &str = r#"{"total":{"type":"u32"}}"#;
+
+pub async fn appends_judge_a_changed_schema_by_the_rule_book(store: impl EventStore) {
+    let s = stream("judged");
+    // No build registered anything: the first append records the schema
+    // its event carries.
+    append_any(&store, &s, vec![written("shop.Placed", 1, TOTAL)])
+        .await
+        .unwrap();
+    let rows = store.contracts().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].schema.as_deref(),
+        written("shop.Placed", 1, TOTAL).schema.as_ref().map(|s| s.text())
+    );
+    assert_eq!(rows[0].first_position, Some(1));
+
+    // A field with a default added in place, appended by a build that
+    // never went through `register_contracts`: compatible in the store's
+    // mode (backward), so it is recorded next to the first and stored.
+    append_any(&store, &s, vec![written("shop.Placed", 1, WITH_CHANNEL)])
+        .await
+        .unwrap();
+    let rows: Vec<(String, Option<u64>, bool)> = store
+        .contracts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.fingerprint, c.first_position, c.schema.is_some()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (written("shop.Placed", 1, TOTAL).fingerprint, Some(1), true),
+            (written("shop.Placed", 1, WITH_CHANNEL).fingerprint, Some(2), true),
+        ]
+    );
+
+    // A narrowed integer breaks readers of both stored schemas: refused
+    // with the lint's rule against each, and nothing is written.
+    let narrowed = written("shop.Placed", 1, NARROWED);
+    let id = narrowed.id;
+    let error = append_any(&store, &s, vec![narrowed]).await.unwrap_err();
+    let AppendError::IncompatibleSchema {
+        id: refused,
+        mode,
+        problems,
+        ..
+    } = &error
+    else {
+        panic!("{error}")
+    };
+    assert_eq!((*refused, *mode), (id, "backward"));
+    let rules: Vec<Option<&str>> = problems.iter().map(|p| p.rule_id()).collect();
+    assert_eq!(rules, [Some("integer-narrowed"), Some("integer-narrowed")], "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("error[integer-narrowed]: event `shop.Placed` v1: `total` was narrowed from `u64` to `u32`"),
+        "{text}"
+    );
+    assert!(text.contains("nothing was written"), "{text}");
+    // With a compatible event in the same append, the whole append is
+    // refused.
+    let both = vec![written("shop.Placed", 1, TOTAL), written("shop.Placed", 1, NARROWED)];
+    let error = append_any(&store, &s, both).await.unwrap_err();
+    assert!(matches!(error, AppendError::IncompatibleSchema { .. }), "{error}");
+
+    // Without its schema, the change cannot be checked.
+    let mut bare = written("shop.Placed", 1, NARROWED);
+    bare.schema = None;
+    let error = append_any(&store, &s, vec![bare]).await.unwrap_err();
+    assert!(matches!(error, AppendError::FingerprintMismatch { .. }), "{error}");
+
+    // A schema that is not the one its fingerprint hashes, one that
+    // describes another contract, and one that is not a message schema
+    // are refused, naming the event, and never recorded.
+    let mut forged = written("shop.Placed", 1, NARROWED);
+    forged.fingerprint = written("shop.Placed", 1, r#"{"other":{"type":"u64"}}"#).fingerprint;
+    let error = append_any(&store, &s, vec![forged]).await.unwrap_err();
+    assert!(
+        matches!(&error, AppendError::InvalidContract { .. })
+            && error
+                .to_string()
+                .contains("its schema does not hash to its fingerprint"),
+        "{error}"
+    );
+    let mut elsewhere = written("shop.Other", 1, TOTAL);
+    elsewhere.contract = "shop.Placed".into();
+    let error = append_any(&store, &s, vec![elsewhere]).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("its schema describes shop.Other v1, not the event's contract"),
+        "{error}"
+    );
+    let text = "[1,2,3]";
+    let not_a_message = NewEvent {
+        contract: "shop.Fresh".into(),
+        fingerprint: treaty_compat::fingerprint(text),
+        schema: Some(treaty_runtime::WriterSchema::parse(text).unwrap()),
+        ..event(0)
+    };
+    let error = append_any(&store, &s, vec![not_a_message]).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("its schema cannot be recorded (not a canonical message schema"),
+        "{error}"
+    );
+
+    assert_eq!(store.head().await.unwrap(), 2, "the refused appends wrote nothing");
+    assert_eq!(store.contracts().await.unwrap().len(), 2, "nor recorded a schema");
+    // Both recorded shapes are still written.
+    append_any(
+        &store,
+        &s,
+        vec![
+            written("shop.Placed", 1, TOTAL),
+            written("shop.Placed", 1, WITH_CHANNEL),
+        ],
+    )
+    .await
+    .unwrap();
+    // A build started after the change reads both stored schemas.
+    registry::register_contracts(
+        &store,
+        &[registry::CompiledContract {
+            name: "shop.Placed".into(),
+            version: 1,
+            fingerprint: written("shop.Placed", 1, WITH_CHANNEL).fingerprint,
+            schema: written("shop.Placed", 1, WITH_CHANNEL)
+                .schema
+                .map(|s| s.text().to_string()),
+        }],
+    )
+    .await
+    .unwrap();
+}
+
 pub async fn an_unreadable_stored_schema_is_reported_and_kept(store: impl EventStore) {
     let s = stream("corrupt");
     // A schema that is not JSON, as a damaged row or another tool may
@@ -1129,6 +1285,11 @@ macro_rules! conformance {
             async fn a_compatible_change_in_place_is_recorded_next_to_the_stored_schema() {
                 let Some(store) = ($make) else { return };
                 super::a_compatible_change_in_place_is_recorded_next_to_the_stored_schema(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn appends_judge_a_changed_schema_by_the_rule_book() {
+                let Some(store) = ($make) else { return };
+                super::appends_judge_a_changed_schema_by_the_rule_book(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_unreadable_stored_schema_is_reported_and_kept() {
@@ -1900,4 +2061,82 @@ mod postgres_only {
         drop(client);
         connection.await.unwrap().unwrap();
     }
+}
+
+/// A store's mode decides what an append may change in place: a removed
+/// field is a change the new code reads (backward) but the old code
+/// does not (full). `backward` and `full` are empty stores in each mode.
+async fn appends_judge_in_the_store_s_mode(backward: impl EventStore, full: impl EventStore) {
+    let s = stream("moded");
+    let removed = r#"{"channel":{"default":"web","type":"String"}}"#;
+    append_any(&backward, &s, vec![written("shop.Placed", 1, WITH_CHANNEL)])
+        .await
+        .unwrap();
+    append_any(&full, &s, vec![written("shop.Placed", 1, WITH_CHANNEL)])
+        .await
+        .unwrap();
+    backward
+        .append(&s, ExpectedVersion::Any, vec![written("shop.Placed", 1, removed)])
+        .await
+        .unwrap();
+    let error = full
+        .append(&s, ExpectedVersion::Any, vec![written("shop.Placed", 1, removed)])
+        .await
+        .unwrap_err();
+    let AppendError::IncompatibleSchema { mode, problems, .. } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(*mode, "full");
+    assert_eq!(
+        problems.iter().map(|p| p.rule_id()).collect::<Vec<_>>(),
+        [Some("field-removed")],
+        "{error}"
+    );
+    assert_eq!(full.head().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn memory_appends_judge_in_the_store_s_mode() {
+    appends_judge_in_the_store_s_mode(
+        MemoryStore::new(),
+        MemoryStore::new().with_compatibility(registry::Mode::Full),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_appends_judge_in_the_store_s_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str, compatibility| {
+        SqliteStore::open_with(
+            dir.path().join(name),
+            SqliteConfig {
+                compatibility,
+                ..SqliteConfig::default()
+            },
+        )
+        .unwrap()
+    };
+    appends_judge_in_the_store_s_mode(
+        open("backward.db", registry::Mode::Backward),
+        open("full.db", registry::Mode::Full),
+    )
+    .await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_appends_judge_in_the_store_s_mode() {
+    let Some(url) = postgres_url() else { return };
+    let open = |compatibility| {
+        let url = url.clone();
+        async move {
+            let config = PostgresConfig {
+                compatibility,
+                ..in_schema(format!("test_{}", Uuid::now_v7().simple()))
+            };
+            PostgresStore::open_with(&url, config).await.unwrap()
+        }
+    };
+    appends_judge_in_the_store_s_mode(open(registry::Mode::Backward).await, open(registry::Mode::Full).await).await;
 }

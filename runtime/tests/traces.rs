@@ -441,6 +441,7 @@ mod relay {
             fingerprint: FINGERPRINT.into(),
             payload: b"{}".to_vec(),
             metadata,
+            schema: None,
         };
         let event_id = event.id;
         source

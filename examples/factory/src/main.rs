@@ -309,6 +309,7 @@ async fn run(db: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         payload: format!(r#"{{"id": "{id}", "employee_name": "Bob", "car_model": "Model A", "parts": []}}"#)
             .into_bytes(),
         metadata: Metadata::now(),
+        schema: None,
     };
     store.append(&stream, ExpectedVersion::Exact(2), vec![old]).await?;
     let loaded = repository.load(&id).await?;

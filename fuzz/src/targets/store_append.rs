@@ -213,6 +213,7 @@ impl StoreAppend {
                 fingerprint,
                 payload,
                 metadata,
+                schema: None,
             });
         }
         Some((stream, expected, events))
@@ -283,6 +284,7 @@ impl StoreAppend {
             fingerprint: FINGERPRINT.into(),
             payload: b"{\"canary\":true}".to_vec(),
             metadata: Metadata::now(),
+            schema: None,
         };
         let mut counts = Vec::new();
         counted.resize(self.stores.len(), (0, 0));

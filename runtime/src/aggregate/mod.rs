@@ -21,7 +21,7 @@ mod snapshot;
 
 use std::fmt;
 
-use crate::contract::{ContractInfo, DecodeError, EncodeError};
+use crate::contract::{ContractInfo, DecodeError, EncodeError, WriterSchema};
 use crate::store::{InvalidStreamName, Metadata, NewEvent, RecordedEvent, StreamName};
 use crate::types::Uuid;
 
@@ -160,6 +160,12 @@ pub trait EventSet: Sized + Clone + Send + Sync + 'static {
             fingerprint: self.contract_fingerprint().to_string(),
             payload: self.encode()?,
             metadata,
+            schema: Self::CONTRACTS
+                .iter()
+                .find(|member| member.name == self.contract_name())
+                .and_then(|member| {
+                    WriterSchema::of_version(member, self.contract_version(), self.contract_fingerprint())
+                }),
         })
     }
 

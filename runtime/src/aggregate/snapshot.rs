@@ -339,6 +339,7 @@ mod tests {
             fingerprint: "f".repeat(32),
             payload: b"{}".to_vec(),
             metadata: Metadata::now(),
+            schema: None,
         };
         events
             .append(&stream, ExpectedVersion::Exact(0), vec![event])

@@ -130,6 +130,7 @@ fn classify<A: Aggregate>(error: ExecuteError<A::Error>) -> HandleError {
             source:
                 source @ (AppendError::TooLarge { .. }
                 | AppendError::FingerprintMismatch { .. }
+                | AppendError::IncompatibleSchema { .. }
                 | AppendError::InvalidPayload { .. }
                 | AppendError::InvalidContract { .. }
                 | AppendError::InvalidMetadata { .. }

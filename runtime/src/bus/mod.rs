@@ -56,7 +56,9 @@ pub use crate::aggregate::{DowncastError, Refusal};
 pub use sqlite_queue::{SqliteQueue, SqliteQueueConfig};
 pub use transport::{Delivery, Transport, TransportError};
 
-pub use writer_schema::{check_readable, WriterSchema};
+/// The schema a message was written with, which every envelope carries.
+pub use crate::contract::WriterSchema;
+pub use writer_schema::check_readable;
 #[cfg(feature = "amqp")]
 pub(crate) use writer_schema::{check_writer, Written};
 

@@ -17,80 +17,12 @@
 //! broker.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Mutex, OnceLock};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::value::RawValue;
 use treaty_compat::{breaking, Mode};
 
 use super::Envelope;
-use crate::contract::{Contract, ContractInfo, ContractKind};
-
-/// The canonical schema (compact, key-sorted JSON) of the contract
-/// version a message was written with. On the wire it is the envelope's
-/// `schema`, as a JSON object, or an integration event's `treaty-schema`
-/// header, as text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriterSchema(Arc<str>);
-
-impl WriterSchema {
-    /// The schema of `C` at its current version, when its generated code
-    /// carries one (hand-written contracts carry none). Unpacked once per
-    /// contract version and process.
-    pub fn of<C: Contract>() -> Option<WriterSchema> {
-        static UNPACKED: OnceLock<RwLock<HashMap<&'static str, Option<WriterSchema>>>> = OnceLock::new();
-        let unpacked = UNPACKED.get_or_init(Default::default);
-        if let Some(known) = unpacked.read().unwrap_or_else(|e| e.into_inner()).get(C::FINGERPRINT) {
-            return known.clone();
-        }
-        // An unreadable packed text is the generated code's fault, and
-        // the receiver then treats the message as one without a schema:
-        // it is read when its fingerprint is known, and parked with the
-        // reason otherwise.
-        let schema = ContractInfo::of::<C>()
-            .schema(C::VERSION)
-            .ok()
-            .flatten()
-            .map(|json| WriterSchema(json.to_string().into()));
-        unpacked
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(C::FINGERPRINT, schema.clone());
-        schema
-    }
-
-    /// A schema received as text, such as the `treaty-schema` header of
-    /// an integration event. It is trusted only once it hashes to the
-    /// fingerprint it came with.
-    ///
-    /// # Errors
-    ///
-    /// When the text is not JSON.
-    pub fn parse(text: &str) -> Result<WriterSchema, serde_json::Error> {
-        serde_json::from_str::<&RawValue>(text)?;
-        Ok(WriterSchema(text.into()))
-    }
-
-    /// The canonical text.
-    pub fn text(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Serialize for WriterSchema {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::Error as _;
-        let raw: &RawValue = serde_json::from_str(&self.0).map_err(S::Error::custom)?;
-        raw.serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for WriterSchema {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
-        Ok(WriterSchema(raw.get().into()))
-    }
-}
+use crate::contract::{ContractInfo, ContractKind, WriterSchema};
 
 /// Whether this build reads `envelope` as its writer meant it, by the
 /// compatibility rules in `mode`: `Ok` when the envelope's contract
@@ -216,7 +148,7 @@ fn judge(
     schema: &WriterSchema,
     mode: Mode,
 ) -> Result<(), String> {
-    if treaty_compat::fingerprint(schema.text()) != written.fingerprint {
+    if !schema.has_fingerprint(written.fingerprint) {
         return Err(
             "; the schema the message carries does not have that fingerprint, so neither can be trusted: the \
              sender must send its schema as canonical text, as Treaty's envelopes do"

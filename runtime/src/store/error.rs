@@ -1,5 +1,6 @@
 //! One error enum per store operation.
 
+use super::registry::ContractProblem;
 use super::types::{ExpectedVersion, InvalidStreamName, StreamName};
 use crate::types::Uuid;
 
@@ -105,6 +106,25 @@ pub enum AppendError {
         /// The fingerprint of the rejected event.
         appended: String,
     },
+    /// The event's contract version changed in place, and the change
+    /// breaks a reader of a schema the store holds for that version, by
+    /// the rules of `treaty lint` in the store's mode: storing it would
+    /// leave events some reader cannot read.
+    #[error("{}", incompatible(.id, .contract, .version, .appended, .mode, .problems))]
+    IncompatibleSchema {
+        /// The first event of the append with the changed schema.
+        id: Uuid,
+        /// The contract.
+        contract: String,
+        /// The version.
+        version: u32,
+        /// The fingerprint of the event's schema.
+        appended: String,
+        /// The mode the schemas were compared in.
+        mode: &'static str,
+        /// Every finding, each with its rule, field path and help.
+        problems: Vec<ContractProblem>,
+    },
     /// The stream name is not valid.
     #[error(transparent)]
     InvalidStream(#[from] InvalidStreamName),
@@ -123,6 +143,28 @@ pub enum AppendError {
     /// The backend failed in a way retrying the same append will not fix.
     #[error("storage failed: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn incompatible(
+    id: &Uuid,
+    contract: &str,
+    version: &u32,
+    appended: &str,
+    mode: &str,
+    problems: &[ContractProblem],
+) -> String {
+    use super::validate::Shown;
+    let mut text = format!(
+        "event {id} changes {} v{version} in place (fingerprint {}) in a way mode {mode} does not allow next to the \
+         stored schemas; nothing was written:",
+        Shown(contract),
+        Shown(appended)
+    );
+    for problem in problems {
+        text.push_str("\n  - ");
+        text.push_str(&problem.to_string());
+    }
+    text
 }
 
 impl AppendError {

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
 use super::paging::{self, EventPage, PAGE_SIZE};
-use super::registry::{CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
+use super::registry::{admit_changed, schema_to_record, CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
 use super::rules::{self, StoredId};
 use super::{
     AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
@@ -98,43 +98,56 @@ impl EventStore for MemoryStore {
         }
         // Versions are checked in sorted order, so two fingerprints of one
         // new version in the same append are caught as well: the second is
-        // compared with the first, as the other backends do.
+        // judged against the first, as the other backends do.
         let uses = rules::first_uses(&events);
-        let mut previous: Option<(&str, u32, &str)> = None;
-        for &(contract, version, fingerprint) in uses.keys() {
-            if !state
-                .contracts
-                .contains_key(&(contract.to_string(), version, fingerprint.to_string()))
-            {
-                let stored = first_of_version(&state, contract, version).or(previous
-                    .filter(|p| (p.0, p.1) == (contract, version))
-                    .map(|p| p.2.to_string()));
-                if let Some(stored) = stored {
-                    return Err(AppendError::FingerprintMismatch {
-                        contract: contract.to_string(),
-                        version,
-                        stored,
-                        appended: fingerprint.to_string(),
-                    });
-                }
+        let mut new_rows: Vec<StoredContract> = Vec::new();
+        for (&(contract, version, fingerprint), &index) in &uses {
+            let key = (contract.to_string(), version, fingerprint.to_string());
+            if state.contracts.contains_key(&key) {
+                continue;
             }
-            previous = Some((contract, version, fingerprint));
+            let event = &events[index];
+            let mut of_version: Vec<StoredContract> = state
+                .contracts
+                .range((contract.to_string(), version, String::new())..)
+                .take_while(|((c, v, _), _)| c == contract && *v == version)
+                .map(|(_, row)| row.clone())
+                .chain(
+                    new_rows
+                        .iter()
+                        .filter(|row| row.name == contract && row.version == version)
+                        .cloned(),
+                )
+                .collect();
+            of_version.sort_by(|a, b| registry_order(a).cmp(&registry_order(b)));
+            let schema = if of_version.is_empty() {
+                schema_to_record(event)?.map(str::to_string)
+            } else {
+                admit_changed(&of_version, event, self.compatibility)?.schema
+            };
+            new_rows.push(StoredContract {
+                name: contract.to_string(),
+                version,
+                fingerprint: fingerprint.to_string(),
+                schema,
+                schema_format: SCHEMA_FORMAT,
+                first_position: None,
+                first_seen: Some(jiff::Timestamp::now()),
+            });
         }
         let first_position = state.events.len() as u64 + 1;
-        for ((contract, version, fingerprint), index) in uses {
-            let entry = state
+        for row in new_rows {
+            state
                 .contracts
-                .entry((contract.to_string(), version, fingerprint.to_string()))
-                .or_insert_with(|| StoredContract {
-                    name: contract.to_string(),
-                    version,
-                    fingerprint: fingerprint.to_string(),
-                    schema: None,
-                    schema_format: SCHEMA_FORMAT,
-                    first_position: None,
-                    first_seen: Some(jiff::Timestamp::now()),
-                });
-            entry.first_position.get_or_insert(first_position + index as u64);
+                .insert((row.name.clone(), row.version, row.fingerprint.clone()), row);
+        }
+        for ((contract, version, fingerprint), index) in uses {
+            if let Some(entry) = state
+                .contracts
+                .get_mut(&(contract.to_string(), version, fingerprint.to_string()))
+            {
+                entry.first_position.get_or_insert(first_position + index as u64);
+            }
         }
         let mut version = actual.unwrap_or(0);
         for event in events {
@@ -297,17 +310,6 @@ pub(crate) fn registry_order(c: &StoredContract) -> (&str, u32, bool, Option<u64
         c.first_position,
         &c.fingerprint,
     )
-}
-
-/// The fingerprint a version was first stored with, if it has any.
-fn first_of_version(state: &State, contract: &str, version: u32) -> Option<String> {
-    state
-        .contracts
-        .range((contract.to_string(), version, String::new())..)
-        .take_while(|((c, v, _), _)| c == contract && *v == version)
-        .map(|(_, s)| s)
-        .min_by(|a, b| registry_order(a).cmp(&registry_order(b)))
-        .map(|s| s.fingerprint.clone())
 }
 
 /// The original result when `events` were all appended to `stream` before,

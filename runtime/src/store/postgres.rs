@@ -524,6 +524,55 @@ impl PostgresStore {
     }
 }
 
+/// A registry row as the registry's `SELECT` lists its columns.
+fn stored_contract(r: &tokio_postgres::Row) -> Result<StoredContract, ReadError> {
+    let version: i64 = r.try_get(1).map_err(read_error)?;
+    let format: i32 = r.try_get(4).map_err(read_error)?;
+    let first_position: Option<i64> = r.try_get(5).map_err(read_error)?;
+    let first_seen: Option<i64> = r.try_get(6).map_err(read_error)?;
+    Ok(StoredContract {
+        name: r.try_get(0).map_err(read_error)?,
+        version: u32::try_from(version).map_err(|_| {
+            ReadError::Storage(format!("the registry holds contract version {version}, out of range").into())
+        })?,
+        fingerprint: r.try_get(2).map_err(read_error)?,
+        schema: r.try_get(3).map_err(read_error)?,
+        // A negative format is no format this Treaty wrote: shown as the
+        // newest, so it is not compared.
+        schema_format: u32::try_from(format).unwrap_or(u32::MAX),
+        first_position: first_position.map(|p| p as u64),
+        first_seen: first_seen.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+    })
+}
+
+/// The schemas the events of an append carry for their versions, each
+/// checked to hash to its fingerprint, to record once the append has
+/// made their registry rows.
+fn first_schemas(events: &[NewEvent]) -> Result<Vec<CompiledContract>, AppendError> {
+    let mut rows = Vec::new();
+    for &index in rules::first_uses(events).values() {
+        let event = &events[index];
+        if let Some(schema) = super::registry::schema_to_record(event)? {
+            rows.push(CompiledContract {
+                name: event.contract.clone(),
+                version: event.contract_version,
+                fingerprint: event.fingerprint.clone(),
+                schema: Some(schema.to_string()),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// A registry that cannot be read while judging an append: the append
+/// fails as the read did, retryable when it was.
+fn unreadable(e: ReadError) -> AppendError {
+    match e {
+        ReadError::Unavailable(e) => AppendError::Unavailable(e),
+        other => AppendError::Storage(Box::new(other)),
+    }
+}
+
 /// The SQLSTATE the append function raises for a changed fingerprint; its
 /// message is contract, version, stored and appended fingerprint, joined
 /// by U+001F.
@@ -1088,11 +1137,106 @@ impl PostgresStore {
             Ok(result) => return Ok(result),
             Err(events) => events,
         };
+        // The first append of a version in this process records the
+        // schemas its events carry, checked before anything is written.
+        let schemas = if self.in_use.cover(&events) {
+            Vec::new()
+        } else {
+            first_schemas(&events)?
+        };
         let call = Call::new(expected, &events)?;
-        // A transient failure (a pooled connection the server closed, a
-        // serialization failure) is tried again here, so callers do not
-        // each have to: the same event ids make it safe.
-        retrying(|| self.append_once(stream, expected, &events, &call)).await
+        // A fingerprint new for a stored version is judged, and recorded
+        // when compatible, then the append is made again: once for each
+        // such fingerprint the append carries at most.
+        let mut judged = 0;
+        loop {
+            // A transient failure (a pooled connection the server closed,
+            // a serialization failure) is tried again here, so callers do
+            // not each have to: the same event ids make it safe.
+            let result = retrying(|| self.append_once(stream, expected, &events, &call)).await;
+            match result {
+                Err(mismatch @ AppendError::FingerprintMismatch { .. }) if judged < 2 * events.len() => {
+                    judged += 1;
+                    let AppendError::FingerprintMismatch {
+                        contract,
+                        version,
+                        stored,
+                        appended,
+                    } = &mismatch
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let of = |fingerprint: &str| {
+                        events.iter().find(|e| {
+                            (e.contract.as_str(), e.contract_version, e.fingerprint.as_str())
+                                == (contract.as_str(), *version, fingerprint)
+                        })
+                    };
+                    let Some(event) = of(appended).filter(|e| e.schema.is_some()) else {
+                        return Err(mismatch);
+                    };
+                    let mut of_version = self
+                        .registry_rows(Some((contract, *version)))
+                        .await
+                        .map_err(unreadable)?;
+                    // The stored fingerprint may be this append's own, whose
+                    // row was rolled back with it: judged as the other
+                    // backends judge it, against its event's schema.
+                    if !of_version.iter().any(|row| row.fingerprint == *stored) {
+                        if let Some(first) = of(stored) {
+                            of_version.push(StoredContract {
+                                name: contract.clone(),
+                                version: *version,
+                                fingerprint: stored.clone(),
+                                schema: super::registry::schema_to_record(first)?.map(str::to_string),
+                                schema_format: SCHEMA_FORMAT,
+                                first_position: None,
+                                first_seen: None,
+                            });
+                        }
+                    }
+                    let row = super::registry::admit_changed(&of_version, event, self.config.compatibility)?;
+                    self.record_contracts(vec![row]).await?;
+                }
+                Ok(appended) => {
+                    if !schemas.is_empty() {
+                        // The rows exist now, so this only fills their
+                        // schemas; should it fail, `register_contracts`
+                        // fills them at the next start.
+                        if let Err(e) = self.record_contracts(schemas).await {
+                            tracing::warn!("the schemas of a first append could not be recorded: {e}");
+                        }
+                    }
+                    return Ok(appended);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The registry's rows, every one or those of one contract version, in
+    /// the order [`EventStore::contracts`] gives them.
+    async fn registry_rows(&self, of: Option<(&str, u32)>) -> Result<Vec<StoredContract>, ReadError> {
+        let filter = if of.is_some() {
+            "WHERE name = $1 AND version = $2"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT name, version, fingerprint, schema, schema_format, first_position, first_seen FROM {} {filter}
+             ORDER BY name, version, first_position NULLS LAST, fingerprint COLLATE \"C\"",
+            self.tables.contracts
+        );
+        let rows = retrying(|| async {
+            let client = self.pool.get().await.map_err(read_error)?;
+            match of {
+                Some((name, version)) => client.query(&sql, &[&name, &i64::from(version)]).await,
+                None => client.query(&sql, &[]).await,
+            }
+            .map_err(read_error)
+        })
+        .await?;
+        rows.iter().map(stored_contract).collect()
     }
 
     /// The append made with a group (`group`), when it can be: its
@@ -1325,39 +1469,7 @@ impl EventStore for PostgresStore {
     }
 
     async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
-        let sql = format!(
-            "SELECT name, version, fingerprint, schema, schema_format, first_position, first_seen FROM {}
-             ORDER BY name, version, first_position NULLS LAST, fingerprint COLLATE \"C\"",
-            self.tables.contracts
-        );
-        let rows = retrying(|| async {
-            let client = self.pool.get().await.map_err(read_error)?;
-            client.query(&sql, &[]).await.map_err(read_error)
-        })
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let version: i64 = r.try_get(1).map_err(read_error)?;
-                let format: i32 = r.try_get(4).map_err(read_error)?;
-                let first_position: Option<i64> = r.try_get(5).map_err(read_error)?;
-                let first_seen: Option<i64> = r.try_get(6).map_err(read_error)?;
-                Ok(StoredContract {
-                    name: r.try_get(0).map_err(read_error)?,
-                    version: u32::try_from(version).map_err(|_| {
-                        ReadError::Storage(
-                            format!("the registry holds contract version {version}, out of range").into(),
-                        )
-                    })?,
-                    fingerprint: r.try_get(2).map_err(read_error)?,
-                    schema: r.try_get(3).map_err(read_error)?,
-                    // A negative format is no format this Treaty wrote:
-                    // shown as the newest, so it is not compared.
-                    schema_format: u32::try_from(format).unwrap_or(u32::MAX),
-                    first_position: first_position.map(|p| p as u64),
-                    first_seen: first_seen.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
-                })
-            })
-            .collect()
+        self.registry_rows(None).await
     }
 
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {

@@ -19,12 +19,16 @@
 //! - An append whose fingerprint is the one recorded (or the first of a
 //!   version) costs what it always did: one lookup of a registry row by
 //!   (name, version, fingerprint), and a write only when the row gets its
-//!   first position. An append whose fingerprint is new for a version
-//!   that already has one is refused
-//!   ([`AppendError::FingerprintMismatch`]): the store does not know its
-//!   schema, so it cannot tell whether the stored events and the new ones
-//!   can be read together. The build that writes it records it through
-//!   [`register_contracts`], which checks it first.
+//!   first position, recording the event's schema with it.
+//! - An append whose fingerprint is new for a version that already has
+//!   one is checked as [`register_contracts`] checks a build
+//!   ([`admit_changed`]): the schema the event carries
+//!   ([`NewEvent::schema`]) against every schema stored for the version,
+//!   in the store's mode. Compatible, it is recorded and the append goes
+//!   through; not, the append is refused with every finding
+//!   ([`AppendError::IncompatibleSchema`]). An event without a schema, or
+//!   a version stored without one, cannot be checked and is refused
+//!   ([`AppendError::FingerprintMismatch`]).
 //! - A PostgreSQL store confirms a version it has not appended in this
 //!   process once (an upsert that changes nothing); appends of versions in
 //!   use do not write the registry.
@@ -32,7 +36,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use super::{AppendError, EventStore, ReadError};
+use super::{AppendError, EventStore, NewEvent, ReadError};
 use crate::contract::{Contract, ContractInfo, ContractKind};
 
 pub use treaty_compat::Mode;
@@ -501,6 +505,114 @@ fn mismatch(s: &StoredContract, c: &CompiledContract) -> ContractProblem {
         stored: s.fingerprint.clone(),
         compiled: c.fingerprint.clone(),
     }
+}
+
+/// The schema `event` carries, to record with its fingerprint, once it
+/// is known to describe it.
+///
+/// # Errors
+///
+/// [`AppendError::InvalidContract`] when the schema does not hash to the
+/// event's fingerprint: recorded, it would misdescribe every event
+/// written under that fingerprint.
+pub(crate) fn schema_to_record(event: &NewEvent) -> Result<Option<&str>, AppendError> {
+    let Some(schema) = &event.schema else {
+        return Ok(None);
+    };
+    let shown = super::validate::Shown;
+    let problem = if !schema.has_fingerprint(&event.fingerprint) {
+        Some(format!(
+            "its schema does not hash to its fingerprint {}; fill both from the generated contract \
+             (`NewEvent::from_contract`)",
+            shown(&event.fingerprint)
+        ))
+    } else {
+        match read_schema(schema.text(), SCHEMA_FORMAT) {
+            Err(reason) => Some(reason.replacen("its schema is corrupt", "its schema cannot be recorded", 1)),
+            Ok(json) => {
+                let name = json.get("name").and_then(serde_json::Value::as_str);
+                let version = json.get("version").and_then(serde_json::Value::as_u64);
+                (name != Some(event.contract.as_str()) || version != Some(u64::from(event.contract_version))).then(
+                    || {
+                        format!(
+                            "its schema describes {} v{}, not the event's contract; fill both from the generated \
+                             contract (`NewEvent::from_contract`)",
+                            shown(name.unwrap_or("no contract")),
+                            version.map_or("?".to_string(), |v| v.to_string())
+                        )
+                    },
+                )
+            }
+        }
+    };
+    match problem {
+        None => Ok(Some(schema.text())),
+        Some(reason) => Err(AppendError::InvalidContract {
+            id: Some(event.id),
+            contract: event.contract.clone(),
+            version: event.contract_version,
+            reason,
+        }),
+    }
+}
+
+/// Judges `event`, whose fingerprint the store does not hold for its
+/// version, against `stored`, the writer schemas it holds for that
+/// version, as [`register_contracts`] judges a build, in `mode`: the row
+/// to record when the event's schema is compatible with every one of
+/// them.
+///
+/// # Errors
+///
+/// - [`AppendError::IncompatibleSchema`] with every finding;
+/// - [`AppendError::FingerprintMismatch`] when the event carries no
+///   schema, or a stored fingerprint has none: the change cannot be
+///   checked;
+/// - [`AppendError::InvalidContract`] when the event's schema does not
+///   hash to its fingerprint.
+pub(crate) fn admit_changed(
+    stored: &[StoredContract],
+    event: &NewEvent,
+    mode: Mode,
+) -> Result<CompiledContract, AppendError> {
+    let mismatch = || AppendError::FingerprintMismatch {
+        contract: event.contract.clone(),
+        version: event.contract_version,
+        stored: stored
+            .iter()
+            .find(|s| s.fingerprint != event.fingerprint)
+            .map(|s| s.fingerprint.clone())
+            .unwrap_or_default(),
+        appended: event.fingerprint.clone(),
+    };
+    let Some(schema) = schema_to_record(event)? else {
+        return Err(mismatch());
+    };
+    let row = CompiledContract {
+        name: event.contract.clone(),
+        version: event.contract_version,
+        fingerprint: event.fingerprint.clone(),
+        schema: Some(schema.to_string()),
+    };
+    let report = compare(stored, std::slice::from_ref(&row), mode);
+    if report.problems.is_empty() {
+        return Ok(row);
+    }
+    if report
+        .problems
+        .iter()
+        .all(|p| matches!(p, ContractProblem::FingerprintMismatch { .. }))
+    {
+        return Err(mismatch());
+    }
+    Err(AppendError::IncompatibleSchema {
+        id: event.id,
+        contract: event.contract.clone(),
+        version: event.contract_version,
+        appended: event.fingerprint.clone(),
+        mode: report.mode,
+        problems: report.problems,
+    })
 }
 
 /// Checks that `compiled` can read everything in `store`, in the store's

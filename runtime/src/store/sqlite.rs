@@ -26,7 +26,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
 use super::paging::{self, PAGE_SIZE};
-use super::registry::{CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
+use super::registry::{admit_changed, schema_to_record, CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::sqlite_page::SqlitePage;
 use super::sqlite_shared::{self, CommitWith, FileWriter, Finish, Job};
@@ -169,6 +169,9 @@ pub(crate) struct Append {
     stream: StreamName,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
+    /// The store's mode, for an event whose fingerprint is new for a
+    /// stored version.
+    compatibility: Mode,
     /// A write to commit with the append if it succeeds.
     commit_with: Option<Arc<CommitWith>>,
     reply: oneshot::Sender<Result<AppendResult, AppendError>>,
@@ -382,6 +385,7 @@ impl SqliteStore {
             stream: stream.clone(),
             expected,
             events,
+            compatibility: self.inner.config.compatibility,
             commit_with: sqlite_shared::offered_for(self.inner.file.as_deref()),
             reply,
         };
@@ -469,32 +473,9 @@ impl EventStore for SqliteStore {
     async fn contracts(&self) -> Result<Vec<StoredContract>, ReadError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            inner.readers.with(|conn| {
-                let storage = read_failed;
-                let mut statement = conn
-                    .prepare_cached(
-                        "SELECT name, version, fingerprint, schema, schema_format, first_position, first_seen
-                         FROM contracts
-                         ORDER BY name, version, first_position IS NULL, first_position, fingerprint",
-                    )
-                    .map_err(storage)?;
-                let rows = statement
-                    .query_map([], |r| {
-                        Ok(StoredContract {
-                            name: r.get(0)?,
-                            version: r.get(1)?,
-                            fingerprint: r.get(2)?,
-                            schema: r.get(3)?,
-                            schema_format: r.get(4)?,
-                            first_position: r.get::<_, Option<i64>>(5)?.map(|p| p as u64),
-                            first_seen: r
-                                .get::<_, Option<i64>>(6)?
-                                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
-                        })
-                    })
-                    .map_err(storage)?;
-                rows.map(|r| r.map_err(storage)).collect()
-            })
+            inner
+                .readers
+                .with(|conn| registry_rows(conn, None).map_err(read_failed))
         })
         .await
         .map_err(|e| ReadError::Storage(Box::new(e)))?
@@ -906,8 +887,8 @@ fn write_append(conn: &Connection, append: &Append, next_position: u64) -> Resul
             actual,
         }));
     }
-    if let Err(failure) = register_first_uses(conn, &append.events, next_position) {
-        if let WriteFailure::Rejected(AppendError::FingerprintMismatch { .. }) = failure {
+    if let Err(failure) = register_first_uses(conn, &append.events, next_position, append.compatibility) {
+        if let WriteFailure::Rejected(_) = failure {
             stored_elsewhere(conn, append)?;
         }
         return Err(failure);
@@ -980,12 +961,18 @@ fn stored_elsewhere(conn: &Connection, append: &Append) -> Result<(), WriteFailu
 }
 
 /// Records in the registry the writer schemas this append uses for the
-/// first time, with the position of their first event, and refuses an
-/// event whose fingerprint is new for a version stored with another one
-/// (a registered fingerprint is known: `register_contracts` checked it).
-/// Fingerprints already in use are only read, one lookup each, as before
-/// the registry kept several: the registry is not written on every append.
-fn register_first_uses(conn: &Connection, events: &[NewEvent], first_position: u64) -> Result<(), WriteFailure> {
+/// first time, with the position of their first event and the schema the
+/// event carries. A fingerprint new for a version stored with another one
+/// is judged against every schema stored for the version, in `mode`
+/// ([`admit_changed`]): recorded when compatible, refused with every
+/// finding otherwise. Fingerprints already in use are only read, one
+/// lookup each: the registry is not written on every append.
+fn register_first_uses(
+    conn: &Connection,
+    events: &[NewEvent],
+    first_position: u64,
+    mode: Mode,
+) -> Result<(), WriteFailure> {
     let mut find = conn.prepare_cached(
         "SELECT first_position IS NOT NULL FROM contracts WHERE name = ?1 AND version = ?2 AND fingerprint = ?3",
     )?;
@@ -1004,30 +991,69 @@ fn register_first_uses(conn: &Connection, events: &[NewEvent], first_position: u
                 .execute(params![contract, version, fingerprint, position])?;
             }
             None => {
-                let stored: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT fingerprint FROM contracts WHERE name = ?1 AND version = ?2
-                         ORDER BY first_position IS NULL, first_position, fingerprint LIMIT 1",
-                    )?
-                    .query_row(params![contract, version], |r| r.get(0))
-                    .optional()?;
-                if let Some(stored) = stored {
-                    return Err(WriteFailure::Rejected(AppendError::FingerprintMismatch {
-                        contract: contract.to_string(),
-                        version,
-                        stored,
-                        appended: fingerprint.to_string(),
-                    }));
-                }
+                // Earlier versions of this append's new fingerprints are
+                // in the table already, so a second fingerprint of one
+                // new version is judged against the first.
+                let of_version = registry_rows(conn, Some((contract, version)))?;
+                let event = &events[index];
+                let schema = if of_version.is_empty() {
+                    schema_to_record(event)
+                        .map_err(WriteFailure::Rejected)?
+                        .map(str::to_string)
+                } else {
+                    admit_changed(&of_version, event, mode)
+                        .map_err(WriteFailure::Rejected)?
+                        .schema
+                };
                 conn.prepare_cached(
-                    "INSERT INTO contracts (name, version, fingerprint, first_position, first_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO contracts (name, version, fingerprint, schema, schema_format, first_position, first_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
-                .execute(params![contract, version, fingerprint, position, now_millis()])?;
+                .execute(params![
+                    contract,
+                    version,
+                    fingerprint,
+                    schema,
+                    SCHEMA_FORMAT,
+                    position,
+                    now_millis()
+                ])?;
             }
         }
     }
     Ok(())
+}
+
+/// The registry's rows, every one or those of one contract version, in
+/// the order [`EventStore::contracts`] gives them.
+fn registry_rows(conn: &Connection, of: Option<(&str, u32)>) -> rusqlite::Result<Vec<StoredContract>> {
+    let sql = |filter: &str| {
+        format!(
+            "SELECT name, version, fingerprint, schema, schema_format, first_position, first_seen
+             FROM contracts {filter}
+             ORDER BY name, version, first_position IS NULL, first_position, fingerprint"
+        )
+    };
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok(StoredContract {
+            name: r.get(0)?,
+            version: r.get(1)?,
+            fingerprint: r.get(2)?,
+            schema: r.get(3)?,
+            schema_format: r.get(4)?,
+            first_position: r.get::<_, Option<i64>>(5)?.map(|p| p as u64),
+            first_seen: r
+                .get::<_, Option<i64>>(6)?
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+        })
+    };
+    match of {
+        Some((name, version)) => conn
+            .prepare_cached(&sql("WHERE name = ?1 AND version = ?2"))?
+            .query_map(params![name, version], row)?
+            .collect(),
+        None => conn.prepare_cached(&sql(""))?.query_map([], row)?.collect(),
+    }
 }
 
 /// The time now in milliseconds since the Unix epoch, as the registry

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{decode_as, Contract, DecodeError, EncodeError, Event};
+use crate::contract::{decode_as, Contract, DecodeError, EncodeError, Event, WriterSchema};
 use crate::types::{Timestamp, Uuid};
 
 /// The longest stream name a store accepts, in bytes.
@@ -197,6 +197,15 @@ pub struct NewEvent {
     pub payload: Vec<u8>,
     /// Context.
     pub metadata: Metadata,
+    /// The canonical schema `fingerprint` is the hash of, when the writer
+    /// has it ([`NewEvent::from_contract`] and event sets fill it from the
+    /// generated code). A store records it the first time it sees the
+    /// fingerprint. When the store holds the version under other
+    /// fingerprints only (the contract changed in place), it checks this
+    /// schema against the stored ones with the rules of `treaty lint`, in
+    /// its mode, and records it when compatible; an event without a schema
+    /// is then refused, as the change cannot be checked.
+    pub schema: Option<WriterSchema>,
 }
 
 impl NewEvent {
@@ -213,6 +222,7 @@ impl NewEvent {
             fingerprint: E::FINGERPRINT.to_string(),
             payload: event.encode()?,
             metadata,
+            schema: WriterSchema::of::<E>(),
         })
     }
 }

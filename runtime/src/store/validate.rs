@@ -74,6 +74,20 @@ fn event(event: &NewEvent, max_bytes: usize) -> Result<(), AppendError> {
         event.contract_version,
         &event.fingerprint,
     )?;
+    if let Some(schema) = &event.schema {
+        // Recorded once per fingerprint, but read on every check of it.
+        if schema.text().len() > max_bytes {
+            return Err(AppendError::InvalidContract {
+                id: Some(event.id),
+                contract: cut(&event.contract),
+                version: event.contract_version,
+                reason: format!(
+                    "its schema is {} bytes, over the store's limit of {max_bytes}",
+                    schema.text().len()
+                ),
+            });
+        }
+    }
     for name in event.metadata.headers.keys() {
         header_name(name).map_err(|reason| AppendError::InvalidMetadata { id: event.id, reason })?;
     }

@@ -115,6 +115,7 @@ async fn seed(events: &SqliteStore) -> Result<(), Failure> {
         fingerprint: Noted::HISTORY[1].fingerprint.into(),
         payload: br#"{"id": "l-1", "text": "three more words"}"#.to_vec(),
         metadata: Metadata::now(),
+        schema: None,
     };
     events.append(&ledger, ExpectedVersion::Any, vec![current, old]).await?;
     Ok(())

@@ -439,6 +439,7 @@ fn deposited_v1(account: &str, amount: u32) -> NewEvent {
         fingerprint: v1.fingerprint.into(),
         payload: format!(r#"{{"id":"{account}","amount":{amount}}}"#).into_bytes(),
         metadata: Metadata::now(),
+        schema: None,
     }
 }
 

@@ -446,6 +446,7 @@ async fn an_event_the_code_cannot_read_stops_that_projection_only() {
         fingerprint: "0".repeat(32),
         payload: br#"{"id": "a", "amount": 1}"#.to_vec(),
         metadata: Metadata::now(),
+        schema: None,
     };
     events
         .append(&stream, ExpectedVersion::Any, vec![future])

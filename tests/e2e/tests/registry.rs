@@ -7,7 +7,9 @@
 //!   and after, `lint_cases`) go through generated code end to end: their
 //!   `CONTRACTS`' packed schemas are registered, an event the old code
 //!   wrote is appended, the new code registers, and, when it starts, the
-//!   stored event decodes into the new type; on every backend.
+//!   stored event decodes into the new type; on every backend. The same
+//!   without any registration: the store judges the new code's first
+//!   append by the schema its event carries, with the same rule ids.
 //! - Every case of the corpus is run through the store's check with its
 //!   contracts compiled by the language, in the case's mode: every event
 //!   version changed in place is refused exactly when the lint reports a
@@ -89,6 +91,62 @@ async fn start_after<Old: treaty::Event, New: treaty::Event>(
     Ok(read)
 }
 
+/// Writes `old` (the old code's event), then appends the new code's
+/// event, `new` or the old event read by the new code, with no build
+/// registering anything: the store judges the new schema at the append.
+/// Then reads every stored event as the new code.
+async fn append_after<Old: treaty::Event, New: treaty::Event>(
+    store: impl EventStore,
+    old: Value,
+    new: Option<Value>,
+) -> Result<New, Vec<String>> {
+    let stream = StreamName::new("order-1").unwrap();
+    let event = Old::decode(1, old.to_string().as_bytes()).expect("the old code's event");
+    let written = NewEvent::from_contract(&event, Metadata::now()).unwrap();
+    store
+        .append(&stream, ExpectedVersion::Any, vec![written.clone()])
+        .await
+        .unwrap();
+    let new = match new {
+        Some(new) => New::decode(1, new.to_string().as_bytes()).expect("the new code's event"),
+        None => New::decode(1, &written.payload).expect("the new code reads the old event"),
+    };
+    let appended = NewEvent::from_contract(&new, Metadata::now()).unwrap();
+    match store.append(&stream, ExpectedVersion::Exact(1), vec![appended]).await {
+        Ok(_) => {}
+        Err(AppendError::IncompatibleSchema { problems, .. }) => {
+            assert_eq!(store.head().await.unwrap(), 1, "nothing was written");
+            return Err(problems
+                .iter()
+                .map(|p| {
+                    p.rule_id()
+                        .unwrap_or_else(|| panic!("not a finding of the rule book: {p}"))
+                        .to_string()
+                })
+                .collect());
+        }
+        Err(e) => panic!("{e}"),
+    }
+    let stored: Vec<RecordedEvent> = store
+        .read_stream(&stream, 1, Direction::Forward)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|e| e.fingerprint.as_str()).collect::<Vec<_>>(),
+        [Old::FINGERPRINT, New::FINGERPRINT]
+    );
+    let rows = store.contracts().await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.schema.is_some()),
+        "each schema is recorded: {rows:?}"
+    );
+    for e in &stored[1..] {
+        New::decode(e.contract_version, &e.payload).expect("the new event decodes");
+    }
+    Ok(New::decode(stored[0].contract_version, &stored[0].payload).expect("a stored event decodes"))
+}
+
 /// Runs a case on every backend: memory, SQLite and, when
 /// `TREATY_TEST_POSTGRES` names a server, PostgreSQL.
 macro_rules! on_every_backend {
@@ -105,6 +163,20 @@ macro_rules! on_every_backend {
         ];
         if let Some(store) = postgres().await {
             results.push(start_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(store, $old).await);
+        }
+        results.push(
+            append_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(MemoryStore::new(), $old, None).await,
+        );
+        results.push(
+            append_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(
+                SqliteStore::open(dir.path().join("appended.db")).unwrap(),
+                $old,
+                None,
+            )
+            .await,
+        );
+        if let Some(store) = postgres().await {
+            results.push(append_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(store, $old, None).await);
         }
         for result in results {
             match result {
@@ -168,17 +240,36 @@ async fn compatible_changes_in_place_start_and_read_the_stored_events() {
 }
 
 /// Runs a breaking case on the SQLite store and returns the rule ids.
+/// Runs a breaking case on every backend, registering the new code and
+/// appending its event `$new` without registering, and returns the rule
+/// ids, the same from each.
 macro_rules! refused {
-    ($case:ident, $old:expr) => {{
+    ($case:ident, $old:expr, $new:expr) => {{
         use lint_cases::$case::{after, before};
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("events.db")).unwrap();
         let refused = start_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(store, $old).await;
-        let memory = start_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(MemoryStore::new(), $old).await;
-        assert_eq!(refused.as_ref().err(), memory.as_ref().err());
+        let mut others = vec![
+            start_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(MemoryStore::new(), $old).await,
+            append_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(MemoryStore::new(), $old, Some($new))
+                .await,
+            append_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(
+                SqliteStore::open(dir.path().join("appended.db")).unwrap(),
+                $old,
+                Some($new),
+            )
+            .await,
+        ];
         if let Some(store) = postgres().await {
-            let pg = start_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(store, $old).await;
-            assert_eq!(refused.as_ref().err(), pg.as_ref().err());
+            others.push(start_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(store, $old).await);
+        }
+        if let Some(store) = postgres().await {
+            others.push(
+                append_after::<before::shop::OrderPlaced, after::shop::OrderPlaced>(store, $old, Some($new)).await,
+            );
+        }
+        for other in &others {
+            assert_eq!(refused.as_ref().err(), other.as_ref().err());
         }
         refused.err().expect("refused")
     }};
@@ -187,21 +278,34 @@ macro_rules! refused {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaking_changes_in_place_are_refused_with_the_lints_rule_ids() {
     let old =
-        json!({"order": ORDER, "total": {"cents": 1, "currency": "EUR"}, "method": "Card", "note": null, "count": 1});
-    assert_eq!(refused!(field_added_required, old.clone()), ["field-added-required"]);
+        json!({"order": ORDER, "total": {"cents": 1, "currency": "EUR"}, "method": "Cash", "note": null, "count": 1});
+    let with = |key: &str, value: Value| {
+        let mut new = old.clone();
+        new[key] = value;
+        new
+    };
     assert_eq!(
-        refused!(field_type_changed, json!({"order": ORDER, "label": "gift"})),
-        ["field-type-changed"]
-    );
-    assert_eq!(
-        refused!(integer_narrowed, json!({"order": ORDER, "delta": 1})),
-        ["integer-narrowed"]
+        refused!(field_added_required, old.clone(), with("channel", json!("app"))),
+        ["field-added-required"]
     );
     assert_eq!(
         refused!(
-            enum_variant_removed,
-            json!({"order": ORDER, "total": {"cents": 1, "currency": "EUR"}, "method": "Cash", "note": null, "count": 1})
+            field_type_changed,
+            json!({"order": ORDER, "label": "gift"}),
+            json!({"order": ORDER, "label": 7})
         ),
+        ["field-type-changed"]
+    );
+    assert_eq!(
+        refused!(
+            integer_narrowed,
+            json!({"order": ORDER, "delta": 1}),
+            json!({"order": ORDER, "delta": 1})
+        ),
+        ["integer-narrowed"]
+    );
+    assert_eq!(
+        refused!(enum_variant_removed, old.clone(), with("method", json!("Card"))),
         ["enum-variant-removed"]
     );
 }
@@ -303,6 +407,7 @@ async fn every_corpus_case_starts_or_is_refused_as_the_lint_says() {
                 fingerprint: c.fingerprint.clone(),
                 payload: b"{}".to_vec(),
                 metadata: Metadata::now(),
+                schema: None,
             };
             store.append(&stream, ExpectedVersion::Any, vec![event]).await.unwrap();
         }

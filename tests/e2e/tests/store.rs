@@ -45,6 +45,7 @@ async fn typed_events_round_trip_and_old_versions_upcast_on_read() {
                       "legacy_flag": false, "priority": 1}"#
             .to_vec(),
         metadata: Metadata::now(),
+        schema: None,
     };
     let current = NewEvent::from_contract(&placed(), Metadata::now()).unwrap();
     assert_eq!(current.contract_version, 3);

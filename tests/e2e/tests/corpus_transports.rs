@@ -1,0 +1,243 @@
+//! Each case of the lint corpus (`tests/lint/`) that the end-to-end crate
+//! compiles through build.rs, sent over every transport: a message
+//! written by the code before the change, with the schema its envelope
+//! carries, goes through the in-process transport, the SQLite queue and
+//! RabbitMQ to a handler with the code after it. It is read, as a value
+//! written by hand in the new shape says, exactly when the lint finds no
+//! error in the case's mode, and is otherwise quarantined with the rule
+//! ids the lint reports (`expected.txt`).
+
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use treaty::bus::{
+    check_readable, Bus, BusConfig, Envelope, HandleError, Handled, Handler, InProcessTransport, MemoryQuarantine,
+    Quarantine, SqliteQueue, Transport, WriterSchema,
+};
+use treaty::{CompatibilityMode, Contract, ContractInfo, Uuid};
+use treaty_compat::{Rule, Severity};
+use treaty_e2e::lint_cases;
+
+const ORDER: &str = "7f1c6a5e-3c1b-4b8e-9a53-2f6f0c9d1e11";
+
+/// A handler with the code after a change: judges each message as every
+/// Treaty handler does, decodes it, and keeps what it read as JSON.
+struct Reader<New> {
+    mode: CompatibilityMode,
+    read: Arc<Mutex<Vec<Value>>>,
+    new: PhantomData<fn() -> New>,
+}
+
+impl<New: Contract + Send + 'static> Handler for Reader<New> {
+    fn contracts(&self) -> Vec<&'static str> {
+        vec![New::NAME]
+    }
+
+    fn handle<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<Handled, HandleError>> {
+        Box::pin(async move {
+            check_readable(&[ContractInfo::of::<New>()], envelope, self.mode).map_err(HandleError::Permanent)?;
+            let value = New::decode(envelope.contract_version, &envelope.payload)
+                .map_err(|e| HandleError::Permanent(e.to_string()))?;
+            let json = serde_json::to_value(&value).map_err(|e| HandleError::Permanent(e.to_string()))?;
+            self.read.lock().expect("not poisoned").push(json);
+            Ok(Handled::default())
+        })
+    }
+}
+
+/// What the lint says of a case: its mode and the ids of its errors.
+fn lint_verdict(case: &str) -> (CompatibilityMode, Vec<String>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lint").join(case);
+    let config = std::fs::read_to_string(dir.join("after/treaty.toml")).unwrap_or_default();
+    let mode = config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("mode = "))
+        .map_or(CompatibilityMode::Full, |name| {
+            CompatibilityMode::from_name(name.trim_matches('"')).unwrap_or_else(|| panic!("{case}: mode {name}"))
+        });
+    let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("the case has expected.txt");
+    let errors = expected
+        .lines()
+        .filter_map(|l| l.strip_prefix("error["))
+        .map(|rest| rest.split(']').next().expect("a closed bracket").to_string())
+        .filter(|id| Rule::from_id(id).is_some_and(|r| r.severity() == Severity::Error))
+        .collect();
+    (mode, errors)
+}
+
+/// Sends `written` (JSON the old code reads) as the old code's message
+/// through `transport` to a [`Reader`] of the new code, in the case's
+/// mode, and checks the outcome against the lint: read as `model` (JSON
+/// of the new shape, decoded by the new code itself) when the lint finds
+/// no error, parked with each of its rule ids otherwise.
+async fn one_case<Old: Contract, New: Contract + Send + 'static, T: Transport>(
+    case: &str,
+    transport: T,
+    written: Value,
+    model: Value,
+) {
+    let (mode, errors) = lint_verdict(case);
+    let old = Old::decode(1, written.to_string().as_bytes()).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let envelope = Envelope {
+        id: Uuid::now_v7(),
+        contract: Old::NAME.to_string(),
+        contract_version: Old::VERSION,
+        fingerprint: Old::FINGERPRINT.to_string(),
+        payload: old.encode().expect("the old code encodes"),
+        correlation_id: None,
+        causation_id: None,
+        attempt: 1,
+        headers: Default::default(),
+        reply_to: None,
+        sent_at: treaty::Timestamp::now(),
+        schema: WriterSchema::of::<Old>(),
+    };
+    assert!(envelope.schema.is_some(), "{case}: generated code carries its schema");
+    assert_ne!(Old::FINGERPRINT, New::FINGERPRINT, "{case}: changed in place");
+
+    let read = Arc::new(Mutex::new(Vec::new()));
+    let quarantine = MemoryQuarantine::new();
+    let bus = Bus::new(transport, quarantine.clone(), BusConfig::default());
+    bus.register(Reader::<New> {
+        mode,
+        read: read.clone(),
+        new: PhantomData,
+    })
+    .expect("one handler");
+    let running = bus.start();
+    bus.send_envelope(&envelope).await.expect("the transport takes it");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (read, parked) = loop {
+        let parked = quarantine.list().await.expect("the quarantine lists");
+        let read = read.lock().expect("not poisoned").clone();
+        if !read.is_empty() || !parked.is_empty() {
+            break (read, parked);
+        }
+        assert!(Instant::now() < deadline, "{case}: not settled after a minute");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    running.shutdown().await;
+
+    if errors.is_empty() {
+        assert!(
+            parked.is_empty(),
+            "{case}: the bus parked what the lint accepts: {parked:?}"
+        );
+        let expected = serde_json::to_value(New::decode(1, model.to_string().as_bytes()).expect("the model is new"))
+            .expect("JSON");
+        assert_eq!(read, [expected], "{case}: read as the model says");
+    } else {
+        assert!(
+            read.is_empty(),
+            "{case}: the bus read what the lint refuses ({errors:?}): {read:?}"
+        );
+        let reason = &parked[0].error;
+        for id in &errors {
+            assert!(
+                reason.contains(&format!("[{id}]")),
+                "{case}: {id} missing from {reason}"
+            );
+        }
+        assert!(reason.contains(&format!("mode {mode}")), "{case}: {reason}");
+    }
+}
+
+/// Every compiled case of the corpus through transports made by
+/// `transport`.
+async fn every_case<T: Transport, F: std::future::Future<Output = T>>(transport: impl Fn() -> F) {
+    use lint_cases::*;
+    macro_rules! case {
+        ($module:ident, $written:expr, $model:expr) => {
+            one_case::<$module::before::shop::OrderPlaced, $module::after::shop::OrderPlaced, T>(
+                &stringify!($module).replace('_', "-"),
+                transport().await,
+                $written,
+                $model,
+            )
+            .await
+        };
+    }
+    let money = json!({"cents": 250, "currency": "EUR"});
+    let full = json!({"order": ORDER, "total": money, "method": "Cash", "note": "gift", "count": 3});
+
+    case!(
+        ok_default_added,
+        json!({"order": ORDER, "channel": "app"}),
+        json!({"order": ORDER, "channel": "app"})
+    );
+    case!(mode_backward_allows_optional, full.clone(), full.clone());
+    // Linted in mode full, where the old code could not read a wider
+    // count: refused.
+    case!(integer_widened, full.clone(), full.clone());
+    case!(
+        ok_defaulted_field_removed,
+        json!({"order": ORDER, "count": 2, "channel": "app"}),
+        json!({"order": ORDER, "count": 2})
+    );
+    case!(
+        mode_backward_allows_field_removal,
+        full.clone(),
+        json!({"order": ORDER, "total": money, "method": "Cash", "note": "gift"})
+    );
+    case!(field_added_required, full.clone(), Value::Null);
+    case!(
+        field_type_changed,
+        json!({"order": ORDER, "label": "gift"}),
+        Value::Null
+    );
+    case!(integer_narrowed, json!({"order": ORDER, "delta": 7}), Value::Null);
+    case!(enum_variant_removed, full.clone(), Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process() {
+    every_case(|| async { InProcessTransport::new() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_queue() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let files = std::sync::atomic::AtomicUsize::new(0);
+    every_case(|| async {
+        let file = files.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        SqliteQueue::open(dir.path().join(format!("queue-{file}.db"))).expect("the queue opens")
+    })
+    .await;
+}
+
+#[cfg(feature = "amqp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq() {
+    use treaty::bus::{AmqpConfig, AmqpTransport};
+    use treaty_testing::{server_url, AsyncCleanup};
+
+    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+        return;
+    };
+    // Each transport's queues are deleted at the end, also when the test
+    // fails, so nothing is left on the shared broker.
+    let cleanups = std::sync::Mutex::new(Vec::new());
+    every_case(|| async {
+        let config = AmqpConfig {
+            queue: format!("treaty.test.{}", Uuid::new_v4().simple()),
+            ..AmqpConfig::default()
+        };
+        let transport = AmqpTransport::connect(&url, config).await.expect("the broker accepts");
+        let topology = transport.clone();
+        cleanups
+            .lock()
+            .expect("not poisoned")
+            .push(AsyncCleanup::new("the AMQP topology", move || async move {
+                topology.delete_topology().await.map_err(|error| error.to_string())
+            }));
+        transport
+    })
+    .await;
+    for cleanup in cleanups.into_inner().expect("not poisoned") {
+        cleanup.run().await;
+    }
+}

@@ -1,7 +1,12 @@
 //! `store-append`: arbitrary values in every field of an append (stream,
 //! expected version, event ids, contract names, versions, fingerprints,
-//! header names and values, payload bytes), sent to the memory and SQLite
+//! header names and values, payload bytes, writer schemas: canonical ones
+//! whose fields the input picks, hashed or not to the event's
+//! fingerprint, and arbitrary text), sent to the memory and SQLite
 //! stores, and to PostgreSQL when `TREATY_TEST_POSTGRES` names a server.
+//!
+//! A schema reaches the registry's rule book when its fingerprint is new
+//! for a stored version: the rules run on what the input wrote.
 //!
 //! Invariants: nothing panics; every backend gives the same answer (the
 //! same result, or the same error with the same text); an accepted append
@@ -15,7 +20,7 @@ use treaty_runtime::store::{
     AppendError, AppendResult, EventStore, ExpectedVersion, MemoryStore, Metadata, NewEvent, PostgresConfig,
     PostgresOptions, PostgresStore, RecordedEvent, SqliteConfig, SqliteStore, StreamName,
 };
-use treaty_runtime::{Timestamp, Uuid};
+use treaty_runtime::{Timestamp, Uuid, WriterSchema};
 
 use crate::engine::{Reader, Target, Writer};
 
@@ -32,6 +37,8 @@ const STORED_ID: u8 = 2;
 const OWN_CONTRACT: u8 = 4;
 const OWN_FINGERPRINT: u8 = 8;
 const OWN_VERSION: u8 = 16;
+/// The event carries a writer schema (read after its metadata).
+const WITH_SCHEMA: u8 = 32;
 
 pub fn target() -> Box<dyn Target> {
     Box::new(StoreAppend::new())
@@ -206,7 +213,7 @@ impl StoreAppend {
                 };
                 metadata.headers.insert(name, value);
             }
-            events.push(NewEvent {
+            let mut event = NewEvent {
                 id,
                 contract,
                 contract_version,
@@ -214,7 +221,11 @@ impl StoreAppend {
                 payload,
                 metadata,
                 schema: None,
-            });
+            };
+            if flags & WITH_SCHEMA != 0 {
+                writer_schema(&mut r, &mut event, flags & OWN_FINGERPRINT == 0);
+            }
+            events.push(event);
         }
         Some((stream, expected, events))
     }
@@ -443,6 +454,47 @@ impl Target for StoreAppend {
                 .u8(0);
             seeds.push(w.0);
         }
+        // Writer schemas: a shape, then the same version with a field
+        // added with a default, widened, changed to a string (refused by
+        // the rules), with no fields; a schema not hashed to its
+        // fingerprint; arbitrary text.
+        let schema = |w: &mut Writer, specs: &[u8]| {
+            w.u8(WITH_SCHEMA | OWN_CONTRACT)
+                .short(b"fuzz.Shaped")
+                .long(b"{}")
+                .u32(0)
+                .u8(0)
+                .u8(specs.len() as u8);
+            for spec in specs {
+                w.u8(*spec);
+            }
+        };
+        for specs in [&[0u8][..], &[0, 3], &[4], &[12], &[]] {
+            let mut w = Writer::default();
+            w.short(b"schema-1").u8(0).u8(0);
+            schema(&mut w, specs);
+            seeds.push(w.0);
+        }
+        let mut w = Writer::default();
+        w.short(b"schema-2").u8(0).u8(0);
+        w.u8(WITH_SCHEMA | OWN_CONTRACT | OWN_FINGERPRINT)
+            .short(b"fuzz.Shaped")
+            .short(FINGERPRINT.as_bytes())
+            .long(b"{}")
+            .u32(0)
+            .u8(0)
+            .u8(1)
+            .u8(0);
+        seeds.push(w.0);
+        let mut w = Writer::default();
+        w.short(b"schema-3").u8(0).u8(0);
+        w.u8(WITH_SCHEMA)
+            .long(b"{}")
+            .u32(0)
+            .u8(0)
+            .u8(255)
+            .short(b"[1,{\"fields\":2}]");
+        seeds.push(w.0);
         seeds
     }
 
@@ -498,4 +550,50 @@ async fn tokio_postgres_connect(
     tokio_postgres::Error,
 > {
     tokio_postgres::connect(url, tokio_postgres::NoTls).await
+}
+
+/// Field names and types the schemas the input writes choose from: few,
+/// so that two schemas of one version often share fields and the rules
+/// compare them.
+const FIELD_NAMES: [&str; 4] = ["count", "note", "total", "channel"];
+const FIELD_TYPES: [&str; 6] = ["u32", "u64", "i32", "String", "String?", "bool"];
+
+/// A field type of [`FIELD_TYPES`] as canonical schemas write it.
+fn field_type(index: u8) -> serde_json::Value {
+    match FIELD_TYPES[usize::from(index) % FIELD_TYPES.len()] {
+        "String?" => serde_json::json!({"optional": "String"}),
+        plain => plain.into(),
+    }
+}
+
+/// Gives `event` a writer schema read from `r`: a canonical message schema
+/// of its contract and version with fields the input picks (some with a
+/// default), hashed to the event's fingerprint when `hashed`; or, when
+/// the input asks, arbitrary text.
+fn writer_schema(r: &mut Reader<'_>, event: &mut NewEvent, hashed: bool) {
+    let kind = r.u8();
+    let text = if kind == 255 {
+        r.text()
+    } else {
+        let mut fields = serde_json::Map::new();
+        for _ in 0..kind % 4 {
+            let spec = r.u8();
+            let mut field = serde_json::Map::new();
+            field.insert("type".into(), field_type(spec >> 2));
+            if spec & 2 != 0 {
+                field.insert("default".into(), serde_json::Value::from(u32::from(spec)));
+            }
+            fields.insert(FIELD_NAMES[usize::from(spec) % FIELD_NAMES.len()].into(), field.into());
+        }
+        let mut schema = serde_json::Map::new();
+        schema.insert("fields".into(), fields.into());
+        schema.insert("kind".into(), "event".into());
+        schema.insert("name".into(), event.contract.clone().into());
+        schema.insert("version".into(), event.contract_version.into());
+        serde_json::Value::Object(schema).to_string()
+    };
+    if hashed {
+        event.fingerprint = treaty_compat::fingerprint(&text);
+    }
+    event.schema = WriterSchema::parse(&text).ok();
 }

@@ -6,12 +6,13 @@
 //! the old code decodes into the new type as a hand-written model says,
 //! while the changes it refuses fail to decode data the old code wrote.
 
-use std::path::Path;
+mod lint_corpus;
 
+use lint_corpus::{errors, lint_expectation};
 use serde_json::{json, Value};
 use treaty::bus::{check_readable, Envelope, WriterSchema};
 use treaty::{Contract, ContractInfo, Uuid};
-use treaty_compat::{compare, Mode, Severity};
+use treaty_compat::{compare, Mode};
 use treaty_e2e::lint_cases;
 
 const ORDER: &str = "7f1c6a5e-3c1b-4b8e-9a53-2f6f0c9d1e11";
@@ -58,28 +59,6 @@ fn findings(before: &ContractInfo, after: &ContractInfo, mode: Mode) -> Vec<Stri
         .collect()
 }
 
-/// The mode a case is linted in and the rule ids its `expected.txt` lists.
-fn lint_expectation(case: &str) -> (Mode, Vec<String>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lint").join(case);
-    let config = std::fs::read_to_string(dir.join("after/treaty.toml")).unwrap_or_default();
-    let mode = config
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("mode = "))
-        .map_or(Mode::Full, |name| {
-            Mode::from_name(name.trim_matches('"')).unwrap_or_else(|| panic!("{case}: mode {name}"))
-        });
-    let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("the case has expected.txt");
-    let ids = expected
-        .lines()
-        .filter_map(|l| {
-            l.split_once('[')
-                .filter(|(severity, _)| ["error", "warning"].contains(severity))
-        })
-        .map(|(_, rest)| rest.split(']').next().expect("a closed bracket").to_string())
-        .collect();
-    (mode, ids)
-}
-
 #[test]
 fn the_schemas_generated_code_carries_give_the_lints_findings() {
     for (case, before, after) in cases() {
@@ -115,10 +94,7 @@ fn the_bus_judges_each_case_as_the_lint_does() {
             sent_at: treaty::Timestamp::now(),
             schema: Some(WriterSchema::parse(&schema.to_string()).expect("JSON")),
         };
-        let errors: Vec<String> = ids
-            .into_iter()
-            .filter(|id| treaty_compat::Rule::from_id(id).is_some_and(|r| r.severity() == Severity::Error))
-            .collect();
+        let errors = errors(ids);
         match check_readable(&[after], &envelope, mode) {
             Ok(()) => assert!(
                 errors.is_empty(),

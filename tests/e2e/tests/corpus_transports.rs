@@ -7,19 +7,22 @@
 //! error in the case's mode, and is otherwise quarantined with the rule
 //! ids the lint reports (`expected.txt`).
 
+#[cfg(feature = "amqp")]
+mod brokers;
+mod lint_corpus;
+
 use std::marker::PhantomData;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
+use lint_corpus::{errors, lint_expectation};
 use serde_json::{json, Value};
 use treaty::bus::{
     check_readable, Bus, BusConfig, Envelope, HandleError, Handled, Handler, InProcessTransport, MemoryQuarantine,
     Quarantine, SqliteQueue, Transport, WriterSchema,
 };
 use treaty::{CompatibilityMode, Contract, ContractInfo, Uuid};
-use treaty_compat::{Rule, Severity};
 use treaty_e2e::lint_cases;
 
 const ORDER: &str = "7f1c6a5e-3c1b-4b8e-9a53-2f6f0c9d1e11";
@@ -49,26 +52,6 @@ impl<New: Contract + Send + 'static> Handler for Reader<New> {
     }
 }
 
-/// What the lint says of a case: its mode and the ids of its errors.
-fn lint_verdict(case: &str) -> (CompatibilityMode, Vec<String>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lint").join(case);
-    let config = std::fs::read_to_string(dir.join("after/treaty.toml")).unwrap_or_default();
-    let mode = config
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("mode = "))
-        .map_or(CompatibilityMode::Full, |name| {
-            CompatibilityMode::from_name(name.trim_matches('"')).unwrap_or_else(|| panic!("{case}: mode {name}"))
-        });
-    let expected = std::fs::read_to_string(dir.join("expected.txt")).expect("the case has expected.txt");
-    let errors = expected
-        .lines()
-        .filter_map(|l| l.strip_prefix("error["))
-        .map(|rest| rest.split(']').next().expect("a closed bracket").to_string())
-        .filter(|id| Rule::from_id(id).is_some_and(|r| r.severity() == Severity::Error))
-        .collect();
-    (mode, errors)
-}
-
 /// Sends `written` (JSON the old code reads) as the old code's message
 /// through `transport` to a [`Reader`] of the new code, in the case's
 /// mode, and checks the outcome against the lint: read as `model` (JSON
@@ -80,7 +63,8 @@ async fn one_case<Old: Contract, New: Contract + Send + 'static, T: Transport>(
     written: Value,
     model: Value,
 ) {
-    let (mode, errors) = lint_verdict(case);
+    let (mode, ids) = lint_expectation(case);
+    let errors = errors(ids);
     let old = Old::decode(1, written.to_string().as_bytes()).unwrap_or_else(|e| panic!("{case}: {e}"));
     let envelope = Envelope {
         id: Uuid::now_v7(),
@@ -212,32 +196,10 @@ async fn sqlite_queue() {
 #[cfg(feature = "amqp")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rabbitmq() {
-    use treaty::bus::{AmqpConfig, AmqpTransport};
-    use treaty_testing::{server_url, AsyncCleanup};
-
-    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+    let Some(url) = treaty_testing::server_url("TREATY_TEST_AMQP") else {
         return;
     };
-    // Each transport's queues are deleted at the end, also when the test
-    // fails, so nothing is left on the shared broker.
-    let cleanups = std::sync::Mutex::new(Vec::new());
-    every_case(|| async {
-        let config = AmqpConfig {
-            queue: format!("treaty.test.{}", Uuid::new_v4().simple()),
-            ..AmqpConfig::default()
-        };
-        let transport = AmqpTransport::connect(&url, config).await.expect("the broker accepts");
-        let topology = transport.clone();
-        cleanups
-            .lock()
-            .expect("not poisoned")
-            .push(AsyncCleanup::new("the AMQP topology", move || async move {
-                topology.delete_topology().await.map_err(|error| error.to_string())
-            }));
-        transport
-    })
-    .await;
-    for cleanup in cleanups.into_inner().expect("not poisoned") {
-        cleanup.run().await;
-    }
+    let brokers = brokers::Brokers::new(url);
+    every_case(|| brokers.transport()).await;
+    brokers.delete_all().await;
 }

@@ -14,6 +14,8 @@
 mod added;
 #[path = "../rollout/breaking.rs"]
 mod breaking;
+#[cfg(feature = "amqp")]
+mod brokers;
 #[path = "../rollout/new.rs"]
 mod new;
 #[path = "../rollout/old.rs"]
@@ -189,33 +191,10 @@ async fn sqlite_queue() {
 #[cfg(feature = "amqp")]
 #[tokio::test]
 async fn rabbitmq() {
-    use treaty::bus::{AmqpConfig, AmqpTransport};
-    use treaty::Uuid;
-    use treaty_testing::{server_url, AsyncCleanup};
-
-    let Some(url) = server_url("TREATY_TEST_AMQP") else {
+    let Some(url) = treaty_testing::server_url("TREATY_TEST_AMQP") else {
         return;
     };
-    // Each transport's queues are deleted at the end, also when the test
-    // fails, so nothing is left on the shared broker.
-    let cleanups = std::sync::Mutex::new(Vec::new());
-    every_case(|| async {
-        let config = AmqpConfig {
-            queue: format!("treaty.test.{}", Uuid::new_v4().simple()),
-            ..AmqpConfig::default()
-        };
-        let transport = AmqpTransport::connect(&url, config).await.expect("the broker accepts");
-        let topology = transport.clone();
-        cleanups
-            .lock()
-            .expect("not poisoned")
-            .push(AsyncCleanup::new("the AMQP topology", move || async move {
-                topology.delete_topology().await.map_err(|error| error.to_string())
-            }));
-        transport
-    })
-    .await;
-    for cleanup in cleanups.into_inner().expect("not poisoned") {
-        cleanup.run().await;
-    }
+    let brokers = brokers::Brokers::new(url);
+    every_case(|| brokers.transport()).await;
+    brokers.delete_all().await;
 }

@@ -312,9 +312,9 @@ where
     let Some(subscriber) = dispatch.downcast_ref::<S>() else {
         return;
     };
-    let Some(span) = subscriber.span(id) else { return };
-    let mut spans = span.scope();
-    let mut next = spans.next();
+    // Up the tree by `parent`, not `scope`, which would look the span
+    // itself up a second time.
+    let mut next = subscriber.span(id);
     while let Some(span) = next {
         if let Some(record) = span.extensions_mut().get_mut::<SpanRecord>() {
             f(record);
@@ -323,7 +323,7 @@ where
         if whose == Whose::Own {
             return;
         }
-        next = spans.next();
+        next = span.parent();
     }
 }
 
@@ -361,18 +361,22 @@ where
         };
         // The nearest ancestor with a record: spans of unsampled traces
         // keep none (below).
-        let inherited = parent.and_then(|parent| {
-            parent.scope().find_map(|ancestor| {
-                let extensions = ancestor.extensions();
-                let record = extensions.get::<SpanRecord>()?;
-                Some((
+        // (Up the tree by `parent`, not `scope`, which would look the
+        // parent up a second time.)
+        let mut inherited = None;
+        let mut next = parent;
+        while let Some(ancestor) = next {
+            if let Some(record) = ancestor.extensions().get::<SpanRecord>() {
+                inherited = Some((
                     record.trace_id,
                     record.span_id,
                     record.flags,
                     record.trace_state.clone(),
-                ))
-            })
-        });
+                ));
+                break;
+            }
+            next = ancestor.parent();
+        }
         let metadata = attrs.metadata();
         let (trace_id, parent_span_id, flags, trace_state) = match inherited {
             // A span of a trace that is not exported, under a span that
@@ -523,37 +527,39 @@ impl SpanFields<'_> {
         }
     }
 
-    fn set_text(&mut self, field: &Field, text: String) {
+    fn set_text(&mut self, field: &Field, text: Cow<'_, str>) {
         match field.name() {
-            "otel.name" => self.record.name = Cow::Owned(text),
+            "otel.name" => self.record.name = Cow::Owned(text.into_owned()),
             "otel.kind" => {
                 if let Some(kind) = span_kind(&text) {
                     self.record.kind = kind;
                 }
             }
-            "otel.status_code" => match text.to_ascii_lowercase().as_str() {
-                "ok" => self.record.status = Status::Ok,
-                // An error's message, if one was set, is kept.
-                "error" if !matches!(self.record.status, Status::Error { .. }) => {
-                    self.record.status = Status::error("")
+            "otel.status_code" => {
+                if text.eq_ignore_ascii_case("ok") {
+                    self.record.status = Status::Ok;
+                } else if text.eq_ignore_ascii_case("error") && !matches!(self.record.status, Status::Error { .. }) {
+                    // An error's message, if one was set, is kept.
+                    self.record.status = Status::error("");
                 }
-                _ => {}
-            },
-            "otel.status_message" => self.record.status = Status::error(text),
-            _ => self.set(field, Value::from(text)),
+            }
+            "otel.status_message" => self.record.status = Status::error(text.into_owned()),
+            _ => self.set(field, Value::from(text.into_owned())),
         }
     }
 }
 
+/// The kind `text` names, in any case; read without a copy of it.
 fn span_kind(text: &str) -> Option<SpanKind> {
-    Some(match text.to_ascii_lowercase().as_str() {
-        "server" => SpanKind::Server,
-        "client" => SpanKind::Client,
-        "producer" => SpanKind::Producer,
-        "consumer" => SpanKind::Consumer,
-        "internal" => SpanKind::Internal,
-        _ => return None,
-    })
+    [
+        ("server", SpanKind::Server),
+        ("client", SpanKind::Client),
+        ("producer", SpanKind::Producer),
+        ("consumer", SpanKind::Consumer),
+        ("internal", SpanKind::Internal),
+    ]
+    .into_iter()
+    .find_map(|(name, kind)| text.eq_ignore_ascii_case(name).then_some(kind))
 }
 
 impl FieldSink for SpanFields<'_> {
@@ -561,16 +567,17 @@ impl FieldSink for SpanFields<'_> {
         self.set(field, value);
     }
 
-    fn text(&mut self, field: &Field, text: String) {
+    fn text(&mut self, field: &Field, text: Cow<'_, str>) {
         self.set_text(field, text);
     }
 }
 
 /// Where [`Fields`] puts what it reads: numbers and flags as values,
-/// everything else as text.
+/// everything else as text, borrowed when the field gave a `&str`, so
+/// that text the sink does not keep (`otel.kind`) is never copied.
 trait FieldSink {
     fn value(&mut self, field: &Field, value: Value);
-    fn text(&mut self, field: &Field, text: String);
+    fn text(&mut self, field: &Field, text: Cow<'_, str>);
 }
 
 /// A `tracing` visitor turning fields into OpenTelemetry values for a
@@ -591,7 +598,7 @@ impl<T: FieldSink> Visit for Fields<'_, T> {
         // an `i64` is written as text, as tracing-opentelemetry does.
         match i64::try_from(value) {
             Ok(value) => self.0.value(field, Value::I64(value)),
-            Err(_) => self.0.text(field, value.to_string()),
+            Err(_) => self.0.text(field, Cow::Owned(value.to_string())),
         }
     }
 
@@ -600,15 +607,15 @@ impl<T: FieldSink> Visit for Fields<'_, T> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.text(field, value.to_string());
+        self.0.text(field, Cow::Borrowed(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.text(field, value.to_string());
+        self.0.text(field, Cow::Owned(value.to_string()));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.text(field, format!("{value:?}"));
+        self.0.text(field, Cow::Owned(format!("{value:?}")));
     }
 }
 
@@ -631,11 +638,11 @@ impl FieldSink for EventFields {
         self.push(field, value);
     }
 
-    fn text(&mut self, field: &Field, text: String) {
+    fn text(&mut self, field: &Field, text: Cow<'_, str>) {
         if field.name() == "message" {
-            self.name = Some(Cow::Owned(text));
+            self.name = Some(Cow::Owned(text.into_owned()));
         } else {
-            self.push(field, Value::from(text));
+            self.push(field, Value::from(text.into_owned()));
         }
     }
 }

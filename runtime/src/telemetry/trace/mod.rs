@@ -175,10 +175,10 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
 mod otel {
     use std::collections::BTreeMap;
 
-    use std::fmt::Write as _;
+    use std::str::FromStr as _;
 
     use opentelemetry::propagation::{Extractor, TextMapPropagator};
-    use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
     use opentelemetry_sdk::propagation::TraceContextPropagator;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -220,12 +220,115 @@ mod otel {
     }
 
     /// The valid remote span context `get` holds, if any. Without a
-    /// `traceparent` nothing is parsed.
-    fn extract<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<SpanContext> {
-        get(TRACEPARENT)?;
-        let context = TraceContextPropagator::new().extract(&Reader(get, std::marker::PhantomData));
-        let span_context = context.span().span_context().clone();
+    /// `traceparent` nothing is parsed. A `traceparent` in the form Treaty
+    /// and every W3C version 00 sender writes is parsed here by hand
+    /// ([`parse_canonical`]); any other text goes to the SDK's
+    /// propagator, which decides as it always did what it accepts.
+    pub(super) fn extract<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<SpanContext> {
+        let traceparent = get(TRACEPARENT)?;
+        let span_context = match parse_canonical(traceparent) {
+            Some((trace_id, span_id, flags)) => {
+                // What the propagator does with the state: a malformed
+                // one is no state.
+                let state = get(TRACESTATE)
+                    .map(|state| TraceState::from_str(state).unwrap_or_default())
+                    .unwrap_or_default();
+                SpanContext::new(trace_id, span_id, flags, true, state)
+            }
+            None => {
+                let context = TraceContextPropagator::new().extract(&Reader(get, std::marker::PhantomData));
+                context.span().span_context().clone()
+            }
+        };
         span_context.is_valid().then_some(span_context)
+    }
+
+    /// The lower-case hex digits, as a `traceparent` has them.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+
+    /// The length of a version 00 `traceparent`:
+    /// `00-<32 hex>-<16 hex>-<2 hex>`.
+    pub(super) const TRACEPARENT_LEN: usize = 55;
+
+    /// The value of each byte as a lower-case hex digit; [`NOT_HEX`] for
+    /// any other byte (upper case included, which the W3C format and the
+    /// SDK's propagator refuse).
+    const HEX_VALUES: [u8; 256] = {
+        let mut values = [NOT_HEX; 256];
+        let mut digit = 0;
+        while digit < 16 {
+            values[HEX[digit] as usize] = digit as u8;
+            digit += 1;
+        }
+        values
+    };
+
+    /// In [`HEX_VALUES`], a byte that is no lower-case hex digit.
+    const NOT_HEX: u8 = 0xff;
+
+    /// The bytes that `2 * N` lower-case hex digits spell, most
+    /// significant first; `None` if any is no such digit.
+    fn hex_bytes<const N: usize>(digits: &[u8]) -> Option<[u8; N]> {
+        let mut bytes = [0_u8; N];
+        if digits.len() != 2 * N {
+            return None;
+        }
+        let mut invalid = 0;
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            let (high, low) = (HEX_VALUES[usize::from(pair[0])], HEX_VALUES[usize::from(pair[1])]);
+            // `NOT_HEX` has its high bits set, which no digit's value has.
+            invalid |= high | low;
+            *byte = high << 4 | (low & 0xf);
+        }
+        (invalid & 0xf0 == 0).then_some(bytes)
+    }
+
+    /// The ids and the sampled flag of a `traceparent` of exactly the
+    /// form a version 00 sender writes (55 characters, `00-`, lower-case
+    /// hex digits and dashes where the format puts them), without the
+    /// allocation and the generic parsing of the SDK's propagator;
+    /// `None` for any other text, which may still be one the propagator
+    /// accepts (another version, other lengths, surrounding blanks).
+    /// For every text it answers, the propagator reads the same ids and
+    /// flag. Never panics, whatever the text.
+    pub(super) fn parse_canonical(traceparent: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
+        let bytes: &[u8; TRACEPARENT_LEN] = traceparent.as_bytes().try_into().ok()?;
+        if bytes[..3] != *b"00-" || bytes[35] != b'-' || bytes[52] != b'-' {
+            return None;
+        }
+        let trace_id = hex_bytes::<16>(&bytes[3..35])?;
+        let span_id = hex_bytes::<8>(&bytes[36..52])?;
+        let [flags] = hex_bytes::<1>(&bytes[53..55])?;
+        Some((
+            TraceId::from_bytes(trace_id),
+            SpanId::from_bytes(span_id),
+            TraceFlags::new(flags) & TraceFlags::SAMPLED,
+        ))
+    }
+
+    /// Writes `bytes` as lower-case hex digits into `out`, which has two
+    /// bytes for each.
+    fn put_hex(out: &mut [u8], bytes: &[u8]) {
+        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+    }
+
+    /// Appends the version 00 `traceparent` of `span_context` to `out`,
+    /// as `TraceContextPropagator` writes it (only the sampled flag is
+    /// defined, so only it is passed on), digit by digit from a table
+    /// rather than through `fmt`.
+    pub(super) fn push_traceparent(out: &mut String, span_context: &SpanContext) {
+        let mut text = *b"00-................................-................-..";
+        put_hex(&mut text[3..35], &span_context.trace_id().to_bytes());
+        put_hex(&mut text[36..52], &span_context.span_id().to_bytes());
+        put_hex(
+            &mut text[53..55],
+            &[(span_context.trace_flags() & TraceFlags::SAMPLED).to_u8()],
+        );
+        // Every byte is ASCII: a dash, a digit or a letter of `HEX`.
+        out.push_str(std::str::from_utf8(&text).unwrap_or_default());
     }
 
     /// The span context of `span`, when a layer records it: Treaty's, or
@@ -248,21 +351,16 @@ mod otel {
     /// (every send pays for it), and without the empty `tracestate` the
     /// propagator writes when there is no state.
     pub(super) fn write(span_context: &SpanContext, headers: &mut BTreeMap<String, String>) {
-        // Version 00: `00-<32 hex>-<16 hex>-<2 hex>`, 55 characters; only
-        // the sampled flag is defined, so only it is passed on.
-        let mut traceparent = String::with_capacity(55);
-        let _ = write!(
-            traceparent,
-            "00-{}-{}-{:02x}",
-            span_context.trace_id(),
-            span_context.span_id(),
-            span_context.trace_flags() & TraceFlags::SAMPLED
-        );
         match headers.get_mut(TRACEPARENT) {
             // The header a retry or a forward already carries is
-            // rewritten in place, without a new key.
-            Some(value) => *value = traceparent,
+            // rewritten in place, in its own string, without a new key.
+            Some(value) => {
+                value.clear();
+                push_traceparent(value, span_context);
+            }
             None => {
+                let mut traceparent = String::with_capacity(TRACEPARENT_LEN);
+                push_traceparent(&mut traceparent, span_context);
                 headers.insert(TRACEPARENT.to_string(), traceparent);
             }
         }
@@ -428,6 +526,130 @@ mod tests {
             assert_eq!(headers.get(TRACESTATE), state_written, "{state:?}");
             assert_eq!(headers.get("user").map(String::as_str), Some("ann"));
         }
+    }
+
+    /// The hand-written parser reads what the SDK's propagator reads
+    /// from every canonical `traceparent`, and leaves every other text to
+    /// it: `extract` gives the propagator's answer for each of these, and
+    /// none of them panics.
+    #[cfg(feature = "otel")]
+    #[test]
+    fn traceparents_are_read_as_the_propagator_reads_them() {
+        use std::collections::HashMap;
+
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use opentelemetry::trace::TraceContextExt as _;
+        use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let span = "00f067aa0ba902b7";
+        let canonical = [
+            format!("00-{trace}-{span}-01"),
+            format!("00-{trace}-{span}-00"),
+            // Flags other than sampled are dropped.
+            format!("00-{trace}-{span}-ff"),
+            format!("00-{trace}-{span}-02"),
+            "00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01".to_string(),
+            "00-00000000000000000000000000000001-0000000000000001-01".to_string(),
+        ];
+        let mut texts: Vec<String> = canonical.to_vec();
+        texts.extend(
+            [
+                // Canonical in form, but invalid ids.
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                // Malformed: the parser refuses them, and so does the propagator.
+                "",
+                "-",
+                "00",
+                "00-",
+                "00---",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-A1",
+                "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bz-01",
+                "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7_01",
+                "00-4bf92f3577b34da6a3ce929d0e0e47360-0f067aa0ba902b7-01",
+                "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-+0f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-+1",
+                "00-ab00000000000000000000000000000000-cd00000000000000-01",
+                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "0000-00000000000000000000000000000000-0000000000000000-01",
+                "zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                // Multi-byte characters where the format has digits or
+                // dashes: 55 bytes, no character boundary where one is
+                // expected.
+                "00-4bf92f3577b34da6a3ce929d0e0e47\u{e9}-00f067aa0ba902b7-01",
+                "00\u{2014}4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-",
+                "\u{1f600}4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+                // Not canonical, left to the propagator (which accepts them).
+                " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ",
+                "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "02-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-XYZxsf09",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+                "00-4bf92f35-00f067aa-01",
+            ]
+            .map(String::from),
+        );
+        for text in &texts {
+            for state in [None, Some("vendor=1,other=abc"), Some("not a state")] {
+                let mut headers = HashMap::new();
+                headers.insert(TRACEPARENT.to_string(), text.clone());
+                if let Some(state) = state {
+                    headers.insert(TRACESTATE.to_string(), state.to_string());
+                }
+                let expected = TraceContextPropagator::new().extract(&headers);
+                let expected = expected.span().span_context().clone();
+                let expected = expected.is_valid().then_some(expected);
+                let read = otel::extract(|name| headers.get(name).map(String::as_str));
+                assert_eq!(read, expected, "{text:?} with state {state:?}");
+            }
+        }
+        for text in &canonical {
+            assert!(otel::parse_canonical(text).is_some(), "{text}");
+        }
+        // What Treaty writes, it reads back as written.
+        let context = otel::extract(|name| (name == TRACEPARENT).then_some(canonical[0].as_str())).unwrap();
+        let mut written = String::new();
+        otel::push_traceparent(&mut written, &context);
+        assert_eq!(written, canonical[0]);
+    }
+
+    /// A malformed `traceparent` in an envelope's or an event's headers is
+    /// ignored, never a panic: the span keeps the parent it has.
+    #[cfg(feature = "otel")]
+    #[test]
+    fn malformed_traceparents_are_ignored() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        let (traces, provider) = layer::<tracing_subscriber::Registry>(Export::simple(
+            opentelemetry_sdk::trace::InMemorySpanExporter::default(),
+        ));
+        let subscriber = tracing_subscriber::registry().with(traces);
+        tracing::subscriber::with_default(subscriber, || {
+            for text in [
+                "",
+                "00-",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-zz",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7\u{e9}1",
+                "00-00000000000000000000000000000000-0000000000000000-01",
+                "\u{0}\u{0}\u{0}",
+            ] {
+                let headers = BTreeMap::from([(TRACEPARENT.to_string(), text.to_string())]);
+                let span = tracing::info_span!("treaty.test");
+                assert!(!set_parent_from_headers(&span, &headers), "{text:?}");
+                assert!(!link_from_headers(&span, &headers), "{text:?}");
+            }
+        });
+        provider.shutdown().expect("shuts down");
     }
 
     #[test]

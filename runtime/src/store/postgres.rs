@@ -1146,8 +1146,10 @@ impl PostgresStore {
         };
         let call = Call::new(expected, &events)?;
         // A fingerprint new for a stored version is judged, and recorded
-        // when compatible, then the append is made again: once for each
-        // such fingerprint the append carries at most.
+        // when compatible, then the append is made again with the same
+        // ids. Each round records one fingerprint of the append, so a
+        // few rounds settle it; the bound only guards against a registry
+        // that another process keeps changing.
         let mut judged = 0;
         loop {
             // A transient failure (a pooled connection the server closed,
@@ -1155,38 +1157,39 @@ impl PostgresStore {
             // not each have to: the same event ids make it safe.
             let result = retrying(|| self.append_once(stream, expected, &events, &call)).await;
             match result {
-                Err(mismatch @ AppendError::FingerprintMismatch { .. }) if judged < 2 * events.len() => {
+                Err(AppendError::FingerprintMismatch {
+                    contract,
+                    version,
+                    stored,
+                    appended,
+                }) if judged < 2 * events.len() => {
                     judged += 1;
-                    let AppendError::FingerprintMismatch {
-                        contract,
-                        version,
-                        stored,
-                        appended,
-                    } = &mismatch
-                    else {
-                        unreachable!("matched above")
-                    };
                     let of = |fingerprint: &str| {
                         events.iter().find(|e| {
                             (e.contract.as_str(), e.contract_version, e.fingerprint.as_str())
-                                == (contract.as_str(), *version, fingerprint)
+                                == (contract.as_str(), version, fingerprint)
                         })
                     };
-                    let Some(event) = of(appended).filter(|e| e.schema.is_some()) else {
-                        return Err(mismatch);
+                    let Some(event) = of(&appended).filter(|e| e.schema.is_some()) else {
+                        return Err(AppendError::FingerprintMismatch {
+                            contract,
+                            version,
+                            stored,
+                            appended,
+                        });
                     };
                     let mut of_version = self
-                        .registry_rows(Some((contract, *version)))
+                        .registry_rows(Some((&contract, version)))
                         .await
                         .map_err(unreadable)?;
                     // The stored fingerprint may be this append's own, whose
                     // row was rolled back with it: judged as the other
                     // backends judge it, against its event's schema.
-                    if !of_version.iter().any(|row| row.fingerprint == *stored) {
-                        if let Some(first) = of(stored) {
+                    if !of_version.iter().any(|row| row.fingerprint == stored) {
+                        if let Some(first) = of(&stored) {
                             of_version.push(StoredContract {
                                 name: contract.clone(),
-                                version: *version,
+                                version,
                                 fingerprint: stored.clone(),
                                 schema: super::registry::schema_to_record(first)?.map(str::to_string),
                                 schema_format: SCHEMA_FORMAT,

@@ -513,8 +513,9 @@ fn mismatch(s: &StoredContract, c: &CompiledContract) -> ContractProblem {
 /// # Errors
 ///
 /// [`AppendError::InvalidContract`] when the schema does not hash to the
-/// event's fingerprint: recorded, it would misdescribe every event
-/// written under that fingerprint.
+/// event's fingerprint, is not a canonical message schema, or describes
+/// another contract or version: recorded, it would misdescribe every
+/// event written under that fingerprint.
 pub(crate) fn schema_to_record(event: &NewEvent) -> Result<Option<&str>, AppendError> {
     let Some(schema) = &event.schema else {
         return Ok(None);
@@ -568,8 +569,8 @@ pub(crate) fn schema_to_record(event: &NewEvent) -> Result<Option<&str>, AppendE
 /// - [`AppendError::FingerprintMismatch`] when the event carries no
 ///   schema, or a stored fingerprint has none: the change cannot be
 ///   checked;
-/// - [`AppendError::InvalidContract`] when the event's schema does not
-///   hash to its fingerprint.
+/// - [`AppendError::InvalidContract`] when the event's schema cannot be
+///   recorded ([`schema_to_record`]).
 pub(crate) fn admit_changed(
     stored: &[StoredContract],
     event: &NewEvent,

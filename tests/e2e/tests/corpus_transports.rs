@@ -7,9 +7,8 @@
 //! error in the case's mode, and is otherwise quarantined with the rule
 //! ids the lint reports (`expected.txt`).
 
-#[cfg(feature = "amqp")]
-mod brokers;
 mod lint_corpus;
+mod transports;
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -20,7 +19,7 @@ use lint_corpus::{errors, lint_expectation};
 use serde_json::{json, Value};
 use treaty::bus::{
     check_readable, Bus, BusConfig, Envelope, HandleError, Handled, Handler, InProcessTransport, MemoryQuarantine,
-    Quarantine, SqliteQueue, Transport, WriterSchema,
+    Quarantine, Transport, WriterSchema,
 };
 use treaty::{CompatibilityMode, Contract, ContractInfo, Uuid};
 use treaty_e2e::lint_cases;
@@ -184,13 +183,8 @@ async fn in_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_queue() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let files = std::sync::atomic::AtomicUsize::new(0);
-    every_case(|| async {
-        let file = files.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        SqliteQueue::open(dir.path().join(format!("queue-{file}.db"))).expect("the queue opens")
-    })
-    .await;
+    let queues = transports::SqliteQueues::new();
+    every_case(|| queues.queue()).await;
 }
 
 #[cfg(feature = "amqp")]
@@ -199,7 +193,7 @@ async fn rabbitmq() {
     let Some(url) = treaty_testing::server_url("TREATY_TEST_AMQP") else {
         return;
     };
-    let brokers = brokers::Brokers::new(url);
+    let brokers = transports::Brokers::new(url);
     every_case(|| brokers.transport()).await;
     brokers.delete_all().await;
 }

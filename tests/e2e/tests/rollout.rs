@@ -14,12 +14,11 @@
 mod added;
 #[path = "../rollout/breaking.rs"]
 mod breaking;
-#[cfg(feature = "amqp")]
-mod brokers;
 #[path = "../rollout/new.rs"]
 mod new;
 #[path = "../rollout/old.rs"]
 mod old;
+mod transports;
 #[path = "../rollout/widened.rs"]
 mod widened;
 
@@ -29,7 +28,7 @@ use futures::TryStreamExt;
 use treaty::aggregate::{Aggregate, Repository};
 use treaty::bus::{
     AggregateHandler, Bus, BusConfig, Envelope, InProcessTransport, MemoryQuarantine, ParkedMessage, Quarantine,
-    SqliteQueue, Transport, WriterSchema,
+    Transport, WriterSchema,
 };
 use treaty::store::{EventStore, MemoryStore};
 use treaty::{CompatibilityMode, Contract};
@@ -179,13 +178,8 @@ async fn in_process() {
 
 #[tokio::test]
 async fn sqlite_queue() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let files = std::sync::atomic::AtomicUsize::new(0);
-    every_case(|| async {
-        let file = files.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        SqliteQueue::open(dir.path().join(format!("queue-{file}.db"))).expect("the queue opens")
-    })
-    .await;
+    let queues = transports::SqliteQueues::new();
+    every_case(|| queues.queue()).await;
 }
 
 #[cfg(feature = "amqp")]
@@ -194,7 +188,7 @@ async fn rabbitmq() {
     let Some(url) = treaty_testing::server_url("TREATY_TEST_AMQP") else {
         return;
     };
-    let brokers = brokers::Brokers::new(url);
+    let brokers = transports::Brokers::new(url);
     every_case(|| brokers.transport()).await;
     brokers.delete_all().await;
 }

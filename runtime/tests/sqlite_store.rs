@@ -592,3 +592,39 @@ fn opening_an_existing_store_names_its_missing_tables_and_creates_nothing() {
     );
     assert_eq!(std::fs::read(&other).unwrap(), before, "opening changed the file");
 }
+
+/// A replay leaves out every event's headers, on every page, and keeps the
+/// rest of its metadata; a read keeps them all.
+#[tokio::test]
+async fn a_replay_leaves_out_the_headers_a_read_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("events.db")).unwrap();
+    let s = StreamName::new("traced-1").unwrap();
+    let correlation = Uuid::now_v7();
+    // More than one page of the store's reads (512 rows).
+    let traced: Vec<NewEvent> = (0..600)
+        .map(|n| {
+            let mut e = event(n);
+            e.metadata.correlation_id = Some(correlation);
+            e.metadata
+                .headers
+                .insert("traceparent".into(), format!("00-{:032x}-{:016x}-01", n + 1, n + 1));
+            e
+        })
+        .collect();
+    store.append(&s, ExpectedVersion::NoStream, traced).await.unwrap();
+    let replayed: Vec<RecordedEvent> = store.replay_stream(&s, 1).try_collect().await.unwrap();
+    assert_eq!(replayed.len(), 600);
+    assert!(replayed.iter().all(|e| e.metadata.headers.is_empty()));
+    assert!(replayed.iter().all(|e| e.metadata.correlation_id == Some(correlation)));
+    let read: Vec<RecordedEvent> = store
+        .read_stream(&s, 1, Direction::Forward)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 600);
+    assert_eq!(
+        read[599].metadata.headers.get("traceparent").map(String::as_str),
+        Some(format!("00-{:032x}-{:016x}-01", 600, 600).as_str())
+    );
+}

@@ -254,6 +254,45 @@ pub async fn metadata_is_kept(store: impl EventStore) {
     assert_eq!(read[0].fingerprint, sent.fingerprint);
 }
 
+/// What a replay gives: the events a forward read gives, every field
+/// alike but the metadata's headers, which a backend may leave out (the
+/// SQLite and PostgreSQL stores do; `sqlite_store.rs` checks SQLite's).
+pub async fn a_replay_reads_the_stream_forward_but_perhaps_its_headers(store: impl EventStore) {
+    let s = stream("replayed");
+    let traced: Vec<NewEvent> = events(0..4)
+        .into_iter()
+        .map(|mut e| {
+            e.metadata.correlation_id = Some(Uuid::now_v7());
+            e.metadata.causation_id = Some(Uuid::now_v7());
+            e.metadata.headers.insert(
+                "traceparent".into(),
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+            );
+            e
+        })
+        .collect();
+    store.append(&s, ExpectedVersion::NoStream, traced).await.unwrap();
+    store
+        .append(&stream("other"), ExpectedVersion::Any, events(0..2))
+        .await
+        .unwrap();
+    let read = collect(store.read_stream(&s, 2, Direction::Forward)).await;
+    let replayed = collect(store.replay_stream(&s, 2)).await;
+    assert_eq!(versions(&replayed), [2, 3, 4]);
+    for (mut replayed, mut read) in replayed.into_iter().zip(read) {
+        assert!(
+            replayed.metadata.headers.is_empty() || replayed.metadata.headers == read.metadata.headers,
+            "{:?}",
+            replayed.metadata.headers
+        );
+        replayed.metadata.headers.clear();
+        read.metadata.headers.clear();
+        assert_eq!(replayed, read);
+    }
+    assert!(collect(store.replay_stream(&s, 5)).await.is_empty());
+    assert!(collect(store.replay_stream(&stream("none"), 1)).await.is_empty());
+}
+
 pub async fn bad_appends_are_rejected_with_clear_errors(store: impl EventStore) {
     let s = stream("bad");
     let empty = store.append(&s, ExpectedVersion::Any, vec![]).await.unwrap_err();
@@ -1267,6 +1306,11 @@ macro_rules! conformance {
                 super::metadata_is_kept(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_replay_reads_the_stream_forward_but_perhaps_its_headers() {
+                let Some(store) = ($make) else { return };
+                super::a_replay_reads_the_stream_forward_but_perhaps_its_headers(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn bad_appends_are_rejected_with_clear_errors() {
                 let Some(store) = ($make) else { return };
                 super::bad_appends_are_rejected_with_clear_errors(store).await;
@@ -2139,4 +2183,29 @@ async fn postgres_appends_judge_in_the_store_s_mode() {
         }
     };
     appends_judge_in_the_store_s_mode(open(registry::Mode::Backward).await, open(registry::Mode::Full).await).await;
+}
+
+/// Whether a replay of an event appended with a header gives it back.
+async fn a_replay_keeps_headers(store: impl EventStore) -> bool {
+    let s = stream("replay-headers");
+    let mut e = event(1);
+    e.metadata.headers.insert("user".into(), "ann".into());
+    store.append(&s, ExpectedVersion::NoStream, vec![e]).await.unwrap();
+    let replayed = collect(store.replay_stream(&s, 1)).await;
+    assert_eq!(versions(&replayed), [1]);
+    !replayed[0].metadata.headers.is_empty()
+}
+
+/// The SQLite and PostgreSQL stores leave the headers out of a replay,
+/// as `EventStore::replay_stream` allows; the in-memory store, whose
+/// events are already decoded, keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_leave_headers_out_but_in_memory() {
+    assert!(a_replay_keeps_headers(MemoryStore::new()).await);
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!a_replay_keeps_headers(SqliteStore::open(dir.path().join("events.db")).unwrap()).await);
+    #[cfg(feature = "postgres")]
+    if let Some(store) = fresh_postgres().await {
+        assert!(!a_replay_keeps_headers(store).await);
+    }
 }

@@ -126,6 +126,10 @@ pub enum MessageExecution<A: Aggregate> {
 struct Handled {
     message: Option<Uuid>,
     events: Vec<RecordedEvent>,
+    /// Whether some of `events` were replayed, so may lack their
+    /// metadata's headers ([`EventStore::replay_stream`]): they are read
+    /// again whole before they are answered.
+    replayed: bool,
 }
 
 impl Handled {
@@ -133,6 +137,7 @@ impl Handled {
         Handled {
             message,
             events: Vec::new(),
+            replayed: false,
         }
     }
 }
@@ -351,20 +356,25 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
             .instrument(span.clone())
             .await;
         match &result {
+            // One call for the fields of an outcome: each call costs every
+            // layer a lookup of the span and a visit.
             Ok(MessageExecution::Executed(executed)) => {
-                span.record("outcome", "executed");
-                span.record("version", executed.stream_version);
-                span.record("attempts", executed.attempts);
-                if let Some(appended) = &executed.appended {
-                    span.record("position", appended.last_position);
-                }
+                tracing::record_all!(
+                    span,
+                    outcome = "executed",
+                    version = executed.stream_version,
+                    attempts = executed.attempts,
+                    position = executed.appended.as_ref().map(|appended| appended.last_position),
+                );
             }
             Ok(MessageExecution::AlreadyHandled { events, .. }) => {
-                span.record("outcome", "already handled");
-                if let Some(last) = events.last() {
-                    span.record("version", last.version);
-                    span.record("position", last.position);
-                }
+                let last = events.last();
+                tracing::record_all!(
+                    span,
+                    outcome = "already handled",
+                    version = last.map(|last| last.version),
+                    position = last.map(|last| last.position),
+                );
             }
             Err(ExecuteError::Rejected(_)) => {
                 span.record("outcome", "rejected");
@@ -390,14 +400,17 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
             // Events before the snapshot were not read, so the message may
             // have been handled among them: ask the store by id.
             handled.events = self.handled_events(&stream, message).await?;
+            handled.replayed = false;
         }
         let mut attempts = 1;
         loop {
             if !handled.events.is_empty() {
-                return Ok(MessageExecution::AlreadyHandled {
-                    stream,
-                    events: handled.events,
-                });
+                let events = if handled.replayed {
+                    self.read_whole(&stream, handled.events).await?
+                } else {
+                    handled.events
+                };
+                return Ok(MessageExecution::AlreadyHandled { stream, events });
             }
             if let Some(expected) = expected.filter(|e| *e != loaded.version) {
                 return Err(ExecuteError::WrongVersion {
@@ -443,8 +456,11 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                 .instrument(span.clone())
                 .await;
             if let Ok(appended) = &appending {
-                span.record("version", appended.stream_version);
-                span.record("position", appended.last_position);
+                tracing::record_all!(
+                    span,
+                    version = appended.stream_version,
+                    position = appended.last_position
+                );
             }
             match appending {
                 Ok(appended)
@@ -507,6 +523,31 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                 Err(source) => return Err(ExecuteError::Append { stream, source }),
             }
         }
+    }
+
+    /// `replayed`, events of `stream` in version order, read again whole:
+    /// a replay may have left out their headers.
+    async fn read_whole(
+        &self,
+        stream: &StreamName,
+        replayed: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>, LoadError> {
+        let Some(first) = replayed.first() else {
+            return Ok(replayed);
+        };
+        let mut events = self.store.read_stream(stream, first.version, Direction::Forward);
+        let mut whole = Vec::with_capacity(replayed.len());
+        while whole.len() < replayed.len() {
+            let Some(recorded) = events.next().await else { break };
+            let recorded = recorded.map_err(|source| LoadError::Read {
+                stream: stream.clone(),
+                source,
+            })?;
+            if recorded.version == replayed[whole.len()].version {
+                whole.push(recorded);
+            }
+        }
+        Ok(whole)
     }
 
     /// The events message `message` appended to `stream`, found by the id
@@ -623,7 +664,8 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
         loaded: &mut Loaded<A>,
         handled: &mut Handled,
     ) -> Result<(), LoadError> {
-        let mut events = self.store.read_stream(stream, loaded.version + 1, Direction::Forward);
+        // Replayed: their headers are not needed to rebuild the state.
+        let mut events = self.store.replay_stream(stream, loaded.version + 1);
         while let Some(recorded) = events.next().await {
             let recorded = recorded.map_err(|source| LoadError::Read {
                 stream: stream.clone(),
@@ -641,6 +683,7 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
             loaded.replayed += 1;
             if handled.message.is_some() && recorded.metadata.causation_id == handled.message {
                 handled.events.push(recorded);
+                handled.replayed = true;
             }
         }
         Ok(())

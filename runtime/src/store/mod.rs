@@ -113,6 +113,23 @@ pub trait EventStore: Send + Sync + 'static {
     /// The stream ends after the last matching event.
     fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream;
 
+    /// The events of `stream` with version `>= from`, oldest first, to
+    /// rebuild state from: what [`EventStore::read_stream`] gives forward,
+    /// except that a backend may leave each event's
+    /// [`Metadata::headers`] empty. Every other field is as stored.
+    ///
+    /// An aggregate replays its stream for every command it is given, and
+    /// reads nothing of the events but their payloads, versions and
+    /// causation; once traces are exported every event carries its
+    /// `traceparent` among its headers, and decoding those strings into a
+    /// map, then freeing them, was most of what reading an event back cost
+    /// (docs/benchmarks.md, "Replays without headers"). The default reads
+    /// the events whole; the SQLite and PostgreSQL stores leave the
+    /// headers out, the in-memory store keeps them.
+    fn replay_stream(&self, stream: &StreamName, from: u64) -> EventStream {
+        self.read_stream(stream, from, Direction::Forward)
+    }
+
     /// Every event with position `>= from`, in position order, up to the
     /// head at the time each page is read; then the stream ends.
     fn read_all(&self, from: u64) -> EventStream;

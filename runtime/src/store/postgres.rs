@@ -442,6 +442,28 @@ impl PostgresStore {
         retrying(|| self.page_once(&query)).await
     }
 
+    /// The events of `stream` from `from` on, page by page; their
+    /// metadata's headers left out unless `headers`.
+    fn stream_pages(&self, stream: &StreamName, from: u64, direction: Direction, headers: bool) -> EventStream {
+        let store = self.clone();
+        let stream = stream.clone();
+        let fetch = move |at: u64| {
+            let store = store.clone();
+            let stream = stream.clone();
+            async move {
+                store
+                    .page(PageQuery::Stream {
+                        stream,
+                        at,
+                        direction,
+                        headers,
+                    })
+                    .await
+            }
+        };
+        paging::stream_pages(from, direction, fetch)
+    }
+
     async fn page_once(&self, query: &PageQuery) -> Result<PgPage, ReadError> {
         let client = self.pool.get().await.map_err(read_error)?;
         let limit = PAGE_SIZE as i64;
@@ -462,7 +484,9 @@ impl PostgresStore {
                     )
                     .await
             }
-            PageQuery::Stream { stream, at, direction } => {
+            PageQuery::Stream {
+                stream, at, direction, ..
+            } => {
                 let filter = match direction {
                     Direction::Forward => "version >= $2 ORDER BY version",
                     Direction::Backward => "version <= $2 ORDER BY version DESC",
@@ -480,8 +504,12 @@ impl PostgresStore {
             Some(row) => Some(row_key(row)?),
             None => None,
         };
+        let headers = match query {
+            PageQuery::All { .. } => true,
+            PageQuery::Stream { headers, .. } => *headers,
+        };
         Ok(PgPage {
-            rows: rows.iter().map(to_event).collect(),
+            rows: rows.iter().map(|row| to_event(row, headers)).collect(),
             last,
         })
     }
@@ -887,6 +915,9 @@ enum PageQuery {
         stream: StreamName,
         at: u64,
         direction: Direction,
+        /// Whether the events' metadata keeps its headers (not in a
+        /// replay, [`EventStore::replay_stream`]).
+        headers: bool,
     },
 }
 
@@ -928,7 +959,8 @@ fn row_key(row: &Row) -> Result<RowKey, ReadError> {
     })
 }
 
-fn to_event(row: &Row) -> Result<RecordedEvent, ReadError> {
+/// The event in `row`, its metadata's headers left out unless `headers`.
+fn to_event(row: &Row, headers: bool) -> Result<RecordedEvent, ReadError> {
     let position = row.try_get::<_, i64>(0).map_err(read_error)? as u64;
     let corrupt = |reason: String| ReadError::Corrupt { position, reason };
     let column = |name: &str, e: tokio_postgres::Error| corrupt(format!("{name}: {}", describe(&e)));
@@ -937,7 +969,12 @@ fn to_event(row: &Row) -> Result<RecordedEvent, ReadError> {
     let version: i64 = row.try_get(3).map_err(|e| column("version", e))?;
     let contract_version: i64 = row.try_get(5).map_err(|e| column("contract version", e))?;
     let metadata: &str = row.try_get(8).map_err(|e| column("metadata", e))?;
-    let metadata: Metadata = serde_json::from_str(metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
+    let metadata = if headers {
+        serde_json::from_str(metadata)
+    } else {
+        Metadata::from_json_without_headers(metadata)
+    }
+    .map_err(|e| corrupt(format!("metadata: {e}")))?;
     Ok(RecordedEvent {
         id: row.try_get(1).map_err(|e| column("event id", e))?,
         stream,
@@ -1449,14 +1486,11 @@ impl EventStore for PostgresStore {
     }
 
     fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream {
-        let store = self.clone();
-        let stream = stream.clone();
-        let fetch = move |at: u64| {
-            let store = store.clone();
-            let stream = stream.clone();
-            async move { store.page(PageQuery::Stream { stream, at, direction }).await }
-        };
-        paging::stream_pages(from, direction, fetch)
+        self.stream_pages(stream, from, direction, true)
+    }
+
+    fn replay_stream(&self, stream: &StreamName, from: u64) -> EventStream {
+        self.stream_pages(stream, from, Direction::Forward, false)
     }
 
     fn read_all(&self, from: u64) -> EventStream {

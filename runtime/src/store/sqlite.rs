@@ -337,6 +337,25 @@ impl SqliteStore {
         let read = tokio::task::spawn_blocking(move || inner.readers.with(|conn| query.run(conn)));
         async move { read.await.map_err(|e| ReadError::Storage(Box::new(e)))? }
     }
+
+    /// The events of `stream` from `from` on, page by page; their
+    /// metadata's headers left out unless `headers`.
+    fn stream_pages(&self, stream: &StreamName, from: u64, direction: Direction, headers: bool) -> EventStream {
+        let store = self.clone();
+        let stream = stream.clone();
+        let fetch = move |at: u64| {
+            let page = store.page(PageQuery::Stream {
+                stream: stream.clone(),
+                at,
+                direction,
+            });
+            async move {
+                let page = page.await?;
+                Ok(if headers { page } else { page.without_headers() })
+            }
+        };
+        paging::stream_pages(from, direction, fetch)
+    }
 }
 
 /// A read-write connection of the event store: the shared settings of
@@ -449,16 +468,11 @@ impl EventStore for SqliteStore {
     }
 
     fn read_stream(&self, stream: &StreamName, from: u64, direction: Direction) -> EventStream {
-        let store = self.clone();
-        let stream = stream.clone();
-        let fetch = move |at: u64| {
-            store.page(PageQuery::Stream {
-                stream: stream.clone(),
-                at,
-                direction,
-            })
-        };
-        paging::stream_pages(from, direction, fetch)
+        self.stream_pages(stream, from, direction, true)
+    }
+
+    fn replay_stream(&self, stream: &StreamName, from: u64) -> EventStream {
+        self.stream_pages(stream, from, Direction::Forward, false)
     }
 
     fn read_all(&self, from: u64) -> EventStream {

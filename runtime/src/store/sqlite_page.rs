@@ -29,6 +29,8 @@ pub(crate) struct SqlitePage {
     last: Option<RowKey>,
     /// Why SQLite stopped giving rows, delivered after them.
     failure: Option<ReadError>,
+    /// Whether the events' metadata keeps its headers (not in a replay).
+    headers: bool,
 }
 
 /// A row whose columns are checked, with its text columns in the page's
@@ -56,7 +58,16 @@ impl SqlitePage {
             rows: Vec::with_capacity(rows),
             last: None,
             failure: None,
+            headers: true,
         }
+    }
+
+    /// The page's events will come without their metadata's headers, as
+    /// [`EventStore::replay_stream`](super::EventStore::replay_stream)
+    /// allows.
+    pub(crate) fn without_headers(mut self) -> SqlitePage {
+        self.headers = false;
+        self
     }
 
     /// Reads a row of the store's columns (`position, id, stream, version,
@@ -165,6 +176,7 @@ impl Page for SqlitePage {
             text: self.text,
             rows: self.rows.into_iter(),
             failure: self.failure,
+            headers: self.headers,
         }
     }
 }
@@ -174,6 +186,7 @@ pub(crate) struct SqliteEvents {
     text: String,
     rows: std::vec::IntoIter<Result<PackedRow, ReadError>>,
     failure: Option<ReadError>,
+    headers: bool,
 }
 
 impl Iterator for SqliteEvents {
@@ -186,7 +199,13 @@ impl Iterator for SqliteEvents {
             None => return self.failure.take().map(Err),
         };
         let [stream, contract, fingerprint, payload, metadata] = row.ends;
-        let metadata: Metadata = match serde_json::from_str(&self.text[payload..metadata]) {
+        let json = &self.text[payload..metadata];
+        let decoded = if self.headers {
+            serde_json::from_str(json)
+        } else {
+            Metadata::from_json_without_headers(json)
+        };
+        let metadata = match decoded {
             Ok(metadata) => metadata,
             Err(e) => {
                 return Some(Err(ReadError::Corrupt {

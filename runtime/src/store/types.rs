@@ -175,6 +175,31 @@ impl Metadata {
     }
 }
 
+impl Metadata {
+    /// Reads metadata stored as JSON without its headers, which are
+    /// skipped unread: what replaying a stream needs
+    /// ([`EventStore::replay_stream`](super::EventStore::replay_stream)).
+    pub(crate) fn from_json_without_headers(json: &str) -> serde_json::Result<Metadata> {
+        /// [`Metadata`] but for its headers, which serde passes over as an
+        /// unknown field, allocating nothing.
+        #[derive(Deserialize)]
+        struct WithoutHeaders {
+            timestamp: Timestamp,
+            #[serde(default)]
+            correlation_id: Option<Uuid>,
+            #[serde(default)]
+            causation_id: Option<Uuid>,
+        }
+        let read: WithoutHeaders = serde_json::from_str(json)?;
+        Ok(Metadata {
+            timestamp: read.timestamp,
+            correlation_id: read.correlation_id,
+            causation_id: read.causation_id,
+            headers: BTreeMap::new(),
+        })
+    }
+}
+
 impl Default for Metadata {
     fn default() -> Self {
         Metadata::now()

@@ -118,6 +118,7 @@ fn assert_execution(spans: &[SpanData], top: &SpanData, account: &str, version: 
     }
     assert_eq!(text(execute, "outcome").as_deref(), Some("executed"));
     assert_eq!(number(execute, "version"), Some(version));
+    assert_eq!(number(execute, "attempts"), Some(1));
     assert_eq!(number(append, "version"), Some(version));
     assert!(number(append, "position").is_some_and(|p| p >= 1), "{append:#?}");
     assert_eq!(number(append, "position"), number(execute, "position"));

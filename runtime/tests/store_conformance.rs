@@ -918,6 +918,83 @@ pub async fn appends_judge_a_changed_schema_by_the_rule_book(store: impl EventSt
     .unwrap();
 }
 
+/// The registry rows as every backend must agree on them.
+async fn registry_rows(store: &impl EventStore) -> Vec<(String, u32, String)> {
+    let rows = store.contracts().await.unwrap();
+    rows.into_iter().map(|c| (c.name, c.version, c.fingerprint)).collect()
+}
+
+pub async fn an_append_that_writes_nothing_records_nothing(store: impl EventStore) {
+    // PostgreSQL used to record a fingerprint it had judged compatible
+    // before making the append, and the schemas of a retry's events after
+    // answering it, so a refused append or a retry could leave a
+    // fingerprint in its registry that the other backends never recorded,
+    // and later appends were judged against it there only (found by
+    // `treaty-fuzz store-append`).
+    let s = stream("kept");
+    let first = written("shop.Placed", 1, TOTAL);
+    let original = append_any(&store, &s, vec![first.clone()]).await.unwrap();
+    let before = registry_rows(&store).await;
+    assert_eq!(before.len(), 1);
+
+    // A retry of that append whose event now carries a changed schema is
+    // answered with the original result; nothing is written or recorded.
+    let retry = NewEvent {
+        id: first.id,
+        ..written("shop.Placed", 1, WITH_CHANNEL)
+    };
+    assert_eq!(append_any(&store, &s, vec![retry]).await.unwrap(), original);
+    assert_eq!(registry_rows(&store).await, before, "a retry recorded a fingerprint");
+
+    // A compatible change appended with an incompatible one: the append
+    // is refused, and the compatible one is not recorded either. It is
+    // picked to sort before the incompatible one, as backends judge
+    // fingerprints in byte order, so that it is judged, and found
+    // compatible, first.
+    let narrowed = written("shop.Placed", 1, NARROWED);
+    let compatible = ["web", "app", "api", "b2b", "pos", "fax", "tel", "kiosk"]
+        .iter()
+        .map(|channel| {
+            written(
+                "shop.Placed",
+                1,
+                &format!(r#"{{"channel":{{"default":"{channel}","type":"String"}},"total":{{"type":"u64"}}}}"#),
+            )
+        })
+        .find(|e| e.fingerprint < narrowed.fingerprint)
+        .expect("a compatible change whose fingerprint sorts first");
+    let error = append_any(&store, &s, vec![compatible.clone(), narrowed.clone()])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AppendError::IncompatibleSchema { .. }), "{error}");
+    assert_eq!(
+        registry_rows(&store).await,
+        before,
+        "a refused append recorded a fingerprint"
+    );
+
+    // A compatible change in an append with a wrong expected version.
+    let error = store
+        .append(&s, ExpectedVersion::Exact(9), vec![compatible.clone()])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AppendError::WrongExpectedVersion { .. }), "{error}");
+    assert_eq!(registry_rows(&store).await, before);
+
+    // Appended alone, the compatible change is recorded, and judged with
+    // the narrowed one after it.
+    append_any(&store, &s, vec![compatible.clone()]).await.unwrap();
+    let mut after = before.clone();
+    after.push(("shop.Placed".into(), 1, compatible.fingerprint.clone()));
+    assert_eq!(registry_rows(&store).await, after);
+    let error = append_any(&store, &s, vec![narrowed]).await.unwrap_err();
+    let AppendError::IncompatibleSchema { problems, .. } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(problems.len(), 2, "judged against both stored schemas: {error}");
+    assert_eq!(store.head().await.unwrap(), 2);
+}
+
 pub async fn an_unreadable_stored_schema_is_reported_and_kept(store: impl EventStore) {
     let s = stream("corrupt");
     // A schema that is not JSON, as a damaged row or another tool may
@@ -1336,6 +1413,11 @@ macro_rules! conformance {
                 super::appends_judge_a_changed_schema_by_the_rule_book(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_append_that_writes_nothing_records_nothing() {
+                let Some(store) = ($make) else { return };
+                super::an_append_that_writes_nothing_records_nothing(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_unreadable_stored_schema_is_reported_and_kept() {
                 let Some(store) = ($make) else { return };
                 super::an_unreadable_stored_schema_is_reported_and_kept(store).await;
@@ -1507,6 +1589,50 @@ mod postgres_only {
             .map(|c| (c.fingerprint, c.first_position))
             .collect();
         assert_eq!(seen, [(fp("f1"), Some(1))]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn processes_changing_one_version_at_once_are_judged_against_each_other() {
+        let Some(url) = postgres_url() else { return };
+        let config = in_schema(format!("test_{}", Uuid::now_v7().simple()));
+        let first = PostgresStore::open_with(&url, config.clone()).await.unwrap();
+        let second = PostgresStore::open_with(&url, config).await.unwrap();
+        // Each change adds a field with a default, so each can read what
+        // the stored schema wrote; but one's `channel` is text and the
+        // other's a number, so neither can read what the other writes.
+        // Whichever is judged second must be judged against the first.
+        for round in 0..30 {
+            let name = format!("shop.Placed{round}");
+            let s = stream(&format!("shop-{round}"));
+            append_any(&first, &s, vec![written(&name, 1, TOTAL)]).await.unwrap();
+            let text = written(
+                &name,
+                1,
+                r#"{"channel":{"default":"web","type":"String"},"total":{"type":"u64"}}"#,
+            );
+            let number = written(
+                &name,
+                1,
+                r#"{"channel":{"default":1,"type":"u32"},"total":{"type":"u64"}}"#,
+            );
+            let (a, b) = tokio::join!(
+                append_any(&first, &s, vec![text.clone()]),
+                append_any(&second, &s, vec![number.clone()])
+            );
+            let refused = match (&a, &b) {
+                (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+                _ => panic!("round {round}: exactly one change can be stored: {a:?}, {b:?}"),
+            };
+            assert!(matches!(refused, AppendError::IncompatibleSchema { .. }), "{refused}");
+            let recorded = first
+                .contracts()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.name == name)
+                .count();
+            assert_eq!(recorded, 2, "round {round}: the stored schema and the change admitted");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

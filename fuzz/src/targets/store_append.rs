@@ -13,7 +13,8 @@
 //! reads back through `read_all` exactly as it was sent; no append fails
 //! with a storage error (validation must refuse whatever a backend cannot
 //! store); and the stores keep working: a good append after refused ones
-//! succeeds, and every backend holds the same events.
+//! succeeds, and every backend holds the same events and the same
+//! registry rows.
 
 use futures::StreamExt;
 use treaty_runtime::store::{
@@ -84,6 +85,23 @@ impl Store {
         read.into_iter()
             .map(|e| e.map_err(|e| format!("{}: reading from {position}: {e}", self.name())))
             .collect()
+    }
+
+    /// The registry as the stores can agree on it: each row's contract,
+    /// version, fingerprint and schema, in the registry's order. First
+    /// positions and times are each store's own.
+    async fn registry(&self) -> Result<Vec<(String, u32, String, Option<String>)>, String> {
+        match self {
+            Store::Memory(store) => store.contracts().await,
+            Store::Sqlite(store) => store.contracts().await,
+            Store::Postgres(store) => store.contracts().await,
+        }
+        .map(|rows| {
+            rows.into_iter()
+                .map(|row| (row.name, row.version, row.fingerprint, row.schema))
+                .collect()
+        })
+        .map_err(|e| format!("{}: contracts: {e}", self.name()))
     }
 
     async fn head(&self) -> Result<u64, String> {
@@ -311,6 +329,29 @@ impl StoreAppend {
         }
         if counts.iter().any(|(_, count)| *count != counts[0].1) {
             return Err(format!("the stores hold different numbers of events: {counts:?}"));
+        }
+        self.same_registries().await
+    }
+
+    /// Every store's registry holds the same rows: an append refused in
+    /// one backend registers nothing there that another keeps out.
+    async fn same_registries(&self) -> Result<(), String> {
+        let first = self.stores[0].registry().await?;
+        for store in &self.stores[1..] {
+            let registry = store.registry().await?;
+            if registry != first {
+                let only = |a: &[(String, u32, String, Option<String>)],
+                            b: &[(String, u32, String, Option<String>)]| {
+                    a.iter().filter(|row| !b.contains(row)).cloned().collect::<Vec<_>>()
+                };
+                return Err(format!(
+                    "the registries differ:\n  only in {}: {:?}\n  only in {}: {:?}",
+                    self.stores[0].name(),
+                    only(&first, &registry),
+                    store.name(),
+                    only(&registry, &first)
+                ));
+            }
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
 use super::paging::{self, EventPage, PAGE_SIZE};
-use super::registry::{admit_changed, schema_to_record, CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
+use super::registry::{admit_first_uses, registry_order, CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
 use super::rules::{self, StoredId};
 use super::{
     AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, NewEvent, ReadError,
@@ -100,40 +100,36 @@ impl EventStore for MemoryStore {
         // new version in the same append are caught as well: the second is
         // judged against the first, as the other backends do.
         let uses = rules::first_uses(&events);
+        let unstored: Vec<(&str, u32, usize)> = uses
+            .iter()
+            .filter(|((contract, version, fingerprint), _)| {
+                !state
+                    .contracts
+                    .contains_key(&(contract.to_string(), *version, fingerprint.to_string()))
+            })
+            .map(|(&(contract, version, _), &index)| (contract, version, index))
+            .collect();
         let mut new_rows: Vec<StoredContract> = Vec::new();
-        for (&(contract, version, fingerprint), &index) in &uses {
-            let key = (contract.to_string(), version, fingerprint.to_string());
-            if state.contracts.contains_key(&key) {
-                continue;
-            }
-            let event = &events[index];
-            let mut of_version: Vec<StoredContract> = state
+        for of_one_version in unstored.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (contract, version, _) = of_one_version[0];
+            let stored: Vec<StoredContract> = state
                 .contracts
                 .range((contract.to_string(), version, String::new())..)
                 .take_while(|((c, v, _), _)| c == contract && *v == version)
                 .map(|(_, row)| row.clone())
-                .chain(
-                    new_rows
-                        .iter()
-                        .filter(|row| row.name == contract && row.version == version)
-                        .cloned(),
-                )
                 .collect();
-            of_version.sort_by(|a, b| registry_order(a).cmp(&registry_order(b)));
-            let schema = if of_version.is_empty() {
-                schema_to_record(event)?.map(str::to_string)
-            } else {
-                admit_changed(&of_version, event, self.compatibility)?.schema
-            };
-            new_rows.push(StoredContract {
-                name: contract.to_string(),
-                version,
-                fingerprint: fingerprint.to_string(),
-                schema,
-                schema_format: SCHEMA_FORMAT,
-                first_position: None,
-                first_seen: Some(jiff::Timestamp::now()),
-            });
+            let first_uses = of_one_version.iter().map(|&(_, _, index)| &events[index]);
+            for row in admit_first_uses(stored, first_uses, self.compatibility)? {
+                new_rows.push(StoredContract {
+                    name: row.name,
+                    version,
+                    fingerprint: row.fingerprint,
+                    schema: row.schema,
+                    schema_format: SCHEMA_FORMAT,
+                    first_position: None,
+                    first_seen: Some(jiff::Timestamp::now()),
+                });
+            }
         }
         let first_position = state.events.len() as u64 + 1;
         for row in new_rows {
@@ -297,19 +293,6 @@ impl MemoryStore {
             }
         }
     }
-}
-
-/// The order of [`EventStore::contracts`]: by name and version, then the
-/// fingerprints in use by their first position, then those only
-/// registered.
-pub(crate) fn registry_order(c: &StoredContract) -> (&str, u32, bool, Option<u64>, &str) {
-    (
-        &c.name,
-        c.version,
-        c.first_position.is_none(),
-        c.first_position,
-        &c.fingerprint,
-    )
 }
 
 /// The original result when `events` were all appended to `stream` before,

@@ -47,7 +47,7 @@ use crate::storage::postgres::{self, Connected};
 use crate::storage::{Component, OpenError, PostgresOptions};
 
 use super::paging::{self, Page, RowKey, PAGE_SIZE};
-use super::registry::{CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
+use super::registry::{admit_first_uses, CompiledContract, Mode, StoredContract, SCHEMA_FORMAT};
 use super::rules::{self, StoredId, DEFAULT_MAX_EVENT_BYTES};
 use super::{
     AppendError, AppendResult, Direction, EventLocation, EventStore, EventStream, ExpectedVersion, Metadata, NewEvent,
@@ -166,6 +166,10 @@ struct Tables {
     /// The bound up to which rows may be read (`bound_function`), asked
     /// in a statement of its own before the rows are read.
     bound: String,
+    /// The upsert of registry rows (`record_contracts`): `$1` to `$4` the
+    /// rows' names, versions, fingerprints and schemas, in byte order,
+    /// `$5` the schema format.
+    record: String,
     /// The first half of the two-`integer` key of the shared advisory lock
     /// an open append holds (`bound_function`), from the schema.
     append_key: i32,
@@ -185,8 +189,46 @@ impl Tables {
                  FROM {schema}.append_group($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             ),
             bound: format!("SELECT {schema}.readable_bound()"),
+            record: format!(
+                "INSERT INTO {schema}.contracts AS c (name, version, fingerprint, schema, schema_format, first_seen)
+                 SELECT t.name, t.version, t.fingerprint, t.schema, $5,
+                        (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
+                 FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS t(name, version, fingerprint, schema)
+                 ORDER BY t.name COLLATE \"C\", t.version, t.fingerprint COLLATE \"C\"
+                 ON CONFLICT (name, version, fingerprint) DO UPDATE
+                 SET schema = EXCLUDED.schema, schema_format = EXCLUDED.schema_format
+                 WHERE c.schema IS NULL AND EXCLUDED.schema IS NOT NULL"
+            ),
             append_key: append_key(schema),
         }
+    }
+
+    /// The first half of the key of the lock an append holds on its
+    /// stream (`append_function`).
+    fn stream_key(&self) -> i32 {
+        self.append_key ^ 0x4000_0000
+    }
+
+    /// The first half of the key of the lock an append registering a
+    /// fingerprint holds on its contract version (`append_function`).
+    fn registry_key(&self) -> i32 {
+        self.append_key ^ 0x2000_0000
+    }
+
+    /// The registry's rows in the order [`EventStore::contracts`] gives
+    /// them: every one, or, when `of_one_version`, those of contract `$1`
+    /// version `$2`.
+    fn registry_sql(&self, of_one_version: bool) -> String {
+        let filter = if of_one_version {
+            "WHERE name = $1 AND version = $2"
+        } else {
+            ""
+        };
+        format!(
+            "SELECT name, version, fingerprint, schema, schema_format, first_position, first_seen FROM {} {filter}
+             ORDER BY name, version, first_position NULLS LAST, fingerprint COLLATE \"C\"",
+            self.contracts
+        )
     }
 
     /// The highest position at or below `$1`, 0 when there is none.
@@ -841,8 +883,8 @@ fn append_function(tables: &Tables, schema: &str) -> String {
         events = tables.events,
         contracts = tables.contracts,
         key = tables.append_key,
-        stream_key = tables.append_key ^ 0x4000_0000,
-        registry_key = tables.append_key ^ 0x2000_0000,
+        stream_key = tables.stream_key(),
+        registry_key = tables.registry_key(),
         code = FINGERPRINT_MISMATCH,
     )
 }
@@ -1100,6 +1142,90 @@ async fn retrying<T, E: Retryable, F: std::future::Future<Output = Result<T, E>>
     }
 }
 
+/// Why an append made in a transaction of its own failed.
+enum Failed {
+    /// The server refused or failed a statement.
+    Server(tokio_postgres::Error),
+    /// A fingerprint was judged and refused.
+    Refused(AppendError),
+}
+
+impl From<tokio_postgres::Error> for Failed {
+    fn from(e: tokio_postgres::Error) -> Failed {
+        Failed::Server(e)
+    }
+}
+
+impl From<AppendError> for Failed {
+    fn from(e: AppendError) -> Failed {
+        Failed::Refused(e)
+    }
+}
+
+/// What one attempt at an append came to.
+struct Attempt {
+    result: AppendResult,
+    /// Whether this attempt wrote the events, rather than finding them
+    /// written by an earlier append with their ids.
+    wrote: bool,
+}
+
+impl Attempt {
+    /// An earlier append's result, found for a retry.
+    fn found(result: AppendResult) -> Attempt {
+        Attempt { result, wrote: false }
+    }
+}
+
+/// Registry rows as the upsert (`Tables::record`) takes them: in byte
+/// order, as appends take registry rows, each fingerprint once.
+struct RegistryRows {
+    rows: Vec<CompiledContract>,
+    format: i32,
+}
+
+impl RegistryRows {
+    fn new(mut rows: Vec<CompiledContract>) -> RegistryRows {
+        rows.sort();
+        rows.dedup_by(|a, b| (&a.name, a.version, &a.fingerprint) == (&b.name, b.version, &b.fingerprint));
+        RegistryRows {
+            rows,
+            format: SCHEMA_FORMAT as i32,
+        }
+    }
+
+    /// The upsert's parameters, `$1` to `$5`.
+    fn params(&self) -> RegistryParams<'_> {
+        RegistryParams {
+            names: self.rows.iter().map(|c| c.name.as_str()).collect(),
+            versions: self.rows.iter().map(|c| i64::from(c.version)).collect(),
+            fingerprints: self.rows.iter().map(|c| c.fingerprint.as_str()).collect(),
+            schemas: self.rows.iter().map(|c| c.schema.as_deref()).collect(),
+            format: self.format,
+        }
+    }
+}
+
+struct RegistryParams<'a> {
+    names: Vec<&'a str>,
+    versions: Vec<i64>,
+    fingerprints: Vec<&'a str>,
+    schemas: Vec<Option<&'a str>>,
+    format: i32,
+}
+
+impl RegistryParams<'_> {
+    fn as_slice(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 5] {
+        [
+            &self.names,
+            &self.versions,
+            &self.fingerprints,
+            &self.schemas,
+            &self.format,
+        ]
+    }
+}
+
 /// The arrays of one append's call, made once for all its attempts.
 struct Call<'a> {
     kind: i32,
@@ -1182,32 +1308,32 @@ impl PostgresStore {
             first_schemas(&events)?
         };
         let call = Call::new(expected, &events)?;
-        // A fingerprint new for a stored version is judged, and recorded
-        // when compatible, then the append is made again with the same
-        // ids. Each round records one fingerprint of the append, so a
-        // few rounds settle it; the bound only guards against a registry
-        // that another process keeps changing.
-        let mut judged = 0;
+        // A fingerprint new for a stored version is refused by the append
+        // function. The append is then made again with the same ids in a
+        // transaction that judges the append's new fingerprints of that
+        // version, holding the version's lock (`append_admitting`), and
+        // records those found compatible before the call: recorded only
+        // if the events are written, and judged against every row any
+        // other append can have recorded. Each round adds one version,
+        // so the rounds end.
+        let mut changed: Vec<(&str, u32)> = Vec::new();
         loop {
             // A transient failure (a pooled connection the server closed,
             // a serialization failure) is tried again here, so callers do
             // not each have to: the same event ids make it safe.
-            let result = retrying(|| self.append_once(stream, expected, &events, &call)).await;
+            let result = retrying(|| self.append_once(stream, expected, &events, &call, &changed)).await;
             match result {
                 Err(AppendError::FingerprintMismatch {
                     contract,
                     version,
                     stored,
                     appended,
-                }) if judged < 2 * events.len() => {
-                    judged += 1;
-                    let of = |fingerprint: &str| {
-                        events.iter().find(|e| {
-                            (e.contract.as_str(), e.contract_version, e.fingerprint.as_str())
-                                == (contract.as_str(), version, fingerprint)
-                        })
-                    };
-                    let Some(event) = of(&appended).filter(|e| e.schema.is_some()) else {
+                }) => {
+                    let Some(event) = events
+                        .iter()
+                        .find(|e| (e.contract.as_str(), e.contract_version) == (contract.as_str(), version))
+                        .filter(|_| !changed.contains(&(contract.as_str(), version)))
+                    else {
                         return Err(AppendError::FingerprintMismatch {
                             contract,
                             version,
@@ -1215,31 +1341,14 @@ impl PostgresStore {
                             appended,
                         });
                     };
-                    let mut of_version = self
-                        .registry_rows(Some((&contract, version)))
-                        .await
-                        .map_err(unreadable)?;
-                    // The stored fingerprint may be this append's own, whose
-                    // row was rolled back with it: judged as the other
-                    // backends judge it, against its event's schema.
-                    if !of_version.iter().any(|row| row.fingerprint == stored) {
-                        if let Some(first) = of(&stored) {
-                            of_version.push(StoredContract {
-                                name: contract.clone(),
-                                version,
-                                fingerprint: stored.clone(),
-                                schema: super::registry::schema_to_record(first)?.map(str::to_string),
-                                schema_format: SCHEMA_FORMAT,
-                                first_position: None,
-                                first_seen: None,
-                            });
-                        }
-                    }
-                    let row = super::registry::admit_changed(&of_version, event, self.config.compatibility)?;
-                    self.record_contracts(vec![row]).await?;
+                    changed.push((event.contract.as_str(), version));
+                    changed.sort_unstable();
                 }
-                Ok(appended) => {
-                    if !schemas.is_empty() {
+                Ok(Attempt { result, wrote }) => {
+                    // A retry answered with an earlier append's result
+                    // wrote nothing, so it records nothing, as in the
+                    // other backends.
+                    if wrote && !schemas.is_empty() {
                         // The rows exist now, so this only fills their
                         // schemas; should it fail, `register_contracts`
                         // fills them at the next start.
@@ -1247,7 +1356,7 @@ impl PostgresStore {
                             tracing::warn!("the schemas of a first append could not be recorded: {e}");
                         }
                     }
-                    return Ok(appended);
+                    return Ok(result);
                 }
                 Err(e) => return Err(e),
             }
@@ -1257,16 +1366,7 @@ impl PostgresStore {
     /// The registry's rows, every one or those of one contract version, in
     /// the order [`EventStore::contracts`] gives them.
     async fn registry_rows(&self, of: Option<(&str, u32)>) -> Result<Vec<StoredContract>, ReadError> {
-        let filter = if of.is_some() {
-            "WHERE name = $1 AND version = $2"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT name, version, fingerprint, schema, schema_format, first_position, first_seen FROM {} {filter}
-             ORDER BY name, version, first_position NULLS LAST, fingerprint COLLATE \"C\"",
-            self.tables.contracts
-        );
+        let sql = self.tables.registry_sql(of.is_some());
         let rows = retrying(|| async {
             let client = self.pool.get().await.map_err(read_error)?;
             match of {
@@ -1337,8 +1437,9 @@ impl PostgresStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
         call: &Call<'_>,
-    ) -> Result<AppendResult, AppendError> {
-        let client = self.pool.get().await.map_err(append_error)?;
+        changed: &[(&str, u32)],
+    ) -> Result<Attempt, AppendError> {
+        let mut client = self.pool.get().await.map_err(append_error)?;
         // One prepared call does the whole append inside the server, in the
         // statement's own transaction: one round trip instead of seven.
         let prepared = client.prepare_cached(&self.tables.append).await.map_err(append_error)?;
@@ -1355,15 +1456,23 @@ impl PostgresStore {
             &call.payloads,
             &call.metadata,
         ];
-        let row = match client.query_one(&prepared, &params).await {
+        let answer = if changed.is_empty() {
+            client.query_one(&prepared, &params).await.map_err(Failed::Server)
+        } else {
+            self.append_admitting(&mut client, stream, events, changed, &prepared, &params)
+                .await
+        };
+        // Whatever follows reads on connections of its own.
+        drop(client);
+        let row = match answer {
             Ok(row) => row,
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            Err(Failed::Refused(e)) => return Err(e),
+            Err(Failed::Server(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
                 // Another writer got in between the version check and the
                 // insert, or an id other than the first is stored already
                 // (an earlier attempt of this append may have committed).
-                drop(client);
                 if let Some(result) = self.judge_stored(stream, &call.ids).await? {
-                    return Ok(self.moved(result));
+                    return Ok(Attempt::found(self.moved(result)));
                 }
                 let actual = self.stream_version(stream).await.ok().flatten();
                 return Err(AppendError::WrongExpectedVersion {
@@ -1372,15 +1481,14 @@ impl PostgresStore {
                     actual,
                 });
             }
-            Err(e) if e.code().map(SqlState::code) == Some(FINGERPRINT_MISMATCH) => {
+            Err(Failed::Server(e)) if e.code().map(SqlState::code) == Some(FINGERPRINT_MISMATCH) => {
                 // Stored ids are told apart first, as every backend does.
-                drop(client);
                 if let Some(result) = self.judge_stored(stream, &call.ids).await? {
-                    return Ok(self.moved(result));
+                    return Ok(Attempt::found(self.moved(result)));
                 }
                 return Err(fingerprint_mismatch(&e).unwrap_or_else(|| append_error(e)));
             }
-            Err(e) => return Err(append_error(e)),
+            Err(Failed::Server(e)) => return Err(append_error(e)),
         };
         let status: &str = row.try_get(0).map_err(append_error)?;
         let stream_version: Option<i64> = row.try_get(1).map_err(append_error)?;
@@ -1391,20 +1499,22 @@ impl PostgresStore {
                 }
                 let first: i64 = row.try_get(2).map_err(append_error)?;
                 let last: i64 = row.try_get(3).map_err(append_error)?;
-                Ok(self.moved(AppendResult {
-                    stream_version: stream_version.unwrap_or(0) as u64,
-                    first_position: first as u64,
-                    last_position: last as u64,
-                }))
+                Ok(Attempt {
+                    result: self.moved(AppendResult {
+                        stream_version: stream_version.unwrap_or(0) as u64,
+                        first_position: first as u64,
+                        last_position: last as u64,
+                    }),
+                    wrote: true,
+                })
             }
             _ => {
                 // A retry of an append that went through carries an
                 // expectation that no longer holds; it is told apart here,
                 // off the happy path, instead of looking up every append's
                 // ids first.
-                drop(client);
                 match self.judge_stored(stream, &call.ids).await? {
-                    Some(original) => Ok(self.moved(original)),
+                    Some(original) => Ok(Attempt::found(self.moved(original))),
                     None => Err(AppendError::WrongExpectedVersion {
                         stream: stream.clone(),
                         expected,
@@ -1413,6 +1523,78 @@ impl PostgresStore {
                 }
             }
         }
+    }
+
+    /// The append's call in a transaction that first judges the append's
+    /// new fingerprints of the `changed` contract versions and records
+    /// those found compatible ([`admit_first_uses`]), so that they are
+    /// recorded if and only if the events are.
+    ///
+    /// The transaction takes the locks the append function takes, and in
+    /// its order, before reading the registry: the stream's, then those of
+    /// every contract version of the append in byte order. It then cannot
+    /// deadlock with another append, and every fingerprint another append
+    /// records for these versions is either committed before the
+    /// registry is read, and judged against, or recorded after this
+    /// transaction ends, and judged against what it recorded.
+    async fn append_admitting(
+        &self,
+        client: &mut deadpool_postgres::Client,
+        stream: &StreamName,
+        events: &[NewEvent],
+        changed: &[(&str, u32)],
+        append: &tokio_postgres::Statement,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Row, Failed> {
+        let transaction = client.transaction().await?;
+        transaction
+            .execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2::TEXT))",
+                &[&self.tables.stream_key(), &stream.as_str()],
+            )
+            .await?;
+        let uses = rules::first_uses(events);
+        let mut versions: Vec<(&str, u32)> = uses.keys().map(|&(contract, version, _)| (contract, version)).collect();
+        versions.dedup();
+        for &(contract, version) in &versions {
+            transaction
+                .execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2::TEXT || chr(31) || $3::BIGINT::TEXT))",
+                    &[&self.tables.registry_key(), &contract, &i64::from(version)],
+                )
+                .await?;
+        }
+        let mut admitted = Vec::new();
+        for &(contract, version) in changed {
+            let stored = transaction
+                .query(&self.tables.registry_sql(true), &[&contract, &i64::from(version)])
+                .await?
+                .iter()
+                .map(stored_contract)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unreadable)?;
+            let first_uses = uses
+                .iter()
+                .filter(|((c, v, fingerprint), _)| {
+                    (*c, *v) == (contract, version) && !stored.iter().any(|row| row.fingerprint == *fingerprint)
+                })
+                .map(|(_, &index)| &events[index])
+                .collect::<Vec<_>>();
+            admitted.extend(admit_first_uses(stored, first_uses, self.config.compatibility)?);
+        }
+        let rows = RegistryRows::new(admitted);
+        transaction
+            .execute(&self.tables.record, &rows.params().as_slice())
+            .await?;
+        let row = transaction.query_one(append, params).await?;
+        // A wrong version (or a retry's stale expectation) wrote no
+        // events, so the rows recorded for them are rolled back too.
+        if row.try_get::<_, &str>(0)? == "ok" {
+            transaction.commit().await?;
+        } else {
+            transaction.rollback().await?;
+        }
+        Ok(row)
     }
 
     /// Wakes this process's subscriptions when `result` moved the head.
@@ -1512,33 +1694,14 @@ impl EventStore for PostgresStore {
     async fn record_contracts(&self, contracts: Vec<CompiledContract>) -> Result<(), AppendError> {
         super::validate::registry(&contracts)?;
         // One statement, so the registry rows are locked only while it
-        // runs: an append registering a fingerprint waits for them. The
-        // rows are taken in byte order, as appends take them, and a
-        // fingerprint given twice is given once.
-        let mut sorted = contracts;
-        sorted.sort();
-        sorted.dedup_by(|a, b| (&a.name, a.version, &a.fingerprint) == (&b.name, b.version, &b.fingerprint));
-        let names: Vec<&str> = sorted.iter().map(|c| c.name.as_str()).collect();
-        let versions: Vec<i64> = sorted.iter().map(|c| i64::from(c.version)).collect();
-        let fingerprints: Vec<&str> = sorted.iter().map(|c| c.fingerprint.as_str()).collect();
-        let schemas: Vec<Option<&str>> = sorted.iter().map(|c| c.schema.as_deref()).collect();
-        let format = SCHEMA_FORMAT as i32;
-        let sql = format!(
-            "INSERT INTO {0} AS c (name, version, fingerprint, schema, schema_format, first_seen)
-             SELECT t.name, t.version, t.fingerprint, t.schema, $5, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT
-             FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[]) AS t(name, version, fingerprint, schema)
-             ORDER BY t.name COLLATE \"C\", t.version, t.fingerprint COLLATE \"C\"
-             ON CONFLICT (name, version, fingerprint) DO UPDATE
-             SET schema = EXCLUDED.schema, schema_format = EXCLUDED.schema_format
-             WHERE c.schema IS NULL AND EXCLUDED.schema IS NOT NULL",
-            self.tables.contracts
-        );
+        // runs: an append registering a fingerprint waits for them.
+        let rows = RegistryRows::new(contracts);
         // The upsert changes nothing when repeated, so it is retried like
         // an append.
         retrying(|| async {
             let client = self.pool.get().await.map_err(append_error)?;
             client
-                .execute(&sql, &[&names, &versions, &fingerprints, &schemas, &format])
+                .execute(&self.tables.record, &rows.params().as_slice())
                 .await
                 .map_err(append_error)
         })

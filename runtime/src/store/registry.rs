@@ -616,6 +616,63 @@ pub(crate) fn admit_changed(
     })
 }
 
+/// Judges the fingerprints an append uses for the first time for one
+/// contract version, `first_uses` (an event of each, in byte order of
+/// fingerprint), none of them among `stored`, the rows the registry holds
+/// for the version. As every backend judges an append: the first
+/// fingerprint of a version with no row is recorded with the schema its
+/// event carries ([`schema_to_record`]); every other is judged against
+/// the rows before it, those stored and those of this append
+/// ([`admit_changed`]). The rows to record, in that order.
+///
+/// # Errors
+///
+/// The first fingerprint refused, as [`admit_changed`] refuses it.
+pub(crate) fn admit_first_uses<'e>(
+    mut stored: Vec<StoredContract>,
+    first_uses: impl IntoIterator<Item = &'e NewEvent>,
+    mode: Mode,
+) -> Result<Vec<CompiledContract>, AppendError> {
+    let mut admitted = Vec::new();
+    for event in first_uses {
+        let row = if stored.is_empty() {
+            CompiledContract {
+                name: event.contract.clone(),
+                version: event.contract_version,
+                fingerprint: event.fingerprint.clone(),
+                schema: schema_to_record(event)?.map(str::to_string),
+            }
+        } else {
+            stored.sort_by(|a, b| registry_order(a).cmp(&registry_order(b)));
+            admit_changed(&stored, event, mode)?
+        };
+        stored.push(StoredContract {
+            name: row.name.clone(),
+            version: row.version,
+            fingerprint: row.fingerprint.clone(),
+            schema: row.schema.clone(),
+            schema_format: SCHEMA_FORMAT,
+            first_position: None,
+            first_seen: None,
+        });
+        admitted.push(row);
+    }
+    Ok(admitted)
+}
+
+/// The order of [`EventStore::contracts`]: by name and version, then the
+/// fingerprints in use by their first position, then those only
+/// registered.
+pub(crate) fn registry_order(c: &StoredContract) -> (&str, u32, bool, Option<u64>, &str) {
+    (
+        &c.name,
+        c.version,
+        c.first_position.is_none(),
+        c.first_position,
+        &c.fingerprint,
+    )
+}
+
 /// Checks that `compiled` can read everything in `store`, in the store's
 /// mode ([`EventStore::compatibility`]), without writing.
 ///

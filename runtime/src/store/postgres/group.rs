@@ -310,6 +310,6 @@ pub(super) fn group_function(tables: &Tables, schema: &str) -> String {
              $treaty$;"#,
         events = tables.events,
         key = tables.append_key,
-        stream_key = tables.append_key ^ 0x4000_0000,
+        stream_key = tables.stream_key(),
     )
 }

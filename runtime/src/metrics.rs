@@ -16,9 +16,13 @@
 //! `docs/operations.md` lists every metric with its labels.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
+use ::metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, Counter, Gauge, Histogram, Key, Label, Level,
+    Metadata, Unit,
+};
 
 use crate::store::{AppendError, AppendResult};
 use crate::types::Timestamp;
@@ -181,6 +185,88 @@ impl Backend {
     }
 }
 
+// The metrics recorded for every append and every message are recorded
+// through keys made once: a key made at each call (what the macros do)
+// allocates its labels, hashes them and frees them again, a sizeable
+// part of what telemetry costs a command. A key is only a name and
+// labels, so it is right whichever recorder is installed, and whenever.
+
+/// Where the metrics recorded through kept keys say they come from, as
+/// the macros would.
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
+    Key::from_parts(
+        name,
+        labels
+            .iter()
+            .map(|&(label, value)| Label::from_static_parts(label, value))
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn counter_of(key: &Key) -> Counter {
+    ::metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA))
+}
+
+fn gauge_of(key: &Key) -> Gauge {
+    ::metrics::with_recorder(|recorder| recorder.register_gauge(key, &METADATA))
+}
+
+fn histogram_of(key: &Key) -> Histogram {
+    ::metrics::with_recorder(|recorder| recorder.register_histogram(key, &METADATA))
+}
+
+/// The `outcome` label of [`STORE_APPENDS`].
+#[derive(Debug, Clone, Copy)]
+enum AppendOutcome {
+    Ok,
+    Conflict,
+    Refused,
+    Failed,
+}
+
+const APPEND_OUTCOMES: [AppendOutcome; 4] = [
+    AppendOutcome::Ok,
+    AppendOutcome::Conflict,
+    AppendOutcome::Refused,
+    AppendOutcome::Failed,
+];
+
+impl AppendOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            AppendOutcome::Ok => "ok",
+            AppendOutcome::Conflict => "conflict",
+            AppendOutcome::Refused => "refused",
+            AppendOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// The keys of one backend's append metrics.
+struct AppendKeys {
+    /// [`STORE_APPENDS`], in [`APPEND_OUTCOMES`]' order.
+    appends: [Key; 4],
+    events: Key,
+    duration: Key,
+}
+
+impl AppendKeys {
+    fn new(backend: Backend) -> AppendKeys {
+        let backend = ("backend", backend.label());
+        AppendKeys {
+            appends: APPEND_OUTCOMES.map(|outcome| key(STORE_APPENDS, &[backend, ("outcome", outcome.label())])),
+            events: key(STORE_EVENTS_APPENDED, &[backend]),
+            duration: key(STORE_APPEND_DURATION, &[backend]),
+        }
+    }
+}
+
+static SQLITE_APPENDS: LazyLock<AppendKeys> = LazyLock::new(|| AppendKeys::new(Backend::Sqlite));
+#[cfg(feature = "postgres")]
+static POSTGRES_APPENDS: LazyLock<AppendKeys> = LazyLock::new(|| AppendKeys::new(Backend::Postgres));
+
 /// One append being timed: [`Append::start`] before it, [`Append::finish`]
 /// with its result.
 pub(crate) struct Append {
@@ -201,22 +287,26 @@ impl Append {
     /// Records the append's outcome, events and duration; returns
     /// `result` unchanged.
     pub(crate) fn finish(self, result: Result<AppendResult, AppendError>) -> Result<AppendResult, AppendError> {
-        let backend = self.backend.label();
+        let keys: &AppendKeys = match self.backend {
+            Backend::Sqlite => &SQLITE_APPENDS,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => &POSTGRES_APPENDS,
+        };
         let outcome = match &result {
-            Ok(_) => "ok",
-            Err(AppendError::WrongExpectedVersion { .. } | AppendError::IdConflict { .. }) => "conflict",
+            Ok(_) => AppendOutcome::Ok,
+            Err(AppendError::WrongExpectedVersion { .. } | AppendError::IdConflict { .. }) => AppendOutcome::Conflict,
             Err(AppendError::FingerprintMismatch { .. } | AppendError::IncompatibleSchema { .. }) => {
                 counter!(REGISTRY_REFUSALS, "operation" => "append").increment(1);
-                "refused"
+                AppendOutcome::Refused
             }
-            Err(AppendError::Storage(_) | AppendError::Unavailable(_)) => "failed",
-            Err(_) => "refused",
+            Err(AppendError::Storage(_) | AppendError::Unavailable(_)) => AppendOutcome::Failed,
+            Err(_) => AppendOutcome::Refused,
         };
-        counter!(STORE_APPENDS, "backend" => backend, "outcome" => outcome).increment(1);
+        counter_of(&keys.appends[outcome as usize]).increment(1);
         if result.is_ok() {
-            counter!(STORE_EVENTS_APPENDED, "backend" => backend).increment(self.events as u64);
+            counter_of(&keys.events).increment(self.events as u64);
         }
-        histogram!(STORE_APPEND_DURATION, "backend" => backend).record(self.started.elapsed());
+        histogram_of(&keys.duration).record(self.started.elapsed());
         result
     }
 }
@@ -229,37 +319,70 @@ pub(crate) fn registry_refused_start() {
 /// The label of a message whose contract has no handler here or that
 /// could not be read: contracts from the wire are not labels, so a sender
 /// cannot make the number of series grow.
-pub(crate) const UNKNOWN_CONTRACT: &str = "unknown";
+const UNKNOWN_CONTRACT: &str = "unknown";
+
+/// The keys of the bus metrics of one contract's messages, made once,
+/// when its handler is registered.
+pub(crate) struct ContractMetrics {
+    in_flight: Key,
+    handler_duration: Key,
+    handled: Key,
+    refused: Key,
+    retried: Key,
+    quarantined: Key,
+}
+
+static UNKNOWN: LazyLock<ContractMetrics> = LazyLock::new(|| ContractMetrics::new(UNKNOWN_CONTRACT));
+
+impl ContractMetrics {
+    /// `contract` is the name the handler is registered with.
+    pub(crate) fn new(contract: &'static str) -> ContractMetrics {
+        let contract = ("contract", contract);
+        ContractMetrics {
+            in_flight: key(BUS_MESSAGES_IN_FLIGHT, &[contract]),
+            handler_duration: key(BUS_HANDLER_DURATION, &[contract]),
+            handled: key(BUS_MESSAGES_HANDLED, &[contract, ("outcome", "handled")]),
+            refused: key(BUS_MESSAGES_HANDLED, &[contract, ("outcome", "refused")]),
+            retried: key(BUS_MESSAGES_RETRIED, &[contract]),
+            quarantined: key(BUS_MESSAGES_QUARANTINED, &[contract]),
+        }
+    }
+
+    /// Those of messages of a contract with no handler here, or that
+    /// could not be read ([`UNKNOWN_CONTRACT`]).
+    pub(crate) fn unknown() -> &'static ContractMetrics {
+        &UNKNOWN
+    }
+}
 
 /// One message being handled: counts it in flight until dropped (also
 /// when the handler panics), and times it.
-struct Handling {
-    contract: &'static str,
+struct Handling<'a> {
+    metrics: &'a ContractMetrics,
     started: Instant,
 }
 
-impl Handling {
-    /// `contract` is the name the handler was registered with.
-    fn start(contract: &'static str) -> Handling {
-        gauge!(BUS_MESSAGES_IN_FLIGHT, "contract" => contract).increment(1.0);
+impl Handling<'_> {
+    fn start(metrics: &ContractMetrics) -> Handling<'_> {
+        gauge_of(&metrics.in_flight).increment(1.0);
         Handling {
-            contract,
+            metrics,
             started: Instant::now(),
         }
     }
 }
 
-impl Drop for Handling {
+impl Drop for Handling<'_> {
     fn drop(&mut self) {
-        gauge!(BUS_MESSAGES_IN_FLIGHT, "contract" => self.contract).decrement(1.0);
-        histogram!(BUS_HANDLER_DURATION, "contract" => self.contract).record(self.started.elapsed());
+        gauge_of(&self.metrics.in_flight).decrement(1.0);
+        histogram_of(&self.metrics.handler_duration).record(self.started.elapsed());
     }
 }
 
 /// Runs a handler's future counted in flight and timed: the count goes
 /// down when it ends, and when it panics and unwinds.
-pub(crate) async fn handling<F: std::future::Future>(contract: &'static str, handler: F) -> F::Output {
-    let _handling = Handling::start(contract);
+pub(crate) async fn handling<F: std::future::Future>(metrics: &ContractMetrics, handler: F) -> F::Output {
+    let _handling = Handling::start(metrics);
     handler.await
 }
 
@@ -274,13 +397,14 @@ pub(crate) enum Settled {
 }
 
 /// Counts a message the bus settled.
-pub(crate) fn bus_settled(contract: &'static str, settled: Settled) {
-    match settled {
-        Settled::Handled => counter!(BUS_MESSAGES_HANDLED, "contract" => contract, "outcome" => "handled").increment(1),
-        Settled::Refused => counter!(BUS_MESSAGES_HANDLED, "contract" => contract, "outcome" => "refused").increment(1),
-        Settled::Retried => counter!(BUS_MESSAGES_RETRIED, "contract" => contract).increment(1),
-        Settled::Quarantined => counter!(BUS_MESSAGES_QUARANTINED, "contract" => contract).increment(1),
-    }
+pub(crate) fn bus_settled(metrics: &ContractMetrics, settled: Settled) {
+    let key = match settled {
+        Settled::Handled => &metrics.handled,
+        Settled::Refused => &metrics.refused,
+        Settled::Retried => &metrics.retried,
+        Settled::Quarantined => &metrics.quarantined,
+    };
+    counter_of(key).increment(1);
 }
 
 /// Counts the store events a batch of a projection read.

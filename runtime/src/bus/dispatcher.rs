@@ -159,7 +159,7 @@ struct Inner<T, Q> {
     transport: T,
     quarantine: Q,
     config: BusConfig,
-    handlers: RwLock<HashMap<&'static str, Arc<dyn Handler>>>,
+    handlers: RwLock<HashMap<&'static str, Registered>>,
     pending: Mutex<HashMap<Uuid, oneshot::Sender<Outcome>>>,
     replies: OnceCell<JoinHandle<()>>,
 }
@@ -208,7 +208,11 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
             });
         }
         for contract in contracts {
-            handlers.insert(contract, handler.clone());
+            let registered = Registered {
+                handler: handler.clone(),
+                metrics: Arc::new(metrics::ContractMetrics::new(contract)),
+            };
+            handlers.insert(contract, registered);
         }
         Ok(self)
     }
@@ -488,7 +492,7 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
                 parked_at: Timestamp::now(),
                 retry_requested: false,
             };
-            metrics::bus_settled(metrics::UNKNOWN_CONTRACT, Settled::Quarantined);
+            metrics::bus_settled(metrics::ContractMetrics::unknown(), Settled::Quarantined);
             park(inner, delivery, parked, None).await;
             return;
         }
@@ -509,24 +513,33 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
     settle(inner, delivery, envelope).instrument(span).await;
 }
 
+/// A contract's handler, and the keys of its contract's metrics.
+#[derive(Clone)]
+struct Registered {
+    handler: Arc<dyn Handler>,
+    metrics: Arc<metrics::ContractMetrics>,
+}
+
 /// Handles a delivered envelope and settles its delivery: acknowledged,
 /// requeued for a retry, or parked.
 async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Delivery, mut envelope: Envelope) {
-    let handler = inner
+    let registered = inner
         .handlers
         .read()
         .unwrap_or_else(|e| e.into_inner())
-        .get_key_value(envelope.contract.as_str())
-        .map(|(contract, handler)| (*contract, handler.clone()));
+        .get(envelope.contract.as_str())
+        .cloned();
     // The registered name, not the envelope's text, labels the metrics.
-    let contract = handler.as_ref().map_or(metrics::UNKNOWN_CONTRACT, |(name, _)| name);
-    let result = match handler {
+    let counted = registered
+        .as_ref()
+        .map_or(metrics::ContractMetrics::unknown(), |registered| &registered.metrics);
+    let result = match &registered {
         None => Err(HandleError::Permanent(format!(
             "no handler for contract {} (message {}): register one on the bus that consumes this transport",
             envelope.contract, envelope.id
         ))),
-        Some((_, handler)) => AssertUnwindSafe(metrics::handling(
-            contract,
+        Some(Registered { handler, .. }) => AssertUnwindSafe(metrics::handling(
+            counted,
             inner.transport.handling(
                 &delivery,
                 handler
@@ -556,18 +569,18 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
     let span = tracing::Span::current();
     let outcome = match result {
         Ok(handled) => {
-            metrics::bus_settled(contract, Settled::Handled);
+            metrics::bus_settled(counted, Settled::Handled);
             Outcome::Handled(handled)
         }
         Err(HandleError::Refused(refusal)) => {
-            metrics::bus_settled(contract, Settled::Refused);
+            metrics::bus_settled(counted, Settled::Refused);
             Outcome::Refused {
                 error: refusal.message().to_string(),
                 value: refusal.error_json().cloned(),
             }
         }
         Err(HandleError::Transient(error)) if envelope.attempt < inner.config.retry.max_attempts => {
-            metrics::bus_settled(contract, Settled::Retried);
+            metrics::bus_settled(counted, Settled::Retried);
             let delay = inner.config.retry.delay(envelope.attempt);
             tracing::warn!(
                 "bus: message {} ({}) failed attempt {} of {}: {error}; retrying in {delay:?}",
@@ -585,7 +598,7 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
         }
         Err(HandleError::Transient(error) | HandleError::Permanent(error)) => {
             span.record("outcome", "quarantined");
-            metrics::bus_settled(contract, Settled::Quarantined);
+            metrics::bus_settled(counted, Settled::Quarantined);
             let parked = ParkedMessage {
                 id: envelope.id,
                 contract: Some(envelope.contract.clone()),

@@ -442,26 +442,19 @@ impl<A: Aggregate, S: EventStore, N: SnapshotStore> Repository<A, S, N> {
                     event.id = message_event_id(message, index);
                 }
             }
-            // The stream is the execution's, on the span around this one.
+            // The stream is the execution's, on the span around this one,
+            // and so are the version and position the append reaches:
+            // recorded here as well, they would cost every layer a call.
             let span = tracing::info_span!(
                 "treaty.store.append",
                 expected_version = loaded.version,
                 events = new_events.len(),
-                version = Empty,
-                position = Empty,
             );
             let appending = self
                 .store
                 .append(&stream, ExpectedVersion::Exact(loaded.version), new_events)
-                .instrument(span.clone())
+                .instrument(span)
                 .await;
-            if let Ok(appended) = &appending {
-                tracing::record_all!(
-                    span,
-                    version = appended.stream_version,
-                    position = appended.last_position
-                );
-            }
             match appending {
                 Ok(appended)
                     if message.is_some() && appended.stream_version != loaded.version + events.len() as u64 =>

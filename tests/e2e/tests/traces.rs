@@ -112,16 +112,20 @@ fn assert_execution(spans: &[SpanData], top: &SpanData, account: &str, version: 
     let stream = format!("account-{account}");
     assert_eq!(text(execute, "stream").as_deref(), Some(stream.as_str()));
     // Recorded once, on the execution: the decision and the append inside
-    // it do not repeat it.
-    for span in [decide, append] {
-        assert_eq!(text(span, "stream"), None, "{}", span.name);
+    // it do not repeat it, nor the version and position reached.
+    for (span, fields) in [(decide, &["stream"][..]), (append, &["stream", "version", "position"])] {
+        for &field in fields {
+            assert_eq!(text(span, field), None, "{} {field}", span.name);
+            assert_eq!(number(span, field), None, "{} {field}", span.name);
+        }
     }
     assert_eq!(text(execute, "outcome").as_deref(), Some("executed"));
     assert_eq!(number(execute, "version"), Some(version));
     assert_eq!(number(execute, "attempts"), Some(1));
-    assert_eq!(number(append, "version"), Some(version));
-    assert!(number(append, "position").is_some_and(|p| p >= 1), "{append:#?}");
-    assert_eq!(number(append, "position"), number(execute, "position"));
+    assert!(number(execute, "position").is_some_and(|p| p >= 1), "{execute:#?}");
+    assert_eq!(number(decide, "version"), Some(version - 1));
+    assert_eq!(number(append, "expected_version"), Some(version - 1));
+    assert_eq!(number(append, "events"), Some(1));
 }
 
 #[tokio::test]

@@ -195,6 +195,10 @@ impl Backend {
 /// the macros would.
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
+/// A key whose labels are shared: a recorder keeps its own copy of every
+/// key it is given (`Key::to_retained`), which for labels made at the
+/// call, as the macros make them, is a new allocation each time, and for
+/// shared ones a reference count.
 fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
     Key::from_parts(
         name,
@@ -203,6 +207,7 @@ fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
             .map(|&(label, value)| Label::from_static_parts(label, value))
             .collect::<Vec<_>>(),
     )
+    .to_retained()
 }
 
 fn counter_of(key: &Key) -> Counter {

@@ -159,7 +159,7 @@ struct Inner<T, Q> {
     transport: T,
     quarantine: Q,
     config: BusConfig,
-    handlers: RwLock<HashMap<&'static str, Registered>>,
+    handlers: RwLock<HashMap<&'static str, Arc<Registered>>>,
     pending: Mutex<HashMap<Uuid, oneshot::Sender<Outcome>>>,
     replies: OnceCell<JoinHandle<()>>,
 }
@@ -210,9 +210,9 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
         for contract in contracts {
             let registered = Registered {
                 handler: handler.clone(),
-                metrics: Arc::new(metrics::ContractMetrics::new(contract)),
+                metrics: metrics::ContractMetrics::new(contract),
             };
-            handlers.insert(contract, registered);
+            handlers.insert(contract, Arc::new(registered));
         }
         Ok(self)
     }
@@ -514,10 +514,9 @@ async fn process<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Del
 }
 
 /// A contract's handler, and the keys of its contract's metrics.
-#[derive(Clone)]
 struct Registered {
     handler: Arc<dyn Handler>,
-    metrics: Arc<metrics::ContractMetrics>,
+    metrics: metrics::ContractMetrics,
 }
 
 /// Handles a delivered envelope and settles its delivery: acknowledged,
@@ -538,11 +537,12 @@ async fn settle<T: Transport, Q: Quarantine>(inner: &Inner<T, Q>, delivery: Deli
             "no handler for contract {} (message {}): register one on the bus that consumes this transport",
             envelope.contract, envelope.id
         ))),
-        Some(Registered { handler, .. }) => AssertUnwindSafe(metrics::handling(
+        Some(registered) => AssertUnwindSafe(metrics::handling(
             counted,
             inner.transport.handling(
                 &delivery,
-                handler
+                registered
+                    .handler
                     .handle(&envelope)
                     // At DEBUG: `treaty.bus.deliver` around it already times
                     // the delivery, and an aggregate's handler has its

@@ -1011,12 +1011,7 @@ fn to_event(row: &Row, headers: bool) -> Result<RecordedEvent, ReadError> {
     let version: i64 = row.try_get(3).map_err(|e| column("version", e))?;
     let contract_version: i64 = row.try_get(5).map_err(|e| column("contract version", e))?;
     let metadata: &str = row.try_get(8).map_err(|e| column("metadata", e))?;
-    let metadata = if headers {
-        serde_json::from_str(metadata)
-    } else {
-        Metadata::from_json_without_headers(metadata)
-    }
-    .map_err(|e| corrupt(format!("metadata: {e}")))?;
+    let metadata = Metadata::from_stored_json(metadata, headers).map_err(|e| corrupt(format!("metadata: {e}")))?;
     Ok(RecordedEvent {
         id: row.try_get(1).map_err(|e| column("event id", e))?,
         stream,
@@ -1181,17 +1176,13 @@ impl Attempt {
 /// order, as appends take registry rows, each fingerprint once.
 struct RegistryRows {
     rows: Vec<CompiledContract>,
-    format: i32,
 }
 
 impl RegistryRows {
     fn new(mut rows: Vec<CompiledContract>) -> RegistryRows {
         rows.sort();
         rows.dedup_by(|a, b| (&a.name, a.version, &a.fingerprint) == (&b.name, b.version, &b.fingerprint));
-        RegistryRows {
-            rows,
-            format: SCHEMA_FORMAT as i32,
-        }
+        RegistryRows { rows }
     }
 
     /// The upsert's parameters, `$1` to `$5`.
@@ -1201,7 +1192,7 @@ impl RegistryRows {
             versions: self.rows.iter().map(|c| i64::from(c.version)).collect(),
             fingerprints: self.rows.iter().map(|c| c.fingerprint.as_str()).collect(),
             schemas: self.rows.iter().map(|c| c.schema.as_deref()).collect(),
-            format: self.format,
+            format: SCHEMA_FORMAT as i32,
         }
     }
 }

@@ -199,13 +199,7 @@ impl Iterator for SqliteEvents {
             None => return self.failure.take().map(Err),
         };
         let [stream, contract, fingerprint, payload, metadata] = row.ends;
-        let json = &self.text[payload..metadata];
-        let decoded = if self.headers {
-            serde_json::from_str(json)
-        } else {
-            Metadata::from_json_without_headers(json)
-        };
-        let metadata = match decoded {
+        let metadata = match Metadata::from_stored_json(&self.text[payload..metadata], self.headers) {
             Ok(metadata) => metadata,
             Err(e) => {
                 return Some(Err(ReadError::Corrupt {

@@ -173,13 +173,14 @@ impl Metadata {
             headers: BTreeMap::new(),
         }
     }
-}
 
-impl Metadata {
-    /// Reads metadata stored as JSON without its headers, which are
-    /// skipped unread: what replaying a stream needs
+    /// Reads metadata a store keeps as JSON; when `headers` is false its
+    /// headers are skipped unread, what replaying a stream needs
     /// ([`EventStore::replay_stream`](super::EventStore::replay_stream)).
-    pub(crate) fn from_json_without_headers(json: &str) -> serde_json::Result<Metadata> {
+    pub(crate) fn from_stored_json(json: &str, headers: bool) -> serde_json::Result<Metadata> {
+        if headers {
+            return serde_json::from_str(json);
+        }
         /// [`Metadata`] but for its headers, which serde passes over as an
         /// unknown field, allocating nothing.
         #[derive(Deserialize)]

@@ -141,11 +141,17 @@ enum Suite {
         /// Appends per side.
         #[arg(long, default_value_t = 50_000)]
         appends: u64,
-        /// Rounds of the four sides, in a rotating order; each side's best
-        /// counts. Five by default: on 2 cores one run of the bus case
-        /// moves by up to a third from the next, more than telemetry.
-        #[arg(long, default_value_t = 5)]
+        /// Rounds of the four sides, in a rotating order; each side's
+        /// median counts. Seven by default: on 2 cores one run of the bus
+        /// case moves by up to a third from the next, more than
+        /// telemetry, and a median of seven stands three such runs.
+        #[arg(long, default_value_t = 7)]
         rounds: usize,
+        /// Also count the instructions of the bus case, this many
+        /// commands per side (20000 takes about a minute and a half a
+        /// side), under Valgrind's callgrind, which must be installed.
+        #[arg(long)]
+        instructions: Option<u64>,
     },
     /// Not a suite: one side of the telemetry suite's span-cost cases,
     /// alone, for a profiler; prints its CPU time and spans per command.
@@ -163,6 +169,10 @@ enum Suite {
         /// Install the recorder and the subscriber.
         #[arg(long)]
         on: bool,
+        /// With `--on`: the subscriber has no `fmt` layer (spans are
+        /// recorded, not formatted).
+        #[arg(long, requires = "on", conflicts_with = "traces")]
+        unformatted: bool,
         /// With `--on`: the subscriber also has an OpenTelemetry layer.
         #[arg(long)]
         traces: bool,
@@ -306,7 +316,8 @@ fn main() -> ExitCode {
             commands,
             appends,
             rounds,
-        } => telemetry::run(commands, appends, rounds),
+            instructions,
+        } => telemetry::run(commands, appends, rounds, instructions),
         Suite::TelemetrySpanSide { side } => {
             return exit_code(telemetry::span_side(&side).map(|(cpu, spans)| {
                 println!("{side}: {cpu:.1} µs CPU per command, {spans:.1} spans exported each");
@@ -314,6 +325,7 @@ fn main() -> ExitCode {
         }
         Suite::TelemetrySide {
             on,
+            unformatted,
             traces,
             sample,
             commands,
@@ -321,6 +333,7 @@ fn main() -> ExitCode {
         } => {
             let side = match (on, traces, sample) {
                 (false, _, _) => telemetry::Side::Off,
+                (true, false, _) if unformatted => telemetry::Side::OnUnformatted,
                 (true, false, _) => telemetry::Side::On,
                 (true, true, None) => telemetry::Side::Traces,
                 (true, true, Some(share)) if share == telemetry::SAMPLED => telemetry::Side::TracesSampled,

@@ -25,8 +25,8 @@ pub fn best_of<E>(repetitions: usize, mut run: impl FnMut() -> Result<Duration, 
 /// The middle of `samples` (the upper middle for an even count). Unlike
 /// the minimum, the median describes the typical run, which is what a
 /// comparison of two medians taken under the same load needs.
-pub fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
+pub fn median<T: Copy + Default + PartialOrd>(mut samples: Vec<T>) -> T {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
 
@@ -72,6 +72,10 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(median(vec![ms(9), ms(1), ms(5)]), ms(5));
         assert_eq!(median(vec![ms(4), ms(1), ms(3), ms(2)]), ms(3));
-        assert_eq!(median(Vec::new()), Duration::ZERO);
+        assert_eq!(median(Vec::<Duration>::new()), Duration::ZERO);
+        // Rates and CPU times, which have no total order: a NaN among
+        // them sorts as equal to its neighbours, never a panic.
+        assert_eq!(median(vec![9.0, 1.0, 5.0]), 5.0);
+        let _ = median(vec![1.0, f64::NAN, 3.0]);
     }
 }

@@ -364,14 +364,19 @@ impl ContractMetrics {
 /// when the handler panics), and times it.
 struct Handling<'a> {
     metrics: &'a ContractMetrics,
+    /// The gauge counted up, to count down: the same series, looked up
+    /// once.
+    in_flight: Gauge,
     started: Instant,
 }
 
 impl Handling<'_> {
     fn start(metrics: &ContractMetrics) -> Handling<'_> {
-        gauge_of(&metrics.in_flight).increment(1.0);
+        let in_flight = gauge_of(&metrics.in_flight);
+        in_flight.increment(1.0);
         Handling {
             metrics,
+            in_flight,
             started: Instant::now(),
         }
     }
@@ -379,7 +384,7 @@ impl Handling<'_> {
 
 impl Drop for Handling<'_> {
     fn drop(&mut self) {
-        gauge_of(&self.metrics.in_flight).decrement(1.0);
+        self.in_flight.decrement(1.0);
         histogram_of(&self.metrics.handler_duration).record(self.started.elapsed());
     }
 }

@@ -31,6 +31,19 @@ fn record() -> Recording {
     treaty_testing::traces::record(|exporter| trace::layer(trace::Export::simple(exporter)))
 }
 
+/// Records this thread's spans at INFO, as a service does: without the
+/// DEBUG spans (`treaty.bus.send`, `treaty.bus.handle`).
+fn record_at_info() -> Recording {
+    use tracing_subscriber::Layer as _;
+    treaty_testing::traces::record(|exporter| {
+        let (layer, provider) = trace::layer(trace::Export::simple(exporter));
+        (
+            layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+            provider,
+        )
+    })
+}
+
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The finished spans called `name` whose `message_id` is `id`.
@@ -217,6 +230,61 @@ async fn a_send_parents_every_delivery_of_its_message_through_retries_and_the_qu
 
 /// A sender that is not a Treaty bus: the envelope's bytes put on the
 /// transport as they are.
+/// At INFO a send makes no span of its own: the envelope carries the
+/// context of the span it is sent in, which parents the delivery, and a
+/// send made in no span writes nothing, so its delivery starts a trace.
+#[tokio::test]
+async fn at_info_a_send_carries_the_context_of_the_span_it_is_made_in() {
+    let recording = record_at_info();
+    let state = Arc::new(State::default());
+    let bus = bus(&state);
+    let running = bus.start();
+
+    let inside = envelope("test.Ok");
+    bus.send_envelope(&inside)
+        .instrument(tracing::info_span!("test.request"))
+        .await
+        .unwrap();
+    let outside = envelope("test.Ok");
+    bus.send_envelope(&outside).await.unwrap();
+    eventually("both messages are handled", || state.headers.lock().unwrap().len() == 2).await;
+    running.shutdown().await;
+
+    let spans = recording.spans();
+    for debug in ["treaty.bus.send", "treaty.bus.handle"] {
+        assert!(spans.iter().all(|s| s.name != debug), "{debug} at INFO: {spans:#?}");
+    }
+    let request = spans
+        .iter()
+        .find(|s| s.name == "test.request")
+        .expect("the request span");
+    let delivered = spans_of(&spans, "treaty.bus.deliver", inside.id);
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].span_context.trace_id(), request.span_context.trace_id());
+    assert_eq!(delivered[0].parent_span_id, request.span_context.span_id());
+    assert!(delivered[0].parent_span_is_remote);
+    let delivered = spans_of(&spans, "treaty.bus.deliver", outside.id);
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].parent_span_id, SpanId::INVALID, "a trace of its own");
+    assert_ne!(delivered[0].span_context.trace_id(), request.span_context.trace_id());
+
+    let seen = state.headers.lock().unwrap();
+    let written: Vec<_> = seen
+        .iter()
+        .filter_map(|(_, _, headers)| headers.get(TRACEPARENT))
+        .collect();
+    assert_eq!(
+        written,
+        [&format!(
+            "00-{}-{}-01",
+            request.span_context.trace_id(),
+            request.span_context.span_id()
+        )],
+        "only the send made in a span wrote a context, the span's"
+    );
+    assert!(seen.iter().all(|(_, _, headers)| headers["user"] == "ann"));
+}
+
 async fn send_raw(bus: &Bus<InProcessTransport, MemoryQuarantine>, envelope: &Envelope) {
     bus.transport()
         .send(envelope.id, envelope.to_json(), Duration::ZERO)

@@ -265,23 +265,34 @@ impl<T: Transport, Q: Quarantine> Bus<T, Q> {
                 reason: error.to_string(),
             });
         }
-        let span = tracing::info_span!(
+        // At DEBUG: at INFO the span the send is made in (an HTTP
+        // request's, a process manager's, the application's own) already
+        // covers it, and the delivery names the contract and the message
+        // again; a span of its own would cost every command a span.
+        let span = tracing::debug_span!(
             "treaty.bus.send",
             otel.kind = "producer",
             contract = %envelope.contract,
             message_id = %envelope.id,
         );
+        let current;
+        let sender = if span.is_disabled() {
+            current = tracing::Span::current();
+            &current
+        } else {
+            &span
+        };
         let id = envelope.id;
-        // The delivery's span becomes a child of this one, in whichever
-        // process it is handled.
+        // The delivery's span becomes a child of the sender's, in
+        // whichever process it is handled.
         let body = match envelope {
             // Owned: no copy of the envelope (its contract, payload and
             // headers) for the sake of one header.
             Cow::Owned(mut envelope) => {
-                trace::inject(&span, &mut envelope.headers);
+                trace::inject(sender, &mut envelope.headers);
                 envelope.to_json()
             }
-            Cow::Borrowed(envelope) => match trace::injected(&span, &envelope.headers) {
+            Cow::Borrowed(envelope) => match trace::injected(sender, &envelope.headers) {
                 Some(headers) => Envelope {
                     headers,
                     ..envelope.clone()

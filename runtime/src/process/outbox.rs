@@ -57,9 +57,9 @@ async fn send_batch<S: ProcessStore, T: Transport, Q: Quarantine>(
             .to_string()
         })?;
         // The send continues the trace of the event that caused the
-        // command, whose context the envelope carries: its
-        // `treaty.bus.send` span is this span's child, and the delivery
-        // that one's.
+        // command, whose context the envelope carries: the delivery is
+        // this span's child (or, when DEBUG is recorded, the child of the
+        // bus's `treaty.bus.send` inside it).
         let span = tracing::info_span!(
             "treaty.process.send",
             manager,

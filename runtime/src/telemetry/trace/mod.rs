@@ -1,15 +1,16 @@
 //! Traces: the W3C trace context that travels with commands.
 //!
 //! Treaty records its work as `tracing` spans (named `treaty.*`, at INFO
-//! but for `treaty.bus.handle`, at DEBUG; docs/operations.md lists them
-//! with their fields). With the feature `otel` and an OpenTelemetry layer
+//! but for `treaty.bus.send` and `treaty.bus.handle`, at DEBUG;
+//! docs/operations.md lists them with their fields). With the feature `otel` and an OpenTelemetry layer
 //! in the subscriber (Treaty's own, [`layer`], which
 //! [`otlp::layer`](super::otlp::layer) sets up, or tracing-opentelemetry's),
 //! those spans become OpenTelemetry spans, and the trace context crosses
 //! process boundaries:
 //!
 //! - [`Bus::send`](crate::bus::Bus::send) writes the context of its
-//!   `treaty.bus.send` span into the envelope's headers
+//!   `treaty.bus.send` span (when DEBUG is recorded; else of the span it
+//!   is called in, if any) into the envelope's headers
 //!   ([`TRACEPARENT`], [`TRACESTATE`]); the bus that delivers it makes its
 //!   `treaty.bus.deliver` span a child of that context, over every
 //!   transport, for every attempt, and for a message sent again from the

@@ -18,17 +18,22 @@
 //! `otel`) over a tracer provider with a batch span processor, as
 //! `telemetry::otlp::layer` sets one up, whose exporter counts the spans
 //! and drops them: every span becomes an OpenTelemetry span and is
-//! handed to the exporter's thread, and sends write the trace context
-//! into envelopes, what a service exporting traces pays less the network.
+//! handed to the exporter's thread, what a service exporting traces pays
+//! less the network. The commands are sent in no span, so at INFO no
+//! trace context travels in their envelopes: each delivery starts a
+//! trace (a command sent within a span, as a service's are, also carries
+//! its `traceparent` into the envelope and the event's metadata).
 //! A process has one recorder and one subscriber for good, so
 //! each side runs in a child process of its own (`treaty-bench
-//! telemetry-side`), sides alternating (off, on, on, off, ...) so that a
-//! change of the machine's load falls on both; each side's median rate
+//! telemetry-side`), the sides in an order that rotates each round, so
+//! that a change of the machine's load falls on all; each side's median rate
 //! counts, not its best: on two shared cores one run in a few is much
 //! faster than the others, whichever the side, and the best would compare
 //! that one run with the typical runs of the other side. Each case also
 //! reports the process's CPU time per command or append (`_cpu` cases,
-//! the median of each side).
+//! the median of each side), and with `--instructions` the bus case's
+//! instructions per command counted under Valgrind's callgrind, which
+//! the machine's load does not move at all.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -141,7 +141,7 @@ enum Suite {
         /// Appends per side.
         #[arg(long, default_value_t = 50_000)]
         appends: u64,
-        /// Rounds of the four sides, in a rotating order; each side's
+        /// Rounds of the five sides, in a rotating order; each side's
         /// median counts. Seven by default: on 2 cores one run of the bus
         /// case moves by up to a third from the next, more than
         /// telemetry, and a median of seven stands three such runs.

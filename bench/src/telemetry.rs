@@ -56,8 +56,9 @@ const RESULT_PREFIX: &str = "telemetry-side: ";
 /// Tasks appending at once.
 const APPENDERS: u64 = 16;
 
-/// Runs the suite: `rounds` pairs of child processes, each measuring
-/// `commands` bus commands and `appends` appends.
+/// Runs the suite: `rounds` rounds of a child process per side, each
+/// measuring `commands` bus commands and `appends` appends; with
+/// `instructions`, also the instruction counts of that many commands.
 pub fn run(commands: u64, appends: u64, rounds: usize, instructions: Option<u64>) -> Result<Report, Failure> {
     // Every run of each side, in `Side::ALL`'s order.
     let mut runs: [Runs; Side::ALL.len()] = Default::default();
@@ -165,7 +166,7 @@ pub enum Side {
 pub const SAMPLED: f64 = 0.1;
 
 impl Side {
-    /// Every side, the index of each its discriminant.
+    /// Every side, each at the index of its discriminant.
     const ALL: [Side; 5] = [
         Side::Off,
         Side::On,
